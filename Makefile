@@ -1,0 +1,70 @@
+# Real-time card-fraud detection: Kafka -> bridge -> Redis -> Dash. `make help` lists targets.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help prereqs setup services services-down status run test test-fast lint format typecheck \
+        bench bench-smoke soak clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
+
+prereqs: ## Install missing system packages (Debian/Ubuntu as root): redis-server, Java 17+, maven
+	@infra/prereqs.sh
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@infra/prereqs.sh
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create the virtualenv and install dependencies (idempotent)
+
+services: setup ## Start local Kafka (127.0.0.1:9092) and Redis (127.0.0.1:6379), waiting until ready
+	@$(BIN)/python -m infra.services up
+
+services-down: ## Stop the local Kafka and Redis (leaves no process behind)
+	@$(BIN)/python -m infra.services down
+
+status: ## Show whether the local services run
+	@$(BIN)/python -m infra.services status
+
+run: setup ## Run the whole system: services + producer + bridge + dashboard on http://127.0.0.1:8050
+	@$(BIN)/python -m infra.run
+
+test: setup ## Run the test suite against real Kafka, Redis and Chromium (started and stopped for you)
+	@infra/prereqs.sh --browser
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup ## Run only the pure unit tests (no services)
+	@$(BIN)/python -m pytest -m 'not integration and not browser' $(PYTEST_ARGS)
+
+lint: setup ## ruff lint + format check
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+format: setup ## Apply ruff formatting and safe fixes
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
+
+typecheck: setup ## mypy over all packages
+	@$(BIN)/mypy common producer bridge dashapp infra
+
+bench: setup ## Full benchmarks on the real local stack -> bench/results.json, README table, plots
+	@$(BIN)/python -m bench run
+
+bench-smoke: setup ## Benchmark harness smoke run (under a minute; asserts the harness works, not speed)
+	@$(BIN)/python -m bench run --smoke
+
+soak: setup ## Long fault and soak tests (30 min; not part of make test)
+	@infra/prereqs.sh --browser
+	@$(BIN)/python -m pytest -m soak -o addopts='' $(PYTEST_ARGS)
+
+clean: services-down ## Stop services and remove local state (keeps the Maven jar cache)
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The contract shared by producer, bridge and dashapp: event schema, settings, Redis keys."""

@@ -1,0 +1,167 @@
+"""Redis key layout: every key the bridge writes and the dashboard reads, defined once.
+
+All keys live under one prefix (``REDIS_KEY_PREFIX``, default ``fraud:``) so tests and several
+deployments can share one Redis. Value formats are documented next to each key and in the README.
+JSON values are UTF-8 encoded objects produced by msgspec/orjson.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Bounds that both writer and readers rely on.
+RECENT_TXNS_MAX = 2_000  # stream entries kept in `txns`
+RECENT_ALERTS_MAX = 1_000  # stream entries kept in `alerts`
+DLQ_SAMPLES_MAX = 50  # bad-record samples kept for the dashboard
+LATENCY_SAMPLES_MAX = 2_000
+SECOND_BUCKET_TTL_S = 2 * 3600  # per-second counters are kept >= 1 hour
+HEARTBEAT_TTL_S = 15  # a bridge not heard from for this long is considered dead
+AUDIT_MAX = 500
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    """Key names under one prefix. Build one per process from settings.redis_key_prefix."""
+
+    prefix: str = "fraud:"
+
+    # --- change detection -------------------------------------------------------------
+    @property
+    def seq(self) -> str:
+        """INT, INCR'd by every bridge write batch; readers skip a poll when it is unchanged."""
+        return f"{self.prefix}seq"
+
+    # --- exactly-once bookkeeping (bridge only) -----------------------------------------
+    def offsets(self, topic: str) -> str:
+        """HASH partition -> next offset to process; written in the same MULTI as the batch."""
+        return f"{self.prefix}offsets:{topic}"
+
+    def card_state(self, card_id: str) -> str:
+        """STRING (JSON) per-card detection state, with a TTL so memory stays bounded."""
+        return f"{self.prefix}card:{card_id}"
+
+    # --- live feeds (cursor = stream entry id) ---------------------------------------------
+    @property
+    def txns(self) -> str:
+        """STREAM of recent transactions, field `d` = JSON {event fields..., alert, score}."""
+        return f"{self.prefix}txns"
+
+    @property
+    def alerts(self) -> str:
+        """STREAM of recent alerts, field `d` = JSON alert (see bridge/alerts)."""
+        return f"{self.prefix}alerts"
+
+    # --- alert records and workflow ---------------------------------------------------------
+    @property
+    def alert_index(self) -> str:
+        """ZSET alert_id scored by event time (ms): the set of every alert raised."""
+        return f"{self.prefix}alerts:index"
+
+    def alert(self, alert_id: str) -> str:
+        """HASH one alert: `d` JSON alert, `status`, `assignee`, `version`, `updated_at`, `note`."""
+        return f"{self.prefix}alert:{alert_id}"
+
+    def alert_history(self, alert_id: str) -> str:
+        """LIST of JSON workflow events for one alert, oldest first."""
+        return f"{self.prefix}alert:{alert_id}:history"
+
+    @property
+    def banner(self) -> str:
+        """ZSET of unacknowledged high-severity alert ids scored by event time (ms)."""
+        return f"{self.prefix}banner"
+
+    # --- counters ---------------------------------------------------------------------------
+    @property
+    def totals(self) -> str:
+        """HASH running totals: txns, alerts, amount, alerts:<rule>, dlq."""
+        return f"{self.prefix}totals"
+
+    def second(self, epoch_s: int) -> str:
+        """HASH per event-time second: txns, alerts, amount, alerts:<rule>; TTL 2 h."""
+        return f"{self.prefix}sec:{epoch_s}"
+
+    @property
+    def city_txns(self) -> str:
+        """HASH city -> transaction count."""
+        return f"{self.prefix}city:txns"
+
+    @property
+    def city_alerts(self) -> str:
+        """HASH city -> alert count."""
+        return f"{self.prefix}city:alerts"
+
+    @property
+    def city_geo(self) -> str:
+        """HASH city -> JSON {lat, lon, country} (last seen coordinates)."""
+        return f"{self.prefix}city:geo"
+
+    # --- dead-letter queue ---------------------------------------------------------------
+    @property
+    def dlq_reasons(self) -> str:
+        """HASH reason class -> count of invalid records."""
+        return f"{self.prefix}dlq:reasons"
+
+    @property
+    def dlq_samples(self) -> str:
+        """LIST (newest first) of JSON {partition, offset, reason, preview}; bounded."""
+        return f"{self.prefix}dlq:samples"
+
+    # --- pipeline health -----------------------------------------------------------------
+    @property
+    def bridges(self) -> str:
+        """ZSET instance id -> last heartbeat (epoch s)."""
+        return f"{self.prefix}bridges"
+
+    def bridge(self, instance_id: str) -> str:
+        """HASH heartbeat of one bridge: processed, partitions (JSON), pid, host, ts; TTL."""
+        return f"{self.prefix}bridge:{instance_id}"
+
+    @property
+    def lag(self) -> str:
+        """HASH partition -> consumer lag (records), refreshed by the owning bridge."""
+        return f"{self.prefix}lag"
+
+    @property
+    def latency_samples(self) -> str:
+        """LIST (newest first) of end-to-end latencies in ms (record timestamp -> in Redis)."""
+        return f"{self.prefix}latency:samples"
+
+    @property
+    def latency(self) -> str:
+        """HASH p50, p95, p99, max (ms) over the recent samples, and `ts` of computation."""
+        return f"{self.prefix}latency"
+
+    @property
+    def last_write(self) -> str:
+        """STRING epoch ms of the last bridge write batch (freshness badge)."""
+        return f"{self.prefix}last_write"
+
+    # --- live rules -----------------------------------------------------------------------
+    @property
+    def rules(self) -> str:
+        """STRING JSON {version, rules, updated_by, updated_at}; changed with WATCH/MULTI."""
+        return f"{self.prefix}rules"
+
+    @property
+    def rules_audit(self) -> str:
+        """LIST (newest first) of JSON {version, who, when, changes: [{rule, field, old, new}]}."""
+        return f"{self.prefix}rules:audit"
+
+    # --- ground-truth evaluation ------------------------------------------------------------
+    @property
+    def eval_counts(self) -> str:
+        """HASH `events:<scenario>`, `alerted:<scenario>`, `tp:<rule>`, `fp:<rule>`."""
+        return f"{self.prefix}eval:counts"
+
+    def eval_instances(self, scenario: str) -> str:
+        """SET of scenario_ids seen for a fraud scenario."""
+        return f"{self.prefix}eval:instances:{scenario}"
+
+    def eval_caught(self, scenario: str) -> str:
+        """SET of scenario_ids of which at least one event raised an alert."""
+        return f"{self.prefix}eval:caught:{scenario}"
+
+    # --- dashboard --------------------------------------------------------------------------
+    def login_failures(self, who: str) -> str:
+        """STRING failed-login counter for throttling (user name or client address); TTL."""
+        return f"{self.prefix}login:fail:{who}"

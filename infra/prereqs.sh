@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the system packages the project needs when they are missing (Debian/Ubuntu as root);
+# elsewhere, name what to install and fail. Idempotent: does nothing when all are present.
+# Usage: infra/prereqs.sh [--browser]   (--browser adds chromium + chromium-driver for tests)
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+java_ok=0
+if command -v java >/dev/null 2>&1; then
+  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  [ "${major:-0}" -ge 17 ] && java_ok=1
+fi
+[ "$java_ok" = 1 ] || need+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
+if [ "${1:-}" = "--browser" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "prereqs: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Debian starts a system redis on :6379 after install; the project runs its own.
+  if [[ " ${need[*]} " == *" redis-server "* ]]; then
+    (systemctl disable --now redis-server 2>/dev/null || service redis-server stop 2>/dev/null || true) >/dev/null
+  fi
+else
+  echo "prereqs: missing ${need[*]}. Install them with your package manager (Java must be 17+), then retry." >&2
+  exit 1
+fi
