@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -85,10 +85,9 @@ def encode_event(event: Transaction) -> bytes:
 
 def format_ts(dt: datetime) -> str:
     """Render an aware datetime as ISO-8601 UTC with milliseconds, e.g. 2026-11-29T18:45:36.123Z."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def event_epoch_ms(event: Transaction) -> int:
     """Event time in integer milliseconds since the epoch."""
     return int(event.ts.timestamp() * 1000)
-

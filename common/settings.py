@@ -42,8 +42,11 @@ def from_env(cls: type[T], env: Mapping[str, str] | None = None, **overrides: An
             continue
         var = f.metadata.get("env", f.name.upper())
         if var in source:
-            kind = f.type if isinstance(f.type, type) else {"int": int, "float": float,
-                                                             "bool": bool, "str": str}[str(f.type)]
+            kind = (
+                f.type
+                if isinstance(f.type, type)
+                else {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+            )
             values[f.name] = _parse(var, source[var], kind)
     return cls(**values)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import re
 import shutil
@@ -72,13 +73,25 @@ def ensure_libs(cfg: KafkaConfig) -> Path:
     cfg.libs_cache.mkdir(parents=True, exist_ok=True)
     logger.info("kafka: resolving Kafka %s jars from Maven Central into %s", KAFKA_VERSION, cfg.libs_cache)
     result = subprocess.run(
-        ["mvn", "-B", "-q", "-f", str(POM), "package", f"-Dlibs.dir={cfg.libs_cache}",
-         f"-Dkafka.version={KAFKA_VERSION}"],
-        capture_output=True, text=True, check=False,
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(POM),
+            "package",
+            f"-Dlibs.dir={cfg.libs_cache}",
+            f"-Dkafka.version={KAFKA_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
-        raise InfraError("Maven could not download the Kafka jars (network or Maven Central down?):\n"
-                         + (result.stdout + result.stderr)[-2000:])
+        raise InfraError(
+            "Maven could not download the Kafka jars (network or Maven Central down?):\n"
+            + (result.stdout + result.stderr)[-2000:]
+        )
     jars = {p.name for p in cfg.libs_cache.glob("*.jar")}
     needed = [f"kafka_2.13-{KAFKA_VERSION}.jar", f"kafka-clients-{KAFKA_VERSION}.jar", "slf4j-api-1.7.36.jar"]
     missing = [j for j in needed if j not in jars]
@@ -89,38 +102,51 @@ def ensure_libs(cfg: KafkaConfig) -> Path:
 
 
 def _server_properties(cfg: KafkaConfig) -> str:
-    return "\n".join([
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{cfg.host}:{cfg.controller_port}",
-        f"listeners=PLAINTEXT://{cfg.host}:{cfg.port},CONTROLLER://{cfg.host}:{cfg.controller_port}",
-        f"advertised.listeners=PLAINTEXT://{cfg.host}:{cfg.port}",
-        "inter.broker.listener.name=PLAINTEXT",
-        "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        f"log.dirs={cfg.data_dir}",
-        "num.partitions=3",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=1",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "transaction.state.log.num.partitions=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
-        "log.retention.hours=24",
-        "log.segment.bytes=67108864",
-        "",
-    ])
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@{cfg.host}:{cfg.controller_port}",
+            f"listeners=PLAINTEXT://{cfg.host}:{cfg.port},CONTROLLER://{cfg.host}:{cfg.controller_port}",
+            f"advertised.listeners=PLAINTEXT://{cfg.host}:{cfg.port}",
+            "inter.broker.listener.name=PLAINTEXT",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={cfg.data_dir}",
+            "num.partitions=3",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "transaction.state.log.num.partitions=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "log.retention.hours=24",
+            "log.segment.bytes=67108864",
+            "",
+        ]
+    )
 
 
 def _java_cmd(cfg: KafkaConfig, libs: Path, main: str, *args: str) -> list[str]:
     # The storage tool is short-lived: a small heap and C1 only make it start faster.
-    jvm = ([f"-Xms{cfg.heap}", f"-Xmx{cfg.heap}", "-XX:+UseG1GC"] if main == "kafka.Kafka"
-           else ["-Xmx256m", "-XX:TieredStopAtLevel=1"])
-    return ["java", *jvm, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-            f"-Dkafka.logs.dir={cfg.state_dir}", "-cp", f"{libs}/*", main, *args]
+    jvm = (
+        [f"-Xms{cfg.heap}", f"-Xmx{cfg.heap}", "-XX:+UseG1GC"]
+        if main == "kafka.Kafka"
+        else ["-Xmx256m", "-XX:TieredStopAtLevel=1"]
+    )
+    return [
+        "java",
+        *jvm,
+        f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+        f"-Dkafka.logs.dir={cfg.state_dir}",
+        "-cp",
+        f"{libs}/*",
+        main,
+        *args,
+    ]
 
 
 def _format_storage(cfg: KafkaConfig, libs: Path, props: Path) -> None:
@@ -131,7 +157,9 @@ def _format_storage(cfg: KafkaConfig, libs: Path, props: Path) -> None:
         cluster_id = "A" + cluster_id[1:]
     result = subprocess.run(
         _java_cmd(cfg, libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise InfraError(f"kafka storage format failed:\n{(result.stdout + result.stderr)[-2000:]}")
@@ -153,8 +181,10 @@ def start(cfg: KafkaConfig, timeout_s: float = 90.0) -> bool:
         raise InfraError("Kafka 4.x needs Java 17 or newer on PATH")
     for port in (cfg.port, cfg.controller_port):
         if port_in_use(cfg.host, port):
-            raise InfraError(f"port {cfg.host}:{port} is already in use by another process; "
-                             "stop it or choose other ports (KAFKA_PORT / KAFKA_CONTROLLER_PORT)")
+            raise InfraError(
+                f"port {cfg.host}:{port} is already in use by another process; "
+                "stop it or choose other ports (KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
+            )
     libs = ensure_libs(cfg)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     props = cfg.state_dir / "server.properties"
@@ -165,8 +195,9 @@ def start(cfg: KafkaConfig, timeout_s: float = 90.0) -> bool:
         wait_ready(cfg.bootstrap, timeout_s, pid_file=cfg.pid_file)
     except InfraError:
         stop_pid(cfg.pid_file, "kafka", timeout_s=10)
-        raise InfraError(f"Kafka did not become ready within {timeout_s:.0f}s; last log lines:\n"
-                         + tail(cfg.log_file)) from None
+        raise InfraError(
+            f"Kafka did not become ready within {timeout_s:.0f}s; last log lines:\n" + tail(cfg.log_file)
+        ) from None
     return True
 
 
@@ -180,8 +211,9 @@ def wait_ready(bootstrap: str, timeout_s: float, pid_file: Path | None = None) -
         if pid_file is not None and read_pid(pid_file) is None:
             raise InfraError("the Kafka process exited during start-up")
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000,
-                                     bootstrap_timeout_ms=3000)
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap, request_timeout_ms=5000, bootstrap_timeout_ms=3000
+            )
             try:
                 admin.describe_cluster()
                 return
@@ -206,13 +238,14 @@ def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
-        new = [NewTopic(name, num_partitions=n, replication_factor=1)
-               for name, n in topics.items() if name not in existing]
+        new = [
+            NewTopic(name, num_partitions=n, replication_factor=1)
+            for name, n in topics.items()
+            if name not in existing
+        ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 
@@ -229,4 +262,3 @@ def rss_mb(cfg: KafkaConfig) -> float | None:
     except OSError:
         return None
     return None
-

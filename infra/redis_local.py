@@ -45,14 +45,33 @@ def start(cfg: RedisConfig, timeout_s: float = 20.0) -> bool:
     if binary is None:
         raise InfraError("redis-server not found: install it (Debian: apt-get install redis-server)")
     if port_in_use(cfg.host, cfg.port):
-        raise InfraError(f"port {cfg.host}:{cfg.port} is already in use by another process; "
-                         "stop it or choose another port (REDIS_PORT)")
+        raise InfraError(
+            f"port {cfg.host}:{cfg.port} is already in use by another process; "
+            "stop it or choose another port (REDIS_PORT)"
+        )
     data = cfg.state_dir / "redis-data"
     data.mkdir(parents=True, exist_ok=True)
-    cmd = [binary, "--bind", cfg.host, "--port", str(cfg.port), "--dir", str(data),
-           "--appendonly", "yes" if cfg.appendonly else "no", "--appendfsync", "everysec",
-           "--save", "" if not cfg.appendonly else "3600 1", "--protected-mode", "yes",
-           "--daemonize", "no", "--maxmemory-policy", "noeviction"]
+    cmd = [
+        binary,
+        "--bind",
+        cfg.host,
+        "--port",
+        str(cfg.port),
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes" if cfg.appendonly else "no",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "" if not cfg.appendonly else "3600 1",
+        "--protected-mode",
+        "yes",
+        "--daemonize",
+        "no",
+        "--maxmemory-policy",
+        "noeviction",
+    ]
     spawn(cmd, cfg.log_file, cfg.pid_file)
     try:
         wait_ready(cfg.url, timeout_s, pid_file=cfg.pid_file)

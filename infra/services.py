@@ -29,18 +29,25 @@ class LocalStack:
     partitions: int
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, state_dir: Path | None = None,
-                 appendonly: bool | None = None) -> LocalStack:
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        state_dir: Path | None = None,
+        appendonly: bool | None = None,
+    ) -> LocalStack:
         e = os.environ if env is None else env
         state = state_dir or Path(e.get("LOCAL_STATE_DIR", REPO_ROOT / ".local" / "run"))
         aof = appendonly if appendonly is not None else e.get("REDIS_APPENDONLY", "yes") != "no"
         try:
             return cls(
-                kafka=kafka_local.KafkaConfig(state_dir=state / "kafka",
-                                              port=int(e.get("KAFKA_PORT", "9092")),
-                                              controller_port=int(e.get("KAFKA_CONTROLLER_PORT", "9093"))),
-                redis=redis_local.RedisConfig(state_dir=state / "redis",
-                                              port=int(e.get("REDIS_PORT", "6379")), appendonly=aof),
+                kafka=kafka_local.KafkaConfig(
+                    state_dir=state / "kafka",
+                    port=int(e.get("KAFKA_PORT", "9092")),
+                    controller_port=int(e.get("KAFKA_CONTROLLER_PORT", "9093")),
+                ),
+                redis=redis_local.RedisConfig(
+                    state_dir=state / "redis", port=int(e.get("REDIS_PORT", "6379")), appendonly=aof
+                ),
                 topic=e.get("KAFKA_TOPIC", "transactions"),
                 dlq_topic=e.get("KAFKA_DLQ_TOPIC", "transactions.dlq"),
                 partitions=int(e.get("KAFKA_TOPIC_PARTITIONS", "3")),
@@ -59,8 +66,7 @@ class LocalStack:
             t1 = time.monotonic()
             kafka_local.start(self.kafka)
             timings["kafka_s"] = time.monotonic() - t1
-            kafka_local.ensure_topics(self.kafka.bootstrap, {self.topic: self.partitions,
-                                                             self.dlq_topic: 1})
+            kafka_local.ensure_topics(self.kafka.bootstrap, {self.topic: self.partitions, self.dlq_topic: 1})
         except BaseException:
             # Never leave half a stack behind: undo what this call started.
             if started_redis:
@@ -92,9 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "up":
             timings = stack.up()
             rss = kafka_local.rss_mb(stack.kafka)
-            logger.info("services: up kafka=%s redis=%s kafka_ready_s=%.1f kafka_rss_mb=%s",
-                        stack.kafka.bootstrap, stack.redis.url, timings.get("kafka_s", 0.0),
-                        f"{rss:.0f}" if rss else "?")
+            logger.info(
+                "services: up kafka=%s redis=%s kafka_ready_s=%.1f kafka_rss_mb=%s",
+                stack.kafka.bootstrap,
+                stack.redis.url,
+                timings.get("kafka_s", 0.0),
+                f"{rss:.0f}" if rss else "?",
+            )
         elif args.action == "down":
             stopped = stack.down()
             logger.info("services: stopped %s", ", ".join(stopped) if stopped else "nothing (none running)")

@@ -101,7 +101,7 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     try:
         batch = list(client.scan_iter(match=f"{prefix}*", count=1000))
         for i in range(0, len(batch), 500):
-            client.delete(*batch[i:i + 500])
+            client.delete(*batch[i : i + 500])
     finally:
         client.close()
 

@@ -17,9 +17,14 @@ def test_kafka_round_trip_in_a_consumer_group(kafka_bootstrap: str, topic: str) 
         producer.send(topic, key=f"k{i}".encode(), value=f"v{i}".encode())
     producer.flush()
     producer.close()
-    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=f"g-{topic}",
-                             auto_offset_reset="earliest", enable_auto_commit=False,
-                             consumer_timeout_ms=15000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"g-{topic}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=15000,
+    )
     seen = set()
     for record in consumer:
         seen.add(record.value)
