@@ -1,0 +1,1 @@
+"""Bridge: consume transactions from Kafka, run detection, write results to Redis."""

@@ -1,0 +1,144 @@
+"""Per-rule checks: each returns (score, Reason) when its rule fires on one event, else None."""
+
+from __future__ import annotations
+
+from math import inf, log, sqrt
+
+from bridge.detection.geo import haversine_km
+from bridge.detection.state import STATS_CAP, CardState
+from common.alerts import Reason
+from common.rules import (
+    AmountAnomalyRule,
+    CardTestingRule,
+    HighAmountRule,
+    ImpossibleTravelRule,
+    MlAnomalyRule,
+    UnknownLocationRule,
+    VelocityRule,
+)
+from common.schema import UNKNOWN_CITY
+
+Hit = tuple[float, Reason]
+MIN_LOG_STD = 0.3  # a card with near-constant spend must not make every other amount "3 sigma"
+
+
+def scaled(weight: float, excess: float) -> float:
+    """Score of a firing rule: `weight` at the limit, rising linearly to 1 at excess >= 1."""
+    if excess <= 0.0:
+        return weight
+    return weight + (1.0 - weight) * (excess if excess < 1.0 else 1.0)
+
+
+def money(x: float) -> str:
+    """Format an amount the way analysts read it: $7,250.00."""
+    return f"${x:,.2f}"
+
+
+def high_amount(r: HighAmountRule, amount: float) -> Hit | None:
+    """Fire when the amount is strictly above the threshold; full score at 4x the threshold."""
+    if amount <= r.threshold:
+        return None
+    text = f"amount {money(amount)} above limit {money(r.threshold)}"
+    return scaled(r.weight, (amount / r.threshold - 1.0) / 3.0), Reason(
+        "high_amount", amount, r.threshold, text
+    )
+
+
+def unknown_location(r: UnknownLocationRule, city: str, located: bool, deny: frozenset[str]) -> Hit | None:
+    """Fire on the unknown-IP marker city, a deny-listed city, or (optionally) missing coordinates."""
+    if city == UNKNOWN_CITY:
+        reason = Reason("unknown_location", city, "known location", f"location unknown (city {city})")
+    elif city in deny:
+        reason = Reason("unknown_location", city, "deny list", f"city {city} is on the deny list")
+    elif not located and r.flag_missing_coords:
+        reason = Reason("unknown_location", "no coordinates", "lat/lon", f"no coordinates for {city}")
+    else:
+        return None
+    return r.weight, reason
+
+
+def velocity(r: VelocityRule, count: int, total: float) -> Hit | None:
+    """Fire when the card's window holds max_count transactions, or 2+ summing to max_sum."""
+    by_count = count >= r.max_count
+    by_sum = count >= 2 and total >= r.max_sum
+    if not (by_count or by_sum):
+        return None
+    excess = max((count - r.max_count) / r.max_count, total / r.max_sum - 1.0)
+    within = f"within {r.window_s} s"
+    if by_count:
+        text = f"{count} transactions totalling {money(total)} {within} (limit {r.max_count})"
+        reason = Reason("velocity", float(count), float(r.max_count), text)
+    else:
+        text = f"{money(total)} in {count} transactions {within} (limit {money(r.max_sum)})"
+        reason = Reason("velocity", total, r.max_sum, text)
+    return scaled(r.weight, excess), reason
+
+
+def impossible_travel(r: ImpossibleTravelRule, prev: CardState, t: int, lat: float, lon: float) -> Hit | None:
+    """Fire when the hop from the card's last located transaction needs more than max speed."""
+    if prev.lat is None or prev.lon is None:
+        return None
+    km = haversine_km(prev.lat, prev.lon, lat, lon)
+    if km < r.min_distance_km or km == 0.0:
+        return None
+    hours = abs(t - prev.geo_ms) / 3_600_000.0  # abs: an out-of-order event is still a hop
+    speed = km / hours if hours > 0.0 else inf
+    if speed <= r.max_speed_kmh:
+        return None
+    shown = "instantly" if speed == inf else f"in {_duration(hours)} = {speed:,.0f} km/h"
+    text = f"{km:,.0f} km from {prev.city} {shown} (max {r.max_speed_kmh:,.0f} km/h)"
+    observed = speed if speed != inf else 1e9  # JSON has no infinity
+    return scaled(r.weight, (speed / r.max_speed_kmh - 1.0) / 4.0), Reason(
+        "impossible_travel", observed, r.max_speed_kmh, text
+    )
+
+
+def _duration(hours: float) -> str:
+    return f"{hours * 60:.0f} min" if hours < 1.0 else f"{hours:.1f} h"
+
+
+def card_testing(
+    r: CardTestingRule, amount: float, t: int, tiny_ms: list[int], tiny_merchants: list[int]
+) -> Hit | None:
+    """Fire on a large amount preceded by enough tiny probes at enough merchants in the window."""
+    if amount < r.large_at_least:
+        return None
+    start = t - r.window_s * 1000
+    merchants = [m for ms, m in zip(tiny_ms, tiny_merchants, strict=True) if start < ms <= t]
+    probes, distinct = len(merchants), len(set(merchants))
+    if probes < r.min_tiny or distinct < r.min_merchants:
+        return None
+    text = (
+        f"{money(amount)} after {probes} amounts below {money(r.tiny_below)} at {distinct} merchants "
+        f"within {r.window_s // 60} min"
+    )
+    return scaled(r.weight, (probes - r.min_tiny) / r.min_tiny), Reason(
+        "card_testing", float(probes), float(r.min_tiny), text
+    )
+
+
+def amount_anomaly(r: AmountAnomalyRule, amount: float, st: CardState) -> Hit | None:
+    """Fire when the amount is many times the card's mean and far out in its log-amount spread."""
+    if st.n < r.min_history or amount < r.min_amount or st.mean <= 0.0:
+        return None
+    ratio = amount / st.mean
+    if ratio <= r.multiplier:
+        return None
+    std = max(sqrt(st.log_m2 / (min(st.n, STATS_CAP) - 1)), MIN_LOG_STD)
+    if (log(amount) - st.log_mean) / std < r.min_z:
+        return None
+    text = (
+        f"amount {money(amount)} is {ratio:.1f}x this card's mean {money(st.mean)} (limit {r.multiplier:g}x)"
+    )
+    return scaled(r.weight, (ratio / r.multiplier - 1.0) / 2.0), Reason(
+        "amount_anomaly", round(ratio, 2), r.multiplier, text
+    )
+
+
+def ml_anomaly(r: MlAnomalyRule, score: float) -> Hit | None:
+    """Fire when the online model's anomaly score reaches the threshold."""
+    if score < r.threshold:
+        return None
+    excess = (score - r.threshold) / (1.0 - r.threshold) if r.threshold < 1.0 else 1.0
+    text = f"model anomaly score {score:.2f} (limit {r.threshold:.2f})"
+    return scaled(r.weight, excess), Reason("ml_anomaly", round(score, 4), r.threshold, text)

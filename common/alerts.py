@@ -1,0 +1,70 @@
+"""Alert contract: the JSON alert the bridge stores in Redis and the dashboard reads."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+import msgspec
+
+SEVERITIES = ("low", "medium", "high")
+Severity = Literal["low", "medium", "high"]
+
+
+class Reason(msgspec.Struct, frozen=True):
+    """Why one rule fired: the observed value, the limit it crossed and one analyst-readable line."""
+
+    rule: str
+    observed: float | str
+    limit: float | str
+    text: str
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    """One alert: the transaction's fields plus score, severity and reasons."""
+
+    alert_id: str
+    txn_id: str
+    ts: str  # ISO-8601 UTC with milliseconds, as common.schema.format_ts renders it
+    event_ms: int
+    card_id: str
+    account_id: str
+    amount: float
+    currency: str
+    merchant_id: str
+    merchant_category: str
+    city: str
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    channel: str
+    score: float
+    severity: Severity
+    reasons: tuple[Reason, ...]
+    rules_version: int
+
+
+class AlertDecodeError(ValueError):
+    """Bytes that are not a valid alert JSON document."""
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Alert)
+
+
+def alert_id_for(txn_id: str) -> str:
+    """Return the deterministic alert id of a transaction (replays produce the same id)."""
+    return hashlib.sha256(b"alert|" + txn_id.encode()).hexdigest()[:20]
+
+
+def encode_alert(alert: Alert) -> bytes:
+    """Serialise an alert to its JSON bytes."""
+    return _encoder.encode(alert)
+
+
+def decode_alert(raw: bytes | str) -> Alert:
+    """Parse alert JSON bytes; raise AlertDecodeError on malformed or wrong-shaped input."""
+    try:
+        return _decoder.decode(raw)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise AlertDecodeError(f"alert: {exc}") from None

@@ -1,0 +1,388 @@
+"""Live-editable rule parameters: typed config, editor specs, defaults, validation, diff, JSON doc."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+DEFAULTS_PATH = Path(__file__).with_name("rules_defaults.json")
+FieldType = Literal["bool", "int", "float", "str_list"]
+MAX_LIST_ITEMS = 200
+MAX_STR_LEN = 100
+
+
+class RuleValidationError(ValueError):
+    """A rules document or change that cannot be applied; the message names the offending field."""
+
+
+# --- typed config (one frozen struct per rule family) ------------------------------------------
+class _Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    enabled: bool
+    weight: float  # score of a rule that just fires; grows to 1 as the observation goes further over
+
+
+class HighAmountRule(_Rule, frozen=True, kw_only=True):
+    threshold: float
+
+
+class UnknownLocationRule(_Rule, frozen=True, kw_only=True):
+    flag_missing_coords: bool
+    deny_cities: tuple[str, ...]
+
+
+class VelocityRule(_Rule, frozen=True, kw_only=True):
+    window_s: int
+    max_count: int
+    max_sum: float
+
+
+class ImpossibleTravelRule(_Rule, frozen=True, kw_only=True):
+    max_speed_kmh: float
+    min_distance_km: float
+
+
+class CardTestingRule(_Rule, frozen=True, kw_only=True):
+    window_s: int
+    tiny_below: float
+    min_tiny: int
+    min_merchants: int
+    large_at_least: float
+
+
+class AmountAnomalyRule(_Rule, frozen=True, kw_only=True):
+    multiplier: float
+    min_amount: float
+    min_z: float
+    min_history: int
+
+
+class MlAnomalyRule(_Rule, frozen=True, kw_only=True):
+    threshold: float
+    warmup: int
+
+
+class AlertingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    min_score: float
+    medium_score: float
+    high_score: float
+
+
+class RulesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every rule's parameters; build with default_rules(), validate_rules() or apply_changes()."""
+
+    high_amount: HighAmountRule
+    unknown_location: UnknownLocationRule
+    velocity: VelocityRule
+    impossible_travel: ImpossibleTravelRule
+    card_testing: CardTestingRule
+    amount_anomaly: AmountAnomalyRule
+    ml_anomaly: MlAnomalyRule
+    alerting: AlertingConfig
+
+
+# --- editor metadata -----------------------------------------------------------------------------
+class FieldSpec(msgspec.Struct, frozen=True):
+    """One editable field: how the dashboard renders and bounds it."""
+
+    name: str
+    label: str
+    description: str
+    type: FieldType
+    min: float | None = None
+    max: float | None = None
+
+
+class RuleSpec(msgspec.Struct, frozen=True):
+    """One rule family (or the `alerting` section) and its fields, in display order."""
+
+    name: str
+    label: str
+    description: str
+    fields: tuple[FieldSpec, ...]
+
+
+_ENABLED = FieldSpec("enabled", "Enabled", "Evaluate this rule on every transaction.", "bool")
+_WEIGHT = FieldSpec(
+    "weight", "Weight", "Score when the rule just fires (rises to 1 further over).", "float", 0.0, 1.0
+)
+
+
+def _rule(name: str, label: str, description: str, *fields: FieldSpec) -> RuleSpec:
+    return RuleSpec(name, label, description, (_ENABLED, _WEIGHT, *fields))
+
+
+RULE_SPECS: dict[str, RuleSpec] = {
+    s.name: s
+    for s in (
+        _rule(
+            "high_amount",
+            "High amount",
+            "Amount above a fixed limit.",
+            FieldSpec("threshold", "Threshold ($)", "Fire when the amount is above this.", "float", 1, 1e6),
+        ),
+        _rule(
+            "unknown_location",
+            "Unknown location",
+            "City is UNKNOWN_IP_ADDR, coordinates are missing, or the city is on the deny list.",
+            FieldSpec(
+                "flag_missing_coords", "Flag missing coordinates", "Fire when lat/lon are null.", "bool"
+            ),
+            FieldSpec(
+                "deny_cities", "Deny-listed cities", "Cities that always fire (exact name).", "str_list"
+            ),
+        ),
+        _rule(
+            "velocity",
+            "Velocity",
+            "Too many or too much on one card within a sliding window.",
+            FieldSpec("window_s", "Window (s)", "Sliding event-time window.", "int", 1, 3600),
+            FieldSpec(
+                "max_count", "Max count", "Fire at this many transactions in the window.", "int", 2, 50
+            ),
+            FieldSpec(
+                "max_sum",
+                "Max sum ($)",
+                "Fire when 2+ transactions in the window reach this sum.",
+                "float",
+                1,
+                1e7,
+            ),
+        ),
+        _rule(
+            "impossible_travel",
+            "Impossible travel",
+            "Consecutive located transactions too far apart for the time between them.",
+            FieldSpec(
+                "max_speed_kmh", "Max speed (km/h)", "Fire above this great-circle speed.", "float", 10, 20000
+            ),
+            FieldSpec(
+                "min_distance_km",
+                "Min distance (km)",
+                "Ignore shorter hops (GPS jitter, one city).",
+                "float",
+                0,
+                20000,
+            ),
+        ),
+        _rule(
+            "card_testing",
+            "Card testing",
+            "Several tiny amounts, then a large one, within a window.",
+            FieldSpec("window_s", "Window (s)", "How far back tiny amounts count.", "int", 60, 86400),
+            FieldSpec("tiny_below", "Tiny below ($)", "An amount below this is a probe.", "float", 0.01, 100),
+            FieldSpec("min_tiny", "Min tiny", "Probes needed before the large amount.", "int", 1, 16),
+            FieldSpec("min_merchants", "Min merchants", "Distinct merchants among the probes.", "int", 1, 16),
+            FieldSpec(
+                "large_at_least",
+                "Large at least ($)",
+                "The amount that completes the pattern.",
+                "float",
+                1,
+                1e6,
+            ),
+        ),
+        _rule(
+            "amount_anomaly",
+            "Amount anomaly",
+            "Amount far above this card's own history.",
+            FieldSpec(
+                "multiplier", "Multiplier", "Fire above this many times the card's mean.", "float", 1, 1000
+            ),
+            FieldSpec("min_amount", "Floor ($)", "Never fire below this amount.", "float", 0, 1e6),
+            FieldSpec(
+                "min_z", "Min z (log)", "Also require this many std devs above the log-mean.", "float", 0, 20
+            ),
+            FieldSpec(
+                "min_history", "Warm-up (txns)", "Card history needed before it can fire.", "int", 2, 1000
+            ),
+        ),
+        _rule(
+            "ml_anomaly",
+            "ML anomaly (HalfSpaceTrees)",
+            "Online model score; process-local, costs throughput.",
+            FieldSpec("threshold", "Threshold", "Fire at or above this model score.", "float", 0, 1),
+            FieldSpec(
+                "warmup", "Warm-up (txns)", "Events the model learns before it can fire.", "int", 0, 1_000_000
+            ),
+        ),
+        RuleSpec(
+            "alerting",
+            "Alerting",
+            "How rule scores become alerts.",
+            (
+                FieldSpec(
+                    "min_score", "Alert at score", "Raise an alert at or above this score.", "float", 0, 1
+                ),
+                FieldSpec(
+                    "medium_score", "Medium at", "Severity medium at or above this score.", "float", 0, 1
+                ),
+                FieldSpec("high_score", "High at", "Severity high at or above this score.", "float", 0, 1),
+            ),
+        ),
+    )
+}
+
+
+# --- validation ----------------------------------------------------------------------------------
+def _check_value(where: str, spec: FieldSpec, value: Any) -> Any:
+    """Return the value in its canonical type or raise RuleValidationError naming `where`."""
+    kind = spec.type
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise RuleValidationError(f"{where}: expected true/false, got {value!r:.60}")
+        return value
+    if kind == "str_list":
+        return _check_str_list(where, value)
+    # bool is an int subclass; a checkbox value must not pass as a number
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RuleValidationError(f"{where}: expected a number, got {value!r:.60}")
+    if kind == "int":
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise RuleValidationError(f"{where}: expected a whole number, got {value!r}")
+            value = int(value)
+    else:
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise RuleValidationError(f"{where}: must be a finite number, got {value!r}")
+    if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+        raise RuleValidationError(f"{where}: {value!r} is out of range [{spec.min:g}, {spec.max:g}]")
+    return value
+
+
+def _check_str_list(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise RuleValidationError(f"{where}: expected a list of strings, got {value!r:.60}")
+    if len(value) > MAX_LIST_ITEMS:
+        raise RuleValidationError(f"{where}: at most {MAX_LIST_ITEMS} entries")
+    out: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip() or len(item) > MAX_STR_LEN:
+            raise RuleValidationError(
+                f"{where}: entries must be non-empty strings of <= {MAX_STR_LEN} characters, got {item!r:.60}"
+            )
+        if item.strip() not in out:
+            out.append(item.strip())
+    return tuple(out)
+
+
+def _merge(raw: Any, base: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Check names and types of `raw`, filling missing fields from `base` (None: all required)."""
+    if not isinstance(raw, Mapping):
+        raise RuleValidationError(f"rules: expected an object, got {type(raw).__name__}")
+    for name in raw:
+        if name not in RULE_SPECS:
+            raise RuleValidationError(f"unknown rule {name!r:.60}; known: {', '.join(RULE_SPECS)}")
+    merged: dict[str, dict[str, Any]] = {}
+    for name, spec in RULE_SPECS.items():
+        section = raw.get(name, {} if base is not None else None)
+        if not isinstance(section, Mapping):
+            raise RuleValidationError(f"{name}: expected an object, got {section!r:.60}")
+        known = {f.name: f for f in spec.fields}
+        for key in section:
+            if key not in known:
+                raise RuleValidationError(f"{name}: unknown field {key!r:.60}; known: {', '.join(known)}")
+        merged[name] = {}
+        for fname, fspec in known.items():
+            if fname in section:
+                merged[name][fname] = _check_value(f"{name}.{fname}", fspec, section[fname])
+            elif base is not None:
+                merged[name][fname] = base[name][fname]
+            else:
+                raise RuleValidationError(f"{name}.{fname}: missing")
+    return merged
+
+
+def _build(merged: dict[str, dict[str, Any]]) -> RulesConfig:
+    alerting = merged["alerting"]
+    if not alerting["medium_score"] <= alerting["high_score"]:
+        raise RuleValidationError("alerting.medium_score: must not exceed alerting.high_score")
+    return msgspec.convert(merged, RulesConfig)
+
+
+def rules_to_dict(cfg: RulesConfig) -> dict[str, dict[str, Any]]:
+    """Return the plain JSON-able form of a config (lists for str_list fields)."""
+    return msgspec.to_builtins(cfg)
+
+
+def validate_rules(raw: Any, base: RulesConfig | None = None) -> RulesConfig:
+    """Validate a rules mapping; rules/fields it omits come from `base` (default: default_rules())."""
+    fallback = rules_to_dict(base if base is not None else default_rules())
+    return _build(_merge(raw, fallback))
+
+
+def apply_changes(cfg: RulesConfig, changes: Mapping[str, Mapping[str, Any]]) -> RulesConfig:
+    """Return `cfg` with a partial update {"rule": {"field": value}} applied and validated."""
+    return _build(_merge(changes, rules_to_dict(cfg)))
+
+
+_DEFAULTS: RulesConfig | None = None
+
+
+def default_rules() -> RulesConfig:
+    """Return the shipped defaults from rules_defaults.json (every field must be present there)."""
+    global _DEFAULTS  # noqa: PLW0603 - parse the file once; RulesConfig is immutable
+    if _DEFAULTS is None:
+        _DEFAULTS = _build(_merge(msgspec.json.decode(DEFAULTS_PATH.read_bytes()), None))
+    return _DEFAULTS
+
+
+# --- the document stored in Redis, and the audit diff --------------------------------------------
+class RulesDoc(msgspec.Struct, frozen=True, kw_only=True):
+    """The live rules envelope at RedisKeys.rules; `version` increments on every accepted change."""
+
+    version: int
+    rules: RulesConfig
+    updated_by: str
+    updated_at: str  # ISO-8601 UTC
+
+
+class Change(msgspec.Struct, frozen=True):
+    """One field changed between two configs (an entry of the rules audit trail)."""
+
+    rule: str
+    field: str
+    old: Any
+    new: Any
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_rules_doc(doc: RulesDoc) -> bytes:
+    """Serialise a rules document to JSON bytes."""
+    return _encoder.encode(doc)
+
+
+def decode_rules_doc(raw: bytes | str) -> RulesDoc:
+    """Parse and validate a rules document; raise RuleValidationError on anything malformed."""
+    try:
+        body = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise RuleValidationError(f"rules doc: malformed JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RuleValidationError("rules doc: expected an object")
+    version, who, when = body.get("version"), body.get("updated_by"), body.get("updated_at")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise RuleValidationError(f"rules doc: version must be a non-negative integer, got {version!r:.60}")
+    if not isinstance(who, str) or not isinstance(when, str):
+        raise RuleValidationError("rules doc: updated_by and updated_at must be strings")
+    return RulesDoc(version=version, rules=validate_rules(body.get("rules")), updated_by=who, updated_at=when)
+
+
+def diff_rules(old: RulesConfig, new: RulesConfig) -> list[Change]:
+    """List every field whose value differs, in RULE_SPECS order (JSON-able old/new values)."""
+    before, after = rules_to_dict(old), rules_to_dict(new)
+    return [
+        Change(name, f.name, before[name][f.name], after[name][f.name])
+        for name, spec in RULE_SPECS.items()
+        for f in spec.fields
+        if before[name][f.name] != after[name][f.name]
+    ]
