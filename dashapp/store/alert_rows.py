@@ -1,0 +1,180 @@
+"""Alert records with their workflow state: the row type and its batched reads from Redis."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+
+from common.alerts import Alert, Reason, decode_alert
+from common.keys import RedisKeys
+from dashapp.store._codec import text, to_int
+
+logger = logging.getLogger(__name__)
+
+STATUSES = ("new", "acknowledged", "assigned", "resolved_fraud", "resolved_false_positive")
+OPEN_STATUSES = frozenset(STATUSES[:3])
+RESOLVED_STATUSES = frozenset(STATUSES[3:])
+ROW_FIELDS = ("d", "status", "version", "assignee", "updated_at", "updated_by", "note")
+_ALERT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")  # no ':' so an id never names another key
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One alert with its workflow fields, flat for tables and the JSON API."""
+
+    alert_id: str
+    txn_id: str
+    ts: str
+    event_ms: int
+    card_id: str
+    account_id: str
+    amount: float
+    currency: str
+    merchant_id: str
+    merchant_category: str
+    city: str
+    country: str | None
+    lat: float | None
+    lon: float | None
+    channel: str
+    score: float
+    severity: str
+    reasons: tuple[Reason, ...]
+    rules_version: int
+    status: str = "new"
+    version: int = 1
+    assignee: str = ""
+    updated_at: int = 0  # epoch ms of the last workflow change, 0 if never changed
+    updated_by: str = ""
+    note: str = ""
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Names of the rules that fired."""
+        return tuple(r.rule for r in self.reasons)
+
+    @property
+    def reason_text(self) -> str:
+        """All reasons as one analyst-readable line."""
+        return "; ".join(r.text for r in self.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (reasons as a list of dicts)."""
+        body = asdict(self)
+        body["reasons"] = [
+            {"rule": r.rule, "observed": r.observed, "limit": r.limit, "text": r.text} for r in self.reasons
+        ]
+        return body
+
+
+@dataclass(frozen=True)
+class Banner:
+    """Unacknowledged high-severity alerts: how many, and the newest few."""
+
+    count: int
+    newest: tuple[AlertRow, ...]
+
+
+def valid_alert_id(alert_id: object) -> bool:
+    """True if ``alert_id`` can safely name an alert key."""
+    return isinstance(alert_id, str) and bool(_ALERT_ID.match(alert_id))
+
+
+def row_from_alert(alert: Alert, **workflow: Any) -> AlertRow:
+    """Flatten an Alert and workflow fields into an AlertRow."""
+    return AlertRow(
+        alert_id=alert.alert_id,
+        txn_id=alert.txn_id,
+        ts=alert.ts,
+        event_ms=alert.event_ms,
+        card_id=alert.card_id,
+        account_id=alert.account_id,
+        amount=alert.amount,
+        currency=alert.currency,
+        merchant_id=alert.merchant_id,
+        merchant_category=alert.merchant_category,
+        city=alert.city,
+        country=alert.country,
+        lat=alert.lat,
+        lon=alert.lon,
+        channel=alert.channel,
+        score=alert.score,
+        severity=alert.severity,
+        reasons=alert.reasons,
+        rules_version=alert.rules_version,
+        **workflow,
+    )
+
+
+def row_from_fields(alert_id: str, values: Sequence[object]) -> AlertRow | None:
+    """Build a row from an HMGET of ROW_FIELDS; None (logged if garbage) when unusable."""
+    raw = dict(zip(ROW_FIELDS, values, strict=False))
+    if raw.get("d") is None:
+        return None
+    try:
+        alert = decode_alert(raw["d"])  # type: ignore[arg-type]
+    except ValueError as exc:  # AlertDecodeError
+        logger.warning("store: undecodable alert skipped alert_id=%s error=%s", alert_id, exc)
+        return None
+    key = f"alert:{alert_id}"
+    return row_from_alert(
+        alert,
+        status=text(raw.get("status")) or "new",
+        version=to_int(raw.get("version"), 1, key=key),
+        assignee=text(raw.get("assignee")) or "",
+        updated_at=to_int(raw.get("updated_at"), 0, key=key),
+        updated_by=text(raw.get("updated_by")) or "",
+        note=text(raw.get("note")) or "",
+    )
+
+
+def fetch_rows(client: redis.Redis, keys: RedisKeys, ids: Sequence[object]) -> list[AlertRow]:
+    """Read alert rows for ``ids`` in one pipelined round trip, keeping order, skipping missing."""
+    names = [i for i in (text(x) for x in ids) if i is not None and valid_alert_id(i)]
+    if not names:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for alert_id in names:
+        pipe.hmget(keys.alert(alert_id), ROW_FIELDS)
+    replies = pipe.execute(raise_on_error=False)
+    rows = []
+    for alert_id, values in zip(names, replies, strict=True):
+        if isinstance(values, list):
+            row = row_from_fields(alert_id, values)
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+def read_alert_rows(client: redis.Redis, keys: RedisKeys, limit: int, status: str | None) -> list[AlertRow]:
+    """Newest-first alert rows from the index, optionally only those in ``status``."""
+    limit = max(1, min(int(limit), 1000))
+    if status is None:
+        return fetch_rows(client, keys, client.zrevrange(keys.alert_index, 0, limit - 1))
+    if status not in STATUSES:
+        return []
+    rows: list[AlertRow] = []
+    chunk, start, scan_cap = max(100, 2 * limit), 0, 5000  # bounded: filtering scans the index
+    while len(rows) < limit and start < scan_cap:
+        ids = client.zrevrange(keys.alert_index, start, start + chunk - 1)
+        rows += [r for r in fetch_rows(client, keys, ids) if r.status == status]
+        if len(ids) < chunk:
+            break
+        start += chunk
+    return rows[:limit]
+
+
+def read_banner(client: redis.Redis, keys: RedisKeys, limit: int) -> Banner:
+    """Count and newest unacknowledged high-severity alerts."""
+    limit = max(0, min(int(limit), 100))
+    pipe = client.pipeline(transaction=False)
+    pipe.zcard(keys.banner)
+    pipe.zrevrange(keys.banner, 0, max(limit, 1) - 1)
+    count, ids = pipe.execute()
+    newest = fetch_rows(client, keys, ids[:limit])
+    return Banner(count=to_int(count), newest=tuple(r for r in newest if r.status == "new"))

@@ -1,0 +1,174 @@
+"""Analyst actions on alerts with optimistic concurrency (WATCH/MULTI on the alert hash)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable
+
+import redis
+
+from common.keys import RedisKeys
+from dashapp.store._codec import load_json
+from dashapp.store.alert_rows import (
+    OPEN_STATUSES,
+    RESOLVED_STATUSES,
+    ROW_FIELDS,
+    AlertRow,
+    row_from_fields,
+    valid_alert_id,
+)
+from dashapp.store.errors import AlertNotFound, InvalidAction, VersionConflict
+
+logger = logging.getLogger(__name__)
+
+MAX_NOTE_CHARS = 1000
+MAX_USER_CHARS = 100
+_ATTEMPTS = 5  # WATCH retries when an unrelated write (e.g. a bridge replay) touched the hash
+_TARGET = {
+    "acknowledge": "acknowledged",
+    "assign_to_me": "assigned",
+    "resolve_fraud": "resolved_fraud",
+    "resolve_false_positive": "resolved_false_positive",
+    "reopen": "acknowledged",
+}
+ACTIONS = tuple(_TARGET)
+
+
+def _check_args(action: str, user: str, note: str) -> None:
+    if action not in _TARGET:
+        raise InvalidAction(f"unknown action {action!r:.40}; known: {', '.join(ACTIONS)}")
+    if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_CHARS:
+        raise InvalidAction("user must be a non-empty name")
+    if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
+        raise InvalidAction(f"note is too long (max {MAX_NOTE_CHARS} characters)")
+
+
+def next_state(row: AlertRow, action: str, user: str) -> tuple[str, str]:
+    """Return (status, assignee) after ``action``; raise InvalidAction if the status forbids it."""
+    status = row.status
+    if action == "acknowledge" and status != "new":
+        raise InvalidAction(f"alert is already {status} (acknowledge needs a new alert)")
+    if action == "assign_to_me":
+        if status not in OPEN_STATUSES:
+            raise InvalidAction(f"alert is {status}; reopen it before assigning")
+        if status == "assigned" and row.assignee == user:
+            raise InvalidAction("alert is already assigned to you")
+        return "assigned", user
+    if action.startswith("resolve_") and status not in OPEN_STATUSES:
+        raise InvalidAction(f"alert is already {status}")
+    if action == "reopen":
+        if status not in RESOLVED_STATUSES:
+            raise InvalidAction(f"alert is {status}; only resolved alerts can be reopened")
+        return ("assigned" if row.assignee else "acknowledged"), row.assignee
+    return _TARGET[action], row.assignee
+
+
+def conflict(row: AlertRow, expected_version: int) -> VersionConflict:
+    """Build the error telling the analyst who changed the alert under them."""
+    who = row.updated_by or "another analyst"
+    return VersionConflict(
+        f"alert {row.alert_id} was changed by {who} (now {row.status}, version {row.version}; "
+        f"you had version {expected_version}); review it and try again",
+        current=row,
+        changed_by=row.updated_by,
+        current_version=row.version,
+    )
+
+
+class AlertWorkflow:
+    """Apply analyst actions to alert records; every change bumps `seq` so all dashboards refresh."""
+
+    def __init__(
+        self, redis_client: redis.Redis, keys: RedisKeys, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._r = redis_client
+        self._keys = keys
+        self._clock = clock
+
+    def get(self, alert_id: str) -> AlertRow:
+        """Return one alert row; raise AlertNotFound."""
+        if not valid_alert_id(alert_id):
+            raise AlertNotFound(str(alert_id)[:140])
+        row = row_from_fields(alert_id, self._r.hmget(self._keys.alert(alert_id), ROW_FIELDS))
+        if row is None:
+            raise AlertNotFound(alert_id)
+        return row
+
+    def act(self, alert_id: str, action: str, user: str, expected_version: int, note: str = "") -> AlertRow:
+        """Apply ``action`` if the alert is still at ``expected_version``; return the updated row.
+
+        Raises AlertNotFound, InvalidAction, or VersionConflict (with the current row).
+        """
+        _check_args(action, user, note)
+        if not valid_alert_id(alert_id):
+            raise AlertNotFound(str(alert_id)[:140])
+        key = self._keys.alert(alert_id)
+        for _ in range(_ATTEMPTS):
+            with self._r.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key)
+                    row = row_from_fields(alert_id, pipe.hmget(key, ROW_FIELDS))
+                    if row is None:
+                        raise AlertNotFound(alert_id)
+                    if row.version != expected_version:
+                        raise conflict(row, expected_version)
+                    updated = self._apply(pipe, row, action, user, note)
+                    pipe.execute()
+                except redis.WatchError:
+                    continue  # re-read: a version change now surfaces as VersionConflict
+            logger.info("workflow: %s alert_id=%s by=%s version=%d", action, alert_id, user, updated.version)
+            return updated
+        raise conflict(self.get(alert_id), expected_version)
+
+    def _apply(
+        self, pipe: redis.client.Pipeline, row: AlertRow, action: str, user: str, note: str
+    ) -> AlertRow:
+        status, assignee = next_state(row, action, user)
+        now_ms = int(self._clock() * 1000)
+        updated = dataclasses.replace(
+            row,
+            status=status,
+            assignee=assignee,
+            version=row.version + 1,
+            updated_at=now_ms,
+            updated_by=user,
+            note=note or row.note,
+        )
+        event = {
+            "at": now_ms,
+            "by": user,
+            "action": action,
+            "from_status": row.status,
+            "to_status": status,
+            "note": note,
+            "version": updated.version,
+        }
+        key = self._keys.alert(row.alert_id)
+        pipe.multi()
+        pipe.hset(
+            key,
+            mapping={
+                "status": status,
+                "assignee": assignee,
+                "version": updated.version,
+                "updated_at": now_ms,
+                "updated_by": user,
+                "note": updated.note,
+            },
+        )
+        pipe.rpush(self._keys.alert_history(row.alert_id), json.dumps(event))
+        if status != "new":
+            pipe.zrem(self._keys.banner, row.alert_id)
+        pipe.incr(self._keys.seq)
+        return updated
+
+    def history(self, alert_id: str) -> list[dict[str, object]]:
+        """Return the alert's workflow events, oldest first (garbage entries skipped)."""
+        if not valid_alert_id(alert_id):
+            return []
+        key = self._keys.alert_history(alert_id)
+        events = (load_json(raw, key=key) for raw in self._r.lrange(key, 0, -1))
+        return [e for e in events if isinstance(e, dict)]
