@@ -74,7 +74,7 @@ def read_since(
             rows.append(decode(entry_id, payload))
         except ValueError as exc:  # includes the alert decode error
             logger.warning(
-                "store: undecodable stream entry skipped key=%s id=%s error=%s", key, entry_id, exc
+                "store: undecodable entry skipped key=%s id=%s error=%s", key, entry_id, exc
             )
     if new_cursor is None:
         new_cursor = EMPTY_CURSOR
