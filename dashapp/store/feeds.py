@@ -73,9 +73,7 @@ def read_since(
                 raise ValueError("no `d` field")
             rows.append(decode(entry_id, payload))
         except ValueError as exc:  # includes the alert decode error
-            logger.warning(
-                "store: undecodable entry skipped key=%s id=%s error=%s", key, entry_id, exc
-            )
+            logger.warning("store: undecodable entry skipped key=%s id=%s error=%s", key, entry_id, exc)
     if new_cursor is None:
         new_cursor = EMPTY_CURSOR
     return rows, new_cursor
