@@ -1,0 +1,1 @@
+"""Benchmark harness: `python -m bench run [--smoke]` measures the real local stack (issue 6)."""

@@ -1,0 +1,97 @@
+"""Run bridge instances (the real `python -m bridge`) on a topic and watch their progress in Redis."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.stack import Context, cpu_seconds, rss_mb, spawn, stop
+from bench.stats import window_rate
+from common.keys import RedisKeys
+from common.rules import RulesDoc, apply_changes, default_rules, encode_rules_doc
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BridgeRun:
+    """What one run of N bridge instances did."""
+
+    rate: float
+    samples: list[tuple[float, int]]
+    keys: RedisKeys
+    cpu_s: float = 0.0
+    rss_mb: list[float] = field(default_factory=list)
+    peak_rss_mb: list[float] = field(default_factory=list)
+
+
+def write_rules(ctx: Context, keys: RedisKeys, ml: bool) -> None:
+    """Store a rules document before the bridge starts (ml_anomaly on or off)."""
+    cfg = apply_changes(default_rules(), {"ml_anomaly": {"enabled": ml}})
+    doc = RulesDoc(version=1, rules=cfg, updated_by="bench", updated_at="2026-01-01T00:00:00Z")
+    ctx.redis.set(keys.rules, encode_rules_doc(doc))
+
+
+def processed(ctx: Context, keys: RedisKeys) -> int:
+    """Records applied so far (valid + dead-lettered), from the bridge's running totals."""
+    txns, dlq = ctx.redis.hmget(keys.totals, ["txns", "dlq"])
+    return int(txns or 0) + int(dlq or 0)
+
+
+def start_bridges(ctx: Context, topic: str, keys: RedisKeys, instances: int,
+                  tag: str, **env: str) -> list[subprocess.Popen[bytes]]:
+    """Start `instances` bridges in one fresh consumer group writing under `keys`."""
+    group = ctx.name(f"grp-{tag}")
+    child_env = ctx.env(KAFKA_TOPIC=topic, KAFKA_DLQ_TOPIC=ctx.dlq_topic(),
+                        REDIS_KEY_PREFIX=keys.prefix, BRIDGE_GROUP_ID=group, LOG_LEVEL="WARNING", **env)
+    log = ctx.out_dir / "logs" / f"bridge-{tag}.log"
+    return [spawn(["-m", "bridge", "--metrics-port", "0"], child_env, log) for _ in range(instances)]
+
+
+def run_bridges(ctx: Context, topic: str, total: int, instances: int = 1, ml: bool = False,
+                tag: str = "b", keep: bool = False) -> BridgeRun:
+    """Process `total` pre-produced records with fresh group + prefix; measure the steady rate."""
+    keys = ctx.new_keys(f"{tag}{instances}")
+    write_rules(ctx, keys, ml)
+    procs = start_bridges(ctx, topic, keys, instances, tag)
+    samples: list[tuple[float, int]] = []
+    run = BridgeRun(float("nan"), samples, keys)
+    try:
+        deadline = time.monotonic() + ctx.sizes.timeout_s
+        while True:
+            n = processed(ctx, keys)
+            samples.append((time.time(), n))
+            if n >= total:
+                break
+            dead = [p for p in procs if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                raise RuntimeError(f"bench: bridge run {tag} stalled at {n}/{total} (see bench/out/logs)")
+            time.sleep(0.05)
+        run.cpu_s = sum(cpu_seconds(p.pid) for p in procs)
+        run.rss_mb = [rss_mb(p.pid) for p in procs]
+        run.peak_rss_mb = [rss_mb(p.pid, peak=True) for p in procs]
+    finally:
+        stop(procs)
+    run.rate = window_rate(samples, total, ctx.sizes.window_frac)
+    if not keep:
+        ctx.drop_prefix(keys)
+    return run
+
+
+def run_worker(ctx: Context, kind: str, topic: str, count: int, **extra: Any) -> list[tuple[float, int]]:
+    """Run one `bench.workers` loop in its own process; return its (time, count) samples."""
+    args = [sys.executable, "-m", "bench.workers", kind, "--topic", topic, "--count", str(count),
+            "--timeout", str(ctx.sizes.timeout_s), "--bootstrap", ctx.bootstrap, "--redis-url", ctx.redis_url]
+    for k, v in extra.items():
+        args += [f"--{k}", str(v)]
+    out = subprocess.run(args, env=ctx.env(), cwd=str(ctx.repo), capture_output=True, text=True,
+                         timeout=ctx.sizes.timeout_s + 60, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench: worker {kind} failed: {out.stderr[-1500:]}")
+    body = json.loads(out.stdout.strip().splitlines()[-1])
+    return [(float(t), int(c)) for t, c in body["samples"]]

@@ -1,0 +1,54 @@
+"""Benchmark sizes: the full run (`make bench`) and the smoke run (`make bench-smoke`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each section does; every figure is repeated `reps` times."""
+
+    reps: int = 3
+    partitions: int = 4  # even split for 1 and 2 bridge instances
+    bridge_events: int = 200_000
+    naive_events: int = 30_000  # the naive baseline is slow; its rate is measured on a prefix
+    window_frac: float = 0.2  # throughput window starts after this fraction (group join, start-up)
+    latency_rates: tuple[int, ...] = (100, 1_000, 5_000)
+    latency_duration_s: float = 12.0
+    banner_probes: int = 10
+    producer_events: int = 200_000
+    analysts: tuple[int, ...] = (50, 200, 500)
+    dash_duration_s: float = 60.0
+    dash_stream_rate: int = 1_000
+    memory_events: int = 1_000_000
+    memory_cards: int = 100_000
+    quality_events: int = 200_000
+    timeout_s: float = 300.0
+
+
+FULL = Sizes()
+
+SMOKE = Sizes(
+    reps=1,
+    partitions=2,
+    bridge_events=3_000,
+    naive_events=1_000,
+    latency_rates=(100, 500),
+    latency_duration_s=1.5,
+    banner_probes=2,
+    producer_events=3_000,
+    analysts=(3,),
+    dash_duration_s=3.0,
+    dash_stream_rate=100,
+    memory_events=3_000,
+    memory_cards=500,
+    quality_events=3_000,
+    timeout_s=60.0,
+)
+
+
+def sizes_for(smoke: bool, reps: int | None = None) -> Sizes:
+    """The sizes of one run; `reps` overrides the repetition count."""
+    base = SMOKE if smoke else FULL
+    return replace(base, reps=reps) if reps else base
