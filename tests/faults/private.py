@@ -1,0 +1,68 @@
+"""Private Redis and Kafka instances on free ports that fault tests may stop and restart at will."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra import kafka_local, redis_local
+from infra.procs import read_pid
+from tests.faults.harness import free_port
+
+
+@dataclass
+class PrivateRedis:
+    """A redis-server with AOF persistence in a temporary directory (never the shared 6379 one)."""
+
+    cfg: redis_local.RedisConfig
+
+    @classmethod
+    def create(cls, state_dir: Path) -> PrivateRedis:
+        return cls(redis_local.RedisConfig(state_dir=state_dir, port=free_port(), appendonly=True))
+
+    @property
+    def url(self) -> str:
+        return self.cfg.url
+
+    @property
+    def pid(self) -> int | None:
+        return read_pid(self.cfg.pid_file)
+
+    def start(self) -> None:
+        redis_local.start(self.cfg)
+
+    def stop(self) -> None:
+        """SIGTERM: Redis rewrites nothing but fsyncs its AOF before exiting."""
+        redis_local.stop(self.cfg)
+
+
+@dataclass
+class PrivateKafka:
+    """A single-node KRaft broker on free ports with its own log dirs."""
+
+    cfg: kafka_local.KafkaConfig
+
+    @classmethod
+    def create(cls, state_dir: Path) -> PrivateKafka:
+        cfg = kafka_local.KafkaConfig(
+            state_dir=state_dir, port=free_port(), controller_port=free_port(), heap="384m"
+        )
+        return cls(cfg)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.cfg.bootstrap
+
+    @property
+    def pid(self) -> int | None:
+        return read_pid(self.cfg.pid_file)
+
+    def start(self) -> None:
+        kafka_local.start(self.cfg, timeout_s=120)
+
+    def stop(self) -> None:
+        """Controlled shutdown (SIGTERM, SIGKILL after 30 s)."""
+        kafka_local.stop(self.cfg)
+
+    def create_topics(self, topics: dict[str, int]) -> None:
+        kafka_local.ensure_topics(self.bootstrap, topics)
