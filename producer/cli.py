@@ -1,0 +1,178 @@
+"""Command line: `python -m producer [options]` streams events; `python -m producer inject <scenario>`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from common.settings import ConfigError, from_env
+from producer.generator import DEFAULT_FRAUD_RATIO, DEFAULT_SIM_RATE, Generator, instance_events, to_ms
+from producer.kafka_io import (
+    DeliveryErrors,
+    DeliveryFailed,
+    KafkaUnavailable,
+    TopicMissing,
+    check_topic,
+    make_producer,
+    send_events,
+)
+from producer.runner import describe, run
+from producer.scenarios import SCENARIOS, make_instance, parse_scenarios
+from producer.world import DEFAULT_CARDS, World
+
+logger = logging.getLogger("producer")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@dataclass(frozen=True)
+class ProducerSettings:
+    """Producer configuration: CLI flag > environment variable > default."""
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic: str = "transactions"
+    rate: float = field(default=20.0, metadata={"env": "PRODUCER_RATE"})
+    count: int = field(default=0, metadata={"env": "PRODUCER_COUNT"})
+    fraud_ratio: float = field(default=DEFAULT_FRAUD_RATIO, metadata={"env": "PRODUCER_FRAUD_RATIO"})
+    sim_rate: float = field(default=DEFAULT_SIM_RATE, metadata={"env": "PRODUCER_SIM_RATE"})
+    cards: int = field(default=DEFAULT_CARDS, metadata={"env": "PRODUCER_CARDS"})
+    scenarios: str = field(default="all", metadata={"env": "PRODUCER_SCENARIOS"})
+    bootstrap_timeout_ms: int = field(default=10_000, metadata={"env": "PRODUCER_BOOTSTRAP_TIMEOUT_MS"})
+    linger_ms: int = field(default=10, metadata={"env": "PRODUCER_LINGER_MS"})
+    batch_size: int = field(default=128 * 1024, metadata={"env": "PRODUCER_BATCH_SIZE"})
+    compression: str = field(default="", metadata={"env": "PRODUCER_COMPRESSION"})
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap-servers", dest="kafka_bootstrap_servers",
+                        help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS)")
+    parser.add_argument("--topic", dest="kafka_topic", help="topic (env KAFKA_TOPIC)")
+    parser.add_argument("--seed", type=int, help="random seed (default: random, logged)")
+    parser.add_argument("--cards", type=int, help="number of cards (env PRODUCER_CARDS, default 5000)")
+    parser.add_argument("--bootstrap-timeout-ms", type=int, help="give up connecting after this long")
+    parser.add_argument("--log-level", default="INFO")
+
+
+def stream_parser() -> argparse.ArgumentParser:
+    """Flags of the streaming command."""
+    p = argparse.ArgumentParser(prog="python -m producer", description=__doc__,
+                                epilog="`python -m producer inject --help` injects one fraud instance.")
+    p.add_argument("--rate", type=float, help="events/s sent (0 = as fast as possible; env PRODUCER_RATE)")
+    p.add_argument("--count", type=int, help="events to send (0 = forever; env PRODUCER_COUNT)")
+    p.add_argument("--fraud-ratio", type=float, help="share of events in fraud instances (default 0.02)")
+    p.add_argument("--scenarios", help=f"subset and weights, e.g. high_amount=2,velocity_burst=1; "
+                   f"names: {', '.join(SCENARIOS)} (env PRODUCER_SCENARIOS)")
+    p.add_argument("--sim-rate", type=float, help="simulated events/s of event time (default 20)")
+    p.add_argument("--start", help="ISO-8601 anchor of event time (default: now)")
+    p.add_argument("--verbose", action="store_true", help="log every event")
+    _common(p)
+    return p
+
+
+def inject_parser() -> argparse.ArgumentParser:
+    """Flags of `inject`."""
+    p = argparse.ArgumentParser(prog="python -m producer inject", description="Send one fraud instance now.")
+    p.add_argument("scenario", choices=SCENARIOS)
+    p.add_argument("--card", help="card id, e.g. C0000042 (default: a random card)")
+    _common(p)
+    return p
+
+
+def _settings(args: argparse.Namespace) -> ProducerSettings:
+    known = {f for f in ProducerSettings.__dataclass_fields__}
+    return from_env(ProducerSettings, **{k: v for k, v in vars(args).items() if k in known})
+
+
+def _connect(s: ProducerSettings) -> KafkaProducer:
+    extra = {"compression_type": s.compression} if s.compression else {}
+    return make_producer(s.kafka_bootstrap_servers, s.bootstrap_timeout_ms, linger_ms=s.linger_ms,
+                         batch_size=s.batch_size, **extra)
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT set `stop` (the loop ends, flushes, exits 0); a second signal exits hard."""
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        logger.info("producer: stopping signal=%s (again to abort)", signal.Signals(signum).name)
+        stop.set()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def stream(args: argparse.Namespace) -> int:
+    """Stream generated events until --count or a signal; return the exit code."""
+    s = _settings(args)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    start_ms = to_ms(args.start) if args.start else int(time.time() * 1000)
+    gen = Generator(World.build(seed, s.cards), seed, s.fraud_ratio, parse_scenarios(s.scenarios),
+                    start_ms, s.sim_rate)
+    logger.info("producer: starting seed=%d start_ms=%d rate=%s count=%d fraud_ratio=%s sim_rate=%s "
+                "topic=%s bootstrap=%s", seed, start_ms, s.rate, s.count, s.fraud_ratio, s.sim_rate,
+                s.kafka_topic, s.kafka_bootstrap_servers)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    producer = _connect(s)
+    errors = DeliveryErrors()
+    try:
+        check_topic(producer, s.kafka_topic)
+        stats = run(producer, s.kafka_topic, gen, rate=s.rate, count=s.count, stop=stop, errors=errors,
+                    verbose=args.verbose)
+        producer.flush(timeout=60)
+    finally:
+        producer.close(timeout=10)
+    logger.info("producer: done sent=%d rate=%.1f/s fraud=%s failed=%d", stats.sent, stats.rate(),
+                dict(sorted(stats.fraud.items())), errors.count)
+    return 1 if errors.count else 0
+
+
+def inject(args: argparse.Namespace) -> int:
+    """Send one instance of a scenario now (event time = wall clock)."""
+    s = _settings(args)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    world = World.build(seed if args.seed is not None else 0, s.cards)
+    rng = random.Random(seed)
+    card = world.card_index(args.card) if args.card else rng.randrange(len(world.cards))
+    inst = make_instance(args.scenario, world, rng, card, int(time.time() * 1000))
+    events = instance_events(world, inst)
+    producer = _connect(s)
+    try:
+        check_topic(producer, s.kafka_topic)
+        send_events(producer, s.kafka_topic, events)
+    finally:
+        producer.close(timeout=10)
+    for ev in events:
+        logger.info("%s", describe(ev))
+    logger.info("producer: injected scenario=%s scenario_id=%s card=%s events=%d", inst.scenario,
+                inst.scenario_id, world.cards[card].card_id, len(events))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m producer`."""
+    argv = sys.argv[1:] if argv is None else argv
+    is_inject = bool(argv) and argv[0] == "inject"
+    args = (inject_parser().parse_args(argv[1:]) if is_inject else stream_parser().parse_args(argv))
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    try:
+        return inject(args) if is_inject else stream(args)
+    except (KafkaUnavailable, TopicMissing, DeliveryFailed) as exc:
+        logger.error("producer: kafka unavailable error=%s", exc)
+        return 2
+    except KafkaError as exc:
+        logger.error("producer: kafka error error=%r", exc)
+        return 1
+    except (ConfigError, ValueError, KeyError) as exc:
+        logger.error("producer: bad configuration error=%s", exc)
+        return 2

@@ -1,0 +1,111 @@
+"""Kafka adapter: build the idempotent producer and send generated events (key = card id)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from producer.events import GeneratedEvent
+
+logger = logging.getLogger(__name__)
+
+# Bounded batching: enough to keep up at --rate 0, small enough that latency stays ~10 ms.
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "acks": "all",
+    "enable_idempotence": True,
+    "linger_ms": 10,
+    "batch_size": 128 * 1024,
+    "max_block_ms": 10_000,  # send() waits this long for metadata or buffer space, then raises
+}
+
+
+class KafkaUnavailable(RuntimeError):
+    """The Kafka cluster could not be reached within the bootstrap timeout."""
+
+
+class DeliveryFailed(RuntimeError):
+    """Some records were not acknowledged by the broker."""
+
+
+def make_producer(
+    bootstrap_servers: str, bootstrap_timeout_ms: int = 10_000, **overrides: Any
+) -> KafkaProducer:
+    """Connect an idempotent acks=all producer; raise KafkaUnavailable instead of hanging."""
+    config = {**PRODUCER_DEFAULTS, **overrides}
+    try:
+        return KafkaProducer(
+            bootstrap_servers=bootstrap_servers, bootstrap_timeout_ms=bootstrap_timeout_ms, **config
+        )
+    except KafkaError as exc:
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {bootstrap_servers} within {bootstrap_timeout_ms} ms: {exc}"
+        ) from None
+
+
+class TopicMissing(RuntimeError):
+    """The topic does not exist (and the broker does not create topics on demand)."""
+
+
+def check_topic(producer: KafkaProducer, topic: str) -> int:
+    """Return the topic's partition count; raise TopicMissing instead of failing at the first send."""
+    # kafka.cluster logs an ERROR on every metadata retry of a missing topic; we report it once.
+    cluster_log = logging.getLogger("kafka.cluster")
+    level = cluster_log.level
+    cluster_log.setLevel(logging.CRITICAL)
+    try:
+        partitions = producer.partitions_for(topic)
+    except KafkaError:
+        partitions = None
+    finally:
+        cluster_log.setLevel(level)
+    if not partitions:
+        raise TopicMissing(f"topic {topic!r} does not exist (create it first, e.g. `make services`)")
+    return len(partitions)
+
+
+class DeliveryErrors:
+    """Counts failed sends (an errback per record) and logs the first few."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, exc: BaseException) -> None:
+        self.count += 1
+        if self.count <= 5:
+            logger.error("producer: delivery failed error=%s", exc)
+
+
+def send_one(producer: KafkaProducer, topic: str, ev: GeneratedEvent, errors: DeliveryErrors) -> None:
+    """Send one event: key = card id, value = schema-v1 JSON, ground truth in headers."""
+    producer.send(topic, value=ev.value, key=ev.key, headers=ev.headers).add_errback(errors)
+
+
+def send_events(
+    producer_or_bootstrap: KafkaProducer | str, topic: str, events: Iterable[GeneratedEvent],
+    flush_timeout_s: float = 60.0,
+) -> int:
+    """Send events, flush, and return how many were sent; raise DeliveryFailed if any failed.
+
+    Given a bootstrap string, a producer is created and closed here; a producer passed in is
+    flushed but left open.
+    """
+    own = isinstance(producer_or_bootstrap, str)
+    producer = make_producer(producer_or_bootstrap) if isinstance(producer_or_bootstrap, str) \
+        else producer_or_bootstrap
+    errors = DeliveryErrors()
+    sent = 0
+    try:
+        for ev in events:
+            send_one(producer, topic, ev, errors)
+            sent += 1
+        producer.flush(timeout=flush_timeout_s)
+    finally:
+        if own:
+            producer.close(timeout=5)
+    if errors.count:
+        raise DeliveryFailed(f"{errors.count} of {sent} records failed")
+    return sent

@@ -1,0 +1,74 @@
+"""The send loop: pace generated events onto Kafka, log a status line each second, stop on request."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from kafka import KafkaProducer
+
+from producer.events import GeneratedEvent
+from producer.kafka_io import DeliveryErrors
+from producer.pacing import Pacer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunStats:
+    """What the loop sent: totals and fraud events per scenario."""
+
+    sent: int = 0
+    fraud: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+
+    def rate(self) -> float:
+        """Average events per second since the start."""
+        return self.sent / max(1e-9, time.monotonic() - self.started)
+
+
+def describe(ev: GeneratedEvent) -> str:
+    """One demo-style line: `[OK] Sent: 120.00 GBP London` or `[FRAUD] Sent: ... (scenario id)`."""
+    t = ev.event
+    text = f"Sent: {t.amount:.2f} {t.currency} {t.city} card={t.card_id} {t.channel}"
+    if ev.scenario_id is None:
+        return f"[OK] {text}"
+    return f"[FRAUD] {text} scenario={ev.scenario} id={ev.scenario_id}"
+
+
+def run(
+    producer: KafkaProducer, topic: str, events: Iterator[GeneratedEvent], *, rate: float, count: int,
+    stop: threading.Event, errors: DeliveryErrors, verbose: bool = False, status_every_s: float = 1.0,
+) -> RunStats:
+    """Send until `count` events (0 = forever) or `stop` is set; the caller flushes and closes."""
+    pacer, stats = Pacer(rate), RunStats()
+    send = producer.send
+    next_status = time.monotonic() + status_every_s
+    last_sent, last_t = 0, time.monotonic()
+    while not stop.is_set() and (count <= 0 or stats.sent < count):
+        n = pacer.due()
+        if n == 0:
+            stop.wait(min(pacer.wait_s(), 0.2))  # sleeping on the flag wakes early on SIGTERM
+            continue
+        if count > 0:
+            n = min(n, count - stats.sent)
+        for _ in range(n):
+            ev = next(events)
+            send(topic, value=ev.value, key=ev.key, headers=ev.headers).add_errback(errors)
+            if ev.scenario_id is not None:
+                stats.fraud[ev.scenario] += 1
+            if verbose:
+                logger.info("%s", describe(ev))
+        stats.sent += n
+        pacer.mark(n)
+        now = time.monotonic()
+        if now >= next_status:
+            logger.info("producer: status sent=%d rate=%.1f/s fraud=%d by_scenario=%s failed=%d",
+                        stats.sent, (stats.sent - last_sent) / (now - last_t), sum(stats.fraud.values()),
+                        dict(sorted(stats.fraud.items())), errors.count)
+            last_sent, last_t, next_status = stats.sent, now, now + status_every_s
+    return stats
