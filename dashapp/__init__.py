@@ -1,0 +1,1 @@
+"""Multi-user live Plotly Dash dashboard over the Redis state the bridge writes."""

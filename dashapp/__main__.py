@@ -1,0 +1,81 @@
+"""CLI: `python -m dashapp users add|list|ensure-admin` and `python -m dashapp serve` (development)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import secrets
+import sys
+
+from common.settings import ConfigError, from_env
+from dashapp.auth.users import ROLES, UserDirectory, UserFileError, add_user
+from dashapp.settings import DashSettings
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise UserFileError("passwords do not match")
+    return first
+
+
+def _users(args: argparse.Namespace, settings: DashSettings) -> int:
+    path = settings.dash_users_file
+    if args.action == "add":
+        add_user(path, args.name, args.role, _read_password(args.password_stdin))
+        sys.stderr.write(f"user {args.name} ({args.role}) saved to {path}\n")
+    elif args.action == "list":
+        for user in UserDirectory(path).all():
+            sys.stdout.write(f"{user.name}\t{user.role}\n")
+    elif args.action == "ensure-admin":
+        if any(u.is_admin for u in UserDirectory(path).all()):
+            return 0
+        password = os.environ.get("DASH_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        add_user(path, "admin", "admin", password)
+        shown = "(from DASH_ADMIN_PASSWORD)" if os.environ.get("DASH_ADMIN_PASSWORD") else password
+        sys.stderr.write(f"created user admin with password {shown} in {path}\n")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: DashSettings) -> int:
+    import redis
+
+    from dashapp.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    app = create_app(settings, client)
+    app.run(host=args.host, port=args.port, debug=False, threaded=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command."""
+    parser = argparse.ArgumentParser(prog="python -m dashapp", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    users = sub.add_parser("users", help="manage dashboard users (DASH_USERS_FILE)")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    add = users_sub.add_parser("add", help="create or replace a user")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, required=True)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users_sub.add_parser("list", help="list users and roles")
+    users_sub.add_parser("ensure-admin", help="create user admin (DASH_ADMIN_PASSWORD) if no admin exists")
+    serve = sub.add_parser("serve", help="development server (use gunicorn in production)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8050)
+    args = parser.parse_args(argv)
+    try:
+        settings = from_env(DashSettings)
+        return _users(args, settings) if args.command == "users" else _serve(args, settings)
+    except (UserFileError, ConfigError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""The app factory: create_app(settings, redis) -> Dash, stateless so any number of workers can run."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import redis
+from dash import Dash
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from common.keys import RedisKeys
+from dashapp.api import install_api
+from dashapp.auth.basic import BasicVerifier
+from dashapp.auth.login import Auth, install_auth
+from dashapp.auth.throttle import LoginLimiter
+from dashapp.auth.users import UserDirectory
+from dashapp.callbacks.clientside import register_clientside
+from dashapp.callbacks.live_cb import register_live
+from dashapp.callbacks.rules_cb import register_rules
+from dashapp.callbacks.workflow_cb import register_workflow
+from dashapp.layout import build_layout
+from dashapp.live import TickConfig
+from dashapp.security import install_security
+from dashapp.settings import DashSettings, resolve_secret_key
+from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
+
+logger = logging.getLogger(__name__)
+ASSETS = Path(__file__).with_name("assets")
+
+
+def _configure_server(app: Dash, settings: DashSettings) -> None:
+    server = app.server
+    server.secret_key = resolve_secret_key(settings)
+    server.config.update(
+        SESSION_COOKIE_NAME="fraud_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.dash_secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.dash_session_hours),
+        REMEMBER_COOKIE_DURATION=timedelta(0),
+    )
+    if settings.dash_proxy_hops > 0:
+        hops = settings.dash_proxy_hops
+        proxied = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        server.wsgi_app = proxied
+
+
+def create_app(settings: DashSettings, redis_client: redis.Redis) -> Dash:
+    """Build the dashboard; it reads only Redis, through `redis_client`, and keeps no data in memory."""
+    keys = RedisKeys(settings.redis_key_prefix)
+    reader = DashboardReader(redis_client, keys)
+    app = Dash(
+        __name__,
+        title="Fraud monitor",
+        update_title=None,  # type: ignore[arg-type]  # None disables "Updating..." titles
+        assets_folder=str(ASSETS),
+        serve_locally=True,
+        compress=False,
+        suppress_callback_exceptions=False,
+    )
+    _configure_server(app, settings)
+    server = app.server
+    install_security(server, lambda: app.callback_map, settings.dash_max_body_bytes)
+    users = UserDirectory(settings.dash_users_file)
+    install_auth(
+        server,
+        Auth(users, BasicVerifier(users, settings.dash_basic_cache_ttl_s), LoginLimiter(redis_client, keys)),
+    )
+    install_api(server, reader, redis_client)
+    app.layout = lambda: build_layout(settings.dash_poll_ms)
+    cfg = TickConfig(
+        timeline_points=settings.dash_timeline_points,
+        grid_rows=settings.dash_grid_rows,
+        slow_refresh_ms=int(settings.dash_slow_refresh_s * 1000),
+    )
+    register_live(app, reader, cfg)
+    register_workflow(app, AlertWorkflow(redis_client, keys))
+    register_rules(app, RulesStore(redis_client, keys))
+    register_clientside(app)
+    logger.info(
+        "dashapp: created prefix=%s users_file=%s", settings.redis_key_prefix, settings.dash_users_file
+    )
+    return app

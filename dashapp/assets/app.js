@@ -1,0 +1,96 @@
+/* Client-side behaviour of the fraud dashboard. Static code only: no data lives in assets. */
+(function () {
+  "use strict";
+  var flashTimer = null;
+  var baseTitle = document.title || "Fraud monitor";
+  var clockOffset = 0; // server clock minus browser clock, learnt from each data tick
+
+  function setVisibility() {
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props("page-visibility", {data: document.hidden ? "hidden" : "visible"});
+    }
+  }
+  document.addEventListener("visibilitychange", setVisibility);
+
+  // A callback answered 401: the session is gone. Say so instead of silently freezing.
+  function showExpired() {
+    if (document.getElementById("session-expired")) { return; }
+    var box = document.createElement("div");
+    box.id = "session-expired";
+    box.className = "session-expired";
+    box.setAttribute("role", "alert");
+    box.appendChild(document.createTextNode("Session expired \u2014 "));
+    var link = document.createElement("a");
+    link.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+    link.textContent = "log in again";
+    box.appendChild(link);
+    document.body.appendChild(box);
+  }
+  var origFetch = window.fetch;
+  window.fetch = function () {
+    return origFetch.apply(this, arguments).then(function (resp) {
+      if (resp.status === 401 && String(resp.url).indexOf("/_dash-") !== -1) { showExpired(); }
+      return resp;
+    });
+  };
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    fraud: {
+      intervalDisabled: function (visibility) { return visibility === "hidden"; },
+
+      viewState: function (windowMin, pauseClicks, quickFilter, view, gridOptions) {
+        var nc = window.dash_clientside.no_update;
+        var trig = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
+          return t.prop_id;
+        });
+        var v = Object.assign({window_min: 5, paused: false, quick_filter: ""}, view || {});
+        var changed = false;
+        if (trig.indexOf("window-select.value") !== -1 && windowMin && windowMin !== v.window_min) {
+          v.window_min = windowMin; changed = true;
+        }
+        if (trig.indexOf("pause-toggle.n_clicks") !== -1 && pauseClicks) { v.paused = !v.paused; changed = true; }
+        if (trig.indexOf("grid-quick-filter.value") !== -1 && (quickFilter || "") !== v.quick_filter) {
+          v.quick_filter = quickFilter || ""; changed = true;
+        }
+        var opts = Object.assign({}, gridOptions || {}, {quickFilterText: v.quick_filter});
+        return [changed ? v : nc, v.window_min, v.paused ? "Resume charts" : "Pause charts",
+                v.quick_filter, opts];
+      },
+
+      freshness: function (_n, fresh) {
+        var nc = window.dash_clientside.no_update;
+        var trig = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
+          return t.prop_id;
+        });
+        if (!fresh) { return ["data as of \u2013", "badge badge-grey"]; }
+        if (trig.indexOf("freshness-store.data") !== -1 && fresh.server_now) {
+          clockOffset = fresh.server_now - Date.now();
+        }
+        if (!fresh.last_write) { return ["no data yet", "badge badge-red"]; }
+        var age = (Date.now() + clockOffset - fresh.last_write) / 1000;
+        var d = new Date(fresh.last_write);
+        var label = "data as of " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+        var cls = age < 5 ? "badge badge-green" : (age < 30 ? "badge badge-amber" : "badge badge-red");
+        if (age >= 5) { label += " (" + Math.round(age) + " s ago)"; }
+        return [label, cls];
+      },
+
+      titleFlash: function (count) {
+        if (flashTimer) { clearInterval(flashTimer); flashTimer = null; }
+        document.title = baseTitle;
+        if (count > 0) {
+          var on = false;
+          flashTimer = setInterval(function () {
+            on = !on;
+            document.title = on ? "(" + count + ") RED ALERT" : baseTitle;
+          }, 1000);
+        }
+        return count > 0 ? "brand brand-alert" : "brand";
+      },
+
+      exportCsv: function (n) { return n > 0; }
+    }
+  });
+})();

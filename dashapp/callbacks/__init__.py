@@ -1,0 +1,1 @@
+"""Callback registration: thin adapters from Dash inputs to the store, views and figure builders."""

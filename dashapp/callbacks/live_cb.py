@@ -1,0 +1,78 @@
+"""The single server callback per refresh tick: many outputs, no_update when nothing changed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+from dash import Dash, Input, Output, State, ctx, no_update
+from dash.exceptions import MissingCallbackContextException
+
+from dashapp.live import TickConfig, run_tick
+from dashapp.store import DashboardReader
+from dashapp.views.kpis import KPI_CARDS
+
+logger = logging.getLogger(__name__)
+
+# (result name, component id, property), in callback output order
+OUTPUTS: list[tuple[str, str, str]] = [
+    *((f"kpi_{name}", elem_id, "children") for name, elem_id, _ in KPI_CARDS),
+    ("timeline_fig", "timeline-graph", "figure"),
+    ("timeline_ext", "timeline-graph", "extendData"),
+    ("tp_fig", "throughput-graph", "figure"),
+    ("tp_ext", "throughput-graph", "extendData"),
+    ("rules_fig", "rules-graph", "figure"),
+    ("map_fig", "city-map", "figure"),
+    ("grid_rows", "alerts-grid", "rowData"),
+    ("grid_tx", "alerts-grid", "rowTransaction"),
+    ("banner", "red-alert-banner", "children"),
+    ("banner_class", "red-alert-banner", "className"),
+    ("banner_count", "banner-count-store", "data"),
+    ("health", "health-panel", "children"),
+    ("quality", "quality-panel", "children"),
+    ("fresh", "freshness-store", "data"),
+    ("state", "tick-state", "data"),
+]
+NAMES = [name for name, _, _ in OUTPUTS]
+NOTHING = tuple(no_update for _ in OUTPUTS)
+
+
+def arrange(result: dict[str, Any] | None) -> tuple[Any, ...]:
+    """Order named results as the callback's outputs; absent ones are no_update."""
+    if result is None:
+        return NOTHING
+    return tuple(result.get(name, no_update) for name in NAMES)
+
+
+def _triggered_by(elem_id: str) -> bool:
+    try:
+        return bool(ctx.triggered_id == elem_id)
+    except MissingCallbackContextException:  # called as a plain function (tests)
+        return False
+
+
+def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig) -> Any:
+    """Register the tick callback; return the plain function (callable in tests)."""
+
+    @app.callback(
+        [Output(elem_id, prop) for _, elem_id, prop in OUTPUTS],
+        Input("refresh-interval", "n_intervals"),
+        Input("view-state", "data"),
+        State("tick-state", "data"),
+    )
+    def live_tick(_n: int | None, view: Any, prev: Any) -> tuple[Any, ...]:
+        """Read what changed since the cursors in `tick-state`; return deltas and new cursors."""
+        view_changed = _triggered_by("view-state")
+        try:
+            result = run_tick(
+                reader, cfg, view, prev, now_ms=int(time.time() * 1000), view_changed=view_changed
+            )
+        except redis.RedisError as exc:
+            # The freshness badge turns red on its own; keep the page as it is.
+            logger.warning("dashapp.live: redis unavailable error=%s", exc)
+            return NOTHING
+        return arrange(result)
+
+    return live_tick

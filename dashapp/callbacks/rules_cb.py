@@ -1,0 +1,83 @@
+"""Live rule editor: load the live rules, save an admin's changes with the expected version."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dash import ALL, Dash, Input, Output, State, ctx, no_update
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from common.rules import RulesDoc, RuleValidationError
+from dashapp.auth.login import current_name, current_role
+from dashapp.store import InvalidAction, RulesStore, VersionConflict
+from dashapp.views.rules_form import FIELD_TYPE, audit_view, changes_from_form, form_values
+
+logger = logging.getLogger(__name__)
+FIELDS = {"type": FIELD_TYPE, "rule": ALL, "field": ALL}
+AUDIT_ROWS = 50
+
+
+def _loaded(store: RulesStore, doc: RulesDoc, ids: list[Any], message: str, cls: str) -> tuple[Any, ...]:
+    """Outputs: field values, version store, version label, audit, message, message class."""
+    return (
+        form_values(doc, ids),
+        doc.version,
+        f"v{doc.version} by {doc.updated_by} at {doc.updated_at}",
+        audit_view(store.audit(AUDIT_ROWS)),
+        message,
+        cls,
+    )
+
+
+def save_rules(
+    store: RulesStore, ids: list[Any], values: list[Any], version: Any, *, user: str, role: str
+) -> tuple[Any, ...]:
+    """Validate and save the form as `user`; only admins may (checked here, never in the browser)."""
+    if role != "admin":
+        logger.warning("dashapp.rules: refused rule change by non-admin user=%s", user)
+        raise Forbidden("only admins can change rules")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return _loaded(store, store.current(), ids, "Rules were not loaded; reloaded them.", "message warn")
+    try:
+        doc = store.update(changes_from_form(ids, values), user, version)
+    except RuleValidationError as exc:
+        return (*(no_update,) * 4, f"Not saved: {exc}", "message error")
+    except VersionConflict as exc:
+        current = exc.current if isinstance(exc.current, RulesDoc) else store.current()
+        return _loaded(store, current, ids, f"Not saved: {exc}", "message error conflict")
+    except InvalidAction as exc:
+        return (*(no_update,) * 4, f"Not saved: {exc}", "message error")
+    if doc.version == version:
+        return _loaded(store, doc, ids, "Nothing changed.", "message")
+    return _loaded(store, doc, ids, f"Saved as version {doc.version}.", "message ok")
+
+
+def register_rules(app: Dash, store: RulesStore) -> Any:
+    """Register the load/save callback; return the plain function."""
+
+    @app.callback(
+        Output(FIELDS, "value"),
+        Output("rules-version", "data"),
+        Output("rules-version-label", "children"),
+        Output("rules-audit", "children"),
+        Output("rules-message", "children"),
+        Output("rules-message", "className"),
+        Input("rules-reload", "n_clicks"),
+        Input("rules-save", "n_clicks"),
+        State(FIELDS, "id"),
+        State(FIELDS, "value"),
+        State("rules-version", "data"),
+    )
+    def rules_editor(
+        _reload: int | None, _save: int | None, ids: list[Any], values: list[Any], version: Any
+    ) -> tuple[Any, ...]:
+        """Initial load and Reload read the live rules; Save writes them (admins only)."""
+        user = current_name()
+        if not user:
+            raise Unauthorized("session expired")
+        if ctx.triggered_id == "rules-save":
+            return save_rules(store, ids, values, version, user=user, role=current_role())
+        return _loaded(store, store.current(), ids, "", "message")
+
+    return rules_editor

@@ -1,0 +1,21 @@
+# ruff: noqa: N999 - gunicorn looks for this file name
+"""gunicorn settings for the dashboard: `gunicorn -c dashapp/gunicorn.conf.py dashapp.wsgi:server`."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("DASH_BIND", "127.0.0.1:8050")
+worker_class = "gthread"
+workers = int(os.environ.get("DASH_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
+threads = int(os.environ.get("DASH_THREADS", "4"))
+timeout = int(os.environ.get("DASH_TIMEOUT_S", "30"))
+graceful_timeout = 20
+keepalive = 5  # browsers poll every second: keep their connections
+max_requests = int(os.environ.get("DASH_MAX_REQUESTS", "20000"))
+max_requests_jitter = int(os.environ.get("DASH_MAX_REQUESTS_JITTER", "2000"))
+limit_request_line = 8190
+limit_request_field_size = 8190
+accesslog = os.environ.get("DASH_ACCESS_LOG") or None  # "-" for stdout; off by default (1 req/s/user)
+errorlog = "-"
+loglevel = os.environ.get("DASH_LOG_LEVEL", "info")
+proc_name = "fraud-dashapp"

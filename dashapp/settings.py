@@ -1,0 +1,46 @@
+"""Dashboard settings, read once from the environment by create_app's caller (wsgi / __main__)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from common.settings import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DashSettings:
+    """Everything the dashboard needs; build with common.settings.from_env(DashSettings)."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = "fraud:"
+    dash_secret_key: str = ""
+    dash_dev: bool = False  # allows a generated secret key (single process only)
+    dash_users_file: str = ".local/users.json"
+    dash_poll_ms: int = 1000
+    dash_slow_refresh_s: float = 5.0  # health/map/quality refresh period even when seq is unchanged
+    dash_basic_cache_ttl_s: float = 30.0
+    dash_max_body_bytes: int = 1_000_000
+    dash_secure_cookies: bool = False  # set to 1 behind TLS
+    dash_session_hours: int = 12
+    dash_proxy_hops: int = 0  # trusted reverse proxies in front (X-Forwarded-For)
+    dash_timeline_points: int = 500
+    dash_grid_rows: int = 300
+
+
+def resolve_secret_key(settings: DashSettings) -> str:
+    """Return the fixed session key, a random one in dev mode, or raise ConfigError."""
+    if settings.dash_secret_key:
+        if len(settings.dash_secret_key) < 16:
+            raise ConfigError("DASH_SECRET_KEY must be at least 16 characters")
+        return settings.dash_secret_key
+    if settings.dash_dev:
+        logger.warning(
+            "dashapp: DASH_SECRET_KEY unset; generated a random key (DASH_DEV=1). Sessions die on "
+            "restart and do not work across several workers."
+        )
+        return secrets.token_hex(32)
+    raise ConfigError("DASH_SECRET_KEY is required (or set DASH_DEV=1 for a throwaway key)")
