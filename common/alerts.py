@@ -44,7 +44,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     rules_version: int
 
 
-class AlertDecodeError(ValueError):
+class InvalidAlert(ValueError):
     """Bytes that are not a valid alert JSON document."""
 
 
@@ -63,8 +63,8 @@ def encode_alert(alert: Alert) -> bytes:
 
 
 def decode_alert(raw: bytes | str) -> Alert:
-    """Parse alert JSON bytes; raise AlertDecodeError on malformed or wrong-shaped input."""
+    """Parse alert JSON bytes; raise InvalidAlert on malformed or wrong-shaped input."""
     try:
         return _decoder.decode(raw)
     except (msgspec.DecodeError, RecursionError) as exc:
-        raise AlertDecodeError(f"alert: {exc}") from None
+        raise InvalidAlert(f"alert: {exc}") from None

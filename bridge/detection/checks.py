@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from math import inf, log, sqrt
+from math import exp, inf, log, sqrt
 
 from bridge.detection.geo import haversine_km
 from bridge.detection.state import STATS_CAP, CardState
@@ -118,17 +118,20 @@ def card_testing(
 
 
 def amount_anomaly(r: AmountAnomalyRule, amount: float, st: CardState) -> Hit | None:
-    """Fire when the amount is many times the card's mean and far out in its log-amount spread."""
-    if st.n < r.min_history or amount < r.min_amount or st.mean <= 0.0:
+    """Fire when the amount is many times the card's typical (geometric-mean) spend and far out in
+    its log-amount spread; the geometric mean resists the card's own occasional big purchases."""
+    if st.n < r.min_history or amount < r.min_amount:
         return None
-    ratio = amount / st.mean
+    typical = exp(st.log_mean)
+    ratio = amount / typical
     if ratio <= r.multiplier:
         return None
     std = max(sqrt(st.log_m2 / (min(st.n, STATS_CAP) - 1)), MIN_LOG_STD)
-    if (log(amount) - st.log_mean) / std < r.min_z:
+    if log(ratio) / std < r.min_z:
         return None
     text = (
-        f"amount {money(amount)} is {ratio:.1f}x this card's mean {money(st.mean)} (limit {r.multiplier:g}x)"
+        f"amount {money(amount)} is {ratio:.1f}x this card's typical {money(typical)} "
+        f"(limit {r.multiplier:g}x)"
     )
     return scaled(r.weight, (ratio / r.multiplier - 1.0) / 2.0), Reason(
         "amount_anomaly", round(ratio, 2), r.multiplier, text

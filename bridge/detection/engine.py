@@ -107,7 +107,8 @@ class Detector:
         nxt = CardState(last_ms=newest, recent_ms=recent_ms, recent_amt=recent_amt)
         self._probes(nxt, prev, event, t, newest=newest, tested=bool(tested))
         self._place(nxt, prev, event, t, moved)
-        self._stats(nxt, prev, amount, keep=not hits or not _amount_flagged(hits))
+        # alerted amounts and card-testing probes must not teach the card what its normal spend is
+        self._stats(nxt, prev, amount, keep=not hits and amount >= r.card_testing.tiny_below)
         return self._decide(hits), nxt
 
     def _slide(self, prev: CardState, t: int, newest: int, amount: float) -> tuple[list[int], list[float]]:
@@ -154,9 +155,9 @@ class Detector:
 
     @staticmethod
     def _stats(nxt: CardState, prev: CardState, amount: float, keep: bool) -> None:
-        """Fold the amount into the card's running stats (capped Welford, so old history fades)."""
-        if not keep:  # a flagged amount must not teach the card that spikes are normal
-            nxt.n, nxt.mean, nxt.log_mean, nxt.log_m2 = prev.n, prev.mean, prev.log_mean, prev.log_m2
+        """Fold ln(amount) into the card's running stats (capped Welford, so old history fades)."""
+        if not keep:
+            nxt.n, nxt.log_mean, nxt.log_m2 = prev.n, prev.log_mean, prev.log_m2
             return
         n, m2 = prev.n, prev.log_m2
         if n >= STATS_CAP:
@@ -167,8 +168,7 @@ class Detector:
         x = log(amount)
         delta = x - prev.log_mean
         log_mean = prev.log_mean + delta / k
-        nxt.n, nxt.mean = k, prev.mean + (amount - prev.mean) / k
-        nxt.log_mean, nxt.log_m2 = log_mean, m2 + delta * (x - log_mean)
+        nxt.n, nxt.log_mean, nxt.log_m2 = k, log_mean, m2 + delta * (x - log_mean)
 
     def _score_ml(self, event: Transaction, t: int, prev: CardState, hits: list[Hit]) -> None:
         assert self._model is not None
@@ -188,10 +188,6 @@ class Detector:
         a = self.rules.alerting
         severity = "high" if total >= a.high_score else "medium" if total >= a.medium_score else "low"
         return Decision(tuple(reason for _, reason in hits), total, severity, total >= a.min_score)
-
-
-def _amount_flagged(hits: list[Hit]) -> bool:
-    return any(reason.rule in ("high_amount", "amount_anomaly") for _, reason in hits)
 
 
 def make_alert(event: Transaction, decision: Decision, rules_version: int) -> Alert:

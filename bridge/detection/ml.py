@@ -6,7 +6,7 @@ process has seen: decisions with ml_anomaly enabled are not reproducible across 
 
 from __future__ import annotations
 
-from math import log1p
+from math import exp, log1p
 from typing import Any
 
 from bridge.detection.geo import haversine_km
@@ -26,7 +26,7 @@ def features(event: Transaction, t: int, prev: CardState) -> dict[str, float]:
     if event.lat is not None and event.lon is not None and prev.lat is not None and prev.lon is not None:
         km = haversine_km(prev.lat, prev.lon, event.lat, event.lon)
     gap_s = abs(t - prev.last_ms) / 1000.0 if prev.last_ms != NO_TIME else 30 * 86_400.0
-    ratio = event.amount / prev.mean if prev.n and prev.mean > 0.0 else 1.0
+    ratio = event.amount / exp(prev.log_mean) if prev.n else 1.0
     return {
         "amount": min(1.0, log1p(event.amount) / _LOG_MAX_AMOUNT),
         "hour": ((t // 3_600_000) % 24) / 24.0,

@@ -29,7 +29,6 @@ class CardState(msgspec.Struct, array_like=True, kw_only=True):
     tiny_ms: list[int] = msgspec.field(default_factory=list)  # card-testing probe times
     tiny_merchants: list[int] = msgspec.field(default_factory=list)  # crc32 of probe merchant ids
     n: int = 0  # transactions in the amount statistics
-    mean: float = 0.0  # running mean amount
     log_mean: float = 0.0  # running mean of ln(amount)
     log_m2: float = 0.0  # Welford sum of squared deviations of ln(amount)
 
@@ -64,5 +63,5 @@ def _consistent(s: CardState) -> bool:
         and (s.lat is None) == (s.lon is None)
         and s.n >= 0
         and s.log_m2 >= 0.0
-        and all(isfinite(x) for x in (s.mean, s.log_mean, s.log_m2))
+        and all(isfinite(x) for x in (s.log_mean, s.log_m2))
     )
