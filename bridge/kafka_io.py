@@ -1,0 +1,132 @@
+"""Kafka adapter: consumer/producer construction and a rebalance listener the main loop drains."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+
+from bridge.config import BridgeSettings
+
+logger = logging.getLogger(__name__)
+
+
+def make_consumer(settings: BridgeSettings) -> KafkaConsumer:
+    """A group consumer with manual commits and large fetches (throughput comes from batching)."""
+    return KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.group_id,
+        client_id=f"bridge-{settings.instance_id}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.batch_max,
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_wait_ms=100,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+        max_poll_interval_ms=120_000,
+        bootstrap_timeout_ms=5_000,
+        request_timeout_ms=15_000,
+        reconnect_backoff_max_ms=2_000,
+    )
+
+
+def make_producer(settings: BridgeSettings) -> KafkaProducer:
+    """The dead-letter producer: acks=all + idempotence (kafka-python defaults), small linger."""
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"bridge-dlq-{settings.instance_id}",
+        linger_ms=5,
+        max_request_size=16 * 1024 * 1024,
+        bootstrap_timeout_ms=5_000,
+        request_timeout_ms=15_000,
+        reconnect_backoff_max_ms=2_000,
+    )
+
+
+@dataclass
+class RebalanceEvents:
+    """What changed since the main loop last looked (filled on kafka-python's IO thread)."""
+
+    revoked: set[int] = field(default_factory=set)
+    assigned: dict[int, int | None] = field(default_factory=dict)  # partition -> seeked offset (None: start)
+    unpositioned: set[int] = field(default_factory=set)  # assigned, but the seek must be retried
+
+
+class Rebalancer(ConsumerRebalanceListener):
+    """Seeks newly assigned partitions to the Redis-stored offsets; records events for the loop.
+
+    `lookup(partitions)` returns {partition: next offset or None}. When it fails (Redis down),
+    the partition is reported as unpositioned so the main loop seeks it once Redis answers.
+    """
+
+    def __init__(
+        self, consumer: KafkaConsumer, topic: str, lookup: Callable[[list[int]], dict[int, int | None]]
+    ) -> None:
+        self._consumer, self._topic, self._lookup = consumer, topic, lookup
+        self._lock = threading.Lock()
+        self._events = RebalanceEvents()
+
+    def drain(self) -> RebalanceEvents:
+        """Return and reset the events collected so far."""
+        with self._lock:
+            events, self._events = self._events, RebalanceEvents()
+        return events
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        parts = {tp.partition for tp in revoked if tp.topic == self._topic}
+        logger.info("bridge: partitions revoked partitions=%s", sorted(parts))
+        with self._lock:
+            self._events.revoked |= parts
+            for p in parts:
+                self._events.assigned.pop(p, None)
+                self._events.unpositioned.discard(p)
+
+    def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
+        self.on_partitions_revoked(lost)
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        parts = sorted(tp.partition for tp in assigned if tp.topic == self._topic)
+        try:
+            seeked = seek_to_stored(self._consumer, self._topic, parts, self._lookup)
+        except Exception as exc:  # the loop retries; a listener must not break the rebalance
+            logger.warning("bridge: seek on assignment deferred partitions=%s error=%s", parts, exc)
+            with self._lock:
+                self._events.unpositioned.update(parts)
+            return
+        logger.info("bridge: partitions assigned positions=%s", seeked)
+        with self._lock:
+            self._events.assigned.update(seeked)
+            self._events.unpositioned.difference_update(parts)
+
+
+def seek_to_stored(
+    consumer: KafkaConsumer,
+    topic: str,
+    partitions: list[int],
+    lookup: Callable[[list[int]], dict[int, int | None]],
+) -> dict[int, int | None]:
+    """Seek each partition to its Redis-stored next offset, or to the beginning when none.
+
+    Returns {partition: offset} where the offset is None for "beginning" (resolved lazily).
+    Raises whatever `lookup` raises, before seeking anything.
+    """
+    if not partitions:
+        return {}
+    stored = lookup(partitions)
+    done: dict[int, int | None] = {}
+    for p in partitions:
+        tp, offset = TopicPartition(topic, p), stored.get(p)
+        try:
+            if offset is None:
+                consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+        except ValueError:  # revoked meanwhile: its new owner positions it
+            continue
+        done[p] = offset
+    return done

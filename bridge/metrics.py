@@ -1,0 +1,45 @@
+"""Prometheus metrics of one bridge, on its own registry (several bridges may share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+_LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class BridgeMetrics:
+    """Counters are incremented once per batch with aggregated values, never per event."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry if registry is not None else CollectorRegistry()
+        self.events = Counter("bridge_events", "Records applied to Redis", ["outcome"], registry=r)
+        self.alerts = Counter("bridge_alerts", "Alerts raised, by rule that fired", ["rule"], registry=r)
+        self.dlq = Counter("bridge_dlq", "Records sent to the dead-letter topic", ["reason"], registry=r)
+        self.batch_seconds = Histogram(
+            "bridge_batch_seconds", "Poll-to-commit time of one batch", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.batch_size = Histogram(
+            "bridge_batch_records",
+            "Records per committed batch",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+            registry=r,
+        )
+        self.e2e_seconds = Histogram(
+            "bridge_e2e_latency_seconds",
+            "Record timestamp to Redis commit (sampled)",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.lag = Gauge(
+            "bridge_partition_lag", "Records behind the partition end", ["partition"], registry=r
+        )
+        self.fenced = Counter("bridge_fenced_batches", "Batches discarded by the offset fence", registry=r)
+        self.retries = Counter(
+            "bridge_infra_retries", "Batches retried after an infrastructure error", ["kind"], registry=r
+        )
+        self.rules_version = Gauge("bridge_rules_version", "Version of the rules in use", registry=r)
+
+    def serve(self, port: int) -> None:
+        """Expose /metrics on `port` (0 = disabled)."""
+        if port:
+            start_http_server(port, registry=self.registry)

@@ -1,0 +1,208 @@
+"""Pure write-plan builder: one processed batch -> the Redis commands of its atomic transaction."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+import msgspec
+
+from common.alerts import Alert, encode_alert
+from common.keys import DLQ_SAMPLES_MAX, RECENT_ALERTS_MAX, RECENT_TXNS_MAX, SECOND_BUCKET_TTL_S, RedisKeys
+from common.schema import NORMAL_SCENARIO, Transaction
+
+Command = tuple[str | bytes | int | float, ...]
+_json = msgspec.json.Encoder()
+
+
+class RecordMeta(NamedTuple):
+    """Where a record came from and its ground-truth headers (never shown to the detector)."""
+
+    partition: int
+    offset: int
+    ts_ms: int  # Kafka record timestamp (record time)
+    scenario: str | None = None
+    scenario_id: str | None = None
+
+
+class Scored(NamedTuple):
+    """A valid event and what detection concluded about it."""
+
+    meta: RecordMeta
+    event: Transaction
+    score: float
+    severity: str
+    alert: Alert | None  # set when the decision raised an alert
+
+
+class DeadLetter(NamedTuple):
+    """A record that went to the dead-letter topic."""
+
+    meta: RecordMeta
+    reason_class: str
+    reason: str
+    preview: str
+
+
+class Batch(NamedTuple):
+    """Everything one transaction writes: results, new card states and the next offset per partition."""
+
+    scored: list[Scored]
+    dead: list[DeadLetter]
+    states: Mapping[str, bytes]  # card_id -> encoded CardState after this batch
+    next_offsets: Mapping[int, int]
+
+
+def txn_row(item: Scored) -> bytes:
+    """JSON of the `txns` stream field `d`: the event's fields plus alert, score, severity, rt."""
+    body = _json.encode(item.event)
+    extra = b',"alert":%s,"score":%s,"severity":%s,"rt":%d}' % (
+        b"true" if item.alert is not None else b"false",
+        _json.encode(round(item.score, 4)),
+        _json.encode(item.severity),
+        item.meta.ts_ms,
+    )
+    return body[:-1] + extra
+
+
+class _Counters:
+    """Per-batch aggregation so each distinct hash field costs one command."""
+
+    def __init__(self) -> None:
+        self.ints: dict[str, Counter[str]] = defaultdict(Counter)
+        self.cents: dict[str, int] = defaultdict(int)  # hash key -> amount in cents (exact sums)
+
+    def add(self, key: str, field: str, n: int = 1) -> None:
+        self.ints[key][field] += n
+
+    def commands(self) -> list[Command]:
+        out: list[Command] = []
+        for key, fields in self.ints.items():
+            out.extend(("HINCRBY", key, f, n) for f, n in fields.items() if n)
+        out.extend(("HINCRBYFLOAT", key, "amount", c / 100) for key, c in self.cents.items() if c)
+        return out
+
+
+def _count_scored(keys: RedisKeys, c: _Counters, geo: dict[str, Any], items: Iterable[Scored]) -> None:
+    # Hot loop (every event): plain dict updates grouped by second; rarer cases call helpers.
+    txns: Counter[int] = Counter()
+    cents: Counter[int] = Counter()
+    cities = c.ints[keys.city_txns]
+    for item in items:
+        ev, sec = item.event, item.meta.ts_ms // 1000
+        txns[sec] += 1
+        cents[sec] += round(ev.amount * 100)
+        cities[ev.city] += 1
+        if ev.lat is not None:
+            geo[ev.city] = ev
+        if item.alert is not None:
+            _count_alert(keys, c, item.alert, keys.second(sec))
+        if item.meta.scenario is not None:
+            _count_truth(keys, c, item)
+    for sec, n in txns.items():
+        key = keys.second(sec)
+        c.add(key, "txns", n)
+        c.add(keys.totals, "txns", n)
+        c.cents[key] += cents[sec]
+        c.cents[keys.totals] += cents[sec]
+
+
+def _count_alert(keys: RedisKeys, c: _Counters, alert: Alert, sec_key: str) -> None:
+    c.add(keys.city_alerts, alert.city)
+    for key in (keys.totals, sec_key):
+        c.add(key, "alerts")
+        for reason in alert.reasons:
+            c.add(key, f"alerts:{reason.rule}")
+
+
+def _count_truth(keys: RedisKeys, c: _Counters, item: Scored) -> None:
+    scenario = item.meta.scenario
+    c.add(keys.eval_counts, f"events:{scenario}")
+    if item.alert is not None:
+        c.add(keys.eval_counts, f"alerted:{scenario}")
+        outcome = "fp" if scenario == NORMAL_SCENARIO else "tp"
+        for reason in item.alert.reasons:
+            c.add(keys.eval_counts, f"{outcome}:{reason.rule}")
+
+
+def _truth_sets(keys: RedisKeys, items: Iterable[Scored]) -> list[Command]:
+    seen: dict[str, set[str]] = defaultdict(set)
+    caught: dict[str, set[str]] = defaultdict(set)
+    for item in items:
+        scenario, sid = item.meta.scenario, item.meta.scenario_id
+        if scenario is None or sid is None or scenario == NORMAL_SCENARIO:
+            continue
+        seen[scenario].add(sid)
+        if item.alert is not None:
+            caught[scenario].add(sid)
+    out: list[Command] = [("SADD", keys.eval_instances(s), *sorted(ids)) for s, ids in seen.items()]
+    out.extend(("SADD", keys.eval_caught(s), *sorted(ids)) for s, ids in caught.items())
+    return out
+
+
+def _alert_commands(keys: RedisKeys, alerts: list[Alert], now_ms: int) -> list[Command]:
+    out: list[Command] = []
+    for alert in alerts:
+        blob, rec = encode_alert(alert), keys.alert(alert.alert_id)
+        out.append(("XADD", keys.alerts, "MAXLEN", "~", RECENT_ALERTS_MAX, "*", "d", blob))
+        # HSETNX per field: a replay or a second writer never resets an analyst's workflow fields.
+        for field, value in (
+            ("d", blob),
+            ("status", "new"),
+            ("version", 1),
+            ("assignee", ""),
+            ("updated_at", now_ms),
+            ("updated_by", "bridge"),
+        ):
+            out.append(("HSETNX", rec, field, value))
+        out.append(("ZADD", keys.alert_index, alert.event_ms, alert.alert_id))
+        if alert.severity == "high":
+            out.append(("ZADD", keys.banner, alert.event_ms, alert.alert_id))
+    return out
+
+
+def _dead_commands(keys: RedisKeys, c: _Counters, dead: list[DeadLetter]) -> list[Command]:
+    for d in dead:
+        c.add(keys.dlq_reasons, d.reason_class)
+        c.add(keys.totals, "dlq")
+        c.add(keys.second(d.meta.ts_ms // 1000), "dlq")
+    samples = [
+        _json.encode(
+            {"partition": d.meta.partition, "offset": d.meta.offset, "reason": d.reason, "preview": d.preview}
+        )
+        for d in dead[-DLQ_SAMPLES_MAX:]
+    ]
+    if not samples:
+        return []
+    return [("LPUSH", keys.dlq_samples, *samples), ("LTRIM", keys.dlq_samples, 0, DLQ_SAMPLES_MAX - 1)]
+
+
+def build_plan(keys: RedisKeys, topic: str, batch: Batch, now_ms: int, card_ttl_s: int) -> list[Command]:
+    """Return every write of one batch, counters aggregated, lists bounded, offsets last."""
+    c, geo = _Counters(), dict[str, Any]()
+    _count_scored(keys, c, geo, batch.scored)
+    out = _dead_commands(keys, c, batch.dead)
+    out.extend(c.commands())
+    seconds = {keys.second(x.meta.ts_ms // 1000) for x in batch.scored}
+    seconds.update(keys.second(d.meta.ts_ms // 1000) for d in batch.dead)
+    out.extend(("EXPIRE", key, SECOND_BUCKET_TTL_S) for key in sorted(seconds))
+    if geo:
+        pairs = [
+            (city, _json.encode({"lat": ev.lat, "lon": ev.lon, "country": ev.country}))
+            for city, ev in geo.items()
+        ]
+        out.append(("HSET", keys.city_geo, *[x for kv in pairs for x in kv]))
+    out.extend(
+        ("XADD", keys.txns, "MAXLEN", "~", RECENT_TXNS_MAX, "*", "d", txn_row(x))
+        for x in batch.scored[-RECENT_TXNS_MAX:]
+    )
+    out.extend(_alert_commands(keys, [x.alert for x in batch.scored if x.alert is not None], now_ms))
+    out.extend(_truth_sets(keys, batch.scored))
+    out.extend(("SET", keys.card_state(card), blob, "EX", card_ttl_s) for card, blob in batch.states.items())
+    if batch.next_offsets:
+        flat = [x for p, o in sorted(batch.next_offsets.items()) for x in (p, o)]
+        out.append(("HSET", keys.offsets(topic), *flat))
+    out.append(("INCR", keys.seq))
+    out.append(("SET", keys.last_write, now_ms))
+    return out

@@ -1,0 +1,113 @@
+"""Turn polled records into a Batch: validate, run detection over card states, collect dead letters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+
+from bridge.detection import CardState, Detector, decode_state, encode_state, make_alert
+from bridge.plan import DeadLetter, RecordMeta, Scored
+from bridge.validation import DETECTOR, Rejected, preview, validate
+from common.schema import HEADER_SCENARIO, HEADER_SCENARIO_ID, Transaction
+
+logger = logging.getLogger(__name__)
+
+
+class Polled(NamedTuple):
+    """One consumed record after validation (the raw record kept for the dead-letter topic)."""
+
+    meta: RecordMeta
+    record: Any  # kafka ConsumerRecord
+    result: Transaction | Rejected
+
+
+class Detected(NamedTuple):
+    """Detection output of one batch."""
+
+    scored: list[Scored]
+    rejected: list[Polled]  # every record bound for the dead-letter topic, in order
+    states: dict[str, tuple[int, CardState]]  # card_id -> (partition, newest state)
+
+
+def _truth(headers: Iterable[tuple[str, bytes]] | None) -> tuple[str | None, str | None]:
+    scenario = scenario_id = None
+    for name, value in headers or ():
+        if name == HEADER_SCENARIO and value is not None:
+            scenario = value.decode("utf-8", errors="replace")[:64]
+        elif name == HEADER_SCENARIO_ID and value is not None:
+            scenario_id = value.decode("utf-8", errors="replace")[:128]
+    return scenario, scenario_id
+
+
+def validate_records(records: Iterable[Any], max_bytes: int) -> list[Polled]:
+    """Validate consumer records (in order); never raises on record content."""
+    out = []
+    for rec in records:
+        scenario, sid = _truth(rec.headers) if rec.headers else (None, None)
+        meta = RecordMeta(rec.partition, rec.offset, rec.timestamp, scenario, sid)
+        out.append(Polled(meta, rec, validate(rec.value, max_bytes)))
+    return out
+
+
+def missing_cards(polled: Iterable[Polled], cached: Callable[[str], bool]) -> list[str]:
+    """Distinct card ids of valid events whose state is not in the in-process cache."""
+    seen: dict[str, None] = {}
+    for item in polled:
+        ev = item.result
+        if not isinstance(ev, Rejected) and ev.card_id not in seen and not cached(ev.card_id):
+            seen[ev.card_id] = None
+    return list(seen)
+
+
+def detect(
+    polled: list[Polled],
+    detector: Detector,
+    rules_version: int,
+    cached: Callable[[str], CardState | None],
+    loaded: Mapping[str, bytes | None],
+) -> Detected:
+    """Evaluate every valid event in order, threading each card's state through the batch."""
+    scored: list[Scored] = []
+    rejected: list[Polled] = []
+    states: dict[str, tuple[int, CardState]] = {}
+    for item in polled:
+        ev = item.result
+        if isinstance(ev, Rejected):
+            rejected.append(item)
+            continue
+        card = ev.card_id
+        hit = states.get(card)
+        state = hit[1] if hit is not None else cached(card)
+        if state is None and card in loaded:
+            raw = loaded[card]
+            state = decode_state(raw) if raw is not None else None
+        try:
+            decision, new_state = detector.evaluate(ev, state)
+            alert = make_alert(ev, decision, rules_version) if decision.is_alert else None
+        except Exception as exc:  # one poison event must not stall its partition
+            logger.exception(
+                "bridge: detector failed partition=%s offset=%s", item.meta.partition, item.meta.offset
+            )
+            why = Rejected(DETECTOR, f"detector: {type(exc).__name__}: {exc}"[:500])
+            rejected.append(item._replace(result=why))
+            continue
+        states[card] = (item.meta.partition, new_state)
+        scored.append(Scored(item.meta, ev, decision.score, decision.severity, alert))
+    return Detected(scored, rejected, states)
+
+
+def dead_letters(rejected: Iterable[Polled]) -> list[DeadLetter]:
+    """The Redis-side record of rejected records (reason + bounded preview)."""
+    out = []
+    for item in rejected:
+        assert isinstance(item.result, Rejected)
+        out.append(
+            DeadLetter(item.meta, item.result.reason_class, item.result.reason, preview(item.record.value))
+        )
+    return out
+
+
+def encoded_states(states: Mapping[str, tuple[int, CardState]]) -> dict[str, bytes]:
+    """card_id -> state bytes for the write plan."""
+    return {card: encode_state(state) for card, (_, state) in states.items()}

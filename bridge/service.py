@@ -1,0 +1,299 @@
+"""The bridge loop: poll a batch, validate, detect, dead-letter, commit atomically to Redis, repeat."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import redis
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from bridge.config import BridgeSettings
+from bridge.dlq import DeadLetterWriter, DlqUnavailable, dlq_headers
+from bridge.health import Health
+from bridge.kafka_io import Rebalancer, seek_to_stored
+from bridge.metrics import BridgeMetrics
+from bridge.plan import Batch, build_plan
+from bridge.processor import dead_letters, detect, encoded_states, missing_cards, validate_records
+from bridge.rules_watch import RulesWatcher
+from bridge.sink import Fenced, RedisSink, SinkUnavailable
+from bridge.state_cache import StateCache
+from common.keys import RedisKeys
+
+logger = logging.getLogger(__name__)
+INFRA_ERRORS = (SinkUnavailable, DlqUnavailable, redis.RedisError, KafkaError, OSError)
+LATENCY_SAMPLES_PER_BATCH = 32
+
+
+class Backoff:
+    """Capped exponential delay: 0.1 s, 0.2 s, ... up to `cap_s`; reset after a success."""
+
+    def __init__(self, first_s: float = 0.1, cap_s: float = 5.0) -> None:
+        self._first, self._cap, self._next = first_s, cap_s, first_s
+
+    def next(self) -> float:
+        delay, self._next = self._next, min(self._cap, self._next * 2)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self._first
+
+
+class Bridge:
+    """One bridge instance; `run()` until stopped or `max_events` records were applied."""
+
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        client: redis.Redis,
+        metrics: BridgeMetrics | None = None,
+    ) -> None:
+        self.settings, self.topic = settings, settings.kafka_topic
+        self.keys = RedisKeys(settings.redis_key_prefix)
+        self.consumer, self.client = consumer, client
+        self.metrics = metrics if metrics is not None else BridgeMetrics()
+        self.sink = RedisSink(client, self.keys, self.topic)
+        self.rules = RulesWatcher(client, self.keys, settings.rules_poll_s)
+        self.health = Health(client, self.keys, settings.instance_id, settings.heartbeat_s)
+        self.cache = StateCache(settings.state_cache_max)
+        self.dlq = DeadLetterWriter(producer, settings.kafka_dlq_topic)
+        self.rebalancer = Rebalancer(consumer, self.topic, self._lookup)
+        self.pos: dict[int, int | None] = {}  # owned partition -> next offset we expect (None: log start)
+        self.unpositioned: set[int] = set()
+        self.inflight: dict[int, int] = {}  # partition -> first offset of the batch being applied
+        self.processed = 0
+        self._stop = threading.Event()
+        self._backoff = Backoff(0.1, settings.backoff_max_s)
+        self._next_commit = 0.0
+        self._lag_partitions: set[int] = set()
+
+    def stop(self) -> None:
+        """Ask the loop to finish the current batch and return (safe from a signal handler)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _lookup(self, partitions: list[int]) -> dict[int, int | None]:
+        # Called on kafka-python's IO thread too: use the pooled client, not the sink's connection.
+        raw = self.client.hmget(self.keys.offsets(self.topic), [str(p) for p in partitions])
+        return {p: None if v is None else int(v) for p, v in zip(partitions, raw, strict=True)}
+
+    def run(self, max_events: int | None = None) -> int:
+        """Process until stop() or `max_events` applied records; return the number applied."""
+        self.consumer.subscribe([self.topic], listener=self.rebalancer)
+        self.metrics.serve(self.settings.metrics_port)
+        self._retry_until_ok(self.rules.seed)
+        self.metrics.rules_version.set(self.rules.version)
+        try:
+            while not self.stopping and (max_events is None or self.processed < max_events):
+                limit = self.settings.batch_max
+                if max_events is not None:
+                    limit = min(limit, max_events - self.processed)
+                try:
+                    self._step(limit)
+                except Fenced as exc:
+                    self._on_fenced(exc)
+                except INFRA_ERRORS as exc:
+                    self._on_infra_error(exc)
+        finally:
+            self._shutdown()
+        return self.processed
+
+    def _retry_until_ok(self, fn: Any) -> None:
+        while not self.stopping:
+            try:
+                fn()
+                self._backoff.reset()
+                return
+            except INFRA_ERRORS as exc:
+                delay = self._backoff.next()
+                logger.warning("bridge: startup retry in=%.1fs error=%s", delay, exc)
+                self._stop.wait(delay)
+
+    def _step(self, limit: int) -> None:
+        self._housekeeping()
+        polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=limit)
+        records = self._apply_rebalance(polled)
+        if records:
+            self._process(records)
+            self._backoff.reset()
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        try:
+            if self.rules.refresh(now):
+                self.metrics.rules_version.set(self.rules.version)
+            if self.health.due(now):
+                self.health.beat(self.processed, sorted(self.pos), self._lag())
+        except redis.RedisError as exc:
+            logger.warning("bridge: housekeeping skipped error=%s", exc)
+        if now >= self._next_commit:
+            self._next_commit = now + self.settings.kafka_commit_interval_s
+            self._commit_kafka()
+
+    def _lag(self) -> dict[int, int]:
+        lag = {}
+        for p, offset in self.pos.items():
+            try:
+                hw = self.consumer.highwater(TopicPartition(self.topic, p))
+            except KafkaError:
+                continue
+            if hw is not None and offset is not None:
+                lag[p] = max(0, hw - offset)
+                self.metrics.lag.labels(str(p)).set(lag[p])
+                self._lag_partitions.add(p)
+        return lag
+
+    def _commit_kafka(self) -> None:
+        """Mirror Redis-committed positions into the group's Kafka offsets (for lag tooling only)."""
+        offsets = {
+            TopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1)
+            for p, o in self.pos.items()
+            if o is not None
+        }
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=offsets, timeout_ms=2_000)
+        except Exception as exc:  # informational commit: never worth stopping for
+            logger.info("bridge: kafka offset commit failed error=%s", exc)
+
+    def _apply_rebalance(self, polled: dict[TopicPartition, list[Any]]) -> list[Any]:
+        events = self.rebalancer.drain()
+        touched = events.revoked | set(events.assigned) | events.unpositioned
+        if touched:
+            self.cache.drop_partitions(touched)  # another owner may have written these cards since
+        for p in events.revoked:
+            self.pos.pop(p, None)
+            self.unpositioned.discard(p)
+            if p in self._lag_partitions:
+                self._lag_partitions.discard(p)
+                self.metrics.lag.remove(str(p))
+        self.pos.update(events.assigned)
+        self.unpositioned -= set(events.assigned)
+        self.unpositioned |= events.unpositioned
+        skip = set(self.unpositioned)
+        if self.unpositioned:
+            parts = sorted(self.unpositioned)
+            self.pos.update(seek_to_stored(self.consumer, self.topic, parts, self._lookup))
+            self.unpositioned.clear()
+        records = []
+        for tp, recs in sorted(polled.items()):
+            if tp.topic == self.topic and tp.partition not in skip and tp.partition in self.pos:
+                records.extend(recs)
+        return records
+
+    def _process(self, records: list[Any]) -> None:
+        t0 = time.perf_counter()
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for rec in records:
+            first.setdefault(rec.partition, rec.offset)
+            last[rec.partition] = rec.offset
+        self.inflight = first
+        parts = sorted(first)
+        polled = validate_records(records, self.settings.max_record_bytes)
+        missing = missing_cards(polled, self.cache.__contains__)
+        prepared = self.sink.prepare(parts, [self.keys.card_state(c) for c in missing])
+        self._fence(first, prepared.stored)
+        loaded = {c: prepared.states[self.keys.card_state(c)] for c in missing}
+        det = detect(polled, self.rules.detector, self.rules.version, self.cache.get, loaded)
+        dead = dead_letters(det.rejected)
+        for item, letter in zip(det.rejected, dead, strict=True):
+            rec = item.record
+            headers = dlq_headers(rec.headers, letter.reason, self.topic, rec.partition, rec.offset)
+            self.dlq.send(rec.value, rec.key, headers)
+        self.dlq.confirm()  # dead letters are durable before their offsets are committed
+        nxt = {p: o + 1 for p, o in last.items()}
+        batch = Batch(det.scored, dead, encoded_states(det.states), nxt)
+        now_ms = int(time.time() * 1000)
+        plan = build_plan(self.keys, self.topic, batch, now_ms, self.settings.card_state_ttl_s)
+        self.sink.commit(plan, {p: prepared.stored[p] for p in parts})
+        done_ms = time.time() * 1000
+        self.inflight = {}
+        self.pos.update(nxt)
+        self.cache.put_many((c, p, s) for c, (p, s) in det.states.items())
+        self.processed += len(records)
+        self._observe(records, batch, done_ms, time.perf_counter() - t0)
+
+    def _fence(self, first: dict[int, int], stored: dict[int, int | None]) -> None:
+        """Raise Fenced unless each partition's batch starts exactly where Redis says it should."""
+        conflicts = {}
+        for p, f in first.items():
+            s = stored[p]
+            if s is None or f == s:
+                continue
+            if f > s and self.pos.get(p) == s:
+                continue  # we fetched from exactly `s`; Kafka skipped offsets (retention, compaction)
+            conflicts[p] = s
+        if conflicts:
+            raise Fenced(conflicts)
+
+    def _observe(self, records: list[Any], batch: Batch, done_ms: float, seconds: float) -> None:
+        m = self.metrics
+        m.batch_seconds.observe(seconds)
+        m.batch_size.observe(len(records))
+        m.events.labels("valid").inc(len(batch.scored))
+        if batch.dead:
+            m.events.labels("dlq").inc(len(batch.dead))
+            for reason, n in Counter(d.reason_class for d in batch.dead).items():
+                m.dlq.labels(reason).inc(n)
+        rules = Counter(r.rule for x in batch.scored if x.alert is not None for r in x.alert.reasons)
+        for rule, n in rules.items():
+            m.alerts.labels(rule).inc(n)
+        step = max(1, len(records) // LATENCY_SAMPLES_PER_BATCH)
+        samples = [done_ms - r.timestamp for r in records[::step]]
+        for ms in samples:
+            m.e2e_seconds.observe(ms / 1000)
+        self.health.add_latencies(samples)
+
+    def _rewind(self, targets: dict[int, int | None]) -> None:
+        for p, offset in targets.items():
+            tp = TopicPartition(self.topic, p)
+            try:
+                if offset is None:
+                    self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, offset)
+                self.pos[p] = offset
+            except (KafkaError, ValueError) as exc:  # no longer ours: the new owner resumes it
+                logger.info("bridge: rewind skipped partition=%s error=%s", p, exc)
+
+    def _on_fenced(self, exc: Fenced) -> None:
+        self.metrics.fenced.inc()
+        self.dlq.discard()
+        logger.warning("bridge: batch fenced stored=%s", exc.stored)
+        self.cache.drop_partitions(set(self.inflight) | set(exc.stored))
+        targets: dict[int, int | None] = dict(self.inflight)
+        targets.update(exc.stored)
+        self.inflight = {}
+        self._rewind(targets)
+
+    def _on_infra_error(self, exc: BaseException) -> None:
+        kind = type(exc).__name__
+        self.metrics.retries.labels(kind).inc()
+        self.dlq.discard()
+        targets: dict[int, int | None] = dict(self.inflight)
+        self.inflight = {}
+        self._rewind(targets)  # nothing acknowledged: the same records come again
+        delay = self._backoff.next()
+        logger.warning("bridge: infrastructure error retry_in=%.1fs kind=%s error=%s", delay, kind, exc)
+        self._stop.wait(delay)
+
+    def _shutdown(self) -> None:
+        self._commit_kafka()
+        try:
+            self.health.forget()
+        except redis.RedisError as exc:
+            logger.info("bridge: heartbeat not removed error=%s", exc)
+        self.sink.close()
+        logger.info("bridge: stopped processed=%d", self.processed)
