@@ -22,7 +22,7 @@ class Pacer:
         """How many events may be sent now (0 = wait first)."""
         if self.rate <= 0:
             return self.max_batch
-        owed = int((self.clock() - self.t0) * self.rate) + 1 - self.done
+        owed = int((self.clock() - self.t0) * self.rate + 1e-9) + 1 - self.done  # 1e-9: float slack
         return max(0, min(owed, self.max_batch))
 
     def wait_s(self) -> float:

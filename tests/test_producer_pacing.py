@@ -1,0 +1,55 @@
+"""Unit tests of absolute-schedule pacing with a fake clock."""
+
+from __future__ import annotations
+
+from producer.pacing import Pacer
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_first_event_is_due_immediately_then_one_per_interval() -> None:
+    clock = FakeClock()
+    pacer = Pacer(10.0, clock)
+    assert pacer.due() == 1
+    pacer.mark(1)
+    assert pacer.due() == 0
+    assert abs(pacer.wait_s() - 0.1) < 1e-9
+    clock.now += 0.1
+    assert pacer.due() == 1
+
+
+def test_schedule_is_absolute_so_a_late_loop_catches_up_in_one_batch() -> None:
+    clock = FakeClock()
+    pacer = Pacer(1_000.0, clock)
+    pacer.mark(pacer.due())
+    clock.now += 0.5  # the loop stalled for half a second
+    assert pacer.due() == 500
+    pacer.mark(500)
+    assert pacer.due() == 0
+
+
+def test_batches_are_bounded_and_rate_zero_means_unpaced() -> None:
+    clock = FakeClock()
+    pacer = Pacer(5_000.0, clock, max_batch=100)
+    clock.now += 10
+    assert pacer.due() == 100
+    free = Pacer(0, clock, max_batch=64)
+    assert free.due() == 64 and free.wait_s() == 0.0
+
+
+def test_long_run_average_matches_rate_exactly() -> None:
+    clock = FakeClock()
+    pacer = Pacer(37.0, clock)
+    sent = 0
+    for _ in range(10_000):  # 10 s in 1 ms steps
+        n = pacer.due()
+        pacer.mark(n)
+        sent += n
+        clock.now += 0.001
+    assert abs(sent - 370) <= 1
