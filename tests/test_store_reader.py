@@ -7,6 +7,7 @@ import json
 import pytest
 
 from dashapp.store import CityAgg, DashboardReader, SecondBucket
+from dashapp.store.buckets import BucketReader
 
 pytestmark = pytest.mark.integration
 
@@ -228,3 +229,19 @@ def test_garbage_counters_are_skipped_and_logged(reader, redis_client, keys, cap
     assert reader.seq() == 0
     assert [b.txns for b in reader.throughput(3, NOW_MS)] == [0, 0, 10]
     assert "garbage number skipped" in caplog.text
+
+
+def test_scripted_and_pipelined_bucket_reads_agree(redis_client, keys, caplog):
+    first = NOW_S - 1300  # spans three script chunks
+    for s in range(first, NOW_S, 7):
+        _second(redis_client, keys, s, txns=s % 50, alerts=s % 3, amount=(s % 11) * 1.25)
+    redis_client.set(keys.second(first + 1), "wrong type")
+    redis_client.hset(keys.second(first + 2), mapping={"txns": "many", "amount": "1.5"})
+    scripted = BucketReader(redis_client, keys)
+    pipelined = BucketReader(redis_client, keys)
+    pipelined.use_script = False
+    got = scripted.read(first, NOW_S - 1)
+    assert scripted.use_script  # the script path really ran
+    assert got == pipelined.read(first, NOW_S - 1)
+    assert len(got) == 1300 and sum(b.txns for b in got) == sum(s % 50 for s in range(first, NOW_S, 7))
+    assert got[1] == SecondBucket(first + 1, 0, 0, 0.0) and got[2] == SecondBucket(first + 2, 0, 0, 1.5)

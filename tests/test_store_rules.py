@@ -29,40 +29,44 @@ def test_current_seeds_defaults_once(store, redis_client, keys):
 def test_current_never_overwrites_a_stored_document(store, redis_client, keys):
     store.current()
     other = RulesStore(redis_client, keys)
-    changed = other.update({"velocity": {"max_count": 9}}, "alice", 1)
-    assert store.current() == changed and changed.rules.velocity.max_count == 9
+    count = default_rules().velocity.max_count + 1
+    changed = other.update({"velocity": {"max_count": count}}, "alice", 1)
+    assert store.current() == changed and changed.rules.velocity.max_count == count
 
 
 def test_update_bumps_version_audits_and_bumps_seq(store, redis_client, keys):
     store.current()
+    defaults = default_rules()
+    threshold, enabled = defaults.high_amount.threshold + 500, not defaults.high_amount.enabled
     redis_client.set(keys.seq, 10)
-    doc = store.update({"high_amount": {"threshold": 7500, "enabled": False}}, "alice", expected_version=1)
+    doc = store.update({"high_amount": {"threshold": threshold, "enabled": enabled}}, "alice", 1)
     assert (doc.version, doc.updated_by) == (2, "alice")
-    assert doc.rules.high_amount.threshold == 7500.0 and doc.rules.high_amount.enabled is False
+    assert doc.rules.high_amount.threshold == threshold and doc.rules.high_amount.enabled is enabled
     assert store.current() == doc
     assert int(redis_client.get(keys.seq)) == 11
-    doc3 = store.update({"velocity": {"window_s": 120}}, "bob", expected_version=2)
+    window = defaults.velocity.window_s
+    doc3 = store.update({"velocity": {"window_s": window + 60}}, "bob", expected_version=2)
     audit = store.audit()
     assert [a["version"] for a in audit] == [3, 2]  # newest first
     assert audit[0] == {
         "version": 3,
         "who": "bob",
         "when": doc3.updated_at,
-        "changes": [{"rule": "velocity", "field": "window_s", "old": 60, "new": 120}],
+        "changes": [{"rule": "velocity", "field": "window_s", "old": window, "new": window + 60}],
     }
     assert {(c["field"], c["old"], c["new"]) for c in audit[1]["changes"]} == {
-        ("enabled", True, False),
-        ("threshold", 5000.0, 7500.0),
+        ("enabled", defaults.high_amount.enabled, enabled),
+        ("threshold", defaults.high_amount.threshold, threshold),
     }
     assert store.audit(limit=1) == audit[:1]
 
 
 def test_stale_version_is_a_conflict_naming_the_author(store):
-    store.current()
-    store.update({"velocity": {"max_count": 8}}, "alice", 1)
+    count = store.current().rules.velocity.max_count
+    store.update({"velocity": {"max_count": count + 1}}, "alice", 1)
     with pytest.raises(VersionConflict, match="alice") as info:
-        store.update({"velocity": {"max_count": 3}}, "bob", 1)
-    assert info.value.current.version == 2 and info.value.current.rules.velocity.max_count == 8
+        store.update({"velocity": {"max_count": count + 2}}, "bob", 1)
+    assert info.value.current.version == 2 and info.value.current.rules.velocity.max_count == count + 1
     assert store.current().version == 2 and len(store.audit()) == 1
 
 
@@ -86,7 +90,8 @@ def test_invalid_changes_leave_state_unchanged(store, redis_client, keys, change
 
 def test_no_op_change_and_blank_user(store):
     doc = store.current()
-    assert store.update({"high_amount": {"threshold": 5000}}, "alice", 1) == doc
+    same = doc.rules.high_amount.threshold
+    assert store.update({"high_amount": {"threshold": same}}, "alice", 1) == doc
     assert store.audit() == []
     with pytest.raises(InvalidAction):
         store.update({"high_amount": {"threshold": 6000}}, "", 1)

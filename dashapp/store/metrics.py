@@ -8,10 +8,10 @@ import redis
 
 from common.keys import HEARTBEAT_TTL_S, RedisKeys
 from dashapp.store._codec import load_json, opt_float, str_hash, text, to_float, to_int
-from dashapp.store.models import CityAgg, Kpis, SecondBucket, Totals
+from dashapp.store.buckets import buckets_from, queue_hmgets
+from dashapp.store.models import CityAgg, Kpis, Totals
 
 MAX_WINDOW_S = 3600
-BUCKET_FIELDS = ("txns", "alerts", "amount")
 TOTAL_FIELDS = ("txns", "alerts", "amount", "dlq")
 
 
@@ -31,40 +31,12 @@ def totals_from(values: list[Any], key: str) -> Totals:
     )
 
 
-def queue_buckets(pipe: Any, keys: RedisKeys, first: int, last: int) -> None:
-    """Queue one HMGET per second in [first, last] (only the three charted fields)."""
-    for second in range(first, last + 1):
-        pipe.hmget(keys.second(second), BUCKET_FIELDS)
-
-
-def buckets_from(replies: list[Any], first: int, keys: RedisKeys) -> list[SecondBucket]:
-    """Turn queued HMGET replies into SecondBuckets (missing seconds are zeros)."""
-    out = []
-    for offset, values in enumerate(replies):
-        second = first + offset
-        txns, alerts, amount = values if isinstance(values, list) else (None, None, None)
-        key = keys.second(second)
-        out.append(
-            SecondBucket(second, to_int(txns, key=key), to_int(alerts, key=key), to_float(amount, key=key))
-        )
-    return out
-
-
-def read_buckets(client: redis.Redis, keys: RedisKeys, first: int, last: int) -> list[SecondBucket]:
-    """Read seconds [first, last] in one pipelined round trip."""
-    if last < first:
-        return []
-    pipe = client.pipeline(transaction=False)
-    queue_buckets(pipe, keys, first, last)
-    return buckets_from(pipe.execute(raise_on_error=False), first, keys)
-
-
 def read_kpis(client: redis.Redis, keys: RedisKeys, now_ms: int, window_s: int, settle_s: int) -> Kpis:
     """Read every KPI in one pipelined round trip."""
     last = last_complete_second(now_ms, settle_s)
     first = last - window_s + 1
     pipe = client.pipeline(transaction=False)
-    queue_buckets(pipe, keys, first, last)
+    queue_hmgets(pipe, keys, first, last)
     pipe.hmget(keys.latency, ("p50", "p99"))
     pipe.hvals(keys.lag)
     pipe.zcount(keys.bridges, int(now_ms) / 1000 - HEARTBEAT_TTL_S, "+inf")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 FRESH_S = 5.0  # last bridge write younger than this: "fresh"
 STALE_S = 30.0  # younger than this: "stale"; older or never: "dead"
@@ -60,9 +60,8 @@ class TxnRow:
     entry_id: str = ""  # stream entry id, filled in by the reader
 
 
-@dataclass(frozen=True)
-class SecondBucket:
-    """Counters of one record-time second."""
+class SecondBucket(NamedTuple):
+    """Counters of one record-time second (a NamedTuple: an hour of them is built per chart)."""
 
     second: int
     txns: int

@@ -11,6 +11,7 @@ from common.keys import RECENT_ALERTS_MAX, RECENT_TXNS_MAX, RedisKeys
 from dashapp.store import alert_rows, feeds, health, metrics
 from dashapp.store._codec import str_hash, to_int
 from dashapp.store.alert_rows import AlertRow, Banner
+from dashapp.store.buckets import BucketReader
 from dashapp.store.models import CityAgg, Health, Kpis, Quality, SecondBucket, TxnRow
 
 
@@ -28,6 +29,7 @@ class DashboardReader:
         self._keys = keys
         self.kpi_window_s = kpi_window_s
         self.settle_s = settle_s  # seconds newer than now - settle_s may still receive late writes
+        self._buckets = BucketReader(redis_client, keys)
 
     def seq(self) -> int:
         """Return the change counter (one GET); unchanged means nothing to redraw."""
@@ -73,7 +75,7 @@ class DashboardReader:
         """Return one bucket per second for the last ``window_s`` (<= 3600) complete seconds."""
         last = self.last_complete_second(now_ms)
         window = max(1, min(int(window_s), metrics.MAX_WINDOW_S))
-        return metrics.read_buckets(self._r, self._keys, last - window + 1, last)
+        return self._buckets.read(last - window + 1, last)
 
     def throughput_since(self, last_second: int | None, now_ms: int) -> list[SecondBucket]:
         """Return buckets for the complete seconds after ``last_second`` (at most an hour's worth)."""
@@ -81,7 +83,7 @@ class DashboardReader:
         first = last - metrics.MAX_WINDOW_S + 1
         if isinstance(last_second, int) and not isinstance(last_second, bool):
             first = max(first, last_second + 1)
-        return metrics.read_buckets(self._r, self._keys, first, last)
+        return self._buckets.read(first, last)
 
     def rule_counts(self) -> dict[str, int]:
         """Return total alerts per rule, sorted by rule name."""
