@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from bridge.detection import CardState, Detector, decode_state, encode_state, make_alert
 from bridge.plan import DeadLetter, RecordMeta, Scored
 from bridge.validation import DETECTOR, Rejected, preview, validate
-from common.schema import HEADER_SCENARIO, HEADER_SCENARIO_ID, Transaction
+from common.schema import HEADER_SCENARIO, HEADER_SCENARIO_ID, Transaction, decode_event
 
 logger = logging.getLogger(__name__)
 
@@ -30,23 +30,49 @@ class Detected(NamedTuple):
     states: dict[str, tuple[int, CardState]]  # card_id -> (partition, newest state)
 
 
-def _truth(headers: Iterable[tuple[str, bytes]] | None) -> tuple[str | None, str | None]:
+_names: dict[bytes, str] = {}  # scenario header values are few: decode each once
+
+
+def _scenario(value: bytes) -> str:
+    name = _names.get(value)
+    if name is None:
+        name = value.decode("utf-8", errors="replace")[:64]
+        if len(_names) < 1_000:  # stays bounded whatever the headers hold
+            _names[value] = name
+    return name
+
+
+def _truth(headers: Iterable[tuple[str, bytes]]) -> tuple[str | None, str | None]:
     scenario = scenario_id = None
-    for name, value in headers or ():
-        if name == HEADER_SCENARIO and value is not None:
-            scenario = value.decode("utf-8", errors="replace")[:64]
-        elif name == HEADER_SCENARIO_ID and value is not None:
+    for name, value in headers:
+        if value is None:
+            continue
+        if name == HEADER_SCENARIO:
+            scenario = _scenario(value)
+        elif name == HEADER_SCENARIO_ID:
             scenario_id = value.decode("utf-8", errors="replace")[:128]
     return scenario, scenario_id
 
 
 def validate_records(records: Iterable[Any], max_bytes: int) -> list[Polled]:
     """Validate consumer records (in order); never raises on record content."""
-    out = []
+    out: list[Polled] = []
+    append = out.append
     for rec in records:
-        scenario, sid = _truth(rec.headers) if rec.headers else (None, None)
-        meta = RecordMeta(rec.partition, rec.offset, rec.timestamp, scenario, sid)
-        out.append(Polled(meta, rec, validate(rec.value, max_bytes)))
+        value, headers = rec.value, rec.headers
+        if value is not None and len(value) <= max_bytes:
+            try:  # fast path; validate() below classifies every failure
+                result: Transaction | Rejected = decode_event(value)
+            except Exception:
+                result = validate(value, max_bytes)
+        else:
+            result = validate(value, max_bytes)
+        if headers:
+            scenario, sid = _truth(headers)
+            meta = RecordMeta(rec.partition, rec.offset, rec.timestamp, scenario, sid)
+        else:
+            meta = RecordMeta(rec.partition, rec.offset, rec.timestamp)
+        append(Polled(meta, rec, result))
     return out
 
 

@@ -21,7 +21,7 @@ from bridge.metrics import BridgeMetrics
 from bridge.plan import Batch, build_plan
 from bridge.processor import dead_letters, detect, encoded_states, missing_cards, validate_records
 from bridge.rules_watch import RulesWatcher
-from bridge.sink import Fenced, RedisSink, SinkUnavailable
+from bridge.sink import Fenced, RedisSink, SinkUnavailable, fence_conflicts
 from bridge.state_cache import StateCache
 from common.keys import RedisKeys
 
@@ -227,14 +227,7 @@ class Bridge:
 
     def _fence(self, first: dict[int, int], stored: dict[int, int | None]) -> None:
         """Raise Fenced unless each partition's batch starts exactly where Redis says it should."""
-        conflicts = {}
-        for p, f in first.items():
-            s = stored[p]
-            if s is None or f == s:
-                continue
-            if f > s and self.pos.get(p) == s:
-                continue  # we fetched from exactly `s`; Kafka skipped offsets (retention, compaction)
-            conflicts[p] = s
+        conflicts = fence_conflicts(first, stored, self.pos)
         if conflicts:
             raise Fenced(conflicts)
 

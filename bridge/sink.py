@@ -31,6 +31,25 @@ class Fenced(Exception):
         self.stored = dict(stored)
 
 
+def fence_conflicts(
+    first: Mapping[int, int], stored: Mapping[int, int | None], positions: Mapping[int, int | None]
+) -> dict[int, int | None]:
+    """Partitions whose batch does not start exactly at the Redis-stored next offset.
+
+    `first`: first offset of the batch per partition; `stored`: Redis next offsets; `positions`:
+    where this consumer believes it was fetching from. A batch starting above the stored offset is
+    fine only if we fetched from exactly that offset (Kafka skipped offsets: retention,
+    compaction, transaction markers); anything else means someone else owns the partition now.
+    """
+    conflicts: dict[int, int | None] = {}
+    for p, f in first.items():
+        s = stored.get(p)
+        if s is None or f == s or (f > s and positions.get(p) == s):
+            continue
+        conflicts[p] = s
+    return conflicts
+
+
 class Prepared(NamedTuple):
     """What the sink read under WATCH: stored next offsets and the raw card states asked for."""
 

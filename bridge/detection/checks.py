@@ -19,6 +19,7 @@ from common.rules import (
 from common.schema import UNKNOWN_CITY
 
 Hit = tuple[float, Reason]
+PRIOR_SEEN, PRIOR_S = 2.0, 1200.0  # velocity: an unknown card is assumed to transact every 10 min
 MIN_LOG_STD = 0.3  # a card with near-constant spend must not make every other amount "3 sigma"
 
 
@@ -57,9 +58,12 @@ def unknown_location(r: UnknownLocationRule, city: str, located: bool, deny: fro
     return r.weight, reason
 
 
-def velocity(r: VelocityRule, count: int, total: float) -> Hit | None:
-    """Fire when the card's window holds max_count transactions, or 2+ summing to max_sum."""
-    by_count = count >= r.max_count
+def velocity(r: VelocityRule, count: int, total: float, prev: CardState, newest: int) -> Hit | None:
+    """Fire when the window holds max_count transactions (unless the card is busy enough for that
+    to be chance, see `chance`), or 2+ transactions summing to max_sum."""
+    by_count = count >= r.max_count and (
+        r.max_chance >= 1.0 or chance(r, count, prev, newest) <= r.max_chance
+    )
     by_sum = count >= 2 and total >= r.max_sum
     if not (by_count or by_sum):
         return None
@@ -72,6 +76,21 @@ def velocity(r: VelocityRule, count: int, total: float) -> Hit | None:
         text = f"{money(total)} in {count} transactions {within} (limit {money(r.max_sum)})"
         reason = Reason("velocity", total, r.max_sum, text)
     return scaled(r.weight, excess), reason
+
+
+def chance(r: VelocityRule, count: int, prev: CardState, newest: int) -> float:
+    """Probability that the card's usual rate puts count-1 other transactions in one window.
+
+    The rate is Poisson with a prior of PRIOR_SEEN transactions per PRIOR_S seconds, so a young
+    card counts as quiet; without this, the busiest normal cards' random clumps look like bursts.
+    """
+    span_s = (newest - prev.since_ms) / 1000.0 if prev.seen else 0.0
+    lam = r.window_s * (prev.seen + PRIOR_SEEN) / (span_s + PRIOR_S)
+    term = cdf = exp(-lam)
+    for i in range(1, count - 1):
+        term *= lam / i
+        cdf += term
+    return max(0.0, 1.0 - cdf)
 
 
 def impossible_travel(r: ImpossibleTravelRule, prev: CardState, t: int, lat: float, lon: float) -> Hit | None:

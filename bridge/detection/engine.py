@@ -11,7 +11,7 @@ import msgspec
 from bridge.detection import checks
 from bridge.detection.checks import Hit
 from bridge.detection.ml import MlModel, features
-from bridge.detection.state import RECENT_MAX, STATS_CAP, TINY_MAX, CardState
+from bridge.detection.state import RATE_CAP, RECENT_MAX, STATS_CAP, TINY_MAX, CardState
 from common.alerts import Alert, Reason, alert_id_for
 from common.rules import RulesConfig
 from common.schema import Transaction, event_epoch_ms, format_ts
@@ -82,7 +82,7 @@ class Detector:
         if (
             r.velocity.enabled
             and t > newest - self._velocity_ms
-            and (hit := checks.velocity(r.velocity, len(recent_ms), sum(recent_amt)))
+            and (hit := checks.velocity(r.velocity, len(recent_ms), sum(recent_amt), prev, newest))
         ):
             hits.append(hit)
         moved = lat is not None and lon is not None
@@ -109,6 +109,7 @@ class Detector:
         self._place(nxt, prev, event, t, moved)
         # alerted amounts and card-testing probes must not teach the card what its normal spend is
         self._stats(nxt, prev, amount, keep=not hits and amount >= r.card_testing.tiny_below)
+        self._rate(nxt, prev, t, newest, keep=not hits)
         return self._decide(hits), nxt
 
     def _slide(self, prev: CardState, t: int, newest: int, amount: float) -> tuple[list[int], list[float]]:
@@ -169,6 +170,17 @@ class Detector:
         delta = x - prev.log_mean
         log_mean = prev.log_mean + delta / k
         nxt.n, nxt.log_mean, nxt.log_m2 = k, log_mean, m2 + delta * (x - log_mean)
+
+    @staticmethod
+    def _rate(nxt: CardState, prev: CardState, t: int, newest: int, keep: bool) -> None:
+        """Count the card's unalerted transactions over a span that halves at RATE_CAP."""
+        since, seen = prev.since_ms, prev.seen
+        if keep:
+            since = t if seen == 0 or t < since else since
+            seen += 1
+            if seen >= RATE_CAP:
+                seen, since = seen // 2, newest - (newest - since) // 2
+        nxt.since_ms, nxt.seen = since, seen
 
     def _score_ml(self, event: Transaction, t: int, prev: CardState, hits: list[Hit]) -> None:
         assert self._model is not None

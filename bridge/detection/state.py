@@ -9,6 +9,7 @@ import msgspec
 RECENT_MAX = 64  # velocity entries kept (>= the largest allowed max_count)
 TINY_MAX = 16  # card-testing probes kept (>= the largest allowed min_tiny)
 STATS_CAP = 200  # amount statistics weigh the last ~200 transactions (adapts, stays bounded)
+RATE_CAP = 1_000  # rate history halves here, so it adapts and stays small
 NO_TIME = -(2**62)  # "never seen": far enough back that every window has expired
 
 
@@ -28,6 +29,8 @@ class CardState(msgspec.Struct, array_like=True, kw_only=True):
     recent_amt: list[float] = msgspec.field(default_factory=list)  # amounts, parallel to recent_ms
     tiny_ms: list[int] = msgspec.field(default_factory=list)  # card-testing probe times
     tiny_merchants: list[int] = msgspec.field(default_factory=list)  # crc32 of probe merchant ids
+    since_ms: int = NO_TIME  # start of the span `seen` counts over (the card's usual rate)
+    seen: int = 0  # unalerted transactions since since_ms (halved with the span at RATE_CAP)
     n: int = 0  # transactions in the amount statistics
     log_mean: float = 0.0  # running mean of ln(amount)
     log_m2: float = 0.0  # Welford sum of squared deviations of ln(amount)
@@ -62,6 +65,7 @@ def _consistent(s: CardState) -> bool:
         and len(s.tiny_ms) == len(s.tiny_merchants) <= TINY_MAX
         and (s.lat is None) == (s.lon is None)
         and s.n >= 0
+        and s.seen >= 0
         and s.log_m2 >= 0.0
         and all(isfinite(x) for x in (s.log_mean, s.log_m2))
     )
