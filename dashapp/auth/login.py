@@ -76,7 +76,7 @@ def _signed_in() -> User | None:
     if not has_request_context():  # e.g. Dash validating the layout at start-up
         return None
     if current_user and current_user.is_authenticated:
-        return current_user  # type: ignore[return-value]
+        return current_user
     user = g.get("api_user")
     return user if isinstance(user, User) else None
 

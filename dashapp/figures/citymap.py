@@ -41,7 +41,11 @@ def city_map_figure(cities: Sequence[CityAgg]) -> dict[str, Any]:
     layout = base_layout(
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         geo={
-            "projection": {"type": "natural earth"},
+            "scope": "world",
+            "fitbounds": False,
+            "projection": {"type": "natural earth", "scale": 1},
+            "lonaxis": {"range": [-180, 180]},
+            "lataxis": {"range": [-58, 84]},
             "showland": True,
             "landcolor": "#f1f5f9",
             "showcountries": True,

@@ -1,0 +1,140 @@
+"""Page sections below the live charts: alerts table and workflow, pipeline health, rule editor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_ag_grid as dag
+from dash import dcc, html
+
+from dashapp.views.grid import COLUMN_DEFS, DEFAULT_COL_DEF
+from dashapp.views.rules_form import rules_form
+
+
+def card(title: str, body: Any, section_id: str | None = None, extra: Any = None) -> html.Section:
+    """A titled white panel."""
+    head = html.Div([html.H3(title), extra] if extra is not None else [html.H3(title)], className="card-head")
+    return html.Section([head, body], className="card", id=section_id or "")
+
+
+def alerts_section() -> html.Div:
+    grid = dag.AgGrid(
+        id="alerts-grid",
+        columnDefs=COLUMN_DEFS,
+        defaultColDef=DEFAULT_COL_DEF,
+        rowData=[],
+        getRowId="params.data.alert_id",
+        csvExportParams={"fileName": "alerts.csv"},
+        dashGridOptions={
+            "rowSelection": {"mode": "singleRow", "enableClickSelection": True, "checkboxes": False},
+            "animateRows": False,
+            "tooltipShowDelay": 300,
+        },
+        className="ag-theme-quartz",
+        style={"height": "420px"},
+    )
+    tools = html.Div(
+        [
+            dcc.Input(
+                id="grid-quick-filter",
+                type="search",
+                placeholder="Filter alerts…",
+                debounce=True,
+                className="input",
+            ),
+            html.Button("Export CSV", id="grid-export", n_clicks=0, className="btn btn-ghost"),
+        ],
+        className="toolbar",
+    )
+    actions = html.Div(
+        className="wf-actions",
+        children=[
+            dcc.Textarea(
+                id="wf-note",
+                placeholder="Note (optional, max 1000 characters)",
+                maxLength=1000,
+                className="input",
+                rows=2,
+            ),
+            html.Div(
+                [
+                    html.Button("Acknowledge", id="wf-ack", n_clicks=0, className="btn"),
+                    html.Button("Assign to me", id="wf-assign", n_clicks=0, className="btn"),
+                    html.Button(
+                        "Resolve: fraud confirmed", id="wf-resolve-fraud", n_clicks=0, className="btn btn-red"
+                    ),
+                    html.Button(
+                        "Resolve: false positive", id="wf-resolve-fp", n_clicks=0, className="btn btn-ghost"
+                    ),
+                ],
+                className="btn-row",
+            ),
+            html.Div(id="wf-message", className="message", role="status"),
+        ],
+    )
+    detail = html.Div(
+        className="grid-2",
+        children=[
+            html.Div(
+                [
+                    html.H4("Selected alert"),
+                    html.Div(html.P("Select an alert in the table.", className="muted"), id="alert-detail"),
+                    actions,
+                ]
+            ),
+            html.Div([html.H4("History"), html.Div(id="alert-history")]),
+        ],
+    )
+    return html.Div(id="sec-alerts", children=[card("Alerts", html.Div([grid, detail]), extra=tools)])
+
+
+def pipeline_section() -> html.Div:
+    return html.Div(
+        id="sec-pipeline",
+        className="grid-2",
+        children=[
+            card(
+                "Pipeline health", html.Div(id="health-panel", children=html.P("Loading…", className="muted"))
+            ),
+            card(
+                "Detection quality",
+                html.Div(id="quality-panel", children=html.P("Loading…", className="muted")),
+            ),
+        ],
+    )
+
+
+def rules_section(admin: bool) -> html.Div:
+    note = (
+        "Changes apply to every bridge within seconds."
+        if admin
+        else "Read-only: only admins can change rules."
+    )
+    buttons = [
+        html.Button(
+            "Save changes",
+            id="rules-save",
+            n_clicks=0,
+            className="btn",
+            style=None if admin else {"display": "none"},
+        ),
+        html.Button("Reload", id="rules-reload", n_clicks=0, className="btn btn-ghost"),
+    ]
+    editor = html.Div(
+        [
+            html.P(
+                [note, " Live version: ", html.Span("\u2013", id="rules-version-label")], className="muted"
+            ),
+            html.Div(rules_form(editable=admin), id="rules-form", className="rules-form"),
+            html.Div(buttons, className="btn-row"),
+            html.Div(id="rules-message", className="message", role="status"),
+        ]
+    )
+    return html.Div(
+        id="sec-rules",
+        className="grid-2",
+        children=[
+            card("Detection rules", editor),
+            card("Rule change audit trail", html.Div(id="rules-audit")),
+        ],
+    )
