@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 STATUSES = ("new", "acknowledged", "assigned", "resolved_fraud", "resolved_false_positive")
 OPEN_STATUSES = frozenset(STATUSES[:3])
 RESOLVED_STATUSES = frozenset(STATUSES[3:])
+BANNER_SCAN = 50  # newest banner ids checked against their records on every read
 ROW_FIELDS = ("d", "status", "version", "assignee", "updated_at", "updated_by", "note")
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")  # no ':' so an id never names another key
 
@@ -170,11 +171,17 @@ def read_alert_rows(client: redis.Redis, keys: RedisKeys, limit: int, status: st
 
 
 def read_banner(client: redis.Redis, keys: RedisKeys, limit: int) -> Banner:
-    """Count and newest unacknowledged high-severity alerts."""
+    """Count and newest unacknowledged high-severity alerts (two round trips).
+
+    Ids whose record is gone or no longer "new" (e.g. re-added by a re-delivered event after an
+    analyst acknowledged it) are left out of `newest`, and out of `count` when they are among the
+    newest BANNER_SCAN ids; the reader never writes, so it does not remove them.
+    """
     limit = max(0, min(int(limit), 100))
     pipe = client.pipeline(transaction=False)
     pipe.zcard(keys.banner)
-    pipe.zrevrange(keys.banner, 0, max(limit, 1) - 1)
+    pipe.zrevrange(keys.banner, 0, max(limit, BANNER_SCAN) - 1)
     count, ids = pipe.execute()
-    newest = fetch_rows(client, keys, ids[:limit])
-    return Banner(count=to_int(count), newest=tuple(r for r in newest if r.status == "new"))
+    ids = ids if isinstance(ids, list) else []
+    fresh = [r for r in fetch_rows(client, keys, ids) if r.status == "new"]
+    return Banner(count=max(0, to_int(count) - (len(ids) - len(fresh))), newest=tuple(fresh[:limit]))
