@@ -49,6 +49,8 @@ def validate(raw: bytes | None, max_bytes: int) -> Transaction | Rejected:
     except InvalidEvent as exc:
         message = str(exc)
         return Rejected(classify_reason(message), message[:500])
+    except UnicodeDecodeError as exc:  # msgspec raises this for bad UTF-8 inside a string field
+        return Rejected(MALFORMED, f"malformed JSON: invalid UTF-8 at byte {exc.start}")
     except Exception as exc:  # a decoder bug must not crash or stall the bridge
         logger.exception("bridge: unexpected decode error")
         return Rejected(INTERNAL, f"unexpected {type(exc).__name__}: {exc}"[:500])
