@@ -166,16 +166,26 @@ class BridgeFactory:
                 proc.kill()
 
 
-def produce(bootstrap: str, topic: str, records: Iterable[Any], **config: Any) -> list[tuple[int, int]]:
-    """Send records (objects with .value/.key/.headers) and return (partition, offset) of each."""
+def produce(
+    bootstrap: str, topic: str, records: Iterable[Any], rate: float | None = None, **config: Any
+) -> list[tuple[int, int]]:
+    """Send records (objects with .value/.key/.headers), at most `rate` per second if given.
+
+    Returns the (partition, offset) of each record, in order.
+    """
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
         **config,
     )
+    started = time.monotonic()
     try:
-        futures = [
-            producer.send(topic, value=r.value, key=r.key, headers=list(r.headers)) for r in records
-        ]
+        futures = []
+        for i, r in enumerate(records):
+            if rate and i % 100 == 0:
+                ahead = started + i / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+            futures.append(producer.send(topic, value=r.value, key=r.key, headers=list(r.headers)))
         producer.flush(timeout=120)
         metas = [f.get(timeout=60) for f in futures]
     finally:

@@ -11,12 +11,9 @@ from typing import Any
 import pytest
 import redis
 
-from common.keys import RedisKeys
 from tests.conftest import unique
-from tests.faults.harness import Background, BridgeFactory, BridgeProc, caught_up, end_offsets, hget_int
-from tests.faults.harness import produce as send_records
-from tests.faults.harness import wait_until
-from tests.faults.snapshot import alert_ids, assert_same_state, snapshot
+from tests.faults.flow import finish_and_compare, progress, start_producing
+from tests.faults.harness import BridgeFactory, wait_until
 
 pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)
@@ -26,56 +23,6 @@ SIZES = [
     pytest.param(20_000, 3, id="20k-3kills"),
     pytest.param(100_000, 5, id="100k-5kills", marks=pytest.mark.soak),
 ]
-
-
-def finish_and_compare(
-    client: redis.Redis, bootstrap: str, topic: str, count: int,
-    ref: tuple[BridgeProc, str], runs: list[tuple[BridgeProc, str]] | tuple[list[BridgeProc], str],
-    timeout_s: float,
-) -> dict[str, Any]:
-    """Wait until the reference and the run both reach the topic end, stop them, compare states."""
-    ends = end_offsets(bootstrap, topic)
-    assert sum(ends.values()) == count, f"topic holds {sum(ends.values())} records, expected {count}"
-    ref_proc, ref_prefix = ref
-    procs, run_prefix = (runs[0], runs[1]) if isinstance(runs, tuple) else ([p for p, _ in runs], runs[0][1])
-    for prefix, watched in ((ref_prefix, [ref_proc]), (run_prefix, procs)):
-        key = RedisKeys(prefix).offsets(topic)
-        wait_until(
-            lambda key=key: caught_up(client, key, ends), timeout_s,  # type: ignore[misc]
-            f"bridge(s) with prefix {prefix} to reach the topic end {ends}",
-            describe=lambda key=key, watched=watched: (  # type: ignore[misc]
-                f"stored offsets: {client.hgetall(key)}\n" + "\n".join(p.log() for p in watched)
-            ),
-        )
-    for proc in [ref_proc, *procs]:
-        if proc.alive():
-            assert proc.terminate() == 0, f"{proc.name} did not exit 0 on SIGTERM\n{proc.log()}"
-    ref_snap, run_snap = snapshot(client, ref_prefix), snapshot(client, run_prefix)
-    keys_ref, keys_run = RedisKeys(ref_prefix), RedisKeys(run_prefix)
-    ref_txns, run_txns = hget_int(client, keys_ref.totals, "txns"), hget_int(client, keys_run.totals, "txns")
-    assert ref_txns == count, f"reference counted {ref_txns} transactions, expected {count}"
-    assert run_txns == count, f"faulted run counted {run_txns} transactions, expected {count} (lost/double)"
-    assert_same_state(ref_snap, run_snap, f"(reference prefix {ref_prefix}, run prefix {run_prefix})")
-    stats = {
-        "txns": run_txns,
-        "alerts": len(alert_ids(run_snap)),
-        "keys_compared": len(run_snap.values),
-        "stream_entries_compared": {k.decode(): len(v) for k, v in run_snap.streams.items()},
-    }
-    logger.warning("faults: state equal to reference %s", stats)
-    return stats
-
-
-def start_producing(bootstrap: str, topic: str, events: Any) -> Background:
-    """Send the events from a background thread (they flow while bridges run and die)."""
-    thread = Background(lambda: send_records(bootstrap, topic, events), name="producer")
-    thread.start()
-    return thread
-
-
-def progress(client: redis.Redis, prefix: str) -> Callable[[], int]:
-    key = RedisKeys(prefix).totals
-    return lambda: hget_int(client, key, "txns")
 
 
 @pytest.mark.parametrize(("count", "kills"), SIZES)
@@ -103,6 +50,6 @@ def test_sigkilled_bridge_matches_uninterrupted_reference(
         run.start()
     sending.result()
     stats = finish_and_compare(redis_client, kafka_bootstrap, topic, count, (ref, ref_prefix),
-                               [(run, run_prefix)], timeout_s=240)
+                               ([run], run_prefix), timeout_s=240)
     assert run.starts == kills + 1
     logger.warning("faults: crash run killed at applied=%s stats=%s", killed_at, stats)
