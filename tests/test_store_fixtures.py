@@ -56,8 +56,8 @@ def put_alert(client: redis.Redis, keys: RedisKeys, alert: Alert) -> str:
             "status": "new",
             "version": 1,
             "assignee": "",
-            "updated_at": "",
-            "updated_by": "",
+            "updated_at": BASE_MS,
+            "updated_by": "bridge",
             "note": "",
         },
     )

@@ -200,3 +200,11 @@ def test_an_unrelated_racing_write_is_retried(redis_client, keys, alert_ids):
     row = workflow.act(alert_ids[0], "acknowledge", "alice", expected_version=1)
     assert row.version == 2 and workflow.get(alert_ids[0]).status == "acknowledged"
     assert len(workflow.history(alert_ids[0])) == 1
+
+
+def test_a_bogus_version_on_an_untouched_alert_does_not_blame_anyone(workflow, alert_ids):
+    with pytest.raises(VersionConflict, match="reload") as info:
+        workflow.act(alert_ids[1], "acknowledge", "alice", expected_version=-1)
+    assert info.value.changed_by == "" and info.value.current_version == 1
+    assert "bridge" not in str(info.value)
+    assert workflow.get(alert_ids[1]).status == "new"

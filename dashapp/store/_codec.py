@@ -23,9 +23,9 @@ def text(value: object) -> str | None:
 
 
 def to_float(value: object, default: float = 0.0, *, key: str = "") -> float:
-    """Parse a numeric reply; missing or garbage values (logged) give ``default``."""
+    """Parse a numeric reply; missing/empty or garbage values (logged) give ``default``."""
     raw = text(value)
-    if raw is None:
+    if raw is None or raw == "":
         return default
     try:
         number = float(raw)
@@ -38,9 +38,9 @@ def to_float(value: object, default: float = 0.0, *, key: str = "") -> float:
 
 
 def to_int(value: object, default: int = 0, *, key: str = "") -> int:
-    """Parse an integer reply (tolerating '12.0'); missing or garbage values give ``default``."""
+    """Parse an integer reply (tolerating '12.0'); missing/empty or garbage values give ``default``."""
     raw = text(value)
-    if raw is None:
+    if raw is None or raw == "":
         return default
     try:
         return int(raw)

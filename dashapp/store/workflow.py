@@ -68,6 +68,9 @@ def next_state(row: AlertRow, action: str, user: str) -> tuple[str, str]:
 
 def conflict(row: AlertRow, expected_version: int) -> VersionConflict:
     """Build the error telling the analyst who changed the alert under them."""
+    if row.version <= 1:  # untouched since the bridge raised it: the caller's version is bogus
+        message = f"alert {row.alert_id} is at version {row.version}, not {expected_version}; reload it"
+        return VersionConflict(message, current=row, changed_by="", current_version=row.version)
     who = row.updated_by or "another analyst"
     return VersionConflict(
         f"alert {row.alert_id} was changed by {who} (now {row.status}, version {row.version}; "
