@@ -42,13 +42,10 @@ def _users(args: argparse.Namespace, settings: DashSettings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: DashSettings) -> int:
-    import redis
-
-    from dashapp.app import create_app
+    from dashapp.app import create_app, redis_client
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
-    app = create_app(settings, client)
+    app = create_app(settings, redis_client(settings.redis_url))
     app.run(host=args.host, port=args.port, debug=False, threaded=True)
     return 0
 

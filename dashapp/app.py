@@ -8,6 +8,8 @@ from pathlib import Path
 
 import redis
 from dash import Dash
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.keys import RedisKeys
@@ -28,6 +30,17 @@ from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
 
 logger = logging.getLogger(__name__)
 ASSETS = Path(__file__).with_name("assets")
+
+
+def redis_client(url: str) -> redis.Redis:
+    """One pool per worker; short timeouts and one quick retry, so a dead Redis fails a tick fast."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+    )
 
 
 def _configure_server(app: Dash, settings: DashSettings) -> None:

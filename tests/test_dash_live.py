@@ -1,0 +1,152 @@
+"""The refresh tick against real Redis: no_update on unchanged seq, full render, cursor deltas."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from dash import Dash, no_update
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from common.keys import RedisKeys
+from dashapp.callbacks.live_cb import NAMES, NOTHING, arrange, register_live
+from dashapp.live import TickConfig, run_tick
+from dashapp.store import DashboardReader
+from tests.test_store_fixtures import make_alert, put_alert, put_second, put_txns
+
+pytestmark = pytest.mark.integration
+
+NOW_MS = 1_790_000_100_000
+CFG = TickConfig(timeline_points=50, grid_rows=20, slow_refresh_ms=5000)
+VIEW = {"window_min": 5, "paused": False}
+
+
+def _tick(
+    reader: DashboardReader,
+    prev: object,
+    now_ms: int = NOW_MS,
+    view: object = VIEW,
+    view_changed: bool = False,
+) -> dict | None:
+    return run_tick(reader, CFG, view, prev, now_ms=now_ms, view_changed=view_changed)
+
+
+def _seed(client: redis.Redis, keys: RedisKeys) -> None:
+    put_txns(client, keys, range(5))
+    put_alert(client, keys, make_alert(1))
+    put_second(client, keys, NOW_MS // 1000 - 5, 10, 1, 99.0)
+    client.incr(keys.seq)
+
+
+def test_first_tick_renders_everything_and_returns_cursors(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    out = _tick(DashboardReader(redis_client, keys), None)
+    assert out is not None
+    for name in (
+        "timeline_fig",
+        "tp_fig",
+        "grid_rows",
+        "banner",
+        "health",
+        "quality",
+        "rules_fig",
+        "map_fig",
+        "kpi_tps",
+        "fresh",
+        "state",
+    ):
+        assert name in out, name
+    assert len(out["timeline_fig"]["data"][0]["y"]) == 5 and len(out["grid_rows"]) == 1
+    assert out["banner_class"] == "red-alert" and out["banner_count"] == 1
+    state = out["state"]
+    assert state["seq"] == 1 and state["txn"] and state["alert"] and state["window_s"] == 300
+
+
+def test_unchanged_seq_sends_nothing(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    state = _tick(reader, None)["state"]  # type: ignore[index]
+    assert _tick(reader, state, NOW_MS + 1000) is None
+    assert arrange(None) == NOTHING and all(v is no_update for v in NOTHING)
+
+
+def test_changed_seq_sends_only_deltas_from_the_cursor(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    state = _tick(reader, None)["state"]  # type: ignore[index]
+    put_txns(redis_client, keys, range(10, 13))
+    put_alert(redis_client, keys, make_alert(2))
+    redis_client.incr(keys.seq)
+    out = _tick(reader, state, NOW_MS + 1000)
+    assert out is not None
+    assert "timeline_fig" not in out and "grid_rows" not in out
+    data, traces, max_points = out["timeline_ext"]
+    assert [len(y) for y in data["y"]] == [3, 1] and traces == [0, 1] and max_points == 50
+    assert [r["alert_id"] for r in out["grid_tx"]["add"]] == [make_alert(2).alert_id]
+    assert out["tp_ext"][2] == 300
+
+
+def test_dropped_response_rereads_the_gap(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    state = _tick(reader, None)["state"]  # type: ignore[index]
+    put_txns(redis_client, keys, range(20, 22))
+    redis_client.incr(keys.seq)
+    _tick(reader, state, NOW_MS + 1000)  # the browser never applied this answer
+    put_txns(redis_client, keys, range(30, 31))
+    redis_client.incr(keys.seq)
+    out = _tick(reader, state, NOW_MS + 2000)  # same old cursors come back
+    assert len(out["timeline_ext"][0]["y"][0]) == 3  # type: ignore[index]
+
+
+def test_slow_refresh_runs_even_without_new_data(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    state = _tick(reader, None)["state"]  # type: ignore[index]
+    out = _tick(reader, state, NOW_MS + CFG.slow_refresh_ms)
+    assert out is not None and "health" in out and "kpi_bridges" in out and "timeline_ext" not in out
+
+
+def test_window_change_and_pause(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    state = _tick(reader, None)["state"]  # type: ignore[index]
+    out = _tick(reader, state, NOW_MS + 100, {"window_min": 15, "paused": False}, view_changed=True)
+    assert out is not None and len(out["tp_fig"]["data"][0]["x"]) == 900 and out["state"]["window_s"] == 900
+    paused = _tick(reader, out["state"], NOW_MS + 200, {"window_min": 15, "paused": True}, view_changed=True)
+    assert paused is not None and "timeline_fig" not in paused and "timeline_ext" not in paused
+    put_txns(redis_client, keys, range(40, 42))
+    redis_client.incr(keys.seq)
+    frozen = _tick(reader, paused["state"], NOW_MS + 300, {"window_min": 15, "paused": True})
+    assert frozen is not None and "timeline_ext" not in frozen and "kpi_tps" in frozen
+    resumed = _tick(reader, frozen["state"], NOW_MS + 400, {"window_min": 15}, view_changed=True)
+    assert resumed is not None and len(resumed["timeline_fig"]["data"][0]["y"]) == 7
+
+
+def test_acknowledged_alert_leaves_the_banner(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    state = _tick(reader, None)["state"]  # type: ignore[index]
+    from dashapp.store import AlertWorkflow
+
+    AlertWorkflow(redis_client, keys).act(make_alert(1).alert_id, "acknowledge", "ann", 1)
+    out = _tick(reader, state, NOW_MS + 500)
+    assert out is not None and out["banner_class"] == "red-alert hidden" and out["banner_count"] == 0
+
+
+def test_registered_callback_is_a_plain_function(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    app = Dash(__name__)
+    live_tick = register_live(app, DashboardReader(redis_client, keys), CFG)
+    first = live_tick(0, VIEW, None)
+    assert len(first) == len(NAMES)
+    state = first[NAMES.index("state")]
+    assert state["seq"] == 1
+    second = live_tick(1, VIEW, state)
+    assert all(v is no_update for v in second)
+
+
+def test_redis_outage_returns_no_update(keys: RedisKeys) -> None:
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    live_tick = register_live(Dash(__name__), DashboardReader(dead, keys), CFG)
+    assert all(v is no_update for v in live_tick(0, VIEW, None))
