@@ -37,6 +37,7 @@ class UnknownLocationRule(_Rule, frozen=True, kw_only=True):
 class VelocityRule(_Rule, frozen=True, kw_only=True):
     window_s: int
     max_count: int
+    max_chance: float
     max_sum: float
 
 
@@ -142,6 +143,15 @@ RULE_SPECS: dict[str, RuleSpec] = {
             FieldSpec("window_s", "Window (s)", "Sliding event-time window.", "int", 1, 3600),
             FieldSpec(
                 "max_count", "Max count", "Fire at this many transactions in the window.", "int", 2, 50
+            ),
+            FieldSpec(
+                "max_chance",
+                "Max chance at card's rate",
+                "Busy cards: fire only if their usual rate explains the count with at most this "
+                "probability (1 = off).",
+                "float",
+                0,
+                1,
             ),
             FieldSpec(
                 "max_sum",
