@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from common.keys import RedisKeys
 from dashapp.store._codec import load_json
@@ -35,6 +36,7 @@ _TARGET = {
     "reopen": "acknowledged",
 }
 ACTIONS = tuple(_TARGET)
+_WORKFLOW_FIELDS = ("status", "assignee", "version", "updated_at", "updated_by", "note")
 
 
 def _check_args(action: str, user: str, note: str) -> None:
@@ -129,44 +131,23 @@ class AlertWorkflow:
     def _apply(
         self, pipe: redis.client.Pipeline, row: AlertRow, action: str, user: str, note: str
     ) -> AlertRow:
+        """Queue the MULTI that moves ``row`` one step; return the row as it will be stored."""
         status, assignee = next_state(row, action, user)
         now_ms = int(self._clock() * 1000)
-        updated = dataclasses.replace(
-            row,
-            status=status,
-            assignee=assignee,
-            version=row.version + 1,
-            updated_at=now_ms,
-            updated_by=user,
-            note=note or row.note,
-        )
-        event = {
-            "at": now_ms,
-            "by": user,
-            "action": action,
-            "from_status": row.status,
-            "to_status": status,
-            "note": note,
-            "version": updated.version,
-        }
-        key = self._keys.alert(row.alert_id)
+        new = dataclasses.replace(
+            row, status=status, assignee=assignee, version=row.version + 1, updated_at=now_ms,
+            updated_by=user, note=note or row.note,
+        )  # fmt: skip
+        fields: dict[FieldT, EncodableT] = {f: getattr(new, f) for f in _WORKFLOW_FIELDS}
+        event = {"at": now_ms, "by": user, "action": action, "from_status": row.status,
+                 "to_status": status, "note": note, "version": new.version}  # fmt: skip
         pipe.multi()
-        pipe.hset(
-            key,
-            mapping={
-                "status": status,
-                "assignee": assignee,
-                "version": updated.version,
-                "updated_at": now_ms,
-                "updated_by": user,
-                "note": updated.note,
-            },
-        )
+        pipe.hset(self._keys.alert(row.alert_id), mapping=fields)
         pipe.rpush(self._keys.alert_history(row.alert_id), json.dumps(event))
         if status != "new":
             pipe.zrem(self._keys.banner, row.alert_id)
         pipe.incr(self._keys.seq)
-        return updated
+        return new
 
     def history(self, alert_id: str) -> list[dict[str, object]]:
         """Return the alert's workflow events, oldest first (garbage entries skipped)."""
