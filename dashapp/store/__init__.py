@@ -1,6 +1,6 @@
 """Dashboard data layer: plain classes over an injected Redis client (no Dash, no Flask).
 
-Public API (stable; return values are frozen dataclasses / JSON-ready dicts)::
+Public API (stable; return values are frozen dataclasses, NamedTuple buckets or JSON-ready dicts)::
 
     reader = DashboardReader(redis, keys, kpi_window_s=10, settle_s=2)
     reader.seq() -> int                                     # one GET; unchanged -> no_update
@@ -31,9 +31,12 @@ Public API (stable; return values are frozen dataclasses / JSON-ready dicts)::
     throttle = LoginThrottle(redis, keys, max_failures=5, window_s=300)
     throttle.check(who) -> int seconds to wait (0 = go); throttle.failure(who); throttle.success(who)
 
-Cursors are stream entry ids (str); pass None first, then the returned cursor. Times are epoch ms;
-per-second buckets are record-time seconds, and the newest `settle_s` seconds are left out
-because late writes may still change them.
+Cursors are stream entry ids (str); pass None first, then the returned cursor (an invalid one
+counts as None; `tail=True` skips a backlog larger than `limit`). Times are epoch ms; per-second
+buckets are record-time seconds, and the newest `settle_s` seconds are left out because late
+writes may still change them. Readers never raise because of stored data (missing -> zero/empty,
+garbage -> logged and skipped); Redis connection errors propagate. RulesStore.current() raises
+RuleValidationError for a corrupt stored document rather than hide it.
 """
 
 from dashapp.store.alert_rows import STATUSES, AlertRow, Banner
