@@ -77,7 +77,7 @@ class RedisKeys:
         return f"{self.prefix}totals"
 
     def second(self, epoch_s: int) -> str:
-        """HASH per event-time second: txns, alerts, amount, alerts:<rule>; TTL 2 h."""
+        """HASH per record-time second (Kafka record timestamp): txns, alerts, amount, alerts:<rule>; TTL 2 h."""
         return f"{self.prefix}sec:{epoch_s}"
 
     @property
