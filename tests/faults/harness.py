@@ -65,12 +65,13 @@ def tail(path: Path, lines: int = 30) -> str:
 
 @dataclass
 class BridgeProc:
-    """One `python -m bridge` subprocess with its own log file."""
+    """One `python -m bridge` (or another `module`) subprocess with its own log file."""
 
     name: str
     env: dict[str, str]
     args: list[str]
     log_path: Path
+    module: str = "bridge"
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -81,7 +82,7 @@ class BridgeProc:
             log.write(f"\n===== start #{self.starts + 1} of {self.name} =====\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bridge", *self.args],
+                [sys.executable, "-m", self.module, *self.args],
                 cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         self.starts += 1
@@ -157,6 +158,14 @@ class BridgeFactory:
         )
         env.update(extra_env)
         proc = BridgeProc(name, env, list(args), self.log_dir / f"bridge-{name}.log")
+        self.procs.append(proc)
+        return proc
+
+    def producer(self, name: str, args: Iterable[str], **extra_env: str) -> BridgeProc:
+        """A `python -m producer` process (CLI flags in `args`), killed at teardown like bridges."""
+        env = dict(self.base_env)
+        env.update(PYTHONUNBUFFERED="1", **extra_env)
+        proc = BridgeProc(name, env, list(args), self.log_dir / f"producer-{name}.log", module="producer")
         self.procs.append(proc)
         return proc
 
