@@ -109,7 +109,7 @@ class Detector:
         self._place(nxt, prev, event, t, moved)
         # alerted amounts and card-testing probes must not teach the card what its normal spend is
         self._stats(nxt, prev, amount, keep=not hits and amount >= r.card_testing.tiny_below)
-        self._rate(nxt, prev, t, newest, keep=not hits)
+        self._rate(nxt, prev, t, newest)
         return self._decide(hits), nxt
 
     def _slide(self, prev: CardState, t: int, newest: int, amount: float) -> tuple[list[int], list[float]]:
@@ -172,14 +172,17 @@ class Detector:
         nxt.n, nxt.log_mean, nxt.log_m2 = k, log_mean, m2 + delta * (x - log_mean)
 
     @staticmethod
-    def _rate(nxt: CardState, prev: CardState, t: int, newest: int, keep: bool) -> None:
-        """Count the card's unalerted transactions over a span that halves at RATE_CAP."""
-        since, seen = prev.since_ms, prev.seen
-        if keep:
-            since = t if seen == 0 or t < since else since
-            seen += 1
-            if seen >= RATE_CAP:
-                seen, since = seen // 2, newest - (newest - since) // 2
+    def _rate(nxt: CardState, prev: CardState, t: int, newest: int) -> None:
+        """Count every transaction of the card over a span that halves at RATE_CAP.
+
+        Alerted ones count too: otherwise a card that trips the rule stops counting, looks ever
+        quieter, and trips it forever.
+        """
+        since, seen = prev.since_ms, prev.seen + 1
+        if seen == 1 or t < since:
+            since = t
+        if seen >= RATE_CAP:
+            seen, since = seen // 2, newest - (newest - since) // 2
         nxt.since_ms, nxt.seen = since, seen
 
     def _score_ml(self, event: Transaction, t: int, prev: CardState, hits: list[Hit]) -> None:

@@ -30,7 +30,7 @@ class CardState(msgspec.Struct, array_like=True, kw_only=True):
     tiny_ms: list[int] = msgspec.field(default_factory=list)  # card-testing probe times
     tiny_merchants: list[int] = msgspec.field(default_factory=list)  # crc32 of probe merchant ids
     since_ms: int = NO_TIME  # start of the span `seen` counts over (the card's usual rate)
-    seen: int = 0  # unalerted transactions since since_ms (halved with the span at RATE_CAP)
+    seen: int = 0  # transactions since since_ms (halved with the span at RATE_CAP)
     n: int = 0  # transactions in the amount statistics
     log_mean: float = 0.0  # running mean of ln(amount)
     log_m2: float = 0.0  # Welford sum of squared deviations of ln(amount)
