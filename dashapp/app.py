@@ -75,12 +75,13 @@ def create_app(settings: DashSettings, redis_client: redis.Redis) -> Dash:
     )
     _configure_server(app, settings)
     server = app.server
-    install_security(server, lambda: app.callback_map, settings.dash_max_body_bytes)
     users = UserDirectory(settings.dash_users_file)
     install_auth(
         server,
         Auth(users, BasicVerifier(users, settings.dash_basic_cache_ttl_s), LoginLimiter(redis_client, keys)),
     )
+    # after the access guard: anonymous requests learn nothing about callback shapes
+    install_security(server, lambda: app.callback_map, settings.dash_max_body_bytes)
     install_api(server, reader, redis_client)
     app.layout = lambda: build_layout(settings.dash_poll_ms)
     cfg = TickConfig(

@@ -119,11 +119,37 @@ def _slow(
             state["grid_n"], state["grid_wf"] = len(rows), workflow_digest(rows)
 
 
+_STATE_TYPES: dict[str, type] = {
+    "seq": int,
+    "txn": str,
+    "alert": str,
+    "sec": int,
+    "slow_ms": int,
+    "window_s": int,
+    "grid_n": int,
+    "grid_wf": str,
+    "banner": str,
+    "paused": bool,
+}
+
+
+def clean_state(prev: Any) -> dict[str, Any]:
+    """Keep only well-typed cursor fields: the tick state round-trips through the browser."""
+    if not isinstance(prev, dict):
+        return {}
+    out = {}
+    for key, kind in _STATE_TYPES.items():
+        value = prev.get(key)
+        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+            out[key] = value
+    return out
+
+
 def run_tick(
     reader: DashboardReader, cfg: TickConfig, view: Any, prev: Any, *, now_ms: int, view_changed: bool
 ) -> dict[str, Any] | None:
     """Return the outputs that changed (by name, "state" always included), or None: nothing to send."""
-    state: dict[str, Any] = dict(prev) if isinstance(prev, dict) else {}
+    state = clean_state(prev)
     seq = reader.seq()
     fresh_page = "seq" not in state
     paused = bool(view.get("paused")) if isinstance(view, dict) else False

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from dash.exceptions import DashException
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -83,6 +84,12 @@ def install_security(server: Flask, callback_map: Callable[[], dict[str, Any]], 
         if request.path == CALLBACK_PATH or request.path.startswith("/api/"):
             return _error(exc.code or 500, exc.name)
         return exc
+
+    @server.errorhandler(DashException)
+    def _dash_error(exc: DashException) -> Response:
+        # Dash raises these when a (client-built) body does not fit the callback it names.
+        logger.warning("dashapp: rejected callback request path=%s error=%.200s", request.path, exc)
+        return _error(400, "request does not match the callback")
 
     @server.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

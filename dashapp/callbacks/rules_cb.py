@@ -31,26 +31,37 @@ def _loaded(store: RulesStore, doc: RulesDoc, ids: list[Any], message: str, cls:
 
 
 def save_rules(
-    store: RulesStore, ids: list[Any], values: list[Any], version: Any, *, user: str, role: str
+    store: RulesStore,
+    ids: list[Any],
+    values: list[Any],
+    version: Any,
+    *,
+    user: str,
+    role: str,
+    out_ids: list[Any] | None = None,
 ) -> tuple[Any, ...]:
-    """Validate and save the form as `user`; only admins may (checked here, never in the browser)."""
+    """Validate and save the form as `user`; only admins may (checked here, never in the browser).
+
+    `ids`/`values` are the submitted form; `out_ids` are the inputs to refill (default: `ids`).
+    """
+    shown = ids if out_ids is None else out_ids
     if role != "admin":
         logger.warning("dashapp.rules: refused rule change by non-admin user=%s", user)
         raise Forbidden("only admins can change rules")
+    keep = ([no_update] * len(shown), no_update, no_update, no_update)
     if not isinstance(version, int) or isinstance(version, bool):
-        return _loaded(store, store.current(), ids, "Rules were not loaded; reloaded them.", "message warn")
+        return _loaded(store, store.current(), shown, "Rules were not loaded; reloaded them.", "message warn")
     try:
         doc = store.update(changes_from_form(ids, values), user, version)
-    except RuleValidationError as exc:
-        return (*(no_update,) * 4, f"Not saved: {exc}", "message error")
+    except (RuleValidationError, InvalidAction) as exc:
+        return (*keep, f"Not saved: {exc}", "message error")
     except VersionConflict as exc:
         current = exc.current if isinstance(exc.current, RulesDoc) else store.current()
-        return _loaded(store, current, ids, f"Not saved: {exc}", "message error conflict")
-    except InvalidAction as exc:
-        return (*(no_update,) * 4, f"Not saved: {exc}", "message error")
+        return _loaded(store, current, shown, f"Not saved: {exc}", "message error conflict")
     if doc.version == version:
-        return _loaded(store, doc, ids, "Nothing changed.", "message")
-    return _loaded(store, doc, ids, f"Saved as version {doc.version}.", "message ok")
+        return _loaded(store, doc, shown, "Nothing changed.", "message")
+    logger.info("dashapp.rules: saved version=%d by=%s", doc.version, user)
+    return _loaded(store, doc, shown, f"Saved as version {doc.version}.", "message ok")
 
 
 def register_rules(app: Dash, store: RulesStore) -> Any:
@@ -76,8 +87,10 @@ def register_rules(app: Dash, store: RulesStore) -> Any:
         user = current_name()
         if not user:
             raise Unauthorized("session expired")
+        # Refill exactly the inputs Dash expects back (the submitted State is client data).
+        out_ids = [o.get("id") for o in ctx.outputs_list[0]]
         if ctx.triggered_id == "rules-save":
-            return save_rules(store, ids, values, version, user=user, role=current_role())
-        return _loaded(store, store.current(), ids, "", "message")
+            return save_rules(store, ids, values, version, user=user, role=current_role(), out_ids=out_ids)
+        return _loaded(store, store.current(), out_ids, "", "message")
 
     return rules_editor

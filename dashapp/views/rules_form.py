@@ -73,26 +73,27 @@ def rules_form(editable: bool) -> list[Any]:
 
 
 def form_values(doc: RulesDoc, ids: Sequence[Mapping[str, str]]) -> list[Any]:
-    """Values for the inputs `ids` (in their order) from the live rules document."""
+    """Values for the inputs `ids` (in their order) from the live rules document (None if unknown)."""
     current = rules_to_dict(doc.rules)
     out: list[Any] = []
     for i in ids:
-        spec = _spec(i["rule"], i["field"])
-        value = current[i["rule"]][i["field"]]
-        if spec.type == "bool":
+        rule, field = (i.get("rule"), i.get("field")) if isinstance(i, Mapping) else (None, None)
+        spec = _spec(str(rule), str(field))
+        value = current.get(str(rule), {}).get(str(field))
+        if spec is None:
+            out.append(None)
+        elif spec.type == "bool":
             out.append(["on"] if value else [])
         elif spec.type == "str_list":
-            out.append("\n".join(value))
+            out.append("\n".join(value or ()))
         else:
             out.append(value)
     return out
 
 
-def _spec(rule: str, field: str) -> FieldSpec:
-    for f in RULE_SPECS[rule].fields:
-        if f.name == field:
-            return f
-    raise KeyError(f"{rule}.{field}")
+def _spec(rule: str, field: str) -> FieldSpec | None:
+    spec = RULE_SPECS.get(rule)
+    return next((f for f in spec.fields if f.name == field), None) if spec else None
 
 
 def changes_from_form(ids: Sequence[Mapping[str, Any]], values: Sequence[Any]) -> dict[str, dict[str, Any]]:
@@ -104,11 +105,8 @@ def changes_from_form(ids: Sequence[Mapping[str, Any]], values: Sequence[Any]) -
     changes: dict[str, dict[str, Any]] = {}
     for i, raw in zip(ids, values, strict=False):
         rule, field = str(i.get("rule")), str(i.get("field"))
-        kind = (
-            next((f.type for f in RULE_SPECS[rule].fields if f.name == field), None)
-            if rule in RULE_SPECS
-            else None
-        )
+        spec = _spec(rule, field)
+        kind = spec.type if spec else None
         value: Any = raw
         if kind == "bool":
             value = isinstance(raw, list) and "on" in raw
