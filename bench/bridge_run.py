@@ -43,18 +43,32 @@ def processed(ctx: Context, keys: RedisKeys) -> int:
     return int(txns or 0) + int(dlq or 0)
 
 
-def start_bridges(ctx: Context, topic: str, keys: RedisKeys, instances: int,
-                  tag: str, **env: str) -> list[subprocess.Popen[bytes]]:
+def start_bridges(
+    ctx: Context, topic: str, keys: RedisKeys, instances: int, tag: str, **env: str
+) -> list[subprocess.Popen[bytes]]:
     """Start `instances` bridges in one fresh consumer group writing under `keys`."""
     group = ctx.name(f"grp-{tag}")
-    child_env = ctx.env(KAFKA_TOPIC=topic, KAFKA_DLQ_TOPIC=ctx.dlq_topic(),
-                        REDIS_KEY_PREFIX=keys.prefix, BRIDGE_GROUP_ID=group, LOG_LEVEL="WARNING", **env)
+    child_env = ctx.env(
+        KAFKA_TOPIC=topic,
+        KAFKA_DLQ_TOPIC=ctx.dlq_topic(),
+        REDIS_KEY_PREFIX=keys.prefix,
+        BRIDGE_GROUP_ID=group,
+        LOG_LEVEL="WARNING",
+        **env,
+    )
     log = ctx.out_dir / "logs" / f"bridge-{tag}.log"
     return [spawn(["-m", "bridge", "--metrics-port", "0"], child_env, log) for _ in range(instances)]
 
 
-def run_bridges(ctx: Context, topic: str, total: int, instances: int = 1, ml: bool = False,
-                tag: str = "b", keep: bool = False) -> BridgeRun:
+def run_bridges(
+    ctx: Context,
+    topic: str,
+    total: int,
+    instances: int = 1,
+    ml: bool = False,
+    tag: str = "b",
+    keep: bool = False,
+) -> BridgeRun:
     """Process `total` pre-produced records with fresh group + prefix; measure the steady rate."""
     keys = ctx.new_keys(f"{tag}{instances}")
     write_rules(ctx, keys, ml)
@@ -85,12 +99,33 @@ def run_bridges(ctx: Context, topic: str, total: int, instances: int = 1, ml: bo
 
 def run_worker(ctx: Context, kind: str, topic: str, count: int, **extra: Any) -> list[tuple[float, int]]:
     """Run one `bench.workers` loop in its own process; return its (time, count) samples."""
-    args = [sys.executable, "-m", "bench.workers", kind, "--topic", topic, "--count", str(count),
-            "--timeout", str(ctx.sizes.timeout_s), "--bootstrap", ctx.bootstrap, "--redis-url", ctx.redis_url]
+    args = [
+        sys.executable,
+        "-m",
+        "bench.workers",
+        kind,
+        "--topic",
+        topic,
+        "--count",
+        str(count),
+        "--timeout",
+        str(ctx.sizes.timeout_s),
+        "--bootstrap",
+        ctx.bootstrap,
+        "--redis-url",
+        ctx.redis_url,
+    ]
     for k, v in extra.items():
         args += [f"--{k}", str(v)]
-    out = subprocess.run(args, env=ctx.env(), cwd=str(ctx.repo), capture_output=True, text=True,
-                         timeout=ctx.sizes.timeout_s + 60, check=False)
+    out = subprocess.run(
+        args,
+        env=ctx.env(),
+        cwd=str(ctx.repo),
+        capture_output=True,
+        text=True,
+        timeout=ctx.sizes.timeout_s + 60,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"bench: worker {kind} failed: {out.stderr[-1500:]}")
     body = json.loads(out.stdout.strip().splitlines()[-1])

@@ -36,8 +36,14 @@ def run(ctx: Context) -> dict[str, Any]:
         samples = run_worker(ctx, "naive", topic, naive_n, group=ctx.name("naive"), key=f"{keys.prefix}txns")
         ctx.drop_prefix(keys)
         naive.append(window_rate(samples, naive_n, sz.window_frac))
-        logger.info("bench: bridge rep=%d raw=%.0f x1=%.0f x2=%.0f naive=%.0f ev/s",
-                    rep + 1, raw[-1], one[-1], two[-1], naive[-1])
+        logger.info(
+            "bench: bridge rep=%d raw=%.0f x1=%.0f x2=%.0f naive=%.0f ev/s",
+            rep + 1,
+            raw[-1],
+            one[-1],
+            two[-1],
+            naive[-1],
+        )
     scale = ratios(two, one)
     return {
         "events": sz.bridge_events,

@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 def quality(ctx: Context, keys: RedisKeys) -> dict[str, Any]:
     """Per-scenario instance recall and overall event precision from the bridge's eval keys."""
-    counts = {k.decode(): int(v) for k, v in ctx.redis.hgetall(keys.eval_counts).items()}
+    raw: dict[bytes, bytes] = ctx.redis.hgetall(keys.eval_counts)  # type: ignore[assignment]
+    counts = {k.decode(): int(v) for k, v in raw.items()}
     recall: dict[str, float] = {}
     instances: dict[str, int] = {}
     for scenario in SCENARIOS:
@@ -59,8 +60,13 @@ def run(ctx: Context) -> dict[str, Any]:
         on.append(b.rate)
         precision_off.append(q_off["event_precision"])
         precision_on.append(q_on["event_precision"])
-        logger.info("bench: quality rep=%d off=%.0f ml=%.0f ev/s precision=%.3f", rep + 1, off[-1], on[-1],
-                    q_off["event_precision"])
+        logger.info(
+            "bench: quality rep=%d off=%.0f ml=%.0f ev/s precision=%.3f",
+            rep + 1,
+            off[-1],
+            on[-1],
+            q_off["event_precision"],
+        )
     # The data and the detector are deterministic, so recall is identical in every repetition.
     return {
         "events": sz.quality_events,

@@ -124,7 +124,11 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, *args], env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, *args],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
 

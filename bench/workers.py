@@ -42,8 +42,9 @@ def raw_consumer(topic: str, group: str, count: int, timeout_s: float) -> dict[s
     return {"samples": samples}
 
 
-def naive_consumer(topic: str, group: str, count: int, timeout_s: float, redis_url: str,
-                   key: str) -> dict[str, Any]:
+def naive_consumer(
+    topic: str, group: str, count: int, timeout_s: float, redis_url: str, key: str
+) -> dict[str, Any]:
     """The original demo's style: per event one json.loads and one Redis round trip, no batching."""
     import redis
 

@@ -1,0 +1,129 @@
+"""`python -m bench run [--smoke] [--only SECTION ...] [--reps N]`: benchmarks on the real local stack.
+
+The full run writes bench/results.json, bench/*.png and the README Performance table (between the
+bench markers); the smoke run writes everything to bench/out/ only and asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import plots, report, sec_bridge, sec_dash, sec_latency, sec_memory, sec_producer, sec_quality
+from bench.config import sizes_for
+from bench.stack import REPO_ROOT, Context, ensure_services, machine_note
+
+logger = logging.getLogger("bench")
+SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "bridge": sec_bridge.run,
+    "quality": sec_quality.run,
+    "producer": sec_producer.run,
+    "latency": sec_latency.run,
+    "dash": sec_dash.run,
+    "memory": sec_memory.run,
+}
+BENCH_DIR = REPO_ROOT / "bench"
+
+
+def _git_commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip()
+
+
+def run(smoke: bool, only: list[str], reps: int | None, out_dir: Path | None = None) -> int:
+    """Run the chosen sections, write every output; return the process exit code."""
+    sizes = sizes_for(smoke, reps)
+    out = out_dir or (BENCH_DIR / "out" if smoke else BENCH_DIR)
+    bootstrap, redis_url, started = ensure_services()
+    ctx = Context(sizes, smoke, bootstrap, redis_url)
+    ctx.out_dir = BENCH_DIR / "out"
+    results: dict[str, Any] = {}
+    results_path = out / "results.json"
+    if only and not smoke and results_path.exists():  # re-running some sections keeps the others
+        results = json.loads(results_path.read_text())
+    load_start = machine_note()["loadavg"]
+    errors: dict[str, str] = {}
+    timings: dict[str, float] = dict(results.get("meta", {}).get("section_seconds", {}))
+    try:
+        for name, fn in SECTIONS.items():
+            if only and name not in only:
+                continue
+            t0 = time.monotonic()
+            logger.info("bench: section %s starting load=%s", name, machine_note()["loadavg"])
+            try:
+                results[name] = fn(ctx)
+            except Exception as exc:
+                logger.error("bench: section %s failed: %s\n%s", name, exc, traceback.format_exc())
+                errors[name] = f"{type(exc).__name__}: {exc}"
+            timings[name] = round(time.monotonic() - t0, 1)
+            logger.info("bench: section %s done in %.0fs", name, timings[name])
+    finally:
+        ctx.close()
+        if started:
+            from infra.services import LocalStack
+
+            LocalStack.from_env().down()
+    results["meta"] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _git_commit(),
+        "smoke": smoke,
+        "reps": sizes.reps,
+        "cpus": machine_note()["cpus"],
+        "load_start": load_start,
+        "load_end": machine_note()["loadavg"],
+        "sizes": asdict(sizes),
+        "section_seconds": timings,
+        "errors": errors,
+    }
+    write_outputs(results, out, smoke)
+    return 1 if errors else 0
+
+
+def write_outputs(results: dict[str, Any], out: Path, smoke: bool) -> None:
+    """results.json, the Markdown table, the plots and (full runs only) the README section."""
+    report.write_json(results, out / "results.json")
+    table = report.markdown(results)
+    md = BENCH_DIR / "out" / ("table-smoke.md" if smoke else "table.md")
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text(table + "\n")
+    written = plots.write_all(results, out)
+    logger.info("bench: wrote %s, %s and %d plots", out / "results.json", md, len(written))
+    if not smoke and report.splice_readme(REPO_ROOT / "README.md", table):
+        logger.info("bench: README Performance table updated")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run the benchmarks")
+    r.add_argument("--smoke", action="store_true", help="tiny sizes, outputs only to bench/out/")
+    r.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(SECTIONS),
+        default=[],
+        metavar="SECTION",
+        help=f"run only these sections ({', '.join(SECTIONS)})",
+    )
+    r.add_argument("--reps", type=int, default=None, help="repetitions (default: 3 full, 1 smoke)")
+    r.add_argument("--out", type=Path, default=None, help="output directory (default: bench/ or bench/out/)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # its IO-thread warnings drown the progress lines
+    return run(args.smoke, args.only, args.reps, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""`python -m bench.loadgen`: simulated analysts polling the dashboard (asyncio + httpx, own process).
+
+Each analyst is a real logged-in session: it loads `/`, `/_dash-layout` and `/_dash-dependencies`,
+then POSTs every Interval-driven callback once per second with the body the browser would send,
+feeding returned cursors back as the browser does. Only 127.0.0.1 is allowed; the run is bounded in
+time and request count and stops by itself. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from bench.dash_protocol import Callback, csrf_from_login_page, interval_callbacks, layout_props
+from bench.stack import children_of, cpu_seconds
+from bench.stats import latency_summary
+
+
+async def login(base: str, name: str, password: str) -> dict[str, str]:
+    """Sign in through the login form; return the session cookies."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        page = await client.get("/login")
+        token = csrf_from_login_page(page.text)
+        resp = await client.post(
+            "/login", data={"username": name, "password": password, "csrf_token": token, "next": "/"}
+        )
+        if resp.status_code != 303:
+            raise RuntimeError(f"bench: login of {name} answered {resp.status_code}")
+        return dict(client.cookies.items())
+
+
+async def sessions(base: str, accounts: list[list[str]], n: int, cache: Path) -> list[dict[str, str]]:
+    """n logged-in cookie sets, reusing earlier ones from `cache` (logins cost a scrypt each)."""
+    have: list[dict[str, str]] = json.loads(cache.read_text()) if cache.exists() else []
+    sem = asyncio.Semaphore(4)
+
+    async def one(i: int) -> dict[str, str]:
+        name, password = accounts[i % len(accounts)]
+        async with sem:
+            return await login(base, name, password)
+
+    if len(have) < n:
+        have += await asyncio.gather(*(one(i) for i in range(len(have), n)))
+        cache.write_text(json.dumps(have))
+    return have[:n]
+
+
+class Recorder:
+    """Poll outcomes inside the measurement window."""
+
+    def __init__(self, start: float, end: float) -> None:
+        self.start, self.end = start, end
+        self.lat: list[float] = []
+        self.errors = 0
+        self.error_samples: list[str] = []
+        self.bytes = {"changed": [0, 0], "unchanged": [0, 0]}  # kind -> [polls, bytes]
+        self.missed = 0
+
+    def add(self, t0: float, ms: float, status: int | str, nbytes: int, changed: bool) -> None:
+        if not self.start <= t0 < self.end:
+            return
+        self.lat.append(ms)
+        if status not in (200, 204):
+            self.errors += 1
+            if len(self.error_samples) < 5:
+                self.error_samples.append(str(status))
+            return
+        kind = self.bytes["changed" if changed else "unchanged"]
+        kind[0] += 1
+        kind[1] += nbytes
+
+
+async def analyst(
+    base: str, cookies: dict[str, str], rec: Recorder, t0: float, phase: float, setup_sem: asyncio.Semaphore
+) -> int:
+    """One browser: page load, then one POST per callback per second until the window ends."""
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, limits=limits, timeout=10) as client:
+        async with setup_sem:
+            page = await client.get("/")
+            layout = (await client.get("/_dash-layout")).json()
+            deps = (await client.get("/_dash-dependencies")).json()
+        if page.status_code != 200:
+            raise RuntimeError(f"bench: GET / answered {page.status_code} (not logged in?)")
+        props = layout_props(layout)
+        callbacks = [Callback(d, props) for d in interval_callbacks(deps)]
+        loop, k, sent = asyncio.get_running_loop(), 0, 0
+        while True:
+            due = t0 + phase + k
+            if due >= rec.end:
+                return sent
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            for cb in callbacks:
+                start = loop.time()
+                try:
+                    resp = await client.post(
+                        "/_dash-update-component",
+                        content=cb.body(k + 1),
+                        headers={"Content-Type": "application/json"},
+                    )
+                    status: int | str = resp.status_code
+                    body = resp.json() if status == 200 else None
+                    # all-no_update answers are `{"multi":true,"response":{}}` (or a 204): unchanged
+                    changed = bool(body and body.get("response"))
+                    if changed:
+                        cb.apply(body)
+                    nbytes = resp.num_bytes_downloaded
+                except (httpx.HTTPError, ValueError) as exc:
+                    status, nbytes, changed = type(exc).__name__, 0, False
+                rec.add(start, (loop.time() - start) * 1000, status, nbytes, changed)
+                sent += 1
+            k += 1
+            late = int(loop.time() - (t0 + phase + k))
+            if late > 0:  # a tick is missed when the previous one took longer than the interval
+                rec.missed += late
+                k += late
+
+
+def server_cpu(pid: int) -> float:
+    return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children_of(pid))
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    accounts = json.loads(Path(args.accounts).read_text())
+    t_login = time.monotonic()
+    cookies = await sessions(args.base, accounts, args.analysts, Path(args.cookies))
+    login_s = time.monotonic() - t_login
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + 0.5
+    rec = Recorder(t0 + args.warmup, t0 + args.warmup + args.duration)
+    setup_sem = asyncio.Semaphore(20)
+    tasks = [
+        asyncio.create_task(analyst(args.base, c, rec, t0, i / args.analysts, setup_sem))
+        for i, c in enumerate(cookies)
+    ]
+    await asyncio.sleep(max(0.0, rec.start - loop.time()))
+    cpu0, me0 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
+    await asyncio.sleep(max(0.0, rec.end - loop.time()))
+    cpu1, me1 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+    polls = len(rec.lat)
+    changed, unchanged = rec.bytes["changed"], rec.bytes["unchanged"]
+    return {
+        "analysts": args.analysts,
+        "duration_s": args.duration,
+        "polls": polls,
+        "req_per_s": polls / args.duration,
+        "latency_ms": latency_summary(rec.lat),
+        "errors": rec.errors,
+        "error_samples": rec.error_samples,
+        "missed_ticks": rec.missed,
+        "server_cpu_ms_per_poll": 1000 * (cpu1 - cpu0) / max(1, polls),
+        "server_cpu_cores": (cpu1 - cpu0) / args.duration,
+        "loadgen_cpu_cores": (me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime) / args.duration,
+        "changed_polls": changed[0],
+        "unchanged_polls": unchanged[0],
+        "bytes_per_changed_poll": changed[1] / changed[0] if changed[0] else float("nan"),
+        "bytes_per_unchanged_poll": unchanged[1] / unchanged[0] if unchanged[0] else float("nan"),
+        "login_s": login_s,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.loadgen")
+    p.add_argument("--base", required=True)
+    p.add_argument("--analysts", type=int, required=True)
+    p.add_argument("--duration", type=float, required=True)
+    p.add_argument("--warmup", type=float, default=3.0)
+    p.add_argument("--accounts", required=True, help="JSON [[name, password], ...]")
+    p.add_argument("--cookies", required=True, help="session cache file")
+    p.add_argument("--server-pid", type=int, required=True)
+    args = p.parse_args(argv)
+    if urlsplit(args.base).hostname != "127.0.0.1":
+        p.error("the load generator only targets 127.0.0.1")
+    if not 0 < args.analysts <= 2000 or not 0 < args.duration <= 600:
+        p.error("analysts must be 1..2000 and duration 0..600 s")
+    out = asyncio.run(asyncio.wait_for(main_async(args), timeout=args.warmup + args.duration + 600))
+    sys.stdout.write(json.dumps(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

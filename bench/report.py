@@ -1,0 +1,211 @@
+"""Write results: JSON, the Markdown tables of the README Performance section, README splicing."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+EN = "\u2013"  # en dash between min and max
+
+
+def fmt(s: dict[str, Any] | None, digits: int = 0, unit: str = "") -> str:
+    """`median (min to max)` of a summary; a single value when min == max."""
+    if not s or s.get("n", 0) == 0 or not math.isfinite(s["median"]):
+        return "n/a"
+
+    def f(x: float) -> str:
+        return f"{x:,.{digits}f}"
+
+    med, lo, hi = f(s["median"]), f(s["min"]), f(s["max"])
+    core = med if lo == hi else f"{med} ({lo}{EN}{hi})"
+    return f"{core}{unit}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return [*out, ""]
+
+
+def _throughput_rows(r: dict[str, Any]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    b = r.get("bridge")
+    if b:
+        n = f"{b['events']:,} events, {b['partitions']} partitions"
+        rows += [
+            [
+                "Raw kafka-python consumption (poll + discard, bridge settings)",
+                fmt(b["raw_consumer_eps"], 0, " ev/s"),
+                n,
+            ],
+            [
+                "Bridge, 1 instance",
+                fmt(b["bridge_1_eps"], 0, " ev/s"),
+                "validate + detect + exactly-once Redis",
+            ],
+            ["Bridge ÷ raw consumption", fmt(b["ratio_bridge_vs_raw"], 2), "target ≥ 0.8"],
+            ["Bridge, 2 instances (same 2 cores)", fmt(b["bridge_2_eps"], 0, " ev/s"), "one consumer group"],
+            ["2 instances ÷ 1 instance", fmt(b["ratio_2_vs_1"], 2), "2.0 = perfect scale-out"],
+            [
+                "Naive baseline (json.loads + 1 Redis call per event)",
+                fmt(b["naive_eps"], 0, " ev/s"),
+                f"first {b['naive_events']:,} events, no detection",
+            ],
+            ["Bridge ÷ naive baseline", fmt(b["ratio_bridge_vs_naive"], 1), "what batching buys"],
+            ["Bridge CPU per event", fmt(b["bridge_cpu_us_per_event"], 0, " µs"), "user + system"],
+        ]
+    p = r.get("producer")
+    if p:
+        rows += [
+            [
+                "Producer `--rate 0` loop (generate + send)",
+                fmt(p["library_eps"], 0, " ev/s"),
+                f"{p['events']:,} events",
+            ],
+            [
+                "Raw `send()` of pre-serialised records",
+                fmt(p["raw_send_eps"], 0, " ev/s"),
+                "same client config",
+            ],
+            ["Producer loop ÷ raw send", fmt(p["ratio_library_vs_raw"], 2), "target ≥ 0.8"],
+        ]
+    m = r.get("memory")
+    if m:
+        what = f"{m['events']:,} events over {m['cards']:,} cards"
+        rows += [
+            ["Bridge RSS after the stream", fmt(m["bridge_rss_mb"], 0, " MB"), f"{what}; target ≤ 200 MB"],
+            ["Bridge peak RSS", fmt(m["bridge_peak_rss_mb"], 0, " MB"), what],
+            ["Redis memory of the run's keys", fmt(m["redis_prefix_mb"], 0, " MB"), "sum of MEMORY USAGE"],
+        ]
+    q = r.get("quality")
+    if q:
+        rows += [
+            ["Event precision, default rules", fmt(q["event_precision"], 3), f"{q['events']:,} events"],
+            ["Event precision, ml_anomaly on", fmt(q["event_precision_ml"], 3), ""],
+            ["Bridge with ml_anomaly ÷ without", fmt(q["ratio_ml_on_vs_off"], 2), "throughput cost"],
+        ]
+    return rows
+
+
+def _latency_rows(lat: dict[str, Any]) -> list[list[str]]:
+    rows = [
+        [f"{int(rate):,} ev/s", *(fmt(d[q], 0) for q in ("p50", "p95", "p99", "max"))]
+        for rate, d in lat["rates"].items()
+    ]
+    b = lat["banner_ms"]
+    rows.append(
+        [
+            f"banner probe at {lat['banner_rate']:,} ev/s",
+            fmt(b["p50"], 0),
+            fmt(b["p95"], 0),
+            "",
+            fmt(b["max"], 0),
+        ]
+    )
+    return rows
+
+
+def _dash_rows(d: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    idle = f"{d.get('idle_analysts', '')} (stream stopped)"
+    for name, lv in [*d["levels"].items(), (idle, d.get("idle"))]:
+        if not lv:
+            continue
+        rows.append(
+            [
+                name,
+                fmt(lv["req_per_s"], 0),
+                fmt(lv["latency_p50_ms"], 1),
+                fmt(lv["latency_p95_ms"], 1),
+                fmt(lv["latency_p99_ms"], 1),
+                fmt(lv["errors"], 0),
+                fmt(lv["server_cpu_ms_per_poll"], 2),
+                fmt(lv["bytes_per_changed_poll"], 0),
+                fmt(lv["bytes_per_unchanged_poll"], 0),
+            ]
+        )
+    return rows
+
+
+def _quality_rows(q: dict[str, Any]) -> list[list[str]]:
+    base, ml = q["default_rules"], q["with_ml_anomaly"]
+    return [
+        [s, str(base["instances"].get(s, 0)), f"{v:.2f}", f"{ml['recall'].get(s, float('nan')):.2f}"]
+        for s, v in base["recall"].items()
+    ]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The generated Performance tables (medians with min and max over the repetitions)."""
+    meta = results["meta"]
+    what = "SMOKE RUN (tiny sizes; not a measurement)" if meta.get("smoke") else "Measured by `make bench`"
+    lines = [
+        f"{what} on {meta['date']} ({meta['cpus']} cores, shared; load average "
+        f"{meta['load_start'][0]:.1f} at start, {meta['load_end'][0]:.1f} at end), {meta['reps']} "
+        f"repetitions, A/B figures interleaved per repetition. Cells: median (min{EN}max).",
+        "",
+    ]
+    lines += _table(["Measure", "Result", "Notes"], _throughput_rows(results))
+    if "latency" in results:
+        lines += ["End-to-end latency, record timestamp → visible in Redis (ms):", ""]
+        lines += _table(["Producer rate", "p50", "p95", "p99", "max"], _latency_rows(results["latency"]))
+    if "dash" in results:
+        d = results["dash"]
+        lines += [
+            f"Dashboard, analysts polling at 1 Hz for {d['duration_s']:.0f} s during a "
+            f"{d['stream_rate']:,} ev/s stream (load generator on the same 2 cores):",
+            "",
+        ]
+        lines += _table(
+            [
+                "Analysts",
+                "req/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "errors",
+                "server CPU ms/poll",
+                "bytes/changed poll",
+                "bytes/unchanged poll",
+            ],
+            _dash_rows(d),
+        )
+    if "quality" in results:
+        lines += ["Instance recall per fraud scenario (default mix):", ""]
+        lines += _table(
+            ["Scenario", "instances", "recall", "recall, ml_anomaly on"], _quality_rows(results["quality"])
+        )
+    return "\n".join(lines)
+
+
+def clean(obj: Any) -> Any:
+    """Replace NaN/inf (a figure that could not be observed) by None, so the file is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [clean(v) for v in obj]
+    return obj
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    """Write strict JSON (no NaN) with a trailing newline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean(results), indent=1, allow_nan=False) + "\n")
+
+
+def splice_readme(readme: Path, table: str) -> bool:
+    """Replace the text between the bench markers in README; False when the markers are absent."""
+    if not readme.exists():
+        return False
+    text = readme.read_text()
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        return False
+    readme.write_text(pattern.sub(lambda _: f"{START}\n{table.strip()}\n{END}", text, count=1))
+    return True
