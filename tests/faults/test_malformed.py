@@ -79,7 +79,8 @@ def test_poison_records_go_to_dlq_and_good_ones_are_applied(
 
     keys = RedisKeys(prefix)
     applied, dead = hget_int(redis_client, keys.totals, "txns"), hget_int(redis_client, keys.totals, "dlq")
-    per_reason = {bytes(k).decode(): int(v) for k, v in redis_client.hgetall(keys.dlq_reasons).items()}
+    raw_reasons: dict[bytes, bytes] = redis_client.hgetall(keys.dlq_reasons)  # type: ignore[assignment]
+    per_reason = {k.decode(): int(v) for k, v in raw_reasons.items()}
     dupes = sum(len(v) - 1 for v in by_source.values())
     logger.warning("faults: poison good=%d bad=%d applied=%d dlq_total=%d dlq_letters=%d "
                    "duplicate_letters=%d reasons=%s by_kind=%s", len(good), len(bad), applied, dead,
