@@ -11,19 +11,17 @@ import random
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
-from common.schema import HEADER_SCENARIO, HEADER_SCENARIO_ID, NORMAL_SCENARIO
+from common.schema import HEADER_SCENARIO, HEADER_SCENARIO_ID
 from producer.encoding import EventEncoder
 from producer.events import GeneratedEvent, PlannedEvent
-from producer.scenarios import SCENARIOS, Instance, flight_ms, make_instance, parse_scenarios
+from producer.normal import NormalTraffic
+from producer.scenarios import QUIET_AFTER_MS, SCENARIOS, Instance, make_instance, parse_scenarios
 from producer.world import DEFAULT_CARDS, World, currency_for
 
 DEFAULT_SIM_RATE = 20.0
 DEFAULT_FRAUD_RATIO = 0.02
 DEFAULT_START = "2026-01-01T00:00:00Z"  # generate()'s anchor when none is given (reproducible)
-MIN_HISTORY = 5  # normal transactions a card needs before it can carry an amount_spike
-_NORMAL_HEADER = (HEADER_SCENARIO, NORMAL_SCENARIO.encode())
-_bisect = bisect.bisect
-_exp = math.exp
+_log = math.log
 
 
 def to_ms(start: datetime | str | int | None) -> int:
@@ -65,30 +63,11 @@ class Generator:
         self._names = list(weights)
         self._cum = list(itertools.accumulate(weights[n] for n in self._names))
         self._enc = EventEncoder(world)
-        n = len(world.cards)
-        self._owner = [c.home for c in world.cards]  # where the card's holder is
-        self._loc = list(self._owner)  # city of the card's last located event
-        self._last = [-(10**15)] * n  # ts of that event
-        self._free = [0] * n  # no normal traffic before this ts (fraud in progress)
-        self._count = [0] * n  # normal transactions so far
-        self._history: list[int] = []  # cards with >= MIN_HISTORY normal transactions
-        self._flight = [[flight_ms(km) for km in row] for row in world.dist_km]
-        cards = world.cards
-        self._home = [c.home for c in cards]
-        self._p_trip = [c.p_trip for c in cards]
-        self._p_atm = [c.p_atm for c in cards]
-        self._p_card_absent = [c.p_atm + c.p_online for c in cards]
-        self._median = [c.median for c in cards]
-        self._sigma = [c.sigma for c in cards]
-        self._cap = [c.cap for c in cards]
-        self._card_ids = [c.card_id for c in cards]
-        self._keys = self._enc.card_keys
-        self._currency = [c.currency for c in world.cities]
-        self._home_currency = [self._currency[c.home] for c in cards]
-        self._level = [m.level for m in world.merchants]
-        self._online, self._n_online = world.online, len(world.online)
+        self.normal = NormalTraffic(world, self.rng, self._enc, self.tag)
         self._pending: list[tuple[int, int, PlannedEvent, Instance]] = []
         self._clock = float(self.start_ms)
+        self._rand = self.rng.random
+        self._mean_gap_ms = 1000.0 / sim_rate
         self._seq = 0
         self._tiebreak = itertools.count()
         self._instances = 0
@@ -99,7 +78,7 @@ class Generator:
         return self
 
     def __next__(self) -> GeneratedEvent:
-        nxt = self._clock + self.rng.expovariate(self.sim_rate) * 1000.0
+        nxt = self._clock - _log(1.0 - self._rand()) * self._mean_gap_ms  # exponential gap
         pending = self._pending
         if pending and pending[0][0] <= nxt:
             ts, _, planned, inst = heapq.heappop(pending)
@@ -107,7 +86,8 @@ class Generator:
             out = self._emit(planned, inst)
         else:
             self._clock = nxt
-            out = self._normal(int(nxt))
+            seq = self._seq = self._seq + 1
+            out = self.normal.event(int(nxt), seq)
         self._budget += self.fraud_ratio
         if self._budget >= self._threshold:
             self._start_instance()
@@ -116,59 +96,6 @@ class Generator:
     def take(self, count: int) -> list[GeneratedEvent]:
         """The next `count` events."""
         return [next(self) for _ in range(count)]
-
-    def _normal(self, now: int) -> GeneratedEvent:
-        # Hot path (most events): flat per-card lists and local names instead of attribute lookups.
-        rng, rand, world = self.rng, self.rng.random, self.world
-        cum, free = world.card_cum, self._free
-        card = _bisect(cum, rand() * cum[-1])
-        while card >= len(free) or free[card] > now:  # busy with a fraud instance: pick another
-            card = _bisect(cum, rand() * cum[-1])
-        city = self._move(card, now)
-        r = rand()
-        if r < self._p_atm[card]:
-            channel, merchant = "atm", world.atm_by_city[city]
-        elif r < self._p_card_absent[card]:
-            channel, merchant = "online", self._online[int(rand() * self._n_online)]
-        else:
-            local = world.pos_by_city[city]
-            channel, merchant = "pos", local[int(rand() * len(local))]
-        amount = self._median[card] * self._level[merchant] * _exp(self._sigma[card] * rng.gauss(0.0, 1.0))
-        if amount > self._cap[card]:
-            amount = self._cap[card]
-        elif amount < 2.5:
-            amount = 2.5
-        amount = float(max(20, int(amount // 20) * 20)) if channel == "atm" else round(amount, 2)
-        count = self._count[card] = self._count[card] + 1
-        if count == MIN_HISTORY:
-            self._history.append(card)
-        currency = self._home_currency[card] if channel == "online" else self._currency[city]
-        seq = self._seq = self._seq + 1
-        value = self._enc.encode(f"{self.tag}-{seq:x}", now, card, amount, currency, merchant, city, channel)
-        return GeneratedEvent(value, self._keys[card], [_NORMAL_HEADER], NORMAL_SCENARIO, None, now,
-                              self._card_ids[card])
-
-    def _move(self, card: int, now: int) -> int:
-        """Where the card transacts now: mostly home, sometimes a trip, never faster than a flight."""
-        rand = self.rng.random
-        here, last_city, home = self._owner[card], self._loc[card], self._home[card]
-        dest = here
-        if here == home:
-            if rand() < self._p_trip[card]:
-                nearby = self.world.nearby[here]
-                if nearby and rand() < 0.6:
-                    dest = nearby[int(rand() * len(nearby))]
-                else:
-                    dest = int(rand() * len(self._currency))
-        elif rand() < 0.15:
-            dest = home
-        if dest != last_city:
-            elapsed = now - self._last[card]
-            if elapsed < self._flight[last_city][dest]:  # too soon for that flight: stay put
-                dest = here if elapsed >= self._flight[last_city][here] else last_city
-        self._owner[card] = self._loc[card] = dest
-        self._last[card] = now
-        return dest
 
     def _emit(self, p: PlannedEvent, inst: Instance) -> GeneratedEvent:
         seq = self._seq = self._seq + 1
@@ -186,31 +113,27 @@ class Generator:
             return
         self._instances += 1
         sid = f"{self.tag}-f{self._instances}"
-        inst = make_instance(name, self.world, rng, card, now, city=self._loc[card], scenario_id=sid)
+        inst = make_instance(name, self.world, rng, card, now, city=self.normal.loc[card], scenario_id=sid)
         self.schedule(inst)
         self._budget -= len(inst.events)
         self._threshold = rng.uniform(0.5, 1.5)
 
     def schedule(self, inst: Instance) -> None:
         """Queue an instance's events and keep normal traffic off its card until it is plausible."""
-        card = inst.card
         for p in inst.events:
             heapq.heappush(self._pending, (p.ts_ms, next(self._tiebreak), p, inst))
-        located = [p for p in inst.events if p.city >= 0]
-        if located:
-            self._loc[card], self._last[card] = located[-1].city, located[-1].ts_ms
-        self._free[card] = max(self._free[card], inst.free_at_ms)
+        self.normal.reserve(inst)
 
     def _fraud_card(self, name: str, now: int) -> int | None:
         """An idle card (amount_spike: one with history); None if none qualifies right now."""
-        rng, world = self.rng, self.world
-        pool = self._history if name == "amount_spike" else None
+        rng, world, normal = self.rng, self.world, self.normal
+        pool = normal.history if name == "amount_spike" else None
         if pool is not None and not pool:
             return None
         for _ in range(50):
             card = pool[int(rng.random() * len(pool))] if pool is not None else int(
                 rng.random() * len(world.cards))
-            if self._free[card] <= now and now - self._last[card] >= 120_000:
+            if normal.free[card] <= now and now - normal.last[card] >= QUIET_AFTER_MS:
                 return card
         return None
 

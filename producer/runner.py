@@ -56,9 +56,10 @@ def run(
             continue
         if count > 0:
             n = min(n, count - stats.sent)
-        for _ in range(n):
-            ev = next(events)
+        batch = [next(events) for _ in range(n)]  # generate, then send: keeps send() calls back to back
+        for ev in batch:
             send(topic, value=ev.value, key=ev.key, headers=ev.headers).add_errback(errors)
+        for ev in batch:
             if ev.scenario_id is not None:
                 stats.fraud[ev.scenario] += 1
             if verbose:
