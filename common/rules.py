@@ -13,6 +13,7 @@ DEFAULTS_PATH = Path(__file__).with_name("rules_defaults.json")
 FieldType = Literal["bool", "int", "float", "str_list"]
 MAX_LIST_ITEMS = 200
 MAX_STR_LEN = 100
+_encoder = msgspec.json.Encoder()
 
 
 class RuleValidationError(ValueError):
@@ -318,8 +319,9 @@ def _build(merged: dict[str, dict[str, Any]]) -> RulesConfig:
 
 
 def rules_to_dict(cfg: RulesConfig) -> dict[str, dict[str, Any]]:
-    """Return the plain JSON-able form of a config (lists for str_list fields)."""
-    return msgspec.to_builtins(cfg)
+    """Return the plain JSON form of a config (lists for str_list fields)."""
+    body: dict[str, dict[str, Any]] = msgspec.json.decode(_encoder.encode(cfg))
+    return body
 
 
 def validate_rules(raw: Any, base: RulesConfig | None = None) -> RulesConfig:
@@ -361,9 +363,6 @@ class Change(msgspec.Struct, frozen=True):
     field: str
     old: Any
     new: Any
-
-
-_encoder = msgspec.json.Encoder()
 
 
 def encode_rules_doc(doc: RulesDoc) -> bytes:
