@@ -29,7 +29,10 @@
   var origFetch = window.fetch;
   window.fetch = function () {
     return origFetch.apply(this, arguments).then(function (resp) {
-      if (resp.status === 401 && String(resp.url).indexOf("/_dash-") !== -1) { showExpired(); }
+      if (resp.status === 401 && String(resp.url).indexOf("/_dash-update-component") !== -1) {
+        showExpired();
+        return new Response(null, {status: 204}); // "nothing to update": the page stays as it was
+      }
       return resp;
     });
   };

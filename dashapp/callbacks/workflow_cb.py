@@ -64,15 +64,20 @@ def do_action(wf: AlertWorkflow, selected: Any, action: str, note: Any, user: st
     return _shown(wf, row, f"{DONE[action]} by {user}.", "message ok", True)
 
 
-def show_selected(wf: AlertWorkflow, rows: Any) -> tuple[Any, ...]:
-    """Load the selected row's live state and full history."""
+def show_selected(wf: AlertWorkflow, rows: Any, selected: Any = None) -> tuple[Any, ...]:
+    """Load the selected row's live state and full history.
+
+    A table refresh re-fires the selection for the same alert: keep the last action's message then.
+    """
     if not rows or not isinstance(rows, list) or not isinstance(rows[0], dict):
         return None, [], [], "", "message", no_update
     try:
         row = wf.get(str(rows[0].get("alert_id", "")))
     except AlertNotFound:
         return None, [], [], "That alert no longer exists.", "message error", no_update
-    return _shown(wf, row, "", "message", False)
+    same = isinstance(selected, dict) and selected.get("alert_id") == row.alert_id
+    out = _shown(wf, row, "", "message", False)
+    return (*out[:3], no_update, no_update, no_update) if same else out
 
 
 def register_workflow(app: Dash, wf: AlertWorkflow) -> Any:
@@ -96,7 +101,7 @@ def register_workflow(app: Dash, wf: AlertWorkflow) -> Any:
         selected, note = args[-2], args[-1]
         trigger = ctx.triggered_id
         if trigger == "alerts-grid":
-            return show_selected(wf, rows)
+            return show_selected(wf, rows, selected)
         if trigger in BUTTONS:
             return do_action(wf, selected, BUTTONS[str(trigger)], note, _user())
         raise PreventUpdate
