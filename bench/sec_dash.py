@@ -93,9 +93,11 @@ def start_dashboard(ctx: Context, keys: RedisKeys) -> tuple[subprocess.Popen[byt
             stdin=subprocess.DEVNULL,
         )
     base = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
     wait_until(lambda: proc.poll() is not None or _healthy(f"{base}/healthz"), 60, "dashboard /healthz", 0.3)
     if proc.poll() is not None:
         raise RuntimeError("bench: gunicorn exited during start-up (see bench/out/logs/gunicorn.log)")
+    logger.info("bench: dashboard up url=%s ready_s=%.1f", base, time.monotonic() - t0)
     return proc, base, accounts
 
 

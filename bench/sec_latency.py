@@ -132,7 +132,8 @@ def one_rate(ctx: Context, rate: int, seed: int, probes: int) -> tuple[list[floa
     finally:
         watcher.done.set()
         stop([p for p in (producer, *bridges) if p is not None])
-        watcher.join(timeout=5)
+        if watcher.is_alive():
+            watcher.join(timeout=5)
         ctx.drop_prefix(keys)
     return watcher.samples, banner
 
