@@ -53,8 +53,11 @@ class ProducerSettings:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap-servers", dest="kafka_bootstrap_servers",
-                        help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS)")
+    parser.add_argument(
+        "--bootstrap-servers",
+        dest="kafka_bootstrap_servers",
+        help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS)",
+    )
     parser.add_argument("--topic", dest="kafka_topic", help="topic (env KAFKA_TOPIC)")
     parser.add_argument("--seed", type=int, help="random seed (default: random, logged)")
     parser.add_argument("--cards", type=int, help="number of cards (env PRODUCER_CARDS, default 5000)")
@@ -64,13 +67,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def stream_parser() -> argparse.ArgumentParser:
     """Flags of the streaming command."""
-    p = argparse.ArgumentParser(prog="python -m producer", description=__doc__,
-                                epilog="`python -m producer inject --help` injects one fraud instance.")
+    p = argparse.ArgumentParser(
+        prog="python -m producer",
+        description=__doc__,
+        epilog="`python -m producer inject --help` injects one fraud instance.",
+    )
     p.add_argument("--rate", type=float, help="events/s sent (0 = as fast as possible; env PRODUCER_RATE)")
     p.add_argument("--count", type=int, help="events to send (0 = forever; env PRODUCER_COUNT)")
     p.add_argument("--fraud-ratio", type=float, help="share of events in fraud instances (default 0.02)")
-    p.add_argument("--scenarios", help=f"subset and weights, e.g. high_amount=2,velocity_burst=1; "
-                   f"names: {', '.join(SCENARIOS)} (env PRODUCER_SCENARIOS)")
+    p.add_argument(
+        "--scenarios",
+        help=f"subset and weights, e.g. high_amount=2,velocity_burst=1; "
+        f"names: {', '.join(SCENARIOS)} (env PRODUCER_SCENARIOS)",
+    )
     p.add_argument("--sim-rate", type=float, help="simulated events/s of event time (default 20)")
     p.add_argument("--start", help="ISO-8601 anchor of event time (default: now)")
     p.add_argument("--verbose", action="store_true", help="log every event")
@@ -94,12 +103,20 @@ def _settings(args: argparse.Namespace) -> ProducerSettings:
 
 def _connect(s: ProducerSettings) -> KafkaProducer:
     extra = {"compression_type": s.compression} if s.compression else {}
-    return make_producer(s.kafka_bootstrap_servers, s.bootstrap_timeout_ms, linger_ms=s.linger_ms,
-                         batch_size=s.batch_size, **extra)
+    # max_block_ms bounds waiting for topic metadata too, so a missing topic fails as fast as no broker.
+    return make_producer(
+        s.kafka_bootstrap_servers,
+        s.bootstrap_timeout_ms,
+        linger_ms=s.linger_ms,
+        batch_size=s.batch_size,
+        max_block_ms=max(s.bootstrap_timeout_ms, 1_000),
+        **extra,
+    )
 
 
 def install_stop_handlers(stop: threading.Event) -> None:
     """SIGTERM/SIGINT set `stop` (the loop ends, flushes, exits 0); a second signal exits hard."""
+
     def handler(signum: int, _frame: FrameType | None) -> None:
         logger.info("producer: stopping signal=%s (again to abort)", signal.Signals(signum).name)
         stop.set()
@@ -115,24 +132,47 @@ def stream(args: argparse.Namespace) -> int:
     s = _settings(args)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     start_ms = to_ms(args.start) if args.start else int(time.time() * 1000)
-    gen = Generator(World.build(seed, s.cards), seed, s.fraud_ratio, parse_scenarios(s.scenarios),
-                    start_ms, s.sim_rate)
-    logger.info("producer: starting seed=%d start_ms=%d rate=%s count=%d fraud_ratio=%s sim_rate=%s "
-                "topic=%s bootstrap=%s", seed, start_ms, s.rate, s.count, s.fraud_ratio, s.sim_rate,
-                s.kafka_topic, s.kafka_bootstrap_servers)
+    gen = Generator(
+        World.build(seed, s.cards), seed, s.fraud_ratio, parse_scenarios(s.scenarios), start_ms, s.sim_rate
+    )
+    logger.info(
+        "producer: starting seed=%d start_ms=%d rate=%s count=%d fraud_ratio=%s sim_rate=%s "
+        "topic=%s bootstrap=%s",
+        seed,
+        start_ms,
+        s.rate,
+        s.count,
+        s.fraud_ratio,
+        s.sim_rate,
+        s.kafka_topic,
+        s.kafka_bootstrap_servers,
+    )
     stop = threading.Event()
     install_stop_handlers(stop)
     producer = _connect(s)
     errors = DeliveryErrors()
     try:
         check_topic(producer, s.kafka_topic)
-        stats = run(producer, s.kafka_topic, gen, rate=s.rate, count=s.count, stop=stop, errors=errors,
-                    verbose=args.verbose)
+        stats = run(
+            producer,
+            s.kafka_topic,
+            gen,
+            rate=s.rate,
+            count=s.count,
+            stop=stop,
+            errors=errors,
+            verbose=args.verbose,
+        )
         producer.flush(timeout=60)
     finally:
         producer.close(timeout=10)
-    logger.info("producer: done sent=%d rate=%.1f/s fraud=%s failed=%d", stats.sent, stats.rate(),
-                dict(sorted(stats.fraud.items())), errors.count)
+    logger.info(
+        "producer: done sent=%d rate=%.1f/s fraud=%s failed=%d",
+        stats.sent,
+        stats.rate(),
+        dict(sorted(stats.fraud.items())),
+        errors.count,
+    )
     return 1 if errors.count else 0
 
 
@@ -153,8 +193,13 @@ def inject(args: argparse.Namespace) -> int:
         producer.close(timeout=10)
     for ev in events:
         logger.info("%s", describe(ev))
-    logger.info("producer: injected scenario=%s scenario_id=%s card=%s events=%d", inst.scenario,
-                inst.scenario_id, world.cards[card].card_id, len(events))
+    logger.info(
+        "producer: injected scenario=%s scenario_id=%s card=%s events=%d",
+        inst.scenario,
+        inst.scenario_id,
+        world.cards[card].card_id,
+        len(events),
+    )
     return 0
 
 
@@ -162,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m producer`."""
     argv = sys.argv[1:] if argv is None else argv
     is_inject = bool(argv) and argv[0] == "inject"
-    args = (inject_parser().parse_args(argv[1:]) if is_inject else stream_parser().parse_args(argv))
+    args = inject_parser().parse_args(argv[1:]) if is_inject else stream_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:

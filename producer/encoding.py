@@ -46,8 +46,15 @@ class EventEncoder:
         return f"{self._sec_text}{ms:03d}Z"
 
     def encode(  # noqa: PLR0917 - positional on purpose: the per-event hot path
-        self, txn_id: str, ts_ms: int, card: int, amount: float, currency: str, merchant: int,
-        city: int, channel: str,
+        self,
+        txn_id: str,
+        ts_ms: int,
+        card: int,
+        amount: float,
+        currency: str,
+        merchant: int,
+        city: int,
+        channel: str,
     ) -> bytes:
         """Serialise one transaction; `amount` must already be rounded to cents."""
         where = self.unknown_frag if city == UNKNOWN else self.city_frag[city]

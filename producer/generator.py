@@ -41,16 +41,23 @@ class Generator:
     """An endless, deterministic iterator of GeneratedEvent (same arguments => same bytes)."""
 
     def __init__(  # noqa: PLR0917 - the agreed signature Generator(world, seed, ...)
-        self, world: World, seed: int = 0, fraud_ratio: float = DEFAULT_FRAUD_RATIO,
-        scenarios: Mapping[str, float] | str | None = None, start_ms: int | None = None,
+        self,
+        world: World,
+        seed: int = 0,
+        fraud_ratio: float = DEFAULT_FRAUD_RATIO,
+        scenarios: Mapping[str, float] | str | None = None,
+        start_ms: int | None = None,
         sim_rate: float = DEFAULT_SIM_RATE,
     ) -> None:
         if not 0.0 <= fraud_ratio < 1.0:
             raise ValueError("fraud_ratio must be in [0, 1)")
         if sim_rate <= 0:
             raise ValueError("sim_rate must be > 0")
-        weights = parse_scenarios(scenarios) if scenarios is None or isinstance(scenarios, str) \
+        weights = (
+            parse_scenarios(scenarios)
+            if scenarios is None or isinstance(scenarios, str)
             else {k: float(v) for k, v in scenarios.items() if v > 0}
+        )
         unknown = set(weights) - set(SCENARIOS)
         if unknown or not weights:
             raise ValueError(f"bad scenarios {sorted(unknown) or weights}; choose from {SCENARIOS}")
@@ -131,8 +138,11 @@ class Generator:
         if pool is not None and not pool:
             return None
         for _ in range(50):
-            card = pool[int(rng.random() * len(pool))] if pool is not None else int(
-                rng.random() * len(world.cards))
+            card = (
+                pool[int(rng.random() * len(pool))]
+                if pool is not None
+                else int(rng.random() * len(world.cards))
+            )
             if normal.free[card] <= now and now - normal.last[card] >= QUIET_AFTER_MS:
                 return card
         return None
@@ -143,8 +153,15 @@ def render(enc: EventEncoder, world: World, txn_id: str, p: PlannedEvent, inst: 
     currency = currency_for(world, p.card, p.city, p.channel)
     value = enc.encode(txn_id, p.ts_ms, p.card, p.amount, currency, p.merchant, p.city, p.channel)
     headers = [(HEADER_SCENARIO, inst.scenario.encode()), (HEADER_SCENARIO_ID, inst.scenario_id.encode())]
-    return GeneratedEvent(value, enc.card_keys[p.card], headers, inst.scenario, inst.scenario_id, p.ts_ms,
-                          world.cards[p.card].card_id)
+    return GeneratedEvent(
+        value,
+        enc.card_keys[p.card],
+        headers,
+        inst.scenario,
+        inst.scenario_id,
+        p.ts_ms,
+        world.cards[p.card].card_id,
+    )
 
 
 def instance_events(world: World, inst: Instance) -> list[GeneratedEvent]:
@@ -154,10 +171,15 @@ def instance_events(world: World, inst: Instance) -> list[GeneratedEvent]:
 
 
 def generate(
-    *, seed: int = 0, count: int = 1_000, fraud_ratio: float = DEFAULT_FRAUD_RATIO,
+    *,
+    seed: int = 0,
+    count: int = 1_000,
+    fraud_ratio: float = DEFAULT_FRAUD_RATIO,
     n_cards: int = DEFAULT_CARDS,
-    start: datetime | str | int | None = None, sim_rate: float = DEFAULT_SIM_RATE,
-    scenarios: Mapping[str, float] | str | None = None, world: World | None = None,
+    start: datetime | str | int | None = None,
+    sim_rate: float = DEFAULT_SIM_RATE,
+    scenarios: Mapping[str, float] | str | None = None,
+    world: World | None = None,
 ) -> list[GeneratedEvent]:
     """Generate `count` events (anchored at DEFAULT_START unless `start` is given)."""
     world = world or World.build(seed, n_cards)

@@ -76,6 +76,4 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def distance_matrix(cities: tuple[City, ...]) -> tuple[tuple[float, ...], ...]:
     """All pairwise distances in km, indexed [i][j]."""
-    return tuple(
-        tuple(haversine_km(a.lat, a.lon, b.lat, b.lon) for b in cities) for a in cities
-    )
+    return tuple(tuple(haversine_km(a.lat, a.lon, b.lat, b.lon) for b in cities) for a in cities)

@@ -85,7 +85,9 @@ def send_one(producer: KafkaProducer, topic: str, ev: GeneratedEvent, errors: De
 
 
 def send_events(
-    producer_or_bootstrap: KafkaProducer | str, topic: str, events: Iterable[GeneratedEvent],
+    producer_or_bootstrap: KafkaProducer | str,
+    topic: str,
+    events: Iterable[GeneratedEvent],
     flush_timeout_s: float = 60.0,
 ) -> int:
     """Send events, flush, and return how many were sent; raise DeliveryFailed if any failed.
@@ -94,8 +96,11 @@ def send_events(
     flushed but left open.
     """
     own = isinstance(producer_or_bootstrap, str)
-    producer = make_producer(producer_or_bootstrap) if isinstance(producer_or_bootstrap, str) \
+    producer = (
+        make_producer(producer_or_bootstrap)
+        if isinstance(producer_or_bootstrap, str)
         else producer_or_bootstrap
+    )
     errors = DeliveryErrors()
     sent = 0
     try:

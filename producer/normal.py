@@ -38,8 +38,19 @@ class NormalTraffic:
         self._flight = [[flight_ms(km) for km in row] for row in world.dist_km]
         # One tuple per card so the hot path does a single lookup.
         self._profile = [
-            (c.median, c.sigma, c.cap, c.p_atm, c.p_atm + c.p_online, c.p_trip, c.home,
-             cities[c.home].currency, enc.card_keys[i], c.card_id, enc.card_frag[i])
+            (
+                c.median,
+                c.sigma,
+                c.cap,
+                c.p_atm,
+                c.p_atm + c.p_online,
+                c.p_trip,
+                c.home,
+                cities[c.home].currency,
+                enc.card_keys[i],
+                c.card_id,
+                enc.card_frag[i],
+            )
             for i, c in enumerate(cards)
         ]
         self._currency = [c.currency for c in cities]

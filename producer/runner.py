@@ -41,8 +41,16 @@ def describe(ev: GeneratedEvent) -> str:
 
 
 def run(
-    producer: KafkaProducer, topic: str, events: Iterator[GeneratedEvent], *, rate: float, count: int,
-    stop: threading.Event, errors: DeliveryErrors, verbose: bool = False, status_every_s: float = 1.0,
+    producer: KafkaProducer,
+    topic: str,
+    events: Iterator[GeneratedEvent],
+    *,
+    rate: float,
+    count: int,
+    stop: threading.Event,
+    errors: DeliveryErrors,
+    verbose: bool = False,
+    status_every_s: float = 1.0,
 ) -> RunStats:
     """Send until `count` events (0 = forever) or `stop` is set; the caller flushes and closes."""
     pacer, stats = Pacer(rate), RunStats()
@@ -68,8 +76,13 @@ def run(
         pacer.mark(n)
         now = time.monotonic()
         if now >= next_status:
-            logger.info("producer: status sent=%d rate=%.1f/s fraud=%d by_scenario=%s failed=%d",
-                        stats.sent, (stats.sent - last_sent) / (now - last_t), sum(stats.fraud.values()),
-                        dict(sorted(stats.fraud.items())), errors.count)
+            logger.info(
+                "producer: status sent=%d rate=%.1f/s fraud=%d by_scenario=%s failed=%d",
+                stats.sent,
+                (stats.sent - last_sent) / (now - last_t),
+                sum(stats.fraud.values()),
+                dict(sorted(stats.fraud.items())),
+                errors.count,
+            )
             last_sent, last_t, next_status = stats.sent, now, now + status_every_s
     return stats

@@ -119,8 +119,14 @@ SCENARIOS: tuple[str, ...] = tuple(BUILDERS)
 
 
 def make_instance(
-    name: str, world: World, rng: random.Random, card: int, now_ms: int, *,
-    city: int | None = None, scenario_id: str | None = None,
+    name: str,
+    world: World,
+    rng: random.Random,
+    card: int,
+    now_ms: int,
+    *,
+    city: int | None = None,
+    scenario_id: str | None = None,
 ) -> Instance:
     """Build one instance of scenario `name` on card index `card`, starting at `now_ms`.
 

@@ -14,12 +14,25 @@ from producer.geo import CITIES, City, distance_matrix
 DEFAULT_CARDS = 5_000
 # Relative amount level of each category (multiplies a card's median spend).
 POS_CATEGORIES = {
-    "grocery": 0.8, "restaurant": 1.0, "fuel": 1.1, "fashion": 1.8, "electronics": 3.0,
-    "pharmacy": 0.6, "entertainment": 1.2, "home_garden": 2.0, "hotel": 3.5, "jewelry": 4.0,
+    "grocery": 0.8,
+    "restaurant": 1.0,
+    "fuel": 1.1,
+    "fashion": 1.8,
+    "electronics": 3.0,
+    "pharmacy": 0.6,
+    "entertainment": 1.2,
+    "home_garden": 2.0,
+    "hotel": 3.5,
+    "jewelry": 4.0,
 }
 ONLINE_CATEGORIES = {
-    "ecommerce": 1.4, "digital_goods": 0.5, "streaming": 0.3, "travel_booking": 4.0,
-    "marketplace": 1.2, "gaming": 0.6, "food_delivery": 0.9,
+    "ecommerce": 1.4,
+    "digital_goods": 0.5,
+    "streaming": 0.3,
+    "travel_booking": 4.0,
+    "marketplace": 1.2,
+    "gaming": 0.6,
+    "food_delivery": 0.9,
 }
 POS_PER_CITY = 5
 ONLINE_MERCHANTS = 40
@@ -84,9 +97,16 @@ class World:
             for i in range(len(cities))
         )
         return cls(
-            seed=seed, cities=cities, dist_km=dist, merchants=merchants, pos_by_city=pos_by_city,
-            atm_by_city=atm_by_city, online=online, cards=cards,
-            card_cum=tuple(itertools.accumulate(c.activity for c in cards)), nearby=nearby,
+            seed=seed,
+            cities=cities,
+            dist_km=dist,
+            merchants=merchants,
+            pos_by_city=pos_by_city,
+            atm_by_city=atm_by_city,
+            online=online,
+            cards=cards,
+            card_cum=tuple(itertools.accumulate(c.activity for c in cards)),
+            nearby=nearby,
         )
 
     def pick_card(self, rng: random.Random) -> int:
@@ -138,17 +158,19 @@ def _cards(rng: random.Random, n_cards: int, cities: tuple[City, ...]) -> tuple[
             account += 1
             home = min(bisect.bisect(cum_city, rng.random() * cum_city[-1]), len(cities) - 1)
         traveller = rng.random() < 0.3
-        cards.append(Card(
-            card_id=f"C{i:07d}",
-            account_id=f"A{account:07d}",
-            home=home,
-            median=round(min(250.0, max(5.0, math.exp(rng.gauss(math.log(40.0), 0.6)))), 2),
-            sigma=rng.uniform(0.3, 0.6),
-            activity=math.exp(rng.gauss(0.0, 0.8)),
-            p_online=rng.uniform(0.15, 0.45),
-            p_atm=rng.uniform(0.03, 0.12),
-            p_trip=rng.uniform(0.01, 0.05) if traveller else 0.002,
-        ))
+        cards.append(
+            Card(
+                card_id=f"C{i:07d}",
+                account_id=f"A{account:07d}",
+                home=home,
+                median=round(min(250.0, max(5.0, math.exp(rng.gauss(math.log(40.0), 0.6)))), 2),
+                sigma=rng.uniform(0.3, 0.6),
+                activity=math.exp(rng.gauss(0.0, 0.8)),
+                p_online=rng.uniform(0.15, 0.45),
+                p_atm=rng.uniform(0.03, 0.12),
+                p_trip=rng.uniform(0.01, 0.05) if traveller else 0.002,
+            )
+        )
     return tuple(cards)
 
 

@@ -60,8 +60,10 @@ def test_headers_carry_ground_truth_only(stream: list[GeneratedEvent]) -> None:
             assert ev.headers == [(HEADER_SCENARIO, b"normal")] and ev.scenario_id is None
         else:
             assert ev.scenario_id is not None
-            assert ev.headers == [(HEADER_SCENARIO, ev.scenario.encode()),
-                                  (HEADER_SCENARIO_ID, ev.scenario_id.encode())]
+            assert ev.headers == [
+                (HEADER_SCENARIO, ev.scenario.encode()),
+                (HEADER_SCENARIO_ID, ev.scenario_id.encode()),
+            ]
         assert b"scenario" not in ev.value
 
 
@@ -116,8 +118,14 @@ def test_fraud_ratio_near_target(world: World, ratio: float) -> None:
 
 
 def test_scenario_subset_and_weights(world: World) -> None:
-    events = generate(seed=3, count=30_000, start=START, world=world, fraud_ratio=0.05,
-                      scenarios="high_amount=3,unknown_location=1")
+    events = generate(
+        seed=3,
+        count=30_000,
+        start=START,
+        world=world,
+        fraud_ratio=0.05,
+        scenarios="high_amount=3,unknown_location=1",
+    )
     instances = {ev.scenario_id: ev.scenario for ev in events if ev.is_fraud}
     counts = Counter(instances.values())
     assert set(counts) == {"high_amount", "unknown_location"}

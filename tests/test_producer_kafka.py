@@ -22,8 +22,12 @@ pytestmark = pytest.mark.integration
 
 
 def _consumer(bootstrap: str) -> KafkaConsumer:
-    return KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-                         consumer_timeout_ms=5_000)
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5_000,
+    )
 
 
 def _record_count(bootstrap: str, topic: str) -> int:
@@ -58,8 +62,9 @@ def _cli(*args: str) -> list[str]:
 def _run(
     args: list[str], env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(args, check=False, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        args, check=False, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_events_consumed_back_equal_events_generated(kafka_bootstrap: str, topic: str) -> None:
@@ -98,8 +103,20 @@ def test_make_producer_fails_fast_when_kafka_is_unreachable() -> None:
 
 
 def test_cli_sends_count_records_and_exits_0(kafka_bootstrap: str, topic: str) -> None:
-    proc = _run(_cli("--count", "200", "--rate", "0", "--seed", "3", "--topic", topic,
-                     "--bootstrap-servers", kafka_bootstrap))
+    proc = _run(
+        _cli(
+            "--count",
+            "200",
+            "--rate",
+            "0",
+            "--seed",
+            "3",
+            "--topic",
+            topic,
+            "--bootstrap-servers",
+            kafka_bootstrap,
+        )
+    )
     assert proc.returncode == 0, proc.stderr
     assert "done sent=200" in proc.stderr
     assert _record_count(kafka_bootstrap, topic) == 200
@@ -114,8 +131,10 @@ def test_cli_takes_bootstrap_and_topic_from_the_environment(kafka_bootstrap: str
 
 def test_cli_unreachable_kafka_exits_nonzero_with_a_clear_message() -> None:
     started = time.monotonic()
-    proc = _run(_cli("--count", "10", "--bootstrap-servers", "127.0.0.1:1", "--bootstrap-timeout-ms", "3000"),
-                timeout=60)
+    proc = _run(
+        _cli("--count", "10", "--bootstrap-servers", "127.0.0.1:1", "--bootstrap-timeout-ms", "3000"),
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert time.monotonic() - started < 15
     assert "cannot reach Kafka at 127.0.0.1:1" in proc.stderr
@@ -123,15 +142,29 @@ def test_cli_unreachable_kafka_exits_nonzero_with_a_clear_message() -> None:
 
 
 def test_cli_missing_topic_exits_nonzero(kafka_bootstrap: str) -> None:
-    proc = _run(_cli("--count", "10", "--topic", "no-such-topic-for-producer-tests",
-                     "--bootstrap-servers", kafka_bootstrap), timeout=60)
+    proc = _run(
+        _cli(
+            "--count",
+            "10",
+            "--topic",
+            "no-such-topic-for-producer-tests",
+            "--bootstrap-servers",
+            kafka_bootstrap,
+            "--bootstrap-timeout-ms",
+            "3000",
+        ),
+        timeout=60,
+    )
     assert proc.returncode != 0 and "does not exist" in proc.stderr
 
 
 def test_sigterm_flushes_everything_sent_and_exits_0(kafka_bootstrap: str, topic: str) -> None:
-    proc = subprocess.Popen(_cli("--count", "0", "--rate", "500", "--topic", topic,
-                                 "--bootstrap-servers", kafka_bootstrap),
-                            cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _cli("--count", "0", "--rate", "500", "--topic", topic, "--bootstrap-servers", kafka_bootstrap),
+        cwd=REPO_ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stderr is not None
         for line in proc.stderr:  # wait for the first status line: the loop is sending
@@ -151,8 +184,18 @@ def test_sigterm_flushes_everything_sent_and_exits_0(kafka_bootstrap: str, topic
 
 
 def test_inject_sends_one_labelled_instance(kafka_bootstrap: str, topic: str) -> None:
-    proc = _run(_cli("inject", "velocity_burst", "--card", "C0000042", "--topic", topic,
-                     "--bootstrap-servers", kafka_bootstrap))
+    proc = _run(
+        _cli(
+            "inject",
+            "velocity_burst",
+            "--card",
+            "C0000042",
+            "--topic",
+            topic,
+            "--bootstrap-servers",
+            kafka_bootstrap,
+        )
+    )
     assert proc.returncode == 0, proc.stderr
     records = _consume_all(kafka_bootstrap, topic, 6)
     assert len(records) >= 6

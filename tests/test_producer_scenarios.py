@@ -95,8 +95,9 @@ def test_unknown_scenario_is_rejected(world: World) -> None:
 @pytest.fixture(scope="module")
 def stream(world: World) -> list[GeneratedEvent]:
     # sim_rate 2: 40,000 events span ~5.5 h of event time, so nearly every instance completes.
-    return generate(seed=9, count=40_000, fraud_ratio=0.05, start="2026-05-01T00:00:00Z", world=world,
-                    sim_rate=2.0)
+    return generate(
+        seed=9, count=40_000, fraud_ratio=0.05, start="2026-05-01T00:00:00Z", world=world, sim_rate=2.0
+    )
 
 
 def test_every_scenario_in_the_stream_has_its_property(stream: list[GeneratedEvent]) -> None:
