@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 
 from kafka import KafkaProducer
@@ -184,6 +184,9 @@ def inject(args: argparse.Namespace) -> int:
     rng = random.Random(seed)
     card = world.card_index(args.card) if args.card else rng.randrange(len(world.cards))
     inst = make_instance(args.scenario, world, rng, card, int(time.time() * 1000))
+    # Everything is sent at once, so shift the instance to end now: no event time in the future.
+    span = inst.events[-1].ts_ms - inst.events[0].ts_ms
+    inst = replace(inst, events=tuple(p._replace(ts_ms=p.ts_ms - span) for p in inst.events))
     events = instance_events(world, inst)
     producer = _connect(s)
     try:
