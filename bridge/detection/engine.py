@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from math import log
+from math import inf, log
 from zlib import crc32
 
 import msgspec
@@ -14,7 +14,7 @@ from bridge.detection.ml import MlModel, features
 from bridge.detection.state import RATE_CAP, RECENT_MAX, STATS_CAP, TINY_MAX, CardState
 from common.alerts import Alert, Reason, alert_id_for
 from common.rules import RulesConfig
-from common.schema import Transaction, event_epoch_ms, format_ts
+from common.schema import UNKNOWN_CITY, Transaction, event_epoch_ms, format_ts
 
 
 class Decision(msgspec.Struct, frozen=True):
@@ -49,10 +49,19 @@ class Detector:
 
     def __init__(self, rules: RulesConfig, model: MlModel | None = None) -> None:
         self.rules = rules
+        # Gates precomputed per rules version so a quiet event skips each check with one compare.
+        self._high_above = rules.high_amount.threshold if rules.high_amount.enabled else inf
+        self._unknown = rules.unknown_location if rules.unknown_location.enabled else None
         self._deny = frozenset(rules.unknown_location.deny_cities)
+        self._velocity = rules.velocity if rules.velocity.enabled else None
         self._velocity_ms = rules.velocity.window_s * 1000
+        self._travel = rules.impossible_travel if rules.impossible_travel.enabled else None
+        self._testing = rules.card_testing if rules.card_testing.enabled else None
+        self._tiny_below = rules.card_testing.tiny_below
         self._probe_ms = rules.card_testing.window_s * 1000
-        self._model = model if model is not None or not rules.ml_anomaly.enabled else MlModel()
+        self._spike = rules.amount_anomaly if rules.amount_anomaly.enabled else None
+        self._ml = rules.ml_anomaly if rules.ml_anomaly.enabled else None
+        self._model = model if model is not None or self._ml is None else MlModel()
 
     def with_rules(self, rules: RulesConfig) -> Detector:
         """Return a detector for new rules that keeps this one's ML model (and its warm-up)."""
@@ -66,51 +75,82 @@ class Detector:
     def evaluate(self, event: Transaction, state: CardState | None) -> tuple[Decision, CardState]:
         """Return the decision on `event` and the card's next state (`state` None = unseen card)."""
         prev = _FRESH if state is None else state
-        r = self.rules
         t = event_epoch_ms(event)
-        amount = event.amount
-        lat, lon = event.lat, event.lon
-        hits: list[Hit] = []
-        if r.high_amount.enabled and (hit := checks.high_amount(r.high_amount, amount)):
-            hits.append(hit)
-        if r.unknown_location.enabled and (
-            hit := checks.unknown_location(r.unknown_location, event.city, lat is not None, self._deny)
-        ):
-            hits.append(hit)
         newest = t if t > prev.last_ms else prev.last_ms
-        recent_ms, recent_amt = self._slide(prev, t, newest, amount)
-        if (
-            r.velocity.enabled
-            and t > newest - self._velocity_ms
-            and (hit := checks.velocity(r.velocity, len(recent_ms), sum(recent_amt), prev, newest))
-        ):
-            hits.append(hit)
-        moved = lat is not None and lon is not None
-        if (
-            r.impossible_travel.enabled
-            and lat is not None
-            and lon is not None
-            and (travel := checks.impossible_travel(r.impossible_travel, prev, t, lat, lon))
-        ):
-            hits.append(travel)
-            moved = False  # keep the trusted position: one impossible hop is one alert, not two
-        tested = r.card_testing.enabled and (
-            hit := checks.card_testing(r.card_testing, amount, t, prev.tiny_ms, prev.tiny_merchants)
-        )
-        if tested and hit:
-            hits.append(hit)
-        spiked = r.amount_anomaly.enabled and (hit := checks.amount_anomaly(r.amount_anomaly, amount, prev))
-        if spiked and hit:
-            hits.append(hit)
-        if self._model is not None and r.ml_anomaly.enabled:
+        recent = self._slide(prev, t, newest, event.amount)
+        hits: list[Hit] = []
+        tested = self._check_amounts(event, prev, t, hits)
+        moved = self._check_travel(event, prev, t, hits)
+        in_window = t > newest - self._velocity_ms  # a late event outside the window is not counted
+        self._check_place_and_pace(event, prev, newest, recent if in_window else None, hits)
+        if self._ml is not None:
             self._score_ml(event, t, prev, hits)
-        nxt = CardState(last_ms=newest, recent_ms=recent_ms, recent_amt=recent_amt)
-        self._probes(nxt, prev, event, t, newest=newest, tested=bool(tested))
-        self._place(nxt, prev, event, t, moved)
-        # alerted amounts and card-testing probes must not teach the card what its normal spend is
-        self._stats(nxt, prev, amount, keep=not hits and amount >= r.card_testing.tiny_below)
-        self._rate(nxt, prev, t, newest)
+        nxt = self._next_state(
+            prev, event, t, newest, recent=recent, moved=moved, tested=tested, learn=not hits
+        )
         return self._decide(hits), nxt
+
+    def _check_amounts(self, event: Transaction, prev: CardState, t: int, hits: list[Hit]) -> bool:
+        """Run high_amount, card_testing and amount_anomaly; return whether card_testing fired.
+
+        Each rule is gated by a cheap comparison first, so a normal event calls no check at all.
+        """
+        amount, tested = event.amount, False
+        if amount > self._high_above and (hit := checks.high_amount(self.rules.high_amount, amount)):
+            hits.append(hit)
+        if (
+            (c := self._testing) is not None
+            and prev.tiny_ms
+            and amount >= c.large_at_least
+            and (hit := checks.card_testing(c, amount, t, prev.tiny_ms, prev.tiny_merchants))
+        ):
+            hits.append(hit)
+            tested = True
+        if (
+            (a := self._spike) is not None
+            and amount >= a.min_amount
+            and prev.n >= a.min_history
+            and (hit := checks.amount_anomaly(a, amount, prev))
+        ):
+            hits.append(hit)
+        return tested
+
+    def _check_place_and_pace(
+        self,
+        event: Transaction,
+        prev: CardState,
+        newest: int,
+        window: tuple[list[int], list[float]] | None,
+        hits: list[Hit],
+    ) -> None:
+        """Run unknown_location, and velocity over `window` (None: this event is not in it)."""
+        city = event.city
+        if (
+            (u := self._unknown) is not None
+            and (event.lat is None or city == UNKNOWN_CITY or city in self._deny)
+            and (hit := checks.unknown_location(u, city, event.lat is not None, self._deny))
+        ):
+            hits.append(hit)
+        if (
+            (v := self._velocity) is not None
+            and window is not None
+            and len(window[0]) >= 2
+            and (hit := checks.velocity(v, len(window[0]), sum(window[1]), prev, newest))
+        ):
+            hits.append(hit)
+
+    def _check_travel(self, event: Transaction, prev: CardState, t: int, hits: list[Hit]) -> bool:
+        """Run impossible_travel; return whether this event becomes the card's known position."""
+        lat, lon = event.lat, event.lon
+        if lat is None or lon is None:
+            return False
+        rule = self._travel
+        if rule is None or prev.lat is None or (lat == prev.lat and lon == prev.lon):
+            return True  # equal coordinates (same city) are the common case: skip the trigonometry
+        if hit := checks.impossible_travel(rule, prev, t, lat, lon):
+            hits.append(hit)
+            return False  # keep the trusted position: one impossible hop is one alert, not two
+        return True
 
     def _slide(self, prev: CardState, t: int, newest: int, amount: float) -> tuple[list[int], list[float]]:
         """Return the velocity window (ascending times, amounts) after adding this event."""
@@ -121,73 +161,83 @@ class Detector:
             start += 1
         times, amounts = times[start:], amounts[start:]  # slices are copies: prev stays intact
         if t > cutoff:
-            at = len(times) if not times or t >= times[-1] else bisect_right(times, t)
-            times.insert(at, t)
-            amounts.insert(at, amount)
+            if not times or t >= times[-1]:
+                times.append(t)
+                amounts.append(amount)
+            else:
+                at = bisect_right(times, t)
+                times.insert(at, t)
+                amounts.insert(at, amount)
             if len(times) > RECENT_MAX:
                 del times[0], amounts[0]
         return times, amounts
 
-    def _probes(
-        self, nxt: CardState, prev: CardState, event: Transaction, t: int, *, newest: int, tested: bool
-    ) -> None:
-        """Carry the card-testing probes still in the window, plus this event if it is tiny."""
-        rule = self.rules.card_testing
-        tiny = event.amount < rule.tiny_below
-        if tested or (not prev.tiny_ms and not tiny):
-            return  # a completed pattern starts afresh, so one probe run alerts once
-        cutoff = newest - self._probe_ms
-        kept = [i for i, ms in enumerate(prev.tiny_ms) if ms > cutoff]
-        nxt.tiny_ms = [prev.tiny_ms[i] for i in kept]
-        nxt.tiny_merchants = [prev.tiny_merchants[i] for i in kept]
-        if tiny and t > cutoff:
-            nxt.tiny_ms.append(t)
-            nxt.tiny_merchants.append(crc32(event.merchant_id.encode()))  # stable across processes
-            if len(nxt.tiny_ms) > TINY_MAX:
-                del nxt.tiny_ms[0], nxt.tiny_merchants[0]
-
-    @staticmethod
-    def _place(nxt: CardState, prev: CardState, event: Transaction, t: int, moved: bool) -> None:
-        """Remember the newest located transaction (an older, late one does not move the card)."""
+    def _next_state(
+        self,
+        prev: CardState,
+        event: Transaction,
+        t: int,
+        newest: int,
+        *,
+        recent: tuple[list[int], list[float]],
+        moved: bool,
+        tested: bool,
+        learn: bool,
+    ) -> CardState:
+        """Build the card's next state around the already-slid velocity window `recent`."""
+        tiny_ms, tiny_merchants = self._probes(prev, event, t, newest, tested)
         if moved and t >= prev.geo_ms:
-            nxt.geo_ms, nxt.lat, nxt.lon, nxt.city = t, event.lat, event.lon, event.city
+            geo_ms, lat, lon, city = t, event.lat, event.lon, event.city
+        else:  # a late event does not move the card back to where it was
+            geo_ms, lat, lon, city = prev.geo_ms, prev.lat, prev.lon, prev.city
+        # alerted amounts and card-testing probes must not teach the card what its normal spend is
+        if learn and event.amount >= self._tiny_below:
+            n, log_mean, log_m2 = _learn(prev, event.amount)
         else:
-            nxt.geo_ms, nxt.lat, nxt.lon, nxt.city = prev.geo_ms, prev.lat, prev.lon, prev.city
-
-    @staticmethod
-    def _stats(nxt: CardState, prev: CardState, amount: float, keep: bool) -> None:
-        """Fold ln(amount) into the card's running stats (capped Welford, so old history fades)."""
-        if not keep:
-            nxt.n, nxt.log_mean, nxt.log_m2 = prev.n, prev.log_mean, prev.log_m2
-            return
-        n, m2 = prev.n, prev.log_m2
-        if n >= STATS_CAP:
-            k = STATS_CAP
-            m2 *= (k - 1) / k
-        else:
-            k = n + 1
-        x = log(amount)
-        delta = x - prev.log_mean
-        log_mean = prev.log_mean + delta / k
-        nxt.n, nxt.log_mean, nxt.log_m2 = k, log_mean, m2 + delta * (x - log_mean)
-
-    @staticmethod
-    def _rate(nxt: CardState, prev: CardState, t: int, newest: int) -> None:
-        """Count every transaction of the card over a span that halves at RATE_CAP.
-
-        Alerted ones count too: otherwise a card that trips the rule stops counting, looks ever
-        quieter, and trips it forever.
-        """
-        since, seen = prev.since_ms, prev.seen + 1
-        if seen == 1 or t < since:
-            since = t
+            n, log_mean, log_m2 = prev.n, prev.log_mean, prev.log_m2
+        # every transaction counts toward the card's usual rate, alerted ones too: otherwise a
+        # card that trips velocity stops counting, looks ever quieter, and trips it forever
+        since, seen = (t if prev.seen == 0 or t < prev.since_ms else prev.since_ms), prev.seen + 1
         if seen >= RATE_CAP:
             seen, since = seen // 2, newest - (newest - since) // 2
-        nxt.since_ms, nxt.seen = since, seen
+        return CardState(
+            last_ms=newest,
+            recent_ms=recent[0],
+            recent_amt=recent[1],
+            geo_ms=geo_ms,
+            lat=lat,
+            lon=lon,
+            city=city,
+            tiny_ms=tiny_ms,
+            tiny_merchants=tiny_merchants,
+            since_ms=since,
+            seen=seen,
+            n=n,
+            log_mean=log_mean,
+            log_m2=log_m2,
+        )
+
+    def _probes(
+        self, prev: CardState, event: Transaction, t: int, newest: int, tested: bool
+    ) -> tuple[list[int], list[int]]:
+        """Return the card-testing probes still in the window, plus this event if it is tiny."""
+        tiny = event.amount < self._tiny_below
+        if tested or (not prev.tiny_ms and not tiny):
+            return [], []  # a completed pattern starts afresh, so one probe run alerts once
+        cutoff = newest - self._probe_ms
+        kept = [i for i, ms in enumerate(prev.tiny_ms) if ms > cutoff]
+        times = [prev.tiny_ms[i] for i in kept]
+        merchants = [prev.tiny_merchants[i] for i in kept]
+        if tiny and t > cutoff:
+            times.append(t)
+            merchants.append(crc32(event.merchant_id.encode()))  # stable across processes
+            if len(times) > TINY_MAX:
+                del times[0], merchants[0]
+        return times, merchants
 
     def _score_ml(self, event: Transaction, t: int, prev: CardState, hits: list[Hit]) -> None:
-        assert self._model is not None
-        rule = self.rules.ml_anomaly
+        assert self._model is not None and self._ml is not None
+        rule = self._ml
         score = self._model.score_and_learn(features(event, t, prev))
         if self._model.seen > rule.warmup and (hit := checks.ml_anomaly(rule, score)):
             hits.append(hit)
@@ -203,6 +253,20 @@ class Detector:
         a = self.rules.alerting
         severity = "high" if total >= a.high_score else "medium" if total >= a.medium_score else "low"
         return Decision(tuple(reason for _, reason in hits), total, severity, total >= a.min_score)
+
+
+def _learn(prev: CardState, amount: float) -> tuple[int, float, float]:
+    """Fold ln(amount) into the card's stats: Welford, capped at STATS_CAP so old history fades."""
+    n, m2 = prev.n, prev.log_m2
+    if n >= STATS_CAP:
+        k = STATS_CAP
+        m2 *= (k - 1) / k
+    else:
+        k = n + 1
+    x = log(amount)
+    delta = x - prev.log_mean
+    log_mean = prev.log_mean + delta / k
+    return k, log_mean, m2 + delta * (x - log_mean)
 
 
 def make_alert(event: Transaction, decision: Decision, rules_version: int) -> Alert:
