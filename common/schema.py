@@ -67,6 +67,8 @@ def decode_event(raw: bytes | None) -> Transaction:
         raise InvalidEvent(f"schema: {exc}") from None
     except msgspec.DecodeError as exc:
         raise InvalidEvent(f"malformed JSON: {exc}") from None
+    except UnicodeDecodeError as exc:  # msgspec validates UTF-8 lazily, inside string values
+        raise InvalidEvent(f"malformed JSON: invalid UTF-8 ({exc.reason})") from None
     except RecursionError:
         raise InvalidEvent("malformed JSON: nested too deeply") from None
     if (event.lat is None) != (event.lon is None):
