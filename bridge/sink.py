@@ -101,7 +101,10 @@ class RedisSink:
     def _roundtrip(self, commands: Sequence[Command]) -> list[Any]:
         """Send all commands in one write, read every reply (errors become ResponseError values)."""
         if self._conn is None:
-            self._conn = self._pool.get_connection()
+            try:
+                self._conn = self._pool.get_connection()
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                raise SinkUnavailable(str(exc)) from exc
         conn = self._conn
         try:
             conn.send_packed_command([pack(commands)], check_health=False)

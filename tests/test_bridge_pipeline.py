@@ -36,10 +36,18 @@ BAD = [  # (value, key, headers) that must reach the DLQ untouched
 
 
 @pytest.fixture
-def settings(kafka_bootstrap: str, redis_url: str, topic: str, dlq_topic: str, redis_prefix: str) -> BridgeSettings:
+def settings(
+    kafka_bootstrap: str, redis_url: str, topic: str, dlq_topic: str, redis_prefix: str
+) -> BridgeSettings:
     return load_settings(
-        env={}, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic=topic, kafka_dlq_topic=dlq_topic,
-        redis_url=redis_url, redis_key_prefix=redis_prefix, group_id=unique("g-bridge"), poll_timeout_ms=50,
+        env={},
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic=topic,
+        kafka_dlq_topic=dlq_topic,
+        redis_url=redis_url,
+        redis_key_prefix=redis_prefix,
+        group_id=unique("g-bridge"),
+        poll_timeout_ms=50,
         batch_max=700,
     )
 
@@ -63,7 +71,7 @@ def make_bridge(settings: BridgeSettings) -> Iterator[Callable[[], Bridge]]:
 
 def expected_alerts(records: list[tuple[Any, Any, Any]]) -> dict[str, Any]:
     """Run the detector over the events in production order (per card that is the topic order)."""
-    detector, states = Detector(default_rules()), {}
+    detector, states = Detector(default_rules()), dict[str, Any]()
     alerts = {}
     for value, _, _ in records:
         ev = decode_event(value)
@@ -91,8 +99,13 @@ def dlq_records(bootstrap: str, dlq_topic: str, n: int) -> list[Any]:
 
 
 def test_pipeline_writes_exact_redis_contents_and_dead_letters(
-    settings: BridgeSettings, make_bridge: Callable[[], Bridge], redis_client: redis.Redis, keys: RedisKeys,
-    kafka_bootstrap: str, topic: str, dlq_topic: str,
+    settings: BridgeSettings,
+    make_bridge: Callable[[], Bridge],
+    redis_client: redis.Redis,
+    keys: RedisKeys,
+    kafka_bootstrap: str,
+    topic: str,
+    dlq_topic: str,
 ) -> None:
     good = generated(3_000, seed=11)
     produce(kafka_bootstrap, topic, good)
@@ -128,12 +141,16 @@ def test_pipeline_writes_exact_redis_contents_and_dead_letters(
     record = redis_client.hgetall(keys.alert(some_id))
     assert decode_alert(record[b"d"]) == some
     assert (record[b"status"], record[b"version"], record[b"assignee"], record[b"updated_by"]) == (
-        b"new", b"1", b"", b"bridge")
+        b"new",
+        b"1",
+        b"",
+        b"bridge",
+    )
     assert RECENT_TXNS_MAX <= redis_client.xlen(keys.txns) <= len(good)  # MAXLEN ~ trims approximately
     assert redis_client.xlen(keys.alerts) == len(want)
     rules = decode_rules_doc(redis_client.get(keys.rules))  # type: ignore[arg-type]
     assert (rules.version, rules.updated_by, rules.rules) == (1, "system", default_rules())
-    samples = [msgspec.json.decode(x) for x in redis_client.lrange(keys.dlq_samples, 0, -1)]  # type: ignore[union-attr]
+    samples = [msgspec.json.decode(x) for x in redis_client.lrange(keys.dlq_samples, 0, -1)]
     assert sorted(s["offset"] for s in samples) == sorted({s["offset"] for s in samples})
     assert len(samples) == len(BAD) and all(len(s["preview"]) <= 200 for s in samples)
 
@@ -145,7 +162,8 @@ def test_pipeline_writes_exact_redis_contents_and_dead_letters(
         assert h["dlq_source_topic"] == topic.encode() and h["dlq_source_partition"] == b"1"
         assert h["dlq_reason"]
     assert [int(dict(r.headers)["dlq_source_offset"]) for r in dead] == list(
-        range(ends[TopicPartition(topic, 1)] - len(BAD), ends[TopicPartition(topic, 1)]))
+        range(ends[TopicPartition(topic, 1)] - len(BAD), ends[TopicPartition(topic, 1)])
+    )
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout_s: float = 60) -> None:
@@ -156,7 +174,10 @@ def wait_for(what: str, check: Callable[[], bool], timeout_s: float = 60) -> Non
 
 
 def test_live_rule_change_applies_without_restart_and_bad_doc_is_ignored(
-    make_bridge: Callable[[], Bridge], redis_client: redis.Redis, keys: RedisKeys, kafka_bootstrap: str,
+    make_bridge: Callable[[], Bridge],
+    redis_client: redis.Redis,
+    keys: RedisKeys,
+    kafka_bootstrap: str,
     topic: str,
 ) -> None:
     records = generated(900, seed=5)
@@ -181,8 +202,9 @@ def test_live_rule_change_applies_without_restart_and_bad_doc_is_ignored(
         runner.join(30)
     assert not runner.is_alive()
     assert bridge.rules.version == 2
-    alerts = {a.txn_id: a for a in map(decode_alert, (
-        redis_client.hget(keys.alert(x.decode()), "d") for x in redis_client.zrange(keys.alert_index, 0, -1)))}
+    ids: list[bytes] = redis_client.zrange(keys.alert_index, 0, -1)  # type: ignore[assignment]
+    blobs: list[bytes] = [redis_client.hget(keys.alert(x.decode()), "d") for x in ids]  # type: ignore[misc]
+    alerts = {a.txn_id: a for a in map(decode_alert, blobs)}
     later = [decode_event(v).txn_id for v, _, _ in records[300:]]
     assert all(t in alerts for t in later), "an event after the change escaped the new threshold"
     assert {alerts[t].rules_version for t in later} == {2}

@@ -25,28 +25,57 @@ T0 = 1_800_000_000_000
 
 def event(i: int, amount: float = 10.25, city: str = "Paris", card: str = "c1") -> Transaction:
     return Transaction(
-        txn_id=f"t{i}", ts=datetime(2026, 1, 1, tzinfo=UTC), card_id=card, account_id="a1",
-        amount=amount, currency="EUR", merchant_id="m1", merchant_category="grocery", city=city,
-        country="FR", lat=48.85, lon=2.35, channel="pos",
+        txn_id=f"t{i}",
+        ts=datetime(2026, 1, 1, tzinfo=UTC),
+        card_id=card,
+        account_id="a1",
+        amount=amount,
+        currency="EUR",
+        merchant_id="m1",
+        merchant_category="grocery",
+        city=city,
+        country="FR",
+        lat=48.85,
+        lon=2.35,
+        channel="pos",
     )
 
 
 def alert_for(ev: Transaction, rules: tuple[str, ...], severity: str = "high") -> Alert:
     return Alert(
-        alert_id=alert_id_for(ev.txn_id), txn_id=ev.txn_id, ts="2026-01-01T00:00:00.000Z", event_ms=T0,
-        card_id=ev.card_id, account_id=ev.account_id, amount=ev.amount, currency=ev.currency,
-        merchant_id=ev.merchant_id, merchant_category=ev.merchant_category, city=ev.city,
-        channel=ev.channel, score=0.9, severity=severity,  # type: ignore[arg-type]
-        reasons=tuple(Reason(r, 1.0, 0.5, r) for r in rules), rules_version=3,
+        alert_id=alert_id_for(ev.txn_id),
+        txn_id=ev.txn_id,
+        ts="2026-01-01T00:00:00.000Z",
+        event_ms=T0,
+        card_id=ev.card_id,
+        account_id=ev.account_id,
+        amount=ev.amount,
+        currency=ev.currency,
+        merchant_id=ev.merchant_id,
+        merchant_category=ev.merchant_category,
+        city=ev.city,
+        channel=ev.channel,
+        score=0.9,
+        severity=severity,  # type: ignore[arg-type]
+        reasons=tuple(Reason(r, 1.0, 0.5, r) for r in rules),
+        rules_version=3,
     )
 
 
-def scored(i: int, ts_ms: int, alert_rules: tuple[str, ...] = (), scenario: str | None = None,
-           sid: str | None = None, amount: float = 10.25, city: str = "Paris") -> Scored:
+def scored(
+    i: int,
+    ts_ms: int,
+    alert_rules: tuple[str, ...] = (),
+    scenario: str | None = None,
+    sid: str | None = None,
+    amount: float = 10.25,
+    city: str = "Paris",
+) -> Scored:
     ev = event(i, amount, city)
     alert = alert_for(ev, alert_rules) if alert_rules else None
-    return Scored(RecordMeta(0, i, ts_ms, scenario, sid), ev, 0.9 if alert else 0.0,
-                  "high" if alert else "low", alert)
+    return Scored(
+        RecordMeta(0, i, ts_ms, scenario, sid), ev, 0.9 if alert else 0.0, "high" if alert else "low", alert
+    )
 
 
 def plan_of(batch: Batch) -> list[tuple]:
@@ -62,7 +91,11 @@ def test_counters_are_aggregated_to_one_command_per_field() -> None:
     plan = plan_of(Batch(items, [], {}, {0: 51}))
     incr = commands(plan, "HINCRBY", KEYS.totals)
     assert sorted((c[2], c[3]) for c in incr) == [
-        ("alerts", 1), ("alerts:high_amount", 1), ("alerts:velocity", 1), ("txns", 51)]
+        ("alerts", 1),
+        ("alerts:high_amount", 1),
+        ("alerts:velocity", 1),
+        ("txns", 51),
+    ]
     sec0, sec1 = KEYS.second(T0 // 1000), KEYS.second(T0 // 1000 + 1)
     assert ("HINCRBY", sec0, "txns", 50) in plan and ("HINCRBY", sec1, "txns", 1) in plan
     assert ("HINCRBYFLOAT", KEYS.totals, "amount", 51 * 10.25) in plan
@@ -113,12 +146,19 @@ def test_txns_stream_gets_only_the_newest_events_of_a_big_batch() -> None:
 
 
 def test_dead_letters_counted_and_samples_bounded() -> None:
-    dead = [DeadLetter(RecordMeta(1, 100 + i, T0), "schema" if i % 2 else "malformed_json", f"r{i}", "x" * 5)
-            for i in range(DLQ_SAMPLES_MAX + 10)]
+    dead = [
+        DeadLetter(RecordMeta(1, 100 + i, T0), "schema" if i % 2 else "malformed_json", f"r{i}", "x" * 5)
+        for i in range(DLQ_SAMPLES_MAX + 10)
+    ]
     plan = plan_of(Batch([], dead, {}, {1: 100 + len(dead)}))
     assert ("HINCRBY", KEYS.dlq_reasons, "schema", 30) in plan
     assert ("HINCRBY", KEYS.dlq_reasons, "malformed_json", 30) in plan
-    assert ("HINCRBY", KEYS.totals, "dlq", 60) in plan and ("HINCRBY", KEYS.second(T0 // 1000), "dlq", 60) in plan
+    assert ("HINCRBY", KEYS.totals, "dlq", 60) in plan and (
+        "HINCRBY",
+        KEYS.second(T0 // 1000),
+        "dlq",
+        60,
+    ) in plan
     (push,) = commands(plan, "LPUSH", KEYS.dlq_samples)
     samples = [json.loads(x) for x in push[2:]]
     assert len(samples) == DLQ_SAMPLES_MAX and samples[-1]["offset"] == 100 + len(dead) - 1
@@ -136,20 +176,31 @@ def test_ground_truth_counts() -> None:
     ]
     plan = plan_of(Batch(items, [], {}, {0: 6}))
     counts = {c[2]: c[3] for c in commands(plan, "HINCRBY", KEYS.eval_counts)}
-    assert counts == {"events:velocity_burst": 2, "alerted:velocity_burst": 1, "tp:velocity": 1,
-                      "events:card_testing": 1, "events:normal": 1, "alerted:normal": 1, "fp:high_amount": 1}
+    assert counts == {
+        "events:velocity_burst": 2,
+        "alerted:velocity_burst": 1,
+        "tp:velocity": 1,
+        "events:card_testing": 1,
+        "events:normal": 1,
+        "alerted:normal": 1,
+        "fp:high_amount": 1,
+    }
     assert ("SADD", KEYS.eval_instances("velocity_burst"), "s1") in plan
     assert ("SADD", KEYS.eval_instances("card_testing"), "s2") in plan
     assert commands(plan, "SADD", KEYS.eval_caught("velocity_burst")) == [
-        ("SADD", KEYS.eval_caught("velocity_burst"), "s1")]
+        ("SADD", KEYS.eval_caught("velocity_burst"), "s1")
+    ]
     assert commands(plan, "SADD", KEYS.eval_caught("card_testing")) == []
 
 
 def test_states_offsets_and_bookkeeping_close_the_plan() -> None:
     plan = plan_of(Batch([scored(1, T0)], [], {"c1": b"[1]"}, {2: 11, 0: 2}))
     assert ("SET", KEYS.card_state("c1"), b"[1]", "EX", 600) in plan
-    assert plan[-3:] == [("HSET", KEYS.offsets("topic"), 0, 2, 2, 11), ("INCR", KEYS.seq),
-                         ("SET", KEYS.last_write, T0 + 5)]
+    assert plan[-3:] == [
+        ("HSET", KEYS.offsets("topic"), 0, 2, 2, 11),
+        ("INCR", KEYS.seq),
+        ("SET", KEYS.last_write, T0 + 5),
+    ]
     assert ("HSET", KEYS.city_geo, "Paris", b'{"lat":48.85,"lon":2.35,"country":"FR"}') in plan
 
 
@@ -165,19 +216,22 @@ def test_txn_row_is_event_json_plus_verdict() -> None:
 GOOD = encode_event(event(1))
 
 
-@pytest.mark.parametrize(("raw", "reason_class"), [
-    (None, EMPTY),
-    (b"", MALFORMED),
-    (b"\xff\xfe\x00garbage", MALFORMED),
-    (b'{"txn_id": "t1"', MALFORMED),
-    (b"[" * 60_000, SCHEMA),
-    (b'{"a":' * 10_000, MALFORMED),
-    (b"null", SCHEMA),
-    (b'{"txn_id": "t1"}', SCHEMA),
-    (GOOD.replace(b'"amount":10.25', b'"amount":-1'), SCHEMA),
-    (GOOD.replace(b'"channel":"pos"', b'"channel":"p\xffs"'), MALFORMED),
-    (GOOD[:-1] + b',"pad":"' + b"x" * 70_000 + b'"}', TOO_LARGE),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason_class"),
+    [
+        (None, EMPTY),
+        (b"", MALFORMED),
+        (b"\xff\xfe\x00garbage", MALFORMED),
+        (b'{"txn_id": "t1"', MALFORMED),
+        (b"[" * 60_000, SCHEMA),
+        (b'{"a":' * 10_000, MALFORMED),
+        (b"null", SCHEMA),
+        (b'{"txn_id": "t1"}', SCHEMA),
+        (GOOD.replace(b'"amount":10.25', b'"amount":-1'), SCHEMA),
+        (GOOD.replace(b'"channel":"pos"', b'"channel":"p\xffs"'), MALFORMED),
+        (GOOD[:-1] + b',"pad":"' + b"x" * 70_000 + b'"}', TOO_LARGE),
+    ],
+)
 def test_validation_classifies_every_bad_value(raw: bytes | None, reason_class: str) -> None:
     result = validate(raw, max_bytes=65_536)
     assert isinstance(result, Rejected) and result.reason_class == reason_class, result
@@ -223,6 +277,7 @@ def test_percentiles_nearest_rank() -> None:
 def test_pack_matches_resp() -> None:
     assert pack([("SET", "k", b"v", "EX", 5), ("INCRBYFLOAT", "f", 0.5)]) == (
         b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nEX\r\n$1\r\n5\r\n"
-        b"*3\r\n$11\r\nINCRBYFLOAT\r\n$1\r\nf\r\n$3\r\n0.5\r\n")
+        b"*3\r\n$11\r\nINCRBYFLOAT\r\n$1\r\nf\r\n$3\r\n0.5\r\n"
+    )
     with pytest.raises(TypeError):
         pack([("SET", "k", None)])  # type: ignore[list-item]
