@@ -107,134 +107,63 @@ class RuleSpec(msgspec.Struct, frozen=True):
     fields: tuple[FieldSpec, ...]
 
 
-_ENABLED = FieldSpec("enabled", "Enabled", "Evaluate this rule on every transaction.", "bool")
-_WEIGHT = FieldSpec(
-    "weight", "Weight", "Score when the rule just fires (rises to 1 further over).", "float", 0.0, 1.0
+_COMMON = (
+    FieldSpec("enabled", "Enabled", "Evaluate this rule on every transaction.", "bool"),
+    FieldSpec("weight", "Weight", "Score when the rule just fires (rises to 1 further over).", "float", 0, 1),
 )
-
-
-def _rule(name: str, label: str, description: str, *fields: FieldSpec) -> RuleSpec:
-    return RuleSpec(name, label, description, (_ENABLED, _WEIGHT, *fields))
-
-
+# One row per field: name, label, description, type, min, max. Kept as a table for reading.
+# fmt: off
+_TABLE: dict[str, tuple[str, str, tuple[tuple[Any, ...], ...]]] = {
+    "high_amount": ("High amount", "Amount above a fixed limit.", (
+        ("threshold", "Threshold ($)", "Fire when the amount is above this.", "float", 1, 1e6),
+    )),
+    "unknown_location": ("Unknown location", "City is UNKNOWN_IP_ADDR, coordinates are missing, or the city "
+                         "is on the deny list.", (
+        ("flag_missing_coords", "Flag missing coordinates", "Fire when lat/lon are null.", "bool"),
+        ("deny_cities", "Deny-listed cities", "Cities that always fire (exact name).", "str_list"),
+    )),
+    "velocity": ("Velocity", "Too many or too much on one card within a sliding event-time window.", (
+        ("window_s", "Window (s)", "Length of the sliding window.", "int", 1, 3600),
+        ("max_count", "Max count", "Fire at this many transactions in the window.", "int", 2, 50),
+        ("max_chance", "Max chance at card's rate", "Busy cards: fire only if their own usual rate gives "
+         "this count with at most this probability (1 = off).", "float", 0, 1),
+        ("max_sum", "Max sum ($)", "Fire when 2+ transactions in the window sum to this.", "float", 1, 1e7),
+    )),
+    "impossible_travel": ("Impossible travel", "Consecutive located transactions too far apart for the "
+                          "time between them.", (
+        ("max_speed_kmh", "Max speed (km/h)", "Fire above this great-circle speed.", "float", 10, 20000),
+        ("min_distance_km", "Min distance (km)", "Ignore shorter hops (GPS jitter).", "float", 0, 20000),
+    )),
+    "card_testing": ("Card testing", "Several tiny amounts at several merchants, then a large one.", (
+        ("window_s", "Window (s)", "How far back tiny amounts count.", "int", 60, 86400),
+        ("tiny_below", "Tiny below ($)", "An amount below this is a probe.", "float", 0.01, 100),
+        ("min_tiny", "Min probes", "Probes needed before the large amount.", "int", 1, 16),
+        ("min_merchants", "Min merchants", "Distinct merchants among the probes.", "int", 1, 16),
+        ("large_at_least", "Large at least ($)", "The amount that completes the pattern.", "float", 1, 1e6),
+    )),
+    "amount_anomaly": ("Amount anomaly", "Amount far above this card's own typical spend.", (
+        ("multiplier", "Multiplier", "Fire above this many times the card's typical (geometric-mean) amount.",
+         "float", 1, 1000),
+        ("min_amount", "Floor ($)", "Never fire below this amount.", "float", 0, 1e6),
+        ("min_z", "Min z (log)", "Also this many std devs above the card's log-mean.", "float", 0, 20),
+        ("min_history", "Warm-up (txns)", "Card history needed before it can fire.", "int", 2, 1000),
+    )),
+    "ml_anomaly": ("ML anomaly (HalfSpaceTrees)", "Online model score; process-local, costs throughput.", (
+        ("threshold", "Threshold", "Fire at or above this model score.", "float", 0, 1),
+        ("warmup", "Warm-up (txns)", "Events the model learns before it can fire.", "int", 0, 1_000_000),
+    )),
+    "alerting": ("Alerting", "How rule scores become alerts.", (
+        ("min_score", "Alert at score", "Raise an alert at or above this score.", "float", 0, 1),
+        ("medium_score", "Medium at", "Severity medium at or above this score.", "float", 0, 1),
+        ("high_score", "High at", "Severity high at or above this score.", "float", 0, 1),
+    )),
+}
+# fmt: on
 RULE_SPECS: dict[str, RuleSpec] = {
-    s.name: s
-    for s in (
-        _rule(
-            "high_amount",
-            "High amount",
-            "Amount above a fixed limit.",
-            FieldSpec("threshold", "Threshold ($)", "Fire when the amount is above this.", "float", 1, 1e6),
-        ),
-        _rule(
-            "unknown_location",
-            "Unknown location",
-            "City is UNKNOWN_IP_ADDR, coordinates are missing, or the city is on the deny list.",
-            FieldSpec(
-                "flag_missing_coords", "Flag missing coordinates", "Fire when lat/lon are null.", "bool"
-            ),
-            FieldSpec(
-                "deny_cities", "Deny-listed cities", "Cities that always fire (exact name).", "str_list"
-            ),
-        ),
-        _rule(
-            "velocity",
-            "Velocity",
-            "Too many or too much on one card within a sliding window.",
-            FieldSpec("window_s", "Window (s)", "Sliding event-time window.", "int", 1, 3600),
-            FieldSpec(
-                "max_count", "Max count", "Fire at this many transactions in the window.", "int", 2, 50
-            ),
-            FieldSpec(
-                "max_chance",
-                "Max chance at card's rate",
-                "Busy cards: fire only if their usual rate explains the count with at most this "
-                "probability (1 = off).",
-                "float",
-                0,
-                1,
-            ),
-            FieldSpec(
-                "max_sum",
-                "Max sum ($)",
-                "Fire when 2+ transactions in the window reach this sum.",
-                "float",
-                1,
-                1e7,
-            ),
-        ),
-        _rule(
-            "impossible_travel",
-            "Impossible travel",
-            "Consecutive located transactions too far apart for the time between them.",
-            FieldSpec(
-                "max_speed_kmh", "Max speed (km/h)", "Fire above this great-circle speed.", "float", 10, 20000
-            ),
-            FieldSpec(
-                "min_distance_km",
-                "Min distance (km)",
-                "Ignore shorter hops (GPS jitter, one city).",
-                "float",
-                0,
-                20000,
-            ),
-        ),
-        _rule(
-            "card_testing",
-            "Card testing",
-            "Several tiny amounts, then a large one, within a window.",
-            FieldSpec("window_s", "Window (s)", "How far back tiny amounts count.", "int", 60, 86400),
-            FieldSpec("tiny_below", "Tiny below ($)", "An amount below this is a probe.", "float", 0.01, 100),
-            FieldSpec("min_tiny", "Min tiny", "Probes needed before the large amount.", "int", 1, 16),
-            FieldSpec("min_merchants", "Min merchants", "Distinct merchants among the probes.", "int", 1, 16),
-            FieldSpec(
-                "large_at_least",
-                "Large at least ($)",
-                "The amount that completes the pattern.",
-                "float",
-                1,
-                1e6,
-            ),
-        ),
-        _rule(
-            "amount_anomaly",
-            "Amount anomaly",
-            "Amount far above this card's own history.",
-            FieldSpec(
-                "multiplier", "Multiplier", "Fire above this many times the card's mean.", "float", 1, 1000
-            ),
-            FieldSpec("min_amount", "Floor ($)", "Never fire below this amount.", "float", 0, 1e6),
-            FieldSpec(
-                "min_z", "Min z (log)", "Also require this many std devs above the log-mean.", "float", 0, 20
-            ),
-            FieldSpec(
-                "min_history", "Warm-up (txns)", "Card history needed before it can fire.", "int", 2, 1000
-            ),
-        ),
-        _rule(
-            "ml_anomaly",
-            "ML anomaly (HalfSpaceTrees)",
-            "Online model score; process-local, costs throughput.",
-            FieldSpec("threshold", "Threshold", "Fire at or above this model score.", "float", 0, 1),
-            FieldSpec(
-                "warmup", "Warm-up (txns)", "Events the model learns before it can fire.", "int", 0, 1_000_000
-            ),
-        ),
-        RuleSpec(
-            "alerting",
-            "Alerting",
-            "How rule scores become alerts.",
-            (
-                FieldSpec(
-                    "min_score", "Alert at score", "Raise an alert at or above this score.", "float", 0, 1
-                ),
-                FieldSpec(
-                    "medium_score", "Medium at", "Severity medium at or above this score.", "float", 0, 1
-                ),
-                FieldSpec("high_score", "High at", "Severity high at or above this score.", "float", 0, 1),
-            ),
-        ),
+    name: RuleSpec(
+        name, label, text, (() if name == "alerting" else _COMMON) + tuple(FieldSpec(*row) for row in rows)
     )
+    for name, (label, text, rows) in _TABLE.items()
 }
 
 

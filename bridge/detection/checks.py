@@ -41,7 +41,7 @@ def high_amount(r: HighAmountRule, amount: float) -> Hit | None:
         return None
     text = f"amount {money(amount)} above limit {money(r.threshold)}"
     return scaled(r.weight, (amount / r.threshold - 1.0) / 3.0), Reason(
-        "high_amount", amount, r.threshold, text
+        "high_amount", float(amount), r.threshold, text
     )
 
 
@@ -106,7 +106,7 @@ def impossible_travel(r: ImpossibleTravelRule, prev: CardState, t: int, lat: flo
         return None
     shown = "instantly" if speed == inf else f"in {_duration(hours)} = {speed:,.0f} km/h"
     text = f"{km:,.0f} km from {prev.city} {shown} (max {r.max_speed_kmh:,.0f} km/h)"
-    observed = speed if speed != inf else 1e9  # JSON has no infinity
+    observed = round(speed, 1) if speed != inf else 1e9  # JSON has no infinity
     return scaled(r.weight, (speed / r.max_speed_kmh - 1.0) / 4.0), Reason(
         "impossible_travel", observed, r.max_speed_kmh, text
     )

@@ -42,7 +42,7 @@ def features(event: Transaction, t: int, prev: CardState) -> dict[str, float]:
 class MlModel:
     """HalfSpaceTrees that scores an event, then learns it; `seen` counts learned events."""
 
-    def __init__(self, seed: int = 7, n_trees: int = 15, height: int = 8, window_size: int = 250) -> None:
+    def __init__(self, seed: int = 7, n_trees: int = 10, height: int = 6, window_size: int = 250) -> None:
         from river import anomaly  # imported only when the rule is enabled: river is slow to import
 
         self._model: Any = anomaly.HalfSpaceTrees(
