@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import sys
-import time
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,30 +29,36 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _install_signals(bridge: Bridge) -> None:
-    def handler(signum: int, _frame: Any) -> None:
-        if bridge.stopping:
+class _Signals:
+    """SIGTERM/SIGINT: the first stops gracefully (also while connecting), the second exits hard."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.bridge: Bridge | None = None
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.stop.is_set():
             logger.warning("bridge: second signal, exiting hard signal=%s", signum)
             os._exit(1)
         logger.info("bridge: stopping after the current batch signal=%s", signum)
-        bridge.stop()
+        self.stop.set()
+        if self.bridge is not None:
+            self.bridge.stop()
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
 
-
-def _connect(what: str, factory: Callable[[], T], deadline_s: float = 600.0) -> T:
-    """Build a client, retrying with capped backoff while the service is not up yet."""
-    delay, give_up = 0.1, time.monotonic() + deadline_s
-    while True:
+def _connect(what: str, factory: Callable[[], T], stop: threading.Event) -> T | None:
+    """Build a client, retrying with capped backoff while the service is not up; None if stopped."""
+    delay = 0.1
+    while not stop.is_set():
         try:
             return factory()
         except (KafkaError, redis.RedisError, OSError) as exc:
-            if time.monotonic() > give_up:
-                raise
             logger.warning("bridge: %s unavailable retry_in=%.1fs error=%s", what, delay, exc)
-            time.sleep(delay)
+            stop.wait(delay)
             delay = min(5.0, delay * 2)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,16 +76,21 @@ def main(argv: list[str] | None = None) -> int:
         settings.group_id,
         settings.redis_key_prefix,
     )
+    signals = _Signals()
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
-    consumer = _connect("kafka consumer", lambda: make_consumer(settings))
-    producer = _connect("kafka producer", lambda: make_producer(settings))
-    bridge = Bridge(settings, consumer, producer, client)
-    _install_signals(bridge)
+    consumer = _connect("kafka consumer", lambda: make_consumer(settings), signals.stop)
+    producer = _connect("kafka producer", lambda: make_producer(settings), signals.stop)
     try:
-        bridge.run(max_events=args.max_events)
+        if consumer is not None and producer is not None and not signals.stop.is_set():
+            bridge = signals.bridge = Bridge(settings, consumer, producer, client)
+            if signals.stop.is_set():  # a signal raced with construction
+                bridge.stop()
+            bridge.run(max_events=args.max_events)
     finally:
-        consumer.close(autocommit=False, timeout_ms=3_000)
-        producer.close(timeout=3)
+        if consumer is not None:
+            consumer.close(autocommit=False, timeout_ms=3_000)
+        if producer is not None:
+            producer.close(timeout=2)
         client.close()
     return 0
 
