@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,15 +104,30 @@ def _delta_feeds(
         state["grid_n"] = grid_n
 
 
+_SLOW_VIEWS: dict[str, Any] = {
+    "quality": quality_view,
+    "rules_fig": lambda counts: rules_bar_figure(counts, RULE_LABELS),
+    "map_fig": city_map_figure,
+}
+
+
+def _if_changed(state: dict[str, Any], out: dict[str, Any], name: str, data: Any) -> None:
+    """Build and send an aggregate view only when its input data changed since the last send."""
+    digest = hashlib.blake2b(repr(data).encode(), digest_size=8).hexdigest()
+    if state.get(f"d_{name}") != digest:
+        out[name] = _SLOW_VIEWS[name](data)
+        state[f"d_{name}"] = digest
+
+
 def _slow(
     reader: DashboardReader, cfg: TickConfig, state: dict[str, Any], now_ms: int, out: dict[str, Any]
 ) -> None:
     """Aggregates and health: refreshed every few seconds, even when no data flows."""
     state["slow_ms"] = now_ms
-    out["health"] = health_view(reader.health(now_ms))
-    out["quality"] = quality_view(reader.quality())
-    out["rules_fig"] = rules_bar_figure(reader.rule_counts(), RULE_LABELS)
-    out["map_fig"] = city_map_figure(reader.cities())
+    out["health"] = health_view(reader.health(now_ms))  # ages change every time: always sent
+    _if_changed(state, out, "quality", reader.quality())
+    _if_changed(state, out, "rules_fig", reader.rule_counts())
+    _if_changed(state, out, "map_fig", reader.cities())
     if not state.get("paused"):
         rows = reader.alert_rows(cfg.grid_rows)
         if workflow_digest(rows) != state.get("grid_wf"):  # another analyst acted: resend the table
@@ -130,6 +146,9 @@ _STATE_TYPES: dict[str, type] = {
     "grid_wf": str,
     "banner": str,
     "paused": bool,
+    "d_quality": str,
+    "d_rules_fig": str,
+    "d_map_fig": str,
 }
 
 
@@ -162,11 +181,10 @@ def run_tick(
     state["seq"], state["paused"] = seq, paused
     _kpis(reader, now_ms, out)
     _banner(reader, cfg, state, out)
-    if not paused:
-        if resync:
-            _full_feeds(reader, cfg, state, window_s=window_s, now_ms=now_ms, out=out)
-        else:
-            _delta_feeds(reader, cfg, state, now_ms, out)
+    if resync and (fresh_page or not paused):  # a page opened paused still shows one snapshot
+        _full_feeds(reader, cfg, state, window_s=window_s, now_ms=now_ms, out=out)
+    elif not paused:
+        _delta_feeds(reader, cfg, state, now_ms, out)
     if slow_due or fresh_page:
         _slow(reader, cfg, state, now_ms, out)
     out["state"] = state

@@ -150,3 +150,27 @@ def test_redis_outage_returns_no_update(keys: RedisKeys) -> None:
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     live_tick = register_live(Dash(__name__), DashboardReader(dead, keys), CFG)
     assert all(v is no_update for v in live_tick(0, VIEW, None))
+
+
+def test_slow_aggregates_are_resent_only_when_their_data_changes(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    state = _tick(reader, None)["state"]  # type: ignore[index]
+    quiet = _tick(reader, state, NOW_MS + CFG.slow_refresh_ms)
+    assert quiet is not None and "health" in quiet
+    assert not {"map_fig", "rules_fig", "quality"} & set(quiet)
+    redis_client.hset(keys.city_txns, "Oslo", 3)
+    moved = _tick(reader, quiet["state"], NOW_MS + 2 * CFG.slow_refresh_ms)
+    assert moved is not None and "map_fig" in moved and "rules_fig" not in moved
+
+
+def test_page_opened_paused_shows_one_snapshot_then_freezes(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    paused_view = {"window_min": 5, "paused": True}
+    first = _tick(reader, None, view=paused_view)
+    assert first is not None and "timeline_fig" in first
+    put_txns(redis_client, keys, range(50, 52))
+    redis_client.incr(keys.seq)
+    later = _tick(reader, first["state"], NOW_MS + 1000, view=paused_view)
+    assert later is not None and "timeline_ext" not in later and "timeline_fig" not in later

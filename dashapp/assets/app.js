@@ -26,15 +26,26 @@
     box.appendChild(link);
     document.body.appendChild(box);
   }
+  // Live-tick requests in flight. Dash drops the answer of a request superseded by a newer one,
+  // so a tick that outlives the interval would be thrown away forever; the gate below waits instead.
+  var tickSentAt = 0;
+  var TICK_MAX_WAIT_MS = 15000;
+  function isTick(init) {
+    return init && typeof init.body === "string" && init.body.indexOf('"tick-state"') !== -1;
+  }
   var origFetch = window.fetch;
-  window.fetch = function () {
+  window.fetch = function (input, init) {
+    var tick = isTick(init);
+    if (tick) { tickSentAt = Date.now(); }
+    var done = function () { if (tick) { tickSentAt = 0; } };
     return origFetch.apply(this, arguments).then(function (resp) {
+      done();
       if (resp.status === 401 && String(resp.url).indexOf("/_dash-update-component") !== -1) {
         showExpired();
         return new Response(null, {status: 204}); // "nothing to update": the page stays as it was
       }
       return resp;
-    });
+    }, function (err) { done(); throw err; });
   };
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
@@ -43,11 +54,21 @@
     fraud: {
       intervalDisabled: function (visibility) { return visibility === "hidden"; },
 
+      tickGate: function (n) {
+        if (tickSentAt && Date.now() - tickSentAt < TICK_MAX_WAIT_MS) {
+          return window.dash_clientside.no_update; // previous tick still running: skip this one
+        }
+        return n;
+      },
+
       viewState: function (windowMin, pauseClicks, quickFilter, view, gridOptions) {
         var nc = window.dash_clientside.no_update;
-        var trig = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
+        // A user action triggers exactly one input; the initial call (several, or ".") only
+        // copies the stored view into the controls.
+        var all = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
           return t.prop_id;
         });
+        var trig = all.length === 1 ? all : [];
         var v = Object.assign({window_min: 5, paused: false, quick_filter: ""}, view || {});
         var changed = false;
         if (trig.indexOf("window-select.value") !== -1 && windowMin && windowMin !== v.window_min) {

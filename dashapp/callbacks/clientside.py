@@ -17,6 +17,12 @@ def register_clientside(app: Dash) -> None:
         Input("page-visibility", "data"),
     )
     app.clientside_callback(
+        _fn("tickGate"),
+        Output("tick-trigger", "data"),
+        Input("refresh-interval", "n_intervals"),
+        prevent_initial_call=True,  # the live tick's own initial call renders the page
+    )
+    app.clientside_callback(
         _fn("viewState"),
         Output("view-state", "data"),
         Output("window-select", "value"),
