@@ -156,6 +156,8 @@ class Detector:
         """Return the velocity window (ascending times, amounts) after adding this event."""
         cutoff = newest - self._velocity_ms
         times, amounts = prev.recent_ms, prev.recent_amt
+        if not times or times[-1] <= cutoff:  # the common case: the window was empty or has expired
+            return ([t], [amount]) if t > cutoff else ([], [])
         start = 0
         while start < len(times) and times[start] <= cutoff:
             start += 1
@@ -185,7 +187,10 @@ class Detector:
         learn: bool,
     ) -> CardState:
         """Build the card's next state around the already-slid velocity window `recent`."""
-        tiny_ms, tiny_merchants = self._probes(prev, event, t, newest, tested)
+        if prev.tiny_ms or event.amount < self._tiny_below:
+            tiny_ms, tiny_merchants = self._probes(prev, event, t, newest, tested)
+        else:  # the common case: no probes to carry and none to add
+            tiny_ms, tiny_merchants = [], []
         if moved and t >= prev.geo_ms:
             geo_ms, lat, lon, city = t, event.lat, event.lon, event.city
         else:  # a late event does not move the card back to where it was
