@@ -127,11 +127,10 @@ def _stores(poll_ms: int) -> list[Any]:
     return [
         dcc.Interval(id="refresh-interval", interval=poll_ms, n_intervals=0),
         dcc.Store(id="view-state", storage_type="local", data=DEFAULT_VIEW),
-        dcc.Store(id="tick-trigger", storage_type="memory"),
         dcc.Store(id="tick-state", storage_type="memory"),
         dcc.Store(id="freshness-store", storage_type="memory"),
         dcc.Store(id="banner-count-store", storage_type="memory", data=0),
-        dcc.Store(id="page-visibility", storage_type="memory", data="visible"),
+        dcc.Store(id="poll-gate", storage_type="memory", data={"hidden": False, "busy": False}),
         dcc.Store(id="selected-alert", storage_type="memory"),
         dcc.Store(id="rules-version", storage_type="memory"),
     ]

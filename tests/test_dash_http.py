@@ -23,7 +23,7 @@ from tests.test_store_fixtures import make_alert, put_alert, put_txns
 pytestmark = pytest.mark.integration
 
 PASSWORDS = {"ann": "ann-password-1", "root": "root-password-1", "bob": "bob-password-1"}
-TICK = "tick-trigger"
+TICK = "refresh-interval"
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def body(
 
 
 def tick_body(dep: dict[str, Any], state: Any = None) -> dict[str, Any]:
-    return body(dep, [1, {"window_min": 5, "paused": False}], [state], [f"{TICK}.data"])
+    return body(dep, [1, {"window_min": 5, "paused": False}], [state], [f"{TICK}.n_intervals"])
 
 
 # --- everything is closed without a login ----------------------------------------------------------

@@ -5,12 +5,21 @@
   var baseTitle = document.title || "Fraud monitor";
   var clockOffset = 0; // server clock minus browser clock, learnt from each data tick
 
-  function setVisibility() {
+  // Polling gate: the Interval is disabled while the tab is hidden and while a live tick is in
+  // flight. Dash drops the answer of a request superseded by a newer one, so a tick that outlived
+  // the interval would otherwise be thrown away again and again; now the next tick waits for it.
+  var gate = {hidden: document.hidden, busy: false};
+  var busySince = 0;
+  var BUSY_MAX_MS = 15000;
+  function pushGate() {
     if (window.dash_clientside && window.dash_clientside.set_props) {
-      window.dash_clientside.set_props("page-visibility", {data: document.hidden ? "hidden" : "visible"});
+      window.dash_clientside.set_props("poll-gate", {data: {hidden: gate.hidden, busy: gate.busy}});
     }
   }
-  document.addEventListener("visibilitychange", setVisibility);
+  document.addEventListener("visibilitychange", function () { gate.hidden = document.hidden; pushGate(); });
+  setInterval(function () {
+    if (gate.busy && Date.now() - busySince > BUSY_MAX_MS) { gate.busy = false; pushGate(); }
+  }, 5000);
 
   // A callback answered 401: the session is gone. Say so instead of silently freezing.
   function showExpired() {
@@ -26,18 +35,14 @@
     box.appendChild(link);
     document.body.appendChild(box);
   }
-  // Live-tick requests in flight. Dash drops the answer of a request superseded by a newer one,
-  // so a tick that outlives the interval would be thrown away forever; the gate below waits instead.
-  var tickSentAt = 0;
-  var TICK_MAX_WAIT_MS = 15000;
   function isTick(init) {
     return init && typeof init.body === "string" && init.body.indexOf('"tick-state"') !== -1;
   }
   var origFetch = window.fetch;
   window.fetch = function (input, init) {
     var tick = isTick(init);
-    if (tick) { tickSentAt = Date.now(); }
-    var done = function () { if (tick) { tickSentAt = 0; } };
+    if (tick) { gate.busy = true; busySince = Date.now(); pushGate(); }
+    var done = function () { if (tick) { gate.busy = false; pushGate(); } };
     return origFetch.apply(this, arguments).then(function (resp) {
       done();
       if (resp.status === 401 && String(resp.url).indexOf("/_dash-update-component") !== -1) {
@@ -52,14 +57,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     fraud: {
-      intervalDisabled: function (visibility) { return visibility === "hidden"; },
-
-      tickGate: function (n) {
-        if (tickSentAt && Date.now() - tickSentAt < TICK_MAX_WAIT_MS) {
-          return window.dash_clientside.no_update; // previous tick still running: skip this one
-        }
-        return n;
-      },
+      intervalDisabled: function (g) { return Boolean(document.hidden || (g && g.busy)); },
 
       viewState: function (windowMin, pauseClicks, quickFilter, view, gridOptions) {
         var nc = window.dash_clientside.no_update;

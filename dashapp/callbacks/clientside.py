@@ -14,13 +14,7 @@ def register_clientside(app: Dash) -> None:
     app.clientside_callback(
         _fn("intervalDisabled"),
         Output("refresh-interval", "disabled"),
-        Input("page-visibility", "data"),
-    )
-    app.clientside_callback(
-        _fn("tickGate"),
-        Output("tick-trigger", "data"),
-        Input("refresh-interval", "n_intervals"),
-        prevent_initial_call=True,  # the live tick's own initial call renders the page
+        Input("poll-gate", "data"),  # {hidden, busy}: set by assets/app.js
     )
     app.clientside_callback(
         _fn("viewState"),

@@ -58,7 +58,7 @@ def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig) -> Any:
 
     @app.callback(
         [Output(elem_id, prop) for _, elem_id, prop in OUTPUTS],
-        Input("tick-trigger", "data"),  # the interval, gated clientside while a tick is in flight
+        Input("refresh-interval", "n_intervals"),  # paused clientside while hidden or a tick is in flight
         Input("view-state", "data"),
         State("tick-state", "data"),
     )
