@@ -11,19 +11,20 @@ class Sizes:
 
     reps: int = 3
     partitions: int = 4  # even split for 1 and 2 bridge instances
-    bridge_events: int = 200_000
-    naive_events: int = 30_000  # the naive baseline is slow; its rate is measured on a prefix
+    bridge_events: int = 100_000  # the issue suggests 200,000; halved to fit a ~35 min run on 2 cores
+    naive_events: int = 20_000  # the naive baseline is slow; its rate is measured on a prefix
     window_frac: float = 0.2  # throughput window starts after this fraction (group join, start-up)
     latency_rates: tuple[int, ...] = (100, 1_000, 5_000)
-    latency_duration_s: float = 12.0
+    latency_duration_s: float = 10.0
     banner_probes: int = 10
-    producer_events: int = 200_000
+    producer_events: int = 100_000
     analysts: tuple[int, ...] = (50, 200, 500)
     dash_duration_s: float = 60.0
+    dash_idle_s: float = 20.0  # polls of a quiet pipeline (stream stopped)
     dash_stream_rate: int = 1_000
     memory_events: int = 1_000_000
     memory_cards: int = 100_000
-    quality_events: int = 200_000
+    quality_events: int = 100_000  # same topic as the bridge section
     timeout_s: float = 300.0
 
 
@@ -40,6 +41,7 @@ SMOKE = Sizes(
     producer_events=3_000,
     analysts=(3,),
     dash_duration_s=2.0,
+    dash_idle_s=2.0,
     dash_stream_rate=100,
     memory_events=3_000,
     memory_cards=500,

@@ -38,8 +38,10 @@ async def login(base: str, name: str, password: str) -> dict[str, str]:
         return dict(client.cookies.items())
 
 
-async def sessions(base: str, accounts: list[list[str]], n: int, cache: Path) -> list[dict[str, str]]:
-    """n logged-in cookie sets, reusing earlier ones from `cache` (logins cost a scrypt each)."""
+async def sessions(
+    base: str, accounts: list[list[str]], n: int, cache: Path
+) -> tuple[list[dict[str, str]], int]:
+    """n logged-in sessions, reusing earlier ones from `cache` (each login costs a scrypt check)."""
     have: list[dict[str, str]] = json.loads(cache.read_text()) if cache.exists() else []
     sem = asyncio.Semaphore(4)
 
@@ -48,10 +50,11 @@ async def sessions(base: str, accounts: list[list[str]], n: int, cache: Path) ->
         async with sem:
             return await login(base, name, password)
 
-    if len(have) < n:
+    new = max(0, n - len(have))
+    if new:
         have += await asyncio.gather(*(one(i) for i in range(len(have), n)))
         cache.write_text(json.dumps(have))
-    return have[:n]
+    return have[:n], new
 
 
 class Recorder:
@@ -79,50 +82,64 @@ class Recorder:
         kind[1] += nbytes
 
 
-async def analyst(
-    base: str, cookies: dict[str, str], rec: Recorder, t0: float, phase: float, setup_sem: asyncio.Semaphore
-) -> int:
-    """One browser: page load, then one POST per callback per second until the window ends."""
-    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, limits=limits, timeout=10) as client:
-        async with setup_sem:
-            page = await client.get("/")
-            layout = (await client.get("/_dash-layout")).json()
-            deps = (await client.get("/_dash-dependencies")).json()
-        if page.status_code != 200:
-            raise RuntimeError(f"bench: GET / answered {page.status_code} (not logged in?)")
-        props = layout_props(layout)
-        callbacks = [Callback(d, props) for d in interval_callbacks(deps)]
-        loop, k, sent = asyncio.get_running_loop(), 0, 0
-        while True:
-            due = t0 + phase + k
-            if due >= rec.end:
-                return sent
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            for cb in callbacks:
-                start = loop.time()
-                try:
-                    resp = await client.post(
-                        "/_dash-update-component",
-                        content=cb.body(k + 1),
-                        headers={"Content-Type": "application/json"},
-                    )
-                    status: int | str = resp.status_code
-                    body = resp.json() if status == 200 else None
-                    # all-no_update answers are `{"multi":true,"response":{}}` (or a 204): unchanged
-                    changed = bool(body and body.get("response"))
-                    if changed:
-                        cb.apply(body)
-                    nbytes = resp.num_bytes_downloaded
-                except (httpx.HTTPError, ValueError) as exc:
-                    status, nbytes, changed = type(exc).__name__, 0, False
-                rec.add(start, (loop.time() - start) * 1000, status, nbytes, changed)
-                sent += 1
-            k += 1
-            late = int(loop.time() - (t0 + phase + k))
-            if late > 0:  # a tick is missed when the previous one took longer than the interval
-                rec.missed += late
-                k += late
+class Page:
+    """One open dashboard tab: its session cookie and its callbacks' state."""
+
+    def __init__(self, cookies: dict[str, str], callbacks: list[Callback]) -> None:
+        self.headers = {
+            "Content-Type": "application/json",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+        }
+        self.callbacks = callbacks
+
+
+async def prepare(client: httpx.AsyncClient, cookies: dict[str, str], sem: asyncio.Semaphore) -> Page:
+    """One browser opening the page: `/`, the layout and the callback graph."""
+    page = Page(cookies, [])
+    headers = {"Cookie": page.headers["Cookie"]}
+    async with sem:
+        resp = await client.get("/", headers=headers)
+        layout = (await client.get("/_dash-layout", headers=headers)).json()
+        deps = (await client.get("/_dash-dependencies", headers=headers)).json()
+    if resp.status_code != 200:
+        raise RuntimeError(f"bench: GET / answered {resp.status_code} (not logged in?)")
+    props = layout_props(layout)
+    page.callbacks = [Callback(d, props) for d in interval_callbacks(deps)]
+    return page
+
+
+async def analyst(client: httpx.AsyncClient, page: Page, rec: Recorder, t0: float, phase: float) -> int:
+    """One open page: one POST per Interval callback per second until the window ends."""
+    loop, k, sent = asyncio.get_running_loop(), 0, 0
+    while True:
+        due = t0 + phase + k
+        if due >= rec.end:
+            return sent
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        for cb in page.callbacks:
+            start = loop.time()
+            try:
+                resp = await client.post(
+                    "/_dash-update-component",
+                    content=cb.body(k + 1),
+                    headers=page.headers,
+                )
+                status: int | str = resp.status_code
+                body = resp.json() if status == 200 else None
+                # all-no_update answers are `{"multi":true,"response":{}}` (or a 204): unchanged
+                changed = bool(body and body.get("response"))
+                if changed:
+                    cb.apply(body)
+                nbytes = resp.num_bytes_downloaded
+            except (httpx.HTTPError, ValueError) as exc:
+                status, nbytes, changed = type(exc).__name__, 0, False
+            rec.add(start, (loop.time() - start) * 1000, status, nbytes, changed)
+            sent += 1
+        k += 1
+        late = int(loop.time() - (t0 + phase + k))
+        if late > 0:  # a tick is missed when the previous one took longer than the interval
+            rec.missed += late
+            k += late
 
 
 def server_cpu(pid: int) -> float:
@@ -132,21 +149,32 @@ def server_cpu(pid: int) -> float:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     accounts = json.loads(Path(args.accounts).read_text())
     t_login = time.monotonic()
-    cookies = await sessions(args.base, accounts, args.analysts, Path(args.cookies))
+    n_sessions = min(args.analysts, args.sessions)
+    logged_in, new_logins = await sessions(args.base, accounts, n_sessions, Path(args.cookies))
     login_s = time.monotonic() - t_login
-    loop = asyncio.get_running_loop()
-    t0 = loop.time() + 0.5
-    rec = Recorder(t0 + args.warmup, t0 + args.warmup + args.duration)
-    setup_sem = asyncio.Semaphore(20)
-    tasks = [
-        asyncio.create_task(analyst(args.base, c, rec, t0, i / args.analysts, setup_sem))
-        for i, c in enumerate(cookies)
-    ]
-    await asyncio.sleep(max(0.0, rec.start - loop.time()))
-    cpu0, me0 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
-    await asyncio.sleep(max(0.0, rec.end - loop.time()))
-    cpu1, me1 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
-    await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+    # More analysts than sessions: the extra ones are further tabs of a signed-in browser (shared
+    # cookie, own connection and callback state), which costs the server exactly what a session does.
+    cookies = [logged_in[i % n_sessions] for i in range(args.analysts)]
+    # One pooled client with a connection per tab; each request carries its tab's own cookie header
+    # (an explicit Cookie header wins over the client's jar), which keeps 500 tabs cheap to simulate.
+    limits = httpx.Limits(max_connections=args.analysts, max_keepalive_connections=args.analysts)
+    async with httpx.AsyncClient(base_url=args.base, limits=limits, timeout=10) as client:
+        t_setup = time.monotonic()
+        sem = asyncio.Semaphore(20)
+        pages = await asyncio.gather(*(prepare(client, c, sem) for c in cookies))
+        setup_s = time.monotonic() - t_setup
+        loop = asyncio.get_running_loop()
+        t0 = loop.time() + 0.5
+        rec = Recorder(t0 + args.warmup, t0 + args.warmup + args.duration)
+        tasks = [
+            asyncio.create_task(analyst(client, page, rec, t0, i / args.analysts))
+            for i, page in enumerate(pages)
+        ]
+        await asyncio.sleep(max(0.0, rec.start - loop.time()))
+        cpu0, me0 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
+        await asyncio.sleep(max(0.0, rec.end - loop.time()))
+        cpu1, me1 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
     polls = len(rec.lat)
     changed, unchanged = rec.bytes["changed"], rec.bytes["unchanged"]
     return {
@@ -165,7 +193,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "unchanged_polls": unchanged[0],
         "bytes_per_changed_poll": changed[1] / changed[0] if changed[0] else float("nan"),
         "bytes_per_unchanged_poll": unchanged[1] / unchanged[0] if unchanged[0] else float("nan"),
+        "sessions": n_sessions,
+        "new_logins": new_logins,
         "login_s": login_s,
+        "page_load_s": setup_s,
     }
 
 
@@ -178,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--accounts", required=True, help="JSON [[name, password], ...]")
     p.add_argument("--cookies", required=True, help="session cache file")
     p.add_argument("--server-pid", type=int, required=True)
+    p.add_argument("--sessions", type=int, default=50, help="distinct logins (analysts beyond are tabs)")
     args = p.parse_args(argv)
     if urlsplit(args.base).hostname != "127.0.0.1":
         p.error("the load generator only targets 127.0.0.1")

@@ -94,14 +94,16 @@ def start_dashboard(ctx: Context, keys: RedisKeys) -> tuple[subprocess.Popen[byt
         )
     base = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
-    wait_until(lambda: proc.poll() is not None or _healthy(f"{base}/healthz"), 60, "dashboard /healthz", 0.3)
+    wait_until(lambda: proc.poll() is not None or _healthy(f"{base}/healthz"), 180, "dashboard /healthz", 0.3)
     if proc.poll() is not None:
         raise RuntimeError("bench: gunicorn exited during start-up (see bench/out/logs/gunicorn.log)")
     logger.info("bench: dashboard up url=%s ready_s=%.1f", base, time.monotonic() - t0)
     return proc, base, accounts
 
 
-def loadgen(ctx: Context, base: str, pid: int, analysts: int, accounts: Path) -> dict[str, Any]:
+def loadgen(
+    ctx: Context, base: str, pid: int, analysts: int, accounts: Path, duration: float | None = None
+) -> dict[str, Any]:
     """Run one bounded load-generator process and return its JSON result."""
     sz = ctx.sizes
     args = [
@@ -113,7 +115,7 @@ def loadgen(ctx: Context, base: str, pid: int, analysts: int, accounts: Path) ->
         "--analysts",
         str(analysts),
         "--duration",
-        str(sz.dash_duration_s),
+        str(duration or sz.dash_duration_s),
         "--warmup",
         "0.5" if ctx.smoke else "3",
         "--accounts",
@@ -211,7 +213,7 @@ def _idle(
     wait_until(quiet, 60, "the stream to drain", 0.1)
     n = min(50, max(ctx.sizes.analysts))
     reps = 1 if ctx.smoke else ctx.sizes.reps
-    return [loadgen(ctx, base, pid, n, accounts) for _ in range(reps)]
+    return [loadgen(ctx, base, pid, n, accounts, ctx.sizes.dash_idle_s) for _ in range(reps)]
 
 
 def _level(runs: list[dict[str, Any]]) -> dict[str, Any]:
