@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from math import inf, log
-from zlib import crc32
+from math import inf
 
 import msgspec
 
 from bridge.detection import checks
 from bridge.detection.checks import Hit
 from bridge.detection.ml import MlModel, features
-from bridge.detection.state import RATE_CAP, RECENT_MAX, STATS_CAP, TINY_MAX, CardState
-from common.alerts import Alert, Reason, alert_id_for
+from bridge.detection.state import RATE_CAP, CardState, carry_probes, learn_amount, slide_window
+from common.alerts import Alert, Reason, Severity, alert_id_for
 from common.rules import RulesConfig
 from common.schema import UNKNOWN_CITY, Transaction, event_epoch_ms, format_ts
 
@@ -22,7 +20,7 @@ class Decision(msgspec.Struct, frozen=True):
 
     reasons: tuple[Reason, ...]
     score: float
-    severity: str
+    severity: Severity
     is_alert: bool
 
 
@@ -43,8 +41,9 @@ class Detector:
     """Evaluates events against one RulesConfig.
 
     `evaluate` is a pure function of (event, state, rules) unless ml_anomaly is enabled: the model
-    is process-local and learns as it scores. The input state is never mutated; returned states
-    may share (read-only) lists with the input, so treat every CardState as immutable.
+    is process-local and learns as it scores. The input state is never mutated and the returned
+    state shares no list with it, so the caller may drop the new state (e.g. when its Redis
+    transaction fails) and evaluate again from the old one.
     """
 
     def __init__(self, rules: RulesConfig, model: MlModel | None = None) -> None:
@@ -77,7 +76,7 @@ class Detector:
         prev = _FRESH if state is None else state
         t = event_epoch_ms(event)
         newest = t if t > prev.last_ms else prev.last_ms
-        recent = self._slide(prev, t, newest, event.amount)
+        recent = slide_window(prev, t, newest, event.amount, self._velocity_ms)
         hits: list[Hit] = []
         tested = self._check_amounts(event, prev, t, hits)
         moved = self._check_travel(event, prev, t, hits)
@@ -152,28 +151,6 @@ class Detector:
             return False  # keep the trusted position: one impossible hop is one alert, not two
         return True
 
-    def _slide(self, prev: CardState, t: int, newest: int, amount: float) -> tuple[list[int], list[float]]:
-        """Return the velocity window (ascending times, amounts) after adding this event."""
-        cutoff = newest - self._velocity_ms
-        times, amounts = prev.recent_ms, prev.recent_amt
-        if not times or times[-1] <= cutoff:  # the common case: the window was empty or has expired
-            return ([t], [amount]) if t > cutoff else ([], [])
-        start = 0
-        while start < len(times) and times[start] <= cutoff:
-            start += 1
-        times, amounts = times[start:], amounts[start:]  # slices are copies: prev stays intact
-        if t > cutoff:
-            if not times or t >= times[-1]:
-                times.append(t)
-                amounts.append(amount)
-            else:
-                at = bisect_right(times, t)
-                times.insert(at, t)
-                amounts.insert(at, amount)
-            if len(times) > RECENT_MAX:
-                del times[0], amounts[0]
-        return times, amounts
-
     def _next_state(
         self,
         prev: CardState,
@@ -188,7 +165,9 @@ class Detector:
     ) -> CardState:
         """Build the card's next state around the already-slid velocity window `recent`."""
         if prev.tiny_ms or event.amount < self._tiny_below:
-            tiny_ms, tiny_merchants = self._probes(prev, event, t, newest, tested)
+            tiny_ms, tiny_merchants = carry_probes(
+                prev, event, t, newest - self._probe_ms, tiny_below=self._tiny_below, tested=tested
+            )
         else:  # the common case: no probes to carry and none to add
             tiny_ms, tiny_merchants = [], []
         if moved and t >= prev.geo_ms:
@@ -197,7 +176,7 @@ class Detector:
             geo_ms, lat, lon, city = prev.geo_ms, prev.lat, prev.lon, prev.city
         # alerted amounts and card-testing probes must not teach the card what its normal spend is
         if learn and event.amount >= self._tiny_below:
-            n, log_mean, log_m2 = _learn(prev, event.amount)
+            n, log_mean, log_m2 = learn_amount(prev, event.amount)
         else:
             n, log_mean, log_m2 = prev.n, prev.log_mean, prev.log_m2
         # every transaction counts toward the card's usual rate, alerted ones too: otherwise a
@@ -222,24 +201,6 @@ class Detector:
             log_m2=log_m2,
         )
 
-    def _probes(
-        self, prev: CardState, event: Transaction, t: int, newest: int, tested: bool
-    ) -> tuple[list[int], list[int]]:
-        """Return the card-testing probes still in the window, plus this event if it is tiny."""
-        tiny = event.amount < self._tiny_below
-        if tested or (not prev.tiny_ms and not tiny):
-            return [], []  # a completed pattern starts afresh, so one probe run alerts once
-        cutoff = newest - self._probe_ms
-        kept = [i for i, ms in enumerate(prev.tiny_ms) if ms > cutoff]
-        times = [prev.tiny_ms[i] for i in kept]
-        merchants = [prev.tiny_merchants[i] for i in kept]
-        if tiny and t > cutoff:
-            times.append(t)
-            merchants.append(crc32(event.merchant_id.encode()))  # stable across processes
-            if len(times) > TINY_MAX:
-                del times[0], merchants[0]
-        return times, merchants
-
     def _score_ml(self, event: Transaction, t: int, prev: CardState, hits: list[Hit]) -> None:
         assert self._model is not None and self._ml is not None
         rule = self._ml
@@ -256,22 +217,10 @@ class Detector:
             keep *= 1.0 - score
         total = round(1.0 - keep, 6)
         a = self.rules.alerting
-        severity = "high" if total >= a.high_score else "medium" if total >= a.medium_score else "low"
+        severity: Severity = (
+            "high" if total >= a.high_score else "medium" if total >= a.medium_score else "low"
+        )
         return Decision(tuple(reason for _, reason in hits), total, severity, total >= a.min_score)
-
-
-def _learn(prev: CardState, amount: float) -> tuple[int, float, float]:
-    """Fold ln(amount) into the card's stats: Welford, capped at STATS_CAP so old history fades."""
-    n, m2 = prev.n, prev.log_m2
-    if n >= STATS_CAP:
-        k = STATS_CAP
-        m2 *= (k - 1) / k
-    else:
-        k = n + 1
-    x = log(amount)
-    delta = x - prev.log_mean
-    log_mean = prev.log_mean + delta / k
-    return k, log_mean, m2 + delta * (x - log_mean)
 
 
 def make_alert(event: Transaction, decision: Decision, rules_version: int) -> Alert:
@@ -293,7 +242,7 @@ def make_alert(event: Transaction, decision: Decision, rules_version: int) -> Al
         lon=event.lon,
         channel=event.channel,
         score=decision.score,
-        severity=decision.severity,  # type: ignore[arg-type]
+        severity=decision.severity,
         reasons=decision.reasons,
         rules_version=rules_version,
     )

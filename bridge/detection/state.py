@@ -1,10 +1,14 @@
-"""Per-card detection state: what the stateful rules remember about one card, bounded and compact."""
+"""Per-card detection state (bounded, compact) and the pure transitions that build the next one."""
 
 from __future__ import annotations
 
-from math import isfinite
+from bisect import bisect_right
+from math import isfinite, log
+from zlib import crc32
 
 import msgspec
+
+from common.schema import Transaction
 
 RECENT_MAX = 64  # velocity entries kept (>= the largest allowed max_count)
 TINY_MAX = 16  # card-testing probes kept (>= the largest allowed min_tiny)
@@ -72,3 +76,61 @@ def _consistent(s: CardState) -> bool:
         and s.log_m2 >= 0.0
         and all(isfinite(x) for x in (s.log_mean, s.log_m2))
     )
+
+
+# --- transitions (pure: they build new lists and never touch `prev`) -----------------------------
+def slide_window(
+    prev: CardState, t: int, newest: int, amount: float, window_ms: int
+) -> tuple[list[int], list[float]]:
+    """Return the velocity window (ascending times, amounts) ending at `newest`, with this event."""
+    cutoff = newest - window_ms
+    times, amounts = prev.recent_ms, prev.recent_amt
+    if not times or times[-1] <= cutoff:  # the common case: the window was empty or has expired
+        return ([t], [amount]) if t > cutoff else ([], [])
+    start = 0
+    while start < len(times) and times[start] <= cutoff:
+        start += 1
+    times, amounts = times[start:], amounts[start:]  # slices are copies
+    if t > cutoff:
+        if not times or t >= times[-1]:
+            times.append(t)
+            amounts.append(amount)
+        else:  # a late event: keep the window sorted
+            at = bisect_right(times, t)
+            times.insert(at, t)
+            amounts.insert(at, amount)
+        if len(times) > RECENT_MAX:
+            del times[0], amounts[0]
+    return times, amounts
+
+
+def carry_probes(
+    prev: CardState, event: Transaction, t: int, cutoff: int, *, tiny_below: float, tested: bool
+) -> tuple[list[int], list[int]]:
+    """Return the card-testing probes newer than `cutoff`, plus this event if it is tiny."""
+    tiny = event.amount < tiny_below
+    if tested or (not prev.tiny_ms and not tiny):
+        return [], []  # a completed pattern starts afresh, so one probe run alerts once
+    kept = [i for i, ms in enumerate(prev.tiny_ms) if ms > cutoff]
+    times = [prev.tiny_ms[i] for i in kept]
+    merchants = [prev.tiny_merchants[i] for i in kept]
+    if tiny and t > cutoff:
+        times.append(t)
+        merchants.append(crc32(event.merchant_id.encode()))  # stable across processes, unlike hash()
+        if len(times) > TINY_MAX:
+            del times[0], merchants[0]
+    return times, merchants
+
+
+def learn_amount(prev: CardState, amount: float) -> tuple[int, float, float]:
+    """Fold ln(amount) into the card's stats: Welford, capped at STATS_CAP so old history fades."""
+    n, m2 = prev.n, prev.log_m2
+    if n >= STATS_CAP:
+        k = STATS_CAP
+        m2 *= (k - 1) / k
+    else:
+        k = n + 1
+    x = log(amount)
+    delta = x - prev.log_mean
+    log_mean = prev.log_mean + delta / k
+    return k, log_mean, m2 + delta * (x - log_mean)
