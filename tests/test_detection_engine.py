@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from bridge.detection import QUIET, CardState, Detector, decode_state, encode_state, make_alert
-from bridge.detection.state import RECENT_MAX, TINY_MAX
+from bridge.detection.state import RECENT_MAX, TINY_MAX, slide_window
 from common.alerts import alert_id_for, decode_alert, encode_alert
 from common.rules import apply_changes, default_rules
 from common.schema import UNKNOWN_CITY, Transaction
@@ -168,3 +168,20 @@ def test_with_rules_keeps_the_ml_model() -> None:
     assert detector.ml_status().seen == 20 and detector.ml_status().warm
     assert detector.with_rules(on).ml_status().seen == 20
     assert Detector(on).ml_status().seen == 0
+
+
+@pytest.mark.parametrize(
+    ("t", "expected"),
+    [
+        (100_000, [70_000, 80_000, 90_000, 100_000]),  # in order: appended
+        (75_000, [70_000, 75_000, 80_000, 90_000]),  # late but inside: inserted in order
+        (20_000, [70_000, 80_000, 90_000]),  # late and outside the 60 s window: not counted
+    ],
+)
+def test_slide_window_keeps_the_window_sorted_and_bounded_in_time(t: int, expected: list[int]) -> None:
+    prev = CardState(
+        last_ms=90_000, recent_ms=[10_000, 70_000, 80_000, 90_000], recent_amt=[1.0, 2.0, 3.0, 4.0]
+    )
+    times, amounts = slide_window(prev, t, max(t, prev.last_ms), 9.0, 60_000)
+    assert times == expected and len(amounts) == len(times)
+    assert prev.recent_ms == [10_000, 70_000, 80_000, 90_000]  # untouched
