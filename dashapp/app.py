@@ -52,6 +52,7 @@ def _configure_server(app: Dash, settings: DashSettings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.dash_secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.dash_session_hours),
+        SESSION_REFRESH_EACH_REQUEST=False,  # no Set-Cookie on every 1 s poll; sessions end N h after login
         REMEMBER_COOKIE_DURATION=timedelta(0),
     )
     if settings.dash_proxy_hops > 0:

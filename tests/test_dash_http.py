@@ -392,3 +392,11 @@ def test_malformed_callback_requests_are_4xx(app_client: Any) -> None:
     assert post("/_dash-update-component", json=huge).status_code == 413
     garbage_state = tick_body(dep, {"seq": "x", "txn": {"a": 1}, "sec": "zz", "slow_ms": "no"})
     assert post("/_dash-update-component", json=garbage_state).status_code == 200
+
+
+def test_polls_do_not_reissue_the_session_cookie(app_client: Any) -> None:
+    client = app_client.server.test_client()
+    login(client, "ann")
+    dep = deps(client)["kpi-tps"]
+    resp = client.post("/_dash-update-component", json=tick_body(dep))
+    assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
