@@ -14,10 +14,10 @@ RECENT_MAX = 64  # velocity entries kept (>= the largest allowed max_count)
 TINY_MAX = 16  # card-testing probes kept (>= the largest allowed min_tiny)
 STATS_CAP = 200  # amount statistics weigh the last ~200 transactions (adapts, stays bounded)
 RATE_CAP = 1_000  # rate history halves here, so it adapts and stays small
-NO_TIME = -(2**62)
+NO_TIME = -(2**62)  # "never seen": far enough back that every window has expired
 # First element of the stored array: a layout version. Bump it when fields change so states
 # written by an older bridge decode as fresh instead of being misread.
-STATE_TAG = "cs1"  # "never seen": far enough back that every window has expired
+STATE_TAG = "cs1"
 
 
 class CardState(msgspec.Struct, array_like=True, kw_only=True, tag=STATE_TAG):
