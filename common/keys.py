@@ -37,7 +37,8 @@ class RedisKeys:
         return f"{self.prefix}offsets:{topic}"
 
     def card_state(self, card_id: str) -> str:
-        """STRING (JSON) per-card detection state, with a TTL so memory stays bounded."""
+        """STRING per-card detection state (tagged compact JSON array, bridge.detection.encode_state);
+        with a TTL so memory stays bounded."""
         return f"{self.prefix}card:{card_id}"
 
     # --- live feeds (cursor = stream entry id) ---------------------------------------------
@@ -48,7 +49,7 @@ class RedisKeys:
 
     @property
     def alerts(self) -> str:
-        """STREAM of recent alerts, field `d` = JSON alert (see bridge/alerts)."""
+        """STREAM of recent alerts, field `d` = JSON alert (common/alerts.py)."""
         return f"{self.prefix}alerts"
 
     # --- alert records and workflow ---------------------------------------------------------
@@ -77,7 +78,10 @@ class RedisKeys:
         return f"{self.prefix}totals"
 
     def second(self, epoch_s: int) -> str:
-        """HASH per record-time second (Kafka record timestamp): txns, alerts, amount, alerts:<rule>; TTL 2 h."""
+        """HASH per record-time second (Kafka record timestamp).
+
+        Fields txns, alerts, amount, alerts:<rule>; TTL 2 h.
+        """
         return f"{self.prefix}sec:{epoch_s}"
 
     @property
