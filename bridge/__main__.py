@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.redis_key_prefix,
     )
     signals = _Signals()
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack to stderr
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     consumer = _connect("kafka consumer", lambda: make_consumer(settings), signals.stop)
     producer = _connect("kafka producer", lambda: make_producer(settings), signals.stop)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
 
 from bridge.config import BridgeSettings
 
@@ -130,3 +132,29 @@ def seek_to_stored(
             continue
         done[p] = offset
     return done
+
+
+def partition_lag(consumer: KafkaConsumer, topic: str, positions: Mapping[int, int | None]) -> dict[int, int]:
+    """Records between each position and the partition's high watermark (from the last fetch)."""
+    lag = {}
+    for p, offset in positions.items():
+        try:
+            hw = consumer.highwater(TopicPartition(topic, p))
+        except (KafkaError, ValueError):
+            continue
+        if hw is not None and offset is not None:
+            lag[p] = max(0, hw - offset)
+    return lag
+
+
+def commit_positions(consumer: KafkaConsumer, topic: str, positions: Mapping[int, int | None]) -> None:
+    """Mirror Redis-committed positions into the group's Kafka offsets (for lag tooling only)."""
+    offsets = {
+        TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in positions.items() if o is not None
+    }
+    if not offsets:
+        return
+    try:
+        consumer.commit(offsets=offsets, timeout_ms=2_000)
+    except Exception as exc:  # informational commit: never worth stopping for
+        logger.info("bridge: kafka offset commit failed error=%s", exc)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from typing import Any
 
 import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
 
+from bridge.backoff import Backoff
 from bridge.config import BridgeSettings
 from bridge.dlq import DeadLetterWriter, DlqUnavailable, dlq_headers
 from bridge.health import Health
-from bridge.kafka_io import Rebalancer, seek_to_stored
+from bridge.kafka_io import Rebalancer, commit_positions, partition_lag, seek_to_stored
 from bridge.metrics import BridgeMetrics
 from bridge.plan import Batch, build_plan
 from bridge.processor import dead_letters, detect, encoded_states, missing_cards, validate_records
@@ -28,20 +27,6 @@ from common.keys import RedisKeys
 logger = logging.getLogger(__name__)
 INFRA_ERRORS = (SinkUnavailable, DlqUnavailable, redis.RedisError, KafkaError, OSError)
 LATENCY_SAMPLES_PER_BATCH = 32
-
-
-class Backoff:
-    """Capped exponential delay: 0.1 s, 0.2 s, ... up to `cap_s`; reset after a success."""
-
-    def __init__(self, first_s: float = 0.1, cap_s: float = 5.0) -> None:
-        self._first, self._cap, self._next = first_s, cap_s, first_s
-
-    def next(self) -> float:
-        delay, self._next = self._next, min(self._cap, self._next * 2)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self._first
 
 
 class Bridge:
@@ -141,31 +126,14 @@ class Bridge:
             self._commit_kafka()
 
     def _lag(self) -> dict[int, int]:
-        lag = {}
-        for p, offset in self.pos.items():
-            try:
-                hw = self.consumer.highwater(TopicPartition(self.topic, p))
-            except KafkaError:
-                continue
-            if hw is not None and offset is not None:
-                lag[p] = max(0, hw - offset)
-                self.metrics.lag.labels(str(p)).set(lag[p])
-                self._lag_partitions.add(p)
+        lag = partition_lag(self.consumer, self.topic, self.pos)
+        for p, n in lag.items():
+            self.metrics.lag.labels(str(p)).set(n)
+        self._lag_partitions.update(lag)
         return lag
 
     def _commit_kafka(self) -> None:
-        """Mirror Redis-committed positions into the group's Kafka offsets (for lag tooling only)."""
-        offsets = {
-            TopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1)
-            for p, o in self.pos.items()
-            if o is not None
-        }
-        if not offsets:
-            return
-        try:
-            self.consumer.commit(offsets=offsets, timeout_ms=2_000)
-        except Exception as exc:  # informational commit: never worth stopping for
-            logger.info("bridge: kafka offset commit failed error=%s", exc)
+        commit_positions(self.consumer, self.topic, self.pos)
 
     def _apply_rebalance(self, polled: dict[TopicPartition, list[Any]]) -> list[Any]:
         events = self.rebalancer.drain()
@@ -232,21 +200,9 @@ class Bridge:
             raise Fenced(conflicts)
 
     def _observe(self, records: list[Any], batch: Batch, done_ms: float, seconds: float) -> None:
-        m = self.metrics
-        m.batch_seconds.observe(seconds)
-        m.batch_size.observe(len(records))
-        m.events.labels("valid").inc(len(batch.scored))
-        if batch.dead:
-            m.events.labels("dlq").inc(len(batch.dead))
-            for reason, n in Counter(d.reason_class for d in batch.dead).items():
-                m.dlq.labels(reason).inc(n)
-        rules = Counter(r.rule for x in batch.scored if x.alert is not None for r in x.alert.reasons)
-        for rule, n in rules.items():
-            m.alerts.labels(rule).inc(n)
         step = max(1, len(records) // LATENCY_SAMPLES_PER_BATCH)
         samples = [done_ms - r.timestamp for r in records[::step]]
-        for ms in samples:
-            m.e2e_seconds.observe(ms / 1000)
+        self.metrics.observe_batch(batch, len(records), seconds, samples)
         self.health.add_latencies(samples)
 
     def _rewind(self, targets: dict[int, int | None]) -> None:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from bridge.backoff import Backoff
 from bridge.detection import CardState
 from bridge.health import percentiles
 from bridge.plan import Batch, DeadLetter, RecordMeta, Scored, build_plan, txn_row
-from bridge.service import Backoff
 from bridge.sink import fence_conflicts, pack
 from bridge.state_cache import StateCache
 from bridge.validation import EMPTY, MALFORMED, SCHEMA, TOO_LARGE, Rejected, preview, validate
