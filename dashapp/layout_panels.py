@@ -11,13 +11,10 @@ from dashapp.views.grid import COLUMN_DEFS, DEFAULT_COL_DEF
 from dashapp.views.rules_form import rules_form
 
 
-def card(title: str, body: Any, section_id: str | None = None, extra: Any = None) -> html.Section:
+def card(title: str, body: Any, extra: Any = None) -> html.Section:
     """A titled white panel."""
     head = html.Div([html.H3(title), extra] if extra is not None else [html.H3(title)], className="card-head")
-    section = html.Section([head, body], className="card")
-    if section_id:
-        section.id = section_id
-    return section
+    return html.Section([head, body], className="card")
 
 
 def alerts_section() -> html.Div:
