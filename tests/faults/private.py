@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +38,17 @@ class PrivateRedis:
     def stop(self) -> None:
         """SIGTERM: Redis rewrites nothing but fsyncs its AOF before exiting."""
         redis_local.stop(self.cfg)
+
+    def crash(self) -> None:
+        """SIGKILL: with appendfsync everysec up to ~1 s of acknowledged writes may be lost."""
+        pid = self.pid
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)  # our own child when started by this session
+        while self.pid is not None:
+            time.sleep(0.05)
 
 
 @dataclass

@@ -21,14 +21,16 @@ logger = logging.getLogger(__name__)
 
 SEED = 31
 SIZES = [
-    pytest.param(12_000, 5.0, id="12k-5s"),
-    pytest.param(60_000, 10.0, id="60k-10s", marks=pytest.mark.soak),
+    pytest.param(12_000, 5.0, "sigterm", id="12k-5s-sigterm"),
+    pytest.param(60_000, 10.0, "sigterm", id="60k-10s-sigterm", marks=pytest.mark.soak),
+    # A crash may lose the last second of the AOF: the bridge must notice and replay that suffix.
+    pytest.param(60_000, 10.0, "sigkill", id="60k-10s-sigkill", marks=pytest.mark.soak),
 ]
 
 
-@pytest.mark.parametrize(("count", "outage_s"), SIZES)
+@pytest.mark.parametrize(("count", "outage_s", "how"), SIZES)
 def test_redis_outage_loses_nothing_and_bridge_survives(
-    count: int, outage_s: float, kafka_bootstrap: str, redis_url: str, topic: str,
+    count: int, outage_s: float, how: str, kafka_bootstrap: str, redis_url: str, topic: str,
     redis_client: redis.Redis, private_redis: PrivateRedis, bridge_factory: BridgeFactory,
     prefix_factory: Callable[[str, str], str], seeded_events: Callable[[int, int], Any],
 ) -> None:
@@ -46,9 +48,12 @@ def test_redis_outage_loses_nothing_and_bridge_survives(
         # ~20 s of traffic so that events keep arriving during the outage.
         sending = start_producing(kafka_bootstrap, topic, events, rate=count / 20)
         done = progress(client, run_prefix)
-        wait_until(lambda: done() >= count // 4, 120, "the bridge to apply a quarter of the events",
+        wait_until(lambda: done() >= count // 4, 240, "the bridge to apply a quarter of the events",
                    describe=run.log)
-        private_redis.stop()
+        if how == "sigkill":
+            private_redis.crash()
+        else:
+            private_redis.stop()
         acked: dict[int, int] = {}
         try:
             deadline = time.monotonic() + outage_s
@@ -61,13 +66,17 @@ def test_redis_outage_loses_nothing_and_bridge_survives(
             private_redis.start()  # AOF replay restores every committed batch
         persisted = stored_offsets(client, RedisKeys(run_prefix).offsets(topic))
         ahead = {p: (o, persisted.get(p)) for p, o in acked.items() if o > persisted.get(p, 0)}
-        assert not ahead, f"offsets acknowledged to Kafka beyond what Redis holds (kafka, redis): {ahead}"
+        # Kafka commits only mirror Redis; after a clean stop Redis must hold all of them. A crash
+        # may lose Redis' last second, so there the mirror may legitimately be ahead.
+        assert how == "sigkill" or not ahead, f"Kafka offsets ahead of Redis (kafka, redis): {ahead}"
         sending.result()
         stats = finish_and_compare(client, kafka_bootstrap, topic, count, (ref, ref_prefix),
                                    ([run], run_prefix), timeout_s=240, ref_client=redis_client)
         assert run.starts == 1, "the bridge was restarted"
         retries = run.log_path.read_text(errors="replace").count("infrastructure error")
-        logger.warning("faults: redis outage %.0fs retries_logged=%d kafka_acked_during_outage=%s "
-                       "redis_after_restart=%s stats=%s", outage_s, retries, acked, persisted, stats)
+        fenced = run.log_path.read_text(errors="replace").count("batch fenced")
+        logger.warning("faults: redis outage %s %.0fs retries_logged=%d fenced=%d kafka_acked=%s "
+                       "redis_after_restart=%s stats=%s", how, outage_s, retries, fenced, acked, persisted,
+                       stats)
     finally:
         client.close()
