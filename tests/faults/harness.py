@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -126,6 +127,11 @@ class BridgeProc:
             return self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"{self.name} still running after {timeout_s:.0f}s\n{self.log()}") from None
+
+    def assigned(self) -> bool:
+        """True once the bridge logged a non-empty partition assignment (since its last start)."""
+        text = self.log_path.read_text(errors="replace").rsplit("===== start #", 1)[-1]
+        return re.search(r"partitions assigned positions=\{\d", text) is not None
 
     def log(self, lines: int = 40) -> str:
         return f"--- last lines of {self.log_path} ---\n{tail(self.log_path, lines)}"
