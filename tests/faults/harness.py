@@ -133,6 +133,16 @@ class BridgeProc:
         text = self.log_path.read_text(errors="replace").rsplit("===== start #", 1)[-1]
         return re.search(r"partitions assigned positions=\{\d", text) is not None
 
+    def wait_assigned(self, timeout_s: float = 90.0) -> BridgeProc:
+        """Wait until this start got partitions; the message names the known cold-start bug."""
+        wait_until(
+            self.assigned, timeout_s,
+            f"{self.name} to get partitions (if it logged 'partitions revoked partitions=[]' and nothing "
+            "after: the bridge cold-start rejoin bug, see tests/faults/test_bridge_start.py)",
+            describe=self.log,
+        )
+        return self
+
     def log(self, lines: int = 40) -> str:
         return f"--- last lines of {self.log_path} ---\n{tail(self.log_path, lines)}"
 

@@ -37,6 +37,8 @@ def test_sigkilled_bridge_matches_uninterrupted_reference(
     common = {"bootstrap": kafka_bootstrap, "topic": topic, "redis_url": redis_url}
     ref = bridge_factory("ref", prefix=ref_prefix, group=unique("g-ref"), **common).start()
     run = bridge_factory("crash", prefix=run_prefix, group=unique("g-crash"), **common).start()
+    ref.wait_assigned()
+    run.wait_assigned()
     sending = start_producing(kafka_bootstrap, topic, events)
     done = progress(redis_client, run_prefix)
     kill_at = sorted(int(rng.uniform(0.1, 0.9) * count) for _ in range(kills))

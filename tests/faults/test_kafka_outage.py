@@ -47,7 +47,7 @@ def test_kafka_outage_producer_and_bridge_survive_without_loss_or_duplicates(
     prefix = prefix_factory(redis_url, "kafka-outage")
     keys = RedisKeys(prefix)
     bridge = bridge_factory("bridge", bootstrap=private_kafka.bootstrap, topic=topic, redis_url=redis_url,
-                            prefix=prefix, group=unique("g-kafka-outage")).start()
+                            prefix=prefix, group=unique("g-kafka-outage")).start().wait_assigned()
     sender = bridge_factory.producer("producer", [
         "--rate", str(rate), "--count", str(count), "--seed", str(SEED), "--start", START,
         "--bootstrap-servers", private_kafka.bootstrap, "--topic", topic,

@@ -49,7 +49,7 @@ def test_poison_records_go_to_dlq_and_good_ones_are_applied(
     prefix = prefix_factory(redis_url, "poison")
     bridge = bridge_factory("poison", bootstrap=kafka_bootstrap, topic=topic, redis_url=redis_url,
                             prefix=prefix, group=unique("g-poison"), dlq_topic=dlq_topic,
-                            args=["--max-events", str(total)]).start()
+                            args=["--max-events", str(total)]).start().wait_assigned()
     code = bridge.wait(timeout_s=240)
     assert code == 0, f"bridge exited {code} (crash?) on poison input\n{bridge.log()}"
     assert bridge.starts == 1

@@ -53,6 +53,8 @@ def test_rebalance_and_zombie_keep_state_exact(
     a, b, c = (bridge_factory(n, prefix=run_prefix, group=group, **common) for n in ("a", "b", "c"))
     a.start()
     b.start()
+    for proc in (ref, a, b):
+        proc.wait_assigned()
     # Paced so that events still flow when the zombie wakes up (~45 s of traffic).
     sending = start_producing(kafka_bootstrap, topic, events, rate=count / 45)
     done = progress(redis_client, run_prefix)

@@ -42,6 +42,8 @@ def test_redis_outage_loses_nothing_and_bridge_survives(
                          prefix=ref_prefix, group=unique("g-ref")).start()
     run = bridge_factory("outage", bootstrap=kafka_bootstrap, topic=topic, redis_url=private_redis.url,
                          prefix=run_prefix, group=group).start()
+    ref.wait_assigned()
+    run.wait_assigned()
     pid = run.pid
     client = redis.Redis.from_url(private_redis.url, socket_timeout=5)
     try:

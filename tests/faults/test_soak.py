@@ -70,7 +70,7 @@ def test_soak_producer_and_bridge(
     prefix = prefix_factory(redis_url, "soak")
     keys = RedisKeys(prefix)
     bridge = bridge_factory("soak", bootstrap=kafka_bootstrap, topic=topic, redis_url=redis_url,
-                            prefix=prefix, group=unique("g-soak")).start()
+                            prefix=prefix, group=unique("g-soak")).start().wait_assigned()
     cli = ["--rate", str(rate), "--count", str(count), "--seed", "7", "--bootstrap-servers", kafka_bootstrap]
     sender = bridge_factory.producer("soak", [*cli, "--topic", topic]).start()
     stop, hook = threading.Event(), dashboard_hook()
