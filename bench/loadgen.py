@@ -93,14 +93,28 @@ class Page:
         self.callbacks = callbacks
 
 
+RETRIES = {"count": 0}
+
+
+async def _send(
+    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], content: bytes | None = None
+) -> httpx.Response:
+    """One request; a reused keep-alive connection the server just closed is retried once, as browsers do."""
+    try:
+        return await client.request(method, url, headers=headers, content=content)
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+        RETRIES["count"] += 1
+        return await client.request(method, url, headers=headers, content=content)
+
+
 async def prepare(client: httpx.AsyncClient, cookies: dict[str, str], sem: asyncio.Semaphore) -> Page:
     """One browser opening the page: `/`, the layout and the callback graph."""
     page = Page(cookies, [])
     headers = {"Cookie": page.headers["Cookie"]}
     async with sem:
-        resp = await client.get("/", headers=headers)
-        layout = (await client.get("/_dash-layout", headers=headers)).json()
-        deps = (await client.get("/_dash-dependencies", headers=headers)).json()
+        resp = await _send(client, "GET", "/", headers)
+        layout = (await _send(client, "GET", "/_dash-layout", headers)).json()
+        deps = (await _send(client, "GET", "/_dash-dependencies", headers)).json()
     if resp.status_code != 200:
         raise RuntimeError(f"bench: GET / answered {resp.status_code} (not logged in?)")
     props = layout_props(layout)
@@ -119,11 +133,7 @@ async def analyst(client: httpx.AsyncClient, page: Page, rec: Recorder, t0: floa
         for cb in page.callbacks:
             start = loop.time()
             try:
-                resp = await client.post(
-                    "/_dash-update-component",
-                    content=cb.body(k + 1),
-                    headers=page.headers,
-                )
+                resp = await _send(client, "POST", "/_dash-update-component", page.headers, cb.body(k + 1))
                 status: int | str = resp.status_code
                 body = resp.json() if status == 200 else None
                 # all-no_update answers are `{"multi":true,"response":{}}` (or a 204): unchanged
@@ -194,6 +204,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "bytes_per_changed_poll": changed[1] / changed[0] if changed[0] else float("nan"),
         "bytes_per_unchanged_poll": unchanged[1] / unchanged[0] if unchanged[0] else float("nan"),
         "sessions": n_sessions,
+        "retried_requests": RETRIES["count"],
         "new_logins": new_logins,
         "login_s": login_s,
         "page_load_s": setup_s,

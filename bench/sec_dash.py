@@ -27,6 +27,8 @@ FIGURES = (
     "server_cpu_ms_per_poll",
     "server_cpu_cores",
     "loadgen_cpu_cores",
+    "retried_requests",
+    "page_load_s",
     "bytes_per_changed_poll",
     "bytes_per_unchanged_poll",
 )
