@@ -18,7 +18,7 @@ class Sizes:
     latency_duration_s: float = 10.0
     banner_probes: int = 10
     producer_events: int = 100_000
-    analysts: tuple[int, ...] = (50, 200, 500)
+    analysts: tuple[int, ...] = (50, 200, 500)  # increasing: each level keeps the tabs already open
     dash_duration_s: float = 60.0
     dash_idle_s: float = 20.0  # polls of a quiet pipeline (stream stopped)
     dash_stream_rate: int = 1_000
@@ -39,7 +39,7 @@ SMOKE = Sizes(
     latency_duration_s=1.5,
     banner_probes=1,
     producer_events=3_000,
-    analysts=(3,),
+    analysts=(2, 3),
     dash_duration_s=2.0,
     dash_idle_s=2.0,
     dash_stream_rate=100,

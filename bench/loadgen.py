@@ -156,39 +156,22 @@ def server_cpu(pid: int) -> float:
     return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children_of(pid))
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    accounts = json.loads(Path(args.accounts).read_text())
-    t_login = time.monotonic()
-    n_sessions = min(args.analysts, args.sessions)
-    logged_in, new_logins = await sessions(args.base, accounts, n_sessions, Path(args.cookies))
-    login_s = time.monotonic() - t_login
-    # More analysts than sessions: the extra ones are further tabs of a signed-in browser (shared
-    # cookie, own connection and callback state), which costs the server exactly what a session does.
-    cookies = [logged_in[i % n_sessions] for i in range(args.analysts)]
-    # One pooled client with a connection per tab; each request carries its tab's own cookie header
-    # (an explicit Cookie header wins over the client's jar), which keeps 500 tabs cheap to simulate.
-    limits = httpx.Limits(max_connections=args.analysts, max_keepalive_connections=args.analysts)
-    async with httpx.AsyncClient(base_url=args.base, limits=limits, timeout=10) as client:
-        t_setup = time.monotonic()
-        sem = asyncio.Semaphore(20)
-        pages = await asyncio.gather(*(prepare(client, c, sem) for c in cookies))
-        setup_s = time.monotonic() - t_setup
-        loop = asyncio.get_running_loop()
-        t0 = loop.time() + 0.5
-        rec = Recorder(t0 + args.warmup, t0 + args.warmup + args.duration)
-        tasks = [
-            asyncio.create_task(analyst(client, page, rec, t0, i / args.analysts))
-            for i, page in enumerate(pages)
-        ]
-        await asyncio.sleep(max(0.0, rec.start - loop.time()))
-        cpu0, me0 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
-        await asyncio.sleep(max(0.0, rec.end - loop.time()))
-        cpu1, me1 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
-    polls = len(rec.lat)
-    changed, unchanged = rec.bytes["changed"], rec.bytes["unchanged"]
+async def run_level(client: httpx.AsyncClient, pages: list[Page], args: argparse.Namespace) -> dict[str, Any]:
+    """Every open tab polls for warm-up + duration; return the figures of the window."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + 0.5
+    rec = Recorder(t0 + args.warmup, t0 + args.warmup + args.duration)
+    n = len(pages)
+    tasks = [asyncio.create_task(analyst(client, page, rec, t0, i / n)) for i, page in enumerate(pages)]
+    await asyncio.sleep(max(0.0, rec.start - loop.time()))
+    cpu0, me0 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
+    retries0 = RETRIES["count"]
+    await asyncio.sleep(max(0.0, rec.end - loop.time()))
+    cpu1, me1 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+    polls, changed, unchanged = len(rec.lat), rec.bytes["changed"], rec.bytes["unchanged"]
     return {
-        "analysts": args.analysts,
+        "analysts": n,
         "duration_s": args.duration,
         "polls": polls,
         "req_per_s": polls / args.duration,
@@ -203,18 +186,46 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "unchanged_polls": unchanged[0],
         "bytes_per_changed_poll": changed[1] / changed[0] if changed[0] else float("nan"),
         "bytes_per_unchanged_poll": unchanged[1] / unchanged[0] if unchanged[0] else float("nan"),
-        "sessions": n_sessions,
-        "retried_requests": RETRIES["count"],
-        "new_logins": new_logins,
-        "login_s": login_s,
-        "page_load_s": setup_s,
+        "retried_requests": RETRIES["count"] - retries0,
     }
+
+
+async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Log in, then for each level open the extra tabs it needs and measure; return one result per level."""
+    levels = sorted(int(x) for x in args.analysts.split(","))
+    accounts = json.loads(Path(args.accounts).read_text())
+    t_login = time.monotonic()
+    n_sessions = min(levels[-1], args.sessions)
+    logged_in, new_logins = await sessions(args.base, accounts, n_sessions, Path(args.cookies))
+    login_s = time.monotonic() - t_login
+    # More analysts than sessions: the extra ones are further tabs of a signed-in browser (shared
+    # cookie, own connection and callback state), which costs the server exactly what a session does.
+    cookies = [logged_in[i % n_sessions] for i in range(levels[-1])]
+    # One pooled client with a connection per tab; each request carries its tab's own cookie header
+    # (an explicit Cookie header wins over the client's jar), which keeps 500 tabs cheap to simulate.
+    limits = httpx.Limits(max_connections=levels[-1], max_keepalive_connections=levels[-1])
+    pages: list[Page] = []
+    out = []
+    async with httpx.AsyncClient(base_url=args.base, limits=limits, timeout=10) as client:
+        for n in levels:  # analysts join: each level keeps the tabs already open and opens more
+            t_setup = time.monotonic()
+            sem = asyncio.Semaphore(20)
+            pages += await asyncio.gather(*(prepare(client, c, sem) for c in cookies[len(pages) : n]))
+            result = await run_level(client, pages, args)
+            result.update(
+                page_load_s=time.monotonic() - t_setup - args.warmup - args.duration - 0.5,
+                sessions=min(n, n_sessions),
+                new_logins=new_logins,
+                login_s=login_s,
+            )
+            out.append(result)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.loadgen")
     p.add_argument("--base", required=True)
-    p.add_argument("--analysts", type=int, required=True)
+    p.add_argument("--analysts", required=True, help="comma-separated levels, e.g. 50,200,500")
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--accounts", required=True, help="JSON [[name, password], ...]")
@@ -224,9 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if urlsplit(args.base).hostname != "127.0.0.1":
         p.error("the load generator only targets 127.0.0.1")
-    if not 0 < args.analysts <= 2000 or not 0 < args.duration <= 600:
-        p.error("analysts must be 1..2000 and duration 0..600 s")
-    out = asyncio.run(asyncio.wait_for(main_async(args), timeout=args.warmup + args.duration + 600))
+    levels = [int(x) for x in args.analysts.split(",")]
+    if not all(0 < n <= 2000 for n in levels) or len(levels) > 5 or not 0 < args.duration <= 600:
+        p.error("analysts must be up to 5 levels of 1..2000 and duration 0..600 s")
+    bound = len(levels) * (args.warmup + args.duration) + 900  # the whole run stops by itself
+    out = asyncio.run(asyncio.wait_for(main_async(args), timeout=bound))
     sys.stdout.write(json.dumps(out) + "\n")
     return 0
 

@@ -104,9 +104,9 @@ def start_dashboard(ctx: Context, keys: RedisKeys) -> tuple[subprocess.Popen[byt
 
 
 def loadgen(
-    ctx: Context, base: str, pid: int, analysts: int, accounts: Path, duration: float | None = None
-) -> dict[str, Any]:
-    """Run one bounded load-generator process and return its JSON result."""
+    ctx: Context, base: str, pid: int, analysts: list[int], accounts: Path, duration: float | None = None
+) -> list[dict[str, Any]]:
+    """Run one bounded load-generator process over increasing analyst levels; one result per level."""
     sz = ctx.sizes
     args = [
         sys.executable,
@@ -115,7 +115,7 @@ def loadgen(
         "--base",
         base,
         "--analysts",
-        str(analysts),
+        ",".join(str(n) for n in analysts),
         "--duration",
         str(duration or sz.dash_duration_s),
         "--warmup",
@@ -134,15 +134,15 @@ def loadgen(
         capture_output=True,
         text=True,
         check=False,
-        timeout=sz.dash_duration_s + 900,
+        timeout=len(analysts) * (sz.dash_duration_s + 10) + 1200,
     )
     if out.returncode != 0:
         raise RuntimeError(f"bench: loadgen failed: {out.stderr[-2000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    """Stream at the configured rate through one bridge; interleave analyst counts per repetition."""
+    """Stream at the configured rate through one bridge; every repetition walks up the analyst levels."""
     sz = ctx.sizes
     topic, keys = ctx.new_topic("dash"), ctx.new_keys("dash")
     write_rules(ctx, keys, ml=False)
@@ -174,8 +174,9 @@ def run(ctx: Context) -> dict[str, Any]:
         dash, base, accounts = start_dashboard(ctx, keys)
         procs.append(dash)
         for rep in range(sz.reps):
-            for n in sz.analysts:
-                r = loadgen(ctx, base, dash.pid, n, accounts)
+            for n, r in zip(
+                sz.analysts, loadgen(ctx, base, dash.pid, list(sz.analysts), accounts), strict=True
+            ):
                 results[n].append(r)
                 logger.info(
                     "bench: dash rep=%d analysts=%d req/s=%.0f p95=%.1f ms errors=%d cpu/poll=%.2f ms",
@@ -215,7 +216,7 @@ def _idle(
     wait_until(quiet, 60, "the stream to drain", 0.1)
     n = min(50, max(ctx.sizes.analysts))
     reps = 1 if ctx.smoke else ctx.sizes.reps
-    return [loadgen(ctx, base, pid, n, accounts, ctx.sizes.dash_idle_s) for _ in range(reps)]
+    return [loadgen(ctx, base, pid, [n], accounts, ctx.sizes.dash_idle_s)[0] for _ in range(reps)]
 
 
 def _level(runs: list[dict[str, Any]]) -> dict[str, Any]:
