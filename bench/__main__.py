@@ -76,6 +76,20 @@ def run(smoke: bool, only: list[str], reps: int | None, out_dir: Path | None = N
             from infra.services import LocalStack
 
             LocalStack.from_env().down()
+        _finish(results, sizes, smoke, load_start, timings, errors, out)
+    return 1 if errors else 0
+
+
+def _finish(
+    results: dict[str, Any],
+    sizes: Any,
+    smoke: bool,
+    load_start: list[float],
+    timings: dict[str, float],
+    errors: dict[str, str],
+    out: Path,
+) -> None:
+    """Record the run's metadata and write every output (also after an interruption)."""
     results["meta"] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": _git_commit(),
@@ -89,7 +103,6 @@ def run(smoke: bool, only: list[str], reps: int | None, out_dir: Path | None = N
         "errors": errors,
     }
     write_outputs(results, out, smoke)
-    return 1 if errors else 0
 
 
 def write_outputs(results: dict[str, Any], out: Path, smoke: bool) -> None:
