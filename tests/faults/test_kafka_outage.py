@@ -38,7 +38,6 @@ def txn_id(value: bytes) -> str:
 def test_kafka_outage_producer_and_bridge_survive_without_loss_or_duplicates(
     count: int, rate: int, outage_s: float, private_kafka: PrivateKafka, redis_url: str,
     redis_client: redis.Redis, bridge_factory: BridgeFactory, prefix_factory: Callable[[str, str], str],
-    seeded_events: Callable[[int, int], Any],
 ) -> None:
     import producer
 
@@ -63,10 +62,11 @@ def test_kafka_outage_producer_and_bridge_survive_without_loss_or_duplicates(
                 assert proc.alive(), f"{proc.name} died while Kafka was down\n{proc.log()}"
             time.sleep(0.25)
     finally:
+        restarting = time.monotonic()
         private_kafka.start()
+        restart_s = time.monotonic() - restarting
     assert (bridge.pid, sender.pid) == pids and bridge.alive(), f"a process was replaced\n{bridge.log()}"
     code = sender.wait(timeout_s=count / rate + 180)
-    assert code == 0, f"producer exited {code} after the outage\n{sender.log()}"
     ends = end_offsets(private_kafka.bootstrap, topic)
     wait_caught_up(redis_client, keys.offsets(topic), ends, 240, [bridge])
     assert bridge.alive() and bridge.pid == pids[0], f"bridge restarted or died\n{bridge.log()}"
@@ -76,11 +76,12 @@ def test_kafka_outage_producer_and_bridge_survive_without_loss_or_duplicates(
     expected = {txn_id(e.value) for e in seeded_events_at(producer, count)}
     duplicated = {t: n for t, n in in_topic.items() if n > 1}
     applied = hget_int(redis_client, keys.totals, "txns")
-    report = (f"records in topic={sum(in_topic.values())} distinct txn_ids={len(in_topic)} "
-              f"duplicated ids={len(duplicated)} missing from topic={len(expected - set(in_topic))} "
+    report = (f"producer exit={code} records in topic={sum(in_topic.values())} "
+              f"distinct txn_ids={len(in_topic)} duplicated ids={len(duplicated)} missing from topic={len(expected - set(in_topic))} "
               f"unexpected={len(set(in_topic) - expected)} redis totals.txns={applied} "
-              f"outage={outage_s:.0f}s (+ broker restart)")
+              f"outage={outage_s:.0f}s + broker restart {restart_s:.0f}s")
     logger.warning("faults: kafka outage %s", report)
+    assert code == 0, f"producer exited {code} after the outage: {report}\n{sender.log(8)}"
     assert set(in_topic) == expected, f"producer lost or invented events: {report}"
     assert not duplicated, f"duplicate records in the topic despite idempotence: {report}"
     assert applied == len(in_topic), f"Redis totals differ from the distinct events in the topic: {report}"
