@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import redis
@@ -84,11 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     producer = _connect("kafka producer", lambda: make_producer(settings), signals.stop)
     try:
         if consumer is not None and producer is not None and not signals.stop.is_set():
-            bridge = signals.bridge = Bridge(settings, consumer, producer, client)
+            factory = partial(make_consumer, settings)
+            bridge = signals.bridge = Bridge(settings, consumer, producer, client, consumer_factory=factory)
             if signals.stop.is_set():  # a signal raced with construction
                 bridge.stop()
             bridge.run(max_events=args.max_events)
     finally:
+        if signals.bridge is not None:
+            consumer = signals.bridge.consumer  # it may have replaced a stalled one
         if consumer is not None:
             consumer.close(autocommit=False, timeout_ms=3_000)
         if producer is not None:

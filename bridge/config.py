@@ -37,6 +37,7 @@ class BridgeSettings:
     heartbeat_s: float = field(default=1.0, metadata={"env": "BRIDGE_HEARTBEAT_S"})
     kafka_commit_interval_s: float = field(default=1.0, metadata={"env": "BRIDGE_KAFKA_COMMIT_INTERVAL_S"})
     backoff_max_s: float = field(default=5.0, metadata={"env": "BRIDGE_BACKOFF_MAX_S"})
+    group_stall_s: float = field(default=60.0, metadata={"env": "BRIDGE_GROUP_STALL_S"})
 
     def __post_init__(self) -> None:
         if not self.instance_id:

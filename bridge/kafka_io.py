@@ -30,7 +30,8 @@ def make_consumer(settings: BridgeSettings) -> KafkaConsumer:
         fetch_max_wait_ms=100,
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
-        max_poll_interval_ms=120_000,
+        # Also the rebalance timeout: how long a join waits for members that died without leaving.
+        max_poll_interval_ms=30_000,
         bootstrap_timeout_ms=5_000,
         request_timeout_ms=15_000,
         reconnect_backoff_max_ms=2_000,

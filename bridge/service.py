@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
+from kafka.structs import MemberState
 
 from bridge.backoff import Backoff
 from bridge.config import BridgeSettings
@@ -38,7 +40,9 @@ class Bridge:
         consumer: KafkaConsumer,
         producer: KafkaProducer,
         client: redis.Redis,
+        *,
         metrics: BridgeMetrics | None = None,
+        consumer_factory: Callable[[], KafkaConsumer] | None = None,
     ) -> None:
         self.settings, self.topic = settings, settings.kafka_topic
         self.keys = RedisKeys(settings.redis_key_prefix)
@@ -58,6 +62,8 @@ class Bridge:
         self._backoff = Backoff(0.1, settings.backoff_max_s)
         self._next_commit = 0.0
         self._lag_partitions: set[int] = set()
+        self._consumer_factory = consumer_factory
+        self._unstable_since: float | None = None
 
     def stop(self) -> None:
         """Ask the loop to finish the current batch and return (safe from a signal handler)."""
@@ -74,6 +80,7 @@ class Bridge:
 
     def run(self, max_events: int | None = None) -> int:
         """Process until stop() or `max_events` applied records; return the number applied."""
+        self._retry_until_ok(self._await_topic)  # the first join then sees the partitions: no empty round
         self.consumer.subscribe([self.topic], listener=self.rebalancer)
         self.metrics.serve(self.settings.metrics_port)
         self._retry_until_ok(self.rules.seed)
@@ -92,6 +99,10 @@ class Bridge:
         finally:
             self._shutdown()
         return self.processed
+
+    def _await_topic(self) -> None:
+        if not self.consumer.partitions_for_topic(self.topic):
+            raise KafkaError(f"topic {self.topic} has no partition metadata yet")
 
     def _retry_until_ok(self, fn: Any) -> None:
         while not self.stopping:
@@ -114,6 +125,7 @@ class Bridge:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
+        self._watch_group(now)
         try:
             if self.rules.refresh(now):
                 self.metrics.rules_version.set(self.rules.version)
@@ -124,6 +136,32 @@ class Bridge:
         if now >= self._next_commit:
             self._next_commit = now + self.settings.kafka_commit_interval_s
             self._commit_kafka()
+
+    def _watch_group(self, now: float) -> None:
+        """Replace the consumer if its group join never completes (seen with kafka-python 3.0 under load)."""
+        state = getattr(getattr(self.consumer, "_coordinator", None), "state", None)  # private, best effort
+        if state is None or state == MemberState.STABLE:
+            self._unstable_since = None
+            return
+        if self._unstable_since is None:
+            self._unstable_since = now
+        elif now - self._unstable_since > self.settings.group_stall_s and self._consumer_factory is not None:
+            logger.error("bridge: group join stalled, replacing the consumer state=%s", state)
+            self._unstable_since = None
+            self._replace_consumer(self._consumer_factory)
+
+    def _replace_consumer(self, factory: Callable[[], KafkaConsumer]) -> None:
+        try:
+            self.consumer.close(autocommit=False, timeout_ms=2_000)
+        except Exception as exc:  # the old client is being abandoned anyway
+            logger.warning("bridge: closing the stalled consumer failed error=%s", exc)
+        self.cache.clear()
+        self.pos.clear()
+        self.unpositioned.clear()
+        self.inflight = {}
+        self.consumer = factory()
+        self.rebalancer = Rebalancer(self.consumer, self.topic, self._lookup)
+        self.consumer.subscribe([self.topic], listener=self.rebalancer)
 
     def _lag(self) -> dict[int, int]:
         lag = partition_lag(self.consumer, self.topic, self.pos)
