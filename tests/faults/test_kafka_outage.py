@@ -77,7 +77,8 @@ def test_kafka_outage_producer_and_bridge_survive_without_loss_or_duplicates(
     duplicated = {t: n for t, n in in_topic.items() if n > 1}
     applied = hget_int(redis_client, keys.totals, "txns")
     report = (f"producer exit={code} records in topic={sum(in_topic.values())} "
-              f"distinct txn_ids={len(in_topic)} duplicated ids={len(duplicated)} missing from topic={len(expected - set(in_topic))} "
+              f"distinct txn_ids={len(in_topic)} duplicated ids={len(duplicated)} "
+              f"missing from topic={len(expected - set(in_topic))} "
               f"unexpected={len(set(in_topic) - expected)} redis totals.txns={applied} "
               f"outage={outage_s:.0f}s + broker restart {restart_s:.0f}s")
     logger.warning("faults: kafka outage %s", report)
