@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from common.schema import CHANNELS, MAX_AMOUNT, InvalidEvent, Transaction, decode_event, encode_event
 
 # Pure tests (no I/O): they run in `make test-fast` too.
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ids = st.text(min_size=1, max_size=64)
 tz = st.builds(timezone, st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(minutes=m)))
