@@ -141,6 +141,12 @@ def _truth_sets(keys: RedisKeys, items: Iterable[Scored]) -> list[Command]:
     return out
 
 
+BANNER_IF_NEW = (
+    "if redis.call('HGET', KEYS[1], 'status') == 'new' then "
+    "return redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2]) end return 0"
+)
+
+
 def _alert_commands(keys: RedisKeys, alerts: list[Alert], now_ms: int) -> list[Command]:
     out: list[Command] = []
     for alert in alerts:
@@ -158,7 +164,9 @@ def _alert_commands(keys: RedisKeys, alerts: list[Alert], now_ms: int) -> list[C
             out.append(("HSETNX", rec, field, value))
         out.append(("ZADD", keys.alert_index, alert.event_ms, alert.alert_id))
         if alert.severity == "high":
-            out.append(("ZADD", keys.banner, alert.event_ms, alert.alert_id))
+            # Only a still-new alert joins the banner: a duplicate record of an alert an analyst
+            # already acknowledged must not bring the RED ALERT back.
+            out.append(("EVAL", BANNER_IF_NEW, 2, rec, keys.banner, alert.event_ms, alert.alert_id))
     return out
 
 

@@ -11,7 +11,7 @@ import pytest
 from bridge.backoff import Backoff
 from bridge.detection import CardState
 from bridge.health import percentiles
-from bridge.plan import Batch, DeadLetter, RecordMeta, Scored, build_plan, txn_row
+from bridge.plan import BANNER_IF_NEW, Batch, DeadLetter, RecordMeta, Scored, build_plan, txn_row
 from bridge.sink import fence_conflicts, pack
 from bridge.state_cache import StateCache
 from bridge.validation import EMPTY, MALFORMED, SCHEMA, TOO_LARGE, Rejected, preview, validate
@@ -123,7 +123,9 @@ def test_alert_records_streams_and_banner() -> None:
     assert hsetnx["updated_by"] == "bridge" and hsetnx["updated_at"] == T0 + 5
     assert msgspec.json.decode(hsetnx["d"], type=Alert) == item.alert
     assert commands(plan, "HSET", KEYS.alert(aid)) == [], "an existing alert's workflow could be reset"
-    assert ("ZADD", KEYS.alert_index, T0, aid) in plan and ("ZADD", KEYS.banner, T0, aid) in plan
+    assert ("ZADD", KEYS.alert_index, T0, aid) in plan
+    banner = [c for c in commands(plan, "EVAL") if KEYS.banner in c]
+    assert banner == [("EVAL", BANNER_IF_NEW, 2, KEYS.alert(aid), KEYS.banner, T0, aid)]
     assert len(commands(plan, "XADD", KEYS.alerts)) == 1
     rows = [json.loads(c[-1]) for c in commands(plan, "XADD", KEYS.txns)]
     assert [(r["txn_id"], r["alert"], r["rt"]) for r in rows] == [("t7", True, T0), ("t8", False, T0)]
@@ -134,7 +136,8 @@ def test_medium_alert_is_not_on_the_banner() -> None:
     item = scored(1, T0, ("velocity",))
     assert item.alert is not None
     medium = item._replace(alert=msgspec.structs.replace(item.alert, severity="medium"))
-    assert commands(plan_of(Batch([medium], [], {}, {0: 2})), "ZADD", KEYS.banner) == []
+    plan = plan_of(Batch([medium], [], {}, {0: 2}))
+    assert commands(plan, "ZADD", KEYS.banner) == [] and commands(plan, "EVAL") == []
 
 
 def test_txns_stream_gets_only_the_newest_events_of_a_big_batch() -> None:

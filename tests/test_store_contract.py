@@ -99,3 +99,4 @@ def test_reader_understands_the_bridge_write_plan(redis_client, keys):
     _write_batch(redis_client, keys)  # a re-delivered copy must not reset the analyst's work
     assert reader.alert_rows()[0].status == "acknowledged"
     assert reader.banner().count == 0 and reader.banner().newest == ()
+    assert redis_client.zcard(keys.banner) == 0, "the bridge put an acknowledged alert back on the banner"
