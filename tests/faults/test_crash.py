@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 SEED = 11
 SIZES = [
     pytest.param(15_000, 3, id="15k-3kills"),
-    pytest.param(100_000, 5, id="100k-5kills", marks=pytest.mark.soak),
+    pytest.param(100_000, 5, id="100k-5kills", marks=[pytest.mark.soak, pytest.mark.timeout(1500)]),
 ]
 
 

@@ -24,7 +24,7 @@ SEED = 41
 START = "2026-03-01T12:00:00Z"
 SIZES = [
     pytest.param(15_000, 1_000, 5.0, id="15k-at-1000-5s"),
-    pytest.param(60_000, 2_000, 10.0, id="60k-at-2000-10s", marks=pytest.mark.soak),
+    pytest.param(60_000, 2_000, 10.0, id="60k-at-2000-10s", marks=[pytest.mark.soak, pytest.mark.timeout(1500)]),
 ]
 
 

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 SEED = 53
 SIZES = [
     pytest.param(8_000, 2_000, 4, id="8k-good-2k-bad"),
-    pytest.param(40_000, 10_000, 10, id="40k-good-10k-bad", marks=pytest.mark.soak),
+    pytest.param(40_000, 10_000, 10, id="40k-good-10k-bad", marks=[pytest.mark.soak, pytest.mark.timeout(1500)]),
 ]
 
 

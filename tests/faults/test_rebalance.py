@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 SEED = 23
 PARTITIONS = 6
-SIZES = [pytest.param(20_000, id="20k"), pytest.param(100_000, id="100k", marks=pytest.mark.soak)]
+SIZES = [pytest.param(20_000, id="20k"), pytest.param(100_000, id="100k", marks=[pytest.mark.soak, pytest.mark.timeout(1500)])]
 
 
 def owned(client: redis.Redis, prefix: str, name: str) -> list[int]:

@@ -22,9 +22,9 @@ logger = logging.getLogger(__name__)
 SEED = 31
 SIZES = [
     pytest.param(12_000, 5.0, "sigterm", id="12k-5s-sigterm"),
-    pytest.param(60_000, 10.0, "sigterm", id="60k-10s-sigterm", marks=pytest.mark.soak),
+    pytest.param(60_000, 10.0, "sigterm", id="60k-10s-sigterm", marks=[pytest.mark.soak, pytest.mark.timeout(1200)]),
     # A crash may lose the last second of the AOF: the bridge must notice and replay that suffix.
-    pytest.param(60_000, 10.0, "sigkill", id="60k-10s-sigkill", marks=pytest.mark.soak),
+    pytest.param(60_000, 10.0, "sigkill", id="60k-10s-sigkill", marks=[pytest.mark.soak, pytest.mark.timeout(1200)]),
 ]
 
 

@@ -61,6 +61,12 @@ def growth(samples: list[tuple[float, int]], warmup_s: float) -> tuple[float, in
     return (last - base) / base, base, last
 
 
+def _soak_timeout_s() -> float:
+    """pytest-timeout for the soak: its duration plus time to start, catch up and compare."""
+    return float(os.environ.get("SOAK_MINUTES", "30")) * 60 + 1200
+
+
+@pytest.mark.timeout(_soak_timeout_s())
 def test_soak_producer_and_bridge(
     kafka_bootstrap: str, redis_url: str, topic: str, redis_client: redis.Redis,
     bridge_factory: BridgeFactory, prefix_factory: Callable[[str, str], str],
