@@ -16,12 +16,13 @@ from tests.faults.flow import finish_and_compare, progress, start_producing
 from tests.faults.harness import BridgeFactory, wait_until
 
 pytestmark = pytest.mark.integration
+SOAK = [pytest.mark.soak, pytest.mark.timeout(1500)]  # long variants: make soak only
 logger = logging.getLogger(__name__)
 
 SEED = 11
 SIZES = [
     pytest.param(15_000, 3, id="15k-3kills"),
-    pytest.param(100_000, 5, id="100k-5kills", marks=[pytest.mark.soak, pytest.mark.timeout(1500)]),
+    pytest.param(100_000, 5, id="100k-5kills", marks=SOAK),
 ]
 
 

@@ -18,13 +18,14 @@ from tests.faults.harness import BridgeFactory, end_offsets, hget_int, read_topi
 from tests.faults.private import PrivateKafka
 
 pytestmark = pytest.mark.integration
+SOAK = [pytest.mark.soak, pytest.mark.timeout(1500)]  # long variants: make soak only
 logger = logging.getLogger(__name__)
 
 SEED = 41
 START = "2026-03-01T12:00:00Z"
 SIZES = [
     pytest.param(15_000, 1_000, 5.0, id="15k-at-1000-5s"),
-    pytest.param(60_000, 2_000, 10.0, id="60k-at-2000-10s", marks=[pytest.mark.soak, pytest.mark.timeout(1500)]),
+    pytest.param(60_000, 2_000, 10.0, id="60k-at-2000-10s", marks=SOAK),
 ]
 
 

@@ -17,12 +17,13 @@ from tests.faults.harness import BridgeFactory, hget_int, produce, read_topic
 from tests.faults.poison import FAULT_HEADER, Rec, bad_records, interleave
 
 pytestmark = pytest.mark.integration
+SOAK = [pytest.mark.soak, pytest.mark.timeout(1500)]  # long variants: make soak only
 logger = logging.getLogger(__name__)
 
 SEED = 53
 SIZES = [
     pytest.param(8_000, 2_000, 4, id="8k-good-2k-bad"),
-    pytest.param(40_000, 10_000, 10, id="40k-good-10k-bad", marks=[pytest.mark.soak, pytest.mark.timeout(1500)]),
+    pytest.param(40_000, 10_000, 10, id="40k-good-10k-bad", marks=SOAK),
 ]
 
 

@@ -20,11 +20,12 @@ from tests.faults.flow import finish_and_compare, progress, start_producing
 from tests.faults.harness import BridgeFactory, BridgeProc, hget_int, stored_offsets, wait_until
 
 pytestmark = pytest.mark.integration
+SOAK = [pytest.mark.soak, pytest.mark.timeout(1500)]  # long variants: make soak only
 logger = logging.getLogger(__name__)
 
 SEED = 23
 PARTITIONS = 6
-SIZES = [pytest.param(20_000, id="20k"), pytest.param(100_000, id="100k", marks=[pytest.mark.soak, pytest.mark.timeout(1500)])]
+SIZES = [pytest.param(20_000, id="20k"), pytest.param(100_000, id="100k", marks=SOAK)]
 
 
 def owned(client: redis.Redis, prefix: str, name: str) -> list[int]:

@@ -17,14 +17,15 @@ from tests.faults.harness import BridgeFactory, committed_offsets, stored_offset
 from tests.faults.private import PrivateRedis
 
 pytestmark = pytest.mark.integration
+SOAK = [pytest.mark.soak, pytest.mark.timeout(1200)]  # long variants: make soak only
 logger = logging.getLogger(__name__)
 
 SEED = 31
 SIZES = [
     pytest.param(12_000, 5.0, "sigterm", id="12k-5s-sigterm"),
-    pytest.param(60_000, 10.0, "sigterm", id="60k-10s-sigterm", marks=[pytest.mark.soak, pytest.mark.timeout(1200)]),
+    pytest.param(60_000, 10.0, "sigterm", id="60k-10s-sigterm", marks=SOAK),
     # A crash may lose the last second of the AOF: the bridge must notice and replay that suffix.
-    pytest.param(60_000, 10.0, "sigkill", id="60k-10s-sigkill", marks=[pytest.mark.soak, pytest.mark.timeout(1200)]),
+    pytest.param(60_000, 10.0, "sigkill", id="60k-10s-sigkill", marks=SOAK),
 ]
 
 
