@@ -94,6 +94,7 @@ class Page:
 
 
 RETRIES = {"count": 0}
+PAGE_ERRORS = {"count": 0}
 
 
 async def _send(
@@ -107,19 +108,24 @@ async def _send(
         return await client.request(method, url, headers=headers, content=content)
 
 
-async def prepare(client: httpx.AsyncClient, cookies: dict[str, str], sem: asyncio.Semaphore) -> Page:
-    """One browser opening the page: `/`, the layout and the callback graph."""
+async def prepare(client: httpx.AsyncClient, cookies: dict[str, str], sem: asyncio.Semaphore) -> Page | None:
+    """One browser opening the page: `/`, the layout and the callback graph (None: it failed)."""
     page = Page(cookies, [])
     headers = {"Cookie": page.headers["Cookie"]}
-    async with sem:
-        resp = await _send(client, "GET", "/", headers)
-        layout = (await _send(client, "GET", "/_dash-layout", headers)).json()
-        deps = (await _send(client, "GET", "/_dash-dependencies", headers)).json()
-    if resp.status_code != 200:
-        raise RuntimeError(f"bench: GET / answered {resp.status_code} (not logged in?)")
-    props = layout_props(layout)
-    page.callbacks = [Callback(d, props) for d in interval_callbacks(deps)]
-    return page
+    for _ in range(3):  # an overloaded server may time a page load out; a person would reload
+        try:
+            async with sem:
+                resp = await _send(client, "GET", "/", headers)
+                layout = (await _send(client, "GET", "/_dash-layout", headers)).json()
+                deps = (await _send(client, "GET", "/_dash-dependencies", headers)).json()
+        except (httpx.HTTPError, ValueError):
+            PAGE_ERRORS["count"] += 1
+            continue
+        if resp.status_code != 200:
+            raise RuntimeError(f"bench: GET / answered {resp.status_code} (not logged in?)")
+        page.callbacks = [Callback(d, layout_props(layout)) for d in interval_callbacks(deps)]
+        return page
+    return None
 
 
 async def analyst(client: httpx.AsyncClient, page: Page, rec: Recorder, t0: float, phase: float) -> int:
@@ -168,7 +174,7 @@ async def run_level(client: httpx.AsyncClient, pages: list[Page], args: argparse
     retries0 = RETRIES["count"]
     await asyncio.sleep(max(0.0, rec.end - loop.time()))
     cpu1, me1 = server_cpu(args.server_pid), resource.getrusage(resource.RUSAGE_SELF)
-    await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=45)
     polls, changed, unchanged = len(rec.lat), rec.bytes["changed"], rec.bytes["unchanged"]
     return {
         "analysts": n,
@@ -206,15 +212,18 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     limits = httpx.Limits(max_connections=levels[-1], max_keepalive_connections=levels[-1])
     pages: list[Page] = []
     out = []
-    async with httpx.AsyncClient(base_url=args.base, limits=limits, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=args.base, limits=limits, timeout=30) as client:
         for n in levels:  # analysts join: each level keeps the tabs already open and opens more
             t_setup = time.monotonic()
             sem = asyncio.Semaphore(20)
-            pages += await asyncio.gather(*(prepare(client, c, sem) for c in cookies[len(pages) : n]))
+            opened = await asyncio.gather(*(prepare(client, c, sem) for c in cookies[len(pages) : n]))
+            pages += [p for p in opened if p is not None]
             result = await run_level(client, pages, args)
             result.update(
                 page_load_s=time.monotonic() - t_setup - args.warmup - args.duration - 0.5,
                 sessions=min(n, n_sessions),
+                page_load_errors=PAGE_ERRORS["count"],
+                open_tabs=len(pages),
                 new_logins=new_logins,
                 login_s=login_s,
             )

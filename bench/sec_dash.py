@@ -29,6 +29,8 @@ FIGURES = (
     "loadgen_cpu_cores",
     "retried_requests",
     "page_load_s",
+    "page_load_errors",
+    "open_tabs",
     "bytes_per_changed_poll",
     "bytes_per_unchanged_poll",
 )
