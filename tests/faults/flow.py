@@ -9,8 +9,9 @@ from typing import Any
 import redis
 
 from common.keys import RedisKeys
-from tests.faults.harness import Background, BridgeProc, caught_up, end_offsets, hget_int, wait_until
-from tests.faults.harness import produce as send_records
+from tests.faults.harness import Background, BridgeProc, caught_up, hget_int, wait_until
+from tests.faults.kafka_io import end_offsets
+from tests.faults.kafka_io import produce as send_records
 from tests.faults.snapshot import alert_ids, assert_same_state, snapshot
 
 logger = logging.getLogger(__name__)

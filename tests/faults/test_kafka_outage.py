@@ -14,7 +14,8 @@ import redis
 from common.keys import RedisKeys
 from tests.conftest import unique
 from tests.faults.flow import wait_caught_up
-from tests.faults.harness import BridgeFactory, end_offsets, hget_int, read_topic, wait_until
+from tests.faults.harness import BridgeFactory, hget_int, wait_until
+from tests.faults.kafka_io import end_offsets, read_topic
 from tests.faults.private import PrivateKafka
 
 pytestmark = pytest.mark.integration

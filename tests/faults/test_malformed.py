@@ -13,7 +13,8 @@ import redis
 
 from common.keys import RedisKeys
 from tests.conftest import unique
-from tests.faults.harness import BridgeFactory, hget_int, produce, read_topic
+from tests.faults.harness import BridgeFactory, hget_int
+from tests.faults.kafka_io import produce, read_topic
 from tests.faults.poison import FAULT_HEADER, Rec, bad_records, interleave
 
 pytestmark = pytest.mark.integration

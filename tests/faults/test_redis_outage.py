@@ -13,7 +13,8 @@ import redis
 from common.keys import RedisKeys
 from tests.conftest import unique
 from tests.faults.flow import finish_and_compare, progress, start_producing
-from tests.faults.harness import BridgeFactory, committed_offsets, stored_offsets, wait_until
+from tests.faults.harness import BridgeFactory, stored_offsets, wait_until
+from tests.faults.kafka_io import committed_offsets
 from tests.faults.private import PrivateRedis
 
 pytestmark = pytest.mark.integration

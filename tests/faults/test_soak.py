@@ -24,7 +24,8 @@ import redis
 from common.keys import RedisKeys
 from tests.conftest import unique
 from tests.faults.flow import wait_caught_up
-from tests.faults.harness import Background, BridgeFactory, BridgeProc, end_offsets, hget_int
+from tests.faults.harness import Background, BridgeFactory, BridgeProc, hget_int
+from tests.faults.kafka_io import end_offsets
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak]
 logger = logging.getLogger(__name__)
