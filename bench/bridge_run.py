@@ -99,6 +99,13 @@ def run_bridges(
 
 def run_worker(ctx: Context, kind: str, topic: str, count: int, **extra: Any) -> list[tuple[float, int]]:
     """Run one `bench.workers` loop in its own process; return its (time, count) samples."""
+    return run_worker_full(ctx, kind, topic, count, **extra)[0]
+
+
+def run_worker_full(
+    ctx: Context, kind: str, topic: str, count: int, **extra: Any
+) -> tuple[list[tuple[float, int]], float]:
+    """Run one `bench.workers` loop in its own process; return its samples and CPU seconds."""
     args = [
         sys.executable,
         "-m",
@@ -129,4 +136,4 @@ def run_worker(ctx: Context, kind: str, topic: str, count: int, **extra: Any) ->
     if out.returncode != 0:
         raise RuntimeError(f"bench: worker {kind} failed: {out.stderr[-1500:]}")
     body = json.loads(out.stdout.strip().splitlines()[-1])
-    return [(float(t), int(c)) for t, c in body["samples"]]
+    return [(float(t), int(c)) for t, c in body["samples"]], float(body.get("cpu_s", "nan"))

@@ -56,7 +56,17 @@ def _throughput_rows(r: dict[str, Any]) -> list[list[str]]:
                 f"first {b['naive_events']:,} events, no detection",
             ],
             ["Bridge ÷ naive baseline", fmt(b["ratio_bridge_vs_naive"], 1), "what batching buys"],
-            ["Bridge CPU per event", fmt(b["bridge_cpu_us_per_event"], 0, " µs"), "user + system"],
+            [
+                "Bridge CPU per event",
+                fmt(b["bridge_cpu_us_per_event"], 0, " µs"),
+                "user + system, whole process",
+            ],
+            ["Raw consumption CPU per event", fmt(b.get("raw_consumer_cpu_us_per_event"), 0, " µs"), ""],
+            [
+                "Raw CPU ÷ bridge CPU per event",
+                fmt(b.get("cpu_ratio_raw_vs_bridge"), 2),
+                "load-independent form of bridge ÷ raw",
+            ],
         ]
     p = r.get("producer")
     if p:

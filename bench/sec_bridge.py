@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bench.bridge_run import run_bridges, run_worker
+from bench.bridge_run import run_bridges, run_worker, run_worker_full
 from bench.feed import dataset
 from bench.stack import Context, machine_note
 from bench.stats import rate_series, ratios, summarize, window_rate
@@ -18,11 +18,14 @@ def run(ctx: Context) -> dict[str, Any]:
     sz = ctx.sizes
     topic = dataset(ctx, "bridge", sz.bridge_events)
     naive_n = min(sz.naive_events, sz.bridge_events)
-    raw, one, two, naive, cpu = [], [], [], [], []
+    raw, one, two, naive, cpu, raw_cpu = [], [], [], [], [], []
     series: dict[str, list[tuple[float, float]]] = {}
     load_before = machine_note()
     for rep in range(sz.reps):
-        samples = run_worker(ctx, "raw-consumer", topic, sz.bridge_events, group=ctx.name("raw"))
+        samples, raw_cpu_s = run_worker_full(
+            ctx, "raw-consumer", topic, sz.bridge_events, group=ctx.name("raw")
+        )
+        raw_cpu.append(1e6 * raw_cpu_s / sz.bridge_events)
         raw.append(window_rate(samples, sz.bridge_events, sz.window_frac))
         series["raw consumer"] = rate_series(samples)
         b1 = run_bridges(ctx, topic, sz.bridge_events, instances=1, tag="b1")
@@ -58,6 +61,9 @@ def run(ctx: Context) -> dict[str, Any]:
         "scaleout_efficiency": summarize([r / 2 for r in scale]),
         "ratio_bridge_vs_naive": summarize(ratios(one, naive)),
         "bridge_cpu_us_per_event": summarize(cpu),
+        "raw_consumer_cpu_us_per_event": summarize(raw_cpu),
+        # CPU per event barely moves with other people's load, unlike wall-clock rates
+        "cpu_ratio_raw_vs_bridge": summarize(ratios(raw_cpu, cpu)),
         "series": {k: [list(p) for p in v] for k, v in series.items()},
         "machine": {"before": load_before, "after": machine_note()},
     }

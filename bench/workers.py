@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import sys
 import time
 from typing import Any
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         out = raw_send(args.topic, args.count, args.seed, args.bootstrap)
     else:
         out = library_send(args.topic, args.count, args.seed, args.bootstrap)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_s"] = usage.ru_utime + usage.ru_stime  # whole process, start-up included, like the bridge's
     sys.stdout.write(json.dumps(out) + "\n")
     return 0
 
