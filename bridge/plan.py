@@ -54,16 +54,32 @@ class Batch(NamedTuple):
     next_offsets: Mapping[int, int]
 
 
+_ALERT_FLAG = {True: b',"alert":true,"score":', False: b',"alert":false,"score":'}
+_SEVERITY: dict[str, bytes] = {}  # severity -> b',"severity":"high","rt":' (a handful of values)
+_SCORES: dict[float, bytes] = {}  # rounded score -> JSON (quiet events all score 0.0)
+
+
 def txn_row(item: Scored) -> bytes:
     """JSON of the `txns` stream field `d`: the event's fields plus alert, score, severity, rt."""
-    body = _json.encode(item.event)
-    extra = b',"alert":%s,"score":%s,"severity":%s,"rt":%d}' % (
-        b"true" if item.alert is not None else b"false",
-        _json.encode(round(item.score, 4)),
-        _json.encode(item.severity),
+    # Hot path (every event): one msgspec encode, the verdict fields from small memo tables.
+    score = round(item.score, 4)
+    score_json = _SCORES.get(score)
+    if score_json is None:
+        score_json = _json.encode(score)
+        if len(_SCORES) < 4096:
+            _SCORES[score] = score_json
+    severity = _SEVERITY.get(item.severity)
+    if severity is None:
+        severity = b',"severity":%s,"rt":' % _json.encode(item.severity)
+        if len(_SEVERITY) < 64:
+            _SEVERITY[item.severity] = severity
+    return b"%s%s%s%s%d}" % (
+        _json.encode(item.event)[:-1],
+        _ALERT_FLAG[item.alert is not None],
+        score_json,
+        severity,
         item.meta.ts_ms,
     )
-    return body[:-1] + extra
 
 
 class _Counters:
@@ -88,24 +104,30 @@ def _count_scored(keys: RedisKeys, c: _Counters, geo: dict[str, Any], items: Ite
     # Hot loop (every event): plain dict updates grouped by second; rarer cases call helpers.
     txns: Counter[int] = Counter()
     cents: Counter[int] = Counter()
+    scenarios: Counter[str] = Counter()
     cities = c.ints[keys.city_txns]
     for item in items:
-        ev, sec = item.event, item.meta.ts_ms // 1000
+        ev, meta = item.event, item.meta
+        sec = meta.ts_ms // 1000
         txns[sec] += 1
         cents[sec] += round(ev.amount * 100)
         cities[ev.city] += 1
         if ev.lat is not None:
             geo[ev.city] = ev
+        if meta.scenario is not None:
+            scenarios[meta.scenario] += 1
         if item.alert is not None:
             _count_alert(keys, c, item.alert, keys.second(sec))
-        if item.meta.scenario is not None:
-            _count_truth(keys, c, item)
+            if meta.scenario is not None:
+                _count_truth(keys, c, meta.scenario, item.alert)
     for sec, n in txns.items():
         key = keys.second(sec)
         c.add(key, "txns", n)
         c.add(keys.totals, "txns", n)
         c.cents[key] += cents[sec]
         c.cents[keys.totals] += cents[sec]
+    for scenario, n in scenarios.items():
+        c.add(keys.eval_counts, f"events:{scenario}", n)
 
 
 def _count_alert(keys: RedisKeys, c: _Counters, alert: Alert, sec_key: str) -> None:
@@ -116,14 +138,11 @@ def _count_alert(keys: RedisKeys, c: _Counters, alert: Alert, sec_key: str) -> N
             c.add(key, f"alerts:{reason.rule}")
 
 
-def _count_truth(keys: RedisKeys, c: _Counters, item: Scored) -> None:
-    scenario = item.meta.scenario
-    c.add(keys.eval_counts, f"events:{scenario}")
-    if item.alert is not None:
-        c.add(keys.eval_counts, f"alerted:{scenario}")
-        outcome = "fp" if scenario == NORMAL_SCENARIO else "tp"
-        for reason in item.alert.reasons:
-            c.add(keys.eval_counts, f"{outcome}:{reason.rule}")
+def _count_truth(keys: RedisKeys, c: _Counters, scenario: str, alert: Alert) -> None:
+    c.add(keys.eval_counts, f"alerted:{scenario}")
+    outcome = "fp" if scenario == NORMAL_SCENARIO else "tp"
+    for reason in alert.reasons:
+        c.add(keys.eval_counts, f"{outcome}:{reason.rule}")
 
 
 def _truth_sets(keys: RedisKeys, items: Iterable[Scored]) -> list[Command]:
@@ -201,13 +220,13 @@ def build_plan(keys: RedisKeys, topic: str, batch: Batch, now_ms: int, card_ttl_
             for city, ev in geo.items()
         ]
         out.append(("HSET", keys.city_geo, *[x for kv in pairs for x in kv]))
-    out.extend(
-        ("XADD", keys.txns, "MAXLEN", "~", RECENT_TXNS_MAX, "*", "d", txn_row(x))
-        for x in batch.scored[-RECENT_TXNS_MAX:]
-    )
+    txns = keys.txns
+    recent = batch.scored[-RECENT_TXNS_MAX:]
+    out.extend(("XADD", txns, "MAXLEN", "~", RECENT_TXNS_MAX, "*", "d", txn_row(x)) for x in recent)
     out.extend(_alert_commands(keys, [x.alert for x in batch.scored if x.alert is not None], now_ms))
     out.extend(_truth_sets(keys, batch.scored))
-    out.extend(("SET", keys.card_state(card), blob, "EX", card_ttl_s) for card, blob in batch.states.items())
+    card_key = keys.card_state
+    out.extend(("SET", card_key(card), blob, "EX", card_ttl_s) for card, blob in batch.states.items())
     if batch.next_offsets:
         flat = [x for p, o in sorted(batch.next_offsets.items()) for x in (p, o)]
         out.append(("HSET", keys.offsets(topic), *flat))

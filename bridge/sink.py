@@ -61,18 +61,31 @@ def _int_or_none(raw: Any) -> int | None:
     return None if raw is None else int(raw)
 
 
+_PACKED: dict[str, bytes] = {}  # str argument -> RESP bulk string: key names and verbs repeat every batch
+_PACKED_MAX = 50_000
+
+
 def pack(commands: Sequence[Command]) -> bytes:
     """Encode commands in RESP2 (about twice as fast as redis-py's generic packer for big plans)."""
     out: list[bytes] = []
     append = out.append
+    memo = _PACKED
     for cmd in commands:
         append(b"*%d\r\n" % len(cmd))
         for arg in cmd:
             if type(arg) is bytes:
-                b = arg
-            elif type(arg) is str:
-                b = arg.encode()
-            elif type(arg) is float:
+                append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+                continue
+            if type(arg) is str:
+                packed = memo.get(arg)
+                if packed is None:
+                    b = arg.encode()
+                    packed = b"$%d\r\n%s\r\n" % (len(b), b)
+                    if len(memo) < _PACKED_MAX:
+                        memo[arg] = packed
+                append(packed)
+                continue
+            if type(arg) is float:
                 b = repr(arg).encode()
             elif type(arg) is int:
                 b = b"%d" % arg
