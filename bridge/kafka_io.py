@@ -148,14 +148,28 @@ def partition_lag(consumer: KafkaConsumer, topic: str, positions: Mapping[int, i
     return lag
 
 
-def commit_positions(consumer: KafkaConsumer, topic: str, positions: Mapping[int, int | None]) -> None:
-    """Mirror Redis-committed positions into the group's Kafka offsets (for lag tooling only)."""
+def commit_positions(
+    consumer: KafkaConsumer, topic: str, positions: Mapping[int, int | None], *, wait: bool = False
+) -> None:
+    """Mirror Redis-committed positions into the group's Kafka offsets (for lag tooling only).
+
+    Redis holds the authoritative offsets, so the loop does not wait for the broker (`wait` only
+    at shutdown, where the commit must reach it before the consumer closes).
+    """
     offsets = {
         TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in positions.items() if o is not None
     }
     if not offsets:
         return
     try:
-        consumer.commit(offsets=offsets, timeout_ms=2_000)
+        if wait:
+            consumer.commit(offsets=offsets, timeout_ms=2_000)
+        else:
+            consumer.commit_async(offsets=offsets, callback=_log_commit)
     except Exception as exc:  # informational commit: never worth stopping for
         logger.info("bridge: kafka offset commit failed error=%s", exc)
+
+
+def _log_commit(offsets: Mapping[TopicPartition, OffsetAndMetadata], result: object) -> None:
+    if isinstance(result, Exception):
+        logger.info("bridge: kafka offset commit failed error=%s", result)

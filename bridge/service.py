@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -29,6 +30,10 @@ from common.keys import RedisKeys
 logger = logging.getLogger(__name__)
 INFRA_ERRORS = (SinkUnavailable, DlqUnavailable, redis.RedisError, KafkaError, OSError)
 LATENCY_SAMPLES_PER_BATCH = 32
+# Cyclic-GC thresholds for the loop: every batch allocates ~10 objects per record, so the default
+# (700) ran a young collection every few dozen records and regularly rescanned the state cache;
+# profiled at ~15 us/record (~15% of the CPU). The hot path builds no reference cycles.
+GC_THRESHOLDS = (20_000, 20, 50)
 
 
 class Bridge:
@@ -85,6 +90,8 @@ class Bridge:
         self.metrics.serve(self.settings.metrics_port)
         self._retry_until_ok(self.rules.seed)
         self.metrics.rules_version.set(self.rules.version)
+        gc.freeze()  # start-up objects (modules, clients, rules) never need scanning again
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             while not self.stopping and (max_events is None or self.processed < max_events):
                 limit = self.settings.batch_max
@@ -135,7 +142,7 @@ class Bridge:
             logger.warning("bridge: housekeeping skipped error=%s", exc)
         if now >= self._next_commit:
             self._next_commit = now + self.settings.kafka_commit_interval_s
-            self._commit_kafka()
+            self._commit_kafka()  # async: a broker round trip per second must not delay batches
 
     def _watch_group(self, now: float) -> None:
         """Replace the consumer if its group join never completes (seen with kafka-python 3.0 under load)."""
@@ -170,8 +177,8 @@ class Bridge:
         self._lag_partitions.update(lag)
         return lag
 
-    def _commit_kafka(self) -> None:
-        commit_positions(self.consumer, self.topic, self.pos)
+    def _commit_kafka(self, wait: bool = False) -> None:
+        commit_positions(self.consumer, self.topic, self.pos, wait=wait)
 
     def _apply_rebalance(self, polled: dict[TopicPartition, list[Any]]) -> list[Any]:
         events = self.rebalancer.drain()
@@ -277,7 +284,7 @@ class Bridge:
         self._stop.wait(delay)
 
     def _shutdown(self) -> None:
-        self._commit_kafka()
+        self._commit_kafka(wait=True)
         try:
             self.health.forget()
         except redis.RedisError as exc:
