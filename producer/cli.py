@@ -18,6 +18,7 @@ from kafka.errors import KafkaError
 from common.settings import ConfigError, from_env
 from producer.generator import DEFAULT_FRAUD_RATIO, DEFAULT_SIM_RATE, Generator, instance_events, to_ms
 from producer.kafka_io import (
+    FLUSH_TIMEOUT_S,
     DeliveryErrors,
     DeliveryFailed,
     KafkaUnavailable,
@@ -163,7 +164,7 @@ def stream(args: argparse.Namespace) -> int:
             errors=errors,
             verbose=args.verbose,
         )
-        producer.flush(timeout=60)
+        producer.flush(timeout=FLUSH_TIMEOUT_S)
     finally:
         producer.close(timeout=10)
     logger.info(

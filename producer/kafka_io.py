@@ -20,7 +20,13 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "linger_ms": 10,
     "batch_size": 128 * 1024,
     "max_block_ms": 10_000,  # send() waits this long for metadata or buffer space, then raises
+    # Reconnect quickly after a broker restart (kafka-python's default backoff grows to 30 s, long
+    # enough for the final flush to give up on records the broker would have accepted).
+    "reconnect_backoff_max_ms": 2_000,
+    "delivery_timeout_ms": 120_000,
 }
+# A final flush waits at least as long as a record may stay undelivered before it expires.
+FLUSH_TIMEOUT_S = PRODUCER_DEFAULTS["delivery_timeout_ms"] / 1000 + 10
 
 
 class KafkaUnavailable(RuntimeError):
@@ -88,7 +94,7 @@ def send_events(
     producer_or_bootstrap: KafkaProducer | str,
     topic: str,
     events: Iterable[GeneratedEvent],
-    flush_timeout_s: float = 60.0,
+    flush_timeout_s: float = FLUSH_TIMEOUT_S,
 ) -> int:
     """Send events, flush, and return how many were sent; raise DeliveryFailed if any failed.
 

@@ -112,6 +112,7 @@ class BridgeProc:
     def terminate(self, timeout_s: float = 60.0) -> int:
         """SIGTERM and wait for a clean exit; return the exit code."""
         assert self.proc is not None
+        self._await_first_log_line()
         self.signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout=timeout_s)
@@ -119,6 +120,17 @@ class BridgeProc:
             raise AssertionError(
                 f"{self.name} did not exit within {timeout_s:.0f}s of SIGTERM\n{self.log()}"
             ) from None
+
+    def _await_first_log_line(self, timeout_s: float = 30.0) -> None:
+        # A signal that arrives while the interpreter itself is still initialising cannot be handled
+        # by any Python code; once the service has logged its first line its handlers are in place.
+        marker = f"===== start #{self.starts} of {self.name} =====".encode()
+        deadline = time.monotonic() + timeout_s
+        while self.alive() and time.monotonic() < deadline:
+            section = self.log_path.read_bytes().rsplit(marker, 1)[-1]
+            if section.strip():
+                return
+            time.sleep(0.05)
 
     def wait(self, timeout_s: float) -> int:
         assert self.proc is not None
