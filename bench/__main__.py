@@ -90,7 +90,10 @@ def _finish(
     out: Path,
 ) -> None:
     """Record the run's metadata and write every output (also after an interruption)."""
+    reps_by = dict(results.get("meta", {}).get("reps_by_section", {}))
+    reps_by.update({name: sizes.reps for name in timings if name not in errors and name in results})
     results["meta"] = {
+        "reps_by_section": reps_by,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": _git_commit(),
         "smoke": smoke,

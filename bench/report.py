@@ -155,7 +155,7 @@ def markdown(results: dict[str, Any]) -> str:
     what = "SMOKE RUN (tiny sizes; not a measurement)" if meta.get("smoke") else "Measured by `make bench`"
     lines = [
         f"{what} on {meta['date']} ({meta['cpus']} cores, shared; load average "
-        f"{meta['load_start'][0]:.1f} at start, {meta['load_end'][0]:.1f} at end), {meta['reps']} "
+        f"{meta['load_start'][0]:.1f} at start, {meta['load_end'][0]:.1f} at end), {_reps(meta)} "
         f"repetitions, A/B figures interleaved per repetition. Cells: median (min{EN}max).",
         "",
     ]
@@ -201,6 +201,13 @@ def clean(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [clean(v) for v in obj]
     return obj
+
+
+def _reps(meta: dict[str, Any]) -> str:
+    by = meta.get("reps_by_section") or {}
+    if len(set(by.values())) <= 1:
+        return str(meta["reps"])
+    return ", ".join(f"{k} {v}" for k, v in by.items())
 
 
 def write_json(results: dict[str, Any], path: Path) -> None:
