@@ -174,3 +174,20 @@ def test_page_opened_paused_shows_one_snapshot_then_freezes(redis_client, keys) 
     redis_client.incr(keys.seq)
     later = _tick(reader, first["state"], NOW_MS + 1000, view=paused_view)
     assert later is not None and "timeline_ext" not in later and "timeline_fig" not in later
+
+
+def test_tick_caps_timeline_points_but_never_alerts(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    cfg = TickConfig(timeline_points=50, grid_rows=20, slow_refresh_ms=5000, tick_max_points=4)
+    state = run_tick(reader, cfg, VIEW, None, now_ms=NOW_MS, view_changed=False)["state"]  # type: ignore[index]
+    ids = put_txns(redis_client, keys, range(100, 110))
+    for n in range(2, 8):
+        put_alert(redis_client, keys, make_alert(n))
+    redis_client.incr(keys.seq)
+    out = run_tick(reader, cfg, VIEW, state, now_ms=NOW_MS + 1000, view_changed=False)
+    assert out is not None
+    data, _, max_points = out["timeline_ext"]
+    assert data["y"][0] == [10.0 + n for n in range(106, 110)] and max_points == 50  # the newest 4
+    assert len(data["y"][1]) == 6 and len(out["grid_tx"]["add"]) == 6  # every alert, uncapped
+    assert out["state"]["txn"] == ids[-1]  # the cursor jumped past the skipped backlog
