@@ -1,10 +1,11 @@
 """Soak (make soak only): 30 min at 2,000 events/s through producer CLI + bridge; no errors, flat memory.
 
 SOAK_MINUTES / SOAK_RATE shorten or lengthen it (defaults 30 and 2000). The dashboard part (100
-analysts polling) is a hook: set SOAK_DASHBOARD_HOOK="module:function" (default
-`tests.faults.dashboard_load:run_analysts`); the function is called as
-`fn(redis_url=..., prefix=..., analysts=100, stop=threading.Event)` in a thread and should poll the
-dashboard until `stop` is set, raising on any error. Until it exists the soak runs without it.
+analysts polling) is a hook: SOAK_DASHBOARD_HOOK="module:function" (default
+`tests.faults.dashboard_load:run_analysts`, the real dashboard under gunicorn polled by the
+benchmark's load generator); it is called as
+`fn(redis_url=..., prefix=..., analysts=100, stop=threading.Event)` in a thread, polls the
+dashboard until `stop` is set, and raises on any failed poll or dashboard memory growth > 10%.
 """
 
 from __future__ import annotations
