@@ -10,7 +10,7 @@ from redis.retry import Retry
 
 from common.keys import RedisKeys
 from dashapp.callbacks.live_cb import NAMES, NOTHING, arrange, register_live
-from dashapp.live import TickConfig, run_tick
+from dashapp.live import SeqMemo, TickConfig, run_tick
 from dashapp.store import DashboardReader
 from tests.test_store_fixtures import make_alert, put_alert, put_second, put_txns
 
@@ -191,3 +191,31 @@ def test_tick_caps_timeline_points_but_never_alerts(redis_client, keys) -> None:
     assert data["y"][0] == [10.0 + n for n in range(106, 110)] and max_points == 50  # the newest 4
     assert len(data["y"][1]) == 6 and len(out["grid_tx"]["add"]) == 6  # every alert, uncapped
     assert out["state"]["txn"] == ids[-1]  # the cursor jumped past the skipped backlog
+
+
+def test_seq_memo_builds_once_per_seq_within_a_second() -> None:
+    memo, calls = SeqMemo(), []
+
+    def build() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert memo.get("k", 1, NOW_MS, build) == 1 and memo.get("k", 1, NOW_MS + 999 - NOW_MS % 1000, build) == 1
+    assert memo.get("k", 2, NOW_MS, build) == 2  # new seq: rebuilt
+    assert memo.get("k", 2, NOW_MS + 1000, build) == 3  # next second: rebuilt, never older than 1 s
+
+
+def test_tabs_share_reads_at_one_seq_and_each_keeps_its_own_cursor(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader, memo = DashboardReader(redis_client, keys), SeqMemo()
+    cfg = TickConfig(timeline_points=50, grid_rows=20, slow_refresh_ms=5000, tick_max_points=4)
+    a = run_tick(reader, cfg, VIEW, None, now_ms=NOW_MS, view_changed=False, memo=memo)["state"]  # type: ignore[index]
+    ids = put_txns(redis_client, keys, range(200, 202))
+    redis_client.incr(keys.seq)
+    b = dict(a, txn=ids[0])  # a tab that already saw the first new transaction
+    out_a = run_tick(reader, cfg, VIEW, a, now_ms=NOW_MS + 1000, view_changed=False, memo=memo)
+    put_txns(redis_client, keys, range(300, 303))  # written without a seq bump: memo still serves seq
+    out_b = run_tick(reader, cfg, VIEW, b, now_ms=NOW_MS + 1000, view_changed=False, memo=memo)
+    assert out_a["timeline_ext"][0]["y"][0] == [210.0, 211.0]  # type: ignore[index]
+    assert out_b["timeline_ext"][0]["y"][0] == [211.0] and out_b["state"]["txn"] == ids[1]  # type: ignore[index]
+    assert out_a["kpi_tps"] == out_b["kpi_tps"]  # type: ignore[index]

@@ -10,7 +10,7 @@ import redis
 from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import MissingCallbackContextException
 
-from dashapp.live import TickConfig, run_tick
+from dashapp.live import SeqMemo, TickConfig, run_tick
 from dashapp.store import DashboardReader
 from dashapp.views.kpis import KPI_CARDS
 
@@ -55,6 +55,7 @@ def _triggered_by(elem_id: str) -> bool:
 
 def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig) -> Any:
     """Register the tick callback; return the plain function (callable in tests)."""
+    memo = SeqMemo()  # per process: every tab polling this worker shares reads made at one seq
 
     @app.callback(
         [Output(elem_id, prop) for _, elem_id, prop in OUTPUTS],
@@ -67,7 +68,13 @@ def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig) -> Any:
         view_changed = _triggered_by("view-state")
         try:
             result = run_tick(
-                reader, cfg, view, prev, now_ms=int(time.time() * 1000), view_changed=view_changed
+                reader,
+                cfg,
+                view,
+                prev,
+                now_ms=int(time.time() * 1000),
+                view_changed=view_changed,
+                memo=memo,
             )
         except redis.RedisError as exc:
             # The freshness badge turns red on its own; keep the page as it is.
