@@ -76,14 +76,17 @@ class _Tick:
         return self.memo.get(name, self.seq, self.now_ms, build)
 
 
-def _kpis(t: _Tick, out: dict[str, Any]) -> None:
-    def build() -> tuple[dict[str, str], int | None]:
+def _kpis(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
+    def build() -> tuple[dict[str, str], int | None, str]:
         k = t.reader.kpis(t.now_ms)
-        return kpi_texts(k), k.last_write_ms
+        texts = kpi_texts(k)
+        return texts, k.last_write_ms, hashlib.blake2b(repr(texts).encode(), digest_size=8).hexdigest()
 
-    texts, last_write = t.shared("kpis", build)
-    for name, _, _ in KPI_CARDS:
-        out[f"kpi_{name}"] = texts[name]
+    texts, last_write, digest = t.shared("kpis", build)
+    if digest != state.get("d_kpis"):  # same card texts as this tab shows: no_update
+        for name, _, _ in KPI_CARDS:
+            out[f"kpi_{name}"] = texts[name]
+        state["d_kpis"] = digest
     out["fresh"] = {"last_write": last_write, "server_now": t.now_ms}
 
 
@@ -212,6 +215,7 @@ _STATE_TYPES: dict[str, type] = {
     "grid_wf": str,
     "banner": str,
     "paused": bool,
+    "d_kpis": str,
     "d_quality": str,
     "d_rules_fig": str,
     "d_map_fig": str,
@@ -256,7 +260,7 @@ def run_tick(
     resync = fresh_page or (view_changed and (window_s != state.get("window_s") or state.get("paused")))
     state["seq"], state["paused"] = seq, paused
     t = _Tick(reader, cfg, memo or SeqMemo(), seq, now_ms)
-    _kpis(t, out)
+    _kpis(t, state, out)
     _banner(t, state, out)
     if resync and (fresh_page or not paused):  # a page opened paused still shows one snapshot
         _full_feeds(t, state, window_s, out)

@@ -104,7 +104,8 @@ def test_slow_refresh_runs_even_without_new_data(redis_client, keys) -> None:
     reader = DashboardReader(redis_client, keys)
     state = _tick(reader, None)["state"]  # type: ignore[index]
     out = _tick(reader, state, NOW_MS + CFG.slow_refresh_ms)
-    assert out is not None and "health" in out and "kpi_bridges" in out and "timeline_ext" not in out
+    assert out is not None and "health" in out and "fresh" in out and "timeline_ext" not in out
+    assert "kpi_bridges" not in out  # same card texts as this tab shows: no_update
 
 
 def test_window_change_and_pause(redis_client, keys) -> None:
@@ -118,7 +119,7 @@ def test_window_change_and_pause(redis_client, keys) -> None:
     put_txns(redis_client, keys, range(40, 42))
     redis_client.incr(keys.seq)
     frozen = _tick(reader, paused["state"], NOW_MS + 300, {"window_min": 15, "paused": True})
-    assert frozen is not None and "timeline_ext" not in frozen and "kpi_tps" in frozen
+    assert frozen is not None and "timeline_ext" not in frozen and "fresh" in frozen
     resumed = _tick(reader, frozen["state"], NOW_MS + 400, {"window_min": 15}, view_changed=True)
     assert resumed is not None and len(resumed["timeline_fig"]["data"][0]["y"]) == 7
 
@@ -218,4 +219,17 @@ def test_tabs_share_reads_at_one_seq_and_each_keeps_its_own_cursor(redis_client,
     out_b = run_tick(reader, cfg, VIEW, b, now_ms=NOW_MS + 1000, view_changed=False, memo=memo)
     assert out_a["timeline_ext"][0]["y"][0] == [210.0, 211.0]  # type: ignore[index]
     assert out_b["timeline_ext"][0]["y"][0] == [211.0] and out_b["state"]["txn"] == ids[1]  # type: ignore[index]
-    assert out_a["kpi_tps"] == out_b["kpi_tps"]  # type: ignore[index]
+
+
+def test_kpis_are_resent_only_when_their_texts_change(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    state = _tick(reader, None)["state"]  # type: ignore[index]
+    put_txns(redis_client, keys, range(60, 61))
+    redis_client.incr(keys.seq)
+    same = _tick(reader, state, NOW_MS + 1)
+    assert same is not None and "timeline_ext" in same and not {n for n in same if n.startswith("kpi_")}
+    put_second(redis_client, keys, NOW_MS // 1000 - 4, 5000, 9, 1e6)
+    redis_client.incr(keys.seq)
+    moved = _tick(reader, same["state"], NOW_MS + 2)
+    assert moved is not None and "kpi_tps" in moved and "kpi_apm" in moved
