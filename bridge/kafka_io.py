@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
 
 from bridge.config import BridgeSettings
 
 logger = logging.getLogger(__name__)
+# How long a poll may wait while the group is (re-)joining. kafka-python 3.0.12 discards a join that
+# completes between two polls and sends a new JoinGroup, so a join only lands if it fits in one poll.
+JOIN_WAIT_MS = 2_000
 
 
 def make_consumer(settings: BridgeSettings) -> KafkaConsumer:
@@ -133,6 +136,39 @@ def seek_to_stored(
             continue
         done[p] = offset
     return done
+
+
+def poll_wait_ms(consumer: KafkaConsumer, default_ms: int) -> int:
+    """The poll timeout: `default_ms`, or long enough for a whole join while the group is not stable."""
+    state = getattr(getattr(consumer, "_coordinator", None), "state", None)  # private, best effort
+    if state is None or state == MemberState.STABLE:
+        return default_ms
+    return max(default_ms, JOIN_WAIT_MS)
+
+
+def resume_stranded_join(consumer: KafkaConsumer) -> bool:
+    """Re-request a group join that kafka-python 3.0.12 left half done; True when it did.
+
+    A rejoin triggered by a metadata change (the leader's assignment snapshot differs from the
+    topic metadata, e.g. right after a topic is created) is only wanted while the snapshots differ.
+    When poll()'s timer expires while that JoinGroup/SyncGroup is in flight, the join finishes on
+    the IO thread, the leader's assignment makes the snapshots equal again, and no later poll()
+    awaits the result: the member stays REBALANCING with no partitions forever. request_rejoin()
+    makes the next poll() await the join in flight, or send a fresh one if it already ended.
+    Private attributes: best effort, does nothing if they change.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None or getattr(coordinator, "state", None) != MemberState.REBALANCING:
+        return False
+    try:
+        if coordinator.need_rejoin():
+            return False
+        task = getattr(coordinator, "_join_task", None)
+        coordinator.request_rejoin()
+    except AttributeError:
+        return False
+    logger.info("bridge: resuming a stranded group join join_done=%s", task is None or task.is_done)
+    return True
 
 
 def partition_lag(consumer: KafkaConsumer, topic: str, positions: Mapping[int, int | None]) -> dict[int, int]:

@@ -18,7 +18,14 @@ from bridge.backoff import Backoff
 from bridge.config import BridgeSettings
 from bridge.dlq import DeadLetterWriter, DlqUnavailable, dlq_headers
 from bridge.health import Health
-from bridge.kafka_io import Rebalancer, commit_positions, partition_lag, seek_to_stored
+from bridge.kafka_io import (
+    Rebalancer,
+    commit_positions,
+    partition_lag,
+    poll_wait_ms,
+    resume_stranded_join,
+    seek_to_stored,
+)
 from bridge.metrics import BridgeMetrics
 from bridge.plan import Batch, build_plan
 from bridge.processor import dead_letters, detect, encoded_states, missing_cards, validate_records
@@ -124,7 +131,9 @@ class Bridge:
 
     def _step(self, limit: int) -> None:
         self._housekeeping()
-        polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=limit)
+        wait_ms = poll_wait_ms(self.consumer, self.settings.poll_timeout_ms)  # no records while joining
+        polled = self.consumer.poll(timeout_ms=wait_ms, max_records=limit)
+        resume_stranded_join(self.consumer)  # else a fresh topic can leave the group join stranded
         records = self._apply_rebalance(polled)
         if records:
             self._process(records)
