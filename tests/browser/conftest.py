@@ -35,7 +35,6 @@ WAIT_MS = 20_000  # generous: the machine has 2 heavily loaded cores
 DATA_WAIT_MS = 40_000  # Kafka -> bridge -> Redis -> next tick, on the same loaded cores
 TICK_MARK = '"tick-state"'  # only the live-tick callback body names this store
 CALLBACK_PATH = "/_dash-update-component"  # Dash 4.4 adds a query string (?endId=...)
-STATIC_PREFIX = "/_dash-component-suites/"  # fingerprinted framework bundles (plotly.js, AG Grid)
 DATA_TIMEOUT_S = 60.0
 # The live producer's world (injected scenarios use its cards). Many cards: with few, ordinary
 # traffic puts enough purchases on one card to trip the velocity rule, and a high-severity false
@@ -244,7 +243,8 @@ def login(page: Any, base_url: str, name: str, password: str) -> None:
     page.fill("#login-username", name)
     page.fill("#login-password", password)
     page.click("#login-submit")
-    expect(page.locator("#current-user")).to_have_text(name, timeout=WAIT_MS * 2)
+    # the first render loads plotly.js and AG Grid: slow on a loaded machine
+    expect(page.locator("#current-user")).to_have_text(name, timeout=WAIT_MS * 3)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -256,26 +256,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(scope="session")
-def static_cache() -> dict[str, tuple[int, dict[str, str], bytes]]:
-    """Framework bundles shared by every context, as a real analyst's browser cache would keep them."""
-    return {}
-
-
-def _serve_cached(cache: dict[str, tuple[int, dict[str, str], bytes]], route: Any) -> None:
-    url = route.request.url
-    hit = cache.get(url)
-    if hit is None:
-        resp = route.fetch()
-        hit = (resp.status, dict(resp.headers), resp.body())
-        if resp.status == 200:
-            cache[url] = hit
-    route.fulfill(status=hit[0], headers=hit[1], body=hit[2])
-
-
-@pytest.fixture(scope="session")
-def signed_in(
-    browser: Any, dashboard: Dashboard, static_cache: dict[str, tuple[int, dict[str, str], bytes]]
-) -> Iterator[dict[str, Analyst]]:
+def signed_in(browser: Any, dashboard: Dashboard) -> Iterator[dict[str, Analyst]]:
     """Each analyst signs in once per session, in a context of their own, and stays on the live page.
 
     (Loading the page is the slowest step on a busy machine, so tests share these sessions.)
@@ -286,9 +267,8 @@ def signed_in(
         who.page.context.close()
 
 
-def _open(browser: Any, dashboard: Dashboard, cache: dict[str, Any], name: str) -> Analyst:
+def _open(browser: Any, dashboard: Dashboard, name: str) -> Analyst:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.route(f"**{STATIC_PREFIX}**", lambda route: _serve_cached(cache, route))
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     who = Analyst(name, page)
@@ -345,7 +325,6 @@ def _reset(who: Analyst) -> None:
 def analysts(
     browser: Any,
     dashboard: Dashboard,
-    static_cache: dict[str, Any],
     signed_in: dict[str, Analyst],
     request: pytest.FixtureRequest,
 ) -> Iterator[Callable[[str], Analyst]]:
@@ -354,7 +333,7 @@ def analysts(
 
     def open_as(name: str) -> Analyst:
         if name not in signed_in:
-            signed_in[name] = _open(browser, dashboard, static_cache, name)
+            signed_in[name] = _open(browser, dashboard, name)
         who = signed_in[name]
         used.append(who)
         return who
