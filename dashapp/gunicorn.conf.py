@@ -19,3 +19,6 @@ accesslog = os.environ.get("DASH_ACCESS_LOG") or None  # "-" for stdout; off by 
 errorlog = "-"
 loglevel = os.environ.get("DASH_LOG_LEVEL", "info")
 proc_name = "fraud-dashapp"
+# No gunicornc control socket: we don't use it, and its default path ($HOME/.gunicorn/gunicorn.ctl)
+# is shared by every gunicorn on the host (tests, benchmarks and `make run` would collide).
+control_socket_disable = True

@@ -74,7 +74,11 @@ def install_security(server: Flask, callback_map: Callable[[], dict[str, Any]], 
         if request.path == CALLBACK_PATH and request.method == "POST":
             if not request.is_json:
                 return _error(415, "callbacks accept application/json only")
-            problem = callback_body_problem(request.get_json(silent=True), callback_map())
+            try:
+                body = request.get_json(silent=True)
+            except RecursionError:  # `silent` covers ValueError only; deep nesting must be a 400
+                return _error(400, "JSON nested too deeply")
+            problem = callback_body_problem(body, callback_map())
             if problem:
                 return _error(400, problem)
         return None
