@@ -18,8 +18,13 @@ logger = logging.getLogger(__name__)
 
 
 def finish_and_compare(
-    client: redis.Redis, bootstrap: str, topic: str, count: int,
-    ref: tuple[BridgeProc, str], run: tuple[list[BridgeProc], str], timeout_s: float,
+    client: redis.Redis,
+    bootstrap: str,
+    topic: str,
+    count: int,
+    ref: tuple[BridgeProc, str],
+    run: tuple[list[BridgeProc], str],
+    timeout_s: float,
     ref_client: redis.Redis | None = None,
 ) -> dict[str, Any]:
     """Wait until the reference and the run both reach the topic end, stop them, compare states.
@@ -64,8 +69,6 @@ def progress(client: redis.Redis, prefix: str) -> Callable[[], int]:
     return lambda: hget_int(client, key, "txns")
 
 
-
-
 def wait_caught_up(
     client: redis.Redis, offsets_key: str, ends: dict[int, int], timeout_s: float, watched: list[BridgeProc]
 ) -> None:
@@ -75,7 +78,8 @@ def wait_caught_up(
         return "\n".join([f"stored offsets: {client.hgetall(offsets_key)}", *(p.log() for p in watched)])
 
     wait_until(
-        lambda: caught_up(client, offsets_key, ends), timeout_s,
+        lambda: caught_up(client, offsets_key, ends),
+        timeout_s,
         f"bridge(s) writing {offsets_key} to reach the topic end {ends}",
         describe=describe,
     )

@@ -29,7 +29,10 @@ def free_port() -> int:
 
 
 def wait_until(
-    check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.2,
+    check: Callable[[], Any],
+    timeout_s: float,
+    what: str,
+    interval_s: float = 0.2,
     describe: Callable[[], str] | None = None,
 ) -> Any:
     """Poll `check` until it returns a truthy value; fail with `what` and `describe()` on timeout.
@@ -83,7 +86,11 @@ class BridgeProc:
             log.flush()
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args],
-                cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         self.starts += 1
         return self
@@ -147,7 +154,8 @@ class BridgeProc:
     def wait_assigned(self, timeout_s: float = 90.0) -> BridgeProc:
         """Wait until this start got partitions; the message names the known cold-start bug."""
         wait_until(
-            self.assigned, timeout_s,
+            self.assigned,
+            timeout_s,
             f"{self.name} to get partitions (if it logged 'partitions revoked partitions=[]' and nothing "
             "after: the bridge cold-start rejoin bug, see tests/faults/test_bridge_start.py)",
             describe=self.log,
@@ -174,14 +182,29 @@ class BridgeFactory:
     procs: list[BridgeProc] = field(default_factory=list)
 
     def __call__(
-        self, name: str, *, bootstrap: str, topic: str, redis_url: str, prefix: str, group: str,
-        dlq_topic: str = "", args: Iterable[str] = (), **extra_env: str,
+        self,
+        name: str,
+        *,
+        bootstrap: str,
+        topic: str,
+        redis_url: str,
+        prefix: str,
+        group: str,
+        dlq_topic: str = "",
+        args: Iterable[str] = (),
+        **extra_env: str,
     ) -> BridgeProc:
         env = dict(self.base_env)
         env.update(
-            KAFKA_BOOTSTRAP_SERVERS=bootstrap, KAFKA_TOPIC=topic, KAFKA_DLQ_TOPIC=dlq_topic or f"{topic}.dlq",
-            REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix, BRIDGE_GROUP_ID=group,
-            BRIDGE_INSTANCE_ID=name, BRIDGE_BACKOFF_MAX_S="1.0", PYTHONUNBUFFERED="1",
+            KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            KAFKA_TOPIC=topic,
+            KAFKA_DLQ_TOPIC=dlq_topic or f"{topic}.dlq",
+            REDIS_URL=redis_url,
+            REDIS_KEY_PREFIX=prefix,
+            BRIDGE_GROUP_ID=group,
+            BRIDGE_INSTANCE_ID=name,
+            BRIDGE_BACKOFF_MAX_S="1.0",
+            PYTHONUNBUFFERED="1",
         )
         env.update(extra_env)
         proc = BridgeProc(name, env, list(args), self.log_dir / f"bridge-{name}.log")

@@ -17,7 +17,10 @@ def produce(
     Returns the (partition, offset) of each record, in order.
     """
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
+        bootstrap_servers=bootstrap,
+        linger_ms=20,
+        batch_size=256 * 1024,
+        max_request_size=4 * 1024 * 1024,
         **config,
     )
     started = time.monotonic()
@@ -51,8 +54,11 @@ def read_topic(bootstrap: str, topic: str, idle_ms: int = 5_000) -> list[Any]:
     """Every record of a topic (all partitions, from the beginning), read without a group."""
     ends = end_offsets(bootstrap, topic)
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-        consumer_timeout_ms=idle_ms, fetch_max_bytes=16 * 1024 * 1024,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=idle_ms,
+        fetch_max_bytes=16 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
     try:

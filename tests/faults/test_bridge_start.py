@@ -24,15 +24,24 @@ STARTS = [pytest.param(20, id="20-starts", marks=SOAK)]
 
 @pytest.mark.parametrize("starts", STARTS)
 def test_bridge_on_fresh_topic_always_gets_partitions(
-    starts: int, kafka_bootstrap: str, redis_url: str, bridge_factory: BridgeFactory,
+    starts: int,
+    kafka_bootstrap: str,
+    redis_url: str,
+    bridge_factory: BridgeFactory,
     prefix_factory: Callable[[str, str], str],
 ) -> None:
     stuck = []
     for i in range(starts):
         topic = unique("t-cold")
         ensure_topics(kafka_bootstrap, {topic: 3})
-        bridge = bridge_factory(f"cold{i}", bootstrap=kafka_bootstrap, topic=topic, redis_url=redis_url,
-                                prefix=prefix_factory(redis_url, "cold"), group=unique("g-cold")).start()
+        bridge = bridge_factory(
+            f"cold{i}",
+            bootstrap=kafka_bootstrap,
+            topic=topic,
+            redis_url=redis_url,
+            prefix=prefix_factory(redis_url, "cold"),
+            group=unique("g-cold"),
+        ).start()
         try:
             wait_until(bridge.assigned, 30, "partitions assigned")
         except AssertionError:

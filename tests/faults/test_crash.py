@@ -28,8 +28,14 @@ SIZES = [
 
 @pytest.mark.parametrize(("count", "kills"), SIZES)
 def test_sigkilled_bridge_matches_uninterrupted_reference(
-    count: int, kills: int, kafka_bootstrap: str, redis_url: str, topic: str, redis_client: redis.Redis,
-    bridge_factory: BridgeFactory, prefix_factory: Callable[[str, str], str],
+    count: int,
+    kills: int,
+    kafka_bootstrap: str,
+    redis_url: str,
+    topic: str,
+    redis_client: redis.Redis,
+    bridge_factory: BridgeFactory,
+    prefix_factory: Callable[[str, str], str],
     seeded_events: Callable[[int, int], Any],
 ) -> None:
     events = seeded_events(SEED, count)
@@ -45,14 +51,19 @@ def test_sigkilled_bridge_matches_uninterrupted_reference(
     kill_at = sorted(int(rng.uniform(0.1, 0.9) * count) for _ in range(kills))
     killed_at = []
     for target in kill_at:
-        wait_until(lambda t=target: done() >= t, 180, f"crash run to apply {target} events",  # type: ignore[misc]
-                   describe=run.log)
+        wait_until(
+            lambda t=target: done() >= t,
+            180,
+            f"crash run to apply {target} events",  # type: ignore[misc]
+            describe=run.log,
+        )
         time.sleep(rng.uniform(0.0, 0.4))  # a random moment inside the following batches
         killed_at.append(done())
         run.kill()
         run.start()
     sending.result()
-    stats = finish_and_compare(redis_client, kafka_bootstrap, topic, count, (ref, ref_prefix),
-                               ([run], run_prefix), timeout_s=240)
+    stats = finish_and_compare(
+        redis_client, kafka_bootstrap, topic, count, (ref, ref_prefix), ([run], run_prefix), timeout_s=240
+    )
     assert run.starts == kills + 1
     logger.warning("faults: crash run killed at applied=%s stats=%s", killed_at, stats)

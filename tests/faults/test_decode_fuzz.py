@@ -20,7 +20,8 @@ tz = st.builds(timezone, st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(
 timestamps = st.builds(
     lambda dt, ms, zone: dt.replace(microsecond=ms * 1000, tzinfo=UTC).astimezone(zone),
     st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2200, 1, 1)),
-    st.integers(0, 999), tz,
+    st.integers(0, 999),
+    tz,
 )
 coords = st.one_of(
     st.just((None, None)),
@@ -33,13 +34,19 @@ def transactions(draw: st.DrawFn) -> Transaction:
     """Arbitrary valid schema-v1 events (any unicode in free-text fields)."""
     lat, lon = draw(coords)
     return Transaction(
-        txn_id=draw(ids), ts=draw(timestamps), card_id=draw(ids), account_id=draw(ids),
+        txn_id=draw(ids),
+        ts=draw(timestamps),
+        card_id=draw(ids),
+        account_id=draw(ids),
         amount=draw(st.floats(min_value=0, max_value=MAX_AMOUNT, exclude_min=True, allow_nan=False)),
         currency=draw(st.from_regex(r"[A-Z]{3}", fullmatch=True)),
-        merchant_id=draw(ids), merchant_category=draw(st.text(min_size=1, max_size=64)),
+        merchant_id=draw(ids),
+        merchant_category=draw(st.text(min_size=1, max_size=64)),
         city=draw(st.text(min_size=1, max_size=100)),
         country=draw(st.none() | st.from_regex(r"[A-Z]{2}", fullmatch=True)),
-        lat=lat, lon=lon, channel=draw(st.sampled_from(CHANNELS)),
+        lat=lat,
+        lon=lon,
+        channel=draw(st.sampled_from(CHANNELS)),
     )
 
 

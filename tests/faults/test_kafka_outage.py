@@ -38,8 +38,14 @@ def txn_id(value: bytes) -> str:
 
 @pytest.mark.parametrize(("count", "rate", "outage_s"), SIZES)
 def test_kafka_outage_producer_and_bridge_survive_without_loss_or_duplicates(
-    count: int, rate: int, outage_s: float, private_kafka: PrivateKafka, redis_url: str,
-    redis_client: redis.Redis, bridge_factory: BridgeFactory, prefix_factory: Callable[[str, str], str],
+    count: int,
+    rate: int,
+    outage_s: float,
+    private_kafka: PrivateKafka,
+    redis_url: str,
+    redis_client: redis.Redis,
+    bridge_factory: BridgeFactory,
+    prefix_factory: Callable[[str, str], str],
 ) -> None:
     import producer
 
@@ -47,15 +53,42 @@ def test_kafka_outage_producer_and_bridge_survive_without_loss_or_duplicates(
     private_kafka.create_topics({topic: 3, f"{topic}.dlq": 1})
     prefix = prefix_factory(redis_url, "kafka-outage")
     keys = RedisKeys(prefix)
-    bridge = bridge_factory("bridge", bootstrap=private_kafka.bootstrap, topic=topic, redis_url=redis_url,
-                            prefix=prefix, group=unique("g-kafka-outage")).start().wait_assigned()
-    sender = bridge_factory.producer("producer", [
-        "--rate", str(rate), "--count", str(count), "--seed", str(SEED), "--start", START,
-        "--bootstrap-servers", private_kafka.bootstrap, "--topic", topic,
-    ]).start()
+    bridge = (
+        bridge_factory(
+            "bridge",
+            bootstrap=private_kafka.bootstrap,
+            topic=topic,
+            redis_url=redis_url,
+            prefix=prefix,
+            group=unique("g-kafka-outage"),
+        )
+        .start()
+        .wait_assigned()
+    )
+    sender = bridge_factory.producer(
+        "producer",
+        [
+            "--rate",
+            str(rate),
+            "--count",
+            str(count),
+            "--seed",
+            str(SEED),
+            "--start",
+            START,
+            "--bootstrap-servers",
+            private_kafka.bootstrap,
+            "--topic",
+            topic,
+        ],
+    ).start()
     pids = (bridge.pid, sender.pid)
-    wait_until(lambda: hget_int(redis_client, keys.totals, "txns") >= count // 4, 120,
-               "the bridge to apply a quarter of the events", describe=lambda: bridge.log() + sender.log())
+    wait_until(
+        lambda: hget_int(redis_client, keys.totals, "txns") >= count // 4,
+        120,
+        "the bridge to apply a quarter of the events",
+        describe=lambda: bridge.log() + sender.log(),
+    )
     private_kafka.stop()
     stopped_at = time.monotonic()
     try:
@@ -78,11 +111,13 @@ def test_kafka_outage_producer_and_bridge_survive_without_loss_or_duplicates(
     expected = {txn_id(e.value) for e in seeded_events_at(producer, count)}
     duplicated = {t: n for t, n in in_topic.items() if n > 1}
     applied = hget_int(redis_client, keys.totals, "txns")
-    report = (f"producer exit={code} records in topic={sum(in_topic.values())} "
-              f"distinct txn_ids={len(in_topic)} duplicated ids={len(duplicated)} "
-              f"missing from topic={len(expected - set(in_topic))} "
-              f"unexpected={len(set(in_topic) - expected)} redis totals.txns={applied} "
-              f"outage={outage_s:.0f}s + broker restart {restart_s:.0f}s")
+    report = (
+        f"producer exit={code} records in topic={sum(in_topic.values())} "
+        f"distinct txn_ids={len(in_topic)} duplicated ids={len(duplicated)} "
+        f"missing from topic={len(expected - set(in_topic))} "
+        f"unexpected={len(set(in_topic) - expected)} redis totals.txns={applied} "
+        f"outage={outage_s:.0f}s + broker restart {restart_s:.0f}s"
+    )
     logger.warning("faults: kafka outage %s", report)
     assert code == 0, f"producer exited {code} after the outage: {report}\n{sender.log(8)}"
     assert set(in_topic) == expected, f"producer lost or invented events: {report}"

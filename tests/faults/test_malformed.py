@@ -34,9 +34,17 @@ def header(record: Any, name: str) -> bytes | None:
 
 @pytest.mark.parametrize(("good_n", "bad_n", "big_n"), SIZES)
 def test_poison_records_go_to_dlq_and_good_ones_are_applied(
-    good_n: int, bad_n: int, big_n: int, kafka_bootstrap: str, redis_url: str, topic: str,
-    dlq_topic: str, redis_client: redis.Redis, bridge_factory: BridgeFactory,
-    prefix_factory: Callable[[str, str], str], seeded_events: Callable[[int, int], Any],
+    good_n: int,
+    bad_n: int,
+    big_n: int,
+    kafka_bootstrap: str,
+    redis_url: str,
+    topic: str,
+    dlq_topic: str,
+    redis_client: redis.Redis,
+    bridge_factory: BridgeFactory,
+    prefix_factory: Callable[[str, str], str],
+    seeded_events: Callable[[int, int], Any],
 ) -> None:
     rng = random.Random(SEED)
     events = seeded_events(SEED, good_n)
@@ -49,9 +57,20 @@ def test_poison_records_go_to_dlq_and_good_ones_are_applied(
     total = len(mixed)
 
     prefix = prefix_factory(redis_url, "poison")
-    bridge = bridge_factory("poison", bootstrap=kafka_bootstrap, topic=topic, redis_url=redis_url,
-                            prefix=prefix, group=unique("g-poison"), dlq_topic=dlq_topic,
-                            args=["--max-events", str(total)]).start().wait_assigned()
+    bridge = (
+        bridge_factory(
+            "poison",
+            bootstrap=kafka_bootstrap,
+            topic=topic,
+            redis_url=redis_url,
+            prefix=prefix,
+            group=unique("g-poison"),
+            dlq_topic=dlq_topic,
+            args=["--max-events", str(total)],
+        )
+        .start()
+        .wait_assigned()
+    )
     code = bridge.wait(timeout_s=240)
     assert code == 0, f"bridge exited {code} (crash?) on poison input\n{bridge.log()}"
     assert bridge.starts == 1
@@ -84,9 +103,18 @@ def test_poison_records_go_to_dlq_and_good_ones_are_applied(
     raw_reasons: dict[bytes, bytes] = redis_client.hgetall(keys.dlq_reasons)  # type: ignore[assignment]
     per_reason = {k.decode(): int(v) for k, v in raw_reasons.items()}
     dupes = sum(len(v) - 1 for v in by_source.values())
-    logger.warning("faults: poison good=%d bad=%d applied=%d dlq_total=%d dlq_letters=%d "
-                   "duplicate_letters=%d reasons=%s by_kind=%s", len(good), len(bad), applied, dead,
-                   len(letters), dupes, per_reason, {k: dict(v) for k, v in sorted(reasons.items())})
+    logger.warning(
+        "faults: poison good=%d bad=%d applied=%d dlq_total=%d dlq_letters=%d "
+        "duplicate_letters=%d reasons=%s by_kind=%s",
+        len(good),
+        len(bad),
+        applied,
+        dead,
+        len(letters),
+        dupes,
+        per_reason,
+        {k: dict(v) for k, v in sorted(reasons.items())},
+    )
     assert applied == len(good), f"totals.txns={applied}, expected {len(good)} good records"
     assert dead == len(bad), f"totals.dlq={dead}, expected {len(bad)}"
     assert sum(per_reason.values()) == len(bad), f"dlq:reasons {per_reason} do not add up to {len(bad)}"

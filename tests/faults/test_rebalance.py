@@ -40,8 +40,12 @@ def fenced_lines(proc: BridgeProc) -> int:
 
 @pytest.mark.parametrize("count", SIZES)
 def test_rebalance_and_zombie_keep_state_exact(
-    count: int, kafka_bootstrap: str, redis_url: str, redis_client: redis.Redis,
-    bridge_factory: BridgeFactory, prefix_factory: Callable[[str, str], str],
+    count: int,
+    kafka_bootstrap: str,
+    redis_url: str,
+    redis_client: redis.Redis,
+    bridge_factory: BridgeFactory,
+    prefix_factory: Callable[[str, str], str],
     seeded_events: Callable[[int, int], Any],
 ) -> None:
     topic = unique("t-rebalance")
@@ -62,8 +66,12 @@ def test_rebalance_and_zombie_keep_state_exact(
 
     def reach(fraction: float) -> None:
         target = int(count * fraction)
-        wait_until(lambda: done() >= target, 240, f"the group to apply {target} events",
-                   describe=lambda: "\n".join(p.log() for p in (a, b, c)))
+        wait_until(
+            lambda: done() >= target,
+            240,
+            f"the group to apply {target} events",
+            describe=lambda: "\n".join(p.log() for p in (a, b, c)),
+        )
 
     reach(0.15)
     c.start()  # a third instance joins: partitions move from a and b
@@ -73,14 +81,19 @@ def test_rebalance_and_zombie_keep_state_exact(
     reach(0.50)
     b.signal(signal.SIGSTOP)  # a zombie: alive, but silent until its session times out
     frozen_at = stored_offsets(redis_client, RedisKeys(run_prefix).offsets(topic))
-    wait_until(lambda: owned(redis_client, run_prefix, "c") == list(range(PARTITIONS)), 90,
-               "c to take over every partition after b's session expired", describe=c.log)
+    wait_until(
+        lambda: owned(redis_client, run_prefix, "c") == list(range(PARTITIONS)),
+        90,
+        "c to take over every partition after b's session expired",
+        describe=c.log,
+    )
     moved = RedisKeys(run_prefix).offsets(topic)
     wait_until(lambda: stored_offsets(redis_client, moved) != frozen_at, 60, "c to advance past b's offsets")
     b.signal(signal.SIGCONT)  # the zombie wakes up holding a batch for partitions it lost
     sending.result()
-    stats = finish_and_compare(redis_client, kafka_bootstrap, topic, count, (ref, ref_prefix),
-                               ([b, c], run_prefix), timeout_s=300)
+    stats = finish_and_compare(
+        redis_client, kafka_bootstrap, topic, count, (ref, ref_prefix), ([b, c], run_prefix), timeout_s=300
+    )
     logger.warning("faults: rebalance stats=%s zombie_fenced_batches=%d", stats, fenced_lines(b))
 
 

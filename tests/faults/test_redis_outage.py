@@ -32,18 +32,38 @@ SIZES = [
 
 @pytest.mark.parametrize(("count", "outage_s", "how"), SIZES)
 def test_redis_outage_loses_nothing_and_bridge_survives(
-    count: int, outage_s: float, how: str, kafka_bootstrap: str, redis_url: str, topic: str,
-    redis_client: redis.Redis, private_redis: PrivateRedis, bridge_factory: BridgeFactory,
-    prefix_factory: Callable[[str, str], str], seeded_events: Callable[[int, int], Any],
+    count: int,
+    outage_s: float,
+    how: str,
+    kafka_bootstrap: str,
+    redis_url: str,
+    topic: str,
+    redis_client: redis.Redis,
+    private_redis: PrivateRedis,
+    bridge_factory: BridgeFactory,
+    prefix_factory: Callable[[str, str], str],
+    seeded_events: Callable[[int, int], Any],
 ) -> None:
     events = seeded_events(SEED, count)
     ref_prefix = prefix_factory(redis_url, "ref")  # the reference writes the shared Redis
     run_prefix = prefix_factory(private_redis.url, "outage")
     group = unique("g-outage")
-    ref = bridge_factory("ref", bootstrap=kafka_bootstrap, topic=topic, redis_url=redis_url,
-                         prefix=ref_prefix, group=unique("g-ref")).start()
-    run = bridge_factory("outage", bootstrap=kafka_bootstrap, topic=topic, redis_url=private_redis.url,
-                         prefix=run_prefix, group=group).start()
+    ref = bridge_factory(
+        "ref",
+        bootstrap=kafka_bootstrap,
+        topic=topic,
+        redis_url=redis_url,
+        prefix=ref_prefix,
+        group=unique("g-ref"),
+    ).start()
+    run = bridge_factory(
+        "outage",
+        bootstrap=kafka_bootstrap,
+        topic=topic,
+        redis_url=private_redis.url,
+        prefix=run_prefix,
+        group=group,
+    ).start()
     ref.wait_assigned()
     run.wait_assigned()
     pid = run.pid
@@ -52,8 +72,9 @@ def test_redis_outage_loses_nothing_and_bridge_survives(
         # ~20 s of traffic so that events keep arriving during the outage.
         sending = start_producing(kafka_bootstrap, topic, events, rate=count / 20)
         done = progress(client, run_prefix)
-        wait_until(lambda: done() >= count // 4, 240, "the bridge to apply a quarter of the events",
-                   describe=run.log)
+        wait_until(
+            lambda: done() >= count // 4, 240, "the bridge to apply a quarter of the events", describe=run.log
+        )
         if how == "sigkill":
             private_redis.crash()
         else:
@@ -74,13 +95,29 @@ def test_redis_outage_loses_nothing_and_bridge_survives(
         # may lose Redis' last second, so there the mirror may legitimately be ahead.
         assert how == "sigkill" or not ahead, f"Kafka offsets ahead of Redis (kafka, redis): {ahead}"
         sending.result()
-        stats = finish_and_compare(client, kafka_bootstrap, topic, count, (ref, ref_prefix),
-                                   ([run], run_prefix), timeout_s=240, ref_client=redis_client)
+        stats = finish_and_compare(
+            client,
+            kafka_bootstrap,
+            topic,
+            count,
+            (ref, ref_prefix),
+            ([run], run_prefix),
+            timeout_s=240,
+            ref_client=redis_client,
+        )
         assert run.starts == 1, "the bridge was restarted"
         retries = run.log_path.read_text(errors="replace").count("infrastructure error")
         fenced = run.log_path.read_text(errors="replace").count("batch fenced")
-        logger.warning("faults: redis outage %s %.0fs retries_logged=%d fenced=%d kafka_acked=%s "
-                       "redis_after_restart=%s stats=%s", how, outage_s, retries, fenced, acked, persisted,
-                       stats)
+        logger.warning(
+            "faults: redis outage %s %.0fs retries_logged=%d fenced=%d kafka_acked=%s "
+            "redis_after_restart=%s stats=%s",
+            how,
+            outage_s,
+            retries,
+            fenced,
+            acked,
+            persisted,
+            stats,
+        )
     finally:
         client.close()

@@ -70,22 +70,38 @@ def _soak_timeout_s() -> float:
 
 @pytest.mark.timeout(_soak_timeout_s())
 def test_soak_producer_and_bridge(
-    kafka_bootstrap: str, redis_url: str, topic: str, redis_client: redis.Redis,
-    bridge_factory: BridgeFactory, prefix_factory: Callable[[str, str], str],
+    kafka_bootstrap: str,
+    redis_url: str,
+    topic: str,
+    redis_client: redis.Redis,
+    bridge_factory: BridgeFactory,
+    prefix_factory: Callable[[str, str], str],
 ) -> None:
     minutes, rate = float(os.environ.get("SOAK_MINUTES", "30")), int(os.environ.get("SOAK_RATE", "2000"))
     count, warmup_s = int(minutes * 60 * rate), min(300.0, minutes * 60 / 6)
     prefix = prefix_factory(redis_url, "soak")
     keys = RedisKeys(prefix)
-    bridge = bridge_factory("soak", bootstrap=kafka_bootstrap, topic=topic, redis_url=redis_url,
-                            prefix=prefix, group=unique("g-soak")).start().wait_assigned()
+    bridge = (
+        bridge_factory(
+            "soak",
+            bootstrap=kafka_bootstrap,
+            topic=topic,
+            redis_url=redis_url,
+            prefix=prefix,
+            group=unique("g-soak"),
+        )
+        .start()
+        .wait_assigned()
+    )
     cli = ["--rate", str(rate), "--count", str(count), "--seed", "7", "--bootstrap-servers", kafka_bootstrap]
     sender = bridge_factory.producer("soak", [*cli, "--topic", topic]).start()
     stop, hook = threading.Event(), dashboard_hook()
     analysts = None
     if hook is not None:
-        analysts = Background(lambda: hook(redis_url=redis_url, prefix=prefix, analysts=100, stop=stop),
-                              name="dashboard-analysts")
+        analysts = Background(
+            lambda: hook(redis_url=redis_url, prefix=prefix, analysts=100, stop=stop),
+            name="dashboard-analysts",
+        )
         analysts.start()
     samples: list[tuple[float, int]] = []
     try:
@@ -103,8 +119,17 @@ def test_soak_producer_and_bridge(
     assert bridge.terminate() == 0, f"bridge did not exit 0 on SIGTERM\n{bridge.log()}"
     rel, base, last = growth(samples, warmup_s)
     applied = hget_int(redis_client, keys.totals, "txns")
-    logger.warning("soak: minutes=%s rate=%d events=%d applied=%d pid=%d rss_kb base=%d last=%d "
-                   "growth=%.1f%%", minutes, rate, count, applied, pid, base, last, rel * 100)
+    logger.warning(
+        "soak: minutes=%s rate=%d events=%d applied=%d pid=%d rss_kb base=%d last=%d growth=%.1f%%",
+        minutes,
+        rate,
+        count,
+        applied,
+        pid,
+        base,
+        last,
+        rel * 100,
+    )
     assert applied == count, f"applied {applied} of {count} events"
     assert not own_errors(bridge), "bridge logged errors:\n" + "\n".join(own_errors(bridge)[:20])
     assert rel < MAX_GROWTH, f"bridge RSS grew {rel:.1%} after warm-up ({base} kB -> {last} kB)"
