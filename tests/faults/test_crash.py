@@ -52,9 +52,9 @@ def test_sigkilled_bridge_matches_uninterrupted_reference(
     killed_at = []
     for target in kill_at:
         wait_until(
-            lambda t=target: done() >= t,
+            lambda t=target: done() >= t,  # type: ignore[misc]
             180,
-            f"crash run to apply {target} events",  # type: ignore[misc]
+            f"crash run to apply {target} events",
             describe=run.log,
         )
         time.sleep(rng.uniform(0.0, 0.4))  # a random moment inside the following batches
