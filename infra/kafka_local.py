@@ -10,6 +10,8 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,26 +203,39 @@ def start(cfg: KafkaConfig, timeout_s: float = 90.0) -> bool:
     return True
 
 
+@contextmanager
+def _quiet_kafka_logs() -> Iterator[None]:
+    """Refused connections are expected while the broker starts; kafka-python logs each at ERROR."""
+    kafka_logger = logging.getLogger("kafka")
+    previous = kafka_logger.level
+    kafka_logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        kafka_logger.setLevel(previous)
+
+
 def wait_ready(bootstrap: str, timeout_s: float, pid_file: Path | None = None) -> None:
     """Poll until a real metadata request to the broker succeeds (an open port is not enough)."""
     from kafka import KafkaAdminClient  # imported late: infra must load without the venv for `down`
     from kafka.errors import KafkaError
 
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pid_file is not None and read_pid(pid_file) is None:
-            raise InfraError("the Kafka process exited during start-up")
-        try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap, request_timeout_ms=5000, bootstrap_timeout_ms=3000
-            )
+    with _quiet_kafka_logs():
+        while time.monotonic() < deadline:
+            if pid_file is not None and read_pid(pid_file) is None:
+                raise InfraError("the Kafka process exited during start-up")
             try:
-                admin.describe_cluster()
-                return
-            finally:
-                admin.close()
-        except (KafkaError, OSError, ValueError):
-            time.sleep(0.5)
+                admin = KafkaAdminClient(
+                    bootstrap_servers=bootstrap, request_timeout_ms=5000, bootstrap_timeout_ms=3000
+                )
+                try:
+                    admin.describe_cluster()
+                    return
+                finally:
+                    admin.close()
+            except (KafkaError, OSError, ValueError):
+                time.sleep(0.5)
     raise InfraError(f"Kafka at {bootstrap} not ready within {timeout_s:.0f}s")
 
 

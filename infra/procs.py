@@ -81,7 +81,7 @@ def stop_pid(pid_file: Path, name: str, timeout_s: float = 30.0) -> bool:
     else:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        _reap(pid)
+    _reap(pid)  # collect our own child's exit status so no zombie is left behind
     pid_file.unlink(missing_ok=True)
     return True
 

@@ -115,7 +115,9 @@ def main() -> int:
             [str(Path(py).parent / "gunicorn"), "-c", "dashapp/gunicorn.conf.py", "dashapp.wsgi:server"],
         ]
         for cmd in commands:
-            children.append(subprocess.Popen(cmd, env=env, cwd=REPO_ROOT))
+            # Own session: the terminal's Ctrl+C reaches only this supervisor, which then sends each
+            # child exactly one SIGTERM (a second signal would make them exit hard, skipping flushes).
+            children.append(subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, start_new_session=True))
         url = f"http://{env['DASH_BIND']}"
         _wait_http(f"{url}/healthz", 60, children)
         logger.info("run: dashboard at %s  (Ctrl+C stops everything)", url)
