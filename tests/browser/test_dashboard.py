@@ -153,7 +153,7 @@ def _select(who: Analyst, card_id: str, alert_id: str) -> None:
     cell = _grid_row(who, alert_id).locator('[col-id="card"]')
     expect(cell).to_have_text(card_id, timeout=DATA_WAIT_MS)
     detail = who.page.locator("#alert-detail")
-    for _ in range(3):
+    for _ in range(5):
         cell.click()
         try:
             expect(detail).to_contain_text(alert_id, timeout=WAIT_MS / 2)
