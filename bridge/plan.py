@@ -166,6 +166,19 @@ BANNER_IF_NEW = (
 )
 
 
+# One command for the whole batch instead of one per row: a batch of 1,000 events used to carry
+# ~1,800 XADD/SET commands, each with its own QUEUED and EXEC reply to parse on the client.
+# Scripts run inside the MULTI like any command; EVAL (not EVALSHA) so a flushed script cache can
+# never turn into a NOSCRIPT error halfway through an EXEC.
+XADD_ROWS = (
+    "for i = 2, #ARGV do redis.call('XADD', KEYS[1], '*', 'd', ARGV[i]) end "
+    "return redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])"
+)
+SET_STATES = (
+    "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end return #KEYS"
+)
+
+
 def _alert_commands(keys: RedisKeys, alerts: list[Alert], now_ms: int) -> list[Command]:
     out: list[Command] = []
     for alert in alerts:
@@ -220,13 +233,24 @@ def build_plan(keys: RedisKeys, topic: str, batch: Batch, now_ms: int, card_ttl_
             for city, ev in geo.items()
         ]
         out.append(("HSET", keys.city_geo, *[x for kv in pairs for x in kv]))
-    txns = keys.txns
     recent = batch.scored[-RECENT_TXNS_MAX:]
-    out.extend(("XADD", txns, "MAXLEN", "~", RECENT_TXNS_MAX, "*", "d", txn_row(x)) for x in recent)
+    if recent:
+        out.append(("EVAL", XADD_ROWS, 1, keys.txns, RECENT_TXNS_MAX, *[txn_row(x) for x in recent]))
     out.extend(_alert_commands(keys, [x.alert for x in batch.scored if x.alert is not None], now_ms))
     out.extend(_truth_sets(keys, batch.scored))
-    card_key = keys.card_state
-    out.extend(("SET", card_key(card), blob, "EX", card_ttl_s) for card, blob in batch.states.items())
+    if batch.states:
+        card_key = keys.card_state
+        cards = list(batch.states)
+        out.append(
+            (
+                "EVAL",
+                SET_STATES,
+                len(cards),
+                *[card_key(c) for c in cards],
+                card_ttl_s,
+                *batch.states.values(),
+            )
+        )
     if batch.next_offsets:
         flat = [x for p, o in sorted(batch.next_offsets.items()) for x in (p, o)]
         out.append(("HSET", keys.offsets(topic), *flat))

@@ -11,7 +11,17 @@ import pytest
 from bridge.backoff import Backoff
 from bridge.detection import CardState
 from bridge.health import percentiles
-from bridge.plan import BANNER_IF_NEW, Batch, DeadLetter, RecordMeta, Scored, build_plan, txn_row
+from bridge.plan import (
+    BANNER_IF_NEW,
+    SET_STATES,
+    XADD_ROWS,
+    Batch,
+    DeadLetter,
+    RecordMeta,
+    Scored,
+    build_plan,
+    txn_row,
+)
 from bridge.sink import fence_conflicts, pack
 from bridge.state_cache import StateCache
 from bridge.validation import EMPTY, MALFORMED, SCHEMA, TOO_LARGE, Rejected, preview, validate
@@ -86,6 +96,13 @@ def commands(plan: list[tuple], name: str, key: str | None = None) -> list[tuple
     return [c for c in plan if c[0] == name and (key is None or c[1] == key)]
 
 
+def txn_rows(plan: list[tuple]) -> list[bytes]:
+    """The rows the plan appends to the `txns` stream (one script call for the whole batch)."""
+    calls = [c for c in plan if c[:4] == ("EVAL", XADD_ROWS, 1, KEYS.txns)]
+    assert len(calls) <= 1
+    return [row for call in calls for row in call[5:]]
+
+
 def test_counters_are_aggregated_to_one_command_per_field() -> None:
     items = [scored(i, T0 + i * 10) for i in range(50)] + [scored(50, T0 + 1500, ("velocity", "high_amount"))]
     plan = plan_of(Batch(items, [], {}, {0: 51}))
@@ -127,7 +144,7 @@ def test_alert_records_streams_and_banner() -> None:
     banner = [c for c in commands(plan, "EVAL") if KEYS.banner in c]
     assert banner == [("EVAL", BANNER_IF_NEW, 2, KEYS.alert(aid), KEYS.banner, T0, aid)]
     assert len(commands(plan, "XADD", KEYS.alerts)) == 1
-    rows = [json.loads(c[-1]) for c in commands(plan, "XADD", KEYS.txns)]
+    rows = [json.loads(r) for r in txn_rows(plan)]
     assert [(r["txn_id"], r["alert"], r["rt"]) for r in rows] == [("t7", True, T0), ("t8", False, T0)]
     assert rows[0]["severity"] == "high" and rows[0]["amount"] == 10.25 and rows[0]["city"] == "Paris"
 
@@ -137,15 +154,18 @@ def test_medium_alert_is_not_on_the_banner() -> None:
     assert item.alert is not None
     medium = item._replace(alert=msgspec.structs.replace(item.alert, severity="medium"))
     plan = plan_of(Batch([medium], [], {}, {0: 2}))
-    assert commands(plan, "ZADD", KEYS.banner) == [] and commands(plan, "EVAL") == []
+    assert commands(plan, "ZADD", KEYS.banner) == []
+    assert [c for c in commands(plan, "EVAL") if c[1] == BANNER_IF_NEW] == []
 
 
 def test_txns_stream_gets_only_the_newest_events_of_a_big_batch() -> None:
     items = [scored(i, T0) for i in range(RECENT_TXNS_MAX + 25)]
-    xadds = commands(plan_of(Batch(items, [], {}, {0: len(items)})), "XADD", KEYS.txns)
-    assert len(xadds) == RECENT_TXNS_MAX
-    assert json.loads(xadds[0][-1])["txn_id"] == "t25"
-    assert all(c[2:5] == ("MAXLEN", "~", RECENT_TXNS_MAX) for c in xadds)
+    plan = plan_of(Batch(items, [], {}, {0: len(items)}))
+    rows = txn_rows(plan)
+    assert len(rows) == RECENT_TXNS_MAX
+    assert json.loads(rows[0])["txn_id"] == "t25" and json.loads(rows[-1])["txn_id"] == f"t{len(items) - 1}"
+    (call,) = [c for c in plan if c[:2] == ("EVAL", XADD_ROWS)]
+    assert call[4] == RECENT_TXNS_MAX, "the stream must be trimmed to its bound"
 
 
 def test_dead_letters_counted_and_samples_bounded() -> None:
@@ -198,7 +218,7 @@ def test_ground_truth_counts() -> None:
 
 def test_states_offsets_and_bookkeeping_close_the_plan() -> None:
     plan = plan_of(Batch([scored(1, T0)], [], {"c1": b"[1]"}, {2: 11, 0: 2}))
-    assert ("SET", KEYS.card_state("c1"), b"[1]", "EX", 600) in plan
+    assert ("EVAL", SET_STATES, 1, KEYS.card_state("c1"), 600, b"[1]") in plan
     assert plan[-3:] == [
         ("HSET", KEYS.offsets("topic"), 0, 2, 2, 11),
         ("INCR", KEYS.seq),
