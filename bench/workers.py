@@ -79,15 +79,26 @@ def _events(count: int, seed: int) -> list[Any]:
     return generate(seed=seed, count=count)
 
 
-def raw_send(topic: str, count: int, seed: int, bootstrap: str) -> dict[str, Any]:
-    """The producer limit: send() pre-serialised records with the producer CLI's client config."""
+def raw_send(topic: str, count: int, seed: int, bootstrap: str, partitioned: bool = False) -> dict[str, Any]:
+    """The producer limit: send() pre-serialised records with the producer CLI's client config.
+
+    `partitioned` passes each record's partition, memoised per key exactly as the CLI loop does,
+    so the two loops differ only by generating the events: the producer's own overhead.
+    """
     from bench.producer_api import make_cli_producer
+    from producer.kafka_io import KeyPartitions
 
     events = _events(count, seed)  # generated before the clock starts
     prod = make_cli_producer(bootstrap)
+    send, memo = prod.send, KeyPartitions(prod, topic)
     t0 = time.time()
-    for ev in events:
-        prod.send(topic, value=ev.value, key=ev.key, headers=ev.headers)
+    if partitioned:
+        memo.refresh()
+        for ev in events:
+            send(topic, ev.value, ev.key, ev.headers, memo[ev.key])
+    else:
+        for ev in events:
+            send(topic, value=ev.value, key=ev.key, headers=ev.headers)
     prod.flush()
     t1 = time.time()
     prod.close()
@@ -104,7 +115,9 @@ def library_send(topic: str, count: int, seed: int, bootstrap: str) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.workers")
-    parser.add_argument("kind", choices=["raw-consumer", "naive", "raw-send", "library-send"])
+    parser.add_argument(
+        "kind", choices=["raw-consumer", "naive", "raw-send", "raw-send-partitioned", "library-send"]
+    )
     parser.add_argument("--topic", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--group", default="")
@@ -119,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         out = raw_consumer(args.topic, args.group, args.count, args.timeout)
     elif args.kind == "naive":
         out = naive_consumer(args.topic, args.group, args.count, args.timeout, args.redis_url, args.key)
-    elif args.kind == "raw-send":
-        out = raw_send(args.topic, args.count, args.seed, args.bootstrap)
+    elif args.kind in {"raw-send", "raw-send-partitioned"}:
+        out = raw_send(args.topic, args.count, args.seed, args.bootstrap, args.kind == "raw-send-partitioned")
     else:
         out = library_send(args.topic, args.count, args.seed, args.bootstrap)
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -8,6 +8,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from kafka.partitioner.default import murmur2
 
 from producer.events import GeneratedEvent
 
@@ -83,6 +84,36 @@ class DeliveryErrors:
         self.count += 1
         if self.count <= 5:
             logger.error("producer: delivery failed error=%s", exc)
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a key (murmur2, as the Java client)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class KeyPartitions(dict[bytes, int]):
+    """key -> partition of one topic, as Kafka's default partitioner assigns it, hashed once per key.
+
+    kafka-python hashes every record's key in pure Python (~8 us, as much as generating the
+    event); a card's partition only changes with the topic's partition count, which
+    `refresh` (once per batch, a metadata lookup) checks. Look keys up with `memo[key]`.
+    """
+
+    def __init__(self, producer: KafkaProducer, topic: str) -> None:
+        super().__init__()
+        self._producer, self._topic = producer, topic
+        self.count = 0
+
+    def refresh(self) -> None:
+        """Forget every key's partition if the topic's partition count changed."""
+        count = len(self._producer.partitions_for(self._topic))
+        if count != self.count:
+            self.clear()
+            self.count = count
+
+    def __missing__(self, key: bytes) -> int:
+        p = self[key] = key_partition(key, self.count)
+        return p
 
 
 def send_one(producer: KafkaProducer, topic: str, ev: GeneratedEvent, errors: DeliveryErrors) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaProducer
 
 from producer.events import GeneratedEvent
-from producer.kafka_io import DeliveryErrors
+from producer.kafka_io import DeliveryErrors, KeyPartitions
 from producer.pacing import Pacer
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def run(
 ) -> RunStats:
     """Send until `count` events (0 = forever) or `stop` is set; the caller flushes and closes."""
     pacer, stats = Pacer(rate), RunStats()
-    send = producer.send
+    send, partition = producer.send, KeyPartitions(producer, topic)
     next_status = time.monotonic() + status_every_s
     last_sent, last_t = 0, time.monotonic()
     while not stop.is_set() and (count <= 0 or stats.sent < count):
@@ -65,8 +65,10 @@ def run(
         if count > 0:
             n = min(n, count - stats.sent)
         batch = [next(events) for _ in range(n)]  # generate, then send: keeps send() calls back to back
+        partition.refresh()
         for ev in batch:
-            send(topic, value=ev.value, key=ev.key, headers=ev.headers).add_errback(errors)
+            key = ev.key
+            send(topic, ev.value, key, ev.headers, partition[key]).add_errback(errors)
         for ev in batch:
             if ev.scenario_id is not None:
                 stats.fraud[ev.scenario] += 1

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 
@@ -15,7 +16,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from common.schema import decode_event
 from producer import generate
-from producer.kafka_io import KafkaUnavailable, make_producer, send_events
+from producer.kafka_io import DeliveryErrors, KafkaUnavailable, KeyPartitions, make_producer, send_events
+from producer.runner import run
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -88,6 +90,33 @@ def test_events_consumed_back_equal_events_generated(kafka_bootstrap: str, topic
     for r in sorted(records, key=lambda r: (r.partition, r.offset)):
         got_order[r.key].append(r.value)
     assert got_order == sent_order
+
+
+def test_send_loop_partitions_each_key_where_kafkas_default_partitioner_does(
+    kafka_bootstrap: str, topic: str
+) -> None:
+    events = generate(seed=9, count=400)
+    producer = make_producer(kafka_bootstrap)
+    try:
+        stats = run(
+            producer, topic, iter(events), rate=0, count=400, stop=threading.Event(), errors=DeliveryErrors()
+        )
+        producer.flush(timeout=30)
+        records = _consume_all(kafka_bootstrap, topic, len(events))
+        assert stats.sent == len(records) == 400
+        placed: dict[bytes, set[int]] = defaultdict(set)
+        for r in records:
+            placed[r.key].add(r.partition)
+        assert len({p for ps in placed.values() for p in ps}) == 3  # the memo spreads keys, as Kafka does
+        memo = KeyPartitions(producer, topic)
+        memo.refresh()
+        assert memo.count == 3
+        for key in sorted(placed)[:25]:
+            # Without a partition argument kafka-python's DefaultPartitioner picks it.
+            plain = producer.send(topic, value=b"probe", key=key).get(timeout=30).partition
+            assert placed[key] == {plain} == {memo[key]}, key
+    finally:
+        producer.close()
 
 
 def test_send_events_accepts_a_bootstrap_string(kafka_bootstrap: str, topic: str) -> None:
