@@ -11,9 +11,8 @@ class Sizes:
 
     reps: int = 3
     partitions: int = 4  # even split for 1 and 2 bridge instances
-    # Sizes are cut from the (200k bridge events, 1M memory events, 60 s dashboard windows)
-    # so that a full run fits ~30 min on a 2-core machine shared with other test suites.
-    bridge_events: int = 50_000
+    # The sizes: 200k bridge events, 1M memory events over 100k cards, 60 s dashboard windows.
+    bridge_events: int = 200_000
     naive_events: int = 10_000  # the naive baseline is slow; its rate is measured on a prefix
     window_frac: float = 0.2  # throughput window starts after this fraction (group join, start-up)
     latency_rates: tuple[int, ...] = (100, 1_000, 5_000)
@@ -27,10 +26,10 @@ class Sizes:
     dash_duration_s: float = 30.0
     dash_idle_s: float = 20.0  # polls of a quiet pipeline (stream stopped)
     dash_stream_rate: int = 1_000
-    memory_events: int = 200_000
+    memory_events: int = 1_000_000
     memory_cards: int = 100_000
-    quality_events: int = 30_000
-    timeout_s: float = 300.0
+    quality_events: int = 200_000  # the bridge section's dataset, reused
+    timeout_s: float = 900.0
 
 
 FULL = Sizes()

@@ -40,7 +40,7 @@ def prefix_bytes(ctx: Context, keys: RedisKeys) -> tuple[int, int]:
 def run(ctx: Context) -> dict[str, Any]:
     """Run one bridge over the whole topic per repetition; read its RSS before stopping it."""
     sz = ctx.sizes
-    reps = 1 if not ctx.smoke else sz.reps  # 1M events per repetition: one is what the budget allows
+    reps = sz.reps
     topic = dataset(ctx, "memory", sz.memory_events, n_cards=sz.memory_cards)
     rss, peak, redis_mb, used_delta, nkeys, rate = [], [], [], [], [], []
     for rep in range(reps):
