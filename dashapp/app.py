@@ -90,6 +90,7 @@ def create_app(settings: DashSettings, redis_client: redis.Redis) -> Dash:
         grid_rows=settings.dash_grid_rows,
         slow_refresh_ms=int(settings.dash_slow_refresh_s * 1000),
         tick_max_points=settings.dash_tick_max_points,
+        frame_ms=settings.dash_frame_ms,
     )
     register_live(app, reader, cfg)
     register_workflow(app, AlertWorkflow(redis_client, keys))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,14 +11,17 @@ from dashapp.figures.citymap import city_map_figure
 from dashapp.figures.rules_bar import rules_bar_figure
 from dashapp.figures.throughput import throughput_delta, throughput_figure
 from dashapp.figures.timeline import timeline_delta, timeline_figure
-from dashapp.store import DashboardReader, TxnRow
+from dashapp.frames import Frame, FrameMemo, plain
+from dashapp.live_feeds import ALERTS_DELTA_MAX, alert_tail, alerts_after, newest_txns
+from dashapp.live_grid import grid_now, grid_snapshot
+from dashapp.store import DashboardReader
 from dashapp.views.banner import banner_digest, banner_view
-from dashapp.views.grid import grid_row, grid_row_from_alert, workflow_digest
+from dashapp.views.grid import grid_row_from_alert
 from dashapp.views.health import health_view, quality_view
 from dashapp.views.kpis import KPI_CARDS, kpi_texts
 from dashapp.views.rules_form import RULE_LABELS
 
-ALERTS_DELTA_MAX = 200  # alerts are few: sent uncapped up to this, beyond it the grid resyncs
+__all__ = ["ALERTS_DELTA_MAX", "FrameMemo", "TickConfig", "clean_state", "run_tick"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,9 @@ class TickConfig:
     # a few ms and a few KB whatever the stream rate; KPIs, throughput and alerts stay exact.
     tick_max_points: int = 60
     grid_rows: int = 300
-    slow_refresh_ms: int = 5000
+    slow_refresh_ms: int = 5000  # wall-clock aligned: every tab refreshes slow views in one period
     banner_rows: int = 5
+    frame_ms: int = 500  # live data is read once per frame per process and shared by every tab
 
 
 def _window_s(view: Any) -> int:
@@ -39,41 +43,17 @@ def _window_s(view: Any) -> int:
     return int(minutes) * 60 if minutes in (5, 15, 60) else 300
 
 
-class SeqMemo:
-    """Per-process memo of what every tab gets alike at one `seq`, kept for the current second only.
-
-    Safe across gunicorn workers: it is not shared state, only a cache of Redis reads. `seq` is read
-    first and every writer (bridge, workflow) bumps it after writing, so an entry can only hold data
-    as new as or newer than its key; a tab never sees older data than a direct read would give.
-    """
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._values: dict[tuple[str, int], Any] = {}
-
-    def get(self, name: str, seq: int, now_ms: int, build: Callable[[], Any]) -> Any:
-        """The memoised value of `name` at `seq` within this second, built on a miss."""
-        second = now_ms // 1000
-        if second != self._second:  # a whole new second: drop everything (bounded size, <= 1 s old)
-            self._second, self._values = second, {}
-        key = (name, seq)
-        if key not in self._values:
-            self._values[key] = build()  # a concurrent miss just builds twice: harmless
-        return self._values[key]
-
-
 @dataclass(frozen=True)
 class _Tick:
-    """What one tick reads through: the reader, sizes, the shared memo, and the seq and clock it saw."""
+    """What one tick reads through: the reader, sizes, its frame of the memo, and its clock."""
 
     reader: DashboardReader
     cfg: TickConfig
-    memo: SeqMemo
-    seq: int
+    frame: Frame
     now_ms: int
 
-    def shared(self, name: str, build: Callable[[], Any]) -> Any:
-        return self.memo.get(name, self.seq, self.now_ms, build)
+    def shared(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        return self.frame.get(key, build)
 
 
 def _kpis(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
@@ -93,7 +73,7 @@ def _kpis(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
 def _banner(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
     def build() -> tuple[str, Any, int]:
         banner = t.reader.banner(t.cfg.banner_rows)
-        return banner_digest(banner), banner_view(banner, RULE_LABELS), banner.count
+        return banner_digest(banner), plain(banner_view(banner, RULE_LABELS)), banner.count
 
     digest, view, count = t.shared("banner", build)
     if digest != state.get("banner"):  # unchanged banner: no_update, nothing sent
@@ -102,71 +82,68 @@ def _banner(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
         state["banner"] = digest
 
 
+def _grid_full(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
+    """The whole table, and the alert cursor it is complete up to (later alerts come as adds)."""
+    rows, wf, cursor = grid_now(t.frame, t.reader, t.cfg.grid_rows)
+    out["grid_rows"], state["grid_wf"], state["grid_n"], state["alert"] = rows, wf, len(rows), cursor
+
+
 def _full_feeds(t: _Tick, state: dict[str, Any], window_s: int, out: dict[str, Any]) -> None:
     """First render, window change or un-pause: whole figures and table, fresh cursors."""
-    txns, state["txn"] = t.reader.txns_since(None, t.cfg.timeline_points)
-    alerts, state["alert"] = t.reader.alerts_since(None, t.cfg.timeline_points)
-    out["timeline_fig"] = timeline_figure(txns, alerts)
-    buckets = t.reader.throughput(window_s, t.now_ms)
-    state["sec"] = t.reader.last_complete_second(t.now_ms)
+
+    def timeline() -> tuple[dict[str, Any], str, str]:
+        txns, txn_cursor = t.reader.txns_since(None, t.cfg.timeline_points)
+        entries, alert_cursor = alert_tail(t.frame, t.reader)
+        alerts = [a for _, a in entries][-t.cfg.timeline_points :]
+        return timeline_figure(txns, alerts), txn_cursor, alert_cursor
+
+    def throughput() -> tuple[dict[str, Any], int]:
+        buckets = t.reader.throughput(window_s, t.now_ms)
+        return throughput_figure(buckets, window_s), t.reader.last_complete_second(t.now_ms)
+
+    out["timeline_fig"], state["txn"], _ = t.shared("timeline_full", timeline)
+    out["tp_fig"], state["sec"] = t.shared(("tp_full", window_s), throughput)
     state["window_s"] = window_s
-    out["tp_fig"] = throughput_figure(buckets, window_s)
-    _grid_full(t, state, out)
+    _grid_full(t, state, out)  # sets the alert cursor, consistent with the table
 
 
-def _grid(t: _Tick) -> tuple[list[dict[str, Any]], str]:
-    def build() -> tuple[list[dict[str, Any]], str]:
-        rows = t.reader.alert_rows(t.cfg.grid_rows)
-        return [grid_row(r, RULE_LABELS) for r in rows], workflow_digest(rows)
+def _feeds_delta(t: _Tick, txn_cursor: Any, alert_cursor: Any) -> tuple[Any, str, str, int, list[Any]]:
+    """Timeline extension and table adds after a pair of cursors: built once per frame per pair."""
 
-    return t.shared("grid", build)
+    def build() -> tuple[Any, str, str, int, list[Any]]:
+        # a tail: the cursor jumps to the newest entry, skipping what did not fit in this tick
+        txns, txn_next = newest_txns(t.frame, t.reader, t.cfg.tick_max_points, txn_cursor)
+        alerts, alert_next = alerts_after(t.frame, t.reader, alert_cursor)
+        ext = timeline_delta(txns, alerts, t.cfg.timeline_points)
+        add = [grid_row_from_alert(a, RULE_LABELS) for a in reversed(alerts)]
+        return ext, txn_next, alert_next, len(alerts), add
 
-
-def _grid_full(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
-    out["grid_rows"], state["grid_wf"] = _grid(t)
-    state["grid_n"] = len(out["grid_rows"])
-
-
-def _stream_key(entry_id: str) -> tuple[int, int] | None:
-    ms, _, n = entry_id.partition("-")
-    return (int(ms), int(n)) if ms.isdigit() and n.isdigit() else None
+    return t.shared(("feeds", txn_cursor, alert_cursor), build)
 
 
-def _newest_txns(t: _Tick, cursor: Any) -> tuple[list[TxnRow], str]:
-    """The newest tick_max_points after `cursor`, as txns_since(cursor, n, tail=True) returns them.
+def _throughput_delta(t: _Tick, sec: int | None, window_s: int) -> tuple[int | None, Any]:
+    def build() -> tuple[int | None, Any]:
+        buckets = t.reader.throughput_since(sec, t.now_ms)
+        return (buckets[-1].second, throughput_delta(buckets, window_s)) if buckets else (None, None)
 
-    The newest n are read once per seq (same for every tab) and filtered by each tab's cursor.
-    """
-    rows, newest = t.shared("txn_tail", lambda: t.reader.txns_since(None, t.cfg.tick_max_points))
-    after = _stream_key(cursor) if isinstance(cursor, str) else None
-    if after is None:
-        return list(rows), newest
-    fresh = [r for r in rows if (_stream_key(r.entry_id) or (0, 0)) > after]
-    newest_key = _stream_key(newest)
-    return fresh, newest if newest_key is not None and newest_key > after else str(cursor)
+    return t.shared(("tp", sec, window_s), build)
 
 
 def _delta_feeds(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
     """Cursor-based deltas: a dropped response is re-read next tick because cursors come back too."""
-    # a tail: the cursor jumps to the newest entry, skipping what did not fit in this tick
-    txns, state["txn"] = _newest_txns(t, state.get("txn"))
-    alerts, state["alert"] = t.reader.alerts_since(state.get("alert"), ALERTS_DELTA_MAX, tail=True)
-    ext = timeline_delta(txns, alerts, t.cfg.timeline_points)
+    ext, state["txn"], state["alert"], n_alerts, add = _feeds_delta(t, state.get("txn"), state.get("alert"))
     if ext is not None:
         out["timeline_ext"] = ext
     sec = state.get("sec")
-    buckets = t.reader.throughput_since(sec if isinstance(sec, int) else None, t.now_ms)
-    if buckets:
-        state["sec"] = buckets[-1].second
-        out["tp_ext"] = throughput_delta(buckets, int(state.get("window_s") or 300))
-    grid_n = int(state.get("grid_n") or 0) + len(alerts)
-    if len(alerts) >= ALERTS_DELTA_MAX or grid_n > t.cfg.grid_rows * 3 // 2:
+    window_s = int(state.get("window_s") or 300)
+    last, tp_ext = _throughput_delta(t, sec if isinstance(sec, int) else None, window_s)
+    if last is not None:
+        state["sec"], out["tp_ext"] = last, tp_ext
+    grid_n = int(state.get("grid_n") or 0) + n_alerts
+    if n_alerts >= ALERTS_DELTA_MAX or grid_n > t.cfg.grid_rows * 3 // 2:
         _grid_full(t, state, out)  # a backlog or a long-lived page: resync the table
-    elif alerts:
-        out["grid_tx"] = {
-            "add": [grid_row_from_alert(a, RULE_LABELS) for a in reversed(alerts)],
-            "addIndex": 0,
-        }
+    elif add:
+        out["grid_tx"] = {"add": add, "addIndex": 0}
         state["grid_n"] = grid_n
 
 
@@ -183,25 +160,25 @@ def _if_changed(t: _Tick, state: dict[str, Any], out: dict[str, Any], name: str)
 
     def build() -> tuple[str, Any]:
         data = read(t.reader)
-        return hashlib.blake2b(repr(data).encode(), digest_size=8).hexdigest(), view(data)
+        return hashlib.blake2b(repr(data).encode(), digest_size=8).hexdigest(), plain(view(data))
 
-    digest, built = t.shared(name, build)
+    digest, built = t.frame.slow(name, build)
     if state.get(f"d_{name}") != digest:
         out[name] = built
         state[f"d_{name}"] = digest
 
 
 def _slow(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
-    """Aggregates and health: refreshed every few seconds, even when no data flows."""
+    """Aggregates and health: refreshed once per period, even when no data flows."""
     state["slow_ms"] = t.now_ms
-    # ages change every second: always sent, built once per second and seq
-    out["health"] = t.shared("health", lambda: health_view(t.reader.health(t.now_ms)))
+    # ages change every second: always sent, built once per frame
+    out["health"] = t.shared("health", lambda: plain(health_view(t.reader.health(t.now_ms))))
     for name in _SLOW_VIEWS:
         _if_changed(t, state, out, name)
-    if not state.get("paused"):
-        rows, wf = _grid(t)
+    if not state.get("paused") and "grid_rows" not in out:
+        _, wf, _ = grid_snapshot(t.frame, t.reader, t.cfg.grid_rows)
         if wf != state.get("grid_wf"):  # another analyst acted: resend the table
-            out["grid_rows"], state["grid_n"], state["grid_wf"] = rows, len(rows), wf
+            _grid_full(t, state, out)
 
 
 _STATE_TYPES: dict[str, type] = {
@@ -242,24 +219,26 @@ def run_tick(
     *,
     now_ms: int,
     view_changed: bool,
-    memo: SeqMemo | None = None,
+    memo: FrameMemo | None = None,
 ) -> dict[str, Any] | None:
     """Return the outputs that changed (by name, "state" always included), or None: nothing to send.
 
-    `memo` (one per process) shares reads that are the same for every tab at one seq; None: no sharing.
+    `memo` (one per process) shares reads and built values among tabs within a frame; None: a fresh
+    memo, so every read is made for this tick alone.
     """
     state = clean_state(prev)
-    seq = reader.seq()
+    frame = (memo or FrameMemo(cfg.frame_ms, cfg.slow_refresh_ms)).frame(now_ms, reader.seq)
     fresh_page = "seq" not in state
     paused = bool(view.get("paused")) if isinstance(view, dict) else False
     window_s = _window_s(view)
-    slow_due = now_ms - int(state.get("slow_ms") or 0) >= cfg.slow_refresh_ms
-    if seq == state.get("seq") and not (fresh_page or view_changed or slow_due):
+    # wall-clock periods: tabs do their slow refresh in the same period and share what it reads
+    slow_due = now_ms // cfg.slow_refresh_ms != int(state.get("slow_ms") or 0) // cfg.slow_refresh_ms
+    if frame.seq == state.get("seq") and not (fresh_page or view_changed or slow_due):
         return None
     out: dict[str, Any] = {}
     resync = fresh_page or (view_changed and (window_s != state.get("window_s") or state.get("paused")))
-    state["seq"], state["paused"] = seq, paused
-    t = _Tick(reader, cfg, memo or SeqMemo(), seq, now_ms)
+    state["seq"], state["paused"] = frame.seq, paused
+    t = _Tick(reader, cfg, frame, now_ms)
     _kpis(t, state, out)
     _banner(t, state, out)
     if resync and (fresh_page or not paused):  # a page opened paused still shows one snapshot

@@ -10,7 +10,7 @@ from redis.retry import Retry
 
 from common.keys import RedisKeys
 from dashapp.callbacks.live_cb import NAMES, NOTHING, arrange, register_live
-from dashapp.live import SeqMemo, TickConfig, run_tick
+from dashapp.live import FrameMemo, TickConfig, run_tick
 from dashapp.store import DashboardReader
 from tests.test_store_fixtures import make_alert, put_alert, put_second, put_txns
 
@@ -103,6 +103,7 @@ def test_slow_refresh_runs_even_without_new_data(redis_client, keys) -> None:
     _seed(redis_client, keys)
     reader = DashboardReader(redis_client, keys)
     state = _tick(reader, None)["state"]  # type: ignore[index]
+    assert _tick(reader, state, NOW_MS + CFG.slow_refresh_ms - 1) is None  # periods are wall-clock aligned
     out = _tick(reader, state, NOW_MS + CFG.slow_refresh_ms)
     assert out is not None and "health" in out and "fresh" in out and "timeline_ext" not in out
     assert "kpi_bridges" not in out  # same card texts as this tab shows: no_update
@@ -194,31 +195,55 @@ def test_tick_caps_timeline_points_but_never_alerts(redis_client, keys) -> None:
     assert out["state"]["txn"] == ids[-1]  # the cursor jumped past the skipped backlog
 
 
-def test_seq_memo_builds_once_per_seq_within_a_second() -> None:
-    memo, calls = SeqMemo(), []
+def test_frame_memo_reads_seq_and_builds_once_per_frame_and_period() -> None:
+    memo, reads, calls = FrameMemo(frame_ms=500, period_ms=5000), [], []
+
+    def seq() -> int:
+        reads.append(1)
+        return len(reads)
 
     def build() -> int:
         calls.append(1)
         return len(calls)
 
-    assert memo.get("k", 1, NOW_MS, build) == 1 and memo.get("k", 1, NOW_MS + 999 - NOW_MS % 1000, build) == 1
-    assert memo.get("k", 2, NOW_MS, build) == 2  # new seq: rebuilt
-    assert memo.get("k", 2, NOW_MS + 1000, build) == 3  # next second: rebuilt, never older than 1 s
+    first, same = memo.frame(NOW_MS, seq), memo.frame(NOW_MS + 499, seq)
+    assert first.seq == same.seq == 1 and len(reads) == 1  # one GET of seq per frame
+    assert first.get("k", build) == 1 and same.get("k", build) == 1
+    later = memo.frame(NOW_MS + 500, seq)
+    assert later.seq == 2 and later.get("k", build) == 2  # next frame: seq re-read, value rebuilt
+    assert later.slow("s", build) == 3 and memo.frame(NOW_MS + 4999, seq).slow("s", build) == 3
+    assert memo.frame(NOW_MS + 5000, seq).slow("s", build) == 4  # next period: rebuilt
+    assert memo.frame(NOW_MS, seq).seq == 4  # an older clock never goes back to older data
 
 
-def test_tabs_share_reads_at_one_seq_and_each_keeps_its_own_cursor(redis_client, keys) -> None:
+def test_tabs_share_reads_in_one_frame_and_each_keeps_its_own_cursor(redis_client, keys) -> None:
     _seed(redis_client, keys)
-    reader, memo = DashboardReader(redis_client, keys), SeqMemo()
+    reader, memo = DashboardReader(redis_client, keys), FrameMemo()
     cfg = TickConfig(timeline_points=50, grid_rows=20, slow_refresh_ms=5000, tick_max_points=4)
     a = run_tick(reader, cfg, VIEW, None, now_ms=NOW_MS, view_changed=False, memo=memo)["state"]  # type: ignore[index]
     ids = put_txns(redis_client, keys, range(200, 202))
     redis_client.incr(keys.seq)
     b = dict(a, txn=ids[0])  # a tab that already saw the first new transaction
     out_a = run_tick(reader, cfg, VIEW, a, now_ms=NOW_MS + 1000, view_changed=False, memo=memo)
-    put_txns(redis_client, keys, range(300, 303))  # written without a seq bump: memo still serves seq
+    put_txns(redis_client, keys, range(300, 303))  # written without a seq bump: the frame still serves
     out_b = run_tick(reader, cfg, VIEW, b, now_ms=NOW_MS + 1000, view_changed=False, memo=memo)
+    out_c = run_tick(reader, cfg, VIEW, a, now_ms=NOW_MS + 1200, view_changed=False, memo=memo)
     assert out_a["timeline_ext"][0]["y"][0] == [210.0, 211.0]  # type: ignore[index]
     assert out_b["timeline_ext"][0]["y"][0] == [211.0] and out_b["state"]["txn"] == ids[1]  # type: ignore[index]
+    assert out_c["timeline_ext"] is out_a["timeline_ext"]  # type: ignore[index]  # same cursors: built once
+
+
+def test_table_resync_adds_alerts_newer_than_the_period_snapshot(redis_client, keys) -> None:
+    _seed(redis_client, keys)
+    reader, memo = DashboardReader(redis_client, keys), FrameMemo()
+    first = run_tick(reader, CFG, VIEW, None, now_ms=NOW_MS, view_changed=False, memo=memo)
+    assert [r["alert_id"] for r in first["grid_rows"]] == [make_alert(1).alert_id]  # type: ignore[index]
+    put_alert(redis_client, keys, make_alert(2))
+    redis_client.incr(keys.seq)
+    fresh = run_tick(reader, CFG, VIEW, None, now_ms=NOW_MS + 1000, view_changed=False, memo=memo)
+    assert fresh is not None
+    assert [r["alert_id"] for r in fresh["grid_rows"]] == [make_alert(2).alert_id, make_alert(1).alert_id]
+    assert fresh["state"]["alert"] == reader.alerts_since(None, 1)[1]  # the table is complete up to here
 
 
 def test_kpis_are_resent_only_when_their_texts_change(redis_client, keys) -> None:

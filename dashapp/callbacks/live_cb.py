@@ -10,7 +10,7 @@ import redis
 from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import MissingCallbackContextException
 
-from dashapp.live import SeqMemo, TickConfig, run_tick
+from dashapp.live import FrameMemo, TickConfig, run_tick
 from dashapp.store import DashboardReader
 from dashapp.views.kpis import KPI_CARDS
 
@@ -55,7 +55,8 @@ def _triggered_by(elem_id: str) -> bool:
 
 def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig) -> Any:
     """Register the tick callback; return the plain function (callable in tests)."""
-    memo = SeqMemo()  # per process: every tab polling this worker shares reads made at one seq
+    # per process: every tab polling this worker shares the reads and values of one frame
+    memo = FrameMemo(cfg.frame_ms, cfg.slow_refresh_ms)
 
     @app.callback(
         [Output(elem_id, prop) for _, elem_id, prop in OUTPUTS],

@@ -36,6 +36,11 @@ def decode_stream_alert(entry_id: str, raw: bytes) -> Alert:
     return decode_alert(raw)
 
 
+def decode_stream_entry(entry_id: str, raw: bytes) -> tuple[str, Alert]:
+    """Decode one `alerts` entry payload keeping its entry id; raise ValueError if malformed."""
+    return entry_id, decode_alert(raw)
+
+
 def _fetch(client: redis.Redis, key: str, cursor: str | None, limit: int, tail: bool) -> list[Any]:
     if cursor is None:
         return list(reversed(client.xrevrange(key, count=limit) or []))

@@ -67,6 +67,19 @@ class DashboardReader:
         )
         return rows, cur or feeds.EMPTY_CURSOR
 
+    def alert_entries(self, limit: int = 200) -> tuple[list[tuple[str, Alert]], str]:
+        """Return the newest ``limit`` live-stream alerts with their entry ids, oldest first, and the
+        newest entry id (the cursor after all of them)."""
+        rows, cur = feeds.read_since(
+            self._r,
+            self._keys.alerts,
+            None,
+            limit,
+            feeds.decode_stream_entry,
+            max_limit=RECENT_ALERTS_MAX,
+        )
+        return rows, cur or feeds.EMPTY_CURSOR
+
     def last_complete_second(self, now_ms: int) -> int:
         """The newest second throughput() and throughput_since() include."""
         return metrics.last_complete_second(now_ms, self.settle_s)
