@@ -18,7 +18,7 @@ class Sizes:
     latency_rates: tuple[int, ...] = (100, 1_000, 5_000)
     latency_duration_s: float = 10.0
     banner_probes: int = 10
-    producer_events: int = 30_000
+    producer_events: int = 60_000  # ~5 s per loop: shorter runs are at the mercy of load bursts
     producer_rates: tuple[int, ...] = (10, 100, 1_000, 5_000)  # --rate accuracy, issue 3: ±5%
     producer_rate_duration_s: float = 10.0
     producer_rate_min_events: int = 200  # slow rates run longer (10 ev/s: 20 s)

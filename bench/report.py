@@ -112,6 +112,28 @@ def _producer_rows(p: dict[str, Any]) -> list[list[str]]:
                 "generation overhead only",
             ],
         ]
+    if "library_cpu_us_per_event" in p:
+        rows += [
+            [
+                "CPU per event: producer loop / raw / raw with partitions",
+                " / ".join(
+                    fmt(p[k], 1, " µs")
+                    for k in (
+                        "library_cpu_us_per_event",
+                        "raw_send_cpu_us_per_event",
+                        "raw_send_partitioned_cpu_us_per_event",
+                    )
+                ),
+                "whole process, first send to end of flush",
+            ],
+            [
+                "Raw CPU ÷ producer CPU per event (plain / with partitions)",
+                " / ".join(
+                    fmt(p[k], 2) for k in ("cpu_ratio_raw_vs_library", "cpu_ratio_raw_partitioned_vs_library")
+                ),
+                "load-independent form of producer ÷ raw",
+            ],
+        ]
     for rate, a in (p.get("rate_accuracy") or {}).items():
         rows.append(
             [

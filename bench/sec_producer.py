@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import subprocess
@@ -10,42 +11,69 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.bridge_run import run_worker
 from bench.stack import Context, machine_note
 from bench.stats import ratios, summarize
 
 logger = logging.getLogger(__name__)
 
 
-def _rate(samples: list[tuple[float, int]]) -> float:
-    (t0, _), (t1, n) = samples[0], samples[-1]
-    return n / (t1 - t0) if t1 > t0 else float("nan")
+LOOPS = {"library": "library-send", "raw": "raw-send", "raw_partitioned": "raw-send-partitioned"}
+
+
+def _loop(ctx: Context, name: str, count: int, seed: int) -> tuple[float, float]:
+    """Run one send loop in a fresh process on its own topic; return (events/s, CPU us per event)."""
+    topic = ctx.new_topic(f"prod-{name.replace('_', '')}")
+    args = ["-m", "bench.workers", LOOPS[name], "--topic", topic, "--count", str(count), "--seed", str(seed)]
+    out = subprocess.run(
+        [sys.executable, *args, "--bootstrap", ctx.bootstrap],
+        env=ctx.env(),
+        cwd=str(ctx.repo),
+        capture_output=True,
+        text=True,
+        timeout=ctx.sizes.timeout_s + 60,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"bench: worker {LOOPS[name]} failed: {out.stderr[-1500:]}")
+    body = json.loads(out.stdout.strip().splitlines()[-1])
+    (t0, _), (t1, n) = body["samples"][0], body["samples"][-1]
+    return n / (t1 - t0) if t1 > t0 else math.nan, body["loop_cpu_s"] / n * 1e6
 
 
 def throughput(ctx: Context) -> dict[str, Any]:
-    """Interleave the loops per repetition, each in a fresh process writing to its own topic."""
+    """The three loops interleaved per repetition (order rotated), each in a fresh process.
+
+    Besides events/s (wall clock, at the mercy of a shared machine's load), each loop reports
+    its process CPU per event from the first send to the end of the flush: raw CPU ÷ producer
+    CPU is the load-independent form of producer ÷ raw throughput.
+    """
     n = ctx.sizes.producer_events
-    lib, raw, raw_part = [], [], []
+    eps: dict[str, list[float]] = {k: [] for k in LOOPS}
+    cpu: dict[str, list[float]] = {k: [] for k in LOOPS}
+    names = list(LOOPS)
     for rep in range(ctx.sizes.reps):
-        lib.append(_rate(run_worker(ctx, "library-send", ctx.new_topic("prod-lib"), n, seed=rep)))
-        raw.append(_rate(run_worker(ctx, "raw-send", ctx.new_topic("prod-raw"), n, seed=rep)))
-        raw_part.append(
-            _rate(run_worker(ctx, "raw-send-partitioned", ctx.new_topic("prod-rawp"), n, seed=rep))
-        )
+        for name in names[rep % 3 :] + names[: rep % 3]:
+            rate, us = _loop(ctx, name, n, seed=rep)
+            eps[name].append(rate)
+            cpu[name].append(us)
         logger.info(
-            "bench: producer rep=%d library=%.0f raw=%.0f raw_partitioned=%.0f ev/s",
+            "bench: producer rep=%d ev/s=%s cpu_us_per_event=%s",
             rep + 1,
-            lib[-1],
-            raw[-1],
-            raw_part[-1],
+            {k: round(v[-1]) for k, v in eps.items()},
+            {k: round(v[-1], 1) for k, v in cpu.items()},
         )
     return {
         "events": n,
-        "library_eps": summarize(lib),
-        "raw_send_eps": summarize(raw),
-        "raw_send_partitioned_eps": summarize(raw_part),
-        "ratio_library_vs_raw": summarize(ratios(lib, raw)),
-        "ratio_library_vs_raw_partitioned": summarize(ratios(lib, raw_part)),
+        "library_eps": summarize(eps["library"]),
+        "raw_send_eps": summarize(eps["raw"]),
+        "raw_send_partitioned_eps": summarize(eps["raw_partitioned"]),
+        "ratio_library_vs_raw": summarize(ratios(eps["library"], eps["raw"])),
+        "ratio_library_vs_raw_partitioned": summarize(ratios(eps["library"], eps["raw_partitioned"])),
+        "library_cpu_us_per_event": summarize(cpu["library"]),
+        "raw_send_cpu_us_per_event": summarize(cpu["raw"]),
+        "raw_send_partitioned_cpu_us_per_event": summarize(cpu["raw_partitioned"]),
+        "cpu_ratio_raw_vs_library": summarize(ratios(cpu["raw"], cpu["library"])),
+        "cpu_ratio_raw_partitioned_vs_library": summarize(ratios(cpu["raw_partitioned"], cpu["library"])),
     }
 
 

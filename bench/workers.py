@@ -87,11 +87,13 @@ def raw_send(topic: str, count: int, seed: int, bootstrap: str, partitioned: boo
     """
     from bench.producer_api import make_cli_producer
     from producer.kafka_io import KeyPartitions
+    from producer.runner import settle_heap
 
     events = _events(count, seed)  # generated before the clock starts
     prod = make_cli_producer(bootstrap)
     send, memo = prod.send, KeyPartitions(prod, topic)
-    t0 = time.time()
+    settle_heap()  # the same GC treatment as the CLI loop gets
+    t0, c0 = time.time(), time.process_time()
     if partitioned:
         memo.refresh()
         for ev in events:
@@ -100,17 +102,17 @@ def raw_send(topic: str, count: int, seed: int, bootstrap: str, partitioned: boo
         for ev in events:
             send(topic, value=ev.value, key=ev.key, headers=ev.headers)
     prod.flush()
-    t1 = time.time()
+    t1, c1 = time.time(), time.process_time()
     prod.close()
-    return {"samples": [(t0, 0), (t1, count)]}
+    return {"samples": [(t0, 0), (t1, count)], "loop_cpu_s": c1 - c0}
 
 
 def library_send(topic: str, count: int, seed: int, bootstrap: str) -> dict[str, Any]:
     """The `python -m producer --rate 0` path: generate and send in the producer's own loop."""
     from bench.producer_api import run_cli_loop
 
-    t0, t1 = run_cli_loop(topic, count, seed, bootstrap)
-    return {"samples": [(t0, 0), (t1, count)]}
+    t0, t1, cpu_s = run_cli_loop(topic, count, seed, bootstrap)
+    return {"samples": [(t0, 0), (t1, count)], "loop_cpu_s": cpu_s}
 
 
 def main(argv: list[str] | None = None) -> int:

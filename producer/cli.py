@@ -27,7 +27,7 @@ from producer.kafka_io import (
     make_producer,
     send_events,
 )
-from producer.runner import describe, run
+from producer.runner import describe, run, settle_heap
 from producer.scenarios import SCENARIOS, make_instance, parse_scenarios
 from producer.world import DEFAULT_CARDS, World
 
@@ -154,6 +154,7 @@ def stream(args: argparse.Namespace) -> int:
     errors = DeliveryErrors()
     try:
         check_topic(producer, s.kafka_topic)
+        settle_heap()
         stats = run(
             producer,
             s.kafka_topic,
