@@ -33,9 +33,11 @@ class _Slot:
 class Frame:
     """One tick's view of the memo: the frame's seq and its two slots, fixed for the whole tick."""
 
-    def __init__(self, seq: int, frame: _Slot, period: _Slot, lock: threading.RLock) -> None:
+    def __init__(
+        self, seq: int, frame: _Slot, period: _Slot, kept: dict[Hashable, Any], lock: threading.RLock
+    ) -> None:
         self.seq = seq
-        self._frame, self._period, self._lock = frame, period, lock
+        self._frame, self._period, self._kept, self._lock = frame, period, kept, lock
 
     def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """The value of `key` in this frame, built once on a miss (other threads wait for it)."""
@@ -44,6 +46,18 @@ class Frame:
     def slow(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """The value of `key` in this slow period (the slow-refresh data every tab checks)."""
         return self._get(self._period, key, build)
+
+    def keep(self, name: Hashable, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The value built for `key`, kept across frames until `name` is asked for with another key.
+
+        For values fully determined by a cheap read (the key): the expensive read is skipped while
+        the key stays the same.
+        """
+        with self._lock:
+            held = self._kept.get(name)
+            if held is None or held[0] != key:
+                held = self._kept[name] = (key, build())
+            return held[1]
 
     def _get(self, slot: _Slot, key: Hashable, build: Callable[[], Any]) -> Any:
         values = slot.values
@@ -71,6 +85,7 @@ class FrameMemo:
         self._frame = _Slot(-1)
         self._period = _Slot(-1)
         self._seq = 0
+        self._kept: dict[Hashable, Any] = {}
 
     def frame(self, now_ms: int, read_seq: Callable[[], int]) -> Frame:
         """The frame of `now_ms`; its first tick reads seq (the only Redis read of an unchanged tick)."""
@@ -81,4 +96,4 @@ class FrameMemo:
                 self._frame = _Slot(index)
             if period > self._period.index:
                 self._period = _Slot(period)
-            return Frame(self._seq, self._frame, self._period, self._lock)
+            return Frame(self._seq, self._frame, self._period, self._kept, self._lock)

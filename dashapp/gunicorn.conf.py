@@ -22,3 +22,6 @@ proc_name = "fraud-dashapp"
 # No gunicornc control socket: we don't use it, and its default path ($HOME/.gunicorn/gunicorn.ctl)
 # is shared by every gunicorn on the host (tests, benchmarks and `make run` would collide).
 control_socket_disable = True
+# The heartbeat file is touched on every loop of every worker: keep it in memory, not on a disk.
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn creates its heartbeat file there with mkstemp
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None

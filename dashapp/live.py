@@ -71,11 +71,13 @@ def _kpis(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
 
 
 def _banner(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
+    ids = t.shared("banner_ids", lambda: t.reader.banner_ids(t.cfg.banner_rows))
+
     def build() -> tuple[str, Any, int]:
-        banner = t.reader.banner(t.cfg.banner_rows)
+        banner = t.reader.banner_for(ids, t.cfg.banner_rows)
         return banner_digest(banner), plain(banner_view(banner, RULE_LABELS)), banner.count
 
-    digest, view, count = t.shared("banner", build)
+    digest, view, count = t.frame.keep("banner", ids, build)  # the records only when the ids move
     if digest != state.get("banner"):  # unchanged banner: no_update, nothing sent
         out["banner"], out["banner_class"] = view
         out["banner_count"] = count

@@ -258,3 +258,53 @@ def test_kpis_are_resent_only_when_their_texts_change(redis_client, keys) -> Non
     redis_client.incr(keys.seq)
     moved = _tick(reader, same["state"], NOW_MS + 2)
     assert moved is not None and "kpi_tps" in moved and "kpi_apm" in moved
+
+
+def _tick_request(output: str, state: object, changed: str = "refresh-interval.n_intervals") -> dict:
+    outs = [{"id": e, "property": p} for e, p in (x.rsplit(".", 1) for x in output.strip(".").split("..."))]
+    return {
+        "output": output,
+        "outputs": outs,
+        "inputs": [
+            {"id": "refresh-interval", "property": "n_intervals", "value": 1},
+            {"id": "view-state", "property": "data", "value": VIEW},
+        ],
+        "changedPropIds": [changed],
+        "state": [{"id": "tick-state", "property": "data", "value": state}],
+    }
+
+
+def _comparable(answer: dict) -> dict:
+    """An answer without the fields that hold the server clock."""
+    response = answer["response"]
+    response.get("freshness-store", {}).get("data", {}).pop("server_now", None)
+    response.get("tick-state", {}).get("data", {}).pop("slow_ms", None)
+    return answer
+
+
+def test_fast_path_answers_exactly_as_dash_dispatch(redis_client, keys) -> None:
+    from dashapp.callbacks.live_cb import tick_output_id
+    from dashapp.layout import build_layout
+
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    fast, slow = Dash(__name__), Dash(__name__)
+    fast.layout = slow.layout = build_layout(1000)
+    register_live(fast, reader, CFG)
+    register_live(slow, reader, CFG, fast_path=False)
+    a, b = fast.server.test_client(), slow.server.test_client()
+    output = tick_output_id()
+    first_a = a.post("/_dash-update-component", json=_tick_request(output, None))
+    first_b = b.post("/_dash-update-component", json=_tick_request(output, None))
+    assert first_a.status_code == first_b.status_code == 200
+    assert _comparable(first_a.get_json()) == _comparable(first_b.get_json())
+    assert b"<" not in first_a.data and b"\\u003c" in first_a.data  # hover HTML escaped as plotly does
+    state = first_b.get_json()["response"]["tick-state"]["data"]
+    put_txns(redis_client, keys, range(70, 72))
+    redis_client.incr(keys.seq)
+    for changed in ("refresh-interval.n_intervals", "view-state.data"):
+        delta_a = a.post("/_dash-update-component", json=_tick_request(output, state, changed))
+        delta_b = b.post("/_dash-update-component", json=_tick_request(output, state, changed))
+        assert _comparable(delta_a.get_json()) == _comparable(delta_b.get_json())
+    same = _tick_request(output, delta_b.get_json()["response"]["tick-state"]["data"])
+    assert a.post("/_dash-update-component", json=same).data == b.post("/_dash-update-component", json=same).data

@@ -10,6 +10,7 @@ import redis
 from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import MissingCallbackContextException
 
+from dashapp.callbacks.tick_fast import install_tick_fast_path
 from dashapp.live import FrameMemo, TickConfig, run_tick
 from dashapp.store import DashboardReader
 from dashapp.views.kpis import KPI_CARDS
@@ -53,10 +54,25 @@ def _triggered_by(elem_id: str) -> bool:
         return False
 
 
-def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig) -> Any:
-    """Register the tick callback; return the plain function (callable in tests)."""
+def tick_output_id() -> str:
+    """The tick callback's output string as Dash names multi-output callbacks."""
+    return "..{}..".format("...".join(f"{elem}.{prop}" for _, elem, prop in OUTPUTS))
+
+
+def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig, *, fast_path: bool = True) -> Any:
+    """Register the tick callback (and its fast path); return the plain function (callable in tests)."""
     # per process: every tab polling this worker shares the reads and values of one frame
     memo = FrameMemo(cfg.frame_ms, cfg.slow_refresh_ms)
+
+    def tick(view: Any, prev: Any, view_changed: bool) -> dict[str, Any] | None:
+        try:
+            return run_tick(
+                reader, cfg, view, prev, now_ms=int(time.time() * 1000), view_changed=view_changed, memo=memo
+            )
+        except redis.RedisError as exc:
+            # The freshness badge turns red on its own; keep the page as it is.
+            logger.warning("dashapp.live: redis unavailable error=%s", exc)
+            return None
 
     @app.callback(
         [Output(elem_id, prop) for _, elem_id, prop in OUTPUTS],
@@ -66,21 +82,11 @@ def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig) -> Any:
     )
     def live_tick(_n: int | None, view: Any, prev: Any) -> tuple[Any, ...]:
         """Read what changed since the cursors in `tick-state`; return deltas and new cursors."""
-        view_changed = _triggered_by("view-state")
-        try:
-            result = run_tick(
-                reader,
-                cfg,
-                view,
-                prev,
-                now_ms=int(time.time() * 1000),
-                view_changed=view_changed,
-                memo=memo,
-            )
-        except redis.RedisError as exc:
-            # The freshness badge turns red on its own; keep the page as it is.
-            logger.warning("dashapp.live: redis unavailable error=%s", exc)
-            return NOTHING
-        return arrange(result)
+        return arrange(tick(view, prev, _triggered_by("view-state")))
 
+    if fast_path:
+        output = tick_output_id()
+        if output not in app.callback_map:
+            raise RuntimeError(f"dashapp: tick callback not registered as {output[:60]}...")
+        install_tick_fast_path(app.server, output, OUTPUTS, tick)
     return live_tick

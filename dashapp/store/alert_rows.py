@@ -170,6 +170,29 @@ def read_alert_rows(client: redis.Redis, keys: RedisKeys, limit: int, status: st
     return rows[:limit]
 
 
+def read_banner_ids(client: redis.Redis, keys: RedisKeys, limit: int) -> tuple[int, tuple[str, ...]]:
+    """The banner's size and newest ids (one round trip): what read_banner's answer depends on.
+
+    Every workflow action moves an alert off "new" and removes it from the banner set, so equal ids
+    and count mean an equal banner; a caller may reuse a banner read for the same pair.
+    """
+    pipe = client.pipeline(transaction=False)
+    pipe.zcard(keys.banner)
+    pipe.zrevrange(keys.banner, 0, max(0, min(int(limit), 100), BANNER_SCAN) - 1)
+    count, ids = pipe.execute()
+    ids = ids if isinstance(ids, list) else []
+    return to_int(count), tuple(t for t in (text(i) for i in ids) if t is not None)
+
+
+def banner_from_ids(
+    client: redis.Redis, keys: RedisKeys, count: int, ids: Sequence[str], limit: int
+) -> Banner:
+    """The banner for a read_banner_ids answer (one more round trip for the records)."""
+    limit = max(0, min(int(limit), 100))
+    fresh = [r for r in fetch_rows(client, keys, ids) if r.status == "new"]
+    return Banner(count=max(0, count - (len(ids) - len(fresh))), newest=tuple(fresh[:limit]))
+
+
 def read_banner(client: redis.Redis, keys: RedisKeys, limit: int) -> Banner:
     """Count and newest unacknowledged high-severity alerts (two round trips).
 
@@ -177,11 +200,5 @@ def read_banner(client: redis.Redis, keys: RedisKeys, limit: int) -> Banner:
     analyst acknowledged it) are left out of `newest`, and out of `count` when they are among the
     newest BANNER_SCAN ids; the reader never writes, so it does not remove them.
     """
-    limit = max(0, min(int(limit), 100))
-    pipe = client.pipeline(transaction=False)
-    pipe.zcard(keys.banner)
-    pipe.zrevrange(keys.banner, 0, max(limit, BANNER_SCAN) - 1)
-    count, ids = pipe.execute()
-    ids = ids if isinstance(ids, list) else []
-    fresh = [r for r in fetch_rows(client, keys, ids) if r.status == "new"]
-    return Banner(count=max(0, to_int(count) - (len(ids) - len(fresh))), newest=tuple(fresh[:limit]))
+    count, ids = read_banner_ids(client, keys, limit)
+    return banner_from_ids(client, keys, count, ids, limit)

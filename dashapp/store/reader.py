@@ -114,6 +114,14 @@ class DashboardReader:
         """Return the count and newest unacknowledged high-severity alerts."""
         return alert_rows.read_banner(self._r, self._keys, limit)
 
+    def banner_ids(self, limit: int = 5) -> tuple[int, tuple[str, ...]]:
+        """Return what the banner depends on (count, newest ids): equal pairs give equal banners."""
+        return alert_rows.read_banner_ids(self._r, self._keys, limit)
+
+    def banner_for(self, ids: tuple[int, tuple[str, ...]], limit: int = 5) -> Banner:
+        """Return the banner for a banner_ids() answer."""
+        return alert_rows.banner_from_ids(self._r, self._keys, ids[0], ids[1], limit)
+
     def health(self, now_ms: int) -> Health:
         """Return bridges, lag, DLQ and freshness (two round trips)."""
         return health.read_health(self._r, self._keys, now_ms)
