@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from producer.pacing import Pacer
 
 
@@ -53,3 +55,20 @@ def test_long_run_average_matches_rate_exactly() -> None:
         sent += n
         clock.now += 0.001
     assert abs(sent - 370) <= 1
+
+
+def test_bench_pace_figures_from_record_times() -> None:
+    from bench.sec_producer import pace_figures
+
+    # 5,000 ev/s for exactly 1 s (record times in ms), then the next one.
+    on_time = [1_000_000 + i // 5 for i in range(5_000)] + [1_001_000]
+    exact = pace_figures(on_time, 5_000.0)
+    assert exact["ratio"] == 1.0 and exact["worst_1s"] == exact["best_1s"] == 1.0
+    # 100 ev/s, but nothing in the second second: whole-run rate can hide what a second shows.
+    stalled = (
+        [t * 10 for t in range(100)] + [2_000 + t for t in range(100)] + [2_000 + t * 10 for t in range(100)]
+    )
+    figs = pace_figures(sorted(stalled), 100.0)
+    assert figs["worst_1s"] == 0.0 and figs["best_1s"] == 1.0
+    assert abs(figs["ratio"] - 1.0) < 1e-9  # 299 gaps in 2.99 s
+    assert math.isnan(pace_figures([5], 10.0)["ratio"])  # one record: nothing to measure
