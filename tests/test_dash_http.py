@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -400,3 +402,22 @@ def test_polls_do_not_reissue_the_session_cookie(app_client: Any) -> None:
     dep = deps(client)["kpi-tps"]
     resp = client.post("/_dash-update-component", json=tick_body(dep))
     assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
+
+
+def test_verified_sessions_are_cached_but_never_a_tampered_or_expired_one(app_client: Any) -> None:
+    client = app_client.server.test_client()
+    login(client, "ann")
+    dep = deps(client)["kpi-tps"]
+    assert client.post("/_dash-update-component", json=tick_body(dep)).status_code == 200  # now cached
+    cookie = client.get_cookie("fraud_session")
+    assert cookie is not None
+    value = cookie.value
+    forged = app_client.server.test_client()
+    forged.set_cookie("fraud_session", value[:-3] + ("AAA" if value[-3:] != "AAA" else "BBB"))
+    assert forged.post("/_dash-update-component", json=tick_body(dep)).status_code == 401
+    app_client.server.permanent_session_lifetime = timedelta(seconds=1)
+    short = app_client.server.test_client()
+    login(short, "ann")
+    assert short.post("/_dash-update-component", json=tick_body(dep)).status_code == 200  # cached
+    time.sleep(2.5)  # the signed timestamp is whole seconds: let the 1 s lifetime surely pass
+    assert short.post("/_dash-update-component", json=tick_body(dep)).status_code == 401
