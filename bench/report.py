@@ -89,6 +89,13 @@ def _throughput_rows(r: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _extreme(s: dict[str, Any] | None, which: str) -> str:
+    """The min or max of a summary over all repetitions, two decimals."""
+    if not s or s.get("n", 0) == 0 or not math.isfinite(s[which]):
+        return "n/a"
+    return f"{s[which]:.2f}"
+
+
 def _producer_rows(p: dict[str, Any]) -> list[list[str]]:
     rows = [
         [
@@ -140,7 +147,8 @@ def _producer_rows(p: dict[str, Any]) -> list[list[str]]:
                 f"Producer `--rate {int(rate):,}`: achieved ÷ requested",
                 fmt(a["ratio"], 3),
                 f"{a['events']:,} events, Kafka record times; target 0.95{EN}1.05; "
-                f"full seconds {fmt(a['worst_1s'], 2)} to {fmt(a['best_1s'], 2)}",
+                f"slowest / fastest full second {_extreme(a['worst_1s'], 'min')} / "
+                f"{_extreme(a['best_1s'], 'max')}",
             ]
         )
     return rows
