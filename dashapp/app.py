@@ -94,7 +94,7 @@ def create_app(settings: DashSettings, redis_client: redis.Redis) -> Dash:
         tick_max_points=settings.dash_tick_max_points,
         frame_ms=settings.dash_frame_ms,
     )
-    register_live(app, reader, cfg)
+    register_live(app, reader, cfg, users=users)
     register_workflow(app, AlertWorkflow(redis_client, keys))
     register_rules(app, RulesStore(redis_client, keys))
     register_clientside(app)

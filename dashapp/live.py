@@ -31,7 +31,7 @@ class TickConfig:
     timeline_points: int = 500
     # At high rates the timeline gets a sample (the newest points) per tick, so a changed tick stays
     # a few ms and a few KB whatever the stream rate; KPIs, throughput and alerts stay exact.
-    tick_max_points: int = 60
+    tick_max_points: int = 25
     grid_rows: int = 300
     slow_refresh_ms: int = 5000  # wall-clock aligned: every tab refreshes slow views in one period
     banner_rows: int = 5

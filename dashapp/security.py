@@ -13,6 +13,13 @@ from werkzeug.exceptions import HTTPException
 logger = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/_dash-update-component"
+# sent on every response (dashapp.tick_wsgi sends the same on the ticks it answers itself)
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", "frame-ancestors 'none'; object-src 'none'"),
+)
 
 
 def _error(status: int, message: str) -> Response:
@@ -102,10 +109,8 @@ def install_security(server: Flask, callback_map: Callable[[], dict[str, Any]], 
 
     @server.after_request
     def _headers(resp: Response) -> Response:
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'; object-src 'none'")
+        for name, value in SECURITY_HEADERS:
+            resp.headers.setdefault(name, value)
         if request.path.startswith(("/api/", "/_dash-layout", "/_dash-update", "/_dash-dependencies")):
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp

@@ -28,7 +28,7 @@ class DashSettings:
     dash_session_hours: int = 12
     dash_proxy_hops: int = 0  # trusted reverse proxies in front (X-Forwarded-For)
     dash_timeline_points: int = 500
-    dash_tick_max_points: int = 60  # newest timeline points sent per tick (a sample at high rates)
+    dash_tick_max_points: int = 25  # newest timeline points sent per tick (a sample at high rates)
     dash_grid_rows: int = 300
     dash_frame_ms: int = 500  # live data is read once per frame per worker and shared by every tab
 

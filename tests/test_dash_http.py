@@ -421,3 +421,44 @@ def test_verified_sessions_are_cached_but_never_a_tampered_or_expired_one(app_cl
     assert short.post("/_dash-update-component", json=tick_body(dep)).status_code == 200  # cached
     time.sleep(2.5)  # the signed timestamp is whole seconds: let the 1 s lifetime surely pass
     assert short.post("/_dash-update-component", json=tick_body(dep)).status_code == 401
+
+
+def test_wsgi_front_answers_signed_in_ticks_as_flask_does(
+    app_client: Any, redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    from werkzeug.test import Client
+
+    from dashapp.tick_wsgi import TickFront
+
+    put_txns(redis_client, keys, range(3))
+    redis_client.incr(keys.seq)
+    front = app_client.server.wsgi_app
+    assert isinstance(front, TickFront)  # the front is installed by create_app
+    client = app_client.server.test_client()
+    login(client, "ann")
+    dep = deps(client)["kpi-tps"]
+    state = client.post("/_dash-update-component", json=tick_body(dep)).get_json()["response"]["tick-state"]
+    cookie = client.get_cookie("fraud_session")
+    assert cookie is not None
+    answers, before = [], front.answered
+    for wsgi in (front, front.inner):  # with the front, and Flask alone
+        plain = Client(wsgi)
+        plain.set_cookie("fraud_session", cookie.value)
+        resp = plain.post("/_dash-update-component", json=tick_body(dep, state["data"]))
+        answers.append((resp.status_code, resp.data, {k: resp.headers.get(k) for k in SAME_HEADERS}))
+    assert answers[0] == answers[1] and answers[0][0] == 200
+    assert front.answered == before + 1  # the front answered the first one itself
+    forged = Client(front)
+    forged.set_cookie("fraud_session", cookie.value[:-2] + "xx")
+    assert forged.post("/_dash-update-component", json=tick_body(dep)).status_code == 401
+
+
+SAME_HEADERS = (
+    "Content-Type",
+    "Cache-Control",
+    "Vary",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Content-Security-Policy",
+    "Referrer-Policy",
+)

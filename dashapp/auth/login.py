@@ -176,6 +176,16 @@ def _guard(auth: Auth) -> Response | None:
     return redirect(f"{LOGIN_PATH}?next={quote(path)}", code=302)  # type: ignore[return-value]
 
 
+def load_user(users: UserDirectory, user_id: object) -> User | None:
+    """The user a session's `_user_id` names, if it still exists with the same password and role."""
+    if not isinstance(user_id, str):
+        return None
+    user = users.get(user_id.partition(":")[0])
+    if user is not None and hmac.compare_digest(user.get_id().encode(), user_id.encode()):
+        return user
+    return None
+
+
 def install_auth(server: Flask, auth: Auth) -> None:
     """Register flask-login, the login/logout routes and the access guard on the server."""
     manager = LoginManager()
@@ -184,11 +194,7 @@ def install_auth(server: Flask, auth: Auth) -> None:
 
     @manager.user_loader
     def _load(user_id: str) -> User | None:
-        name = user_id.partition(":")[0]
-        user = auth.users.get(name)
-        if user is not None and hmac.compare_digest(user.get_id().encode(), user_id.encode()):
-            return user
-        return None
+        return load_user(auth.users, user_id)
 
     def login_view() -> Response:
         if request.method == "POST":

@@ -30,21 +30,28 @@ class CachedCookieSessionInterface(SecureCookieSessionInterface):
         if serializer is None:
             return None
         val = request.cookies.get(self.get_cookie_name(app))
-        if not val:
-            return self.session_class()
+        data = self.load(app, val) if val else None
+        return self.session_class(data or {})
+
+    def load(self, app: Flask, val: str) -> dict[str, Any] | None:
+        """The data of a signed cookie value, None if it is forged, expired or not a session."""
         now = time.time()
         with self._lock:
             hit = self._cache.get(val)
         if hit is not None and hit[0] > now:
-            return self.session_class(hit[1])
+            return dict(hit[1])
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
             data, signed_at = serializer.loads(val, max_age=max_age, return_timestamp=True)
         except BadSignature:
-            return self.session_class()
-        if isinstance(data, dict):
-            self._remember(val, signed_at.timestamp() + max_age, data)
-        return self.session_class(data)
+            return None
+        if not isinstance(data, dict):
+            return None
+        self._remember(val, signed_at.timestamp() + max_age, data)
+        return dict(data)
 
     def _remember(self, val: str, expires: float, data: dict[str, Any]) -> None:
         with self._lock:

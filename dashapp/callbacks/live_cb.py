@@ -10,9 +10,11 @@ import redis
 from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import MissingCallbackContextException
 
+from dashapp.auth.users import UserDirectory
 from dashapp.callbacks.tick_fast import install_tick_fast_path
 from dashapp.live import FrameMemo, TickConfig, run_tick
 from dashapp.store import DashboardReader
+from dashapp.tick_wsgi import TickFront
 from dashapp.views.kpis import KPI_CARDS
 
 logger = logging.getLogger(__name__)
@@ -59,8 +61,19 @@ def tick_output_id() -> str:
     return "..{}..".format("...".join(f"{elem}.{prop}" for _, elem, prop in OUTPUTS))
 
 
-def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig, *, fast_path: bool = True) -> Any:
-    """Register the tick callback (and its fast path); return the plain function (callable in tests)."""
+def register_live(
+    app: Dash,
+    reader: DashboardReader,
+    cfg: TickConfig,
+    *,
+    fast_path: bool = True,
+    users: UserDirectory | None = None,
+) -> Any:
+    """Register the tick callback and its fast paths; return the plain function (callable in tests).
+
+    fast_path: Flask answers the tick itself instead of Dash's dispatch. users: also a WSGI front that
+    answers signed-in ticks before Flask (dashapp.tick_wsgi); install it after the auth and checks.
+    """
     # per process: every tab polling this worker shares the reads and values of one frame
     memo = FrameMemo(cfg.frame_ms, cfg.slow_refresh_ms)
 
@@ -89,4 +102,8 @@ def register_live(app: Dash, reader: DashboardReader, cfg: TickConfig, *, fast_p
         if output not in app.callback_map:
             raise RuntimeError(f"dashapp: tick callback not registered as {output[:60]}...")
         install_tick_fast_path(app.server, output, OUTPUTS, tick)
+        if users is not None:
+            front = TickFront(app.server, users, output, OUTPUTS, tick)
+            front.callback_map = app.callback_map
+            app.server.wsgi_app = front
     return live_tick

@@ -36,6 +36,15 @@ def _value(items: Any, elem: str, prop: str) -> Any:
     return None
 
 
+def tick_args(body: dict[str, Any]) -> tuple[Any, Any, bool]:
+    """(view, prev, view_changed) of a tick request body, as Dash would pass them to the callback."""
+    changed = body.get("changedPropIds") or []
+    first = changed[0] if changed and isinstance(changed[0], str) else ""
+    view = _value(body.get("inputs"), "view-state", "data")
+    prev = _value(body.get("state"), "tick-state", "data")
+    return view, prev, first.rsplit(".", 1)[0] == "view-state"
+
+
 def answer(result: dict[str, Any] | None, outputs: list[tuple[str, str, str]]) -> bytes:
     """The callback answer for named results, as Dash builds it (absent names are no_update)."""
     response: dict[str, dict[str, Any]] = {}
@@ -64,11 +73,6 @@ def install_tick_fast_path(
         body = request.get_json(silent=True)  # already parsed (and checked) by dashapp.security
         if not isinstance(body, dict) or body.get("output") != output:
             return None
-        changed = body.get("changedPropIds") or []
-        first = changed[0] if changed and isinstance(changed[0], str) else ""
-        view = _value(body.get("inputs"), "view-state", "data")
-        prev = _value(body.get("state"), "tick-state", "data")
-        result = tick(view, prev, first.rsplit(".", 1)[0] == "view-state")
-        return Response(answer(result, outputs), mimetype="application/json")
+        return Response(answer(tick(*tick_args(body)), outputs), mimetype="application/json")
 
     server.before_request(fast)
