@@ -21,23 +21,22 @@ def plain(value: Any) -> Any:
 
 
 class _Slot:
-    """Values memoised for one frame (or one slow period)."""
+    """Values memoised for one frame (or one slow period), each built under its own lock."""
 
-    __slots__ = ("index", "values")
+    __slots__ = ("index", "locks", "values")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.values: dict[Hashable, Any] = {}
+        self.locks: dict[Hashable, threading.Lock] = {}
 
 
 class Frame:
     """One tick's view of the memo: the frame's seq and its two slots, fixed for the whole tick."""
 
-    def __init__(
-        self, seq: int, frame: _Slot, period: _Slot, kept: dict[Hashable, Any], lock: threading.RLock
-    ) -> None:
+    def __init__(self, memo: FrameMemo, seq: int, frame: _Slot, period: _Slot) -> None:
         self.seq = seq
-        self._frame, self._period, self._kept, self._lock = frame, period, kept, lock
+        self._memo, self._frame, self._period = memo, frame, period
 
     def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """The value of `key` in this frame, built once on a miss (other threads wait for it)."""
@@ -53,17 +52,22 @@ class Frame:
         For values fully determined by a cheap read (the key): the expensive read is skipped while
         the key stays the same.
         """
-        with self._lock:
-            held = self._kept.get(name)
+        memo = self._memo
+        with memo.kept_lock:
+            held = memo.kept.get(name)
             if held is None or held[0] != key:
-                held = self._kept[name] = (key, build())
+                held = memo.kept[name] = (key, build())
             return held[1]
 
     def _get(self, slot: _Slot, key: Hashable, build: Callable[[], Any]) -> Any:
         values = slot.values
         if key in values:
             return values[key]
-        with self._lock:  # the first tick of a frame builds; the ones arriving meanwhile reuse it
+        with self._memo.lock:
+            lock = slot.locks.setdefault(key, threading.Lock())
+        # the first tick needing a value builds it; the ones arriving meanwhile wait for that one
+        # value only (a slow table read never holds up the live data of other ticks)
+        with lock:
             if key not in values:
                 values[key] = build()
             return values[key]
@@ -81,19 +85,20 @@ class FrameMemo:
 
     def __init__(self, frame_ms: int = 500, period_ms: int = 5000) -> None:
         self.frame_ms, self.period_ms = max(1, frame_ms), max(1, period_ms)
-        self._lock = threading.RLock()  # builds may read other memoised values
+        self.lock = threading.Lock()  # guards the slots and the per-value locks
         self._frame = _Slot(-1)
         self._period = _Slot(-1)
         self._seq = 0
-        self._kept: dict[Hashable, Any] = {}
+        self.kept: dict[Hashable, Any] = {}
+        self.kept_lock = threading.Lock()
 
     def frame(self, now_ms: int, read_seq: Callable[[], int]) -> Frame:
         """The frame of `now_ms`; its first tick reads seq (the only Redis read of an unchanged tick)."""
         index, period = now_ms // self.frame_ms, now_ms // self.period_ms
-        with self._lock:
+        with self.lock:
             if index > self._frame.index:  # only forward: a thread with an older clock reuses newer data
                 self._seq = read_seq()  # raises on a Redis error: nothing is cached
                 self._frame = _Slot(index)
             if period > self._period.index:
                 self._period = _Slot(period)
-            return Frame(self._seq, self._frame, self._period, self._kept, self._lock)
+            return Frame(self, self._seq, self._frame, self._period)

@@ -6,8 +6,10 @@ import os
 
 bind = os.environ.get("DASH_BIND", "127.0.0.1:8050")
 worker_class = "gthread"
-workers = int(os.environ.get("DASH_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
-threads = int(os.environ.get("DASH_THREADS", "4"))
+# One worker per core: every worker reads the live data once per frame for all its tabs, so fewer,
+# threaded workers share more (measured on 2 cores: 2 x 8 threads beat 4 x 4 at 500 polls/s).
+workers = int(os.environ.get("DASH_WORKERS", str(max(2, min(4, multiprocessing.cpu_count())))))
+threads = int(os.environ.get("DASH_THREADS", "8"))
 timeout = int(os.environ.get("DASH_TIMEOUT_S", "30"))
 graceful_timeout = 20
 keepalive = 5  # browsers poll every second: keep their connections
