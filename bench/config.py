@@ -23,7 +23,7 @@ class Sizes:
     producer_rate_duration_s: float = 10.0
     producer_rate_min_events: int = 200  # slow rates run longer (10 ev/s: 20 s)
     analysts: tuple[int, ...] = (50, 200, 500)  # increasing: each level keeps the tabs already open
-    dash_duration_s: float = 30.0
+    dash_duration_s: float = 60.0  # the issue: 60 s per analyst level
     dash_idle_s: float = 20.0  # polls of a quiet pipeline (stream stopped)
     dash_stream_rate: int = 1_000
     memory_events: int = 1_000_000
