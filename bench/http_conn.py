@@ -23,6 +23,7 @@ class _Proto(asyncio.Protocol):
         self.buf = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes, bool]] | None = None
         self.closed = False
+        self.need = 0  # bytes the current answer needs in `buf` (known once its head arrived)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -35,21 +36,25 @@ class _Proto(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        if self.waiter is None or self.waiter.done():
-            return
+        if self.waiter is None or self.waiter.done() or len(self.buf) < self.need:
+            return  # the rest of a long answer is still on its way: parse its head only once
         try:
             parsed = parse_response(self.buf)
         except HttpError as exc:
             self.waiter.set_exception(exc)
             return
-        if parsed is not None:
+        if isinstance(parsed, int):
+            self.need = parsed
+        elif parsed is not None:
             status, body, close, used = parsed
             del self.buf[:used]
+            self.need = 0
             self.waiter.set_result((status, body, close))
 
 
-def parse_response(buf: bytearray) -> tuple[int, bytes, bool, int] | None:
-    """(status, body, server closes, bytes used) of one complete response in `buf`, None if partial."""
+def parse_response(buf: bytearray) -> tuple[int, bytes, bool, int] | int | None:
+    """(status, body, server closes, bytes used) of one complete response in `buf`; if only its head
+    is there, the total length it needs; None if not even the head is complete."""
     end = buf.find(b"\r\n\r\n")
     if end < 0:
         return None
@@ -73,7 +78,7 @@ def parse_response(buf: bytearray) -> tuple[int, bytes, bool, int] | None:
         raise HttpError("response without Content-Length")
     start = end + 4
     if len(buf) - start < length:
-        return None
+        return start + length
     return int(parts[1]), bytes(buf[start : start + length]), close, start + length
 
 
@@ -116,6 +121,7 @@ class Connection:
         loop = asyncio.get_running_loop()
         proto.waiter = loop.create_future()
         proto.buf.clear()
+        proto.need = 0
         proto.transport.write(raw)
         timer = loop.call_later(timeout_s, _expire, proto.waiter)
         try:

@@ -295,3 +295,33 @@ def test_basic_verifier_caches_success_and_notices_password_change(tmp_path) -> 
     assert verifier.verify("ann", "first-password") is not None and calls["n"] == 3  # expired
     add_user(path, "ann", "analyst", "second-password")
     assert verifier.verify("ann", "first-password") is None  # cached entry no longer matches the file
+
+
+def test_load_generator_http_parsing_handles_partial_and_refuses_chunked() -> None:
+    from bench.http_conn import HttpError, parse_response
+
+    whole = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+    assert parse_response(bytearray(whole[:20])) is None  # head not complete
+    assert parse_response(bytearray(whole[:-2])) == len(whole)  # head there: the length it needs
+    assert parse_response(bytearray(whole + b"HTTP/1.1")) == (200, b"hello", True, len(whole))
+    assert parse_response(bytearray(b"HTTP/1.1 204 No Content\r\n\r\n")) == (204, b"", False, 27)
+    with pytest.raises(HttpError):
+        parse_response(bytearray(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello"))
+
+
+def test_load_generator_feeds_cursors_back_from_raw_answers() -> None:
+    from bench.dash_protocol import UNCHANGED, Callback
+
+    dep = {
+        "output": "..kpi-tps.children...tick-state.data..",
+        "inputs": [{"id": "refresh-interval", "property": "n_intervals"}],
+        "state": [{"id": "tick-state", "property": "data"}],
+    }
+    cb = Callback(dep, {})
+    assert cb.apply_raw(UNCHANGED) is False
+    answer = b'{"multi":true,"response":{"kpi-tps":{"children":"\\"tick-state\\":{\\"data\\":1}"},'
+    answer += b'"tick-state":{"data":{"seq":7,"txn":"1-0"}}}}'
+    assert cb.apply_raw(answer) is True and cb.values[("tick-state", "data")] == {"seq": 7, "txn": "1-0"}
+    assert b'"seq":7' in cb.body(2)
+    with pytest.raises(ValueError):
+        cb.apply_raw(b"<html>proxy error</html>")
