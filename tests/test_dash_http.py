@@ -440,14 +440,17 @@ def test_wsgi_front_answers_signed_in_ticks_as_flask_does(
     state = client.post("/_dash-update-component", json=tick_body(dep)).get_json()["response"]["tick-state"]
     cookie = client.get_cookie("fraud_session")
     assert cookie is not None
-    answers, before = [], front.answered
-    for wsgi in (front, front.inner):  # with the front, and Flask alone
-        plain = Client(wsgi)
-        plain.set_cookie("fraud_session", cookie.value)
-        resp = plain.post("/_dash-update-component", json=tick_body(dep, state["data"]))
-        answers.append((resp.status_code, resp.data, {k: resp.headers.get(k) for k in SAME_HEADERS}))
+    for _ in range(3):  # a slow-refresh period may start between the two: then try again
+        answers, before = [], front.answered
+        for wsgi in (front, front.inner):  # with the front, and Flask alone
+            plain = Client(wsgi)
+            plain.set_cookie("fraud_session", cookie.value)
+            resp = plain.post("/_dash-update-component", json=tick_body(dep, state["data"]))
+            answers.append((resp.status_code, resp.data, {k: resp.headers.get(k) for k in SAME_HEADERS}))
+        assert front.answered == before + 1  # the front answered the first one itself
+        if answers[0] == answers[1]:
+            break
     assert answers[0] == answers[1] and answers[0][0] == 200
-    assert front.answered == before + 1  # the front answered the first one itself
     forged = Client(front)
     forged.set_cookie("fraud_session", cookie.value[:-2] + "xx")
     assert forged.post("/_dash-update-component", json=tick_body(dep)).status_code == 401

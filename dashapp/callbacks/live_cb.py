@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -68,6 +69,7 @@ def register_live(
     *,
     fast_path: bool = True,
     users: UserDirectory | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Any:
     """Register the tick callback and its fast paths; return the plain function (callable in tests).
 
@@ -80,7 +82,7 @@ def register_live(
     def tick(view: Any, prev: Any, view_changed: bool) -> dict[str, Any] | None:
         try:
             return run_tick(
-                reader, cfg, view, prev, now_ms=int(time.time() * 1000), view_changed=view_changed, memo=memo
+                reader, cfg, view, prev, now_ms=int(clock() * 1000), view_changed=view_changed, memo=memo
             )
         except redis.RedisError as exc:
             # The freshness badge turns red on its own; keep the page as it is.
