@@ -148,7 +148,10 @@ def test_redis_freezes_mid_stream_and_the_result_is_still_exact(
         decision, states[ev.card_id] = detector.evaluate(ev, states.get(ev.card_id))  # type: ignore[arg-type]
         if decision.is_alert:
             alerts.add(alert_id_for(ev.txn_id))
-    assert int(snap["totals"]["txns"]) == len(records) == bridge.processed
+    # Not `bridge.processed`: records whose EXEC applied under a frozen reply are fenced on the retry
+    # and never counted by the bridge, though Redis holds them exactly once (checked here).
+    assert int(snap["totals"]["txns"]) == len(records)
+    assert len(records) - 1_000 <= bridge.processed <= len(records)
     assert snap["alert_ids"] == sorted(alerts)
     assert sum(int(h["txns"]) for h in snap["seconds"].values()) == len(records)
     assert sum(map(int, snap["offsets"].values())) == len(records)
