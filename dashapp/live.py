@@ -33,7 +33,7 @@ class TickConfig:
     # a few ms and a few KB whatever the stream rate; KPIs, throughput and alerts stay exact.
     tick_max_points: int = 25
     grid_rows: int = 300
-    slow_refresh_ms: int = 5000  # wall-clock aligned: every tab refreshes slow views in one period
+    slow_refresh_ms: int = 5000  # each tab refreshes its slow views once per period, at its own phase
     banner_rows: int = 5
     frame_ms: int = 500  # live data is read once per frame per process and shared by every tab
 
@@ -189,6 +189,7 @@ _STATE_TYPES: dict[str, type] = {
     "alert": str,
     "sec": int,
     "slow_ms": int,
+    "slow_phase": int,
     "window_s": int,
     "grid_n": int,
     "grid_wf": str,
@@ -233,8 +234,12 @@ def run_tick(
     fresh_page = "seq" not in state
     paused = bool(view.get("paused")) if isinstance(view, dict) else False
     window_s = _window_s(view)
-    # wall-clock periods: tabs do their slow refresh in the same period and share what it reads
-    slow_due = now_ms // cfg.slow_refresh_ms != int(state.get("slow_ms") or 0) // cfg.slow_refresh_ms
+    # Each tab refreshes its slow views once per period at its own phase (set when the page opens),
+    # so 500 tabs spread that work over the period instead of all asking in the same second; what
+    # they read is still built once per wall-clock period per process (FrameMemo).
+    period = cfg.slow_refresh_ms
+    phase = state.setdefault("slow_phase", now_ms % period)
+    slow_due = (now_ms - phase) // period != (int(state.get("slow_ms") or 0) - phase) // period
     if frame.seq == state.get("seq") and not (fresh_page or view_changed or slow_due):
         return None
     out: dict[str, Any] = {}

@@ -109,6 +109,21 @@ def test_slow_refresh_runs_even_without_new_data(redis_client, keys) -> None:
     assert "kpi_bridges" not in out  # same card texts as this tab shows: no_update
 
 
+def test_tabs_refresh_slow_views_at_their_own_phase(redis_client, keys) -> None:
+    """Tabs opened at different moments spread their slow refreshes over the period."""
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    early = _tick(reader, None, NOW_MS)["state"]  # type: ignore[index]
+    late = _tick(reader, None, NOW_MS + 2000)["state"]  # type: ignore[index]
+    at_5s = NOW_MS + CFG.slow_refresh_ms
+    refreshed = _tick(reader, early, at_5s) or {}
+    assert "health" in refreshed
+    assert _tick(reader, late, at_5s) is None, "a tab opened 2 s later refreshed with the first one"
+    at_7s = at_5s + 2000
+    assert "health" in (_tick(reader, late, at_7s) or {})
+    assert _tick(reader, refreshed["state"], at_7s) is None, "the first tab refreshed twice in a period"
+
+
 def test_window_change_and_pause(redis_client, keys) -> None:
     _seed(redis_client, keys)
     reader = DashboardReader(redis_client, keys)
