@@ -214,6 +214,15 @@ def clean_state(prev: Any) -> dict[str, Any]:
     return out
 
 
+def slow_phase(opened_ms: int, period_ms: int) -> int:
+    """A tab's phase within the slow-refresh period, from the millisecond its page opened.
+
+    Scrambled (times a prime, coprime with round periods) so tabs opened within the same second,
+    as after a shift change or in a load test, still land all over the period.
+    """
+    return (opened_ms * 7919) % max(1, period_ms)
+
+
 def run_tick(
     reader: DashboardReader,
     cfg: TickConfig,
@@ -234,11 +243,11 @@ def run_tick(
     fresh_page = "seq" not in state
     paused = bool(view.get("paused")) if isinstance(view, dict) else False
     window_s = _window_s(view)
-    # Each tab refreshes its slow views once per period at its own phase (set when the page opens),
+    # Each tab refreshes its slow views once per period at its own phase (fixed when the page opens),
     # so 500 tabs spread that work over the period instead of all asking in the same second; what
     # they read is still built once per wall-clock period per process (FrameMemo).
     period = cfg.slow_refresh_ms
-    phase = state.setdefault("slow_phase", now_ms % period)
+    phase = state.setdefault("slow_phase", slow_phase(now_ms, period))
     slow_due = (now_ms - phase) // period != (int(state.get("slow_ms") or 0) - phase) // period
     if frame.seq == state.get("seq") and not (fresh_page or view_changed or slow_due):
         return None
