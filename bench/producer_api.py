@@ -8,7 +8,7 @@ from typing import Any
 
 
 def make_cli_producer(bootstrap: str) -> Any:
-    """The client the producer CLI builds with default settings (acks=all, idempotent, linger 2 ms)."""
+    """The client the producer CLI builds with default settings (acks=all, idempotent, no linger)."""
     from producer.kafka_io import make_producer
 
     return make_producer(bootstrap)
