@@ -34,7 +34,10 @@ class StreamWatcher(threading.Thread):
         super().__init__(daemon=True)
         self.client = redis.Redis.from_url(url)
         self.key, self.samples, self.done = keys.txns, list[float](), threading.Event()
-        self.last = b"$"
+        # Start after the newest entry now in the stream ("$" would drop entries written between
+        # the thread's start and its first XREAD).
+        newest: Any = self.client.xrevrange(self.key, count=1)
+        self.last = newest[0][0] if newest else b"0-0"
 
     def run(self) -> None:
         dec = msgspec.json.Decoder(_Row)
