@@ -34,8 +34,11 @@ class StreamWatcher(threading.Thread):
         super().__init__(daemon=True)
         self.client = redis.Redis.from_url(url)
         self.key, self.samples, self.done = keys.txns, list[float](), threading.Event()
-        # Start after the newest entry now in the stream ("$" would drop entries written between
-        # the thread's start and its first XREAD).
+        self.last = b"$"
+
+    def mark(self) -> None:
+        """Read from after the newest entry now in the stream (call before start(): "$" would drop
+        entries written between the thread's start and its first XREAD)."""
         newest: Any = self.client.xrevrange(self.key, count=1)
         self.last = newest[0][0] if newest else b"0-0"
 
@@ -103,6 +106,7 @@ def one_rate(ctx: Context, rate: int, seed: int, probes: int) -> tuple[list[floa
     producer = None
     try:
         banner_probes(ctx, topic, keys, 1, 0)  # warm-up: the bridge has joined and written once
+        watcher.mark()
         watcher.start()
         count = int(rate * sz.latency_duration_s)
         producer = spawn(
