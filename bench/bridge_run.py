@@ -102,10 +102,8 @@ def run_worker(ctx: Context, kind: str, topic: str, count: int, **extra: Any) ->
     return run_worker_full(ctx, kind, topic, count, **extra)[0]
 
 
-def run_worker_full(
-    ctx: Context, kind: str, topic: str, count: int, **extra: Any
-) -> tuple[list[tuple[float, int]], float]:
-    """Run one `bench.workers` loop in its own process; return its samples and CPU seconds."""
+def worker_result(ctx: Context, kind: str, topic: str, count: int, **extra: Any) -> dict[str, Any]:
+    """Run one `bench.workers` loop in its own process; return the JSON object it prints."""
     args = [
         sys.executable,
         "-m",
@@ -135,5 +133,13 @@ def run_worker_full(
     )
     if out.returncode != 0:
         raise RuntimeError(f"bench: worker {kind} failed: {out.stderr[-1500:]}")
-    body = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_worker_full(
+    ctx: Context, kind: str, topic: str, count: int, **extra: Any
+) -> tuple[list[tuple[float, int]], float]:
+    """Run one `bench.workers` loop in its own process; return its samples and CPU seconds."""
+    body = worker_result(ctx, kind, topic, count, **extra)
     return [(float(t), int(c)) for t, c in body["samples"]], float(body.get("cpu_s", "nan"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import subprocess
@@ -11,6 +10,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from bench.bridge_run import worker_result
 from bench.stack import Context, machine_note
 from bench.stats import ratios, summarize
 
@@ -23,19 +23,7 @@ LOOPS = {"library": "library-send", "raw": "raw-send", "raw_partitioned": "raw-s
 def _loop(ctx: Context, name: str, count: int, seed: int) -> tuple[float, float]:
     """Run one send loop in a fresh process on its own topic; return (events/s, CPU us per event)."""
     topic = ctx.new_topic(f"prod-{name.replace('_', '')}")
-    args = ["-m", "bench.workers", LOOPS[name], "--topic", topic, "--count", str(count), "--seed", str(seed)]
-    out = subprocess.run(
-        [sys.executable, *args, "--bootstrap", ctx.bootstrap],
-        env=ctx.env(),
-        cwd=str(ctx.repo),
-        capture_output=True,
-        text=True,
-        timeout=ctx.sizes.timeout_s + 60,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"bench: worker {LOOPS[name]} failed: {out.stderr[-1500:]}")
-    body = json.loads(out.stdout.strip().splitlines()[-1])
+    body = worker_result(ctx, LOOPS[name], topic, count, seed=seed)
     (t0, _), (t1, n) = body["samples"][0], body["samples"][-1]
     return n / (t1 - t0) if t1 > t0 else math.nan, body["loop_cpu_s"] / n * 1e6
 
