@@ -31,6 +31,7 @@ from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
 
 logger = logging.getLogger(__name__)
 ASSETS = Path(__file__).with_name("assets")
+USERS_RECHECK_S = 1.0  # a user added, removed or re-roled in the users file applies within a second
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -78,7 +79,7 @@ def create_app(settings: DashSettings, redis_client: redis.Redis) -> Dash:
     )
     _configure_server(app, settings)
     server = app.server
-    users = UserDirectory(settings.dash_users_file)
+    users = UserDirectory(settings.dash_users_file, recheck_s=USERS_RECHECK_S)
     install_auth(
         server,
         Auth(users, BasicVerifier(users, settings.dash_basic_cache_ttl_s), LoginLimiter(redis_client, keys)),

@@ -109,16 +109,16 @@ def _full_feeds(t: _Tick, state: dict[str, Any], window_s: int, out: dict[str, A
     _grid_full(t, state, out)  # sets the alert cursor, consistent with the table
 
 
-def _feeds_delta(t: _Tick, txn_cursor: Any, alert_cursor: Any) -> tuple[Any, str, str, int, list[Any]]:
+def _feeds_delta(t: _Tick, txn_cursor: Any, alert_cursor: Any) -> tuple[Any, str, str, int, Any]:
     """Timeline extension and table adds after a pair of cursors: built once per frame per pair."""
 
-    def build() -> tuple[Any, str, str, int, list[Any]]:
+    def build() -> tuple[Any, str, str, int, Any]:
         # a tail: the cursor jumps to the newest entry, skipping what did not fit in this tick
         txns, txn_next = newest_txns(t.frame, t.reader, t.cfg.tick_max_points, txn_cursor)
         alerts, alert_next = alerts_after(t.frame, t.reader, alert_cursor)
         ext = timeline_delta(txns, alerts, t.cfg.timeline_points)
         add = [grid_row_from_alert(a, RULE_LABELS) for a in reversed(alerts)]
-        return ext, txn_next, alert_next, len(alerts), add
+        return ext, txn_next, alert_next, len(alerts), {"add": add, "addIndex": 0} if add else None
 
     return t.shared(("feeds", txn_cursor, alert_cursor), build)
 
@@ -133,7 +133,8 @@ def _throughput_delta(t: _Tick, sec: int | None, window_s: int) -> tuple[int | N
 
 def _delta_feeds(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
     """Cursor-based deltas: a dropped response is re-read next tick because cursors come back too."""
-    ext, state["txn"], state["alert"], n_alerts, add = _feeds_delta(t, state.get("txn"), state.get("alert"))
+    feeds = _feeds_delta(t, state.get("txn"), state.get("alert"))
+    ext, state["txn"], state["alert"], n_alerts, grid_tx = feeds
     if ext is not None:
         out["timeline_ext"] = ext
     sec = state.get("sec")
@@ -144,8 +145,8 @@ def _delta_feeds(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
     grid_n = int(state.get("grid_n") or 0) + n_alerts
     if n_alerts >= ALERTS_DELTA_MAX or grid_n > t.cfg.grid_rows * 3 // 2:
         _grid_full(t, state, out)  # a backlog or a long-lived page: resync the table
-    elif add:
-        out["grid_tx"] = {"add": add, "addIndex": 0}
+    elif grid_tx:
+        out["grid_tx"] = grid_tx  # the frame's object: every tab with these cursors shares its JSON
         state["grid_n"] = grid_n
 
 

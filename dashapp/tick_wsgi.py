@@ -22,7 +22,7 @@ from werkzeug.http import parse_cookie
 from dashapp.auth.login import load_user
 from dashapp.auth.session_cache import CachedCookieSessionInterface
 from dashapp.auth.users import UserDirectory
-from dashapp.callbacks.tick_fast import Tick, answer, tick_args
+from dashapp.callbacks.tick_fast import Tick, TickAnswer, tick_args
 from dashapp.security import CALLBACK_PATH, SECURITY_HEADERS, callback_body_problem
 
 logger = logging.getLogger(__name__)
@@ -37,10 +37,11 @@ class TickFront:
         server: Flask,
         users: UserDirectory,
         output: str,
-        outputs: list[tuple[str, str, str]],
+        make_answer: TickAnswer,
         tick: Tick,
     ) -> None:
-        self.server, self.users, self.output, self.outputs, self.tick = server, users, output, outputs, tick
+        self.server, self.users, self.output, self.tick = server, users, output, tick
+        self.make_answer = make_answer
         self.inner: WsgiApp = server.wsgi_app
         self.callback_map: dict[str, Any] = {}  # the Dash app's, set once the callbacks are registered
         self._max_body = int(server.config.get("MAX_CONTENT_LENGTH") or 1_000_000)
@@ -55,7 +56,7 @@ class TickFront:
         if body is None:
             return self.inner(environ, start_response)
         view, prev, view_changed = tick_args(body)
-        data = answer(self.tick(view, prev, view_changed), self.outputs)
+        data = self.make_answer(self.tick(view, prev, view_changed))
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
         headers += [*SECURITY_HEADERS, ("Cache-Control", "no-store"), ("Vary", "Cookie")]
         start_response("200 OK", headers)

@@ -319,12 +319,14 @@ def test_fast_path_answers_exactly_as_dash_dispatch(redis_client, keys) -> None:
     assert b"<" not in first_a.data and b"\\u003c" in first_a.data  # hover HTML escaped as plotly does
     state = first_b.get_json()["response"]["tick-state"]["data"]
     put_txns(redis_client, keys, range(70, 72))
+    put_alert(redis_client, keys, make_alert(2))
     redis_client.incr(keys.seq)
     now[0] += 1000  # the next frame
     for changed in ("refresh-interval.n_intervals", "view-state.data"):
         delta_a = a.post("/_dash-update-component", json=_tick_request(output, state, changed))
         delta_b = b.post("/_dash-update-component", json=_tick_request(output, state, changed))
         assert delta_a.data == delta_b.data and b"timeline-graph" in delta_a.data
+        assert b"rowTransaction" in delta_a.data  # the new alert: a shared value, sent from its fragment
     same = _tick_request(output, delta_b.get_json()["response"]["tick-state"]["data"])
     unchanged = [c.post("/_dash-update-component", json=same).data for c in (a, b)]
     assert unchanged[0] == unchanged[1]

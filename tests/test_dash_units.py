@@ -273,6 +273,20 @@ def test_users_file_stores_only_scrypt_hashes(tmp_path) -> None:
         add_user(path, "bob", "root", "longenough")
 
 
+def test_users_file_rechecked_at_most_every_recheck_s(tmp_path) -> None:
+    path = tmp_path / "users.json"
+    add_user(path, "ann", "analyst", "first-password")
+    clock = {"t": 100.0}
+    users = UserDirectory(path, recheck_s=1.0, clock=lambda: clock["t"])
+    assert users.get("ann") is not None and users.get("bob") is None
+    add_user(path, "bob", "admin", "second-password")
+    clock["t"] = 100.9
+    assert users.get("bob") is None  # within the recheck interval: the file is not looked at
+    clock["t"] = 101.0
+    bob = users.get("bob")
+    assert bob is not None and bob.is_admin  # a second later the change applies
+
+
 def test_basic_verifier_caches_success_and_notices_password_change(tmp_path) -> None:
     path = tmp_path / "users.json"
     add_user(path, "ann", "analyst", "first-password")
@@ -325,3 +339,24 @@ def test_load_generator_feeds_cursors_back_from_raw_answers() -> None:
     assert b'"seq":7' in cb.body(2)
     with pytest.raises(ValueError):
         cb.apply_raw(b"<html>proxy error</html>")
+
+
+# --- tick answers -------------------------------------------------------------------------------
+def test_shared_values_are_serialised_once_and_answer_byte_identically() -> None:
+    from dashapp.callbacks.tick_fast import FragmentCache, TickAnswer, answer
+
+    outputs = [("kpi", "kpi-tps", "children"), ("ext", "tl", "extendData"), ("state", "s", "data")]
+    shared = {"text": "</script> 900 km/h \u2028", "points": [1.5, 2, None]}
+    make = TickAnswer(outputs, frozenset({"ext"}))
+    for tab_state in ({"txn": "1-0"}, {"txn": "2-0"}):  # two tabs, one shared value object
+        result = {"kpi": "12 tx/s", "ext": shared, "state": tab_state}
+        assert make(result) == answer(result, outputs)  # exactly the answer without the cache
+    assert b"<" not in make({"ext": shared}) and b"\\u003c\\u002fscript\\u003e" in make({"ext": shared})
+    cache = FragmentCache(max_entries=2)
+    first = cache.fragment(shared)
+    assert cache.fragment(shared) is first  # the same object: its JSON is made once
+    equal = dict(shared)
+    assert cache.fragment(equal) is not first  # another object is serialised on its own
+    for i in range(3):  # past the bound: the cache starts over and stays correct
+        value = {"i": i}
+        assert answer({"ext": value}, outputs, cache, frozenset({"ext"})) == answer({"ext": value}, outputs)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -46,6 +50,10 @@ class User:
 
     def get_id(self) -> str:
         """Session id: name plus a digest of the hash, so a password change ends old sessions."""
+        return self._session_id
+
+    @cached_property
+    def _session_id(self) -> str:  # checked on every poll of every tab: hashed once per user object
         digest = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
         return f"{self.name}:{digest}"
 
@@ -70,15 +78,27 @@ def _parse(raw: bytes) -> dict[str, User]:
 
 
 class UserDirectory:
-    """Users loaded from a JSON file, re-read when the file changes (one stat per lookup)."""
+    """Users loaded from a JSON file, re-read when the file changes.
 
-    def __init__(self, path: str | Path) -> None:
+    The file is checked (one stat) on a lookup at most every `recheck_s` seconds: the dashboard looks
+    a user up on every poll of every tab, and each stat is a system call that gives up the GIL, which
+    under hundreds of polls a second costs a wait for it (changes still apply within `recheck_s`).
+    """
+
+    def __init__(
+        self, path: str | Path, recheck_s: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.path = Path(path)
+        self.recheck_s, self._clock = recheck_s, clock
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
+        self._checked = -math.inf
         self._users: dict[str, User] = {}
 
     def _current(self) -> dict[str, User]:
+        now = self._clock()
+        if now - self._checked < self.recheck_s:
+            return self._users  # checked the file less than recheck_s ago
         try:
             st = self.path.stat()
             stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
@@ -89,6 +109,7 @@ class UserDirectory:
                 self._users = _parse(self.path.read_bytes()) if stamp else {}
                 self._stamp = stamp
                 logger.info("dashapp.users: loaded path=%s users=%d", self.path, len(self._users))
+            self._checked = now  # after the load: no thread is served the users before it
             return self._users
 
     def get(self, name: str) -> User | None:

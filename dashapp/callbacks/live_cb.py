@@ -12,7 +12,7 @@ from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import MissingCallbackContextException
 
 from dashapp.auth.users import UserDirectory
-from dashapp.callbacks.tick_fast import install_tick_fast_path
+from dashapp.callbacks.tick_fast import TickAnswer, install_tick_fast_path
 from dashapp.live import FrameMemo, TickConfig, run_tick
 from dashapp.store import DashboardReader
 from dashapp.tick_wsgi import TickFront
@@ -40,6 +40,11 @@ OUTPUTS: list[tuple[str, str, str]] = [
     ("state", "tick-state", "data"),
 ]
 NAMES = [name for name, _, _ in OUTPUTS]
+# results built once per frame (or period) and given as the same objects to every tab (dashapp.live)
+SHARED = frozenset(
+    {"timeline_fig", "timeline_ext", "tp_fig", "tp_ext", "rules_fig", "map_fig", "grid_rows", "grid_tx"}
+    | {"banner", "health", "quality"}
+)
 NOTHING = tuple(no_update for _ in OUTPUTS)
 
 
@@ -103,9 +108,10 @@ def register_live(
         output = tick_output_id()
         if output not in app.callback_map:
             raise RuntimeError(f"dashapp: tick callback not registered as {output[:60]}...")
-        install_tick_fast_path(app.server, output, OUTPUTS, tick)
+        make_answer = TickAnswer(OUTPUTS, SHARED)  # per process, like the memo
+        install_tick_fast_path(app.server, output, make_answer, tick)
         if users is not None:
-            front = TickFront(app.server, users, output, OUTPUTS, tick)
+            front = TickFront(app.server, users, output, make_answer, tick)
             front.callback_map = app.callback_map
             app.server.wsgi_app = front
     return live_tick
