@@ -11,8 +11,15 @@ MAX_BATCH = 1_000  # events sent between two checks of the clock and the stop fl
 class Pacer:
     """Tells the send loop how many events are due now (rate <= 0 means as fast as possible)."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic, max_batch: int = MAX_BATCH):
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_batch: int = MAX_BATCH,
+        tick_s: float = 0.0,
+    ):
         self.rate = rate
+        self.tick_s = tick_s
         self.clock = clock
         self.max_batch = max_batch
         self.t0 = clock()
@@ -30,6 +37,14 @@ class Pacer:
         if self.rate <= 0:
             return 0.0
         return max(0.0, self.t0 + self.done / self.rate - self.clock())
+
+    def sleep_s(self) -> float:
+        """How long to sleep when nothing is due: until the next event, but at least one tick.
+
+        Events then go out in small bursts (at 1,000 ev/s and a 5 ms tick, 5 at a time) on the same
+        absolute schedule, so the rate is unchanged.
+        """
+        return max(self.wait_s(), self.tick_s) if self.rate > 0 else 0.0
 
     def mark(self, n: int) -> None:
         """Record that n more events were sent."""

@@ -45,6 +45,19 @@ def test_batches_are_bounded_and_rate_zero_means_unpaced() -> None:
     assert free.due() == 64 and free.wait_s() == 0.0
 
 
+def test_paced_sends_come_in_ticks_on_the_same_schedule() -> None:
+    clock = FakeClock()
+    pacer = Pacer(1_000.0, clock, tick_s=0.005)
+    pacer.mark(pacer.due())
+    assert abs(pacer.sleep_s() - 0.005) < 1e-9  # the next event is 1 ms away: sleep a whole tick
+    clock.now += pacer.sleep_s()
+    assert pacer.due() == 5  # then the tick's five events at once
+    slow = Pacer(10.0, clock, tick_s=0.005)
+    slow.mark(slow.due())
+    assert abs(slow.sleep_s() - 0.1) < 1e-9  # slower than one event per tick: unchanged
+    assert Pacer(0, clock, tick_s=0.005).sleep_s() == 0.0
+
+
 def test_long_run_average_matches_rate_exactly() -> None:
     clock = FakeClock()
     pacer = Pacer(37.0, clock)
