@@ -196,7 +196,7 @@ def run(ctx: Context) -> dict[str, Any]:
     return {
         "duration_s": sz.dash_duration_s,
         "stream_rate": sz.dash_stream_rate,
-        "workers": "gunicorn gthread, dashapp/gunicorn.conf.py defaults (one worker per core, 8 threads)",
+        "workers": "gunicorn gthread, dashapp/gunicorn.conf.py defaults (CPUs + 1 workers x 4 threads)",
         "levels": {str(n): _level(rs) for n, rs in results.items()},
         "idle": _level(idle),
         "idle_analysts": min(50, max(sz.analysts)),
