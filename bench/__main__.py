@@ -57,11 +57,13 @@ def run(smoke: bool, only: list[str], reps: int | None, out_dir: Path | None = N
     load_start = machine_note()["loadavg"]
     errors: dict[str, str] = {}
     timings: dict[str, float] = dict(results.get("meta", {}).get("section_seconds", {}))
+    ran: list[str] = []
     try:
         for name, fn in SECTIONS.items():
             if only and name not in only:
                 continue
             t0 = time.monotonic()
+            ran.append(name)
             logger.info("bench: section %s starting load=%s", name, machine_note()["loadavg"])
             try:
                 results[name] = fn(ctx)
@@ -76,7 +78,7 @@ def run(smoke: bool, only: list[str], reps: int | None, out_dir: Path | None = N
             from infra.services import LocalStack
 
             LocalStack.from_env().down()
-        _finish(results, sizes, smoke, load_start, timings, errors, out)
+        _finish(results, sizes, smoke, load_start, timings, errors, out, ran)
     return 1 if errors else 0
 
 
@@ -88,13 +90,19 @@ def _finish(
     timings: dict[str, float],
     errors: dict[str, str],
     out: Path,
+    ran: list[str],
 ) -> None:
     """Record the run's metadata and write every output (also after an interruption)."""
     reps_by = dict(results.get("meta", {}).get("reps_by_section", {}))
     reps_by.update({name: sizes.reps for name in timings if name not in errors and name in results})
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # which run each section's figures come from: `--only` keeps the other sections' earlier figures
+    dates = dict(results.get("meta", {}).get("section_dates", {}))
+    dates.update({name: date for name in ran if name not in errors and name in results})
     results["meta"] = {
         "reps_by_section": reps_by,
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": date,
+        "section_dates": dates,
         "commit": _git_commit(),
         "smoke": smoke,
         "reps": sizes.reps,

@@ -209,6 +209,15 @@ def _quality_rows(q: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def _earlier_sections(meta: dict[str, Any]) -> str:
+    """'bridge, memory (2026-11-29 23:55 UTC)' for sections whose figures predate this run."""
+    by_date: dict[str, list[str]] = {}
+    for name, when in (meta.get("section_dates") or {}).items():
+        if when != meta["date"]:
+            by_date.setdefault(when, []).append(name)
+    return "; ".join(f"{', '.join(sorted(names))} ({when})" for when, names in sorted(by_date.items()))
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The generated Performance tables (medians with min and max over the repetitions)."""
     meta = results["meta"]
@@ -219,6 +228,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"repetitions, A/B figures interleaved per repetition. Cells: median (min{EN}max).",
         "",
     ]
+    earlier = _earlier_sections(meta)
+    if earlier:
+        lines[-1:-1] = [f"Sections from an earlier run of `make bench`: {earlier}."]
     lines += _table(["Measure", "Result", "Notes"], _throughput_rows(results))
     if "latency" in results:
         lines += ["End-to-end latency, record timestamp → visible in Redis (ms):", ""]

@@ -53,26 +53,9 @@ class Context:
 
         topic = self.name(what)
         n = partitions or self.sizes.partitions
-        ensure_topics(self.bootstrap, {topic: n})
         self.topics.append(topic)
-        wait_until(lambda: self._has_leaders(topic, n), 30, f"leaders of topic {topic}", 0.2)
+        ensure_topics(self.bootstrap, {topic: n})  # returns once every partition has a leader
         return topic
-
-    def _has_leaders(self, topic: str, partitions: int) -> bool:
-        """True once metadata shows every partition with a leader.
-
-        A consumer group that joins before that gets no partitions assigned and, with
-        kafka-python, may sit idle until its next metadata refresh.
-        """
-        from kafka import KafkaAdminClient
-
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
-        try:
-            desc = admin.describe_topics([topic])
-        finally:
-            admin.close()
-        parts = desc[0].get("partitions", []) if desc else []
-        return len(parts) == partitions and all(p.get("leader_id", -1) >= 0 for p in parts)
 
     def dlq_topic(self) -> str:
         """One dead-letter topic shared by every bridge of this run."""

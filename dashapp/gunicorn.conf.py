@@ -14,7 +14,7 @@ workers = int(os.environ.get("DASH_WORKERS", str(max(2, min(5, multiprocessing.c
 threads = int(os.environ.get("DASH_THREADS", "4"))
 # how long a thread holding the GIL may keep it while another wants it (CPython's default: 5 ms);
 # a request thread back from a system call waits up to this long, several times per request
-gil_switch_interval_s = float(os.environ.get("DASH_GIL_SWITCH_S", "0.0005"))
+gil_switch_interval_s = max(1e-5, float(os.environ.get("DASH_GIL_SWITCH_S", "0.0005")))
 timeout = int(os.environ.get("DASH_TIMEOUT_S", "30"))
 graceful_timeout = 20
 keepalive = 5  # browsers poll every second: keep their connections

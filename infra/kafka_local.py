@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.procs import InfraError, port_in_use, read_pid, spawn, stop_pid, tail
 
@@ -244,8 +245,14 @@ def stop(cfg: KafkaConfig) -> bool:
     return stop_pid(cfg.pid_file, "kafka", timeout_s=30)
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
-    """Create topics (name -> partitions) that do not exist yet; existing ones are left alone."""
+def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.0) -> None:
+    """Create topics (name -> partitions) that do not exist yet, and wait until every partition of
+    each has a leader; existing ones are left alone.
+
+    Without the wait a producer started right after creation logs a burst of NotLeaderForPartition
+    retries, and a consumer group that joins first may get no partitions until its next metadata
+    refresh.
+    """
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
@@ -261,8 +268,22 @@ def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
+        deadline = time.monotonic() + timeout_s
+        while not _have_leaders(admin, list(topics)):
+            if time.monotonic() > deadline:
+                raise InfraError(f"kafka: topics {sorted(topics)} have partitions without a leader")
+            time.sleep(0.2)
     finally:
         admin.close()
+
+
+def _have_leaders(admin: Any, names: list[str]) -> bool:
+    """True once metadata shows every partition of every topic in `names` with a leader."""
+    for desc in admin.describe_topics(names):
+        parts = desc.get("partitions") or []
+        if desc.get("error_code") or not parts or any(p.get("leader_id", -1) < 0 for p in parts):
+            return False
+    return True
 
 
 def rss_mb(cfg: KafkaConfig) -> float | None:

@@ -88,6 +88,14 @@ def test_markdown_without_sections() -> None:
     assert "Measured by `make bench`" in markdown({"meta": meta})
 
 
+def test_markdown_names_sections_kept_from_an_earlier_run() -> None:
+    meta = {"date": "late", "cpus": 2, "load_start": [1.0], "load_end": [2.0], "reps": 3, "smoke": False}
+    meta["section_dates"] = {"dash": "late", "bridge": "early", "memory": "early"}
+    assert "Sections from an earlier run of `make bench`: bridge, memory (early)." in markdown({"meta": meta})
+    meta["section_dates"] = {"dash": "late"}
+    assert "earlier run" not in markdown({"meta": meta})
+
+
 @pytest.mark.integration
 def test_bench_smoke_run(tmp_path: Path, kafka_bootstrap: str, redis_url: str) -> None:
     env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, REDIS_URL=redis_url)
