@@ -277,6 +277,31 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.
         admin.close()
 
 
+def wait_serving(bootstrap: str, topics: list[str], timeout_s: float = 30.0) -> None:
+    """Wait until every partition's leader answers a ListOffsets request.
+
+    A restarted broker names itself leader in the metadata while it is still loading its logs;
+    producers started then log a burst of NotLeaderForPartition retries.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout_s
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5_000, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        while True:
+            try:
+                consumer.end_offsets(parts)
+                return
+            except KafkaError as exc:
+                if time.monotonic() > deadline:
+                    raise InfraError(f"kafka: partitions of {topics} not served: {exc}") from None
+                time.sleep(0.2)
+    finally:
+        consumer.close()
+
+
 def _have_leaders(admin: Any, names: list[str]) -> bool:
     """True once metadata shows every partition of every topic in `names` with a leader."""
     for desc in admin.describe_topics(names):

@@ -67,6 +67,7 @@ class LocalStack:
             kafka_local.start(self.kafka)
             timings["kafka_s"] = time.monotonic() - t1
             kafka_local.ensure_topics(self.kafka.bootstrap, {self.topic: self.partitions, self.dlq_topic: 1})
+            kafka_local.wait_serving(self.kafka.bootstrap, [self.topic, self.dlq_topic])
         except BaseException:
             # Never leave half a stack behind: undo what this call started.
             if started_redis:
