@@ -99,7 +99,21 @@ def create_app(settings: DashSettings, redis_client: redis.Redis) -> Dash:
     register_workflow(app, AlertWorkflow(redis_client, keys))
     register_rules(app, RulesStore(redis_client, keys))
     register_clientside(app)
+    _prepare_dash(app)
     logger.info(
         "dashapp: created prefix=%s users_file=%s", settings.redis_key_prefix, settings.dash_users_file
     )
     return app
+
+
+def _prepare_dash(app: Dash) -> None:
+    """Let Dash prepare its server now, single-threaded, instead of on the first request.
+
+    Dash does it in a before-request hook that marks itself done before it starts, so under a
+    threaded worker a second request arriving meanwhile is served unprepared: the page's scripts
+    (`/_dash-component-suites/...`) were refused with "dash is not a registered library" and the
+    page stayed at "Loading..." (seen in the browser tests on a worker's first page load). One
+    request that touches nothing (refused by the access guard, no Redis) runs the hook.
+    """
+    with app.server.test_client() as client:
+        client.get("/_dash-layout")

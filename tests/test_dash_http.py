@@ -49,6 +49,15 @@ def app_client(redis_client: redis.Redis, redis_prefix: str, users_file: Path) -
     yield app
 
 
+def test_dash_is_prepared_before_any_request_is_served(app_client: Any) -> None:
+    # Dash prepares itself in its first request's hook, marking that done before it starts: under
+    # threads a concurrent first page load got its scripts refused. create_app prepares it up front.
+    assert {"dash", "dash_ag_grid"} <= set(app_client.registered_paths)
+    script = next(p for p in app_client.registered_paths["dash"] if p.endswith("dash_renderer.min.js"))
+    first = app_client.server.test_client().get(f"/_dash-component-suites/dash/{script}")
+    assert first.status_code == 200 and b"dash_renderer" in first.data[:100_000]
+
+
 def login(client: FlaskClient, name: str, password: str | None = None, **headers: str) -> Any:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
