@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,11 +268,9 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-        deadline = time.monotonic() + timeout_s
-        while not _have_leaders(admin, list(topics)):
-            if time.monotonic() > deadline:
-                raise InfraError(f"kafka: topics {sorted(topics)} have partitions without a leader")
-            time.sleep(0.2)
+        _retry_until(
+            lambda: _have_leaders(admin, list(topics)), timeout_s, f"topics {sorted(topics)} have no leader"
+        )
     finally:
         admin.close()
 
@@ -286,20 +284,31 @@ def wait_serving(bootstrap: str, topics: list[str], timeout_s: float = 30.0) -> 
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
 
-    deadline = time.monotonic() + timeout_s
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5_000, enable_auto_commit=False)
+
+    def served() -> bool:
+        known = {t: consumer.partitions_for_topic(t) for t in topics}
+        if not all(known.values()):
+            return False  # a topic without partitions in the metadata yet is not served either
+        try:
+            consumer.end_offsets([TopicPartition(t, p) for t, ps in known.items() for p in ps or ()])
+        except KafkaError:
+            return False
+        return True
+
     try:
-        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        while True:
-            try:
-                consumer.end_offsets(parts)
-                return
-            except KafkaError as exc:
-                if time.monotonic() > deadline:
-                    raise InfraError(f"kafka: partitions of {topics} not served: {exc}") from None
-                time.sleep(0.2)
+        _retry_until(served, timeout_s, f"partitions of {topics} not served")
     finally:
         consumer.close()
+
+
+def _retry_until(ready: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Call `ready` every 0.2 s until it is true; InfraError saying `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            raise InfraError(f"kafka: {what} after {timeout_s:.0f} s")
+        time.sleep(0.2)
 
 
 def _have_leaders(admin: Any, names: list[str]) -> bool:
