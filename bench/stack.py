@@ -49,7 +49,7 @@ class Context:
         return f"bench-{self.run_id}-{what}-{uuid.uuid4().hex[:6]}"
 
     def new_topic(self, what: str, partitions: int | None = None) -> str:
-        from infra.kafka_local import ensure_topics
+        from infra.kafka_topics import ensure_topics
 
         topic = self.name(what)
         n = partitions or self.sizes.partitions

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import kafka_local, redis_local
+from infra import kafka_local, kafka_topics, redis_local
 from infra.procs import InfraError
 
 logger = logging.getLogger("infra.services")
@@ -66,8 +66,8 @@ class LocalStack:
             t1 = time.monotonic()
             kafka_local.start(self.kafka)
             timings["kafka_s"] = time.monotonic() - t1
-            kafka_local.ensure_topics(self.kafka.bootstrap, {self.topic: self.partitions, self.dlq_topic: 1})
-            kafka_local.wait_serving(self.kafka.bootstrap, [self.topic, self.dlq_topic])
+            kafka_topics.ensure_topics(self.kafka.bootstrap, {self.topic: self.partitions, self.dlq_topic: 1})
+            kafka_topics.wait_serving(self.kafka.bootstrap, [self.topic, self.dlq_topic])
         except BaseException:
             # Never leave half a stack behind: undo what this call started.
             if started_redis:

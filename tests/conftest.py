@@ -75,7 +75,7 @@ def unique(name: str) -> str:
 @pytest.fixture
 def topic(kafka_bootstrap: str) -> str:
     """A fresh 3-partition topic for this test."""
-    from infra.kafka_local import ensure_topics
+    from infra.kafka_topics import ensure_topics
 
     name = unique("t-transactions")
     ensure_topics(kafka_bootstrap, {name: 3})
@@ -85,7 +85,7 @@ def topic(kafka_bootstrap: str) -> str:
 @pytest.fixture
 def dlq_topic(kafka_bootstrap: str) -> str:
     """A fresh 1-partition dead-letter topic for this test."""
-    from infra.kafka_local import ensure_topics
+    from infra.kafka_topics import ensure_topics
 
     name = unique("t-dlq")
     ensure_topics(kafka_bootstrap, {name: 1})

@@ -135,7 +135,7 @@ def pipeline(
     dashboard: Dashboard, kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Pipeline]:
     """A fresh topic, one real bridge writing the dashboard's prefix, and the producer CLI streaming."""
-    from infra.kafka_local import ensure_topics
+    from infra.kafka_topics import ensure_topics
 
     topic, dlq = unique("t-browser"), unique("t-browser-dlq")
     ensure_topics(kafka_bootstrap, {topic: 3, dlq: 1})

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import kafka_local, redis_local
+from infra import kafka_local, kafka_topics, redis_local
 from infra.procs import read_pid
 from tests.faults.harness import free_port
 
@@ -80,4 +80,4 @@ class PrivateKafka:
         kafka_local.stop(self.cfg)
 
     def create_topics(self, topics: dict[str, int]) -> None:
-        kafka_local.ensure_topics(self.bootstrap, topics)
+        kafka_topics.ensure_topics(self.bootstrap, topics)

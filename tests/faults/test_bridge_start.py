@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.kafka_local import ensure_topics
+from infra.kafka_topics import ensure_topics
 from tests.conftest import unique
 from tests.faults.harness import BridgeFactory, wait_until
 

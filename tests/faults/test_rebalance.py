@@ -14,7 +14,7 @@ import redis
 
 from bridge.sink import Fenced, RedisSink
 from common.keys import RedisKeys
-from infra.kafka_local import ensure_topics
+from infra.kafka_topics import ensure_topics
 from tests.conftest import unique
 from tests.faults.flow import finish_and_compare, progress, start_producing
 from tests.faults.harness import BridgeFactory, BridgeProc, hget_int, stored_offsets, wait_until
