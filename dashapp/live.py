@@ -88,6 +88,8 @@ def _grid_full(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
     """The whole table, and the alert cursor it is complete up to (later alerts come as adds)."""
     rows, wf, cursor = grid_now(t.frame, t.reader, t.cfg.grid_rows)
     out["grid_rows"], state["grid_wf"], state["grid_n"], state["alert"] = rows, wf, len(rows), cursor
+    # the rows already hold this tick's new alerts: the browser would apply an add after them (twice)
+    out.pop("grid_tx", None)
 
 
 def _full_feeds(t: _Tick, state: dict[str, Any], window_s: int, out: dict[str, Any]) -> None:

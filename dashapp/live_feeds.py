@@ -24,7 +24,8 @@ def alert_tail(frame: Frame, reader: DashboardReader) -> tuple[list[tuple[str, A
     return frame.get("alert_tail", lambda: reader.alert_entries(ALERTS_DELTA_MAX))
 
 
-def _next_cursor(newest: str, after: tuple[int, int], cursor: str) -> str:
+def next_cursor(newest: str, after: tuple[int, int], cursor: str) -> str:
+    """The newer of two stream ids: `newest` if it is past `after` (= `cursor`'s key), else `cursor`."""
     newest_key = stream_key(newest)
     return newest if newest_key is not None and newest_key > after else cursor
 
@@ -36,7 +37,7 @@ def alerts_after(frame: Frame, reader: DashboardReader, cursor: Any) -> tuple[li
     if after is None:
         return [a for _, a in entries], newest
     fresh = [a for i, a in entries if (stream_key(i) or (0, 0)) > after]
-    return fresh, _next_cursor(newest, after, str(cursor))
+    return fresh, next_cursor(newest, after, str(cursor))
 
 
 def newest_txns(frame: Frame, reader: DashboardReader, limit: int, cursor: Any) -> tuple[list[TxnRow], str]:
@@ -46,4 +47,4 @@ def newest_txns(frame: Frame, reader: DashboardReader, limit: int, cursor: Any) 
     if after is None:
         return list(rows), newest
     fresh = [r for r in rows if (stream_key(r.entry_id) or (0, 0)) > after]
-    return fresh, _next_cursor(newest, after, str(cursor))
+    return fresh, next_cursor(newest, after, str(cursor))

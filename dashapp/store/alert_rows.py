@@ -170,6 +170,23 @@ def read_alert_rows(client: redis.Redis, keys: RedisKeys, limit: int, status: st
     return rows[:limit]
 
 
+def read_alert_rows_anchored(
+    client: redis.Redis, keys: RedisKeys, limit: int
+) -> tuple[list[AlertRow], str | None]:
+    """Newest-first rows and the alert stream's newest entry id, read at one instant (MULTI).
+
+    The bridge adds an alert to the index and the stream in one transaction, so every alert up to
+    that id is among the rows (within ``limit``) and none after it: a reader resuming the stream
+    from the id neither misses nor repeats one. None: the stream is empty.
+    """
+    pipe = client.pipeline(transaction=True)
+    pipe.zrevrange(keys.alert_index, 0, max(1, min(int(limit), 1000)) - 1)
+    pipe.xrevrange(keys.alerts, count=1)
+    ids, last = pipe.execute()
+    anchor = text(last[0][0]) if isinstance(last, list) and last else None
+    return fetch_rows(client, keys, ids), anchor
+
+
 def read_banner_ids(client: redis.Redis, keys: RedisKeys, limit: int) -> tuple[int, tuple[str, ...]]:
     """The banner's size and newest ids (one round trip): what read_banner's answer depends on.
 

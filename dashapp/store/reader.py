@@ -110,6 +110,11 @@ class DashboardReader:
         """Return alerts with their workflow state, newest first (unknown status gives [])."""
         return alert_rows.read_alert_rows(self._r, self._keys, limit, status)
 
+    def alert_rows_anchored(self, limit: int = 200) -> tuple[list[AlertRow], str]:
+        """Return the newest alert rows and the alert-stream cursor they are complete up to."""
+        rows, anchor = alert_rows.read_alert_rows_anchored(self._r, self._keys, limit)
+        return rows, anchor or feeds.EMPTY_CURSOR
+
     def banner(self, limit: int = 5) -> Banner:
         """Return the count and newest unacknowledged high-severity alerts."""
         return alert_rows.read_banner(self._r, self._keys, limit)
