@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,8 +66,13 @@ def _configure_server(app: Dash, settings: DashSettings) -> None:
         server.wsgi_app = proxied
 
 
-def create_app(settings: DashSettings, redis_client: redis.Redis) -> Dash:
-    """Build the dashboard; it reads only Redis, through `redis_client`, and keeps no data in memory."""
+def create_app(
+    settings: DashSettings, redis_client: redis.Redis, *, clock: Callable[[], float] = time.time
+) -> Dash:
+    """Build the dashboard; it reads only Redis, through `redis_client`, and keeps no data in memory.
+
+    clock: the live tick's wall clock (tests pin it so two ticks never straddle a refresh period).
+    """
     keys = RedisKeys(settings.redis_key_prefix)
     reader = DashboardReader(redis_client, keys)
     app = Dash(
@@ -95,7 +102,7 @@ def create_app(settings: DashSettings, redis_client: redis.Redis) -> Dash:
         tick_max_points=settings.dash_tick_max_points,
         frame_ms=settings.dash_frame_ms,
     )
-    register_live(app, reader, cfg, users=users)
+    register_live(app, reader, cfg, users=users, clock=clock)
     register_workflow(app, AlertWorkflow(redis_client, keys))
     register_rules(app, RulesStore(redis_client, keys))
     register_clientside(app)

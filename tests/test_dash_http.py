@@ -37,16 +37,25 @@ def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def app_client(redis_client: redis.Redis, redis_prefix: str, users_file: Path) -> Iterator[Any]:
-    settings = DashSettings(
+def _settings(redis_prefix: str, users_file: Path) -> DashSettings:
+    return DashSettings(
         redis_key_prefix=redis_prefix,
         dash_secret_key="k" * 32,
         dash_users_file=str(users_file),
         dash_max_body_bytes=100_000,
     )
-    app = create_app(settings, redis_client)
-    yield app
+
+
+@pytest.fixture
+def app_client(redis_client: redis.Redis, redis_prefix: str, users_file: Path) -> Iterator[Any]:
+    yield create_app(_settings(redis_prefix, users_file), redis_client)
+
+
+@pytest.fixture
+def frozen_app(redis_client: redis.Redis, redis_prefix: str, users_file: Path) -> Iterator[Any]:
+    """The app with its tick clock stopped: two ticks compare equal (no slow refresh falls due between)."""
+    now = time.time()
+    yield create_app(_settings(redis_prefix, users_file), redis_client, clock=lambda: now)
 
 
 def test_dash_is_prepared_before_any_request_is_served(app_client: Any) -> None:
@@ -284,12 +293,12 @@ def test_api_rejects_bad_parameters(app_client: Any, query: str) -> None:
 
 # --- callbacks ------------------------------------------------------------------------------------------
 def test_tick_callback_full_then_no_update(
-    app_client: Any, redis_client: redis.Redis, keys: RedisKeys
+    frozen_app: Any, redis_client: redis.Redis, keys: RedisKeys
 ) -> None:
     put_txns(redis_client, keys, range(3))
     put_alert(redis_client, keys, make_alert(1))
     redis_client.incr(keys.seq)
-    client = app_client.server.test_client()
+    client = frozen_app.server.test_client()
     login(client, "ann")
     dep = deps(client)["kpi-tps"]
     first = client.post("/_dash-update-component", json=tick_body(dep))
@@ -433,7 +442,7 @@ def test_verified_sessions_are_cached_but_never_a_tampered_or_expired_one(app_cl
 
 
 def test_wsgi_front_answers_signed_in_ticks_as_flask_does(
-    app_client: Any, redis_client: redis.Redis, keys: RedisKeys
+    frozen_app: Any, redis_client: redis.Redis, keys: RedisKeys
 ) -> None:
     from werkzeug.test import Client
 
@@ -441,25 +450,25 @@ def test_wsgi_front_answers_signed_in_ticks_as_flask_does(
 
     put_txns(redis_client, keys, range(3))
     redis_client.incr(keys.seq)
-    front = app_client.server.wsgi_app
+    front = frozen_app.server.wsgi_app
     assert isinstance(front, TickFront)  # the front is installed by create_app
-    client = app_client.server.test_client()
+    client = frozen_app.server.test_client()
     login(client, "ann")
     dep = deps(client)["kpi-tps"]
-    state = client.post("/_dash-update-component", json=tick_body(dep)).get_json()["response"]["tick-state"]
+    first = client.post("/_dash-update-component", json=tick_body(dep)).data
+    state = json.loads(first)["response"]["tick-state"]
     cookie = client.get_cookie("fraud_session")
     assert cookie is not None
-    for _ in range(3):  # a slow-refresh period may start between the two: then try again
+    for prev in (None, state["data"]):  # a full render, then an unchanged poll
         answers, before = [], front.answered
         for wsgi in (front, front.inner):  # with the front, and Flask alone
             plain = Client(wsgi)
             plain.set_cookie("fraud_session", cookie.value)
-            resp = plain.post("/_dash-update-component", json=tick_body(dep, state["data"]))
+            resp = plain.post("/_dash-update-component", json=tick_body(dep, prev))
             answers.append((resp.status_code, resp.data, {k: resp.headers.get(k) for k in SAME_HEADERS}))
         assert front.answered == before + 1  # the front answered the first one itself
-        if answers[0] == answers[1]:
-            break
-    assert answers[0] == answers[1] and answers[0][0] == 200
+        assert answers[0] == answers[1] and answers[0][0] == 200
+    assert len(answers[0][1]) < 60 < len(first)
     forged = Client(front)
     forged.set_cookie("fraud_session", cookie.value[:-2] + "xx")
     assert forged.post("/_dash-update-component", json=tick_body(dep)).status_code == 401

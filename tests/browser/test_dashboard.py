@@ -231,7 +231,9 @@ def test_hostile_strings_render_as_literal_text(analysts: Open, pipeline: Pipeli
     # An analyst's note is stream-independent input too: it comes back as text in the history.
     page.fill("#wf-note", "<img src=x onerror=alert('note')>")
     page.click("#wf-ack")
-    expect(page.locator("#alert-history .hist-note")).to_have_text("<img src=x onerror=alert('note')>")
+    expect(page.locator("#alert-history .hist-note")).to_have_text(
+        "<img src=x onerror=alert('note')>", timeout=WAIT_MS
+    )
     # No element was created from the strings: they exist only as text.
     assert page.locator('img[src="x"]').count() == 0
     assert page.evaluate("() => [...document.scripts].every(s => !s.textContent.includes('__xss'))")

@@ -50,9 +50,14 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     return {tp.partition: off for tp, off in ends.items()}
 
 
-def read_topic(bootstrap: str, topic: str, idle_ms: int = 5_000) -> list[Any]:
-    """Every record of a topic (all partitions, from the beginning), read without a group."""
+def read_topic(bootstrap: str, topic: str, idle_ms: int = 30_000) -> list[Any]:
+    """Every record of a topic (all partitions, from the beginning), read without a group.
+
+    Stops at the end offsets; idle_ms only bounds a stall (a loaded machine can take seconds to fetch).
+    """
     ends = end_offsets(bootstrap, topic)
+    if not any(ends.values()):
+        return []
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
