@@ -13,7 +13,8 @@ from typing import Any
 from bench.stack import Context, cpu_seconds, rss_mb, spawn, stop
 from bench.stats import window_rate
 from common.keys import RedisKeys
-from common.rules import RulesDoc, apply_changes, default_rules, encode_rules_doc
+from common.rules import apply_changes, default_rules
+from common.rules_doc import RulesDoc, encode_rules_doc
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ import redis
 
 from bridge.detection import Detector
 from common.keys import RedisKeys
-from common.rules import RulesDoc, RuleValidationError, decode_rules_doc, default_rules, encode_rules_doc
+from common.rules import RuleValidationError, default_rules
+from common.rules_doc import RulesDoc, decode_rules_doc, encode_rules_doc
 
 logger = logging.getLogger(__name__)
 

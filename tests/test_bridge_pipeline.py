@@ -20,7 +20,8 @@ from bridge.service import Bridge
 from bridge.testing import generated, produce, snapshot
 from common.alerts import decode_alert
 from common.keys import RECENT_TXNS_MAX, RedisKeys
-from common.rules import RulesDoc, apply_changes, decode_rules_doc, default_rules, encode_rules_doc
+from common.rules import apply_changes, default_rules
+from common.rules_doc import RulesDoc, decode_rules_doc, encode_rules_doc
 from common.schema import decode_event
 from tests.conftest import unique
 

@@ -13,18 +13,14 @@ from hypothesis import strategies as st
 from common.rules import (
     DEFAULTS_PATH,
     RULE_SPECS,
-    Change,
     RulesConfig,
-    RulesDoc,
     RuleValidationError,
     apply_changes,
-    decode_rules_doc,
     default_rules,
-    diff_rules,
-    encode_rules_doc,
     rules_to_dict,
     validate_rules,
 )
+from common.rules_doc import Change, RulesDoc, decode_rules_doc, diff_rules, encode_rules_doc
 
 
 def test_defaults_come_from_the_json_file() -> None:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from common.rules import RuleValidationError, decode_rules_doc, default_rules
+from common.rules import RuleValidationError, default_rules
+from common.rules_doc import decode_rules_doc
 from dashapp.store import InvalidAction, LoginThrottle, RulesStore, VersionConflict
 
 pytestmark = pytest.mark.integration

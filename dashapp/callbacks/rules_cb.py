@@ -8,7 +8,8 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, no_update
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from common.rules import RulesDoc, RuleValidationError
+from common.rules import RuleValidationError
+from common.rules_doc import RulesDoc
 from dashapp.auth.login import current_name, current_role
 from dashapp.store import InvalidAction, RulesStore, VersionConflict
 from dashapp.views.rules_form import FIELD_TYPE, audit_view, changes_from_form, form_values

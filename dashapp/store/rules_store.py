@@ -11,15 +11,8 @@ import msgspec
 import redis
 
 from common.keys import AUDIT_MAX, RedisKeys
-from common.rules import (
-    RulesDoc,
-    RuleValidationError,
-    apply_changes,
-    decode_rules_doc,
-    default_rules,
-    diff_rules,
-    encode_rules_doc,
-)
+from common.rules import RuleValidationError, apply_changes, default_rules
+from common.rules_doc import RulesDoc, decode_rules_doc, diff_rules, encode_rules_doc
 from dashapp.store._codec import load_json
 from dashapp.store.errors import InvalidAction, VersionConflict
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from dash import dcc, html
 
-from common.rules import RULE_SPECS, FieldSpec, RulesDoc, rules_to_dict
+from common.rules import RULE_SPECS, FieldSpec, rules_to_dict
+from common.rules_doc import RulesDoc
 
 FIELD_TYPE = "rule-field"
 RULE_LABELS: dict[str, str] = {name: spec.label for name, spec in RULE_SPECS.items()}
