@@ -46,6 +46,10 @@ class ProducerSettings:
     fraud_ratio: float = field(default=DEFAULT_FRAUD_RATIO, metadata={"env": "PRODUCER_FRAUD_RATIO"})
     sim_rate: float = field(default=DEFAULT_SIM_RATE, metadata={"env": "PRODUCER_SIM_RATE"})
     cards: int = field(default=DEFAULT_CARDS, metadata={"env": "PRODUCER_CARDS"})
+    # The card population (homes, spending) is one world across runs: the bridge keeps each card's
+    # history in Redis, and a world rebuilt from each run's random seed moved every card to another
+    # city on restart (a flood of impossible_travel alerts). The stream seed still varies per run.
+    world_seed: int = field(default=0, metadata={"env": "PRODUCER_WORLD_SEED"})
     scenarios: str = field(default="all", metadata={"env": "PRODUCER_SCENARIOS"})
     bootstrap_timeout_ms: int = field(default=10_000, metadata={"env": "PRODUCER_BOOTSTRAP_TIMEOUT_MS"})
     # None (kafka-python's default): a linger adds to every alert's end-to-end latency at moderate
@@ -65,6 +69,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topic", dest="kafka_topic", help="topic (env KAFKA_TOPIC)")
     parser.add_argument("--seed", type=int, help="random seed (default: random, logged)")
     parser.add_argument("--cards", type=int, help="number of cards (env PRODUCER_CARDS, default 5000)")
+    parser.add_argument(
+        "--world-seed",
+        type=int,
+        help="seed of the card population, kept across runs (env PRODUCER_WORLD_SEED, default 0)",
+    )
     parser.add_argument("--bootstrap-timeout-ms", type=int, help="give up connecting after this long")
     parser.add_argument("--log-level", default="INFO")
 
@@ -137,12 +146,18 @@ def stream(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     start_ms = to_ms(args.start) if args.start else int(time.time() * 1000)
     gen = Generator(
-        World.build(seed, s.cards), seed, s.fraud_ratio, parse_scenarios(s.scenarios), start_ms, s.sim_rate
+        World.build(s.world_seed, s.cards),
+        seed,
+        s.fraud_ratio,
+        parse_scenarios(s.scenarios),
+        start_ms,
+        s.sim_rate,
     )
     logger.info(
-        "producer: starting seed=%d start_ms=%d rate=%s count=%d fraud_ratio=%s sim_rate=%s "
+        "producer: starting seed=%d world_seed=%d start_ms=%d rate=%s count=%d fraud_ratio=%s sim_rate=%s "
         "topic=%s bootstrap=%s",
         seed,
+        s.world_seed,
         start_ms,
         s.rate,
         s.count,
@@ -185,7 +200,7 @@ def inject(args: argparse.Namespace) -> int:
     """Send one instance of a scenario now (event time = wall clock)."""
     s = _settings(args)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
-    world = World.build(seed if args.seed is not None else 0, s.cards)
+    world = World.build(s.world_seed, s.cards)  # the running producer's cards, homes and spending
     rng = random.Random(seed)
     card = world.card_index(args.card) if args.card else rng.randrange(len(world.cards))
     inst = make_instance(args.scenario, world, rng, card, int(time.time() * 1000))

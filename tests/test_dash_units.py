@@ -176,6 +176,15 @@ def test_rules_form_round_trip_through_changes() -> None:
     assert len(rules_form(editable=False)) == len(RULE_SPECS)
 
 
+def test_rules_form_states_bounds_as_people_read_them() -> None:
+    sets = {fs.id: fs for fs in rules_form(editable=True)}
+    rows = sets["rule-set-high_amount"].children[1:]
+    bounds = {row.children[0].children: row.children[2].children for row in rows}
+    assert bounds["Threshold ($)"] == "1\u20131,000,000" and bounds["Weight"] == "0\u20131"
+    card_rows = sets["rule-set-card_testing"].children[1:]
+    assert "0.01\u2013100" in {row.children[2].children for row in card_rows}
+
+
 def test_changes_from_form_converts_checkbox_and_list_fields() -> None:
     ids = [
         {"rule": "high_amount", "field": "enabled"},

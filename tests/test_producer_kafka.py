@@ -212,6 +212,31 @@ def test_sigterm_flushes_everything_sent_and_exits_0(kafka_bootstrap: str, topic
     assert _record_count(kafka_bootstrap, topic) == sent
 
 
+def test_runs_with_different_seeds_share_one_world(kafka_bootstrap: str) -> None:
+    """A restart draws a new stream seed; each card must still live where the bridge last saw it."""
+    from collections import Counter
+
+    from infra.kafka_topics import ensure_topics
+    from tests.conftest import unique
+
+    homes = []
+    for seed in ("11", "12"):
+        topic = unique("t-world")
+        ensure_topics(kafka_bootstrap, {topic: 1})
+        args = ("--count", "600", "--rate", "0", "--fraud-ratio", "0", "--cards", "40", "--seed", seed)
+        proc = _run(_cli(*args, "--topic", topic, "--bootstrap-servers", kafka_bootstrap))
+        assert proc.returncode == 0, proc.stderr
+        cities: dict[str, Counter[str]] = defaultdict(Counter)
+        for rec in _consume_all(kafka_bootstrap, topic, 600):
+            event = decode_event(rec.value)
+            cities[event.card_id][event.city] += 1
+        homes.append({card: seen.most_common(1)[0][0] for card, seen in cities.items()})
+    both = homes[0].keys() & homes[1].keys()
+    assert len(both) >= 30
+    same = sum(homes[0][card] == homes[1][card] for card in both)
+    assert same >= 0.9 * len(both), f"only {same} of {len(both)} cards kept their home city"
+
+
 def test_inject_sends_one_labelled_instance(kafka_bootstrap: str, topic: str) -> None:
     proc = _run(
         _cli(

@@ -51,7 +51,8 @@ def health_view(h: Health) -> list[Any]:
                             bridges,
                             "health-bridges",
                         ),
-                    ]
+                    ],
+                    className="wide",  # six columns: a row of its own
                 ),
                 html.Div(
                     [
@@ -109,7 +110,8 @@ def quality_view(q: Quality) -> list[Any]:
                             scenarios,
                             "quality-scenarios",
                         ),
-                    ]
+                    ],
+                    className="wide",
                 ),
             ],
         )

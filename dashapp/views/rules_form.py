@@ -19,6 +19,15 @@ def field_id(rule: str, field: str) -> dict[str, str]:
     return {"type": FIELD_TYPE, "rule": rule, "field": field}
 
 
+def _num(x: float) -> str:
+    """A bound as people read it: 1,000,000 rather than 1e+06; fractions as they are (0.01)."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+
+def _bounds(f: FieldSpec) -> str:
+    return f"{_num(f.min)}\u2013{_num(f.max)}" if f.min is not None and f.max is not None else ""
+
+
 def _input(rule: str, f: FieldSpec, editable: bool) -> Any:
     fid = field_id(rule, f.name)
     if f.type == "bool":
@@ -55,10 +64,7 @@ def rules_form(editable: bool) -> list[Any]:
                 children=[
                     html.Label(f.label, title=f.description, className="rule-label"),
                     _input(name, f, editable),
-                    html.Span(
-                        f"{f.min:g}\u2013{f.max:g}" if f.min is not None and f.max is not None else "",
-                        className="rule-range",
-                    ),
+                    html.Span(_bounds(f), className="rule-range"),
                 ],
             )
             for f in spec.fields

@@ -166,6 +166,8 @@ def pipeline(
         str(CARDS),
         "--seed",
         str(SEED),
+        "--world-seed",
+        str(SEED),
     ]
     pipe.procs.append(_spawn([sys.executable, "-m", "producer", *stream], env, logs / "producer.log"))
     try:
