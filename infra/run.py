@@ -107,6 +107,8 @@ def main() -> int:
         env.setdefault("DASH_SECRET_KEY", _secret_key())
         env.setdefault("DASH_USERS_FILE", str(STATE / "users.json"))
         env.setdefault("DASH_BIND", "127.0.0.1:8050")
+        # Redis keeps every card's history across restarts (AOF): the producer keeps its cards' places
+        env.setdefault("PRODUCER_STATE_FILE", str(STATE / "producer-cards.json"))
         password = _ensure_admin(env)
         py = sys.executable
         commands = [

@@ -10,12 +10,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import FrameType
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from common.settings import ConfigError, from_env
+from producer import whereabouts
 from producer.generator import DEFAULT_FRAUD_RATIO, DEFAULT_SIM_RATE, Generator, instance_events, to_ms
 from producer.kafka_io import (
     FLUSH_TIMEOUT_S,
@@ -50,6 +52,7 @@ class ProducerSettings:
     # history in Redis, and a world rebuilt from each run's random seed moved every card to another
     # city on restart (a flood of impossible_travel alerts). The stream seed still varies per run.
     world_seed: int = field(default=0, metadata={"env": "PRODUCER_WORLD_SEED"})
+    state_file: str = field(default="", metadata={"env": "PRODUCER_STATE_FILE"})  # "" = none
     scenarios: str = field(default="all", metadata={"env": "PRODUCER_SCENARIOS"})
     bootstrap_timeout_ms: int = field(default=10_000, metadata={"env": "PRODUCER_BOOTSTRAP_TIMEOUT_MS"})
     # None (kafka-python's default): a linger adds to every alert's end-to-end latency at moderate
@@ -96,6 +99,9 @@ def stream_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim-rate", type=float, help="simulated events/s of event time (default 20)")
     p.add_argument("--start", help="ISO-8601 anchor of event time (default: now)")
     p.add_argument("--verbose", action="store_true", help="log every event")
+    p.add_argument(
+        "--state-file", help="keep where each card is across runs in this file (env PRODUCER_STATE_FILE)"
+    )
     _common(p)
     return p
 
@@ -166,6 +172,9 @@ def stream(args: argparse.Namespace) -> int:
         s.kafka_topic,
         s.kafka_bootstrap_servers,
     )
+    state_file = Path(s.state_file) if s.state_file else None
+    if state_file is not None and whereabouts.restore(state_file, s.world_seed, gen.normal):
+        logger.info("producer: cards resume where the last run left them path=%s", state_file)
     stop = threading.Event()
     install_stop_handlers(stop)
     producer = _connect(s)
@@ -184,6 +193,11 @@ def stream(args: argparse.Namespace) -> int:
             verbose=args.verbose,
         )
         producer.flush(timeout=FLUSH_TIMEOUT_S)
+        if state_file is not None:
+            try:
+                whereabouts.save(state_file, s.world_seed, gen.normal)
+            except OSError as exc:  # everything was sent: a lost file only costs the next run's continuity
+                logger.warning("producer: whereabouts not saved path=%s error=%s", state_file, exc)
     finally:
         producer.close(timeout=10)
     logger.info(

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -212,20 +213,24 @@ def test_sigterm_flushes_everything_sent_and_exits_0(kafka_bootstrap: str, topic
     assert _record_count(kafka_bootstrap, topic) == sent
 
 
-def test_runs_with_different_seeds_share_one_world(kafka_bootstrap: str) -> None:
+def test_runs_with_different_seeds_share_one_world(kafka_bootstrap: str, tmp_path: Path) -> None:
     """A restart draws a new stream seed; each card must still live where the bridge last saw it."""
     from collections import Counter
 
     from infra.kafka_topics import ensure_topics
     from tests.conftest import unique
 
-    homes = []
+    homes, state = [], tmp_path / "cards.json"
     for seed in ("11", "12"):
         topic = unique("t-world")
         ensure_topics(kafka_bootstrap, {topic: 1})
         args = ("--count", "600", "--rate", "0", "--fraud-ratio", "0", "--cards", "40", "--seed", seed)
-        proc = _run(_cli(*args, "--topic", topic, "--bootstrap-servers", kafka_bootstrap))
+        proc = _run(
+            _cli(*args, "--state-file", str(state), "--topic", topic, "--bootstrap-servers", kafka_bootstrap)
+        )
         assert proc.returncode == 0, proc.stderr
+        assert ("cards resume where the last run left them" in proc.stderr) == (seed == "12")
+        assert state.exists()
         cities: dict[str, Counter[str]] = defaultdict(Counter)
         for rec in _consume_all(kafka_bootstrap, topic, 600):
             event = decode_event(rec.value)
