@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,43 @@ def test_a_file_for_another_world_or_a_broken_file_is_ignored(
     assert not restore(path, WORLD_SEED, Generator(world, 2, start_ms=START).normal)
     assert not restore(tmp_path / "missing.json", WORLD_SEED, fresh.normal)
     assert caplog.text.count("ignored") == 3
+
+
+class _Bridge:
+    """The detector over a stream with card states kept between runs, as the bridge keeps them in Redis."""
+
+    def __init__(self) -> None:
+        from bridge.detection import Detector
+        from common.rules import default_rules
+
+        self.detector, self.states, self.newest_ms = Detector(default_rules()), dict[str, Any](), 0
+
+    def false_travel_alerts(self, gen: Generator, n: int) -> int:
+        """impossible_travel alerts raised on normal (unlabelled) events among the next n."""
+        false = 0
+        for ev in gen.take(n):
+            event = decode_event(ev.value)
+            decision, self.states[event.card_id] = self.detector.evaluate(
+                event, self.states.get(event.card_id)
+            )
+            rules = {r.rule for r in decision.reasons} if decision.is_alert else set()
+            false += ev.scenario_id is None and "impossible_travel" in rules
+            self.newest_ms = max(self.newest_ms, ev.ts_ms)
+        return false
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_the_detector_sees_no_false_travel_across_a_restart(tmp_path: Path, keep: bool) -> None:
+    """Clones used abroad just before the stop: their holders must not resume in the clone's city."""
+    world, path, bridge = World.build(WORLD_SEED, 300), tmp_path / "cards.json", _Bridge()
+    mix = {"impossible_travel": 1.0}
+    first = Generator(world, 1, fraud_ratio=0.05, scenarios=mix, start_ms=START)
+    assert bridge.false_travel_alerts(first, 10_000) == 0  # one run is consistent on its own
+    save(path, WORLD_SEED, first.normal)
+    second = Generator(world, 2, fraud_ratio=0.05, scenarios=mix, start_ms=bridge.newest_ms + 60_000)
+    if keep:
+        assert restore(path, WORLD_SEED, second.normal)
+    false = bridge.false_travel_alerts(second, 10_000)
+    assert (false == 0) == keep, (
+        f"{false} false impossible_travel alerts after the restart (file kept: {keep})"
+    )
