@@ -68,12 +68,15 @@ def run(
     stop: threading.Event,
     errors: DeliveryErrors,
     verbose: bool = False,
-    status_every_s: float = 1.0,
+    status_every_s: float = 10.0,
 ) -> RunStats:
-    """Send until `count` events (0 = forever) or `stop` is set; the caller flushes and closes."""
+    """Send until `count` events (0 = forever) or `stop` is set; the caller flushes and closes.
+
+    A status line after the first second (it is running), then every `status_every_s`.
+    """
     pacer, stats = Pacer(rate, tick_s=PACE_TICK_S), RunStats()
     send, partition = producer.send, KeyPartitions(producer, topic)
-    next_status = time.monotonic() + status_every_s
+    next_status = time.monotonic() + min(1.0, status_every_s)
     last_sent, last_t = 0, time.monotonic()
     while not stop.is_set() and (count <= 0 or stats.sent < count):
         n = pacer.due()
