@@ -151,14 +151,19 @@ def stream(args: argparse.Namespace) -> int:
     s = _settings(args)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     start_ms = to_ms(args.start) if args.start else int(time.time() * 1000)
-    gen = Generator(
-        World.build(s.world_seed, s.cards),
-        seed,
-        s.fraud_ratio,
-        parse_scenarios(s.scenarios),
-        start_ms,
-        s.sim_rate,
+    world = World.build(s.world_seed, s.cards)
+    state_file = Path(s.state_file) if s.state_file else None
+    saved = (
+        whereabouts.load(state_file, s.world_seed, len(world.cards), len(world.cities))
+        if state_file
+        else None
     )
+    if saved is not None and not args.start:
+        start_ms = max(start_ms, saved.clock_ms + 1)  # event time ran ahead (rate > sim rate): go on from it
+    gen = Generator(world, seed, s.fraud_ratio, parse_scenarios(s.scenarios), start_ms, s.sim_rate)
+    if saved is not None:
+        whereabouts.apply(saved, gen.normal)
+        logger.info("producer: cards resume where the last run left them path=%s", state_file)
     logger.info(
         "producer: starting seed=%d world_seed=%d start_ms=%d rate=%s count=%d fraud_ratio=%s sim_rate=%s "
         "topic=%s bootstrap=%s",
@@ -172,9 +177,6 @@ def stream(args: argparse.Namespace) -> int:
         s.kafka_topic,
         s.kafka_bootstrap_servers,
     )
-    state_file = Path(s.state_file) if s.state_file else None
-    if state_file is not None and whereabouts.restore(state_file, s.world_seed, gen.normal):
-        logger.info("producer: cards resume where the last run left them path=%s", state_file)
     stop = threading.Event()
     install_stop_handlers(stop)
     producer = _connect(s)
@@ -192,12 +194,12 @@ def stream(args: argparse.Namespace) -> int:
             errors=errors,
             verbose=args.verbose,
         )
-        producer.flush(timeout=FLUSH_TIMEOUT_S)
-        if state_file is not None:
+        if state_file is not None:  # before the flush, which may outlast the stop grace period
             try:
-                whereabouts.save(state_file, s.world_seed, gen.normal)
-            except OSError as exc:  # everything was sent: a lost file only costs the next run's continuity
+                whereabouts.save(state_file, s.world_seed, gen.clock_ms, gen.normal)
+            except OSError as exc:  # a lost file only costs the next run's continuity
                 logger.warning("producer: whereabouts not saved path=%s error=%s", state_file, exc)
+        producer.flush(timeout=FLUSH_TIMEOUT_S)
     finally:
         producer.close(timeout=10)
     logger.info(

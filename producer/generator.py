@@ -81,6 +81,11 @@ class Generator:
         self._budget = 0.0
         self._threshold = self.rng.uniform(0.5, 1.5)
 
+    @property
+    def clock_ms(self) -> int:
+        """Event time reached so far (ms): a run resumed from this one starts after it."""
+        return int(self._clock)
+
     def __iter__(self) -> Iterator[GeneratedEvent]:
         return self
 

@@ -220,7 +220,7 @@ def test_runs_with_different_seeds_share_one_world(kafka_bootstrap: str, tmp_pat
     from infra.kafka_topics import ensure_topics
     from tests.conftest import unique
 
-    homes, state = [], tmp_path / "cards.json"
+    homes, state, spans = [], tmp_path / "cards.json", []
     for seed in ("11", "12"):
         topic = unique("t-world")
         ensure_topics(kafka_bootstrap, {topic: 1})
@@ -232,14 +232,19 @@ def test_runs_with_different_seeds_share_one_world(kafka_bootstrap: str, tmp_pat
         assert ("cards resume where the last run left them" in proc.stderr) == (seed == "12")
         assert state.exists()
         cities: dict[str, Counter[str]] = defaultdict(Counter)
-        for rec in _consume_all(kafka_bootstrap, topic, 600):
+        records = _consume_all(kafka_bootstrap, topic, 600)
+        for rec in records:
             event = decode_event(rec.value)
             cities[event.card_id][event.city] += 1
+        times = [decode_event(rec.value).ts for rec in records]
+        spans.append((min(times), max(times)))
         homes.append({card: seen.most_common(1)[0][0] for card, seen in cities.items()})
     both = homes[0].keys() & homes[1].keys()
     assert len(both) >= 30
     same = sum(homes[0][card] == homes[1][card] for card in both)
     assert same >= 0.9 * len(both), f"only {same} of {len(both)} cards kept their home city"
+    # --rate 0 runs event time ahead of the wall clock: the resumed run goes on after it
+    assert spans[1][0] > spans[0][1], f"the second run's events start before the first's end: {spans}"
 
 
 def test_inject_sends_one_labelled_instance(kafka_bootstrap: str, topic: str) -> None:

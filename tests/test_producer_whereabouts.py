@@ -50,7 +50,7 @@ def _two_runs(tmp_path: Path, keep: bool) -> tuple[World, list, list]:
     first = Generator(world, 1, fraud_ratio=0.0, start_ms=START)
     before = _located(first, 20_000)  # ~10 events per card: some holders are away
     path = tmp_path / "cards.json"
-    save(path, WORLD_SEED, first.normal)
+    save(path, WORLD_SEED, first.clock_ms, first.normal)
     second = Generator(world, 2, fraud_ratio=0.0, start_ms=before[-1][1] + 60_000)  # restarted a minute later
     if keep:
         assert restore(path, WORLD_SEED, second.normal)
@@ -75,7 +75,7 @@ def test_a_file_for_another_world_or_a_broken_file_is_ignored(
     gen = Generator(world, 1, start_ms=START)
     gen.take(500)
     path = tmp_path / "cards.json"
-    save(path, WORLD_SEED, gen.normal)
+    save(path, WORLD_SEED, gen.clock_ms, gen.normal)
     fresh = Generator(World.build(WORLD_SEED, 61), 2, start_ms=START)
     caplog.set_level(logging.WARNING)
     assert not restore(path, WORLD_SEED, fresh.normal)  # 61 cards, file has 60
@@ -84,6 +84,21 @@ def test_a_file_for_another_world_or_a_broken_file_is_ignored(
     assert not restore(path, WORLD_SEED, Generator(world, 2, start_ms=START).normal)
     assert not restore(tmp_path / "missing.json", WORLD_SEED, fresh.normal)
     assert caplog.text.count("ignored") == 3
+
+
+def test_a_file_with_times_far_ahead_of_its_clock_is_ignored(tmp_path: Path) -> None:
+    # a card whose `free` lay years ahead would be skipped for ever (and the loop would spin
+    # when every card is): such a file is refused, not adopted
+    world = World.build(WORLD_SEED, 60)
+    gen = Generator(world, 1, start_ms=START)
+    gen.take(500)
+    path = tmp_path / "cards.json"
+    gen.normal.free[:] = [gen.clock_ms + 10**12] * len(gen.normal.free)
+    save(path, WORLD_SEED, gen.clock_ms, gen.normal)
+    assert not restore(path, WORLD_SEED, Generator(world, 2, start_ms=START).normal)
+    gen.normal.free[:] = [0] * len(gen.normal.free)
+    save(path, WORLD_SEED, gen.clock_ms, gen.normal)
+    assert restore(path, WORLD_SEED, Generator(world, 2, start_ms=START).normal)
 
 
 class _Bridge:
@@ -116,7 +131,7 @@ def test_the_detector_sees_no_false_travel_across_a_restart(tmp_path: Path, keep
     mix = {"impossible_travel": 1.0}
     first = Generator(world, 1, fraud_ratio=0.05, scenarios=mix, start_ms=START)
     assert bridge.false_travel_alerts(first, 10_000) == 0  # one run is consistent on its own
-    save(path, WORLD_SEED, first.normal)
+    save(path, WORLD_SEED, first.clock_ms, first.normal)
     second = Generator(world, 2, fraud_ratio=0.05, scenarios=mix, start_ms=bridge.newest_ms + 60_000)
     if keep:
         assert restore(path, WORLD_SEED, second.normal)

@@ -126,5 +126,6 @@ def test_kafka_outage_producer_and_bridge_survive_without_loss_or_duplicates(
 
 
 def seeded_events_at(producer_module: Any, count: int) -> list[Any]:
-    """The events the CLI sends for (SEED, START): the same generator, same arguments."""
-    return list(producer_module.generate(seed=SEED, count=count, start=START))
+    """The events the CLI sends for (SEED, START): the same generator, same arguments, same world."""
+    world = producer_module.World.build(0, producer_module.world.DEFAULT_CARDS)  # the CLI's default world
+    return list(producer_module.generate(seed=SEED, count=count, start=START, world=world))
