@@ -153,11 +153,7 @@ def stream(args: argparse.Namespace) -> int:
     start_ms = to_ms(args.start) if args.start else int(time.time() * 1000)
     world = World.build(s.world_seed, s.cards)
     state_file = Path(s.state_file) if s.state_file else None
-    saved = (
-        whereabouts.load(state_file, s.world_seed, len(world.cards), len(world.cities))
-        if state_file
-        else None
-    )
+    saved = whereabouts.load(state_file, s.world_seed, world) if state_file else None
     if saved is not None and not args.start:
         start_ms = max(start_ms, saved.clock_ms + 1)  # event time ran ahead (rate > sim rate): go on from it
     gen = Generator(world, seed, s.fraud_ratio, parse_scenarios(s.scenarios), start_ms, s.sim_rate)

@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 
 from producer.normal import MIN_HISTORY, NormalTraffic
+from producer.world import World
 
 logger = logging.getLogger(__name__)
 HORIZON_MS = 3 * 24 * 3_600_000  # no saved time lies further ahead of the saved clock (flights, quiet)
@@ -41,9 +42,10 @@ def save(path: Path, world_seed: int, clock_ms: int, normal: NormalTraffic) -> N
     os.replace(tmp, path)
 
 
-def _fits(saved: Whereabouts, world_seed: int, n_cards: int, n_cities: int) -> bool:
+def _fits(saved: Whereabouts, world_seed: int, world: World) -> bool:
     columns = (saved.owner, saved.loc, saved.last, saved.free, saved.count)
-    if saved.world_seed != world_seed or any(len(column) != n_cards for column in columns):
+    n_cities = len(world.cities)
+    if saved.world_seed != world_seed or any(len(column) != len(world.cards) for column in columns):
         return False
     ahead = saved.clock_ms + HORIZON_MS  # an absurd time would keep a card out of traffic for ever
     return (
@@ -53,8 +55,8 @@ def _fits(saved: Whereabouts, world_seed: int, n_cards: int, n_cities: int) -> b
     )
 
 
-def load(path: Path, world_seed: int, n_cards: int, n_cities: int) -> Whereabouts | None:
-    """The saved whereabouts if the file exists and was made for this world; else None (logged)."""
+def load(path: Path, world_seed: int, world: World) -> Whereabouts | None:
+    """The saved whereabouts if the file exists and was made for `world` (built from `world_seed`)."""
     try:
         saved = msgspec.json.decode(path.read_bytes(), type=Whereabouts)
     except FileNotFoundError:
@@ -62,7 +64,7 @@ def load(path: Path, world_seed: int, n_cards: int, n_cities: int) -> Whereabout
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         logger.warning("producer: whereabouts file ignored path=%s error=%s", path, exc)
         return None
-    if not _fits(saved, world_seed, n_cards, n_cities):
+    if not _fits(saved, world_seed, world):
         logger.warning(
             "producer: whereabouts file is for another world or out of range, ignored path=%s", path
         )
@@ -82,11 +84,3 @@ def apply(saved: Whereabouts, normal: NormalTraffic) -> None:
         saved.count,
     )
     normal.history[:] = [card for card, k in enumerate(saved.count) if k >= MIN_HISTORY]
-
-
-def restore(path: Path, world_seed: int, normal: NormalTraffic) -> bool:
-    """load() then apply() into `normal`; False when there was nothing to adopt."""
-    saved = load(path, world_seed, len(normal.owner), len(normal.world.cities))
-    if saved is not None:
-        apply(saved, normal)
-    return saved is not None

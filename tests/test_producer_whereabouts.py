@@ -10,8 +10,9 @@ import pytest
 
 from common.schema import decode_event
 from producer import Generator, World
+from producer.normal import NormalTraffic
 from producer.scenarios import flight_ms
-from producer.whereabouts import restore, save
+from producer.whereabouts import apply, load, save
 
 START = 1_790_000_000_000
 WORLD_SEED = 0
@@ -28,6 +29,14 @@ def _located(gen: Generator, n: int) -> list[tuple[str, int, str]]:
 
 
 Located = list[tuple[str, int, str]]
+
+
+def restore(path: Path, world_seed: int, normal: NormalTraffic) -> bool:
+    """What the CLI does at start: load the file for this world and, if it fits, apply it."""
+    saved = load(path, world_seed, normal.world)
+    if saved is not None:
+        apply(saved, normal)
+    return saved is not None
 
 
 def _teleports(world: World, before: Located, after: Located) -> list[str]:

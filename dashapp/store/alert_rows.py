@@ -152,9 +152,13 @@ def fetch_rows(client: redis.Redis, keys: RedisKeys, ids: Sequence[object]) -> l
     return rows
 
 
+def _row_limit(limit: int) -> int:
+    return max(1, min(int(limit), 1000))
+
+
 def read_alert_rows(client: redis.Redis, keys: RedisKeys, limit: int, status: str | None) -> list[AlertRow]:
     """Newest-first alert rows from the index, optionally only those in ``status``."""
-    limit = max(1, min(int(limit), 1000))
+    limit = _row_limit(limit)
     if status is None:
         return fetch_rows(client, keys, client.zrevrange(keys.alert_index, 0, limit - 1))
     if status not in STATUSES:
@@ -180,7 +184,7 @@ def read_alert_rows_anchored(
     from the id neither misses nor repeats one. None: the stream is empty.
     """
     pipe = client.pipeline(transaction=True)
-    pipe.zrevrange(keys.alert_index, 0, max(1, min(int(limit), 1000)) - 1)
+    pipe.zrevrange(keys.alert_index, 0, _row_limit(limit) - 1)
     pipe.xrevrange(keys.alerts, count=1)
     ids, last = pipe.execute()
     anchor = text(last[0][0]) if isinstance(last, list) and last else None
