@@ -1,4 +1,13 @@
 # One image for the three Python services (producer, bridge, dashapp); compose picks the command.
+
+# The bridge's native engine (native/, Rust + pyo3) is built into a wheel in its own stage.
+FROM rust:1-slim-bookworm AS native
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-pip python3-venv \
+    && rm -rf /var/lib/apt/lists/*
+RUN python3 -m venv /build && /build/bin/pip install --no-cache-dir "maturin>=1.5,<2"
+COPY native/ /native/
+RUN cd /native && /build/bin/maturin build --release --interpreter python3.11 --out /wheels
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,6 +17,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
+COPY --from=native /wheels/ /tmp/wheels/
+RUN pip install /tmp/wheels/*.whl && rm -rf /tmp/wheels
 
 COPY common/ common/
 COPY producer/ producer/

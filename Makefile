@@ -4,6 +4,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NATIVE_STAMP := $(VENV)/.native
+NATIVE_SRC := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -24,7 +26,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(BIN)/pip install -q -r requirements-dev.txt
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create the virtualenv and install dependencies (idempotent)
+# The bridge's native engine: a Rust extension built by maturin (pip fetches it for the build).
+$(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC)
+	@$(BIN)/pip install -q ./native || { echo "setup: building native/ needs cargo (Rust >= 1.80); run infra/prereqs.sh" >&2; exit 1; }
+	@touch $(NATIVE_STAMP)
+
+setup: $(STAMP) $(NATIVE_STAMP) ## Create the virtualenv, install dependencies, build the native engine (idempotent)
 
 services: setup ## Start local Kafka (127.0.0.1:9092) and Redis (127.0.0.1:6379), waiting until ready
 	@$(BIN)/python -m infra.services up

@@ -38,6 +38,8 @@ class BridgeSettings:
     kafka_commit_interval_s: float = field(default=1.0, metadata={"env": "BRIDGE_KAFKA_COMMIT_INTERVAL_S"})
     backoff_max_s: float = field(default=5.0, metadata={"env": "BRIDGE_BACKOFF_MAX_S"})
     group_stall_s: float = field(default=60.0, metadata={"env": "BRIDGE_GROUP_STALL_S"})
+    # auto: the native per-record path when fraud_native is built, else Python; native: required
+    engine: str = field(default="auto", metadata={"env": "BRIDGE_ENGINE"})
 
     def __post_init__(self) -> None:
         if not self.instance_id:
@@ -50,6 +52,8 @@ class BridgeSettings:
             raise ConfigError(
                 "bad BRIDGE_STATE_CACHE_MAX / BRIDGE_MAX_RECORD_BYTES / BRIDGE_RULES_POLL_S (0..1]"
             )
+        if self.engine not in ("auto", "native", "python"):
+            raise ConfigError("BRIDGE_ENGINE must be auto, native or python")
         if self.metrics_port < 0 or self.heartbeat_s <= 0 or self.backoff_max_s <= 0:
             raise ConfigError("bad BRIDGE_METRICS_PORT / BRIDGE_HEARTBEAT_S / BRIDGE_BACKOFF_MAX_S")
 

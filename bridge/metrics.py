@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter as Tally
+from collections import Counter as Occurrences
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from bridge.plan import Batch
+from bridge.plan import Outcome
 
 _LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -48,16 +48,16 @@ class BridgeMetrics:
         if port:
             start_http_server(port, registry=self.registry)
 
-    def observe_batch(self, batch: Batch, records: int, seconds: float, latencies_ms: list[float]) -> None:
+    def observe_batch(self, batch: Outcome, records: int, seconds: float, latencies_ms: list[float]) -> None:
         """Count one committed batch (aggregated: a few calls per batch, none per event)."""
         self.batch_seconds.observe(seconds)
         self.batch_size.observe(records)
-        self.events.labels("valid").inc(len(batch.scored))
+        self.events.labels("valid").inc(batch.scored)
         if batch.dead:
             self.events.labels("dlq").inc(len(batch.dead))
-            for reason, n in Tally(d.reason_class for d in batch.dead).items():
+            for reason, n in Occurrences(d.reason_class for d in batch.dead).items():
                 self.dlq.labels(reason).inc(n)
-        rules = Tally(r.rule for x in batch.scored if x.alert is not None for r in x.alert.reasons)
+        rules = Occurrences(r.rule for x in batch.alerted if x.alert is not None for r in x.alert.reasons)
         for rule, n in rules.items():
             self.alerts.labels(rule).inc(n)
         for ms in latencies_ms:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
+from bridge.resp import Command, bulk_strings, raw_command
 from common.alerts import Alert, encode_alert
 from common.keys import DLQ_SAMPLES_MAX, RECENT_ALERTS_MAX, RECENT_TXNS_MAX, SECOND_BUCKET_TTL_S, RedisKeys
 from common.schema import NORMAL_SCENARIO, Transaction
 
-Command = tuple[str | bytes | int | float, ...]
 _json = msgspec.json.Encoder()
 
 
@@ -100,34 +100,69 @@ class _Counters:
         return out
 
 
-def _count_scored(keys: RedisKeys, c: _Counters, geo: dict[str, Any], items: Iterable[Scored]) -> None:
-    # Hot loop (every event): plain dict updates grouped by second; rarer cases call helpers.
+class Tally(NamedTuple):
+    """Per-batch aggregates of the scored events (built here, or by the native engine)."""
+
+    seconds: list[tuple[int, int, int]]  # (second, transactions, amount in cents)
+    cities: list[tuple[str, int]]  # city -> transactions
+    geo: list[tuple[str, float, float, str | None]]  # city -> newest (lat, lon, country)
+    scenarios: list[tuple[str, int]]  # ground-truth scenario -> events
+    instances: list[tuple[str, list[str]]]  # fraud scenario -> instance ids seen
+    rows: list[bytes]  # `txns` stream rows, oldest first
+
+
+def tally_scored(items: list[Scored]) -> Tally:
+    """Aggregate scored events (the reference the native engine's tally is tested against)."""
+    # Hot loop (every event) on the Python path: plain dict updates grouped by second.
     txns: Counter[int] = Counter()
     cents: Counter[int] = Counter()
+    cities: Counter[str] = Counter()
     scenarios: Counter[str] = Counter()
-    cities = c.ints[keys.city_txns]
+    geo: dict[str, tuple[float, float, str | None]] = {}
     for item in items:
         ev, meta = item.event, item.meta
         sec = meta.ts_ms // 1000
         txns[sec] += 1
         cents[sec] += round(ev.amount * 100)
         cities[ev.city] += 1
-        if ev.lat is not None:
-            geo[ev.city] = ev
+        if ev.lat is not None and ev.lon is not None:
+            geo[ev.city] = (ev.lat, ev.lon, ev.country)
         if meta.scenario is not None:
             scenarios[meta.scenario] += 1
-        if item.alert is not None:
-            _count_alert(keys, c, item.alert, keys.second(sec))
-            if meta.scenario is not None:
-                _count_truth(keys, c, meta.scenario, item.alert)
-    for sec, n in txns.items():
+    seen: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        scenario, sid = item.meta.scenario, item.meta.scenario_id
+        if scenario is not None and sid is not None and scenario != NORMAL_SCENARIO:
+            seen[scenario].append(sid)
+    return Tally(
+        [(sec, n, cents[sec]) for sec, n in sorted(txns.items())],
+        list(cities.items()),
+        [(city, *where) for city, where in geo.items()],
+        list(scenarios.items()),
+        list(seen.items()),
+        [txn_row(x) for x in items[-RECENT_TXNS_MAX:]],
+    )
+
+
+def _count_tally(keys: RedisKeys, c: _Counters, tally: Tally) -> None:
+    for sec, n, cents in tally.seconds:
         key = keys.second(sec)
         c.add(key, "txns", n)
         c.add(keys.totals, "txns", n)
-        c.cents[key] += cents[sec]
-        c.cents[keys.totals] += cents[sec]
-    for scenario, n in scenarios.items():
+        c.cents[key] += cents
+        c.cents[keys.totals] += cents
+    for city, n in tally.cities:
+        c.add(keys.city_txns, city, n)
+    for scenario, n in tally.scenarios:
         c.add(keys.eval_counts, f"events:{scenario}", n)
+
+
+def _count_alerts(keys: RedisKeys, c: _Counters, alerted: Iterable[Scored]) -> None:
+    for item in alerted:
+        assert item.alert is not None
+        _count_alert(keys, c, item.alert, keys.second(item.meta.ts_ms // 1000))
+        if item.meta.scenario is not None:
+            _count_truth(keys, c, item.meta.scenario, item.alert)
 
 
 def _count_alert(keys: RedisKeys, c: _Counters, alert: Alert, sec_key: str) -> None:
@@ -145,17 +180,15 @@ def _count_truth(keys: RedisKeys, c: _Counters, scenario: str, alert: Alert) -> 
         c.add(keys.eval_counts, f"{outcome}:{reason.rule}")
 
 
-def _truth_sets(keys: RedisKeys, items: Iterable[Scored]) -> list[Command]:
-    seen: dict[str, set[str]] = defaultdict(set)
+def _truth_sets(keys: RedisKeys, tally: Tally, alerted: Iterable[Scored]) -> list[Command]:
     caught: dict[str, set[str]] = defaultdict(set)
-    for item in items:
+    for item in alerted:
         scenario, sid = item.meta.scenario, item.meta.scenario_id
-        if scenario is None or sid is None or scenario == NORMAL_SCENARIO:
-            continue
-        seen[scenario].add(sid)
-        if item.alert is not None:
+        if scenario is not None and sid is not None and scenario != NORMAL_SCENARIO:
             caught[scenario].add(sid)
-    out: list[Command] = [("SADD", keys.eval_instances(s), *sorted(ids)) for s, ids in seen.items()]
+    out: list[Command] = [
+        ("SADD", keys.eval_instances(s), *sorted(set(ids))) for s, ids in tally.instances if ids
+    ]
     out.extend(("SADD", keys.eval_caught(s), *sorted(ids)) for s, ids in caught.items())
     return out
 
@@ -218,26 +251,70 @@ def _dead_commands(keys: RedisKeys, c: _Counters, dead: list[DeadLetter]) -> lis
     return [("LPUSH", keys.dlq_samples, *samples), ("LTRIM", keys.dlq_samples, 0, DLQ_SAMPLES_MAX - 1)]
 
 
+class Packed(NamedTuple):
+    """Rows and card states already encoded as RESP bulk strings by the native engine."""
+
+    row_count: int
+    rows: bytes  # the newest rows (at most RECENT_TXNS_MAX), oldest first
+    state_count: int
+    state_keys: bytes
+    state_values: bytes  # in the same order as the keys
+
+
+class Outcome(NamedTuple):
+    """A processed batch in aggregate form, from either engine path: what one transaction writes."""
+
+    tally: Tally
+    alerted: list[Scored]  # the scored events that raised an alert, in order
+    dead: list[DeadLetter]
+    states: Mapping[str, bytes]  # card_id -> encoded CardState after this batch
+    next_offsets: Mapping[int, int]
+    scored: int  # valid events in the batch
+    packed: Packed | None = None  # set: rows and states come from here, not tally.rows / states
+
+
+def outcome_of(batch: Batch) -> Outcome:
+    """Aggregate a batch of per-event results (the Python path)."""
+    alerted = [x for x in batch.scored if x.alert is not None]
+    return Outcome(
+        tally_scored(batch.scored), alerted, batch.dead, batch.states, batch.next_offsets, len(batch.scored)
+    )
+
+
 def build_plan(keys: RedisKeys, topic: str, batch: Batch, now_ms: int, card_ttl_s: int) -> list[Command]:
+    """Return every write of one batch of per-event results (see plan_outcome)."""
+    return plan_outcome(keys, topic, outcome_of(batch), now_ms, card_ttl_s)
+
+
+def plan_outcome(keys: RedisKeys, topic: str, batch: Outcome, now_ms: int, card_ttl_s: int) -> list[Command]:
     """Return every write of one batch, counters aggregated, lists bounded, offsets last."""
-    c, geo = _Counters(), dict[str, Any]()
-    _count_scored(keys, c, geo, batch.scored)
+    c, tally = _Counters(), batch.tally
+    _count_tally(keys, c, tally)
+    _count_alerts(keys, c, batch.alerted)
     out = _dead_commands(keys, c, batch.dead)
     out.extend(c.commands())
-    seconds = {keys.second(x.meta.ts_ms // 1000) for x in batch.scored}
+    seconds = {keys.second(sec) for sec, _, _ in tally.seconds}
     seconds.update(keys.second(d.meta.ts_ms // 1000) for d in batch.dead)
     out.extend(("EXPIRE", key, SECOND_BUCKET_TTL_S) for key in sorted(seconds))
-    if geo:
+    if tally.geo:
         pairs = [
-            (city, _json.encode({"lat": ev.lat, "lon": ev.lon, "country": ev.country}))
-            for city, ev in geo.items()
+            (city, _json.encode({"lat": lat, "lon": lon, "country": country}))
+            for city, lat, lon, country in tally.geo
         ]
         out.append(("HSET", keys.city_geo, *[x for kv in pairs for x in kv]))
-    recent = batch.scored[-RECENT_TXNS_MAX:]
+    recent = tally.rows[-RECENT_TXNS_MAX:]
     if recent:
-        out.append(("EVAL", XADD_ROWS, 1, keys.txns, RECENT_TXNS_MAX, *[txn_row(x) for x in recent]))
-    out.extend(_alert_commands(keys, [x.alert for x in batch.scored if x.alert is not None], now_ms))
-    out.extend(_truth_sets(keys, batch.scored))
+        out.append(("EVAL", XADD_ROWS, 1, keys.txns, RECENT_TXNS_MAX, *recent))
+    packed = batch.packed
+    if packed is not None and packed.row_count:
+        head = bulk_strings(("EVAL", XADD_ROWS, 1, keys.txns, RECENT_TXNS_MAX))
+        out.append(raw_command(5 + packed.row_count, head, packed.rows))
+    out.extend(_alert_commands(keys, [x.alert for x in batch.alerted if x.alert is not None], now_ms))
+    out.extend(_truth_sets(keys, tally, batch.alerted))
+    if packed is not None and packed.state_count:
+        n = packed.state_count
+        head, ttl = bulk_strings(("EVAL", SET_STATES, n)), bulk_strings((card_ttl_s,))
+        out.append(raw_command(4 + 2 * n, head, packed.state_keys, ttl, packed.state_values))
     if batch.states:
         card_key = keys.card_state
         cards = list(batch.states)

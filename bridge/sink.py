@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import redis
 from redis.exceptions import ResponseError
 
-from bridge.plan import Command
+from bridge.resp import Command, pack
 from common.keys import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -61,40 +61,6 @@ def _int_or_none(raw: Any) -> int | None:
     return None if raw is None else int(raw)
 
 
-_PACKED: dict[str, bytes] = {}  # str argument -> RESP bulk string: key names and verbs repeat every batch
-_PACKED_MAX = 50_000
-
-
-def pack(commands: Sequence[Command]) -> bytes:
-    """Encode commands in RESP2 (about twice as fast as redis-py's generic packer for big plans)."""
-    out: list[bytes] = []
-    append = out.append
-    memo = _PACKED
-    for cmd in commands:
-        append(b"*%d\r\n" % len(cmd))
-        for arg in cmd:
-            if type(arg) is bytes:
-                append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-                continue
-            if type(arg) is str:
-                packed = memo.get(arg)
-                if packed is None:
-                    b = arg.encode()
-                    packed = b"$%d\r\n%s\r\n" % (len(b), b)
-                    if len(memo) < _PACKED_MAX:
-                        memo[arg] = packed
-                append(packed)
-                continue
-            if type(arg) is float:
-                b = repr(arg).encode()
-            elif type(arg) is int:
-                b = b"%d" % arg
-            else:
-                raise TypeError(f"cannot send {type(arg).__name__} to Redis")
-            append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
-
-
 class RedisSink:
     """Executes prepared write plans atomically; a plan applies only if no one moved our offsets."""
 
@@ -103,6 +69,7 @@ class RedisSink:
         self._conn: Any = None
         self._keys, self._offsets_key = keys, keys.offsets(topic)
         self._retries = watch_retries
+        self._pending: tuple[Sequence[Command], dict[int, int | None], int] | None = None  # sent commit
 
     def close(self) -> None:
         """Drop the dedicated connection (WATCH state dies with it)."""
@@ -110,19 +77,28 @@ class RedisSink:
             self._conn.disconnect()
             self._pool.release(self._conn)
             self._conn = None
+        self._pending = None
 
-    def _roundtrip(self, commands: Sequence[Command]) -> list[Any]:
-        """Send all commands in one write, read every reply (errors become ResponseError values)."""
+    def _send(self, commands: Sequence[Command]) -> None:
+        if self._pending is not None:
+            raise RuntimeError("bridge: a commit is still unconfirmed")  # replies would interleave
         if self._conn is None:
             try:
                 self._conn = self._pool.get_connection()
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 raise SinkUnavailable(str(exc)) from exc
+        try:
+            self._conn.send_packed_command([pack(commands)], check_health=False)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            self._conn.disconnect()
+            raise SinkUnavailable(str(exc)) from exc
+
+    def _read(self, count: int) -> list[Any]:
+        """Read `count` replies (errors become ResponseError values)."""
         conn = self._conn
         try:
-            conn.send_packed_command([pack(commands)], check_health=False)
             replies: list[Any] = []
-            for _ in commands:
+            for _ in range(count):
                 try:
                     replies.append(conn.read_response())
                 except ResponseError as exc:
@@ -134,6 +110,11 @@ class RedisSink:
         except BaseException:
             conn.disconnect()  # a half-read reply stream cannot be reused
             raise
+
+    def _roundtrip(self, commands: Sequence[Command]) -> list[Any]:
+        """Send all commands in one write, read every reply (errors become ResponseError values)."""
+        self._send(commands)
+        return self._read(len(commands))
 
     def stored_offsets(self, partitions: Sequence[int]) -> dict[int, int | None]:
         """Read the next offsets stored for `partitions` (no WATCH)."""
@@ -160,24 +141,38 @@ class RedisSink:
         return Prepared(stored, states)
 
     def commit(self, plan: Sequence[Command], expected: Mapping[int, int | None]) -> None:
-        """Apply `plan` in MULTI/EXEC if `expected` still holds; raise Fenced if it does not.
+        """Apply `plan` in MULTI/EXEC if `expected` still holds; raise Fenced if it does not."""
+        self.send_commit(plan, expected)
+        self.confirm()
+
+    def send_commit(self, plan: Sequence[Command], expected: Mapping[int, int | None]) -> None:
+        """Send `plan` in MULTI/EXEC without waiting for Redis; confirm() must come next."""
+        commands: list[Command] = [("MULTI",), *plan, ("EXEC",)]
+        self._send(commands)
+        self._pending = (plan, dict(expected), len(commands))
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Whether a sent commit's outcome has not been read yet."""
+        return self._pending is not None
+
+    def confirm(self) -> None:
+        """Read the outcome of the commit in flight; raise Fenced or SinkUnavailable if it failed.
 
         A WatchError caused by another instance writing *other* partitions is not a conflict:
         re-WATCH, re-check our partitions and retry the same plan.
         """
+        if self._pending is None:
+            return
+        plan, expected, count = self._pending
+        try:
+            result = self._read(count)[-1]
+        finally:
+            self._pending = None
+        if self._applied(result):
+            return
         partitions = sorted(expected)
-        for _ in range(self._retries):
-            replies = self._roundtrip([("MULTI",), *plan, ("EXEC",)])
-            result = replies[-1]
-            if isinstance(result, ResponseError):
-                raise result  # EXECABORT: a malformed command; a bug, not a conflict
-            if result is not None:
-                errors = [r for r in result if isinstance(r, ResponseError)]
-                if errors:  # applied except these (Redis has no rollback); keys clobbered by hand?
-                    logger.error(
-                        "bridge: commands failed inside EXEC count=%d first=%s", len(errors), errors[0]
-                    )
-                return
+        for _ in range(self._retries - 1):
             replies = self._roundtrip(
                 [("WATCH", self._offsets_key), ("HMGET", self._offsets_key, *partitions)]
             )
@@ -186,5 +181,19 @@ class RedisSink:
             if moved:
                 self._roundtrip([("UNWATCH",)])
                 raise Fenced(moved)
+            if self._applied(self._roundtrip([("MULTI",), *plan, ("EXEC",)])[-1]):
+                return
         self._roundtrip([("UNWATCH",)])
         raise Fenced(dict(expected))
+
+    @staticmethod
+    def _applied(result: Any) -> bool:
+        """True if EXEC ran the plan, False if WATCH aborted it."""
+        if isinstance(result, ResponseError):
+            raise result  # EXECABORT: a malformed command; a bug, not a conflict
+        if result is None:
+            return False
+        errors = [r for r in result if isinstance(r, ResponseError)]
+        if errors:  # applied except these (Redis has no rollback); keys clobbered by hand?
+            logger.error("bridge: commands failed inside EXEC count=%d first=%s", len(errors), errors[0])
+        return True

@@ -14,6 +14,15 @@ fi
 [ "$java_ok" = 1 ] || need+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
+# The bridge's native engine (native/, Rust via pyo3) needs cargo. Debian 12's own `cargo` is
+# 1.63, too old for the locked crates; its `cargo-web` is current and installs /usr/bin/cargo.
+if ! command -v cargo >/dev/null 2>&1; then
+  if command -v apt-cache >/dev/null 2>&1 && apt-cache show cargo-web >/dev/null 2>&1; then
+    need+=(cargo-web)
+  else
+    need+=(cargo)
+  fi
+fi
 if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)

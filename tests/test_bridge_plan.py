@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import pytest
@@ -22,7 +23,8 @@ from bridge.plan import (
     build_plan,
     txn_row,
 )
-from bridge.sink import fence_conflicts, pack
+from bridge.resp import pack
+from bridge.sink import fence_conflicts
 from bridge.state_cache import StateCache
 from bridge.validation import EMPTY, MALFORMED, SCHEMA, TOO_LARGE, Rejected, preview, validate
 from common.alerts import Alert, Reason, alert_id_for
@@ -88,7 +90,7 @@ def scored(
     )
 
 
-def plan_of(batch: Batch) -> list[tuple]:
+def plan_of(batch: Batch) -> list[Any]:
     return build_plan(KEYS, "topic", batch, now_ms=T0 + 5, card_ttl_s=600)
 
 

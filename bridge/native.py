@@ -1,0 +1,184 @@
+"""The native per-record path: fraud_native.Engine, with the Python engine for every record it hands back.
+
+The Rust engine (native/) parses and validates records on a strict subset of schema v1 and
+decides the events on which no rule can fire. Every other record (a possible alert, a record
+outside the subset, a dead letter) is handed back, in order, to `_Slow`, which runs exactly the
+Python path on it. So the Python engine stays the reference and the native one only ever takes
+the quiet majority; tests/test_native_path.py checks both give the same Redis writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import msgspec
+
+from bridge.config import BridgeSettings
+from bridge.detection import Detector, decode_state, encode_state, make_alert
+from bridge.plan import Packed, Scored, Tally, txn_row
+from bridge.processor import Polled, validate_records
+from bridge.validation import DETECTOR, Rejected
+from common.keys import RECENT_TXNS_MAX
+from common.rules import RulesConfig, default_rules
+
+logger = logging.getLogger(__name__)
+
+try:
+    import fraud_native
+except ImportError:  # not built: the bridge runs the Python path (make setup builds it)
+    fraud_native = None  # type: ignore[assignment]
+
+SlowAnswer = tuple[bytes, bytes, str, float, float | None, float | None, str | None, str | None, str | None]
+
+
+def available() -> bool:
+    """Whether the native extension is importable."""
+    return fraud_native is not None
+
+
+def native_for(settings: BridgeSettings) -> NativePath | None:
+    """The native path BRIDGE_ENGINE asks for (auto: when built), or None for the Python path."""
+    if settings.engine == "python" or (settings.engine == "auto" and not available()):
+        if settings.engine == "auto":
+            logger.warning("bridge: fraud_native not built, using the Python path (run `make setup`)")
+        return None
+    return NativePath(default_rules(), settings.max_record_bytes, settings.state_cache_max)
+
+
+class NativeResult(NamedTuple):
+    """What one batch produced on the native path."""
+
+    tally: Tally  # rows empty when packed
+    alerted: list[Scored]
+    rejected: list[Polled]  # records bound for the dead-letter topic, in order
+    states: dict[str, bytes]  # card_id -> encoded state after the batch (empty when packed)
+    scored: int
+    packed: Packed | None
+
+
+class _Slow:
+    """The Python path for the records the native engine hands back (called in record order)."""
+
+    def __init__(
+        self,
+        records: Sequence[Any],
+        polled: dict[int, Polled],
+        detector: Detector,
+        version: int,
+        max_bytes: int,
+    ) -> None:
+        self.records, self.polled, self.detector, self.version = records, polled, detector, version
+        self.max_bytes = max_bytes
+        self.alerted: list[Scored] = []
+        self.rejected: list[Polled] = []
+
+    def __call__(self, index: int, state: bytes | None) -> SlowAnswer | None:
+        item = self.polled.get(index)
+        if item is None:  # parsed natively but a rule may fire: msgspec decodes it for the reference engine
+            item = validate_records([self.records[index]], self.max_bytes)[0]
+        ev = item.result
+        if isinstance(ev, Rejected):
+            self.rejected.append(item)
+            return None
+        try:
+            decision, new_state = self.detector.evaluate(
+                ev, decode_state(state) if state is not None else None
+            )
+            alert = make_alert(ev, decision, self.version) if decision.is_alert else None
+        except Exception as exc:  # one poison event must not stall its partition
+            logger.exception(
+                "bridge: detector failed partition=%s offset=%s", item.meta.partition, item.meta.offset
+            )
+            self.rejected.append(
+                item._replace(result=Rejected(DETECTOR, f"detector: {type(exc).__name__}: {exc}"[:500]))
+            )
+            return None
+        scored = Scored(item.meta, ev, decision.score, decision.severity, alert)
+        if alert is not None:
+            self.alerted.append(scored)
+        meta = item.meta
+        return (
+            encode_state(new_state),
+            txn_row(scored),
+            ev.city,
+            ev.amount,
+            ev.lat,
+            ev.lon,
+            ev.country,
+            meta.scenario,
+            meta.scenario_id,
+        )
+
+
+def _canonical(raw: bytes) -> bytes:
+    """Stored state bytes the native parser did not take, normalised by the Python decoder."""
+    return encode_state(decode_state(raw))
+
+
+class NativePath:
+    """One bridge's native engine and its card-state cache; scan -> detect -> commit per batch."""
+
+    def __init__(self, rules: RulesConfig, max_record_bytes: int, cache_max: int) -> None:
+        if fraud_native is None:
+            raise RuntimeError("fraud_native is not built (run `make setup`)")
+        self.max_bytes = max_record_bytes
+        self.engine = fraud_native.Engine(msgspec.json.encode(rules), max_record_bytes, cache_max)
+        self._slow: dict[int, Polled] = {}
+
+    def set_rules(self, rules: RulesConfig) -> None:
+        self.engine.set_rules(msgspec.json.encode(rules))
+
+    def __contains__(self, card_id: str) -> bool:
+        return card_id in self.engine
+
+    def scan(self, records: Sequence[Any]) -> list[str]:
+        """Parse a batch; return the cards whose state must be read from Redis first."""
+        missing, slow = self.engine.scan(records if isinstance(records, list) else list(records))
+        self._slow = dict(
+            zip(slow, validate_records([records[i] for i in slow], self.max_bytes), strict=True)
+        )
+        listed = set(missing)
+        for item in self._slow.values():
+            ev = item.result
+            if not isinstance(ev, Rejected) and ev.card_id not in listed and ev.card_id not in self.engine:
+                listed.add(ev.card_id)
+                missing.append(ev.card_id)
+        return missing
+
+    def detect(
+        self,
+        records: Sequence[Any],
+        detector: Detector,
+        version: int,
+        loaded: dict[str, bytes | None],
+        *,
+        state_key_prefix: str | None = None,
+    ) -> NativeResult:
+        """Evaluate the scanned batch; `loaded` holds the Redis states of the cards scan() listed.
+
+        With `state_key_prefix`, rows and states come back RESP-encoded for the write plan
+        (`packed`); without, as bytes objects in `tally.rows` and `states`.
+        """
+        slow = _Slow(records, self._slow, detector, version, self.max_bytes)
+        cards = {i: p.result.card_id for i, p in self._slow.items() if not isinstance(p.result, Rejected)}
+        found = self.engine.detect(loaded, cards, slow, _canonical, state_key_prefix, RECENT_TXNS_MAX)
+        seconds, cities, geo, scenarios, instances, scored = found
+        if state_key_prefix is None:
+            tally = Tally(seconds, cities, geo, scenarios, instances, self.engine.batch_rows())
+            states = dict(self.engine.batch_states())
+            return NativeResult(tally, slow.alerted, slow.rejected, states, scored, None)
+        packed = Packed(*self.engine.packed())
+        tally = Tally(seconds, cities, geo, scenarios, instances, [])
+        return NativeResult(tally, slow.alerted, slow.rejected, {}, scored, packed)
+
+    def commit(self) -> None:
+        """The batch is in Redis: its states become the cache's."""
+        self.engine.commit()
+
+    def drop_partitions(self, partitions: Sequence[int]) -> None:
+        self.engine.drop_partitions(list(partitions))
+
+    def clear(self) -> None:
+        self.engine.clear()

@@ -1,0 +1,229 @@
+//! One batch through detection: a quiet pass without the GIL, then the Python pass, in order.
+//!
+//! The quiet pass decides, record by record, every event no rule can fire on. The first record of
+//! a card it cannot decide (a possible alert, a record outside the native subset, a stored state
+//! only Python can read) blocks that card: its later records wait for the Python pass too, so
+//! each card's state still goes through its records in order.
+
+use std::collections::{HashMap, HashSet};
+
+use lru::LruCache;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::detect::{self, Rules};
+use crate::event::{Event, Span};
+use crate::state::{self, CardState};
+use crate::tally::Tally;
+
+const QUIET_TAIL: &[u8] = b",\"alert\":false,\"score\":0.0,\"severity\":\"low\",\"rt\":";
+
+pub struct Record {
+    pub partition: i64,
+    pub ts_ms: i64,
+    pub event: Option<Event>,
+    pub scenario: Option<String>,
+    pub scenario_id: Option<String>,
+}
+
+pub struct SlowScored {
+    row: Vec<u8>,
+    city: String,
+    amount: f64,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    country: Option<String>,
+    scenario: Option<String>,
+    sid: Option<String>,
+}
+
+pub enum Done {
+    Todo,
+    Quiet(Vec<u8>), // the row; the other tallied fields are the record's event
+    Slow(Box<SlowScored>),
+    Dead,
+}
+
+enum Prev<'a> {
+    Have(&'a CardState),
+    Parsed(CardState),
+    Fresh,
+    NeedsPython(&'a [u8]),
+}
+
+type Cache = LruCache<String, (i64, CardState)>;
+
+pub struct Run {
+    records: Vec<Record>,
+    slow_cards: HashMap<usize, String>,
+    stored: HashMap<String, Option<Vec<u8>>>,
+    done: Vec<Done>,
+    index: HashMap<String, usize>,
+    pending: Vec<(String, i64, CardState)>,
+    fresh: CardState,
+}
+
+fn text(row: &[u8], (a, b): Span) -> &str {
+    std::str::from_utf8(&row[a as usize..b as usize]).unwrap_or("")
+}
+
+impl Run {
+    pub fn new(records: Vec<Record>, slow_cards: HashMap<usize, String>, stored: HashMap<String, Option<Vec<u8>>>) -> Self {
+        let done = records.iter().map(|_| Done::Todo).collect();
+        Run { records, slow_cards, stored, done, index: HashMap::new(), pending: Vec::new(), fresh: CardState::default() }
+    }
+
+    fn card_of(&self, i: usize) -> Option<String> {
+        match &self.records[i].event {
+            Some(ev) => Some(ev.card_id().to_owned()),
+            None => self.slow_cards.get(&i).cloned(),
+        }
+    }
+
+    fn lookup<'a>(&'a self, card: &str, cache: &'a Cache) -> Prev<'a> {
+        if let Some(&k) = self.index.get(card) {
+            return Prev::Have(&self.pending[k].2);
+        }
+        if let Some((_, s)) = cache.peek(card) {
+            return Prev::Have(s);
+        }
+        match self.stored.get(card) {
+            None | Some(None) => Prev::Fresh,
+            Some(Some(raw)) => match state::decode(raw) {
+                Some(s) if state::consistent(&s) => Prev::Parsed(s),
+                Some(_) => Prev::Fresh, // as decode_state(): broken invariants read as a fresh card
+                None => Prev::NeedsPython(raw),
+            },
+        }
+    }
+
+    fn store(&mut self, card: String, partition: i64, next: CardState) {
+        match self.index.get(&card) {
+            Some(&k) => self.pending[k].2 = next,
+            None => {
+                self.index.insert(card.clone(), self.pending.len());
+                self.pending.push((card, partition, next));
+            }
+        }
+    }
+
+    fn quiet_row(&mut self, i: usize) -> Vec<u8> {
+        let rec = &mut self.records[i];
+        let ev = rec.event.as_mut().expect("a quiet record was parsed");
+        let mut row = std::mem::take(&mut ev.row_head);
+        row.extend_from_slice(QUIET_TAIL);
+        state::write_int(&mut row, rec.ts_ms);
+        row.push(b'}');
+        row
+    }
+
+    /// Decide every record that needs no Python, in order (runs without the GIL).
+    pub fn quiet_pass(&mut self, rules: &Rules, cache: &Cache) {
+        let mut blocked: HashSet<String> = HashSet::new();
+        for i in 0..self.records.len() {
+            let Some(card) = self.card_of(i) else { continue };
+            if blocked.contains(&card) {
+                continue;
+            }
+            let next = match (&self.records[i].event, self.lookup(&card, cache)) {
+                (None, _) | (_, Prev::NeedsPython(_)) => None,
+                (Some(ev), Prev::Have(s)) => detect::quiet(rules, ev, s),
+                (Some(ev), Prev::Parsed(s)) => detect::quiet(rules, ev, &s),
+                (Some(ev), Prev::Fresh) => detect::quiet(rules, ev, &self.fresh),
+            };
+            match next {
+                Some(next) => {
+                    let row = self.quiet_row(i);
+                    self.done[i] = Done::Quiet(row);
+                    let partition = self.records[i].partition;
+                    self.store(card, partition, next);
+                }
+                None => {
+                    blocked.insert(card);
+                }
+            }
+        }
+    }
+
+    /// Decide the rest in order, through the Python engine where needed (GIL held).
+    pub fn python_pass(&mut self, py: Python<'_>, rules: &Rules, cache: &Cache, slow: &Bound<'_, PyAny>,
+                       canonical: &Bound<'_, PyAny>) -> PyResult<()> {
+        for i in 0..self.records.len() {
+            if !matches!(self.done[i], Done::Todo) {
+                continue;
+            }
+            let card = self.card_of(i);
+            let prev: Option<CardState> = match &card {
+                None => None,
+                Some(c) => match self.lookup(c, cache) {
+                    Prev::Have(s) => Some(s.clone()),
+                    Prev::Parsed(s) => Some(s),
+                    Prev::Fresh => None,
+                    Prev::NeedsPython(raw) => Some(parse_via_python(canonical, raw)?),
+                },
+            };
+            if let Some(ev) = &self.records[i].event {
+                if let Some(next) = detect::quiet(rules, ev, prev.as_ref().unwrap_or(&self.fresh)) {
+                    let row = self.quiet_row(i);
+                    self.done[i] = Done::Quiet(row);
+                    let partition = self.records[i].partition;
+                    self.store(card.expect("a parsed record has a card"), partition, next);
+                    continue;
+                }
+            }
+            let given = prev.as_ref().map(|s| PyBytes::new_bound(py, &state::encode(s)));
+            let answer = slow.call1((i, given))?;
+            if answer.is_none() {
+                self.done[i] = Done::Dead; // a dead letter: the card's state stays as it was
+                continue;
+            }
+            let (st, row, city, amount, lat, lon, country, scenario, sid): (
+                Vec<u8>, Vec<u8>, String, f64, Option<f64>, Option<f64>, Option<String>, Option<String>,
+                Option<String>,
+            ) = answer.extract()?;
+            self.done[i] = Done::Slow(Box::new(SlowScored { row, city, amount, lat, lon, country, scenario, sid }));
+            if let Some(c) = card {
+                let next = match state::decode(&st) {
+                    Some(s) => s,
+                    None => parse_via_python(canonical, &st)?,
+                };
+                let partition = self.records[i].partition;
+                self.store(c, partition, next);
+            }
+        }
+        Ok(())
+    }
+
+    /// The batch's tally, new states and rows, in record order.
+    pub fn finish(self) -> (Tally, Vec<(String, i64, CardState)>, Vec<Vec<u8>>) {
+        let mut tally = Tally::default();
+        let mut rows = Vec::with_capacity(self.records.len());
+        for (rec, done) in self.records.iter().zip(self.done) {
+            match done {
+                Done::Quiet(row) => {
+                    let ev = rec.event.as_ref().expect("a quiet record was parsed");
+                    tally.add(rec.ts_ms, ev.amount, text(&row, ev.city), ev.lat, ev.lon,
+                              ev.country.map(|c| text(&row, c)), rec.scenario.as_deref(),
+                              rec.scenario_id.as_deref());
+                    rows.push(row);
+                }
+                Done::Slow(s) => {
+                    tally.add(rec.ts_ms, s.amount, &s.city, s.lat, s.lon, s.country.as_deref(),
+                              s.scenario.as_deref(), s.sid.as_deref());
+                    rows.push(s.row);
+                }
+                Done::Dead | Done::Todo => {}
+            }
+        }
+        (tally, self.pending, rows)
+    }
+}
+
+/// State bytes the native parser does not take, normalised by Python's decode_state().
+fn parse_via_python(canonical: &Bound<'_, PyAny>, raw: &[u8]) -> PyResult<CardState> {
+    let fixed: Vec<u8> = canonical.call1((PyBytes::new_bound(canonical.py(), raw),))?.extract()?;
+    Ok(match state::decode(&fixed) {
+        Some(s) if state::consistent(&s) => s,
+        _ => CardState::default(),
+    })
+}

@@ -1,0 +1,296 @@
+//! `fraud_native.Engine`: the bridge's per-record path in native code (see bridge/native.py).
+//!
+//! One batch is `scan` (parse every record, report the cards whose state must be read from Redis)
+//! then `detect` (thread each card's state through the batch in order, deciding quiet events here
+//! and handing every other record to a Python callback), then `commit` once Redis has the batch.
+//! Parsing and the quiet pass run without the GIL, so they overlap the consumer's next poll.
+
+mod batch;
+mod detect;
+mod event;
+mod floatfmt;
+mod state;
+mod tally;
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+
+use lru::LruCache;
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use batch::Record;
+use detect::Rules;
+use state::CardState;
+
+#[pyclass(module = "fraud_native")]
+struct Engine {
+    rules: Rules,
+    max_bytes: usize,
+    cache: LruCache<String, (i64, CardState)>,
+    batch: Vec<Record>,
+    pending: Vec<(String, i64, CardState)>, // the batch's new states, first-touched order
+    rows: Vec<Vec<u8>>,                     // the batch's `txns` rows, in record order
+    packed: Packed,
+}
+
+/// The batch's rows and states as RESP bulk strings, built without the GIL.
+#[derive(Default)]
+struct Packed {
+    row_count: usize,
+    rows: Vec<u8>,
+    state_count: usize,
+    keys: Vec<u8>,
+    values: Vec<u8>,
+}
+
+impl Packed {
+    fn build(rows: &[Vec<u8>], row_limit: usize, pending: &[(String, i64, CardState)], key_prefix: &str) -> Self {
+        let start = rows.len().saturating_sub(row_limit);
+        let mut p = Packed { row_count: rows.len() - start, ..Packed::default() };
+        p.rows.reserve(rows[start..].iter().map(|r| r.len() + 16).sum());
+        for row in &rows[start..] {
+            bulk(&mut p.rows, row);
+        }
+        let mut key = Vec::with_capacity(key_prefix.len() + 64);
+        let mut value = Vec::with_capacity(256);
+        for (card, _, s) in pending {
+            key.clear();
+            key.extend_from_slice(key_prefix.as_bytes());
+            key.extend_from_slice(card.as_bytes());
+            bulk(&mut p.keys, &key);
+            value.clear();
+            state::encode_into(&mut value, s);
+            bulk(&mut p.values, &value);
+        }
+        p.state_count = pending.len();
+        p
+    }
+}
+
+fn parse_rules(raw: &[u8]) -> PyResult<Rules> {
+    serde_json::from_slice(raw).map_err(|e| PyValueError::new_err(format!("rules: {e}")))
+}
+
+fn header_text(value: &[u8], max_chars: usize) -> String {
+    String::from_utf8_lossy(value).chars().take(max_chars).collect()
+}
+
+/// Copy what parsing needs out of a ConsumerRecord (GIL held); None value = Python path.
+fn read_record(rec: &Bound<'_, PyAny>, max_bytes: usize) -> PyResult<(Record, Option<Vec<u8>>)> {
+    let py = rec.py();
+    // kafka-python's ConsumerRecord is a namedtuple: read by position when it is one.
+    let (partition, ts_ms, value, headers) = match rec.downcast::<PyTuple>() {
+        Ok(t) if t.len() >= 9 => (t.get_item(1)?, t.get_item(4)?, t.get_item(7)?, t.get_item(8)?),
+        _ => (
+            rec.getattr(intern!(py, "partition"))?,
+            rec.getattr(intern!(py, "timestamp"))?,
+            rec.getattr(intern!(py, "value"))?,
+            rec.getattr(intern!(py, "headers"))?,
+        ),
+    };
+    let (partition, ts_ms): (i64, i64) = (partition.extract()?, ts_ms.extract()?);
+    let mut raw = match value.downcast::<PyBytes>() {
+        Ok(b) if b.as_bytes().len() <= max_bytes => Some(b.as_bytes().to_vec()),
+        _ => None,
+    };
+    let mut record = Record { partition, ts_ms, event: None, scenario: None, scenario_id: None };
+    if raw.is_some() && headers.is_truthy()? {
+        for item in headers.iter()? {
+            // Anything but (str, bytes | None) pairs: the Python path reads the headers.
+            let pair = match item?.downcast_into::<PyTuple>() {
+                Ok(t) if t.len() == 2 => t,
+                _ => return Ok((record, None)),
+            };
+            let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
+            let Ok(name) = name.downcast::<PyString>() else { return Ok((record, None)) };
+            if value.is_none() {
+                continue;
+            }
+            let Ok(value) = value.downcast::<PyBytes>() else { return Ok((record, None)) };
+            match name.to_str()? {
+                "scenario" => record.scenario = Some(header_text(value.as_bytes(), 64)),
+                "scenario_id" => record.scenario_id = Some(header_text(value.as_bytes(), 128)),
+                _ => {}
+            }
+        }
+    }
+    if raw.is_none() {
+        record.scenario = None;
+        record.scenario_id = None;
+    }
+    Ok((record, raw.take()))
+}
+
+fn bulk(out: &mut Vec<u8>, arg: &[u8]) {
+    out.push(b'$');
+    state::write_int(out, arg.len() as i64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(arg);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    fn new(rules_json: &[u8], max_record_bytes: usize, cache_max: usize) -> PyResult<Self> {
+        Ok(Engine {
+            rules: parse_rules(rules_json)?,
+            max_bytes: max_record_bytes,
+            cache: LruCache::new(NonZeroUsize::new(cache_max.max(1)).unwrap()),
+            batch: Vec::new(),
+            pending: Vec::new(),
+            rows: Vec::new(),
+            packed: Packed::default(),
+        })
+    }
+
+    /// Replace the rules (a msgspec-encoded RulesConfig).
+    fn set_rules(&mut self, rules_json: &[u8]) -> PyResult<()> {
+        self.rules = parse_rules(rules_json)?;
+        Ok(())
+    }
+
+    /// Parse a batch; return (cards to load from Redis, indices of records for the Python path).
+    fn scan(&mut self, py: Python<'_>, records: &Bound<'_, PyList>) -> PyResult<(Vec<String>, Vec<usize>)> {
+        self.batch.clear();
+        self.pending.clear();
+        self.rows.clear();
+        let mut raws = Vec::with_capacity(records.len());
+        for rec in records.iter() {
+            let (record, raw) = read_record(&rec, self.max_bytes)?;
+            self.batch.push(record);
+            raws.push(raw);
+        }
+        Ok(py.allow_threads(|| self.parse_all(raws)))
+    }
+
+    /// Whether a card's state is cached.
+    fn __contains__(&self, card_id: &str) -> bool {
+        self.cache.contains(card_id)
+    }
+
+    fn __len__(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Evaluate the scanned batch in order; see bridge/native.py for the callback protocol.
+    /// Returns (seconds, cities, geo, scenarios, instances, scored). With `state_key_prefix`,
+    /// the newest `row_limit` rows and the new states are also RESP-encoded for packed().
+    #[pyo3(signature = (loaded, slow_cards, slow, canonical, state_key_prefix=None, row_limit=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn detect<'py>(
+        &mut self,
+        py: Python<'py>,
+        loaded: &Bound<'py, PyDict>,
+        slow_cards: HashMap<usize, String>,
+        slow: &Bound<'py, PyAny>,
+        canonical: &Bound<'py, PyAny>,
+        state_key_prefix: Option<String>,
+        row_limit: usize,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut stored: HashMap<String, Option<Vec<u8>>> = HashMap::with_capacity(loaded.len());
+        for (k, v) in loaded.iter() {
+            let raw = if v.is_none() { None } else { Some(v.downcast::<PyBytes>()?.as_bytes().to_vec()) };
+            stored.insert(k.extract()?, raw);
+        }
+        let mut run = batch::Run::new(std::mem::take(&mut self.batch), slow_cards, stored);
+        py.allow_threads(|| run.quiet_pass(&self.rules, &self.cache));
+        run.python_pass(py, &self.rules, &self.cache, slow, canonical)?;
+        let (tally, pending, rows) = run.finish();
+        self.pending = pending;
+        self.rows = rows;
+        self.packed = match &state_key_prefix {
+            Some(prefix) => py.allow_threads(|| Packed::build(&self.rows, row_limit, &self.pending, prefix)),
+            None => Packed::default(),
+        };
+        tally.into_py_tuple(py, self.rows.len())
+    }
+
+    /// The batch's packed writes: (row_count, rows, state_count, state_keys, state_values).
+    fn packed<'py>(&self, py: Python<'py>) -> (usize, Bound<'py, PyBytes>, usize, Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
+        let p = &self.packed;
+        (p.row_count, PyBytes::new_bound(py, &p.rows), p.state_count, PyBytes::new_bound(py, &p.keys),
+         PyBytes::new_bound(py, &p.values))
+    }
+
+    /// The batch's rows as bytes objects (tests and the unpacked path).
+    fn batch_rows<'py>(&self, py: Python<'py>) -> Bound<'py, PyList> {
+        PyList::new_bound(py, self.rows.iter().map(|r| PyBytes::new_bound(py, r)))
+    }
+
+    /// The batch's new states as (card, bytes) pairs, first-touched order.
+    fn batch_states<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty_bound(py);
+        for (card, _, s) in &self.pending {
+            out.append((card, PyBytes::new_bound(py, &state::encode(s))))?;
+        }
+        Ok(out)
+    }
+
+    /// The batch is in Redis: its card states become the cache's.
+    fn commit(&mut self, py: Python<'_>) {
+        py.allow_threads(|| {
+            for (card, partition, s) in self.pending.drain(..) {
+                self.cache.put(card, (partition, s));
+            }
+        });
+        self.rows.clear();
+        self.packed = Packed::default();
+    }
+
+    /// Forget cards last seen on these partitions (another owner may write them now).
+    fn drop_partitions(&mut self, partitions: Vec<i64>) -> usize {
+        let doomed: Vec<String> = self
+            .cache
+            .iter()
+            .filter(|(_, (p, _))| partitions.contains(p))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for card in &doomed {
+            self.cache.pop(card);
+        }
+        doomed.len()
+    }
+
+    fn clear(&mut self) {
+        self.cache.clear();
+        self.pending.clear();
+        self.batch.clear();
+        self.rows.clear();
+    }
+}
+
+impl Engine {
+    fn parse_all(&mut self, raws: Vec<Option<Vec<u8>>>) -> (Vec<String>, Vec<usize>) {
+        let mut missing: Vec<String> = Vec::new();
+        let mut listed: HashMap<String, ()> = HashMap::new();
+        let mut slow = Vec::new();
+        for (i, (rec, raw)) in self.batch.iter_mut().zip(raws).enumerate() {
+            rec.event = raw.as_deref().and_then(event::parse);
+            match &rec.event {
+                Some(ev) => {
+                    let card = ev.card_id();
+                    if !self.cache.contains(card) && !listed.contains_key(card) {
+                        listed.insert(card.to_owned(), ());
+                        missing.push(card.to_owned());
+                    }
+                }
+                None => {
+                    rec.scenario = None; // the Python path reads this record's headers itself
+                    rec.scenario_id = None;
+                    slow.push(i);
+                }
+            }
+        }
+        (missing, slow)
+    }
+}
+
+#[pymodule]
+fn fraud_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Engine>()?;
+    Ok(())
+}
