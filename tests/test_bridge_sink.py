@@ -74,3 +74,43 @@ def test_unreachable_redis_raises_sink_unavailable(keys: RedisKeys) -> None:
     with pytest.raises(SinkUnavailable):
         dead.prepare([0], [])
     dead.close()
+
+
+def test_a_sent_commit_that_was_fenced_is_reported_by_confirm(
+    sinks: tuple[RedisSink, RedisSink], keys: RedisKeys, redis_client: redis.Redis
+) -> None:
+    zombie, owner = sinks
+    stale = zombie.prepare([0], [])
+    owner.commit(plan(keys, 0, 10, 10), owner.prepare([0], []).stored)
+    zombie.send_commit(plan(keys, 0, 10, 10), stale.stored)  # returns before Redis answers
+    assert zombie.unconfirmed
+    with pytest.raises(Fenced) as info:
+        zombie.confirm()
+    assert info.value.stored == {0: 10}
+    assert not zombie.unconfirmed
+    assert txns(redis_client, keys) == 10
+
+
+def test_a_sent_commit_retries_after_an_unrelated_write_and_applies_once(
+    sinks: tuple[RedisSink, RedisSink], keys: RedisKeys, redis_client: redis.Redis
+) -> None:
+    mine, other = sinks
+    redis_client.hset(keys.offsets(TOPIC), mapping={"0": 5, "1": 7})
+    prepared = mine.prepare([0], [])
+    other.commit(plan(keys, 1, 3, 10), other.prepare([1], []).stored)  # fires our WATCH
+    mine.send_commit(plan(keys, 0, 4, 9), prepared.stored)
+    mine.confirm()
+    assert txns(redis_client, keys) == 7
+    assert redis_client.hgetall(keys.offsets(TOPIC)) == {b"0": b"9", b"1": b"10"}
+
+
+def test_nothing_else_is_sent_while_a_commit_is_unconfirmed(
+    sinks: tuple[RedisSink, RedisSink], keys: RedisKeys, redis_client: redis.Redis
+) -> None:
+    sink, _ = sinks
+    sink.send_commit(plan(keys, 0, 1, 1), sink.prepare([0], []).stored)
+    with pytest.raises(RuntimeError, match="unconfirmed"):
+        sink.prepare([0], [])  # its replies would be read as the commit's
+    sink.confirm()
+    assert sink.prepare([0], []).stored == {0: 1}
+    assert txns(redis_client, keys) == 1

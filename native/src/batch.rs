@@ -60,6 +60,7 @@ pub struct Run {
     done: Vec<Done>,
     index: HashMap<String, usize>,
     pending: Vec<(String, i64, CardState)>,
+    first_seen: Vec<usize>, // per pending entry: index of the card's first record in the batch
     fresh: CardState,
 }
 
@@ -70,7 +71,16 @@ fn text(row: &[u8], (a, b): Span) -> &str {
 impl Run {
     pub fn new(records: Vec<Record>, slow_cards: HashMap<usize, String>, stored: HashMap<String, Option<Vec<u8>>>) -> Self {
         let done = records.iter().map(|_| Done::Todo).collect();
-        Run { records, slow_cards, stored, done, index: HashMap::new(), pending: Vec::new(), fresh: CardState::default() }
+        Run {
+            records,
+            slow_cards,
+            stored,
+            done,
+            index: HashMap::new(),
+            pending: Vec::new(),
+            first_seen: Vec::new(),
+            fresh: CardState::default(),
+        }
     }
 
     fn card_of(&self, i: usize) -> Option<String> {
@@ -97,12 +107,17 @@ impl Run {
         }
     }
 
-    fn store(&mut self, card: String, partition: i64, next: CardState) {
+    fn store(&mut self, card: String, partition: i64, next: CardState, at: usize) {
         match self.index.get(&card) {
-            Some(&k) => self.pending[k].2 = next,
+            Some(&k) => {
+                self.pending[k].1 = partition; // the partition of the card's newest record
+                self.pending[k].2 = next;
+                self.first_seen[k] = self.first_seen[k].min(at);
+            }
             None => {
                 self.index.insert(card.clone(), self.pending.len());
                 self.pending.push((card, partition, next));
+                self.first_seen.push(at);
             }
         }
     }
@@ -136,7 +151,7 @@ impl Run {
                     let row = self.quiet_row(i);
                     self.done[i] = Done::Quiet(row);
                     let partition = self.records[i].partition;
-                    self.store(card, partition, next);
+                    self.store(card, partition, next, i);
                 }
                 None => {
                     blocked.insert(card);
@@ -167,7 +182,7 @@ impl Run {
                     let row = self.quiet_row(i);
                     self.done[i] = Done::Quiet(row);
                     let partition = self.records[i].partition;
-                    self.store(card.expect("a parsed record has a card"), partition, next);
+                    self.store(card.expect("a parsed record has a card"), partition, next, i);
                     continue;
                 }
             }
@@ -188,7 +203,7 @@ impl Run {
                     None => parse_via_python(canonical, &st)?,
                 };
                 let partition = self.records[i].partition;
-                self.store(c, partition, next);
+                self.store(c, partition, next, i);
             }
         }
         Ok(())
@@ -215,7 +230,12 @@ impl Run {
                 Done::Dead | Done::Todo => {}
             }
         }
-        (tally, self.pending, rows)
+        // New states in the order their cards first appear, as the Python path writes them.
+        let mut order: Vec<usize> = (0..self.pending.len()).collect();
+        order.sort_by_key(|&k| self.first_seen[k]);
+        let mut slots: Vec<Option<(String, i64, CardState)>> = self.pending.into_iter().map(Some).collect();
+        let pending = order.into_iter().filter_map(|k| slots[k].take()).collect();
+        (tally, pending, rows)
     }
 }
 
