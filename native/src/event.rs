@@ -71,7 +71,9 @@ fn upper(s: &str, n: usize) -> bool {
 
 /// Parse one record value; None = not on the fast path.
 pub fn parse(raw: &[u8]) -> Option<Event> {
-    std::str::from_utf8(raw).ok()?; // msgspec's UTF-8 rules decide any doubtful byte
+    if !raw.is_ascii() {
+        return None; // non-ASCII bytes anywhere: msgspec's UTF-8 and length rules decide
+    }
     let w: Wire = serde_json::from_slice(raw).ok()?;
     let ids = [w.txn_id, w.card_id, w.account_id, w.merchant_id, w.merchant_category];
     if !ids.iter().all(|s| plain(s, 64)) || !plain(w.city, 100) {
