@@ -28,7 +28,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 # The bridge's native engine: a Rust extension built by maturin (pip fetches it for the build).
 $(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC)
-	@$(BIN)/pip install -q ./native || { echo "setup: building native/ needs cargo (Rust >= 1.80); run infra/prereqs.sh" >&2; exit 1; }
+	@$(BIN)/pip install -q ./native || { echo "setup: building native/ needs cargo (a current Rust); run infra/prereqs.sh" >&2; exit 1; }
 	@touch $(NATIVE_STAMP)
 
 setup: $(STAMP) $(NATIVE_STAMP) ## Create the virtualenv, install dependencies, build the native engine (idempotent)
@@ -74,4 +74,4 @@ soak: setup ## Long fault and soak tests (30 min; not part of make test)
 	@$(BIN)/python -m pytest -m soak -o addopts='' $(PYTEST_ARGS)
 
 clean: services-down ## Stop services and remove local state (keeps the Maven jar cache)
-	rm -rf .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache native/target

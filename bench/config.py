@@ -30,6 +30,9 @@ class Sizes:
     memory_cards: int = 100_000
     quality_events: int = 200_000  # the bridge section's dataset, reused
     timeout_s: float = 900.0
+    # BRIDGE_BATCH_MAX for every bridge and consumer the bench starts (None: the bridge default).
+    # The smoke run's few thousand records would otherwise come in one poll: no rate to measure.
+    batch_max: int | None = None
 
 
 FULL = Sizes()
@@ -54,6 +57,7 @@ SMOKE = Sizes(
     memory_cards=500,
     quality_events=3_000,
     timeout_s=60.0,
+    batch_max=300,
 )
 
 

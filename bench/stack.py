@@ -83,6 +83,8 @@ class Context:
         env.update(
             KAFKA_BOOTSTRAP_SERVERS=self.bootstrap, REDIS_URL=self.redis_url, PYTHONPATH=str(REPO_ROOT)
         )
+        if self.sizes.batch_max is not None:
+            env["BRIDGE_BATCH_MAX"] = str(self.sizes.batch_max)
         env.update(extra)
         return env
 

@@ -99,6 +99,9 @@ GOOD = encode_state(Detector(default_rules()).evaluate(ev(0, 1.0), None)[1])
         msgspec.json.encode(
             ["cs1", 0, 0, None, None, "x", [], [], [], [], 0, 0, 3, 0.0, -1.0]
         ),  # negative M2
+        b'["cs1",0,0,null,null,"\xff",[],[],[],[],0,0,0,0.0,0.0]',  # invalid UTF-8 (used to raise)
+        msgspec.json.encode(["cs1", 2**63, 0, None, None, "x", [], [], [], [], 0, 0, 0, 0.0, 0.0]),
+        msgspec.json.encode(["cs1", 0, 0, None, None, "x", [], [], [0], [2**64], 0, 0, 0, 0.0, 0.0]),
     ],
 )
 def test_garbage_state_bytes_give_a_fresh_state(raw: bytes | None) -> None:

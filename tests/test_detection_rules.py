@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 
-from bridge.detection import CardState, Decision, Detector
+from bridge.detection import CardState, Decision, Detector, checks
 from common.rules import RulesConfig, apply_changes, default_rules
 from common.schema import UNKNOWN_CITY, Transaction
 
@@ -183,6 +185,14 @@ def test_amount_anomaly(events: list[Transaction], fires: bool) -> None:
     decisions = run(events, only("amount_anomaly"))
     assert decisions[-1].is_alert is fires
     assert not any(d.is_alert for d in decisions[:-1])
+
+
+def test_amount_anomaly_with_one_transaction_of_history_uses_the_floor_spread() -> None:
+    # The editor keeps min_history >= 2; a document written to Redis by hand may not: one sample
+    # has no spread, which used to raise ZeroDivisionError (a detector_error dead letter).
+    rule = msgspec.structs.replace(default_rules().amount_anomaly, min_history=1)
+    hit = checks.amount_anomaly(rule, 800.0, CardState(n=1, log_mean=math.log(40.0)))
+    assert hit is not None and hit[1].rule == "amount_anomaly"
 
 
 def test_a_spike_does_not_raise_the_cards_baseline() -> None:

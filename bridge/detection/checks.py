@@ -145,7 +145,8 @@ def amount_anomaly(r: AmountAnomalyRule, amount: float, st: CardState) -> Hit | 
     ratio = amount / typical
     if ratio <= r.multiplier:
         return None
-    std = max(sqrt(st.log_m2 / (min(st.n, STATS_CAP) - 1)), MIN_LOG_STD)
+    spread = st.log_m2 / (min(st.n, STATS_CAP) - 1) if st.n > 1 else 0.0  # min_history may be 1
+    std = max(sqrt(spread), MIN_LOG_STD)
     if log(ratio) / std < r.min_z:
         return None
     text = (

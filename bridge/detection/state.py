@@ -18,6 +18,7 @@ NO_TIME = -(2**62)  # "never seen": far enough back that every window has expire
 # First element of the stored array: a layout version. Bump it when fields change so states
 # written by an older bridge decode as fresh instead of being misread.
 STATE_TAG = "cs1"
+INT64 = 2**63
 
 
 class CardState(msgspec.Struct, array_like=True, kw_only=True, tag=STATE_TAG):
@@ -58,7 +59,7 @@ def decode_state(raw: bytes | str | None) -> CardState:
         return CardState()
     try:
         state = _decoder.decode(raw)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):  # bad UTF-8 raises the last
         return CardState()
     if not _consistent(state):
         return CardState()
@@ -75,6 +76,9 @@ def _consistent(s: CardState) -> bool:
         and s.seen >= 0
         and s.log_m2 >= 0.0
         and all(isfinite(x) for x in (s.log_mean, s.log_m2))
+        # times and counts fit 64 bits, as every writer produces them (the native engine too)
+        and all(-INT64 <= x < INT64 for x in (s.last_ms, s.geo_ms, s.since_ms, s.seen, s.n))
+        and all(-INT64 <= x < INT64 for xs in (s.recent_ms, s.tiny_ms, s.tiny_merchants) for x in xs)
     )
 
 

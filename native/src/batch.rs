@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::detect::{self, Rules};
-use crate::event::{Event, Span};
+use crate::event::Event;
 use crate::state::{self, CardState};
 use crate::tally::Tally;
 
@@ -39,7 +39,7 @@ pub struct SlowScored {
 
 pub enum Done {
     Todo,
-    Quiet(Vec<u8>), // the row; the other tallied fields are the record's event
+    Quiet, // decided here: the tallied fields and the row come from the record's event
     Slow(Box<SlowScored>),
     Dead,
 }
@@ -64,12 +64,12 @@ pub struct Run {
     fresh: CardState,
 }
 
-fn text(row: &[u8], (a, b): Span) -> &str {
-    std::str::from_utf8(&row[a as usize..b as usize]).unwrap_or("")
-}
-
 impl Run {
-    pub fn new(records: Vec<Record>, slow_cards: HashMap<usize, String>, stored: HashMap<String, Option<Vec<u8>>>) -> Self {
+    pub fn new(
+        records: Vec<Record>,
+        slow_cards: HashMap<usize, String>,
+        stored: HashMap<String, Option<Vec<u8>>>,
+    ) -> Self {
         let done = records.iter().map(|_| Done::Todo).collect();
         Run {
             records,
@@ -122,10 +122,13 @@ impl Run {
         }
     }
 
-    fn quiet_row(&mut self, i: usize) -> Vec<u8> {
-        let rec = &mut self.records[i];
-        let ev = rec.event.as_mut().expect("a quiet record was parsed");
-        let mut row = std::mem::take(&mut ev.row_head);
+    fn quiet_row(&self, i: usize) -> Vec<u8> {
+        let rec = &self.records[i];
+        let mut row = rec
+            .event
+            .as_ref()
+            .expect("a quiet record was parsed")
+            .row_head();
         row.extend_from_slice(QUIET_TAIL);
         state::write_int(&mut row, rec.ts_ms);
         row.push(b'}');
@@ -136,7 +139,9 @@ impl Run {
     pub fn quiet_pass(&mut self, rules: &Rules, cache: &Cache) {
         let mut blocked: HashSet<String> = HashSet::new();
         for i in 0..self.records.len() {
-            let Some(card) = self.card_of(i) else { continue };
+            let Some(card) = self.card_of(i) else {
+                continue;
+            };
             if blocked.contains(&card) {
                 continue;
             }
@@ -148,8 +153,7 @@ impl Run {
             };
             match next {
                 Some(next) => {
-                    let row = self.quiet_row(i);
-                    self.done[i] = Done::Quiet(row);
+                    self.done[i] = Done::Quiet;
                     let partition = self.records[i].partition;
                     self.store(card, partition, next, i);
                 }
@@ -161,8 +165,14 @@ impl Run {
     }
 
     /// Decide the rest in order, through the Python engine where needed (GIL held).
-    pub fn python_pass(&mut self, py: Python<'_>, rules: &Rules, cache: &Cache, slow: &Bound<'_, PyAny>,
-                       canonical: &Bound<'_, PyAny>) -> PyResult<()> {
+    pub fn python_pass(
+        &mut self,
+        py: Python<'_>,
+        rules: &Rules,
+        cache: &Cache,
+        slow: &Bound<'_, PyAny>,
+        canonical: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         for i in 0..self.records.len() {
             if !matches!(self.done[i], Done::Todo) {
                 continue;
@@ -179,24 +189,46 @@ impl Run {
             };
             if let Some(ev) = &self.records[i].event {
                 if let Some(next) = detect::quiet(rules, ev, prev.as_ref().unwrap_or(&self.fresh)) {
-                    let row = self.quiet_row(i);
-                    self.done[i] = Done::Quiet(row);
+                    self.done[i] = Done::Quiet;
                     let partition = self.records[i].partition;
-                    self.store(card.expect("a parsed record has a card"), partition, next, i);
+                    self.store(
+                        card.expect("a parsed record has a card"),
+                        partition,
+                        next,
+                        i,
+                    );
                     continue;
                 }
             }
-            let given = prev.as_ref().map(|s| PyBytes::new_bound(py, &state::encode(s)));
+            let given = prev
+                .as_ref()
+                .map(|s| PyBytes::new_bound(py, &state::encode(s)));
             let answer = slow.call1((i, given))?;
             if answer.is_none() {
                 self.done[i] = Done::Dead; // a dead letter: the card's state stays as it was
                 continue;
             }
             let (st, row, city, amount, lat, lon, country, scenario, sid): (
-                Vec<u8>, Vec<u8>, String, f64, Option<f64>, Option<f64>, Option<String>, Option<String>,
+                Vec<u8>,
+                Vec<u8>,
+                String,
+                f64,
+                Option<f64>,
+                Option<f64>,
+                Option<String>,
+                Option<String>,
                 Option<String>,
             ) = answer.extract()?;
-            self.done[i] = Done::Slow(Box::new(SlowScored { row, city, amount, lat, lon, country, scenario, sid }));
+            self.done[i] = Done::Slow(Box::new(SlowScored {
+                row,
+                city,
+                amount,
+                lat,
+                lon,
+                country,
+                scenario,
+                sid,
+            }));
             if let Some(c) = card {
                 let next = match state::decode(&st) {
                     Some(s) => s,
@@ -209,23 +241,55 @@ impl Run {
         Ok(())
     }
 
-    /// The batch's tally, new states and rows, in record order.
-    pub fn finish(self) -> (Tally, Vec<(String, i64, CardState)>, Vec<Vec<u8>>) {
+    /// The batch's tally, new states, and rows in record order: the newest `row_limit` (None: all).
+    pub fn finish(
+        self,
+        row_limit: Option<usize>,
+    ) -> (Tally, Vec<(String, i64, CardState)>, Vec<Vec<u8>>, usize) {
         let mut tally = Tally::default();
-        let mut rows = Vec::with_capacity(self.records.len());
-        for (rec, done) in self.records.iter().zip(self.done) {
+        let scored = self
+            .done
+            .iter()
+            .filter(|d| matches!(d, Done::Quiet | Done::Slow(_)))
+            .count();
+        let skip = row_limit.map_or(0, |n| scored.saturating_sub(n)); // rows the stream would trim
+        let mut rows = Vec::with_capacity(scored - skip);
+        let mut seen = 0;
+        for (i, done) in self.done.iter().enumerate() {
+            let rec = &self.records[i];
             match done {
-                Done::Quiet(row) => {
+                Done::Quiet => {
                     let ev = rec.event.as_ref().expect("a quiet record was parsed");
-                    tally.add(rec.ts_ms, ev.amount, text(&row, ev.city), ev.lat, ev.lon,
-                              ev.country.map(|c| text(&row, c)), rec.scenario.as_deref(),
-                              rec.scenario_id.as_deref());
-                    rows.push(row);
+                    tally.add(
+                        rec.ts_ms,
+                        ev.amount,
+                        ev.city(),
+                        ev.lat,
+                        ev.lon,
+                        ev.country(),
+                        rec.scenario.as_deref(),
+                        rec.scenario_id.as_deref(),
+                    );
+                    if seen >= skip {
+                        rows.push(self.quiet_row(i));
+                    }
+                    seen += 1;
                 }
                 Done::Slow(s) => {
-                    tally.add(rec.ts_ms, s.amount, &s.city, s.lat, s.lon, s.country.as_deref(),
-                              s.scenario.as_deref(), s.sid.as_deref());
-                    rows.push(s.row);
+                    tally.add(
+                        rec.ts_ms,
+                        s.amount,
+                        &s.city,
+                        s.lat,
+                        s.lon,
+                        s.country.as_deref(),
+                        s.scenario.as_deref(),
+                        s.sid.as_deref(),
+                    );
+                    if seen >= skip {
+                        rows.push(s.row.clone());
+                    }
+                    seen += 1;
                 }
                 Done::Dead | Done::Todo => {}
             }
@@ -233,15 +297,18 @@ impl Run {
         // New states in the order their cards first appear, as the Python path writes them.
         let mut order: Vec<usize> = (0..self.pending.len()).collect();
         order.sort_by_key(|&k| self.first_seen[k]);
-        let mut slots: Vec<Option<(String, i64, CardState)>> = self.pending.into_iter().map(Some).collect();
+        let mut slots: Vec<Option<(String, i64, CardState)>> =
+            self.pending.into_iter().map(Some).collect();
         let pending = order.into_iter().filter_map(|k| slots[k].take()).collect();
-        (tally, pending, rows)
+        (tally, pending, rows, scored)
     }
 }
 
 /// State bytes the native parser does not take, normalised by Python's decode_state().
 fn parse_via_python(canonical: &Bound<'_, PyAny>, raw: &[u8]) -> PyResult<CardState> {
-    let fixed: Vec<u8> = canonical.call1((PyBytes::new_bound(canonical.py(), raw),))?.extract()?;
+    let fixed: Vec<u8> = canonical
+        .call1((PyBytes::new_bound(canonical.py(), raw),))?
+        .extract()?;
     Ok(match state::decode(&fixed) {
         Some(s) if state::consistent(&s) => s,
         _ => CardState::default(),

@@ -15,21 +15,49 @@ const PRIOR_S: f64 = 1200.0;
 const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 #[derive(Deserialize)]
-pub struct HighAmount { pub enabled: bool, pub threshold: f64 }
-#[derive(Deserialize)]
-pub struct UnknownLocation { pub enabled: bool, pub flag_missing_coords: bool, pub deny_cities: Vec<String> }
-#[derive(Deserialize)]
-pub struct Velocity { pub enabled: bool, pub window_s: i64, pub max_count: i64, pub max_chance: f64, pub max_sum: f64 }
-#[derive(Deserialize)]
-pub struct Travel { pub enabled: bool, pub max_speed_kmh: f64, pub min_distance_km: f64 }
-#[derive(Deserialize)]
-pub struct CardTesting {
-    pub enabled: bool, pub window_s: i64, pub tiny_below: f64, pub min_tiny: i64, pub large_at_least: f64,
+pub struct HighAmount {
+    pub enabled: bool,
+    pub threshold: f64,
 }
 #[derive(Deserialize)]
-pub struct AmountAnomaly { pub enabled: bool, pub multiplier: f64, pub min_amount: f64, pub min_history: i64 }
+pub struct UnknownLocation {
+    pub enabled: bool,
+    pub flag_missing_coords: bool,
+    pub deny_cities: Vec<String>,
+}
 #[derive(Deserialize)]
-pub struct Ml { pub enabled: bool }
+pub struct Velocity {
+    pub enabled: bool,
+    pub window_s: i64,
+    pub max_count: i64,
+    pub max_chance: f64,
+    pub max_sum: f64,
+}
+#[derive(Deserialize)]
+pub struct Travel {
+    pub enabled: bool,
+    pub max_speed_kmh: f64,
+    pub min_distance_km: f64,
+}
+#[derive(Deserialize)]
+pub struct CardTesting {
+    pub enabled: bool,
+    pub window_s: i64,
+    pub tiny_below: f64,
+    pub min_tiny: i64,
+    pub large_at_least: f64,
+}
+#[derive(Deserialize)]
+pub struct AmountAnomaly {
+    pub enabled: bool,
+    pub multiplier: f64,
+    pub min_amount: f64,
+    pub min_history: i64,
+}
+#[derive(Deserialize)]
+pub struct Ml {
+    pub enabled: bool,
+}
 
 #[derive(Deserialize)]
 pub struct Rules {
@@ -53,7 +81,11 @@ fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 }
 
 fn chance(r: &Velocity, count: i64, prev: &CardState, newest: i64) -> f64 {
-    let span_s = if prev.seen != 0 { (newest - prev.since_ms) as f64 / 1000.0 } else { 0.0 };
+    let span_s = if prev.seen != 0 {
+        (newest - prev.since_ms) as f64 / 1000.0
+    } else {
+        0.0
+    };
     let lam = r.window_s as f64 * (prev.seen as f64 + PRIOR_SEEN) / (span_s + PRIOR_S);
     let mut term = (-lam).exp();
     let mut cdf = term;
@@ -83,7 +115,11 @@ pub fn quiet(r: &Rules, ev: &Event, prev: &CardState) -> Option<CardState> {
     let c = &r.card_testing;
     if c.enabled && !prev.tiny_ms.is_empty() && above(amount, c.large_at_least) {
         let start = t - c.window_s * 1000;
-        let probes = prev.tiny_ms.iter().filter(|&&ms| start < ms && ms <= t).count() as i64;
+        let probes = prev
+            .tiny_ms
+            .iter()
+            .filter(|&&ms| start < ms && ms <= t)
+            .count() as i64;
         if probes >= c.min_tiny {
             return None;
         }
@@ -143,17 +179,31 @@ pub fn quiet(r: &Rules, ev: &Event, prev: &CardState) -> Option<CardState> {
     if r.ml_anomaly.enabled {
         return None;
     }
-    Some(next_state(r, prev, ev, t, newest, recent_ms, recent_amt, moved))
+    Some(next_state(
+        r, prev, ev, t, newest, recent_ms, recent_amt, moved,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn next_state(
-    r: &Rules, prev: &CardState, ev: &Event, t: i64, newest: i64, recent_ms: Vec<i64>,
-    recent_amt: Vec<f64>, moved: bool,
+    r: &Rules,
+    prev: &CardState,
+    ev: &Event,
+    t: i64,
+    newest: i64,
+    recent_ms: Vec<i64>,
+    recent_amt: Vec<f64>,
+    moved: bool,
 ) -> CardState {
     let tiny_below = r.card_testing.tiny_below;
     let (tiny_ms, tiny_merchants) = if !prev.tiny_ms.is_empty() || ev.amount < tiny_below {
-        carry_probes(prev, ev, t, newest - r.card_testing.window_s * 1000, tiny_below)
+        carry_probes(
+            prev,
+            ev,
+            t,
+            newest - r.card_testing.window_s * 1000,
+            tiny_below,
+        )
     } else {
         (Vec::new(), Vec::new())
     };
@@ -167,23 +217,49 @@ fn next_state(
     } else {
         (prev.n, prev.log_mean, prev.log_m2)
     };
-    let mut since = if prev.seen == 0 || t < prev.since_ms { t } else { prev.since_ms };
+    let mut since = if prev.seen == 0 || t < prev.since_ms {
+        t
+    } else {
+        prev.since_ms
+    };
     let mut seen = prev.seen + 1;
     if seen >= RATE_CAP {
         seen = seen.div_euclid(2);
         since = newest - (newest - since).div_euclid(2);
     }
     CardState {
-        last_ms: newest, geo_ms, lat, lon, city, recent_ms, recent_amt, tiny_ms, tiny_merchants,
-        since_ms: since, seen, n, log_mean, log_m2,
+        last_ms: newest,
+        geo_ms,
+        lat,
+        lon,
+        city,
+        recent_ms,
+        recent_amt,
+        tiny_ms,
+        tiny_merchants,
+        since_ms: since,
+        seen,
+        n,
+        log_mean,
+        log_m2,
     }
 }
 
-fn slide_window(prev: &CardState, t: i64, newest: i64, amount: f64, window_ms: i64) -> (Vec<i64>, Vec<f64>) {
+fn slide_window(
+    prev: &CardState,
+    t: i64,
+    newest: i64,
+    amount: f64,
+    window_ms: i64,
+) -> (Vec<i64>, Vec<f64>) {
     let cutoff = newest - window_ms;
     let (times, amounts) = (&prev.recent_ms, &prev.recent_amt);
     if times.is_empty() || *times.last().unwrap() <= cutoff {
-        return if t > cutoff { (vec![t], vec![amount]) } else { (Vec::new(), Vec::new()) };
+        return if t > cutoff {
+            (vec![t], vec![amount])
+        } else {
+            (Vec::new(), Vec::new())
+        };
     }
     let start = times.iter().take_while(|&&ms| ms <= cutoff).count();
     let mut times = times[start..].to_vec();
@@ -205,7 +281,13 @@ fn slide_window(prev: &CardState, t: i64, newest: i64, amount: f64, window_ms: i
     (times, amounts)
 }
 
-fn carry_probes(prev: &CardState, ev: &Event, t: i64, cutoff: i64, tiny_below: f64) -> (Vec<i64>, Vec<i64>) {
+fn carry_probes(
+    prev: &CardState,
+    ev: &Event,
+    t: i64,
+    cutoff: i64,
+    tiny_below: f64,
+) -> (Vec<i64>, Vec<i64>) {
     let tiny = ev.amount < tiny_below;
     if prev.tiny_ms.is_empty() && !tiny {
         return (Vec::new(), Vec::new());

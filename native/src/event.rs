@@ -31,23 +31,31 @@ struct Wire<'a> {
 
 pub type Span = (u32, u32);
 
-/// A parsed event; its text fields are spans of `row_head`, which holds them verbatim.
+/// A parsed event: the record's own bytes, with its text fields as spans of them (verbatim: the
+/// fast path has no escapes), and the numbers parsed. The `txns` row is built only if written.
 pub struct Event {
     pub t_ms: i64, // event time, computed as Python's int(ts.timestamp() * 1000)
     pub amount: f64,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
-    pub row_head: Vec<u8>, // the event's JSON as msgspec encodes it, without the closing brace
-    pub card: Span,
-    pub merchant: Span,
-    pub city: Span,
-    pub country: Option<Span>,
+    raw: Vec<u8>,
+    secs: i64,
+    micros: i64,
+    txn: Span,
+    card: Span,
+    account: Span,
+    currency: Span,
+    merchant: Span,
+    category: Span,
+    city: Span,
+    country: Option<Span>,
+    channel: Span,
 }
 
 impl Event {
     fn text(&self, (a, b): Span) -> &str {
-        // Spans cover ASCII copied from a &str, so they are valid UTF-8 by construction.
-        std::str::from_utf8(&self.row_head[a as usize..b as usize]).unwrap_or("")
+        // Spans cover ASCII text of the record (checked), so they are valid UTF-8.
+        std::str::from_utf8(&self.raw[a as usize..b as usize]).unwrap_or("")
     }
     pub fn card_id(&self) -> &str {
         self.text(self.card)
@@ -56,8 +64,46 @@ impl Event {
         self.text(self.merchant)
     }
     pub fn city(&self) -> &str {
-        // Only valid until row_head is moved into the row (then read the spans from the row).
         self.text(self.city)
+    }
+    pub fn country(&self) -> Option<&str> {
+        self.country.map(|c| self.text(c))
+    }
+
+    /// The event's JSON as msgspec encodes a Transaction, without the closing brace.
+    pub fn row_head(&self) -> Vec<u8> {
+        let mut row = Vec::with_capacity(self.raw.len() + 96);
+        let field = |row: &mut Vec<u8>, name: &[u8], span: Span| {
+            row.extend_from_slice(name);
+            row.push(b'"');
+            row.extend_from_slice(&self.raw[span.0 as usize..span.1 as usize]);
+            row.push(b'"');
+        };
+        field(&mut row, b"{\"txn_id\":", self.txn);
+        row.extend_from_slice(b",\"ts\":\"");
+        write_ts(&mut row, self.secs, self.micros);
+        row.push(b'"');
+        field(&mut row, b",\"card_id\":", self.card);
+        field(&mut row, b",\"account_id\":", self.account);
+        row.extend_from_slice(b",\"amount\":");
+        write_f64(&mut row, self.amount);
+        field(&mut row, b",\"currency\":", self.currency);
+        field(&mut row, b",\"merchant_id\":", self.merchant);
+        field(&mut row, b",\"merchant_category\":", self.category);
+        field(&mut row, b",\"city\":", self.city);
+        match self.country {
+            Some(c) => field(&mut row, b",\"country\":", c),
+            None => row.extend_from_slice(b",\"country\":null"),
+        }
+        for (name, v) in [(&b",\"lat\":"[..], self.lat), (&b",\"lon\":"[..], self.lon)] {
+            row.extend_from_slice(name);
+            match v {
+                Some(x) => write_f64(&mut row, x),
+                None => row.extend_from_slice(b"null"),
+            }
+        }
+        field(&mut row, b",\"channel\":", self.channel);
+        row
     }
 }
 
@@ -70,12 +116,23 @@ fn upper(s: &str, n: usize) -> bool {
 }
 
 /// Parse one record value; None = not on the fast path.
-pub fn parse(raw: &[u8]) -> Option<Event> {
-    if !raw.is_ascii() {
-        return None; // non-ASCII bytes anywhere: msgspec's UTF-8 and length rules decide
+pub fn parse(raw: Vec<u8>) -> Option<Event> {
+    // Non-ASCII bytes or escapes anywhere (even in unknown fields: a lone surrogate escape is
+    // malformed JSON to msgspec), or a value that is not an object: msgspec decides.
+    if !raw.is_ascii()
+        || raw.contains(&b'\\')
+        || raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+    {
+        return None;
     }
-    let w: Wire = serde_json::from_slice(raw).ok()?;
-    let ids = [w.txn_id, w.card_id, w.account_id, w.merchant_id, w.merchant_category];
+    let w: Wire = serde_json::from_slice(&raw).ok()?;
+    let ids = [
+        w.txn_id,
+        w.card_id,
+        w.account_id,
+        w.merchant_id,
+        w.merchant_category,
+    ];
     if !ids.iter().all(|s| plain(s, 64)) || !plain(w.city, 100) {
         return None;
     }
@@ -90,6 +147,14 @@ pub fn parse(raw: &[u8]) -> Option<Event> {
     if !(w.amount.is_finite() && w.amount > 0.0 && w.amount <= 1_000_000.0) {
         return None;
     }
+    // An integer -0 is 0.0 to msgspec but -0.0 to serde: let msgspec read any negative zero.
+    if [w.lat, w.lon]
+        .iter()
+        .flatten()
+        .any(|x| *x == 0.0 && x.is_sign_negative())
+    {
+        return None;
+    }
     match (w.lat, w.lon) {
         (Some(la), Some(lo)) if (-90.0..=90.0).contains(&la) && (-180.0..=180.0).contains(&lo) => {}
         (None, None) => {}
@@ -98,44 +163,40 @@ pub fn parse(raw: &[u8]) -> Option<Event> {
     let (secs, micros) = parse_ts(w.ts.as_bytes())?;
     let us = secs * 1_000_000 + micros;
     let t_ms = ((us as f64 / 1e6) * 1000.0) as i64;
-    let mut row = Vec::with_capacity(raw.len() + 64);
-    let field = |row: &mut Vec<u8>, name: &str, value: &str| -> Span {
-        row.extend_from_slice(name.as_bytes());
-        row.push(b'"');
-        let start = row.len() as u32;
-        row.extend_from_slice(value.as_bytes());
-        let end = row.len() as u32;
-        row.push(b'"');
-        (start, end)
+    let base = raw.as_ptr() as usize;
+    // Every &str borrows from `raw` (no escapes), so its offset there is its span.
+    let span = |t: &str| -> Span {
+        let start = (t.as_ptr() as usize - base) as u32;
+        (start, start + t.len() as u32)
     };
-    let _ = field(&mut row, "{\"txn_id\":", w.txn_id);
-    row.extend_from_slice(b",\"ts\":\"");
-    write_ts(&mut row, secs, micros);
-    row.push(b'"');
-    let card = field(&mut row, ",\"card_id\":", w.card_id);
-    let _ = field(&mut row, ",\"account_id\":", w.account_id);
-    row.extend_from_slice(b",\"amount\":");
-    write_f64(&mut row, w.amount);
-    let _ = field(&mut row, ",\"currency\":", w.currency);
-    let merchant = field(&mut row, ",\"merchant_id\":", w.merchant_id);
-    let _ = field(&mut row, ",\"merchant_category\":", w.merchant_category);
-    let city = field(&mut row, ",\"city\":", w.city);
-    let country = match w.country {
-        Some(c) => Some(field(&mut row, ",\"country\":", c)),
-        None => {
-            row.extend_from_slice(b",\"country\":null");
-            None
-        }
-    };
-    for (name, v) in [(",\"lat\":", w.lat), (",\"lon\":", w.lon)] {
-        row.extend_from_slice(name.as_bytes());
-        match v {
-            Some(x) => write_f64(&mut row, x),
-            None => row.extend_from_slice(b"null"),
-        }
-    }
-    let _ = field(&mut row, ",\"channel\":", w.channel);
-    Some(Event { t_ms, amount: w.amount, lat: w.lat, lon: w.lon, row_head: row, card, merchant, city, country })
+    let (txn, card, account, currency) = (
+        span(w.txn_id),
+        span(w.card_id),
+        span(w.account_id),
+        span(w.currency),
+    );
+    let (merchant, category, city) = (span(w.merchant_id), span(w.merchant_category), span(w.city));
+    let (country, channel) = (w.country.map(span), span(w.channel));
+    let (amount, lat, lon) = (w.amount, w.lat, w.lon);
+    drop(w);
+    Some(Event {
+        t_ms,
+        amount,
+        lat,
+        lon,
+        raw,
+        secs,
+        micros,
+        txn,
+        card,
+        account,
+        currency,
+        merchant,
+        category,
+        city,
+        country,
+        channel,
+    })
 }
 
 fn num(s: &[u8]) -> Option<i64> {
@@ -161,7 +222,13 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+00:00)` in 1970..2200 -> (epoch seconds, microseconds).
 fn parse_ts(s: &[u8]) -> Option<(i64, i64)> {
-    if s.len() < 20 || s[4] != b'-' || s[7] != b'-' || s[10] != b'T' || s[13] != b':' || s[16] != b':' {
+    if s.len() < 20
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || s[10] != b'T'
+        || s[13] != b':'
+        || s[16] != b':'
+    {
         return None;
     }
     let (y, mo, d) = (num(&s[0..4])?, num(&s[5..7])?, num(&s[8..10])?);
@@ -180,14 +247,31 @@ fn parse_ts(s: &[u8]) -> Option<(i64, i64)> {
         return None;
     }
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let dim = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1970..2200).contains(&y) || !(1..=12).contains(&mo) || d < 1 || d > dim[(mo - 1) as usize] {
+    let dim = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1970..2200).contains(&y) || !(1..=12).contains(&mo) || d < 1 || d > dim[(mo - 1) as usize]
+    {
         return None;
     }
     if h > 23 || mi > 59 || sec > 59 {
         return None;
     }
-    Some((days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec, micros))
+    Some((
+        days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec,
+        micros,
+    ))
 }
 
 fn write_ts(out: &mut Vec<u8>, secs: i64, micros: i64) {

@@ -47,11 +47,13 @@ struct Packed {
 }
 
 impl Packed {
-    fn build(rows: &[Vec<u8>], row_limit: usize, pending: &[(String, i64, CardState)], key_prefix: &str) -> Self {
-        let start = rows.len().saturating_sub(row_limit);
-        let mut p = Packed { row_count: rows.len() - start, ..Packed::default() };
-        p.rows.reserve(rows[start..].iter().map(|r| r.len() + 16).sum());
-        for row in &rows[start..] {
+    fn build(rows: &[Vec<u8>], pending: &[(String, i64, CardState)], key_prefix: &str) -> Self {
+        let mut p = Packed {
+            row_count: rows.len(),
+            ..Packed::default()
+        };
+        p.rows.reserve(rows.iter().map(|r| r.len() + 16).sum());
+        for row in rows {
             bulk(&mut p.rows, row);
         }
         let mut key = Vec::with_capacity(key_prefix.len() + 64);
@@ -75,7 +77,10 @@ fn parse_rules(raw: &[u8]) -> PyResult<Rules> {
 }
 
 fn header_text(value: &[u8], max_chars: usize) -> String {
-    String::from_utf8_lossy(value).chars().take(max_chars).collect()
+    String::from_utf8_lossy(value)
+        .chars()
+        .take(max_chars)
+        .collect()
 }
 
 /// Copy what parsing needs out of a ConsumerRecord (GIL held); None value = Python path.
@@ -83,7 +88,12 @@ fn read_record(rec: &Bound<'_, PyAny>, max_bytes: usize) -> PyResult<(Record, Op
     let py = rec.py();
     // kafka-python's ConsumerRecord is a namedtuple: read by position when it is one.
     let (partition, ts_ms, value, headers) = match rec.downcast::<PyTuple>() {
-        Ok(t) if t.len() >= 9 => (t.get_item(1)?, t.get_item(4)?, t.get_item(7)?, t.get_item(8)?),
+        Ok(t) if t.len() >= 9 => (
+            t.get_item(1)?,
+            t.get_item(4)?,
+            t.get_item(7)?,
+            t.get_item(8)?,
+        ),
         _ => (
             rec.getattr(intern!(py, "partition"))?,
             rec.getattr(intern!(py, "timestamp"))?,
@@ -96,7 +106,13 @@ fn read_record(rec: &Bound<'_, PyAny>, max_bytes: usize) -> PyResult<(Record, Op
         Ok(b) if b.as_bytes().len() <= max_bytes => Some(b.as_bytes().to_vec()),
         _ => None,
     };
-    let mut record = Record { partition, ts_ms, event: None, scenario: None, scenario_id: None };
+    let mut record = Record {
+        partition,
+        ts_ms,
+        event: None,
+        scenario: None,
+        scenario_id: None,
+    };
     if raw.is_some() && headers.is_truthy()? {
         for item in headers.iter()? {
             // Anything but (str, bytes | None) pairs: the Python path reads the headers.
@@ -105,11 +121,15 @@ fn read_record(rec: &Bound<'_, PyAny>, max_bytes: usize) -> PyResult<(Record, Op
                 _ => return Ok((record, None)),
             };
             let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
-            let Ok(name) = name.downcast::<PyString>() else { return Ok((record, None)) };
+            let Ok(name) = name.downcast::<PyString>() else {
+                return Ok((record, None));
+            };
             if value.is_none() {
                 continue;
             }
-            let Ok(value) = value.downcast::<PyBytes>() else { return Ok((record, None)) };
+            let Ok(value) = value.downcast::<PyBytes>() else {
+                return Ok((record, None));
+            };
             match name.to_str()? {
                 "scenario" => record.scenario = Some(header_text(value.as_bytes(), 64)),
                 "scenario_id" => record.scenario_id = Some(header_text(value.as_bytes(), 128)),
@@ -154,7 +174,11 @@ impl Engine {
     }
 
     /// Parse a batch; return (cards to load from Redis, indices of records for the Python path).
-    fn scan(&mut self, py: Python<'_>, records: &Bound<'_, PyList>) -> PyResult<(Vec<String>, Vec<usize>)> {
+    fn scan(
+        &mut self,
+        py: Python<'_>,
+        records: &Bound<'_, PyList>,
+    ) -> PyResult<(Vec<String>, Vec<usize>)> {
         self.batch.clear();
         self.pending.clear();
         self.rows.clear();
@@ -179,7 +203,7 @@ impl Engine {
     /// Evaluate the scanned batch in order; see bridge/native.py for the callback protocol.
     /// Returns (seconds, cities, geo, scenarios, instances, scored). With `state_key_prefix`,
     /// the newest `row_limit` rows and the new states are also RESP-encoded for packed().
-    #[pyo3(signature = (loaded, slow_cards, slow, canonical, state_key_prefix=None, row_limit=0))]
+    #[pyo3(signature = (loaded, slow_cards, slow, canonical, state_key_prefix=None, row_limit=None))]
     #[allow(clippy::too_many_arguments)]
     fn detect<'py>(
         &mut self,
@@ -189,31 +213,49 @@ impl Engine {
         slow: &Bound<'py, PyAny>,
         canonical: &Bound<'py, PyAny>,
         state_key_prefix: Option<String>,
-        row_limit: usize,
+        row_limit: Option<usize>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut stored: HashMap<String, Option<Vec<u8>>> = HashMap::with_capacity(loaded.len());
         for (k, v) in loaded.iter() {
-            let raw = if v.is_none() { None } else { Some(v.downcast::<PyBytes>()?.as_bytes().to_vec()) };
+            let raw = if v.is_none() {
+                None
+            } else {
+                Some(v.downcast::<PyBytes>()?.as_bytes().to_vec())
+            };
             stored.insert(k.extract()?, raw);
         }
         let mut run = batch::Run::new(std::mem::take(&mut self.batch), slow_cards, stored);
         py.allow_threads(|| run.quiet_pass(&self.rules, &self.cache));
         run.python_pass(py, &self.rules, &self.cache, slow, canonical)?;
-        let (tally, pending, rows) = run.finish();
+        let (tally, pending, rows, scored) = py.allow_threads(|| run.finish(row_limit));
         self.pending = pending;
         self.rows = rows;
         self.packed = match &state_key_prefix {
-            Some(prefix) => py.allow_threads(|| Packed::build(&self.rows, row_limit, &self.pending, prefix)),
+            Some(prefix) => py.allow_threads(|| Packed::build(&self.rows, &self.pending, prefix)),
             None => Packed::default(),
         };
-        tally.into_py_tuple(py, self.rows.len())
+        tally.into_py_tuple(py, scored)
     }
 
     /// The batch's packed writes: (row_count, rows, state_count, state_keys, state_values).
-    fn packed<'py>(&self, py: Python<'py>) -> (usize, Bound<'py, PyBytes>, usize, Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
+    fn packed<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        usize,
+        Bound<'py, PyBytes>,
+        usize,
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+    ) {
         let p = &self.packed;
-        (p.row_count, PyBytes::new_bound(py, &p.rows), p.state_count, PyBytes::new_bound(py, &p.keys),
-         PyBytes::new_bound(py, &p.values))
+        (
+            p.row_count,
+            PyBytes::new_bound(py, &p.rows),
+            p.state_count,
+            PyBytes::new_bound(py, &p.keys),
+            PyBytes::new_bound(py, &p.values),
+        )
     }
 
     /// The batch's rows as bytes objects (tests and the unpacked path).
@@ -269,7 +311,7 @@ impl Engine {
         let mut listed: HashMap<String, ()> = HashMap::new();
         let mut slow = Vec::new();
         for (i, (rec, raw)) in self.batch.iter_mut().zip(raws).enumerate() {
-            rec.event = raw.as_deref().and_then(event::parse);
+            rec.event = raw.and_then(event::parse);
             match &rec.event {
                 Some(ev) => {
                     let card = ev.card_id();

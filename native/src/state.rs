@@ -48,8 +48,21 @@ impl Default for CardState {
 }
 
 type Wire = (
-    String, i64, i64, Option<f64>, Option<f64>, String, Vec<i64>, Vec<f64>, Vec<i64>, Vec<i64>, i64,
-    i64, i64, f64, f64,
+    String,
+    i64,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    String,
+    Vec<i64>,
+    Vec<f64>,
+    Vec<i64>,
+    Vec<i64>,
+    i64,
+    i64,
+    i64,
+    f64,
+    f64,
 );
 
 /// Parse the canonical layout; None when the bytes are anything else (Python then decides).
@@ -143,12 +156,19 @@ pub fn encode_into(out: &mut Vec<u8>, s: &CardState) {
     out.push(b',');
     write_opt(out, s.lon);
     out.push(b',');
-    if s.city.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+    if s.city
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
         out.push(b'"');
         out.extend_from_slice(s.city.as_bytes());
         out.push(b'"');
     } else {
-        out.extend_from_slice(serde_json::to_string(&s.city).unwrap_or_default().as_bytes());
+        out.extend_from_slice(
+            serde_json::to_string(&s.city)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
     }
     out.push(b',');
     write_ints(out, &s.recent_ms);

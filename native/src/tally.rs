@@ -7,13 +7,13 @@ use pyo3::types::PyTuple;
 
 #[derive(Default)]
 pub struct Tally {
-    seconds: BTreeMap<i64, (i64, i64)>,       // second -> (transactions, amount in cents)
-    cities: Vec<(String, i64)>,              // first-seen order
+    seconds: BTreeMap<i64, (i64, i64)>, // second -> (transactions, amount in cents)
+    cities: Vec<(String, i64)>,         // first-seen order
     city_at: HashMap<String, usize>,
     geo: Vec<(String, f64, f64, Option<String>)>, // newest located event per city
     geo_at: HashMap<String, usize>,
     scenarios: Vec<(String, i64)>,
-    instances: Vec<(String, Vec<String>)>,   // fraud scenario -> instance ids seen
+    instances: Vec<(String, Vec<String>)>, // fraud scenario -> instance ids seen
 }
 
 fn bump(list: &mut Vec<(String, i64)>, at: &mut HashMap<String, usize>, key: &str) {
@@ -29,8 +29,15 @@ fn bump(list: &mut Vec<(String, i64)>, at: &mut HashMap<String, usize>, key: &st
 impl Tally {
     #[allow(clippy::too_many_arguments)]
     pub fn add(
-        &mut self, ts_ms: i64, amount: f64, city: &str, lat: Option<f64>, lon: Option<f64>,
-        country: Option<&str>, scenario: Option<&str>, sid: Option<&str>,
+        &mut self,
+        ts_ms: i64,
+        amount: f64,
+        city: &str,
+        lat: Option<f64>,
+        lon: Option<f64>,
+        country: Option<&str>,
+        scenario: Option<&str>,
+        sid: Option<&str>,
     ) {
         let e = self.seconds.entry(ts_ms.div_euclid(1000)).or_insert((0, 0));
         e.0 += 1;
@@ -60,10 +67,13 @@ impl Tally {
         }
     }
 
-
     /// (seconds, cities, geo, scenarios, instances, scored)
     pub fn into_py_tuple(self, py: Python<'_>, scored: usize) -> PyResult<Bound<'_, PyTuple>> {
-        let seconds: Vec<(i64, i64, i64)> = self.seconds.into_iter().map(|(s, (n, c))| (s, n, c)).collect();
+        let seconds: Vec<(i64, i64, i64)> = self
+            .seconds
+            .into_iter()
+            .map(|(s, (n, c))| (s, n, c))
+            .collect();
         Ok(PyTuple::new_bound(
             py,
             [
