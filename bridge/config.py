@@ -26,7 +26,7 @@ class BridgeSettings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = "fraud:"
     group_id: str = field(default="fraud-bridge", metadata={"env": "BRIDGE_GROUP_ID"})
-    batch_max: int = field(default=10_000, metadata={"env": "BRIDGE_BATCH_MAX"})
+    batch_max: int = field(default=20_000, metadata={"env": "BRIDGE_BATCH_MAX"})
     poll_timeout_ms: int = field(default=100, metadata={"env": "BRIDGE_POLL_TIMEOUT_MS"})
     instance_id: str = field(default="", metadata={"env": "BRIDGE_INSTANCE_ID"})
     metrics_port: int = field(default=0, metadata={"env": "BRIDGE_METRICS_PORT"})

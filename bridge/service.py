@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, NamedTuple
 
 import redis
@@ -110,6 +110,9 @@ class Bridge:
 
     def _lookup(self, partitions: list[int]) -> dict[int, int | None]:
         # Called on kafka-python's IO thread too: use the pooled client, not the sink's connection.
+        flight = self._flight
+        if flight is not None:  # a rebalance during a batch: its offsets first, else a fenced retry
+            wait([flight])
         raw = self.client.hmget(self.keys.offsets(self.topic), [str(p) for p in partitions])
         return {p: None if v is None else int(v) for p, v in zip(partitions, raw, strict=True)}
 
