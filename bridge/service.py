@@ -19,6 +19,7 @@ from kafka.structs import MemberState
 from bridge.backoff import Backoff
 from bridge.config import BridgeSettings
 from bridge.dlq import DeadLetterWriter, DlqUnavailable, dlq_headers
+from bridge.engines import Engines
 from bridge.health import Health
 from bridge.kafka_io import (
     Rebalancer,
@@ -29,12 +30,10 @@ from bridge.kafka_io import (
     seek_to_stored,
 )
 from bridge.metrics import BridgeMetrics
-from bridge.native import NativePath, native_for
 from bridge.plan import Batch, Outcome, outcome_of, plan_outcome
 from bridge.processor import Polled, dead_letters, detect, encoded_states, missing_cards, validate_records
 from bridge.rules_watch import RulesWatcher
 from bridge.sink import Fenced, RedisSink, SinkUnavailable, fence_conflicts
-from bridge.state_cache import StateCache
 from common.keys import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -77,10 +76,7 @@ class Bridge:
         self.sink = RedisSink(client, self.keys, self.topic)
         self.rules = RulesWatcher(client, self.keys, settings.rules_poll_s)
         self.health = Health(client, self.keys, settings.instance_id, settings.heartbeat_s)
-        self.cache = StateCache(settings.state_cache_max)
-        self.native = native_for(settings)
-        self._native_version: int | None = None
-        self._on_native = False
+        self.engines = Engines(settings)
         self.dlq = DeadLetterWriter(producer, settings.kafka_dlq_topic)
         self.rebalancer = Rebalancer(consumer, self.topic, self._lookup)
         self.pos: dict[int, int | None] = {}  # owned partition -> next offset we expect (None: log start)
@@ -232,7 +228,7 @@ class Bridge:
             self.consumer.close(autocommit=False, timeout_ms=2_000)
         except Exception as exc:  # the old client is being abandoned anyway
             logger.warning("bridge: closing the stalled consumer failed error=%s", exc)
-        self._forget_all()
+        self.engines.forget_all()
         self.pos.clear()
         self.unpositioned.clear()
         self.inflight = {}
@@ -254,7 +250,7 @@ class Bridge:
         events = self.rebalancer.drain()
         touched = events.revoked | set(events.assigned) | events.unpositioned
         if touched:
-            self._forget(touched)  # another owner may have written these cards since
+            self.engines.forget(touched)  # another owner may have written these cards since
         for p in events.revoked:
             self.pos.pop(p, None)
             self.unpositioned.discard(p)
@@ -275,29 +271,6 @@ class Bridge:
                 records.extend(recs)
         return records
 
-    def _native_path(self) -> NativePath | None:
-        """The native path unless off or ml_anomaly is on (its model must see every event)."""
-        use = self.native is not None and not self.rules.detector.rules.ml_anomaly.enabled
-        if use != self._on_native:  # the other path's cache may be stale: both start from Redis
-            self._forget_all()
-            self._on_native = use
-        if self.native is None or not use:
-            return None
-        if self._native_version != self.rules.version:
-            self.native.set_rules(self.rules.detector.rules)
-            self._native_version = self.rules.version
-        return self.native
-
-    def _forget(self, partitions: set[int]) -> None:
-        self.cache.drop_partitions(partitions)
-        if self.native is not None:
-            self.native.drop_partitions(sorted(partitions))
-
-    def _forget_all(self) -> None:
-        self.cache.clear()
-        if self.native is not None:
-            self.native.clear()
-
     def _process(self, records: list[Any]) -> None:
         t0 = time.perf_counter()
         first: dict[int, int] = {}
@@ -308,12 +281,12 @@ class Bridge:
         self.inflight = first
         parts = sorted(first)
         nxt = {p: o + 1 for p, o in last.items()}
-        native = self._native_path()
+        native = self.engines.native_path(self.rules)
         if native is not None:
             missing = native.scan(records)
         else:
             polled = validate_records(records, self.settings.max_record_bytes)
-            missing = missing_cards(polled, self.cache.__contains__)
+            missing = missing_cards(polled, self.engines.cache.__contains__)
         # The last batch's outcome, after parsing this one (Redis ran it meanwhile). If it failed,
         # this batch stops here: it was parsed against caches that are now dropped.
         self._confirm_previous()
@@ -328,7 +301,7 @@ class Bridge:
             rejected, dead = res.rejected, dead_letters(res.rejected)
             outcome = Outcome(res.tally, res.alerted, dead, res.states, nxt, res.scored, res.packed)
         else:
-            det = detect(polled, self.rules.detector, self.rules.version, self.cache.get, loaded)
+            det = detect(polled, self.rules.detector, self.rules.version, self.engines.cache.get, loaded)
             rejected, dead = det.rejected, dead_letters(det.rejected)
             outcome = outcome_of(Batch(det.scored, dead, encoded_states(det.states), nxt))
         self._send_dead(rejected, dead)
@@ -343,7 +316,7 @@ class Bridge:
         if native is not None:
             native.commit()
         else:
-            self.cache.put_many((c, p, s) for c, (p, s) in det.states.items())
+            self.engines.cache.put_many((c, p, s) for c, (p, s) in det.states.items())
         self.processed += len(records)
         # The outcome is read at the start of the next batch (or when a poll comes back empty), so
         # Redis runs this transaction while the next batch is prepared.
@@ -361,7 +334,7 @@ class Bridge:
             for p, offset in sent.first.items():
                 if p in self.pos:
                     self.pos[p] = offset
-            self._forget(set(sent.first))
+            self.engines.forget(sent.first)
             self.processed -= sent.records
             self.inflight = {**self.inflight, **sent.first}  # the recovery rewinds to these
             raise
@@ -401,7 +374,7 @@ class Bridge:
         self.metrics.fenced.inc()
         self.dlq.discard()
         logger.warning("bridge: batch fenced stored=%s", exc.stored)
-        self._forget(set(self.inflight) | set(exc.stored))
+        self.engines.forget(set(self.inflight) | set(exc.stored))
         targets: dict[int, int | None] = dict(self.inflight)
         targets.update(exc.stored)
         self.inflight = {}
