@@ -83,6 +83,10 @@ impl Run {
         }
     }
 
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
     fn card_of(&self, i: usize) -> Option<String> {
         match &self.records[i].event {
             Some(ev) => Some(ev.card_id().to_owned()),

@@ -18,6 +18,7 @@ use std::num::NonZeroUsize;
 use lru::LruCache;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
+use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -74,6 +75,18 @@ impl Packed {
 
 fn parse_rules(raw: &[u8]) -> PyResult<Rules> {
     serde_json::from_slice(raw).map_err(|e| PyValueError::new_err(format!("rules: {e}")))
+}
+
+/// Batches at least this big release the GIL while Rust works on them: the consumer's next poll
+/// runs meanwhile. Small ones keep it; handing it back and forth would only add latency.
+const UNLOCK_MIN_RECORDS: usize = 256;
+
+fn unlocked<T: Send, F: Ungil + FnOnce() -> T>(py: Python<'_>, records: usize, f: F) -> T {
+    if records >= UNLOCK_MIN_RECORDS {
+        py.allow_threads(f)
+    } else {
+        f()
+    }
 }
 
 fn header_text(value: &[u8], max_chars: usize) -> String {
@@ -188,7 +201,7 @@ impl Engine {
             self.batch.push(record);
             raws.push(raw);
         }
-        Ok(py.allow_threads(|| self.parse_all(raws)))
+        Ok(unlocked(py, self.batch.len(), || self.parse_all(raws)))
     }
 
     /// Whether a card's state is cached.
@@ -225,13 +238,14 @@ impl Engine {
             stored.insert(k.extract()?, raw);
         }
         let mut run = batch::Run::new(std::mem::take(&mut self.batch), slow_cards, stored);
-        py.allow_threads(|| run.quiet_pass(&self.rules, &self.cache));
+        let n = run.len();
+        unlocked(py, n, || run.quiet_pass(&self.rules, &self.cache));
         run.python_pass(py, &self.rules, &self.cache, slow, canonical)?;
-        let (tally, pending, rows, scored) = py.allow_threads(|| run.finish(row_limit));
+        let (tally, pending, rows, scored) = unlocked(py, n, || run.finish(row_limit));
         self.pending = pending;
         self.rows = rows;
         self.packed = match &state_key_prefix {
-            Some(prefix) => py.allow_threads(|| Packed::build(&self.rows, &self.pending, prefix)),
+            Some(prefix) => unlocked(py, n, || Packed::build(&self.rows, &self.pending, prefix)),
             None => Packed::default(),
         };
         tally.into_py_tuple(py, scored)
@@ -274,7 +288,8 @@ impl Engine {
 
     /// The batch is in Redis: its card states become the cache's.
     fn commit(&mut self, py: Python<'_>) {
-        py.allow_threads(|| {
+        let n = self.pending.len();
+        unlocked(py, n, || {
             for (card, partition, s) in self.pending.drain(..) {
                 self.cache.put(card, (partition, s));
             }
