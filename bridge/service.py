@@ -51,8 +51,8 @@ SWITCH_INTERVAL_S = 0.001
 # Smaller batches (the bridge keeps up) are applied on the main thread and confirmed at once.
 INLINE_MAX = 1_000
 # Two batches of up to BRIDGE_BATCH_MAX records are alive at once under a backlog; glibc keeps the
-# freed heap, so the bridge trims it when it catches up, at most this often.
-TRIM_INTERVAL_S = 2.0
+# freed heap, so the bridge trims it between big batches and when it catches up, at most this often.
+TRIM_INTERVAL_S = 1.0
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
@@ -186,6 +186,7 @@ class Bridge:
         self._housekeeping()
         records = self._apply_rebalance(polled)
         if len(records) >= INLINE_MAX:  # a backlog: overlap this batch with the next poll
+            self._release_memory()  # the batch thread is idle now
             self._flying = len(records)
             self._flight = self._batches.submit(self._process, records)
             return
