@@ -193,6 +193,8 @@ class Bridge:
         if records:  # keeping up: a hand-off to the batch thread would only add latency
             self._process(records)
         self._confirm_previous()  # nothing queued behind it: learn how it went now
+        if records:
+            self._backoff.reset()
         self._release_memory()
 
     def _release_memory(self) -> None:
