@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 import msgspec
 
 from bridge.config import BridgeSettings
-from bridge.detection import Detector, decode_state, encode_state, make_alert
+from bridge.detection import Detector, decode_state, encode_state
 from bridge.plan import Packed, Scored, Tally, txn_row
-from bridge.processor import Polled, validate_records
-from bridge.validation import DETECTOR, Rejected
+from bridge.processor import Polled, evaluate, validate_records
+from bridge.validation import Rejected
 from common.keys import RECENT_TXNS_MAX
 from common.rules import RulesConfig, default_rules
 
@@ -82,21 +82,14 @@ class _Slow:
         if isinstance(ev, Rejected):
             self.rejected.append(item)
             return None
-        try:
-            decision, new_state = self.detector.evaluate(
-                ev, decode_state(state) if state is not None else None
-            )
-            alert = make_alert(ev, decision, self.version) if decision.is_alert else None
-        except Exception as exc:  # one poison event must not stall its partition
-            logger.exception(
-                "bridge: detector failed partition=%s offset=%s", item.meta.partition, item.meta.offset
-            )
-            self.rejected.append(
-                item._replace(result=Rejected(DETECTOR, f"detector: {type(exc).__name__}: {exc}"[:500]))
-            )
+        done = evaluate(
+            item, ev, self.detector, self.version, decode_state(state) if state is not None else None
+        )
+        if isinstance(done, Polled):
+            self.rejected.append(done)
             return None
-        scored = Scored(item.meta, ev, decision.score, decision.severity, alert)
-        if alert is not None:
+        scored, new_state = done
+        if scored.alert is not None:
             self.alerted.append(scored)
         meta = item.meta
         return (

@@ -86,6 +86,21 @@ def missing_cards(polled: Iterable[Polled], cached: Callable[[str], bool]) -> li
     return list(seen)
 
 
+def evaluate(
+    item: Polled, ev: Transaction, detector: Detector, rules_version: int, state: CardState | None
+) -> tuple[Scored, CardState] | Polled:
+    """Score one valid event; a detector failure comes back as the record bound for the DLQ."""
+    try:
+        decision, new_state = detector.evaluate(ev, state)
+        alert = make_alert(ev, decision, rules_version) if decision.is_alert else None
+    except Exception as exc:  # one poison event must not stall its partition
+        logger.exception(
+            "bridge: detector failed partition=%s offset=%s", item.meta.partition, item.meta.offset
+        )
+        return item._replace(result=Rejected(DETECTOR, f"detector: {type(exc).__name__}: {exc}"[:500]))
+    return Scored(item.meta, ev, decision.score, decision.severity, alert), new_state
+
+
 def detect(
     polled: list[Polled],
     detector: Detector,
@@ -108,18 +123,12 @@ def detect(
         if state is None and card in loaded:
             raw = loaded[card]
             state = decode_state(raw) if raw is not None else None
-        try:
-            decision, new_state = detector.evaluate(ev, state)
-            alert = make_alert(ev, decision, rules_version) if decision.is_alert else None
-        except Exception as exc:  # one poison event must not stall its partition
-            logger.exception(
-                "bridge: detector failed partition=%s offset=%s", item.meta.partition, item.meta.offset
-            )
-            why = Rejected(DETECTOR, f"detector: {type(exc).__name__}: {exc}"[:500])
-            rejected.append(item._replace(result=why))
+        done = evaluate(item, ev, detector, rules_version, state)
+        if isinstance(done, Polled):
+            rejected.append(done)
             continue
-        states[card] = (item.meta.partition, new_state)
-        scored.append(Scored(item.meta, ev, decision.score, decision.severity, alert))
+        states[card] = (item.meta.partition, done[1])
+        scored.append(done[0])
     return Detected(scored, rejected, states)
 
 

@@ -178,7 +178,6 @@ pub fn parse(raw: Vec<u8>) -> Option<Event> {
     let (merchant, category, city) = (span(w.merchant_id), span(w.merchant_category), span(w.city));
     let (country, channel) = (w.country.map(span), span(w.channel));
     let (amount, lat, lon) = (w.amount, w.lat, w.lon);
-    drop(w);
     Some(Event {
         t_ms,
         amount,

@@ -12,7 +12,7 @@ mod floatfmt;
 mod state;
 mod tally;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 
 use lru::LruCache;
@@ -115,7 +115,7 @@ fn read_record(rec: &Bound<'_, PyAny>, max_bytes: usize) -> PyResult<(Record, Op
         ),
     };
     let (partition, ts_ms): (i64, i64) = (partition.extract()?, ts_ms.extract()?);
-    let mut raw = match value.downcast::<PyBytes>() {
+    let raw = match value.downcast::<PyBytes>() {
         Ok(b) if b.as_bytes().len() <= max_bytes => Some(b.as_bytes().to_vec()),
         _ => None,
     };
@@ -150,11 +150,7 @@ fn read_record(rec: &Bound<'_, PyAny>, max_bytes: usize) -> PyResult<(Record, Op
             }
         }
     }
-    if raw.is_none() {
-        record.scenario = None;
-        record.scenario_id = None;
-    }
-    Ok((record, raw.take()))
+    Ok((record, raw)) // parse_all() drops the headers of every record it does not parse
 }
 
 fn bulk(out: &mut Vec<u8>, arg: &[u8]) {
@@ -323,15 +319,14 @@ impl Engine {
 impl Engine {
     fn parse_all(&mut self, raws: Vec<Option<Vec<u8>>>) -> (Vec<String>, Vec<usize>) {
         let mut missing: Vec<String> = Vec::new();
-        let mut listed: HashMap<String, ()> = HashMap::new();
+        let mut listed: HashSet<String> = HashSet::new();
         let mut slow = Vec::new();
         for (i, (rec, raw)) in self.batch.iter_mut().zip(raws).enumerate() {
             rec.event = raw.and_then(event::parse);
             match &rec.event {
                 Some(ev) => {
                     let card = ev.card_id();
-                    if !self.cache.contains(card) && !listed.contains_key(card) {
-                        listed.insert(card.to_owned(), ());
+                    if !self.cache.contains(card) && listed.insert(card.to_owned()) {
                         missing.push(card.to_owned());
                     }
                 }
