@@ -65,6 +65,14 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
 _malloc_trim = _load_malloc_trim()
 
 
+class Taken(NamedTuple):
+    """The records of one poll that this instance applies, with each partition's offset range."""
+
+    records: list[Any]
+    first: dict[int, int]  # partition -> first offset
+    nxt: dict[int, int]  # partition -> offset after the last
+
+
 class Unconfirmed(NamedTuple):
     """A batch whose transaction was sent without waiting for Redis's answer."""
 
@@ -184,16 +192,16 @@ class Bridge:
         finally:
             self._land(polled)
         self._housekeeping()
-        records = self._apply_rebalance(polled)
-        if len(records) >= INLINE_MAX:  # a backlog: overlap this batch with the next poll
+        taken = self._apply_rebalance(polled)
+        if len(taken.records) >= INLINE_MAX:  # a backlog: overlap this batch with the next poll
             self._release_memory()  # the batch thread is idle now
-            self._flying = len(records)
-            self._flight = self._batches.submit(self._process, records)
+            self._flying = len(taken.records)
+            self._flight = self._batches.submit(self._process, taken)
             return
-        if records:  # keeping up: a hand-off to the batch thread would only add latency
-            self._process(records)
+        if taken.records:  # keeping up: a hand-off to the batch thread would only add latency
+            self._process(taken)
         self._confirm_previous()  # nothing queued behind it: learn how it went now
-        if records:
+        if taken.records:
             self._backoff.reset()
         self._release_memory()
 
@@ -278,7 +286,7 @@ class Bridge:
     def _commit_kafka(self, wait: bool = False) -> None:
         commit_positions(self.consumer, self.topic, self.pos, wait=wait)
 
-    def _apply_rebalance(self, polled: dict[TopicPartition, list[Any]]) -> list[Any]:
+    def _apply_rebalance(self, polled: dict[TopicPartition, list[Any]]) -> Taken:
         events = self.rebalancer.drain()
         touched = events.revoked | set(events.assigned) | events.unpositioned
         if touched:
@@ -297,22 +305,19 @@ class Bridge:
             parts = sorted(self.unpositioned)
             self.pos.update(seek_to_stored(self.consumer, self.topic, parts, self._lookup))
             self.unpositioned.clear()
-        records = []
+        taken = Taken([], {}, {})
         for tp, recs in sorted(polled.items()):
-            if tp.topic == self.topic and tp.partition not in skip and tp.partition in self.pos:
-                records.extend(recs)
-        return records
+            p = tp.partition
+            if recs and tp.topic == self.topic and p not in skip and p in self.pos:
+                taken.records.extend(recs)  # a partition's records come in offset order
+                taken.first[p], taken.nxt[p] = recs[0].offset, recs[-1].offset + 1
+        return taken
 
-    def _process(self, records: list[Any]) -> None:
+    def _process(self, taken: Taken) -> None:
         t0 = time.perf_counter()
-        first: dict[int, int] = {}
-        last: dict[int, int] = {}
-        for rec in records:
-            first.setdefault(rec.partition, rec.offset)
-            last[rec.partition] = rec.offset
+        records, first, nxt = taken
         self.inflight = first
         parts = sorted(first)
-        nxt = {p: o + 1 for p, o in last.items()}
         native = self.engines.native_path(self.rules)
         if native is not None:
             missing = native.scan(records)
