@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any, NamedTuple
+from typing import Any
 
 import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import MemberState
 
+from bridge.apply import BatchApplier, Progress, Taken
 from bridge.backoff import Backoff
 from bridge.config import BridgeSettings
-from bridge.dlq import DeadLetterWriter, DlqUnavailable, dlq_headers
+from bridge.dlq import DeadLetterWriter, DlqUnavailable
 from bridge.engines import Engines
 from bridge.health import Health
 from bridge.kafka_io import (
@@ -31,53 +29,15 @@ from bridge.kafka_io import (
     seek_to_stored,
 )
 from bridge.metrics import BridgeMetrics
-from bridge.plan import Batch, Outcome, outcome_of, plan_outcome
-from bridge.processor import Polled, dead_letters, detect, encoded_states, missing_cards, validate_records
 from bridge.rules_watch import RulesWatcher
-from bridge.sink import Fenced, RedisSink, SinkUnavailable, fence_conflicts
+from bridge.runtime import HeapTrimmer, tune_interpreter
+from bridge.sink import Fenced, RedisSink, SinkUnavailable
 from common.keys import RedisKeys
 
 logger = logging.getLogger(__name__)
 INFRA_ERRORS = (SinkUnavailable, DlqUnavailable, redis.RedisError, KafkaError, OSError)
-LATENCY_SAMPLES_PER_BATCH = 32
-# Cyclic-GC thresholds for the loop: every batch allocates ~10 objects per record, so the default
-# (700) ran a young collection every few dozen records and regularly rescanned the state cache;
-# profiled at ~15 us/record (~15% of the CPU). The hot path builds no reference cycles.
-GC_THRESHOLDS = (20_000, 20, 50)
-# The batch thread needs the GIL back after each native section and Redis reply, while the
-# consumer's poll (pure Python) holds it; at the default 5 ms each hand-back could wait that long.
-# 1 ms measured 0.44x raw consumption against 0.35x at 5 ms (median of 3, 2026-11-30).
-SWITCH_INTERVAL_S = 0.001
 # Smaller batches (the bridge keeps up) are applied on the main thread and confirmed at once.
 INLINE_MAX = 1_000
-# Two batches of up to BRIDGE_BATCH_MAX records are alive at once under a backlog; glibc keeps the
-# freed heap, so the bridge trims it between big batches and when it catches up, at most this often.
-TRIM_INTERVAL_S = 1.0
-
-
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        return None
-
-
-_malloc_trim = _load_malloc_trim()
-
-
-class Taken(NamedTuple):
-    """The records of one poll that this instance applies, with each partition's offset range."""
-
-    records: list[Any]
-    first: dict[int, int]  # partition -> first offset
-    nxt: dict[int, int]  # partition -> offset after the last
-
-
-class Unconfirmed(NamedTuple):
-    """A batch whose transaction was sent without waiting for Redis's answer."""
-
-    first: dict[int, int]  # partition -> first offset of the batch
-    records: int
 
 
 class Bridge:
@@ -103,10 +63,20 @@ class Bridge:
         self.engines = Engines(settings)
         self.dlq = DeadLetterWriter(producer, settings.kafka_dlq_topic)
         self.rebalancer = Rebalancer(consumer, self.topic, self._lookup)
-        self.pos: dict[int, int | None] = {}  # owned partition -> next offset we expect (None: log start)
+        self.progress = Progress()
+        self.pos = self.progress.pos  # the same dict, never rebound
         self.unpositioned: set[int] = set()
-        self.inflight: dict[int, int] = {}  # partition -> first offset of the batch being applied
-        self.processed = 0
+        self.applier = BatchApplier(
+            settings,
+            keys=self.keys,
+            sink=self.sink,
+            dlq=self.dlq,
+            engines=self.engines,
+            rules=self.rules,
+            metrics=self.metrics,
+            health=self.health,
+            progress=self.progress,
+        )
         self._stop = threading.Event()
         self._backoff = Backoff(0.1, settings.backoff_max_s)
         self._next_commit = 0.0
@@ -118,8 +88,7 @@ class Bridge:
         self._batches = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-batch")
         self._flight: Future[None] | None = None
         self._flying = 0  # records in the batch in flight
-        self._unconfirmed: Unconfirmed | None = None  # the last batch, sent to Redis but not confirmed
-        self._big_batches, self._next_trim = 0, 0.0
+        self._trimmer = HeapTrimmer()
 
     def stop(self) -> None:
         """Ask the loop to finish the current batch and return (safe from a signal handler)."""
@@ -128,6 +97,11 @@ class Bridge:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def processed(self) -> int:
+        """Records applied so far (valid + dead-lettered)."""
+        return self.progress.processed
 
     def _lookup(self, partitions: list[int]) -> dict[int, int | None]:
         # Called on kafka-python's IO thread too: use the pooled client, not the sink's connection.
@@ -144,9 +118,7 @@ class Bridge:
         self.metrics.serve(self.settings.metrics_port)
         self._retry_until_ok(self.rules.seed)
         self.metrics.rules_version.set(self.rules.version)
-        gc.freeze()  # start-up objects (modules, clients, rules) never need scanning again
-        gc.set_threshold(*GC_THRESHOLDS)
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        tune_interpreter()
         try:
             while not self.stopping and (max_events is None or self.processed + self._flying < max_events):
                 limit = self.settings.batch_max
@@ -194,37 +166,29 @@ class Bridge:
         self._housekeeping()
         taken = self._apply_rebalance(polled)
         if len(taken.records) >= INLINE_MAX:  # a backlog: overlap this batch with the next poll
-            self._release_memory()  # the batch thread is idle now
+            self._trimmer.trim()  # the batch thread is idle now
             self._flying = len(taken.records)
-            self._flight = self._batches.submit(self._process, taken)
+            self._flight = self._batches.submit(self.applier.apply, taken)
             return
         if taken.records:  # keeping up: a hand-off to the batch thread would only add latency
-            self._process(taken)
-        self._confirm_previous()  # nothing queued behind it: learn how it went now
+            self.applier.apply(taken)
+        self.applier.confirm_previous()  # nothing queued behind it: learn how it went now
         if taken.records:
             self._backoff.reset()
-        self._release_memory()
-
-    def _release_memory(self) -> None:
-        """Hand freed heap back to the OS after big batches (glibc keeps it otherwise)."""
-        if self._big_batches and time.monotonic() >= self._next_trim:
-            self._big_batches = 0
-            self._next_trim = time.monotonic() + TRIM_INTERVAL_S
-            if _malloc_trim is not None:
-                _malloc_trim(0)
+        self._trimmer.trim()
 
     def _land(self, polled: dict[TopicPartition, list[Any]]) -> None:
         """Wait for the batch in flight; if it failed, the records polled meanwhile are rewound too."""
         flight, self._flight, self._flying = self._flight, None, 0
         if flight is None:
             return
-        self._big_batches += 1
+        self._trimmer.batch_done()
         try:
             flight.result()
         except BaseException:
             for tp, recs in polled.items():  # not processed: fetch them again after the rewind
                 if recs and tp.topic == self.topic:
-                    self.inflight.setdefault(tp.partition, recs[0].offset)
+                    self.progress.inflight.setdefault(tp.partition, recs[0].offset)
             raise
         self._backoff.reset()
 
@@ -232,7 +196,7 @@ class Bridge:
         """Stopping: finish the batch in flight (its write and offsets land, or nothing does)."""
         try:
             self._land({})
-            self._confirm_previous()
+            self.applier.confirm_previous()
         except (Fenced, *INFRA_ERRORS) as exc:
             logger.warning("bridge: last batch not applied error=%s", exc)
 
@@ -271,7 +235,7 @@ class Bridge:
         self.engines.forget_all()
         self.pos.clear()
         self.unpositioned.clear()
-        self.inflight = {}
+        self.progress.inflight = {}
         self.consumer = factory()
         self.rebalancer = Rebalancer(self.consumer, self.topic, self._lookup)
         self.consumer.subscribe([self.topic], listener=self.rebalancer)
@@ -313,88 +277,6 @@ class Bridge:
                 taken.first[p], taken.nxt[p] = recs[0].offset, recs[-1].offset + 1
         return taken
 
-    def _process(self, taken: Taken) -> None:
-        t0 = time.perf_counter()
-        records, first, nxt = taken
-        self.inflight = first
-        parts = sorted(first)
-        native = self.engines.native_path(self.rules)
-        if native is not None:
-            missing = native.scan(records)
-        else:
-            polled = validate_records(records, self.settings.max_record_bytes)
-            missing = missing_cards(polled, self.engines.cache.__contains__)
-        # The last batch's outcome, after parsing this one (Redis ran it meanwhile). If it failed,
-        # this batch stops here: it was parsed against caches that are now dropped.
-        self._confirm_previous()
-        prepared = self.sink.prepare(parts, [self.keys.card_state(c) for c in missing])
-        self._fence(first, prepared.stored)
-        loaded = {c: prepared.states[self.keys.card_state(c)] for c in missing}
-        if native is not None:
-            prefix = self.keys.card_state("")
-            res = native.detect(
-                records, self.rules.detector, self.rules.version, loaded, state_key_prefix=prefix
-            )
-            rejected, dead = res.rejected, dead_letters(res.rejected)
-            outcome = Outcome(res.tally, res.alerted, dead, res.states, nxt, res.scored, res.packed)
-        else:
-            det = detect(polled, self.rules.detector, self.rules.version, self.engines.cache.get, loaded)
-            rejected, dead = det.rejected, dead_letters(det.rejected)
-            outcome = outcome_of(Batch(det.scored, dead, encoded_states(det.states), nxt))
-        self._send_dead(rejected, dead)
-        now_ms = int(time.time() * 1000)
-        plan = plan_outcome(self.keys, self.topic, outcome, now_ms, self.settings.card_state_ttl_s)
-        self.sink.send_commit(plan, {p: prepared.stored[p] for p in parts})
-        # From here the batch counts as applied; if Redis says otherwise, _confirm_previous()
-        # takes it back before anything else is done.
-        self._unconfirmed = Unconfirmed(first, len(records))
-        self.inflight = {}
-        self.pos.update(nxt)
-        if native is not None:
-            native.commit()
-        else:
-            self.engines.cache.put_many((c, p, s) for c, (p, s) in det.states.items())
-        self.processed += len(records)
-        # The outcome is read at the start of the next batch (or when a poll comes back empty), so
-        # Redis runs this transaction while the next batch is prepared.
-        done_ms = time.time() * 1000  # sent: Redis runs it next (a failure is retried and measured again)
-        self._observe(records, outcome, done_ms, time.perf_counter() - t0)
-
-    def _confirm_previous(self) -> None:
-        """Read the last sent transaction's outcome; if it failed, undo what the batch claimed."""
-        sent, self._unconfirmed = self._unconfirmed, None
-        if sent is None:
-            return
-        try:
-            self.sink.confirm()
-        except BaseException:
-            for p, offset in sent.first.items():
-                if p in self.pos:
-                    self.pos[p] = offset
-            self.engines.forget(sent.first)
-            self.processed -= sent.records
-            self.inflight = {**self.inflight, **sent.first}  # the recovery rewinds to these
-            raise
-
-    def _send_dead(self, rejected: list[Polled], dead: list[Any]) -> None:
-        for item, letter in zip(rejected, dead, strict=True):
-            rec = item.record
-            headers = dlq_headers(rec.headers, letter.reason, self.topic, rec.partition, rec.offset)
-            self.dlq.send(rec.value, rec.key, headers)
-        self.dlq.confirm()  # dead letters are durable before their offsets are committed
-
-    def _fence(self, first: dict[int, int], stored: dict[int, int | None]) -> None:
-        """Raise Fenced unless each partition's batch starts exactly where Redis says it should."""
-        conflicts = fence_conflicts(first, stored, self.pos)
-        if conflicts:
-            raise Fenced(conflicts)
-
-    def _observe(self, records: list[Any], batch: Outcome, done_ms: float, seconds: float) -> None:
-        step = max(1, len(records) // LATENCY_SAMPLES_PER_BATCH)
-        samples = [done_ms - r.timestamp for r in records[::step]]
-        self.metrics.observe_batch(batch, len(records), seconds, samples)
-        self.health.add_latencies(samples)
-
     def _rewind(self, targets: dict[int, int | None]) -> None:
         for p, offset in targets.items():
             tp = TopicPartition(self.topic, p)
@@ -411,18 +293,18 @@ class Bridge:
         self.metrics.fenced.inc()
         self.dlq.discard()
         logger.warning("bridge: batch fenced stored=%s", exc.stored)
-        self.engines.forget(set(self.inflight) | set(exc.stored))
-        targets: dict[int, int | None] = dict(self.inflight)
+        self.engines.forget(set(self.progress.inflight) | set(exc.stored))
+        targets: dict[int, int | None] = dict(self.progress.inflight)
         targets.update(exc.stored)
-        self.inflight = {}
+        self.progress.inflight = {}
         self._rewind(targets)
 
     def _on_infra_error(self, exc: BaseException) -> None:
         kind = type(exc).__name__
         self.metrics.retries.labels(kind).inc()
         self.dlq.discard()
-        targets: dict[int, int | None] = dict(self.inflight)
-        self.inflight = {}
+        targets: dict[int, int | None] = dict(self.progress.inflight)
+        self.progress.inflight = {}
         self._rewind(targets)  # nothing acknowledged: the same records come again
         delay = self._backoff.next()
         logger.warning("bridge: infrastructure error retry_in=%.1fs kind=%s error=%s", delay, kind, exc)
