@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Any
 
+FIRST_RECORD_STALL_S = 20.0  # a fresh group's join takes a few seconds; 20 s without a record is a stall
+
 
 def _bridge_consumer(topic: str, group: str) -> Any:
     """A consumer built by the bridge's own factory, so its settings are exactly the bridge's."""
@@ -26,20 +28,50 @@ def _bridge_consumer(topic: str, group: str) -> Any:
     return consumer, settings
 
 
+class _Feed:
+    """The bridge's consumer, replaced if it never gets its first record.
+
+    kafka-python 3.0 can spin for good looking up a new group's coordinator (seen in a bench run:
+    5 minutes at 100 % CPU). The bridge replaces a consumer whose join stalls; the measured loops
+    here do the same before their first record. Later, a fresh consumer would re-read from the
+    start, so a stall then is measured as it is.
+    """
+
+    def __init__(self, topic: str, group: str, stall_s: float = FIRST_RECORD_STALL_S) -> None:
+        self.topic, self.group, self.stall_s = topic, group, stall_s
+        self.consumer, self.settings = _bridge_consumer(topic, group)
+        self.got_any, self._since = False, time.monotonic()
+
+    def poll(self) -> dict[Any, list[Any]]:
+        polled: dict[Any, list[Any]] = self.consumer.poll(
+            timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_max
+        )
+        if polled:
+            self.got_any = True
+        elif not self.got_any and time.monotonic() - self._since > self.stall_s:
+            logging.warning("bench: no record after %.0fs, replacing the consumer", self.stall_s)
+            self.close()
+            self.consumer, self.settings = _bridge_consumer(self.topic, self.group)
+            self._since = time.monotonic()
+        return polled
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)
+
+
 def raw_consumer(topic: str, group: str, count: int, timeout_s: float) -> dict[str, Any]:
     """The limit: poll and discard with the bridge's consumer settings."""
-    consumer, settings = _bridge_consumer(topic, group)
+    feed = _Feed(topic, group)
     samples: list[tuple[float, int]] = []
     seen, deadline = 0, time.monotonic() + timeout_s
     try:
         while seen < count and time.monotonic() < deadline:
-            polled = consumer.poll(timeout_ms=settings.poll_timeout_ms, max_records=settings.batch_max)
-            n = sum(len(recs) for recs in polled.values())
+            n = sum(len(recs) for recs in feed.poll().values())
             if n:
                 seen += n
                 samples.append((time.time(), seen))
     finally:
-        consumer.close(autocommit=False)
+        feed.close()
     return {"samples": samples}
 
 
@@ -49,14 +81,13 @@ def naive_consumer(
     """The original demo's style: per event one json.loads and one Redis round trip, no batching."""
     import redis
 
-    consumer, settings = _bridge_consumer(topic, group)
+    feed = _Feed(topic, group)
     client = redis.Redis.from_url(redis_url)
     samples: list[tuple[float, int]] = []
     seen, deadline = 0, time.monotonic() + timeout_s
     try:
         while seen < count and time.monotonic() < deadline:
-            polled = consumer.poll(timeout_ms=settings.poll_timeout_ms, max_records=settings.batch_max)
-            for recs in polled.values():
+            for recs in feed.poll().values():
                 for rec in recs:
                     event = json.loads(rec.value)
                     client.lpush(key, json.dumps(event))  # one command per event, as the demo did
@@ -68,7 +99,7 @@ def naive_consumer(
                 if seen >= count:
                     break
     finally:
-        consumer.close(autocommit=False)
+        feed.close()
         client.close()
     return {"samples": samples}
 
