@@ -29,6 +29,7 @@ class BridgeRun:
     cpu_s: float = 0.0
     rss_mb: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
+    settled_rss_mb: list[float] = field(default_factory=list)  # after `settle_s` idle (0: not read)
 
 
 def write_rules(ctx: Context, keys: RedisKeys, ml: bool) -> None:
@@ -69,8 +70,13 @@ def run_bridges(
     ml: bool = False,
     tag: str = "b",
     keep: bool = False,
+    settle_s: float = 0.0,
 ) -> BridgeRun:
-    """Process `total` pre-produced records with fresh group + prefix; measure the steady rate."""
+    """Process `total` pre-produced records with fresh group + prefix; measure the steady rate.
+
+    RSS is read the moment the last record is applied (batches may still be in memory) and, with
+    `settle_s`, again after the bridges idled that long: what they keep once the stream is done.
+    """
     keys = ctx.new_keys(f"{tag}{instances}")
     write_rules(ctx, keys, ml)
     procs = start_bridges(ctx, topic, keys, instances, tag)
@@ -90,6 +96,9 @@ def run_bridges(
         run.cpu_s = sum(cpu_seconds(p.pid) for p in procs)
         run.rss_mb = [rss_mb(p.pid) for p in procs]
         run.peak_rss_mb = [rss_mb(p.pid, peak=True) for p in procs]
+        if settle_s > 0:
+            time.sleep(settle_s)
+            run.settled_rss_mb = [rss_mb(p.pid) for p in procs]
     finally:
         stop(procs)
     run.rate = window_rate(samples, total, ctx.sizes.window_frac)
