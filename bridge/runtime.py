@@ -19,6 +19,9 @@ SWITCH_INTERVAL_S = 0.001
 # Two batches of up to BRIDGE_BATCH_MAX records are alive at once under a backlog; glibc keeps the
 # freed heap, so the bridge trims it between big batches and when it catches up, at most this often.
 TRIM_INTERVAL_S = 1.0
+# Keeping up, batches are small and freed across threads (kafka-python's IO thread allocates what
+# the main thread frees), so glibc's per-thread arenas fragment slowly: trim this often as well.
+STEADY_TRIM_INTERVAL_S = 30.0
 
 
 def tune_interpreter() -> None:
@@ -39,20 +42,25 @@ _malloc_trim = _load_malloc_trim()
 
 
 class HeapTrimmer:
-    """Hands freed heap back to the OS after big batches, at most once per interval."""
+    """Hands freed heap back to the OS: soon after big batches, and now and then in any case."""
 
-    def __init__(self, interval_s: float = TRIM_INTERVAL_S) -> None:
-        self.interval_s = interval_s
-        self._pending, self._next_at = 0, 0.0
+    def __init__(
+        self, interval_s: float = TRIM_INTERVAL_S, steady_interval_s: float = STEADY_TRIM_INTERVAL_S
+    ) -> None:
+        self.interval_s, self.steady_interval_s = interval_s, steady_interval_s
+        self._pending, self._last = 0, time.monotonic()
+        self.trims = 0
 
     def batch_done(self) -> None:
         """A big batch landed: its records and buffers are garbage now."""
         self._pending += 1
 
     def trim(self) -> None:
-        """Trim if a big batch landed since the last trim and the interval has passed."""
-        if self._pending and time.monotonic() >= self._next_at:
-            self._pending = 0
-            self._next_at = time.monotonic() + self.interval_s
+        """Trim after a big batch once `interval_s` has passed, and after `steady_interval_s` in any case."""
+        now = time.monotonic()
+        since = now - self._last
+        if (self._pending and since >= self.interval_s) or since >= self.steady_interval_s:
+            self._pending, self._last = 0, now
+            self.trims += 1
             if _malloc_trim is not None:
                 _malloc_trim(0)
