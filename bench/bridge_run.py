@@ -29,7 +29,7 @@ class BridgeRun:
     cpu_s: float = 0.0
     rss_mb: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
-    settled_rss_mb: list[float] = field(default_factory=list)  # after `settle_s` idle (0: not read)
+    settled_rss_mb: list[float] = field(default_factory=list)  # after `settle_s` idle (empty when not read)
 
 
 def write_rules(ctx: Context, keys: RedisKeys, ml: bool) -> None:

@@ -39,12 +39,10 @@ class Unconfirmed(NamedTuple):
 class Progress:
     """Where this instance stands; shared by the loop (rebalances, rewinds) and the applier."""
 
-    pos: dict[int, int | None] = field(
-        default_factory=dict
-    )  # owned partition -> next offset (None: log start)
-    inflight: dict[int, int] = field(
-        default_factory=dict
-    )  # partition -> first offset of the batch being applied
+    # owned partition -> next offset (None: log start)
+    pos: dict[int, int | None] = field(default_factory=dict)
+    # partition -> first offset of the batch being applied
+    inflight: dict[int, int] = field(default_factory=dict)
     processed: int = 0  # records applied (valid + dead-lettered)
 
 
