@@ -1,7 +1,8 @@
 """`python -m bench run [--smoke] [--only SECTION ...] [--reps N]`: benchmarks on the real local stack.
 
-The full run writes bench/results.json, bench/*.png and the README Performance table (between the
-bench markers); the smoke run writes everything to bench/out/ only and asserts nothing about speed.
+The full run writes bench/results.json, bench/*.png, the tables of docs/performance.md and the
+README's headline figures (bench/docs.py); the smoke run writes everything to bench/out/ only and
+asserts nothing about speed. `python -m bench docs` re-splices the doc blocks from results.json.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import plots, report, sec_bridge, sec_dash, sec_latency, sec_memory, sec_producer, sec_quality
+from bench import (
+    docs,
+    plots,
+    report,
+    sec_bridge,
+    sec_dash,
+    sec_latency,
+    sec_memory,
+    sec_producer,
+    sec_quality,
+)
 from bench.config import sizes_for
 from bench.stack import REPO_ROOT, Context, ensure_services, machine_note
 
@@ -117,7 +128,7 @@ def _finish(
 
 
 def write_outputs(results: dict[str, Any], out: Path, smoke: bool) -> None:
-    """results.json, the Markdown table, the plots and (full runs only) the README section."""
+    """results.json, the Markdown table, the plots and (full runs only) the generated doc blocks."""
     report.write_json(results, out / "results.json")
     table = report.markdown(results)
     md = BENCH_DIR / "out" / ("table-smoke.md" if smoke else "table.md")
@@ -125,8 +136,9 @@ def write_outputs(results: dict[str, Any], out: Path, smoke: bool) -> None:
     md.write_text(table + "\n")
     written = plots.write_all(results, out)
     logger.info("bench: wrote %s, %s and %d plots", out / "results.json", md, len(written))
-    if not smoke and report.splice_readme(REPO_ROOT / "README.md", table):
-        logger.info("bench: README Performance table updated")
+    if not smoke:
+        for path in docs.write_docs(results, REPO_ROOT):
+            logger.info("bench: %s updated from the results", path.relative_to(REPO_ROOT))
 
 
 def _on_sigterm(signum: int, _frame: Any) -> None:
@@ -149,9 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     r.add_argument("--reps", type=int, default=None, help="repetitions (default: 3 full, 1 smoke)")
     r.add_argument("--out", type=Path, default=None, help="output directory (default: bench/ or bench/out/)")
+    sub.add_parser("docs", help="re-splice docs/performance.md and the README headline from results.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.ERROR)  # its IO-thread warnings drown the progress lines
+    if args.command == "docs":
+        changed = docs.write_docs(json.loads((BENCH_DIR / "results.json").read_text()), REPO_ROOT)
+        logger.info("bench: regenerated %s", ", ".join(str(p.relative_to(REPO_ROOT)) for p in changed))
+        return 0
     return run(args.smoke, args.only, args.reps, args.out)
 
 

@@ -1,14 +1,12 @@
-"""Write results: JSON, the Markdown tables of the README Performance section, README splicing."""
+"""Write results: strict JSON and the Markdown tables of docs/performance.md."""
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
-START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 EN = "\u2013"  # en dash between min and max
 
 
@@ -300,15 +298,3 @@ def write_json(results: dict[str, Any], path: Path) -> None:
     """Write strict JSON (no NaN) with a trailing newline."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(clean(results), indent=1, allow_nan=False) + "\n")
-
-
-def splice_readme(readme: Path, table: str) -> bool:
-    """Replace the text between the bench markers in README; False when the markers are absent."""
-    if not readme.exists():
-        return False
-    text = readme.read_text()
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(text):
-        return False
-    readme.write_text(pattern.sub(lambda _: f"{START}\n{table.strip()}\n{END}", text, count=1))
-    return True

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from bench.report import fmt, markdown, splice_readme
+from bench.docs import TABLES, splice
+from bench.report import fmt, markdown
 from bench.stats import percentile, ratios, summarize, window_rate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -71,16 +72,16 @@ def test_window_rate_skips_the_start() -> None:
     assert window_rate(samples, 10_100, 0.2) == pytest.approx(1000.0)
 
 
-def test_fmt_and_readme_splice(tmp_path: Path) -> None:
+def test_fmt_and_doc_splice(tmp_path: Path) -> None:
     assert fmt(summarize([1.0, 2.0, 4.0]), 1) == "2.0 (1.0\u20134.0)"
     assert fmt(summarize([]), 1) == "n/a"
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- bench:start -->\nold\n<!-- bench:end -->\ntail\n")
-    assert splice_readme(readme, "| new |")
+    assert splice(readme, TABLES, "| new |")
     assert readme.read_text() == "# x\n<!-- bench:start -->\n| new |\n<!-- bench:end -->\ntail\n"
     plain = tmp_path / "PLAIN.md"
     plain.write_text("no markers\n")
-    assert not splice_readme(plain, "| new |")
+    assert not splice(plain, TABLES, "| new |")
     assert plain.read_text() == "no markers\n"
 
 
