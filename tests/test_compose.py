@@ -4,7 +4,10 @@ services run real entry points, and every environment variable it sets is one th
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -105,3 +108,45 @@ def test_dockerfile_copies_every_service_package() -> None:
     for package in ("common", *PY_SERVICES):
         assert f"COPY {package}/ {package}/" in dockerfile
     assert "requirements.txt" in dockerfile
+
+
+# --- the Compose Specification's own loader (compose-go, as Docker Compose uses it) ---------------
+COMPOSECHECK = ROOT / "infra" / "composecheck"
+
+
+def _composecheck_binary(tmp_dir: Path) -> Path:
+    """Build infra/composecheck once per session (modules from the Go proxy, then Go's build cache)."""
+    if shutil.which("go") is None:
+        if os.environ.get("CI"):
+            pytest.fail("go is required in CI to validate docker-compose.yml with compose-go")
+        pytest.skip("go not installed: compose-go validation needs it (infra/prereqs.sh installs it)")
+    out = tmp_dir / "composecheck"
+    subprocess.run(["go", "build", "-o", str(out), "."], cwd=COMPOSECHECK, check=True, timeout=600)
+    return out
+
+
+@pytest.fixture(scope="module")
+def composecheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _composecheck_binary(tmp_path_factory.mktemp("composecheck"))
+
+
+def _load(binary: Path, file: Path) -> tuple[int, str]:
+    env = {**os.environ, "DASH_SECRET_KEY": "x" * 32, "DASH_ADMIN_PASSWORD": "compose-check"}
+    args = [str(binary), str(file)]
+    done = subprocess.run(args, check=False, env=env, capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_compose_go_loads_the_file(composecheck: Path) -> None:
+    code, out = _load(composecheck, ROOT / "docker-compose.yml")
+    assert code == 0, out
+    assert {"kafka", "redis", *PY_SERVICES} <= set(out.split())
+
+
+def test_compose_go_refuses_a_broken_file(composecheck: Path, tmp_path: Path) -> None:
+    broken = (
+        (ROOT / "docker-compose.yml").read_text().replace("services:", "services:\n  bad:\n    ports: [x]", 1)
+    )
+    (tmp_path / "docker-compose.yml").write_text(broken)
+    code, out = _load(composecheck, tmp_path / "docker-compose.yml")
+    assert code != 0 and "composecheck:" in out
