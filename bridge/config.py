@@ -40,6 +40,8 @@ class BridgeSettings:
     group_stall_s: float = field(default=60.0, metadata={"env": "BRIDGE_GROUP_STALL_S"})
     # auto: the native per-record path when fraud_native is built, else Python; native: required
     engine: str = field(default="auto", metadata={"env": "BRIDGE_ENGINE"})
+    # resolved alerts whose event is older than this leave Redis (bridge/retention.py); open ones stay
+    alert_retention_days: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.instance_id:
@@ -54,6 +56,8 @@ class BridgeSettings:
             )
         if self.engine not in ("auto", "native", "python"):
             raise ConfigError("BRIDGE_ENGINE must be auto, native or python")
+        if not self.alert_retention_days > 0:
+            raise ConfigError("ALERT_RETENTION_DAYS must be positive")
         if self.metrics_port < 0 or self.heartbeat_s <= 0 or self.backoff_max_s <= 0:
             raise ConfigError("bad BRIDGE_METRICS_PORT / BRIDGE_HEARTBEAT_S / BRIDGE_BACKOFF_MAX_S")
 

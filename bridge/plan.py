@@ -8,9 +8,10 @@ from typing import NamedTuple
 
 import msgspec
 
+from bridge.alert_writes import alert_commands, city_commands
 from bridge.resp import Command, bulk_strings, raw_command
-from common.alerts import Alert, encode_alert
-from common.keys import DLQ_SAMPLES_MAX, RECENT_ALERTS_MAX, RECENT_TXNS_MAX, SECOND_BUCKET_TTL_S, RedisKeys
+from common.alerts import Alert
+from common.keys import DLQ_SAMPLES_MAX, RECENT_TXNS_MAX, SECOND_BUCKET_TTL_S, RedisKeys
 from common.schema import NORMAL_SCENARIO, Transaction
 
 _json = msgspec.json.Encoder()
@@ -151,8 +152,6 @@ def _count_tally(keys: RedisKeys, c: _Counters, tally: Tally) -> None:
         c.add(keys.totals, "txns", n)
         c.cents[key] += cents
         c.cents[keys.totals] += cents
-    for city, n in tally.cities:
-        c.add(keys.city_txns, city, n)
     for scenario, n in tally.scenarios:
         c.add(keys.eval_counts, f"events:{scenario}", n)
 
@@ -160,13 +159,12 @@ def _count_tally(keys: RedisKeys, c: _Counters, tally: Tally) -> None:
 def _count_alerts(keys: RedisKeys, c: _Counters, alerted: Iterable[Scored]) -> None:
     for item in alerted:
         assert item.alert is not None
-        _count_alert(keys, c, item.alert, keys.second(item.meta.ts_ms // 1000))
+        _count_alert(keys, c, item.alert, keys.second(item.meta.ts_ms // 1000))  # cities: city_commands
         if item.meta.scenario is not None:
             _count_truth(keys, c, item.meta.scenario, item.alert)
 
 
 def _count_alert(keys: RedisKeys, c: _Counters, alert: Alert, sec_key: str) -> None:
-    c.add(keys.city_alerts, alert.city)
     for key in (keys.totals, sec_key):
         c.add(key, "alerts")
         for reason in alert.reasons:
@@ -193,12 +191,6 @@ def _truth_sets(keys: RedisKeys, tally: Tally, alerted: Iterable[Scored]) -> lis
     return out
 
 
-BANNER_IF_NEW = (
-    "if redis.call('HGET', KEYS[1], 'status') == 'new' then "
-    "return redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2]) end return 0"
-)
-
-
 # One command for the whole batch instead of one per row: a batch of 1,000 events used to carry
 # ~1,800 XADD/SET commands, each with its own QUEUED and EXEC reply to parse on the client.
 # Scripts run inside the MULTI like any command; EVAL (not EVALSHA) so a flushed script cache can
@@ -210,29 +202,6 @@ XADD_ROWS = (
 SET_STATES = (
     "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end return #KEYS"
 )
-
-
-def _alert_commands(keys: RedisKeys, alerts: list[Alert], now_ms: int) -> list[Command]:
-    out: list[Command] = []
-    for alert in alerts:
-        blob, rec = encode_alert(alert), keys.alert(alert.alert_id)
-        out.append(("XADD", keys.alerts, "MAXLEN", "~", RECENT_ALERTS_MAX, "*", "d", blob))
-        # HSETNX per field: a replay or a second writer never resets an analyst's workflow fields.
-        for field, value in (
-            ("d", blob),
-            ("status", "new"),
-            ("version", 1),
-            ("assignee", ""),
-            ("updated_at", now_ms),
-            ("updated_by", "bridge"),
-        ):
-            out.append(("HSETNX", rec, field, value))
-        out.append(("ZADD", keys.alert_index, alert.event_ms, alert.alert_id))
-        if alert.severity == "high":
-            # Only a still-new alert joins the banner: a duplicate record of an alert an analyst
-            # already acknowledged must not bring the RED ALERT back.
-            out.append(("EVAL", BANNER_IF_NEW, 2, rec, keys.banner, alert.event_ms, alert.alert_id))
-    return out
 
 
 def _dead_commands(keys: RedisKeys, c: _Counters, dead: list[DeadLetter]) -> list[Command]:
@@ -296,12 +265,8 @@ def plan_outcome(keys: RedisKeys, topic: str, batch: Outcome, now_ms: int, card_
     seconds = {keys.second(sec) for sec, _, _ in tally.seconds}
     seconds.update(keys.second(d.meta.ts_ms // 1000) for d in batch.dead)
     out.extend(("EXPIRE", key, SECOND_BUCKET_TTL_S) for key in sorted(seconds))
-    if tally.geo:
-        pairs = [
-            (city, _json.encode({"lat": lat, "lon": lon, "country": country}))
-            for city, lat, lon, country in tally.geo
-        ]
-        out.append(("HSET", keys.city_geo, *[x for kv in pairs for x in kv]))
+    alerts = [x.alert for x in batch.alerted if x.alert is not None]
+    out.extend(city_commands(keys, tally.cities, tally.geo, alerts))
     recent = tally.rows[-RECENT_TXNS_MAX:]
     if recent:
         out.append(("EVAL", XADD_ROWS, 1, keys.txns, RECENT_TXNS_MAX, *recent))
@@ -309,7 +274,7 @@ def plan_outcome(keys: RedisKeys, topic: str, batch: Outcome, now_ms: int, card_
     if packed is not None and packed.row_count:
         head = bulk_strings(("EVAL", XADD_ROWS, 1, keys.txns, RECENT_TXNS_MAX))
         out.append(raw_command(5 + packed.row_count, head, packed.rows))
-    out.extend(_alert_commands(keys, [x.alert for x in batch.alerted if x.alert is not None], now_ms))
+    out.extend(alert_commands(keys, alerts, now_ms))
     out.extend(_truth_sets(keys, tally, batch.alerted))
     if packed is not None and packed.state_count:
         n = packed.state_count

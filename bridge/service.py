@@ -29,6 +29,7 @@ from bridge.kafka_io import (
     seek_to_stored,
 )
 from bridge.metrics import BridgeMetrics
+from bridge.retention import AlertRetention
 from bridge.rules_watch import RulesWatcher
 from bridge.runtime import HeapTrimmer, tune_interpreter
 from bridge.sink import Fenced, RedisSink, SinkUnavailable
@@ -60,6 +61,7 @@ class Bridge:
         self.sink = RedisSink(client, self.keys, self.topic)
         self.rules = RulesWatcher(client, self.keys, settings.rules_poll_s)
         self.health = Health(client, self.keys, settings.instance_id, settings.heartbeat_s)
+        self.retention = AlertRetention(client, self.keys, settings.alert_retention_days)
         self.engines = Engines(settings)
         self.dlq = DeadLetterWriter(producer, settings.kafka_dlq_topic)
         self.rebalancer = Rebalancer(consumer, self.topic, self._lookup)
@@ -208,6 +210,8 @@ class Bridge:
                 self.metrics.rules_version.set(self.rules.version)
             if self.health.due(now):
                 self.health.beat(self.processed, sorted(self.pos), self._lag())
+            if self.retention.due(now):
+                self.retention.sweep(int(time.time() * 1000))
         except redis.RedisError as exc:
             logger.warning("bridge: housekeeping skipped error=%s", exc)
         if now >= self._next_commit:

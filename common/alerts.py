@@ -7,7 +7,14 @@ from typing import Literal
 
 import msgspec
 
+from common.keys import RedisKeys
+
 SEVERITIES = ("low", "medium", "high")
+# Workflow statuses (dashapp/store/workflow.py moves alerts between them; the bridge writes "new",
+# the retention sweep drops only resolved ones).
+STATUSES = ("new", "acknowledged", "assigned", "resolved_fraud", "resolved_false_positive")
+OPEN_STATUSES = STATUSES[:3]
+RESOLVED_STATUSES = STATUSES[3:]
 Severity = Literal["low", "medium", "high"]
 
 
@@ -68,3 +75,16 @@ def decode_alert(raw: bytes | str) -> Alert:
         return _decoder.decode(raw)
     except (msgspec.DecodeError, RecursionError) as exc:
         raise InvalidAlert(f"alert: {exc}") from None
+
+
+def index_keys(keys: RedisKeys, alert: Alert) -> tuple[str, ...]:
+    """The search-index ZSETs an alert belongs to for its whole life: card, merchant, each rule.
+
+    Status and assignee indexes follow the workflow, so they are not listed here.
+    """
+    rules = dict.fromkeys(r.rule for r in alert.reasons)  # a rule named twice is indexed once
+    return (
+        keys.alerts_by_card(alert.card_id),
+        keys.alerts_by_merchant(alert.merchant_id),
+        *(keys.alerts_by_rule(rule) for rule in rules),
+    )

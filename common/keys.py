@@ -17,6 +17,8 @@ LATENCY_SAMPLES_MAX = 2_000
 SECOND_BUCKET_TTL_S = 2 * 3600  # per-second counters are kept >= 1 hour
 HEARTBEAT_TTL_S = 15  # a bridge not heard from for this long is considered dead
 AUDIT_MAX = 500
+CITIES_MAX = 2_000  # distinct cities kept for the map; further ones are counted under OTHER_CITY
+OTHER_CITY = "(other cities)"  # a stream city of this name just joins the bucket (no coordinates)
 
 
 @dataclass(frozen=True)
@@ -167,5 +169,46 @@ class RedisKeys:
 
     # --- dashboard --------------------------------------------------------------------------
     def login_failures(self, who: str) -> str:
-        """STRING failed-login counter for throttling (user name or client address); TTL."""
+        """STRING failed-login counter (`pair:`, `user:`, `addr:` or `device:` tag); TTL = the window.
+
+        Its remaining TTL tells when the last failure was (dashapp.store.throttle backs off from it).
+        """
         return f"{self.prefix}login:fail:{who}"
+
+    # --- dashboard login sessions (server-side record, revocable; dashapp.auth.sessions) -------------
+    def login_session(self, sid: str) -> str:
+        """STRING user name of one live login session (random id in the signed cookie); TTL = lifetime."""
+        return f"{self.prefix}login:session:{sid}"
+
+    def user_sessions(self, user: str) -> str:
+        """ZSET session id -> expiry (epoch s) of one user's sessions, for "log out everywhere"; TTL."""
+        return f"{self.prefix}login:user-sessions:{user}"
+
+    # --- alert search indexes and retention (H3; common/alerts.py INDEXED_FIELDS) ------------------
+    # Every index is a ZSET alert_id -> event time (ms), written in the same MULTI as the alert or
+    # its workflow change and emptied by the retention sweep (bridge/retention.py); Redis drops a
+    # ZSET with its last member, so the number of index keys follows the alerts kept.
+    def alerts_by_card(self, card_id: str) -> str:
+        """ZSET the alerts of one card."""
+        return f"{self.prefix}alerts:by-card:{card_id}"
+
+    def alerts_by_merchant(self, merchant_id: str) -> str:
+        """ZSET the alerts at one merchant."""
+        return f"{self.prefix}alerts:by-merchant:{merchant_id}"
+
+    def alerts_by_rule(self, rule: str) -> str:
+        """ZSET the alerts one rule fired on."""
+        return f"{self.prefix}alerts:by-rule:{rule}"
+
+    def alerts_by_status(self, status: str) -> str:
+        """ZSET the alerts currently in one workflow status."""
+        return f"{self.prefix}alerts:by-status:{status}"
+
+    def alerts_by_assignee(self, user: str) -> str:
+        """ZSET the alerts assigned to one analyst (kept after they are resolved)."""
+        return f"{self.prefix}alerts:by-assignee:{user}"
+
+    @property
+    def alert_retention(self) -> str:
+        """HASH the retention sweep's report: days, cutoff_ms, swept, kept_unresolved, at_ms."""
+        return f"{self.prefix}alerts:retention"

@@ -12,8 +12,8 @@ import pytest
 from bridge.backoff import Backoff
 from bridge.detection import CardState
 from bridge.health import percentiles
+from bridge.alert_writes import ADD_IF_NEW, CITY_COUNTS
 from bridge.plan import (
-    BANNER_IF_NEW,
     SET_STATES,
     XADD_ROWS,
     Batch,
@@ -98,6 +98,14 @@ def commands(plan: list[tuple], name: str, key: str | None = None) -> list[tuple
     return [c for c in plan if c[0] == name and (key is None or c[1] == key)]
 
 
+def city_groups(plan: list[tuple]) -> list[tuple]:
+    """(city, transactions, alerts) of the plan's one capped city update."""
+    (call,) = [c for c in plan if c[:2] == ("EVAL", CITY_COUNTS)]
+    assert call[2:6] == (3, KEYS.city_txns, KEYS.city_alerts, KEYS.city_geo)
+    groups = call[8:]
+    return [tuple(groups[i : i + 3]) for i in range(0, len(groups), 4)]
+
+
 def txn_rows(plan: list[tuple]) -> list[bytes]:
     """The rows the plan appends to the `txns` stream (one script call for the whole batch)."""
     calls = [c for c in plan if c[:4] == ("EVAL", XADD_ROWS, 1, KEYS.txns)]
@@ -120,8 +128,7 @@ def test_counters_are_aggregated_to_one_command_per_field() -> None:
     assert ("HINCRBYFLOAT", KEYS.totals, "amount", 51 * 10.25) in plan
     assert ("HINCRBYFLOAT", sec0, "amount", 50 * 10.25) in plan
     assert ("EXPIRE", sec0, SECOND_BUCKET_TTL_S) in plan and ("EXPIRE", sec1, SECOND_BUCKET_TTL_S) in plan
-    assert ("HINCRBY", KEYS.city_txns, "Paris", 51) in plan
-    assert ("HINCRBY", KEYS.city_alerts, "Paris", 1) in plan
+    assert city_groups(plan) == [("Paris", 51, 1)]
     keys_fields = [(c[1], c[2]) for c in plan if c[0] in ("HINCRBY", "HINCRBYFLOAT")]
     assert len(keys_fields) == len(set(keys_fields)), "a field is incremented twice"
 
@@ -143,8 +150,11 @@ def test_alert_records_streams_and_banner() -> None:
     assert msgspec.json.decode(hsetnx["d"], type=Alert) == item.alert
     assert commands(plan, "HSET", KEYS.alert(aid)) == [], "an existing alert's workflow could be reset"
     assert ("ZADD", KEYS.alert_index, T0, aid) in plan
-    banner = [c for c in commands(plan, "EVAL") if KEYS.banner in c]
-    assert banner == [("EVAL", BANNER_IF_NEW, 2, KEYS.alert(aid), KEYS.banner, T0, aid)]
+    for key in (KEYS.alerts_by_card("c1"), KEYS.alerts_by_merchant("m1"), KEYS.alerts_by_rule("high_amount")):
+        assert ("ZADD", key, T0, aid) in plan
+    if_new = [c for c in commands(plan, "EVAL") if c[1] == ADD_IF_NEW]
+    new = KEYS.alerts_by_status("new")
+    assert if_new == [("EVAL", ADD_IF_NEW, 3, KEYS.alert(aid), new, KEYS.banner, T0, aid)]
     assert len(commands(plan, "XADD", KEYS.alerts)) == 1
     rows = [json.loads(r) for r in txn_rows(plan)]
     assert [(r["txn_id"], r["alert"], r["rt"]) for r in rows] == [("t7", True, T0), ("t8", False, T0)]
@@ -157,7 +167,11 @@ def test_medium_alert_is_not_on_the_banner() -> None:
     medium = item._replace(alert=msgspec.structs.replace(item.alert, severity="medium"))
     plan = plan_of(Batch([medium], [], {}, {0: 2}))
     assert commands(plan, "ZADD", KEYS.banner) == []
-    assert [c for c in commands(plan, "EVAL") if c[1] == BANNER_IF_NEW] == []
+    if_new = [c for c in commands(plan, "EVAL") if c[1] == ADD_IF_NEW]
+    assert if_new == [
+        ("EVAL", ADD_IF_NEW, 2, KEYS.alert(medium.alert.alert_id), KEYS.alerts_by_status("new"))
+        + (T0, medium.alert.alert_id)
+    ]
 
 
 def test_txns_stream_gets_only_the_newest_events_of_a_big_batch() -> None:
@@ -226,7 +240,8 @@ def test_states_offsets_and_bookkeeping_close_the_plan() -> None:
         ("INCR", KEYS.seq),
         ("SET", KEYS.last_write, T0 + 5),
     ]
-    assert ("HSET", KEYS.city_geo, "Paris", b'{"lat":48.85,"lon":2.35,"country":"FR"}') in plan
+    (call,) = [c for c in plan if c[:2] == ("EVAL", CITY_COUNTS)]
+    assert call[-1] == b'{"lat":48.85,"lon":2.35,"country":"FR"}'
 
 
 def test_txn_row_is_event_json_plus_verdict() -> None:

@@ -10,15 +10,15 @@ from typing import Any
 
 import redis
 
-from common.alerts import Alert, Reason, decode_alert
+from common import alerts as common_alerts
+from common.alerts import STATUSES, Alert, Reason, decode_alert
 from common.keys import RedisKeys
 from dashapp.store._codec import text, to_int
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("new", "acknowledged", "assigned", "resolved_fraud", "resolved_false_positive")
-OPEN_STATUSES = frozenset(STATUSES[:3])
-RESOLVED_STATUSES = frozenset(STATUSES[3:])
+OPEN_STATUSES = frozenset(common_alerts.OPEN_STATUSES)
+RESOLVED_STATUSES = frozenset(common_alerts.RESOLVED_STATUSES)
 BANNER_SCAN = 50  # newest banner ids checked against their records on every read
 ROW_FIELDS = ("d", "status", "version", "assignee", "updated_at", "updated_by", "note")
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")  # no ':' so an id never names another key

@@ -6,10 +6,11 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import redis
-from redis.typing import EncodableT, FieldT
+from redis.typing import EncodableT
 
 from common.keys import RedisKeys
 from dashapp.store._codec import load_json
@@ -39,6 +40,24 @@ ACTIONS = tuple(_TARGET)
 _WORKFLOW_FIELDS = ("status", "assignee", "version", "updated_at", "updated_by", "note")
 
 
+MAX_BULK = 5000
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What one bulk action did: the updated rows, and the alerts left alone with the reason."""
+
+    action: str
+    done: tuple[AlertRow, ...]
+    conflicts: tuple[tuple[str, str], ...]  # (alert_id, message): changed by someone meanwhile
+    refused: tuple[tuple[str, str], ...]  # (alert_id, message): gone, or the status forbids it
+
+    def summary(self) -> str:
+        """One line for the analyst, e.g. "12 acknowledged, 2 conflicts, 1 refused"."""
+        verb = _TARGET[self.action].replace("_", " ") if self.action != "reopen" else "reopened"
+        return f"{len(self.done)} {verb}, {len(self.conflicts)} conflicts, {len(self.refused)} refused"
+
+
 def _check_args(action: str, user: str, note: str) -> None:
     if action not in _TARGET:
         raise InvalidAction(f"unknown action {action!r:.40}; known: {', '.join(ACTIONS)}")
@@ -66,6 +85,42 @@ def next_state(row: AlertRow, action: str, user: str) -> tuple[str, str]:
             raise InvalidAction(f"alert is {status}; only resolved alerts can be reopened")
         return ("assigned" if row.assignee else "acknowledged"), row.assignee
     return _TARGET[action], row.assignee
+
+
+def transition(
+    keys: RedisKeys, row: AlertRow, action: str, user: str, *, note: str, now_ms: int
+) -> tuple[AlertRow, list[tuple[EncodableT, ...]]]:
+    """The row after ``action`` and the writes that store it (one MULTI, after a version check).
+
+    Besides the record and its history, the writes move the alert between the status and
+    assignee search indexes (common/keys.py), so search always sees the stored workflow state.
+    """
+    status, assignee = next_state(row, action, user)
+    new = dataclasses.replace(
+        row, status=status, assignee=assignee, version=row.version + 1, updated_at=now_ms,
+        updated_by=user, note=note or row.note,
+    )  # fmt: skip
+    event = {"at": now_ms, "by": user, "action": action, "from_status": row.status,
+             "to_status": status, "note": note, "version": new.version}  # fmt: skip
+    aid, at = row.alert_id, row.event_ms
+    fields = [x for f in _WORKFLOW_FIELDS for x in (f, getattr(new, f))]
+    out: list[tuple[EncodableT, ...]] = [
+        ("HSET", keys.alert(aid), *fields),
+        ("RPUSH", keys.alert_history(aid), json.dumps(event)),
+    ]
+    if status != row.status:
+        out += [
+            ("ZREM", keys.alerts_by_status(row.status), aid),
+            ("ZADD", keys.alerts_by_status(status), at, aid),
+        ]
+    if assignee != row.assignee:
+        if row.assignee:
+            out.append(("ZREM", keys.alerts_by_assignee(row.assignee), aid))
+        out.append(("ZADD", keys.alerts_by_assignee(assignee), at, aid))
+    if status != "new":
+        out.append(("ZREM", keys.banner, aid))
+    out.append(("INCR", keys.seq))
+    return new, out
 
 
 def conflict(row: AlertRow, expected_version: int) -> VersionConflict:
@@ -132,22 +187,36 @@ class AlertWorkflow:
         self, pipe: redis.client.Pipeline, row: AlertRow, action: str, user: str, note: str
     ) -> AlertRow:
         """Queue the MULTI that moves ``row`` one step; return the row as it will be stored."""
-        status, assignee = next_state(row, action, user)
-        now_ms = int(self._clock() * 1000)
-        new = dataclasses.replace(
-            row, status=status, assignee=assignee, version=row.version + 1, updated_at=now_ms,
-            updated_by=user, note=note or row.note,
-        )  # fmt: skip
-        fields: dict[FieldT, EncodableT] = {f: getattr(new, f) for f in _WORKFLOW_FIELDS}
-        event = {"at": now_ms, "by": user, "action": action, "from_status": row.status,
-                 "to_status": status, "note": note, "version": new.version}  # fmt: skip
+        new, writes = transition(self._keys, row, action, user, note=note, now_ms=int(self._clock() * 1000))
         pipe.multi()
-        pipe.hset(self._keys.alert(row.alert_id), mapping=fields)
-        pipe.rpush(self._keys.alert_history(row.alert_id), json.dumps(event))
-        if status != "new":
-            pipe.zrem(self._keys.banner, row.alert_id)
-        pipe.incr(self._keys.seq)
+        for command in writes:
+            pipe.execute_command(*command)
         return new
+
+    def act_many(
+        self, targets: Sequence[tuple[str, int]], action: str, user: str, note: str = ""
+    ) -> BulkResult:
+        """Apply ``action`` to each (alert_id, expected_version) as act() does, one note for all.
+
+        Each alert is version-checked and attributed on its own; a conflict or a refused transition
+        on one alert does not stop the others. Raises InvalidAction for bad arguments only.
+        """
+        _check_args(action, user, note)
+        if len(targets) > MAX_BULK:
+            raise InvalidAction(f"too many alerts for one bulk action (max {MAX_BULK})")
+        done: list[AlertRow] = []
+        conflicts: list[tuple[str, str]] = []
+        refused: list[tuple[str, str]] = []
+        for alert_id, version in dict(targets).items():  # an id listed twice is acted on once
+            try:
+                done.append(self.act(alert_id, action, user, version, note))
+            except VersionConflict as exc:
+                conflicts.append((alert_id, str(exc)))
+            except (InvalidAction, AlertNotFound) as exc:
+                refused.append((alert_id, str(exc)))
+        result = BulkResult(action, tuple(done), tuple(conflicts), tuple(refused))
+        logger.info("workflow: bulk %s by=%s %s", action, user, result.summary())
+        return result
 
     def history(self, alert_id: str) -> list[dict[str, object]]:
         """Return the alert's workflow events, oldest first (garbage entries skipped)."""
