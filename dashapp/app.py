@@ -17,9 +17,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from common.keys import RedisKeys
 from dashapp.api import install_api
 from dashapp.auth.basic import BasicVerifier
-from dashapp.auth.login import Auth, install_auth
+from dashapp.auth.core import Auth
+from dashapp.auth.device import DeviceCookies
+from dashapp.auth.login import install_auth
 from dashapp.auth.session_cache import CachedCookieSessionInterface
-from dashapp.auth.throttle import LoginLimiter
+from dashapp.auth.sessions import SessionRegistry
 from dashapp.auth.users import UserDirectory
 from dashapp.callbacks.clientside import register_clientside
 from dashapp.callbacks.live_cb import register_live
@@ -27,9 +29,10 @@ from dashapp.callbacks.rules_cb import register_rules
 from dashapp.callbacks.workflow_cb import register_workflow
 from dashapp.layout import build_layout
 from dashapp.live import TickConfig
-from dashapp.security import install_security
+from dashapp.security import install_csp, install_security
 from dashapp.settings import DashSettings, resolve_secret_key
 from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
+from dashapp.store.throttle import LoginLimiter
 
 logger = logging.getLogger(__name__)
 ASSETS = Path(__file__).with_name("assets")
@@ -66,6 +69,19 @@ def _configure_server(app: Dash, settings: DashSettings) -> None:
         server.wsgi_app = proxied
 
 
+def _auth(
+    settings: DashSettings, secret: str, users: UserDirectory, client: redis.Redis, keys: RedisKeys
+) -> Auth:
+    return Auth(
+        users=users,
+        basic=BasicVerifier(users, settings.dash_basic_cache_ttl_s),
+        throttle=LoginLimiter(client, keys),
+        sessions=SessionRegistry(client, keys, lifetime_s=settings.dash_session_hours * 3600),
+        devices=DeviceCookies(secret),
+        secure_cookies=settings.dash_secure_cookies,
+    )
+
+
 def create_app(
     settings: DashSettings, redis_client: redis.Redis, *, clock: Callable[[], float] = time.time
 ) -> Dash:
@@ -87,10 +103,7 @@ def create_app(
     _configure_server(app, settings)
     server = app.server
     users = UserDirectory(settings.dash_users_file, recheck_s=USERS_RECHECK_S)
-    install_auth(
-        server,
-        Auth(users, BasicVerifier(users, settings.dash_basic_cache_ttl_s), LoginLimiter(redis_client, keys)),
-    )
+    install_auth(server, _auth(settings, str(server.secret_key), users, redis_client, keys))
     # after the access guard: anonymous requests learn nothing about callback shapes
     install_security(server, lambda: app.callback_map, settings.dash_max_body_bytes)
     install_api(server, reader, redis_client)
@@ -106,6 +119,7 @@ def create_app(
     register_workflow(app, AlertWorkflow(redis_client, keys))
     register_rules(app, RulesStore(redis_client, keys))
     register_clientside(app)
+    install_csp(server, app.csp_hashes())  # after every callback: Dash hashes its inline scripts
     _prepare_dash(app)
     logger.info(
         "dashapp: created prefix=%s users_file=%s", settings.redis_key_prefix, settings.dash_users_file

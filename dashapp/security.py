@@ -1,14 +1,14 @@
-"""Request hygiene: body size limit, callback body shape check, error mapping, security headers."""
+"""Request hygiene: body size limit, callback body shape check, error mapping, unknown paths, headers."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dash.exceptions import DashException
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, jsonify, redirect, request
+from werkzeug.exceptions import HTTPException, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "same-origin"),
     ("Content-Security-Policy", "frame-ancestors 'none'; object-src 'none'"),
 )
+CATCH_ALL_RULE = "/<path:path>"  # Dash's multi-page route: every unknown path would get the page shell
 
 
 def _error(status: int, message: str) -> Response:
@@ -76,6 +77,8 @@ def install_security(server: Flask, callback_map: Callable[[], dict[str, Any]], 
 
     @server.before_request
     def _limits() -> Response | None:
+        if request.url_rule is not None and request.url_rule.rule == CATCH_ALL_RULE:
+            raise NotFound()  # a single-page app: no page shell for made-up paths
         if request.content_length is not None and request.content_length > max_body:
             return _error(413, "request body too large")
         if request.path == CALLBACK_PATH and request.method == "POST":
@@ -89,6 +92,9 @@ def install_security(server: Flask, callback_map: Callable[[], dict[str, Any]], 
             if problem:
                 return _error(400, problem)
         return None
+
+    # browsers ask for /favicon.ico on pages without an icon link (the login form)
+    server.add_url_rule("/favicon.ico", "favicon", lambda: redirect("/_favicon.ico", code=301))
 
     @server.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:
@@ -113,4 +119,33 @@ def install_security(server: Flask, callback_map: Callable[[], dict[str, Any]], 
             resp.headers.setdefault(name, value)
         if request.path.startswith(("/api/", "/_dash-layout", "/_dash-update", "/_dash-dependencies")):
             resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+
+def page_policy(script_hashes: Sequence[str]) -> str:
+    """The Content-Security-Policy of HTML pages: scripts from this origin plus Dash's hashed inline ones."""
+    directives = {
+        "default-src": "'self'",
+        "script-src": " ".join(["'self'", *script_hashes]),
+        "style-src": "'self' 'unsafe-inline'",
+        "img-src": "'self' data: blob:",
+        "font-src": "'self' data:",
+        "connect-src": "'self'",
+        "worker-src": "'self' blob:",
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def install_csp(server: Flask, script_hashes: Sequence[str]) -> None:
+    """Send the page policy with every HTML response (JSON keeps the short one in SECURITY_HEADERS)."""
+    policy = page_policy(script_hashes)
+
+    @server.after_request
+    def _csp(resp: Response) -> Response:
+        if resp.mimetype == "text/html":
+            resp.headers["Content-Security-Policy"] = policy
         return resp

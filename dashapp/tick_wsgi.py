@@ -2,8 +2,9 @@
 
 Under gunicorn a Flask request costs about as much CPU as gunicorn itself; with hundreds of tabs
 polling once a second that is most of the dashboard's load. This front answers only the plain case:
-a POST of the registered tick callback, JSON, within the size limit, carrying a valid session of an
-existing user and a body that matches the callback. The answer is the one Flask's fast path gives
+a POST of the registered tick callback, JSON, within the size limit, carrying a valid session cookie
+of an existing user, whose session is still open (not logged out; dashapp.auth.sessions), and a body
+that matches the callback. The answer is the one Flask's fast path gives
 (dashapp.callbacks.tick_fast), with the same headers. Everything else, including every error case,
 goes to Flask unchanged (with the body put back), so refusals keep one implementation.
 """
@@ -19,7 +20,7 @@ import orjson
 from flask import Flask
 from werkzeug.http import parse_cookie
 
-from dashapp.auth.login import load_user
+from dashapp.auth.core import app_auth, session_user
 from dashapp.auth.session_cache import CachedCookieSessionInterface
 from dashapp.auth.users import UserDirectory
 from dashapp.callbacks.tick_fast import Tick, TickAnswer, tick_args
@@ -97,4 +98,5 @@ class TickFront:
         if not value or not isinstance(interface, CachedCookieSessionInterface):
             return False
         data = interface.load(self.server, value)
-        return data is not None and load_user(self.users, data.get("_user_id")) is not None
+        auth = app_auth(self.server)  # the same check as Flask's: the user exists, the session is open
+        return data is not None and auth is not None and session_user(auth, data) is not None

@@ -177,7 +177,7 @@ def test_login_layout_shows_user_and_logout_ends_session(app_client: Any) -> Non
     client = app_client.server.test_client()
     resp = login(client, "ann")
     assert resp.status_code == 303 and resp.headers["Location"] == "/"
-    cookie = resp.headers["Set-Cookie"]
+    cookie = next(c for c in resp.headers.getlist("Set-Cookie") if c.startswith("fraud_session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     layout = client.get("/_dash-layout")
     assert layout.status_code == 200 and '"current-user"' in layout.get_data(as_text=True)
@@ -246,10 +246,9 @@ def test_repeated_failures_throttle_the_user(app_client: Any) -> None:
         assert login(client, "bob", "wrong-password").status_code == 401
     locked = login(client, "bob")  # even the right password waits now
     assert locked.status_code == 429 and b"Too many failed attempts" in locked.data
-    assert (
-        app_client.server.test_client().get("/api/stats", headers=basic("bob", PASSWORDS["bob"])).status_code
-        == 401
-    )
+    assert 0 < int(locked.headers["Retry-After"]) <= 900
+    api = app_client.server.test_client().get("/api/stats", headers=basic("bob", PASSWORDS["bob"]))
+    assert api.status_code == 429 and 0 < int(api.headers["Retry-After"]) <= 900  # not a bare 401
 
 
 # --- HTTP Basic and the JSON API ---------------------------------------------------------------------

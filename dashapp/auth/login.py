@@ -1,51 +1,36 @@
-"""Login, logout and the per-request access guard (session cookie; HTTP Basic on /api/*)."""
+"""Login and logout forms (CSRF token, same-origin check, throttle, device cookie) and install_auth."""
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
-from dataclasses import dataclass
-from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, has_request_context, jsonify, redirect, request, session
-from flask_login import LoginManager, current_user, login_user, logout_user
+from flask import Flask, Response, redirect, request, session
+from flask_login import LoginManager, login_user, logout_user
 
-from dashapp.auth.basic import BasicVerifier, parse_basic
+from dashapp.auth.core import EXTENSION, Auth, current_name, current_role, session_user
+from dashapp.auth.device import DEVICE_COOKIE
+from dashapp.auth.guard import LOGIN_PATH, LOGOUT_PATH, MAX_NAME_LEN, client_addr, guard
 from dashapp.auth.page import login_page
-from dashapp.auth.users import User, UserDirectory
+from dashapp.auth.revoke import install_revoke
+from dashapp.auth.users import User
 
+__all__ = ["LOGIN_PATH", "LOGOUT_PATH", "csrf_token", "current_name", "current_role", "install_auth"]
 logger = logging.getLogger(__name__)
 
-LOGIN_PATH = "/login"
-LOGOUT_PATH = "/logout"
-PUBLIC_PATHS = frozenset({"/healthz", LOGIN_PATH, "/_favicon.ico", "/favicon.ico"})
-PUBLIC_PREFIXES = ("/_dash-component-suites/",)  # framework JS/CSS shipped inside the packages
-JSON_PREFIXES = ("/_dash-", "/api/", "/assets/", "/_reload-hash")
-MAX_NAME_LEN = 64
+# A post-login target: a same-site path of URL characters only. No scheme or host, no "//" or "/\"
+# start, and no whitespace or control characters, which browsers strip ("/\t/evil" -> "//evil")
+# and which cannot go in a Location header at all.
+_SAFE_NEXT = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]*")
 
 
-class Throttle(Protocol):
-    """What the login needs from dashapp.store.LoginThrottle (adapted in dashapp.auth.throttle)."""
-
-    def retry_after(self, user: str, addr: str) -> float: ...
-    def failure(self, user: str, addr: str) -> None: ...
-    def success(self, user: str, addr: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class Auth:
-    """The authentication collaborators of one app."""
-
-    users: UserDirectory
-    basic: BasicVerifier
-    throttle: Throttle
-
-
-def _safe_next(raw: str | None) -> str:
-    """Only same-site absolute paths are allowed as a post-login target (no open redirect)."""
-    if raw and raw.startswith("/") and not raw.startswith(("//", "/\\")) and len(raw) < 512:
+def safe_next(raw: str | None) -> str:
+    """`raw` if it is a same-origin relative path that is safe to redirect to, else "/"."""
+    if raw and len(raw) < 512 and _SAFE_NEXT.fullmatch(raw):
         return raw
     return "/"
 
@@ -67,36 +52,39 @@ def csrf_token() -> str:
     return token
 
 
-def _token_ok() -> bool:
+def token_ok() -> bool:
+    """The form carries this session's token and comes from this site."""
     sent, expected = request.form.get("csrf_token", ""), session.get("csrf")
-    return isinstance(expected, str) and hmac.compare_digest(sent.encode(), expected.encode())
+    valid = isinstance(expected, str) and hmac.compare_digest(sent.encode(), expected.encode())
+    return valid and _same_origin()
 
 
-def _signed_in() -> User | None:
-    if not has_request_context():  # e.g. Dash validating the layout at start-up
-        return None
-    if current_user and current_user.is_authenticated:
-        return current_user
-    user = g.get("api_user")
-    return user if isinstance(user, User) else None
-
-
-def current_name() -> str:
-    """The signed-in user's name (session or HTTP Basic), or "" outside a login."""
-    user = _signed_in()
-    return user.name if user is not None else ""
-
-
-def current_role() -> str:
-    """The signed-in user's role, or "" outside a login."""
-    user = _signed_in()
-    return user.role if user is not None else ""
-
-
-def _page(status: int, **kwargs: Any) -> Response:
-    body = login_page(LOGIN_PATH, csrf_token(), _safe_next(kwargs.pop("next_url", None)), **kwargs)
+def _page(status: int, retry_after: int = 0, **kwargs: Any) -> Response:
+    body = login_page(LOGIN_PATH, csrf_token(), safe_next(kwargs.pop("next_url", None)), **kwargs)
     resp = Response(body, status=status, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
+    if retry_after:
+        resp.headers["Retry-After"] = str(retry_after)
+    return resp
+
+
+def _signed_in_response(auth: Auth, user: User, device: str | None, next_url: str | None) -> Response:
+    session.clear()  # a fresh session per login: no fixation
+    session.permanent = True
+    login_user(user)
+    session["sid"] = auth.sessions.open(user.name)
+    csrf_token()
+    resp: Response = redirect(safe_next(next_url), code=303)  # type: ignore[assignment]
+    if device is None:  # this browser is known to the throttle from now on
+        resp.set_cookie(
+            DEVICE_COOKIE,
+            auth.devices.issue(user.name),
+            max_age=auth.devices.max_age_s,
+            path=LOGIN_PATH,
+            secure=auth.secure_cookies,
+            httponly=True,
+            samesite="Strict",
+        )
     return resp
 
 
@@ -106,95 +94,51 @@ def _login_post(auth: Auth) -> Response:
     next_url = request.form.get("next")
     if not _same_origin():
         return _page(403, error="Cross-site login refused.", next_url=next_url)
-    if not _token_ok():
+    if not token_ok():
         return _page(400, error="The form expired; please sign in again.", username=name, next_url=next_url)
-    addr = request.remote_addr or "unknown"
-    wait = auth.throttle.retry_after(name, addr)
+    addr = client_addr()
+    device = auth.devices.device_for(request.cookies.get(DEVICE_COOKIE), name)
+    wait = auth.throttle.retry_after(name, addr, device)
     if wait > 0:
-        logger.warning("dashapp.auth: login throttled user=%s addr=%s wait_s=%.0f", name, addr, wait)
-        return _page(
-            429,
-            error=f"Too many failed attempts; try again in {wait:.0f} s.",
-            username=name,
-            next_url=next_url,
-        )
+        logger.warning("dashapp.auth: login throttled user=%s addr=%s wait_s=%d", name, addr, wait)
+        error = f"Too many failed attempts; try again in {wait} s."
+        return _page(429, retry_after=wait, error=error, username=name, next_url=next_url)
     user = auth.users.verify(name, password)
     if user is None:
-        auth.throttle.failure(name, addr)
-        logger.warning("dashapp.auth: login failed user=%s addr=%s", name, addr)
+        auth.throttle.failure(name, addr, device)
+        logger.warning("dashapp.auth: login failed user=%s addr=%s known_device=%s", name, addr, bool(device))
         return _page(401, error="Unknown user name or wrong password.", username=name, next_url=next_url)
-    auth.throttle.success(name, addr)
-    session.clear()  # a fresh session per login: no fixation
-    session.permanent = True
-    login_user(user)
-    csrf_token()
+    auth.throttle.success(name, addr, device)
     logger.info("dashapp.auth: login user=%s role=%s addr=%s", user.name, user.role, addr)
-    return redirect(_safe_next(next_url), code=303)  # type: ignore[return-value]
+    return _signed_in_response(auth, user, device, next_url)
 
 
-def _logout() -> Response:
-    if not _token_ok() or not _same_origin():
+def _logout(auth: Auth) -> Response:
+    if not token_ok():
         return Response("bad logout request", status=400, mimetype="text/plain")
-    logger.info("dashapp.auth: logout user=%s", current_name())
+    name = current_name()
+    if request.form.get("scope") == "everywhere":
+        closed = auth.sessions.close_all(name)
+        logger.info("dashapp.auth: logout everywhere user=%s sessions=%d", name, closed)
+    else:
+        auth.sessions.close(session.get("sid"), name)
+        logger.info("dashapp.auth: logout user=%s", name)
     logout_user()
     session.clear()
     return redirect(LOGIN_PATH + "?out=1", code=303)  # type: ignore[return-value]
 
 
-def _basic_user(auth: Auth) -> User | None:
-    creds = parse_basic(request.headers.get("Authorization"))
-    if creds is None:
-        return None
-    name, password = creds[0].strip().lower()[:MAX_NAME_LEN], creds[1]
-    addr = request.remote_addr or "unknown"
-    if auth.throttle.retry_after(name, addr) > 0:
-        return None
-    user = auth.basic.verify(name, password)
-    if user is None:
-        auth.throttle.failure(name, addr)
-        logger.warning("dashapp.auth: basic auth failed user=%s addr=%s", name, addr)
-    return user
-
-
-def _guard(auth: Auth) -> Response | None:
-    path = request.path
-    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or current_user.is_authenticated:
-        return None
-    if path.startswith("/api/"):
-        user = _basic_user(auth)
-        if user is not None:
-            g.api_user = user
-            return None
-        resp = jsonify(error="authentication required")
-        resp.status_code = 401
-        resp.headers["WWW-Authenticate"] = 'Basic realm="fraud-dashboard", charset="UTF-8"'
-        return resp
-    if path.startswith(JSON_PREFIXES) or request.method != "GET":
-        resp = jsonify(error="session expired or not logged in")
-        resp.status_code = 401
-        return resp
-    return redirect(f"{LOGIN_PATH}?next={quote(path)}", code=302)  # type: ignore[return-value]
-
-
-def load_user(users: UserDirectory, user_id: object) -> User | None:
-    """The user a session's `_user_id` names, if it still exists with the same password and role."""
-    if not isinstance(user_id, str):
-        return None
-    user = users.get(user_id.partition(":")[0])
-    if user is not None and hmac.compare_digest(user.get_id().encode(), user_id.encode()):
-        return user
-    return None
-
-
 def install_auth(server: Flask, auth: Auth) -> None:
-    """Register flask-login, the login/logout routes and the access guard on the server."""
+    """Register flask-login, the login/logout routes, session revocation and the access guard."""
+    server.extensions[EXTENSION] = auth
     manager = LoginManager()
     manager.session_protection = "basic"
     manager.init_app(server)
 
     @manager.user_loader
     def _load(user_id: str) -> User | None:
-        return load_user(auth.users, user_id)
+        del user_id  # session_user reads it from the session, with the session id beside it
+        return session_user(auth, session)
 
     def login_view() -> Response:
         if request.method == "POST":
@@ -203,5 +147,6 @@ def install_auth(server: Flask, auth: Auth) -> None:
         return _page(200, info=info, next_url=request.args.get("next"))
 
     server.add_url_rule(LOGIN_PATH, "login", login_view, methods=["GET", "POST"])
-    server.add_url_rule(LOGOUT_PATH, "logout", _logout, methods=["POST"])
-    server.before_request(lambda: _guard(auth))
+    server.add_url_rule(LOGOUT_PATH, "logout", lambda: _logout(auth), methods=["POST"])
+    install_revoke(server, auth)
+    server.before_request(lambda: guard(auth))
