@@ -76,6 +76,8 @@ def _controls() -> html.Div:
                 className="radio",
             ),
             html.Button("Pause charts", id="pause-toggle", n_clicks=0, className="btn btn-ghost"),
+            # shown while the charts are paused (assets/app.js viewState); the table keeps updating
+            html.Span("Charts paused: not updating", id="pause-indicator", className="paused-badge hidden"),
         ],
     )
 
@@ -101,6 +103,7 @@ def _live() -> html.Div:
             kpis,
             _controls(),
             html.Div(
+                id="live-charts",
                 className="grid-2",
                 children=[
                     card(
@@ -123,17 +126,53 @@ def _live() -> html.Div:
     )
 
 
-def _stores(poll_ms: int) -> list[Any]:
+def _stores(poll_ms: int, name: str) -> list[Any]:
     return [
         dcc.Interval(id="refresh-interval", interval=poll_ms, n_intervals=0),
-        dcc.Store(id="view-state", storage_type="local", data=DEFAULT_VIEW),
+        # kept across reloads; it names its user, and another user's view is ignored (app.js)
+        dcc.Store(id="view-state", storage_type="local", data={**DEFAULT_VIEW, "user": name}),
         dcc.Store(id="tick-state", storage_type="memory"),
         dcc.Store(id="freshness-store", storage_type="memory"),
         dcc.Store(id="banner-count-store", storage_type="memory", data=0),
         dcc.Store(id="poll-gate", storage_type="memory", data={"hidden": False, "busy": False}),
         dcc.Store(id="selected-alert", storage_type="memory"),
+        dcc.Store(id="grid-pick", storage_type="memory"),  # the alert a row click or banner item opens
+        dcc.Store(id="banner-data", storage_type="memory"),  # RED ALERT content, shown by app.js
+        dcc.Store(id="banner-hold", storage_type="memory", data=False),  # pointer over the bar
         dcc.Store(id="rules-version", storage_type="memory"),
     ]
+
+
+def _aria(**attrs: str) -> Any:
+    """aria-* attributes as keyword arguments (Dash takes them as props of any html component)."""
+    return {f"aria-{k}": v for k, v in attrs.items()}
+
+
+def _banner() -> html.Div:
+    """The RED ALERT bar: one line (count and newest alert) that expands to the newest few on demand."""
+    return html.Div(
+        [
+            html.Div(
+                id="red-alert-banner",
+                className="red-alert hidden",
+                role="region",
+                **_aria(label="RED ALERT: unacknowledged high-severity alerts"),
+                children=[
+                    html.Div(id="red-alert-summary", className="ra-head", **_aria(live="polite")),
+                    html.Ul(id="red-alert-list", className="ra-list"),
+                    html.Button(
+                        "Show all",
+                        id="red-alert-toggle",
+                        n_clicks=0,
+                        className="btn btn-light btn-small ra-toggle",
+                        **_aria(controls="red-alert-list"),  # aria-expanded: set by app.js
+                    ),
+                ],
+            ),
+            html.Div(id="red-alert-message", className="ra-message", role="status"),
+        ],
+        className="ra-wrap",
+    )
 
 
 def build_layout(poll_ms: int) -> html.Div:
@@ -142,17 +181,11 @@ def build_layout(poll_ms: int) -> html.Div:
     return html.Div(
         className="app",
         children=[
-            _header(name, role),
-            html.Div(
-                id="red-alert-banner",
-                className="red-alert hidden",
-                role="alert",
-            ),
-            html.Div(id="red-alert-message", className="message warn", role="status"),
+            html.Div([_header(name, role), _banner()], className="app-head"),
             html.Main(
                 className="content",
                 children=[_live(), alerts_section(), pipeline_section(), rules_section(role == "admin")],
             ),
-            *_stores(poll_ms),
+            *_stores(poll_ms, name),
         ],
     )

@@ -66,6 +66,7 @@ def alerts_section() -> html.Div:
                     html.Button(
                         "Resolve: false positive", id="wf-resolve-fp", n_clicks=0, className="btn btn-ghost"
                     ),
+                    html.Button("Reopen", id="wf-reopen", n_clicks=0, className="btn btn-ghost"),
                 ],
                 className="btn-row",
             ),

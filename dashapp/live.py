@@ -133,17 +133,23 @@ def _throughput_delta(t: _Tick, sec: int | None, window_s: int) -> tuple[int | N
     return t.shared(("tp", sec, window_s), build)
 
 
-def _delta_feeds(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
-    """Cursor-based deltas: a dropped response is re-read next tick because cursors come back too."""
+def _delta_feeds(t: _Tick, state: dict[str, Any], out: dict[str, Any], charts: bool) -> None:
+    """Cursor-based deltas: a dropped response is re-read next tick because cursors come back too.
+
+    charts False (paused): the charts stay as they are (they are rebuilt whole on resume); the
+    alerts table keeps receiving its new alerts, since pausing is for reading the charts only.
+    """
     feeds = _feeds_delta(t, state.get("txn"), state.get("alert"))
-    ext, state["txn"], state["alert"], n_alerts, grid_tx = feeds
-    if ext is not None:
-        out["timeline_ext"] = ext
-    sec = state.get("sec")
-    window_s = int(state.get("window_s") or 300)
-    last, tp_ext = _throughput_delta(t, sec if isinstance(sec, int) else None, window_s)
-    if last is not None:
-        state["sec"], out["tp_ext"] = last, tp_ext
+    ext, txn_next, state["alert"], n_alerts, grid_tx = feeds
+    if charts:
+        state["txn"] = txn_next
+        if ext is not None:
+            out["timeline_ext"] = ext
+        sec = state.get("sec")
+        window_s = int(state.get("window_s") or 300)
+        last, tp_ext = _throughput_delta(t, sec if isinstance(sec, int) else None, window_s)
+        if last is not None:
+            state["sec"], out["tp_ext"] = last, tp_ext
     grid_n = int(state.get("grid_n") or 0) + n_alerts
     if n_alerts >= ALERTS_DELTA_MAX or grid_n > t.cfg.grid_rows * 3 // 2:
         _grid_full(t, state, out)  # a backlog or a long-lived page: resync the table
@@ -180,7 +186,7 @@ def _slow(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
     out["health"] = t.shared("health", lambda: plain(health_view(t.reader.health(t.now_ms))))
     for name in _SLOW_VIEWS:
         _if_changed(t, state, out, name)
-    if not state.get("paused") and "grid_rows" not in out:
+    if "grid_rows" not in out:
         _, wf, _ = grid_snapshot(t.frame, t.reader, t.cfg.grid_rows)
         if wf != state.get("grid_wf"):  # another analyst acted: resend the table
             _grid_full(t, state, out)
@@ -262,8 +268,8 @@ def run_tick(
     _banner(t, state, out)
     if resync and (fresh_page or not paused):  # a page opened paused still shows one snapshot
         _full_feeds(t, state, window_s, out)
-    elif not paused:
-        _delta_feeds(t, state, out)
+    else:  # paused: the table still follows the stream, the charts do not
+        _delta_feeds(t, state, out, charts=not paused)
     if slow_due or fresh_page:
         _slow(t, state, out)
     out["state"] = state

@@ -146,6 +146,33 @@ def test_window_change_and_pause(redis_client, keys) -> None:
     assert resumed is not None and len(resumed["timeline_fig"]["data"][0]["y"]) == 7
 
 
+def test_paused_charts_leave_the_alerts_table_live(redis_client, keys) -> None:
+    from dashapp.store import AlertWorkflow
+
+    _seed(redis_client, keys)
+    reader = DashboardReader(redis_client, keys)
+    state = _tick(reader, None)["state"]  # type: ignore[index]
+    paused_view = {"window_min": 5, "paused": True}
+    paused = _tick(reader, state, NOW_MS + 100, paused_view, view_changed=True)
+    assert paused is not None
+    put_txns(redis_client, keys, range(60, 63))
+    put_alert(redis_client, keys, make_alert(2))
+    redis_client.incr(keys.seq)
+    out = _tick(reader, paused["state"], NOW_MS + 200, paused_view)
+    assert out is not None and "timeline_ext" not in out and "tp_ext" not in out, "charts stay still"
+    assert [r["alert_id"] for r in out["grid_tx"]["add"]] == [make_alert(2).alert_id], "the table does not"
+    # another analyst acts: the paused page's next slow refresh still brings the new status
+    AlertWorkflow(redis_client, keys).act(make_alert(1).alert_id, "acknowledge", "bob", 1)
+    later = _tick(reader, out["state"], NOW_MS + 200 + CFG.slow_refresh_ms, paused_view)
+    assert later is not None and "timeline_ext" not in later
+    rows = {r["alert_id"]: r["status"] for r in later["grid_rows"]}
+    assert rows[make_alert(1).alert_id] == "acknowledged"
+    resumed = _tick(reader, later["state"], NOW_MS + 300 + CFG.slow_refresh_ms, VIEW, view_changed=True)
+    assert resumed is not None and len(resumed["timeline_fig"]["data"][0]["y"]) == 8, (
+        "resume: charts caught up"
+    )
+
+
 def test_acknowledged_alert_leaves_the_banner(redis_client, keys) -> None:
     _seed(redis_client, keys)
     reader = DashboardReader(redis_client, keys)

@@ -6,12 +6,14 @@ import base64
 import json
 
 import pytest
+from werkzeug.exceptions import BadRequest
 
 from common.alerts import Alert, Reason
 from common.rules import RULE_SPECS, apply_changes, default_rules
 from dashapp.api import parse_alert_query
 from dashapp.auth.basic import BasicVerifier, parse_basic
 from dashapp.auth.users import User, UserDirectory, UserFileError, add_user
+from dashapp.callbacks.workflow_cb import allowed_actions, banner_target, do_action
 from dashapp.figures.base import esc
 from dashapp.figures.citymap import city_map_figure
 from dashapp.figures.rules_bar import rules_bar_figure
@@ -20,10 +22,12 @@ from dashapp.figures.timeline import ALERT_TRACE, timeline_delta, timeline_figur
 from dashapp.security import callback_body_problem
 from dashapp.store.alert_rows import Banner, row_from_alert
 from dashapp.store.models import CityAgg, Kpis, SecondBucket, Totals, TxnRow
+from dashapp.views.alert_detail import detail_view, history_view
 from dashapp.views.banner import HIDDEN, SHOWN, banner_view
 from dashapp.views.grid import grid_row, grid_row_from_alert, workflow_digest
 from dashapp.views.kpis import KPI_CARDS, kpi_texts
 from dashapp.views.rules_form import changes_from_form, form_values, rules_form
+from dashapp.views.wording import in_words
 
 
 def _alert(n: int = 1, city: str = "Paris", reason: str = "amount 9000 > 5000") -> Alert:
@@ -136,13 +140,75 @@ def test_kpi_texts_cover_every_card() -> None:
 
 
 def test_banner_hidden_without_alerts_and_lists_newest_with_ack_buttons() -> None:
-    assert banner_view(Banner(0, ()), {}) == ([], HIDDEN)
+    assert banner_view(Banner(0, ()), {}) == ({"count": 0, "head": [], "items": []}, HIDDEN)
     rows = (row_from_alert(_alert(2)), row_from_alert(_alert(1)))
-    children, cls = banner_view(Banner(4, rows), {})
-    assert cls == SHOWN
-    text = json.dumps(children, default=lambda c: c.to_plotly_json())
-    assert "4 unacknowledged" in text and text.index("9,002.00") < text.index("9,001.00")
-    assert '"banner-ack"' in text
+    content, cls = banner_view(Banner(4, rows), {})
+    assert cls == SHOWN and content["count"] == 4
+    text = json.dumps(content, default=lambda c: c.to_plotly_json())
+    # amounts carry their currency; newest first; every item opens its alert and acknowledges it
+    assert "4 unacknowledged" in text and text.index("9,002.00 EUR") < text.index("9,001.00 EUR")
+    assert text.count('"banner-ack"') == 2 and text.count('"banner-open"') == 2
+
+
+def test_statuses_actions_and_amounts_read_as_words() -> None:
+    row = row_from_alert(_alert(), status="resolved_false_positive", version=3)
+    g = grid_row(row, {})
+    assert g["status"] == "resolved_false_positive" and g["status_text"] == "Resolved: false positive"
+    assert g["amount"] == 9001.0 and g["amount_text"] == "9,001.00 EUR"
+    assert grid_row_from_alert(_alert(), {})["status_text"] == "New"
+    facts = json.dumps(detail_view(row), default=lambda c: c.to_plotly_json())
+    assert "Resolved: false positive" in facts and "9,001.00 EUR" in facts
+    assert "resolved_false_positive" not in facts
+    event = {
+        "at": 1,
+        "by": "ann",
+        "action": "resolve_fraud",
+        "from_status": "assigned",
+        "to_status": "resolved_fraud",
+    }
+    hist = json.dumps(history_view([event]), default=lambda c: c.to_plotly_json(), ensure_ascii=False)
+    assert "Resolved as fraud: Assigned → Resolved: fraud" in hist
+    assert in_words("alert is already resolved_fraud") == "alert is already resolved as fraud"
+
+
+@pytest.mark.parametrize(
+    ("status", "assignee", "allowed"),
+    [
+        ("new", "", ["acknowledge", "assign_to_me", "resolve_fraud", "resolve_false_positive"]),
+        ("acknowledged", "", ["assign_to_me", "resolve_fraud", "resolve_false_positive"]),
+        ("assigned", "ann", ["resolve_fraud", "resolve_false_positive"]),
+        ("assigned", "bob", ["assign_to_me", "resolve_fraud", "resolve_false_positive"]),
+        ("resolved_fraud", "ann", ["reopen"]),
+        ("resolved_false_positive", "", ["reopen"]),
+    ],
+)
+def test_only_actions_the_state_allows_are_offered(status: str, assignee: str, allowed: list[str]) -> None:
+    row = row_from_alert(_alert(), status=status, assignee=assignee, version=2)
+    assert allowed_actions(row, "ann") == allowed
+
+
+@pytest.mark.parametrize("note", ["\ud800 fraud", {"text": "x"}, 7, ["a"]])
+def test_a_note_no_textarea_can_send_is_a_bad_request(note: object) -> None:
+    with pytest.raises(BadRequest):
+        do_action(None, {"alert_id": "a1", "version": 1}, "acknowledge", note, "ann")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        {"type": "banner-ack", "alert": "a1", "v": "abc"},
+        {"type": "banner-ack", "alert": "a1", "v": float("inf")},
+        {"type": "banner-ack", "alert": "a1", "v": 1.5},
+        {"type": "banner-ack", "alert": "a1", "v": True},
+        {"type": "banner-ack", "alert": "a1", "v": 0},
+        {"type": "banner-ack", "alert": "a1", "v": 10**400},
+        {"type": "banner-ack", "alert": ["a1"], "v": 1},
+        "banner-ack",
+    ],
+)
+def test_a_forged_banner_button_is_a_bad_request(ident: object) -> None:
+    with pytest.raises(BadRequest):
+        banner_target(ident)
 
 
 def test_grid_rows_are_plain_text_with_workflow_fields() -> None:

@@ -55,11 +55,45 @@
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
+  var lastPick = {id: null, at: 0};
+  var pendingAcks = {};
+  var ACTION_BUTTONS = ["acknowledge", "assign_to_me", "resolve_fraud", "resolve_false_positive", "reopen"];
+
+  // The pointer (or keyboard focus) on the RED ALERT bar holds its content still (bannerShow).
+  var held = false;
+  function setHold(on) {
+    if (on === held || !(window.dash_clientside && window.dash_clientside.set_props)) { return; }
+    held = on;
+    window.dash_clientside.set_props("banner-hold", {data: on});
+  }
+  function inBar(node) { return Boolean(node && node.closest && node.closest("#red-alert-banner")); }
+  document.addEventListener("mouseover", function (e) { setHold(inBar(e.target)); });
+  document.addEventListener("focusin", function (e) { if (inBar(e.target)) { setHold(true); } });
+  document.addEventListener("focusout", function (e) { if (!inBar(e.relatedTarget)) { setHold(false); } });
+
+  // The sticky head (top bar + RED ALERT bar) is never in front of a section the nav jumps to.
+  function trackHead() {
+    var head = document.querySelector(".app-head");
+    if (!head || !window.ResizeObserver) { return false; }
+    new ResizeObserver(function () {
+      document.documentElement.style.scrollPaddingTop = (head.offsetHeight + 8) + "px";
+    }).observe(head);
+    return true;
+  }
+  var headTimer = setInterval(function () { if (trackHead()) { clearInterval(headTimer); } }, 200);
+
+  // Logging out forgets this browser's view state (pause, filter): the next user starts afresh.
+  document.addEventListener("submit", function (e) {
+    if (e.target && e.target.id === "logout-form") {
+      try { window.localStorage.clear(); window.sessionStorage.clear(); } catch (err) { /* storage off */ }
+    }
+  }, true);
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     fraud: {
       intervalDisabled: function (g) { return Boolean(document.hidden || (g && g.busy)); },
 
-      viewState: function (windowMin, pauseClicks, quickFilter, view, gridOptions) {
+      viewState: function (windowMin, pauseClicks, quickFilter, view, gridOptions, user) {
         var nc = window.dash_clientside.no_update;
         // A user action triggers exactly one input; the initial call (several, or ".") only
         // copies the stored view into the controls.
@@ -67,8 +101,9 @@
           return t.prop_id;
         });
         var trig = all.length === 1 ? all : [];
-        var v = Object.assign({window_min: 5, paused: false, quick_filter: ""}, view || {});
-        var changed = false;
+        var mine = view && view.user === user; // browser storage is shared: another user's view is ignored
+        var v = Object.assign({window_min: 5, paused: false, quick_filter: ""}, mine ? view : {}, {user: user});
+        var changed = !mine;
         if (trig.indexOf("window-select.value") !== -1 && windowMin && windowMin !== v.window_min) {
           v.window_min = windowMin; changed = true;
         }
@@ -78,7 +113,8 @@
         }
         var opts = Object.assign({}, gridOptions || {}, {quickFilterText: v.quick_filter});
         return [changed ? v : nc, v.window_min, v.paused ? "Resume charts" : "Pause charts",
-                v.quick_filter, opts];
+                v.quick_filter, opts, v.paused ? "paused-badge" : "paused-badge hidden",
+                v.paused ? "grid-2 charts-paused" : "grid-2"];
       },
 
       freshness: function (_n, fresh) {
@@ -112,7 +148,91 @@
         return count > 0 ? "brand brand-alert" : "brand";
       },
 
-      exportCsv: function (n) { return n > 0; }
+      exportCsv: function (n) { return n > 0; },
+
+      // A row click (cellClicked: fired for every click, even on the selected row) or a keyboard
+      // selection opens that alert. The grid's own selection events are dropped by dash-ag-grid
+      // while a data update is being applied (a tick lands every second), so a click is not
+      // left to them alone.
+      gridPick: function (clicked, rows) {
+        var nc = window.dash_clientside.no_update;
+        var trig = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
+          return t.prop_id;
+        });
+        var id = null;
+        if (trig.indexOf("alerts-grid.cellClicked") !== -1 && clicked && clicked.rowId) {
+          id = String(clicked.rowId);
+        } else if (trig.indexOf("alerts-grid.selectedRows") !== -1 && Array.isArray(rows) &&
+                   rows.length === 1 && rows[0] && rows[0].alert_id) {
+          id = String(rows[0].alert_id);
+        }
+        if (!id) { return nc; }
+        var now = Date.now();
+        if (lastPick.id === id && now - lastPick.at < 1000) { return nc; } // one click, two events
+        lastPick = {id: id, at: now};
+        return {alert_id: id, at: now};
+      },
+
+      // A RED ALERT item's text opens the alert in the detail panel, scrolled into view.
+      bannerOpen: function () {
+        var nc = window.dash_clientside.no_update;
+        var ctx = window.dash_clientside.callback_context;
+        var t = (ctx.triggered || [])[0];
+        if (!t || !t.value) { return nc; }
+        var id = ctx.triggered_id && ctx.triggered_id.alert;
+        if (typeof id !== "string") { return nc; }
+        var target = document.getElementById("sec-alerts");
+        if (target) { target.scrollIntoView({block: "start"}); }
+        lastPick = {id: id, at: Date.now()};
+        return {alert_id: id, at: lastPick.at};
+      },
+
+      // The grid highlights the alert the detail panel shows (a banner pick, or a click a data
+      // update undid).
+      gridSelect: function (selected) {
+        if (!selected || typeof selected.alert_id !== "string") { return window.dash_clientside.no_update; }
+        return {ids: [selected.alert_id]};
+      },
+
+      // Actions the selected alert's state allows (decided on the server) are enabled, others not.
+      actionsEnabled: function (selected) {
+        var allowed = (selected && Array.isArray(selected.allowed)) ? selected.allowed : [];
+        return ACTION_BUTTONS.map(function (action) { return allowed.indexOf(action) === -1; });
+      },
+
+      // The RED ALERT bar's content. While the pointer is over the bar, new content waits (rows never
+      // move under a click aimed at them); it is shown when the pointer leaves.
+      bannerShow: function (data, hold, toggleClicks) {
+        var nc = window.dash_clientside.no_update;
+        var trig = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
+          return t.prop_id;
+        });
+        var bar = document.getElementById("red-alert-banner");
+        var count = (data && data.count) || 0;
+        var onlyData = trig.length === 1 && trig[0] === "banner-data.data";
+        if (hold && onlyData && count > 0) {
+          if (bar) { bar.setAttribute("data-held", "1"); }
+          return [nc, nc, nc, nc];
+        }
+        if (bar) { bar.removeAttribute("data-held"); }
+        var expanded = (toggleClicks || 0) % 2 === 1;
+        var toggle = document.getElementById("red-alert-toggle");
+        if (toggle) { toggle.setAttribute("aria-expanded", expanded ? "true" : "false"); }
+        return [(data && data.head) || [], (data && data.items) || [],
+                expanded ? "ra-list expanded" : "ra-list",
+                expanded ? "Show fewer" : "Show all (" + count + ")"];
+      },
+
+      // Feedback at once: the clicked Acknowledge says so and cannot be clicked twice.
+      ackPending: function (clicks) {
+        var ctx = window.dash_clientside.callback_context;
+        var t = (ctx.triggered || [])[0];
+        var id = ctx.triggered_id;
+        if (t && t.value && id && typeof id.alert === "string") { pendingAcks[id.alert] = true; }
+        var ids = (ctx.outputs_list && ctx.outputs_list[0]) || [];
+        return [ids.map(function (o) { return pendingAcks[o.id.alert] ? "Acknowledging\u2026" : "Acknowledge"; }),
+                ids.map(function (o) { return Boolean(pendingAcks[o.id.alert]); })];
+      }
     }
   });
 })();

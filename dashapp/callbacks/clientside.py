@@ -1,8 +1,12 @@
-"""Browser-only callbacks (assets/app.js): visibility pause, view state, freshness, title flash, CSV."""
+"""Browser-only callbacks (assets/app.js): view state, freshness, title flash, CSV, picks, RED ALERT bar."""
 
 from __future__ import annotations
 
-from dash import ClientsideFunction, Dash, Input, Output, State
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State
+
+# the workflow buttons, in the order assets/app.js (actionsEnabled) lists their actions
+ACTION_BUTTON_IDS = ("wf-ack", "wf-assign", "wf-resolve-fraud", "wf-resolve-fp", "wf-reopen")
+BANNER_ACK = {"type": "banner-ack", "alert": ALL, "v": ALL}
 
 
 def _fn(name: str) -> ClientsideFunction:
@@ -23,11 +27,14 @@ def register_clientside(app: Dash) -> None:
         Output("pause-toggle", "children"),
         Output("grid-quick-filter", "value"),
         Output("alerts-grid", "dashGridOptions"),
+        Output("pause-indicator", "className"),
+        Output("live-charts", "className"),
         Input("window-select", "value"),
         Input("pause-toggle", "n_clicks"),
         Input("grid-quick-filter", "value"),
         Input("view-state", "data"),
         State("alerts-grid", "dashGridOptions"),
+        State("current-user", "children"),
     )
     app.clientside_callback(
         _fn("freshness"),
@@ -45,5 +52,51 @@ def register_clientside(app: Dash) -> None:
         _fn("exportCsv"),
         Output("alerts-grid", "exportDataAsCsv"),
         Input("grid-export", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    _register_workflow_side(app)
+
+
+def _register_workflow_side(app: Dash) -> None:
+    """Picking an alert, the actions its state allows, and the RED ALERT bar's rendering."""
+    app.clientside_callback(
+        _fn("gridPick"),
+        Output("grid-pick", "data"),
+        Input("alerts-grid", "cellClicked"),
+        Input("alerts-grid", "selectedRows"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _fn("bannerOpen"),
+        Output("grid-pick", "data", allow_duplicate=True),
+        Input({"type": "banner-open", "alert": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _fn("gridSelect"),
+        Output("alerts-grid", "selectedRows"),
+        Input("selected-alert", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _fn("actionsEnabled"),
+        *(Output(button, "disabled") for button in ACTION_BUTTON_IDS),
+        Input("selected-alert", "data"),
+    )
+    app.clientside_callback(
+        _fn("bannerShow"),
+        Output("red-alert-summary", "children"),
+        Output("red-alert-list", "children"),
+        Output("red-alert-list", "className"),
+        Output("red-alert-toggle", "children"),
+        Input("banner-data", "data"),
+        Input("banner-hold", "data"),
+        Input("red-alert-toggle", "n_clicks"),
+    )
+    app.clientside_callback(
+        _fn("ackPending"),
+        Output(BANNER_ACK, "children"),
+        Output(BANNER_ACK, "disabled"),
+        Input(BANNER_ACK, "n_clicks"),
         prevent_initial_call=True,
     )

@@ -31,7 +31,7 @@ OUTPUTS: list[tuple[str, str, str]] = [
     ("map_fig", "city-map", "figure"),
     ("grid_rows", "alerts-grid", "rowData"),
     ("grid_tx", "alerts-grid", "rowTransaction"),
-    ("banner", "red-alert-banner", "children"),
+    ("banner", "banner-data", "data"),  # rendered in the browser (assets/app.js bannerShow)
     ("banner_class", "red-alert-banner", "className"),
     ("banner_count", "banner-count-store", "data"),
     ("health", "health-panel", "children"),

@@ -9,6 +9,7 @@ from typing import Any
 from dash import html
 
 from dashapp.store.alert_rows import AlertRow
+from dashapp.views.wording import action_word, format_money, status_word
 
 
 def _when(ms: object) -> str:
@@ -24,12 +25,12 @@ def detail_view(row: AlertRow) -> list[Any]:
         ("Time", row.ts),
         ("Card", row.card_id),
         ("Account", row.account_id),
-        ("Amount", f"{row.amount:,.2f} {row.currency}"),
+        ("Amount", format_money(row.amount, row.currency)),
         ("Merchant", f"{row.merchant_id} ({row.merchant_category})"),
         ("City", f"{row.city} {row.country or ''}".strip()),
         ("Channel", row.channel),
         ("Score", f"{row.score:.3f} ({row.severity})"),
-        ("Status", row.status),
+        ("Status", status_word(row.status)),
         ("Assignee", row.assignee or "\u2013"),
         ("Version", str(row.version)),
     ]
@@ -49,7 +50,10 @@ def history_view(events: Sequence[Mapping[str, object]]) -> list[Any]:
             [
                 html.Span(_when(e.get("at")), className="hist-when"),
                 html.Strong(f" {e.get('by', '?')} "),
-                html.Span(f"{e.get('action', '?')}: {e.get('from_status', '?')} → {e.get('to_status', '?')}"),
+                html.Span(
+                    f"{action_word(e.get('action', '?'))}: "
+                    f"{status_word(e.get('from_status', '?'))} → {status_word(e.get('to_status', '?'))}"
+                ),
                 html.Div(str(e.get("note")), className="hist-note") if e.get("note") else None,
             ]
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 from common.alerts import Alert
 from dashapp.store.alert_rows import AlertRow
+from dashapp.views.wording import format_money, status_word
 
 COLUMN_DEFS: list[dict[str, Any]] = [
     {"field": "time", "headerName": "Time (UTC)", "sort": "desc", "minWidth": 170},
@@ -17,7 +18,9 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "headerName": "Amount",
         "type": "numericColumn",
         "filter": "agNumberColumnFilter",
-        "valueFormatter": {"function": "d3.format('$,.2f')(params.value)"},
+        # the amount with its currency, as the server wrote it; sorting and filtering use the number
+        "valueFormatter": {"function": "params.data ? params.data.amount_text : params.value"},
+        "minWidth": 130,
     },
     {"field": "city", "headerName": "City"},
     {"field": "rules", "headerName": "Rules", "minWidth": 180, "tooltipField": "reasons"},
@@ -33,7 +36,12 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "headerName": "Severity",
         "cellClassRules": {"sev-high": "params.value === 'high'", "sev-medium": "params.value === 'medium'"},
     },
-    {"field": "status", "headerName": "Status"},
+    {
+        "field": "status",
+        "headerName": "Status",
+        "valueFormatter": {"function": "params.data ? params.data.status_text : params.value"},
+        "useValueFormatterForQuickFilter": True,
+    },
     {"field": "assignee", "headerName": "Assignee"},
 ]
 DEFAULT_COL_DEF = {
@@ -57,12 +65,15 @@ def grid_row(row: AlertRow, labels: Mapping[str, str]) -> dict[str, Any]:
         "time": _time(row.ts),
         "card": row.card_id,
         "amount": row.amount,
+        "currency": row.currency,
+        "amount_text": format_money(row.amount, row.currency),
         "city": row.city,
         "rules": ", ".join(labels.get(r, r) for r in row.rules),
         "reasons": row.reason_text,
         "score": round(row.score, 3),
         "severity": row.severity,
         "status": row.status,
+        "status_text": status_word(row.status),
         "assignee": row.assignee,
         "version": row.version,
     }
@@ -75,12 +86,15 @@ def grid_row_from_alert(alert: Alert, labels: Mapping[str, str]) -> dict[str, An
         "time": _time(alert.ts),
         "card": alert.card_id,
         "amount": alert.amount,
+        "currency": alert.currency,
+        "amount_text": format_money(alert.amount, alert.currency),
         "city": alert.city,
         "rules": ", ".join(labels.get(r.rule, r.rule) for r in alert.reasons),
         "reasons": "; ".join(r.text for r in alert.reasons),
         "score": round(alert.score, 3),
         "severity": alert.severity,
         "status": "new",
+        "status_text": status_word("new"),
         "assignee": "",
         "version": 1,
     }
