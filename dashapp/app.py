@@ -32,7 +32,7 @@ from dashapp.live import TickConfig
 from dashapp.security import install_csp, install_security
 from dashapp.settings import DashSettings, resolve_secret_key
 from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
-from dashapp.store.throttle import LoginLimiter
+from dashapp.store.throttle import LimiterPolicy, LoginLimiter
 
 logger = logging.getLogger(__name__)
 ASSETS = Path(__file__).with_name("assets")
@@ -75,7 +75,11 @@ def _auth(
     return Auth(
         users=users,
         basic=BasicVerifier(users, settings.dash_basic_cache_ttl_s),
-        throttle=LoginLimiter(client, keys),
+        throttle=LoginLimiter(
+            client,
+            keys,
+            LimiterPolicy(user=settings.dash_login_user_failures, addr=settings.dash_login_addr_failures),
+        ),
         sessions=SessionRegistry(client, keys, lifetime_s=settings.dash_session_hours * 3600),
         devices=DeviceCookies(secret),
         secure_cookies=settings.dash_secure_cookies,
@@ -100,6 +104,7 @@ def create_app(
         compress=False,
         suppress_callback_exceptions=False,
     )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # WCAG 3.1.1
     _configure_server(app, settings)
     server = app.server
     users = UserDirectory(settings.dash_users_file, recheck_s=USERS_RECHECK_S)

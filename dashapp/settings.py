@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from common.settings import ConfigError
 
 logger = logging.getLogger(__name__)
+# One users file per checkout, whatever the working directory: `make run`, gunicorn and
+# `python -m dashapp users ...` all find it (compose sets DASH_USERS_FILE to its volume instead).
+DEFAULT_USERS_FILE = str(Path(__file__).resolve().parent.parent / ".local" / "run" / "users.json")
 
 
 @dataclass(frozen=True)
@@ -19,13 +23,17 @@ class DashSettings:
     redis_key_prefix: str = "fraud:"
     dash_secret_key: str = ""
     dash_dev: bool = False  # allows a generated secret key (single process only)
-    dash_users_file: str = ".local/users.json"
+    dash_users_file: str = DEFAULT_USERS_FILE
     dash_poll_ms: int = 1000
     dash_slow_refresh_s: float = 5.0  # health/map/quality refresh period even when seq is unchanged
     dash_basic_cache_ttl_s: float = 30.0
     dash_max_body_bytes: int = 1_000_000
     dash_secure_cookies: bool = False  # set to 1 behind TLS
     dash_session_hours: int = 12
+    # login throttle (dashapp.store.throttle): failures before waits start, for browsers without
+    # the user's device cookie; per user name from any address, and per address for any names
+    dash_login_user_failures: int = 20
+    dash_login_addr_failures: int = 50
     dash_proxy_hops: int = 0  # trusted reverse proxies in front (X-Forwarded-For)
     dash_timeline_points: int = 500
     dash_tick_max_points: int = 25  # newest timeline points sent per tick (a sample at high rates)

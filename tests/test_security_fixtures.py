@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import redis
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 
 from dashapp.app import create_app
-from dashapp.auth.users import add_user
 from dashapp.settings import DashSettings
 
 PASSWORDS = {"ann": "ann-password-1", "bob": "bob-password-1", "root": "root-password-1"}
@@ -19,18 +20,23 @@ ROLES = {"ann": "analyst", "bob": "analyst", "root": "admin"}
 
 
 def write_users(path: Path) -> Path:
-    """A users file with two analysts (ann, bob) and one admin (root)."""
-    for name, password in PASSWORDS.items():
-        add_user(path, name, ROLES[name], password)
+    """A users file with two analysts (ann, bob) and one admin (root).
+
+    Hashed with a cheap pbkdf2 (which the users file accepts) rather than add_user's scrypt: these
+    tests make hundreds of login attempts, and a scrypt check costs 0.1-0.4 s on a busy machine.
+    """
+    entries = {
+        name: {"role": ROLES[name], "password_hash": generate_password_hash(pw, method="pbkdf2:sha256:1000")}
+        for name, pw in PASSWORDS.items()
+    }
+    path.write_text(json.dumps({"users": entries}))
     return path
 
 
-def make_app(redis_client: redis.Redis, prefix: str, users_file: Path) -> Any:
-    """The real dashboard app over the test's Redis prefix."""
-    settings = DashSettings(
-        redis_key_prefix=prefix, dash_secret_key="s" * 32, dash_users_file=str(users_file)
-    )
-    return create_app(settings, redis_client)
+def make_app(redis_client: redis.Redis, prefix: str, users_file: Path, **settings: Any) -> Any:
+    """The real dashboard app over the test's Redis prefix (`settings` override DashSettings fields)."""
+    settings = {"dash_secret_key": "s" * 32, "dash_users_file": str(users_file), **settings}
+    return create_app(DashSettings(redis_key_prefix=prefix, **settings), redis_client)
 
 
 def form_fields(client: FlaskClient, path: str = "/login") -> dict[str, str]:
