@@ -36,13 +36,19 @@ BATCH = 2_000
 KEPT_OPEN = 100  # the first alerts are never resolved: they must survive the whole run
 
 
-def prefix_footprint(client: redis.Redis, keys: RedisKeys) -> tuple[int, int]:
-    """(keys, bytes) of everything under the test's prefix (MEMORY USAGE of each key)."""
+def prefix_footprint(client: redis.Redis, keys: RedisKeys) -> tuple[int, int, int]:
+    """(keys, bytes, ZSET members) under the test's prefix; bytes are MEMORY USAGE per key."""
     names = list(client.scan_iter(match=f"{keys.prefix}*", count=5_000))
     pipe = client.pipeline(transaction=False)
     for name in names:
         pipe.memory_usage(name, samples=0)
-    return len(names), sum(int(n or 0) for n in pipe.execute())
+        pipe.type(name)
+    replies = pipe.execute()
+    zsets = [name for name, kind in zip(names, replies[1::2], strict=True) if kind == b"zset"]
+    pipe = client.pipeline(transaction=False)
+    for name in zsets:
+        pipe.zcard(name)
+    return len(names), sum(int(n or 0) for n in replies[::2]), sum(pipe.execute())
 
 
 def alert_batch(base: Alert, start: int) -> list[Alert]:
@@ -67,7 +73,7 @@ def test_alert_memory_stays_flat_while_alerts_flow_through(redis_client, keys, t
     sink = RedisSink(redis_client, keys, "t")
     sweeper = AlertRetention(redis_client, keys, days=WINDOW * STEP_MS / DAY_MS, per_pass=BATCH)
     base = make_alert(1, rules=("high_amount", "velocity"))
-    samples: list[tuple[int, int]] = []
+    samples: list[tuple[int, int, int]] = []
     for start in range(0, total, BATCH):
         alerts = alert_batch(base, start)
         plan = alert_commands(keys, alerts, now_ms=T0)
@@ -79,10 +85,11 @@ def test_alert_memory_stays_flat_while_alerts_flow_through(redis_client, keys, t
             pass
         if (start + BATCH) % (total // 5) == 0:
             samples.append(prefix_footprint(redis_client, keys))
-    first_keys, first_bytes = samples[0]
-    for n_keys, n_bytes in samples[1:]:  # steady state after the first fifth
+    first_keys, first_bytes, first_entries = samples[0]
+    for n_keys, n_bytes, n_entries in samples[1:]:  # steady state after the first fifth
         assert n_keys <= first_keys * 1.05, samples
         assert n_bytes <= first_bytes * 1.10, samples
+        assert n_entries <= first_entries * 1.05, samples  # a leaked index entry is small but counted
     kept = redis_client.zcard(keys.alert_index)
     assert WINDOW <= kept <= WINDOW + BATCH + KEPT_OPEN
     report = redis_client.hgetall(keys.alert_retention)
