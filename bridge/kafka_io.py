@@ -59,21 +59,19 @@ class RebalanceEvents:
     """What changed since the main loop last looked (filled on kafka-python's IO thread)."""
 
     revoked: set[int] = field(default_factory=set)
-    assigned: dict[int, int | None] = field(default_factory=dict)  # partition -> seeked offset (None: start)
-    unpositioned: set[int] = field(default_factory=set)  # assigned, but the seek must be retried
+    assigned: set[int] = field(default_factory=set)  # newly ours: the main loop seeks them before use
 
 
 class Rebalancer(ConsumerRebalanceListener):
-    """Seeks newly assigned partitions to the Redis-stored offsets; records events for the loop.
+    """Records assignment changes for the main loop; touches nothing else.
 
-    `lookup(partitions)` returns {partition: next offset or None}. When it fails (Redis down),
-    the partition is reported as unpositioned so the main loop seeks it once Redis answers.
+    kafka-python calls it on its IO thread, which also sends the group's heartbeats: anything slow
+    here (a Redis read with Redis down waits for the socket timeout) stalls the whole consumer. So
+    the main loop reads the stored offsets and seeks, before it uses a newly assigned partition.
     """
 
-    def __init__(
-        self, consumer: KafkaConsumer, topic: str, lookup: Callable[[list[int]], dict[int, int | None]]
-    ) -> None:
-        self._consumer, self._topic, self._lookup = consumer, topic, lookup
+    def __init__(self, topic: str) -> None:
+        self._topic = topic
         self._lock = threading.Lock()
         self._events = RebalanceEvents()
 
@@ -88,26 +86,16 @@ class Rebalancer(ConsumerRebalanceListener):
         logger.info("bridge: partitions revoked partitions=%s", sorted(parts))
         with self._lock:
             self._events.revoked |= parts
-            for p in parts:
-                self._events.assigned.pop(p, None)
-                self._events.unpositioned.discard(p)
+            self._events.assigned -= parts
 
     def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
         self.on_partitions_revoked(lost)
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        parts = sorted(tp.partition for tp in assigned if tp.topic == self._topic)
-        try:
-            seeked = seek_to_stored(self._consumer, self._topic, parts, self._lookup)
-        except Exception as exc:  # the loop retries; a listener must not break the rebalance
-            logger.warning("bridge: seek on assignment deferred partitions=%s error=%s", parts, exc)
-            with self._lock:
-                self._events.unpositioned.update(parts)
-            return
-        logger.info("bridge: partitions assigned positions=%s", seeked)
+        parts = {tp.partition for tp in assigned if tp.topic == self._topic}
+        logger.info("bridge: partitions received partitions=%s (seek pending)", sorted(parts))
         with self._lock:
-            self._events.assigned.update(seeked)
-            self._events.unpositioned.difference_update(parts)
+            self._events.assigned |= parts
 
 
 def seek_to_stored(

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import redis
@@ -64,10 +64,10 @@ class Bridge:
         self.retention = AlertRetention(client, self.keys, settings.alert_retention_days)
         self.engines = Engines(settings)
         self.dlq = DeadLetterWriter(producer, settings.kafka_dlq_topic)
-        self.rebalancer = Rebalancer(consumer, self.topic, self._lookup)
+        self.rebalancer = Rebalancer(self.topic)
         self.progress = Progress()
         self.pos = self.progress.pos  # the same dict, never rebound
-        self.unpositioned: set[int] = set()
+        self.unpositioned: set[int] = set()  # assigned, not yet seeked to the Redis-stored offsets
         self.applier = BatchApplier(
             settings,
             keys=self.keys,
@@ -106,10 +106,7 @@ class Bridge:
         return self.progress.processed
 
     def _lookup(self, partitions: list[int]) -> dict[int, int | None]:
-        # Called on kafka-python's IO thread too: use the pooled client, not the sink's connection.
-        flight = self._flight
-        if flight is not None:  # a rebalance during a batch: its offsets first, else a fenced retry
-            wait([flight])
+        # Main loop only, after the batch in flight landed: the offsets it wrote are read back.
         raw = self.client.hmget(self.keys.offsets(self.topic), [str(p) for p in partitions])
         return {p: None if v is None else int(v) for p, v in zip(partitions, raw, strict=True)}
 
@@ -241,7 +238,7 @@ class Bridge:
         self.unpositioned.clear()
         self.progress.inflight = {}
         self.consumer = factory()
-        self.rebalancer = Rebalancer(self.consumer, self.topic, self._lookup)
+        self.rebalancer = Rebalancer(self.topic)
         self.consumer.subscribe([self.topic], listener=self.rebalancer)
 
     def _lag(self) -> dict[int, int]:
@@ -255,8 +252,13 @@ class Bridge:
         commit_positions(self.consumer, self.topic, self.pos, wait=wait)
 
     def _apply_rebalance(self, polled: dict[TopicPartition, list[Any]]) -> Taken:
+        """Take in the listener's events, seek new partitions, and return the records to apply.
+
+        Records of a partition not yet seeked come from wherever the consumer started (Kafka's
+        mirror of the offsets, or the log start): they are dropped and fetched again after the seek.
+        """
         events = self.rebalancer.drain()
-        touched = events.revoked | set(events.assigned) | events.unpositioned
+        touched = events.revoked | events.assigned
         if touched:
             self.engines.forget(touched)  # another owner may have written these cards since
         for p in events.revoked:
@@ -265,20 +267,24 @@ class Bridge:
             if p in self._lag_partitions:
                 self._lag_partitions.discard(p)
                 self.metrics.lag.remove(str(p))
-        self.pos.update(events.assigned)
-        self.unpositioned -= set(events.assigned)
-        self.unpositioned |= events.unpositioned
-        skip = set(self.unpositioned)
-        if self.unpositioned:
-            parts = sorted(self.unpositioned)
-            self.pos.update(seek_to_stored(self.consumer, self.topic, parts, self._lookup))
-            self.unpositioned.clear()
+        self.unpositioned |= events.assigned
         taken = Taken([], {}, {})
         for tp, recs in sorted(polled.items()):
             p = tp.partition
-            if recs and tp.topic == self.topic and p not in skip and p in self.pos:
+            if recs and tp.topic == self.topic and p not in self.unpositioned and p in self.pos:
                 taken.records.extend(recs)  # a partition's records come in offset order
                 taken.first[p], taken.nxt[p] = recs[0].offset, recs[-1].offset + 1
+        if self.unpositioned:
+            parts = sorted(self.unpositioned)
+            try:
+                seeked = seek_to_stored(self.consumer, self.topic, parts, self._lookup)
+            except BaseException:
+                for p, first in taken.first.items():  # not applied: the recovery rewinds them too
+                    self.progress.inflight.setdefault(p, first)
+                raise
+            self.unpositioned.clear()
+            self.pos.update(seeked)
+            logger.info("bridge: partitions assigned positions=%s", seeked)
         return taken
 
     def _rewind(self, targets: dict[int, int | None]) -> None:

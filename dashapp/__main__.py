@@ -24,10 +24,13 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _users(args: argparse.Namespace, settings: DashSettings) -> int:
-    path = settings.dash_users_file
+    path = os.path.abspath(settings.dash_users_file)  # printed: which file (and so which deployment)
     if args.action == "add":
         add_user(path, args.name, args.role, _read_password(args.password_stdin))
-        sys.stderr.write(f"user {args.name} ({args.role}) saved to {path}\n")
+        sys.stderr.write(
+            f"user {args.name} ({args.role}) saved to {path}\n"
+            "a dashboard reading this file lets them in within a second, without a restart\n"
+        )
     elif args.action == "list":
         for user in UserDirectory(path).all():
             sys.stdout.write(f"{user.name}\t{user.role}\n")

@@ -1,7 +1,8 @@
 """`make run`: local Kafka + Redis, then producer, bridge and the dashboard under gunicorn.
 
 Ctrl+C (or SIGTERM) stops every child gracefully and the services this run started, so nothing
-is left behind.
+is left behind. With KAFKA_BOOTSTRAP_SERVERS and REDIS_URL both set, those services are used as
+they are (topics created if missing) and none is started or stopped.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from dashapp.settings import DEFAULT_USERS_FILE
 from infra.procs import InfraError
 from infra.services import REPO_ROOT, LocalStack
 
 logger = logging.getLogger("infra.run")
 STATE = REPO_ROOT / ".local" / "run"
+# How a person adds a user to this deployment: the same file as the dashboard, from any shell.
+ADD_USER = ".venv/bin/python -m dashapp users add NAME --role analyst"
 
 
 def _secret_key() -> str:
@@ -77,6 +81,40 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait()
 
 
+def _external() -> tuple[str, str] | None:
+    """The Kafka and Redis someone else runs, when the environment names both."""
+    bootstrap, redis_url = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("REDIS_URL")
+    return (bootstrap, redis_url) if bootstrap and redis_url else None
+
+
+def _services_up(stack: LocalStack) -> None:
+    external = _external()
+    if external:
+        stack.attach(*external)
+        logger.info("run: using running services kafka=%s redis=%s", *external)
+        return
+    timings = stack.up()
+    logger.info(
+        "run: services ready kafka=%s redis=%s (kafka %.1fs)",
+        stack.kafka.bootstrap,
+        stack.redis.url,
+        timings.get("kafka_s", 0.0),
+    )
+
+
+def _child_env(stack: LocalStack) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("KAFKA_BOOTSTRAP_SERVERS", stack.kafka.bootstrap)
+    env.setdefault("REDIS_URL", stack.redis.url)
+    env.setdefault("DASH_SECRET_KEY", _secret_key())
+    # The dashboard's own default, spelled out: `users add` from any shell writes this file.
+    env.setdefault("DASH_USERS_FILE", DEFAULT_USERS_FILE)
+    env.setdefault("DASH_BIND", "127.0.0.1:8050")
+    # Redis keeps every card's history across restarts (AOF): the producer keeps its cards' places
+    env.setdefault("PRODUCER_STATE_FILE", str(STATE / "producer-cards.json"))
+    return env
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -91,24 +129,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     stack = LocalStack.from_env(state_dir=STATE, appendonly=True)
-    was_running = all(stack.status().values())
+    was_running = _external() is not None or all(stack.status().values())  # this run leaves them up
     children: list[subprocess.Popen[bytes]] = []
     try:
-        timings = stack.up()
-        logger.info(
-            "run: services ready kafka=%s redis=%s (kafka %.1fs)",
-            stack.kafka.bootstrap,
-            stack.redis.url,
-            timings.get("kafka_s", 0.0),
-        )
-        env = dict(os.environ)
-        env.setdefault("KAFKA_BOOTSTRAP_SERVERS", stack.kafka.bootstrap)
-        env.setdefault("REDIS_URL", stack.redis.url)
-        env.setdefault("DASH_SECRET_KEY", _secret_key())
-        env.setdefault("DASH_USERS_FILE", str(STATE / "users.json"))
-        env.setdefault("DASH_BIND", "127.0.0.1:8050")
-        # Redis keeps every card's history across restarts (AOF): the producer keeps its cards' places
-        env.setdefault("PRODUCER_STATE_FILE", str(STATE / "producer-cards.json"))
+        _services_up(stack)
+        env = _child_env(stack)
         password = _ensure_admin(env)
         py = sys.executable
         commands = [
@@ -124,13 +149,12 @@ def main() -> int:
         _wait_http(f"{url}/healthz", 60, children)
         logger.info("run: dashboard at %s  (Ctrl+C stops everything)", url)
         if password:
-            logger.info(
-                "run: first start: log in as 'admin' with password %s "
-                "(add analysts: .venv/bin/python -m dashapp users add NAME --role analyst)",
-                password,
-            )
-        else:
-            logger.info("run: log in with a user from %s", env["DASH_USERS_FILE"])
+            logger.info("run: first start: log in as 'admin' with password %s", password)
+        logger.info(
+            "run: users file %s (add analysts: %s; the dashboard picks them up without a restart)",
+            env["DASH_USERS_FILE"],
+            ADD_USER,
+        )
         while not stop["requested"]:
             dead = [c for c in children if c.poll() is not None]
             if dead:

@@ -75,6 +75,16 @@ class LocalStack:
             raise
         return timings
 
+    def attach(self, bootstrap: str, redis_url: str) -> None:
+        """Use a Kafka and Redis run by someone else: wait until both answer, create the topics.
+
+        Starts and stops nothing (`make run` with KAFKA_BOOTSTRAP_SERVERS and REDIS_URL set).
+        """
+        redis_local.wait_ready(redis_url, timeout_s=20)
+        kafka_local.wait_ready(bootstrap, timeout_s=60)
+        kafka_topics.ensure_topics(bootstrap, {self.topic: self.partitions, self.dlq_topic: 1})
+        kafka_topics.wait_serving(bootstrap, [self.topic, self.dlq_topic])
+
     def down(self) -> list[str]:
         """Stop both; return the names of those that were running."""
         stopped = []

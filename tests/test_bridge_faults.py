@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from kafka import TopicPartition
 
 from bridge.config import load_settings
 from bridge.detection import Detector
@@ -157,6 +158,45 @@ def test_redis_freezes_mid_stream_and_the_result_is_still_exact(
     assert sum(map(int, snap["offsets"].values())) == len(records)
     reader.close()
     client.close()
+
+
+def test_rebalance_listener_never_waits_for_redis(kafka_bootstrap: str, topic: str, dlq_topic: str) -> None:
+    """kafka-python runs the listener on its IO thread (heartbeats too): it must not read Redis there.
+
+    "Redis" here is a socket that accepts connections but never answers: any read from it blocks
+    for the client's socket timeout. The listener must leave it untouched and hand the partitions
+    to the main loop, which seeks them.
+    """
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    silent.setblocking(False)
+    url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    settings = load_settings(
+        env={},
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic=topic,
+        kafka_dlq_topic=dlq_topic,
+        redis_url=url,
+        redis_key_prefix="f:",
+        group_id=unique("g-listener"),
+    )
+    client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    consumer, producer = make_consumer(settings), make_producer(settings)
+    try:
+        bridge = Bridge(settings, consumer, producer, client)
+        bridge.rebalancer.on_partitions_revoked(set())
+        bridge.rebalancer.on_partitions_assigned({TopicPartition(topic, 0), TopicPartition("other", 1)})
+        with pytest.raises(BlockingIOError):
+            silent.accept()  # nothing connected: the listener did not go to Redis
+        events = bridge.rebalancer.drain()
+        assert events.assigned == {0}, "the assignment was not handed to the main loop"
+        assert bridge.rebalancer.drain().assigned == set(), "drain() must reset the events"
+    finally:
+        consumer.close(autocommit=False)
+        producer.close(timeout=5)
+        client.close()
+        silent.close()
 
 
 def test_kafka_absent_at_start_is_retried_and_sigterm_exits_zero(

@@ -14,7 +14,7 @@ import redis
 # live health) or that are configuration rather than results.
 _IGNORED = re.compile(
     rb"^(seq|last_write|lag|latency|latency:samples|bridges|bridge:.*|rules|rules:audit|dlq:samples"
-    rb"|login:fail:.*)$"
+    rb"|login:fail:.*|alerts:retention)$"  # the retention sweep's report: when each instance last swept
 )
 _WALL_CLOCK_FIELDS = {b"updated_at"}  # alert hashes: when the bridge first wrote them
 _AMOUNT = b"amount"  # HINCRBYFLOAT sums: float rounding depends on batch boundaries

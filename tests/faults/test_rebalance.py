@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
+import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -18,6 +21,8 @@ from infra.kafka_topics import ensure_topics
 from tests.conftest import unique
 from tests.faults.flow import finish_and_compare, progress, start_producing
 from tests.faults.harness import BridgeFactory, BridgeProc, hget_int, stored_offsets, wait_until
+from tests.faults.kafka_io import produce
+from tests.faults.private import PrivateRedis
 
 pytestmark = pytest.mark.integration
 SOAK = [pytest.mark.soak, pytest.mark.timeout(1500)]  # long variants: make soak only
@@ -36,6 +41,27 @@ def owned(client: redis.Redis, prefix: str, name: str) -> list[int]:
 
 def fenced_lines(proc: BridgeProc) -> int:
     return proc.log_path.read_text(errors="replace").count("batch fenced")
+
+
+def log_since(proc: BridgeProc, mark: int) -> str:
+    """What the process logged after byte `mark` of its log."""
+    return proc.log_path.read_bytes()[mark:].decode(errors="replace")
+
+
+def received(text: str) -> set[int]:
+    """Partitions the rebalance listener was handed (seek pending) in these log lines."""
+    found: set[int] = set()
+    for listed in re.findall(r"partitions received partitions=\[([\d, ]*)\]", text):
+        found.update(int(p) for p in listed.split(",") if p.strip())
+    return found
+
+
+def positioned(text: str) -> dict[int, int | None]:
+    """Where the main loop seeked newly assigned partitions (later lines win)."""
+    seeked: dict[int, int | None] = {}
+    for listed in re.findall(r"partitions assigned positions=(\{[^}]*\})", text):
+        seeked.update(ast.literal_eval(listed))
+    return seeked
 
 
 @pytest.mark.parametrize("count", SIZES)
@@ -123,3 +149,94 @@ def test_stale_owner_commit_is_fenced_and_writes_nothing(
     finally:
         old.close()
         new.close()
+
+
+def test_rebalance_with_redis_frozen_does_not_stall_and_resumes_at_stored_offsets(
+    kafka_bootstrap: str,
+    redis_url: str,
+    redis_client: redis.Redis,
+    private_redis: PrivateRedis,
+    bridge_factory: BridgeFactory,
+    prefix_factory: Callable[[str, str], str],
+    seeded_events: Callable[[int, int], Any],
+) -> None:
+    """A member dies while Redis hangs: the survivor takes its partitions without blocking the
+    consumer's IO thread on Redis, seeks them once Redis answers, and the result stays exact."""
+    count, half = 6_000, 3_000
+    topic = unique("t-rebal-frozen")
+    ensure_topics(kafka_bootstrap, {topic: PARTITIONS})
+    events = seeded_events(SEED, count)
+    ref_prefix, run_prefix = prefix_factory(redis_url, "ref"), prefix_factory(private_redis.url, "frozen")
+    ref = bridge_factory(
+        "ref",
+        bootstrap=kafka_bootstrap,
+        topic=topic,
+        redis_url=redis_url,
+        prefix=ref_prefix,
+        group=unique("g"),
+    ).start()
+    group = unique("g-frozen")
+    a, b = (
+        bridge_factory(
+            n,
+            bootstrap=kafka_bootstrap,
+            topic=topic,
+            redis_url=private_redis.url,
+            prefix=run_prefix,
+            group=group,
+        )
+        for n in ("a", "b")
+    )
+    a.start()
+    b.start()
+    client = redis.Redis.from_url(private_redis.url, socket_timeout=5)
+    pid = private_redis.pid
+    assert pid is not None
+    try:
+        for proc in (ref, a, b):
+            proc.wait_assigned()
+        wait_until(
+            lambda: owned(client, run_prefix, "a") and owned(client, run_prefix, "b"),
+            60,
+            "a and b to share the partitions",
+            describe=lambda: a.log() + b.log(),
+        )
+        produce(kafka_bootstrap, topic, events[:half])
+        wait_until(
+            lambda: progress(client, run_prefix)() >= half, 120, "the first half applied", describe=a.log
+        )
+        stored = stored_offsets(client, RedisKeys(run_prefix).offsets(topic))
+        assert sum(stored.values()) == half
+        mark = a.log_path.stat().st_size
+        os.kill(pid, signal.SIGSTOP)  # Redis hangs: connections open, nothing answers
+        try:
+            b.kill()  # no LeaveGroup: a gets every partition once b's session expires
+            # kafka-python's own warning when a listener holds up its IO thread (and the heartbeats)
+            blocked = "Rebalance listener"
+            wait_until(
+                lambda: (
+                    received(log_since(a, mark)) == set(range(PARTITIONS)) or blocked in log_since(a, mark)
+                ),
+                90,
+                "a to be handed all partitions while Redis is frozen",
+                describe=a.log,
+            )
+            during = log_since(a, mark)
+            assert blocked not in during, f"the listener blocked on Redis\n{a.log()}"
+            assert not positioned(during), "a seeked without Redis: where did its offsets come from?"
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_until(
+            lambda: set(positioned(log_since(a, mark))) == set(range(PARTITIONS)),
+            90,
+            "a to seek its new partitions once Redis answers",
+            describe=a.log,
+        )
+        assert positioned(log_since(a, mark)) == {p: stored.get(p) for p in range(PARTITIONS)}
+        assert a.alive() and a.starts == 1, f"a restarted or died\n{a.log()}"
+        produce(kafka_bootstrap, topic, events[half:])
+        finish_and_compare(
+            client, kafka_bootstrap, topic, count, (ref, ref_prefix), ([a], run_prefix), 180, redis_client
+        )
+    finally:
+        client.close()
