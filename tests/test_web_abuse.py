@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import html
 import json
 import re
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ import redis
 
 from common.alerts import alert_id_for
 from common.keys import RedisKeys
+from dashapp.auth.sessions import CHECK_S
 from tests.browser.harness import Dashboard, delete_prefix, event, running_dashboard, write_through_bridge
 from tests.conftest import unique
 
@@ -448,6 +451,66 @@ def test_healthz_reveals_only_liveness(site: Site) -> None:
     assert not re.search(r"gunicorn/\d|Werkzeug/|Python/\d", text), resp.headers.get("Server")
 
 
+# --- logout, redirects, page shell -----------------------------------------------------------------
+def _tick(http: httpx.Client, dep: dict[str, Any]) -> int:
+    return http.post(CALLBACK, json=callback_body(dep, [1, {"window_min": 5}], [None])).status_code
+
+
+def test_a_cookie_copied_before_logout_stops_working(site: Site) -> None:
+    with signed_in(site, "alice") as alice:
+        tick = next(d for d in deps(alice) if "tick-state.data" in d["output"])
+        with anonymous(site) as thief:
+            thief.cookies.set("fraud_session", alice.cookies.get("fraud_session") or "")
+            assert _tick(thief, tick) == 200 and thief.get("/api/stats").status_code == 200
+            token = _logout_token(alice.get("/_dash-layout").json())
+            out = alice.post("/logout", data={"csrf_token": token}, headers={"Origin": site.url})
+            assert out.status_code == 303
+            # Each worker re-checks a session at most every CHECK_S seconds: that is the longest a
+            # worker that did not handle the logout may still honour the copy.
+            time.sleep(CHECK_S + 0.5)
+            codes = [_tick(thief, tick) for _ in range(6)]  # several polls: both workers answer
+            codes += [thief.get(p).status_code for p in ("/_dash-layout", "/api/stats", "/")]
+    assert codes == [401] * 8 + [302], codes
+
+
+def _logout_token(layout: Any) -> str:
+    if isinstance(layout, dict):
+        props = layout.get("props")
+        if isinstance(props, dict) and props.get("name") == "csrf_token":
+            return str(props["value"])
+        layout = list(layout.values())
+    if isinstance(layout, list):
+        return next((t for t in map(_logout_token, layout) if t), "")
+    return ""
+
+
+def test_login_redirects_stay_on_site(site: Site) -> None:
+    for target in ("/%09/evil.example", "/%0d%0aX-Injected:%201", "//evil.example", "/%5Cevil.example"):
+        with anonymous(site) as http:
+            page = http.get(f"/login?next={target}").text
+            token = _csrf(page)
+            shown = re.search(r'name="next" value="([^"]*)"', page)
+            assert shown, page[:300]
+            data = {"username": "alice", "password": site.dash.passwords["alice"], "csrf_token": token}
+            resp = http.post(
+                "/login", data={**data, "next": html.unescape(shown.group(1))}, headers={"Origin": site.url}
+            )
+            assert resp.status_code == 303 and resp.headers["Location"] == "/", (target, resp.status_code)
+
+
+def test_no_page_shell_without_a_login_and_404_json_for_unknown_api_paths(site: Site) -> None:
+    with anonymous(site) as http:
+        for path in ("/favicon.ico", "/nope", "/x/y.html"):
+            resp = http.get(path)
+            assert resp.status_code in (301, 302) and "react-entry-point" not in resp.text, path
+    with signed_in(site, "alice") as alice:
+        page = alice.get("/")
+        assert "script-src 'self' 'sha256-" in page.headers["Content-Security-Policy"]
+        for path in ("/api/nope", "/api/alerts/x"):
+            resp = alice.get(path)
+            assert resp.status_code == 404 and resp.json() == {"error": "Not Found"}, path
+
+
 # --- brute force (last: it locks bob out for the rest of the module) ---------------------------------
 def test_login_brute_force_is_throttled(site: Site) -> None:
     good = site.dash.passwords["bob"]
@@ -461,6 +524,8 @@ def test_login_brute_force_is_throttled(site: Site) -> None:
         assert login_form(http, " BOB ", good).status_code == 429
         assert http.get("/_dash-layout").status_code == 401
         basic = "Basic " + base64.b64encode(f"bob:{good}".encode()).decode()
-        assert http.get("/api/alerts", headers={"Authorization": basic}).status_code == 401
-    with signed_in(site, "alice") as alice:  # the lock is per user: others still sign in
+        api = http.get("/api/alerts", headers={"Authorization": basic})
+        assert api.status_code == 429 and int(api.headers["Retry-After"]) > 0  # not a bare 401
+        assert int(locked.headers["Retry-After"]) > 0
+    with signed_in(site, "alice") as alice:  # the lock is per user and address: others still sign in
         assert alice.get("/_dash-layout").status_code == 200
