@@ -181,6 +181,8 @@ def build_layout(poll_ms: int) -> html.Div:
     return html.Div(
         className="app",
         children=[
+            # the first Tab stop: past the nav and the charts' toolbars straight to the alerts filter
+            html.A("Skip to the alerts filter", href="#grid-quick-filter", className="skip-link"),
             html.Div([_header(name, role), _banner()], className="app-head"),
             html.Main(
                 className="content",

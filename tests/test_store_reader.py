@@ -47,7 +47,9 @@ def test_kpis_use_the_last_complete_seconds(reader, redis_client, keys):
     for s in range(last - 9, last + 1):
         _second(redis_client, keys, s, txns=100, alerts=2, amount=1000.0)
     _second(redis_client, keys, last + 1, txns=99_999, alerts=9_999, amount=1e9)  # still filling
-    _second(redis_client, keys, last - 10, txns=99_999, alerts=9_999, amount=1e9)  # outside the window
+    # outside the 10 s window (transactions/s) but inside the minute (alerts/min, amount/min, fraud rate)
+    _second(redis_client, keys, last - 30, txns=500, alerts=1, amount=500.0)
+    _second(redis_client, keys, last - 60, txns=99_999, alerts=9_999, amount=1e9)  # outside both
     redis_client.hset(keys.latency, mapping={"p50": 12.5, "p95": 40, "p99": 80.25, "max": 300, "ts": NOW_MS})
     redis_client.hset(keys.lag, mapping={"0": 5, "1": 7, "2": "garbage"})
     redis_client.zadd(keys.bridges, {"b-alive": NOW_S - 3, "b-dead": NOW_S - 60})
@@ -55,9 +57,9 @@ def test_kpis_use_the_last_complete_seconds(reader, redis_client, keys):
     redis_client.hset(keys.totals, mapping={"txns": 5000, "alerts": 40, "amount": 123.5, "dlq": 3})
     kpis = reader.kpis(NOW_MS)
     assert kpis.txns_per_s == 100.0
-    assert kpis.alerts_per_min == 120.0
-    assert kpis.amount_per_min == 60_000.0
-    assert kpis.fraud_rate == 0.02
+    assert kpis.alerts_per_min == 21.0  # counted over the minute, not extrapolated from 10 s
+    assert kpis.amount_per_min == 10_500.0
+    assert kpis.fraud_rate == 21 / 1500
     assert (kpis.latency_p50_ms, kpis.latency_p99_ms) == (12.5, 80.25)
     assert kpis.total_lag == 12
     assert kpis.bridges_alive == 1
@@ -224,7 +226,7 @@ def test_garbage_counters_are_skipped_and_logged(reader, redis_client, keys, cap
     redis_client.set(keys.last_write, "yesterday")
     redis_client.set(keys.latency, "wrong type")
     kpis = reader.kpis(NOW_MS)
-    assert (kpis.txns_per_s, kpis.alerts_per_min) == (1.0, 6.0)
+    assert (kpis.txns_per_s, kpis.alerts_per_min) == (1.0, 1.0)
     assert kpis.latency_p50_ms is None and kpis.last_write_ms is None
     assert reader.seq() == 0
     assert [b.txns for b in reader.throughput(3, NOW_MS)] == [0, 0, 10]

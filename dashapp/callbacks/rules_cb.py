@@ -12,7 +12,7 @@ from common.rules import RuleValidationError
 from common.rules_doc import RulesDoc
 from dashapp.auth.login import current_name, current_role
 from dashapp.store import InvalidAction, RulesStore, VersionConflict
-from dashapp.views.rules_form import FIELD_TYPE, audit_view, changes_from_form, form_values
+from dashapp.views.rules_form import FIELD_TYPE, audit_view, changes_from_form, check_form, form_values
 
 logger = logging.getLogger(__name__)
 FIELDS = {"type": FIELD_TYPE, "rule": ALL, "field": ALL}
@@ -52,6 +52,9 @@ def save_rules(
     keep = ([no_update] * len(shown), no_update, no_update, no_update)
     if not isinstance(version, int) or isinstance(version, bool):
         return _loaded(store, store.current(), shown, "Rules were not loaded; reloaded them.", "message warn")
+    problems = check_form(ids, values)
+    if problems:  # said in the form's own words, before the store's validation (the backstop)
+        return (*keep, "Not saved: " + "; ".join(problems) + ".", "message error")
     try:
         doc = store.update(changes_from_form(ids, values), user, version)
     except (RuleValidationError, InvalidAction) as exc:

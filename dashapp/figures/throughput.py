@@ -8,6 +8,8 @@ from typing import Any
 from dashapp.figures.base import BLUE, RED, base_layout
 from dashapp.store.models import SecondBucket
 
+ALERT_AXIS_MIN_TOP = 5  # alerts/s axis shows at least 0..5 (whole-number ticks)
+
 
 def _columns(buckets: Sequence[SecondBucket]) -> dict[str, list[list[Any]]]:
     xs = [b.second * 1000 for b in buckets]  # epoch ms on a date axis
@@ -40,13 +42,19 @@ def throughput_figure(buckets: Sequence[SecondBucket], window_s: int) -> dict[st
     ]
     layout = base_layout(
         xaxis={"type": "date", "gridcolor": "#e2e8f0"},
-        yaxis={"title": {"text": "txn/s"}, "gridcolor": "#e2e8f0", "rangemode": "tozero"},
+        # automargin: the axis titles get room beside the tick labels instead of overlapping them
+        yaxis={"title": {"text": "txn/s"}, "gridcolor": "#e2e8f0", "rangemode": "tozero", "automargin": True},
         yaxis2={
             "title": {"text": "alerts/s"},
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
             "rangemode": "tozero",
+            "automargin": True,
+            # alerts come in whole numbers per second: a range of at least 0-5 keeps the auto ticks whole
+            # (0, 1, 2, ...; then 2, 5, 10 steps) where 0-1 gave 0.2 steps (0.652, 1.304 when synced)
+            "autorangeoptions": {"include": [0, ALERT_AXIS_MIN_TOP]},
+            "tickformat": ",d",
         },
         meta={"window_s": window_s},
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +14,8 @@ from common.rules_doc import RulesDoc
 
 FIELD_TYPE = "rule-field"
 RULE_LABELS: dict[str, str] = {name: spec.label for name, spec in RULE_SPECS.items()}
+# thousands grouped by commas, spaces or underscores ("2,000,000"); any other comma is refused, not guessed
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:[, _]\d{3})+(?:\.\d*)?")
 
 
 def field_id(rule: str, field: str) -> dict[str, str]:
@@ -30,27 +34,43 @@ def _bounds(f: FieldSpec) -> str:
 
 def _input(rule: str, f: FieldSpec, editable: bool) -> Any:
     fid = field_id(rule, f.name)
-    if f.type == "bool":
-        return dcc.Checklist(
-            id=fid,
-            options=[{"label": " on", "value": "on", "disabled": not editable}],
-            value=[],
-            className="rule-check",
-        )
     if f.type == "str_list":
         return dcc.Textarea(
             id=fid, value="", disabled=not editable, rows=2, className="rule-text", placeholder="one per line"
         )
-    step: float | str = 1 if f.type == "int" else "any"
-    return dcc.Input(
-        id=fid,
-        type="number",
-        min=f.min,
-        max=f.max,
-        step=step,
-        disabled=not editable,
-        debounce=True,
-        className="rule-number",
+    # Text, not type=number: a number input hands Dash nothing for "2,000,000" and keeps the old value
+    # for an out-of-range "-5" (Save then said "expected a number, got None" or "Nothing changed.");
+    # the server parses what was typed and says what is wrong with it (check_form).
+    return dcc.Input(id=fid, type="text", disabled=not editable, className="rule-number")
+
+
+def _row(rule: str, f: FieldSpec, editable: bool) -> html.Div:
+    """One field: its label wraps the input, so the input is named by it (WCAG 1.3.1, 4.1.2)."""
+    if f.type == "bool":
+        # the checkbox's own label is the field's name (it announced "on")
+        box = dcc.Checklist(
+            id=field_id(rule, f.name),
+            options=[
+                {
+                    "label": html.Span(f.label, title=f.description, className="rule-label"),
+                    "value": "on",
+                    "disabled": not editable,
+                }
+            ],
+            value=[],
+            className="rule-check",
+        )
+        return html.Div(box, className="rule-row rule-row-check")
+    return html.Div(
+        className="rule-row",
+        children=[
+            html.Label(
+                [html.Span(f.label, className="rule-label"), _input(rule, f, editable)],
+                title=f.description,
+                className="rule-field",
+            ),
+            html.Span(_bounds(f), className="rule-range"),
+        ],
     )
 
 
@@ -58,17 +78,7 @@ def rules_form(editable: bool) -> list[Any]:
     """One fieldset per rule with every field of its spec (no values: they load by callback)."""
     sets = []
     for name, spec in RULE_SPECS.items():
-        rows = [
-            html.Div(
-                className="rule-row",
-                children=[
-                    html.Label(f.label, title=f.description, className="rule-label"),
-                    _input(name, f, editable),
-                    html.Span(_bounds(f), className="rule-range"),
-                ],
-            )
-            for f in spec.fields
-        ]
+        rows = [_row(name, f, editable) for f in spec.fields]
         sets.append(
             html.Fieldset(
                 [html.Legend(spec.label, title=spec.description), *rows],
@@ -103,6 +113,59 @@ def _spec(rule: str, field: str) -> FieldSpec | None:
     return next((f for f in spec.fields if f.name == field), None) if spec else None
 
 
+def parse_number(raw: Any) -> Any:
+    """A number as people type it ("2,000,000", "\u22125", " 0.7 "): int or float, None when empty.
+
+    Anything else comes back as it came, for check_form (or the store's validation) to refuse.
+    """
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip().replace("\u2212", "-").replace("\u00a0", " ").replace("\u202f", " ")
+    if not text:
+        return None
+    if any(c in text for c in ", _"):
+        if not _GROUPED.fullmatch(text):
+            return raw
+        text = re.sub(r"[, _]", "", text)
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return raw
+
+
+def _problem(f: FieldSpec, raw: Any) -> str | None:
+    value = parse_number(raw)
+    if value is None:
+        return "is empty"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return f"{str(raw).strip()[:40]!r} is not a number"
+    lo = _num(f.min) if f.min is not None else ""
+    hi = _num(f.max) if f.max is not None else ""
+    checks = (
+        (f.type == "int" and not float(value).is_integer(), f"{_num(value)} is not a whole number"),
+        (f.min is not None and value < f.min, f"{_num(value)} is below the minimum {lo}"),
+        (f.max is not None and value > f.max, f"{_num(value)} is above the maximum {hi}"),
+    )
+    return next((text for failed, text in checks if failed), None)
+
+
+def check_form(ids: Sequence[Mapping[str, Any]], values: Sequence[Any]) -> list[str]:
+    """What is wrong with the typed numbers, one sentence each, named as the form shows them."""
+    out = []
+    for i, raw in zip(ids, values, strict=False):
+        rule, field = str(i.get("rule")), str(i.get("field"))
+        spec = _spec(rule, field)
+        if spec is not None and spec.type in ("int", "float"):
+            problem = _problem(spec, raw)
+            if problem:
+                out.append(f"{RULE_LABELS[rule]} \u2013 {spec.label}: {problem}")
+    return out
+
+
 def changes_from_form(ids: Sequence[Mapping[str, Any]], values: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Turn form values back into a {rule: {field: value}} change set (validated by RulesStore).
 
@@ -120,6 +183,8 @@ def changes_from_form(ids: Sequence[Mapping[str, Any]], values: Sequence[Any]) -
         elif kind == "str_list":
             text = raw if isinstance(raw, str) else ""
             value = [part.strip() for part in text.splitlines() if part.strip()]
+        elif kind in ("int", "float"):
+            value = parse_number(raw)
         changes.setdefault(rule, {})[field] = value
     return changes
 
