@@ -244,11 +244,14 @@ def test_rules_form_round_trip_through_changes() -> None:
 
 def test_rules_form_states_bounds_as_people_read_them() -> None:
     sets = {fs.id: fs for fs in rules_form(editable=True)}
-    rows = sets["rule-set-high_amount"].children[1:]
-    bounds = {row.children[0].children: row.children[2].children for row in rows}
-    assert bounds["Threshold ($)"] == "1\u20131,000,000" and bounds["Weight"] == "0\u20131"
-    card_rows = sets["rule-set-card_testing"].children[1:]
-    assert "0.01\u2013100" in {row.children[2].children for row in card_rows}
+
+    def bounds(rule: str) -> dict[str, str]:  # field label -> bounds text, for the labelled inputs
+        rows = [r for r in sets[f"rule-set-{rule}"].children[1:] if isinstance(r.children, list)]
+        return {row.children[0].children[0].children: row.children[1].children for row in rows}
+
+    assert bounds("high_amount")["Threshold ($)"] == "1\u20131,000,000"
+    assert bounds("high_amount")["Weight"] == "0\u20131"
+    assert "0.01\u2013100" in bounds("card_testing").values()
 
 
 def test_changes_from_form_converts_checkbox_and_list_fields() -> None:
