@@ -57,10 +57,22 @@
 
   var lastPick = {id: null, at: 0};
   var pendingAcks = {};
+  var bannerPending = false; // RED ALERT content waiting for the pointer to leave the bar
+  var bannerShown = 0; // the count the bar shows
   var ACTION_BUTTONS = ["acknowledge", "assign_to_me", "resolve_fraud", "resolve_false_positive", "reopen"];
 
   // The pointer (or keyboard focus) on the RED ALERT bar holds its content still (bannerShow).
   var held = false;
+  var pendingSince = 0;
+  var HOLD_MAX_MS = 8000;
+  var lastPointer = {x: -1, y: -1};
+  document.addEventListener("mousemove", function (e) { lastPointer = {x: e.clientX, y: e.clientY}; },
+                            {passive: true});
+  function pointerOnBar() {
+    if (inBar(document.activeElement)) { return true; }
+    if (lastPointer.x < 0) { return false; }
+    return inBar(document.elementFromPoint(lastPointer.x, lastPointer.y));
+  }
   function setHold(on) {
     if (on === held || !(window.dash_clientside && window.dash_clientside.set_props)) { return; }
     held = on;
@@ -154,7 +166,7 @@
       // selection opens that alert. The grid's own selection events are dropped by dash-ag-grid
       // while a data update is being applied (a tick lands every second), so a click is not
       // left to them alone.
-      gridPick: function (clicked, rows) {
+      gridPick: function (clicked, rows, shown) {
         var nc = window.dash_clientside.no_update;
         var trig = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
           return t.prop_id;
@@ -165,6 +177,8 @@
         } else if (trig.indexOf("alerts-grid.selectedRows") !== -1 && Array.isArray(rows) &&
                    rows.length === 1 && rows[0] && rows[0].alert_id) {
           id = String(rows[0].alert_id);
+          // the grid re-announces the row it highlights for the shown alert (gridSelect): not a pick
+          if (shown && shown.alert_id === id) { return nc; }
         }
         if (!id) { return nc; }
         var now = Date.now();
@@ -209,18 +223,31 @@
         });
         var bar = document.getElementById("red-alert-banner");
         var count = (data && data.count) || 0;
-        var onlyData = trig.length === 1 && trig[0] === "banner-data.data";
-        if (hold && onlyData && count > 0) {
-          if (bar) { bar.setAttribute("data-held", "1"); }
-          return [nc, nc, nc, nc];
+        var render = false;
+        // Only new content or the pointer leaving re-renders the rows: a re-render replaces the
+        // buttons, and a click whose press and release land on different nodes is lost.
+        // Held: rows are on show, the pointer (or focus) is on them, and not for long (a pointer
+        // resting on the bar for many seconds is no longer aiming at a row).
+        var holding = bannerShown > 0 && count > 0 && pointerOnBar() &&
+                      (!bannerPending || Date.now() - pendingSince < HOLD_MAX_MS);
+        if (trig.indexOf("banner-data.data") !== -1 || trig.length !== 1) {
+          if (holding) {
+            if (!bannerPending) { pendingSince = Date.now(); }
+            bannerPending = true;
+          } else { render = true; }
+        } else if (trig[0] === "banner-hold.data" && !hold && bannerPending) {
+          render = true;
         }
-        if (bar) { bar.removeAttribute("data-held"); }
+        if (render) { bannerPending = false; bannerShown = count; }
+        if (bar) {
+          if (bannerPending) { bar.setAttribute("data-held", "1"); } else { bar.removeAttribute("data-held"); }
+        }
         var expanded = (toggleClicks || 0) % 2 === 1;
         var toggle = document.getElementById("red-alert-toggle");
         if (toggle) { toggle.setAttribute("aria-expanded", expanded ? "true" : "false"); }
-        return [(data && data.head) || [], (data && data.items) || [],
+        return [render ? (data && data.head) || [] : nc, render ? (data && data.items) || [] : nc,
                 expanded ? "ra-list expanded" : "ra-list",
-                expanded ? "Show fewer" : "Show all (" + count + ")"];
+                expanded ? "Show fewer" : "Show all (" + bannerShown + ")"];
       },
 
       // Feedback at once: the clicked Acknowledge says so and cannot be clicked twice.

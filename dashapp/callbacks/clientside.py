@@ -64,6 +64,7 @@ def _register_workflow_side(app: Dash) -> None:
         Output("grid-pick", "data"),
         Input("alerts-grid", "cellClicked"),
         Input("alerts-grid", "selectedRows"),
+        State("selected-alert", "data"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
