@@ -1,17 +1,20 @@
-"""JSON API (`/api/alerts`, `/api/stats`) and the public liveness probe `/healthz`."""
+"""JSON API (`/api/alerts`, `/api/alerts.csv`, `/api/stats`) and the public liveness probe `/healthz`."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
 import redis
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, request, stream_with_context
 
-from dashapp.store import STATUSES, DashboardReader
+from dashapp.store import DashboardReader
+from dashapp.store.search import AlertSearch
+from dashapp.store.search_query import InvalidQuery, parse_query
+from dashapp.views.alerts_csv import csv_chunks
 
 logger = logging.getLogger(__name__)
-MAX_LIMIT = 1000
 
 
 def _bad(message: str) -> Response:
@@ -20,27 +23,36 @@ def _bad(message: str) -> Response:
     return resp
 
 
-def parse_alert_query(args: dict[str, str]) -> tuple[int, str | None] | str:
-    """Return (limit, status) or an error message; limit 1..1000 (default 100), status known or absent."""
-    raw_limit = args.get("limit", "100")
-    if not raw_limit.isdigit() or len(raw_limit) > 4 or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        return f"limit must be an integer from 1 to {MAX_LIMIT}"
-    status = args.get("status") or None
-    if status is not None and status not in STATUSES:
-        return f"status must be one of {', '.join(STATUSES)}"
-    return int(raw_limit), status
-
-
 def install_api(server: Flask, reader: DashboardReader, client: redis.Redis) -> None:
     """Register the API routes (the access guard has already authenticated /api/*)."""
+    search = AlertSearch(client, reader.keys)
 
     def alerts() -> Response:
-        parsed = parse_alert_query(request.args.to_dict())
-        if isinstance(parsed, str):
-            return _bad(parsed)
-        limit, status = parsed
-        rows = reader.alert_rows(limit, status)
-        return jsonify(alerts=[r.to_dict() for r in rows], count=len(rows))
+        try:
+            query = parse_query(request.args.to_dict())
+        except InvalidQuery as exc:
+            return _bad(str(exc))
+        found = search.search(query)
+        return jsonify(
+            alerts=[r.to_dict() for r in found.rows],
+            count=len(found.rows),
+            total=found.total,
+            exact=found.exact,
+        )
+
+    def alerts_csv() -> Response:
+        try:  # the same filters; every match is exported (offset and limit do not apply)
+            query = parse_query(request.args.to_dict())
+        except InvalidQuery as exc:
+            return _bad(str(exc))
+        rows = search.iter_rows(query)
+        resp = Response(stream_with_context(csv_chunks(rows)), mimetype="text/csv")
+        resp.headers["Content-Disposition"] = 'attachment; filename="alerts.csv"'
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def retention() -> Response:
+        return jsonify(dataclasses.asdict(search.retention(int(time.time() * 1000))))
 
     def stats() -> Response:
         return jsonify(reader.stats(int(time.time() * 1000)))
@@ -55,5 +67,7 @@ def install_api(server: Flask, reader: DashboardReader, client: redis.Redis) -> 
         return resp
 
     server.add_url_rule("/api/alerts", "api_alerts", alerts, methods=["GET"])
+    server.add_url_rule("/api/alerts.csv", "api_alerts_csv", alerts_csv, methods=["GET"])
+    server.add_url_rule("/api/alerts/retention", "api_alerts_retention", retention, methods=["GET"])
     server.add_url_rule("/api/stats", "api_stats", stats, methods=["GET"])
     server.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])

@@ -10,7 +10,6 @@ from werkzeug.exceptions import BadRequest
 
 from common.alerts import Alert, Reason
 from common.rules import RULE_SPECS, apply_changes, default_rules
-from dashapp.api import parse_alert_query
 from dashapp.auth.basic import BasicVerifier, parse_basic
 from dashapp.auth.users import User, UserDirectory, UserFileError, add_user
 from dashapp.callbacks.workflow_cb import allowed_actions, banner_target, do_action
@@ -22,6 +21,7 @@ from dashapp.figures.timeline import ALERT_TRACE, timeline_delta, timeline_figur
 from dashapp.security import callback_body_problem
 from dashapp.store.alert_rows import Banner, row_from_alert
 from dashapp.store.models import CityAgg, Kpis, SecondBucket, Totals, TxnRow
+from dashapp.store.search_query import InvalidQuery, parse_query
 from dashapp.views.alert_detail import detail_view, history_view
 from dashapp.views.banner import HIDDEN, SHOWN, banner_view
 from dashapp.views.grid import grid_row, grid_row_from_alert, workflow_digest
@@ -310,8 +310,12 @@ def test_callback_body_accepts_the_renderers_shape() -> None:
     ],
 )
 def test_parse_alert_query(args: dict[str, str], ok: tuple[int, str | None] | None) -> None:
-    result = parse_alert_query(args)
-    assert result == ok if ok is not None else isinstance(result, str)
+    if ok is None:
+        with pytest.raises(InvalidQuery):
+            parse_query(args)
+    else:
+        query = parse_query(args)
+        assert (query.limit, query.status or None) == ok
 
 
 @pytest.mark.parametrize(

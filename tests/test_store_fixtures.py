@@ -6,7 +6,7 @@ import json
 
 import redis
 
-from common.alerts import Alert, Reason, alert_id_for, encode_alert
+from common.alerts import Alert, Reason, alert_id_for, encode_alert, index_keys
 from common.keys import RedisKeys
 
 BASE_MS = 1_790_000_000_000  # a fixed event time: tests never depend on the wall clock
@@ -62,6 +62,8 @@ def put_alert(client: redis.Redis, keys: RedisKeys, alert: Alert) -> str:
         },
     )
     client.zadd(keys.alert_index, {alert.alert_id: alert.event_ms})
+    for key in (keys.alerts_by_status("new"), *index_keys(keys, alert)):
+        client.zadd(key, {alert.alert_id: alert.event_ms})
     if alert.severity == "high":
         client.zadd(keys.banner, {alert.alert_id: alert.event_ms})
     return alert.alert_id

@@ -31,6 +31,11 @@ class DashboardReader:
         self.settle_s = settle_s  # seconds newer than now - settle_s may still receive late writes
         self._buckets = BucketReader(redis_client, keys)
 
+    @property
+    def keys(self) -> RedisKeys:
+        """The key layout this reader reads (for the other store objects built next to it)."""
+        return self._keys
+
     def seq(self) -> int:
         """Return the change counter (one GET); unchanged means nothing to redraw."""
         return to_int(self._r.get(self._keys.seq), key=self._keys.seq)
