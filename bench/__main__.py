@@ -31,6 +31,7 @@ from bench import (
     sec_memory,
     sec_producer,
     sec_quality,
+    sec_search,
 )
 from bench.config import sizes_for
 from bench.stack import REPO_ROOT, Context, ensure_services, machine_note
@@ -43,6 +44,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "latency": sec_latency.run,
     "dash": sec_dash.run,
     "memory": sec_memory.run,
+    "search": sec_search.run,
 }
 BENCH_DIR = REPO_ROOT / "bench"
 
