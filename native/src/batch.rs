@@ -18,6 +18,23 @@ use crate::tally::Tally;
 
 const QUIET_TAIL: &[u8] = b",\"alert\":false,\"score\":0.0,\"severity\":\"low\",\"rt\":";
 
+/// The Python pass's answer for one record: new state, row, city, amount, lat, lon, country,
+/// scenario, scenario id.
+type SlowAnswer = (
+    Vec<u8>,
+    Vec<u8>,
+    String,
+    f64,
+    Option<f64>,
+    Option<f64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+/// A finished batch: its tally, the new card states (card, partition, state), its rows and the
+/// number of scored records.
+pub type Finished = (Tally, Vec<(String, i64, CardState)>, Vec<Vec<u8>>, usize);
+
 pub struct Record {
     pub partition: i64,
     pub ts_ms: i64,
@@ -212,17 +229,8 @@ impl Run {
                 self.done[i] = Done::Dead; // a dead letter: the card's state stays as it was
                 continue;
             }
-            let (st, row, city, amount, lat, lon, country, scenario, sid): (
-                Vec<u8>,
-                Vec<u8>,
-                String,
-                f64,
-                Option<f64>,
-                Option<f64>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-            ) = answer.extract()?;
+            let (st, row, city, amount, lat, lon, country, scenario, sid): SlowAnswer =
+                answer.extract()?;
             self.done[i] = Done::Slow(Box::new(SlowScored {
                 row,
                 city,
@@ -246,10 +254,7 @@ impl Run {
     }
 
     /// The batch's tally, new states, and rows in record order: the newest `row_limit` (None: all).
-    pub fn finish(
-        self,
-        row_limit: Option<usize>,
-    ) -> (Tally, Vec<(String, i64, CardState)>, Vec<Vec<u8>>, usize) {
+    pub fn finish(self, row_limit: Option<usize>) -> Finished {
         let mut tally = Tally::default();
         let scored = self
             .done
