@@ -184,6 +184,11 @@ class RedisKeys:
         """ZSET session id -> expiry (epoch s) of one user's sessions, for "log out everywhere"; TTL."""
         return f"{self.prefix}login:user-sessions:{user}"
 
+    @property
+    def login_revocations(self) -> str:
+        """STRING counter INCR'd by every logout; a worker that sees it change re-checks its sessions."""
+        return f"{self.prefix}login:revocations"
+
     # --- alert search indexes and retention (H3; common/alerts.py INDEXED_FIELDS) ------------------
     # Every index is a ZSET alert_id -> event time (ms), written in the same MULTI as the alert or
     # its workflow change and emptied by the retention sweep (bridge/retention.py); Redis drops a

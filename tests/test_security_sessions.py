@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import Client
 
 from common.keys import RedisKeys
-from dashapp.auth.sessions import SessionRegistry
+from dashapp.auth.sessions import RECHECK_LIVE_S, SessionRegistry
 from dashapp.auth.users import UserDirectory
 from dashapp.store import AlertWorkflow
 from tests.test_dash_http import basic, body, deps, tick_body
@@ -138,3 +138,24 @@ def test_other_workers_learn_of_a_logout_within_one_check_period(
     assert not there.is_live(sid)  # every other one after its check period (the revocation delay)
     assert not redis_client.exists(keys.login_session(sid))
     assert redis_client.zcard(keys.user_sessions("ann")) == 0
+
+
+def test_polls_are_answered_from_memory_until_someone_logs_out(
+    redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    now = [100.0]
+    worker = SessionRegistry(redis_client, keys, 3600, check_s=1.0, clock=lambda: now[0])
+    sid, other = worker.open("ann"), worker.open("bob")
+    assert worker.is_live(sid)
+    redis_client.delete(keys.login_session(sid))  # gone behind the workers' backs, without a logout
+    for _ in range(5):  # a tab polling once a second: answered from memory, no Redis round trip
+        now[0] += 1.0
+        assert worker.is_live(sid)
+    SessionRegistry(redis_client, keys, 3600).close(other, "bob")  # a logout on another worker
+    now[0] += 1.0
+    assert not worker.is_live(sid)  # the revocation counter moved: every session is asked again
+    again = worker.open("ann")
+    assert worker.is_live(again)
+    redis_client.delete(keys.login_session(again))
+    now[0] += RECHECK_LIVE_S
+    assert not worker.is_live(again)  # and a live answer is re-asked once a minute in any case
