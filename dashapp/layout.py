@@ -55,6 +55,14 @@ def _header(name: str, role: str) -> html.Header:
                             html.Button(
                                 "Log out", id="logout-button", type="submit", className="btn btn-ghost"
                             ),
+                            html.Button(  # ends this user's sessions in every browser (dashapp.auth)
+                                "Log out everywhere",
+                                id="logout-everywhere-button",
+                                name="scope",
+                                value="everywhere",
+                                type="submit",
+                                className="btn btn-ghost",
+                            ),
                         ],
                     ),
                 ],

@@ -96,6 +96,8 @@ def test_a_signed_cookie_without_an_open_session_is_refused(app: Any, users_file
 def test_log_out_everywhere_ends_every_session_of_that_user_only(app: Any) -> None:
     laptop, phone, bob = signed_in(app, "ann"), signed_in(app, "ann"), signed_in(app, "bob")
     tick = deps(bob)["kpi-tps"]
+    layout = laptop.get("/_dash-layout").get_data(as_text=True)
+    assert '"name":"scope"' in layout and '"value":"everywhere"' in layout  # the page's button
     assert logout(laptop, scope="everywhere").status_code == 303
     assert phone.get("/_dash-layout").status_code == 401
     assert phone.post(CALLBACK, json=tick_body(tick)).status_code == 401
