@@ -22,6 +22,7 @@ from bridge.processor import Polled, evaluate, validate_records
 from bridge.validation import Rejected
 from common.keys import RECENT_TXNS_MAX
 from common.rules import RulesConfig, default_rules
+from common.schema import NORMAL_SCENARIO
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class _Slow:
         self.max_bytes = max_bytes
         self.alerted: list[Scored] = []
         self.rejected: list[Polled] = []
+        self.finished: list[tuple[str, str]] = []  # the native engine hands every last event back
 
     def __call__(self, index: int, state: bytes | None) -> SlowAnswer | None:
         item = self.polled.get(index)
@@ -92,6 +94,9 @@ class _Slow:
         if scored.alert is not None:
             self.alerted.append(scored)
         meta = item.meta
+        sid = meta.scenario_id
+        if meta.last and meta.scenario not in {None, NORMAL_SCENARIO} and sid is not None:
+            self.finished.append((meta.scenario, sid))
         return (
             encode_state(new_state),
             txn_row(scored),
@@ -159,11 +164,12 @@ class NativePath:
         found = self.engine.detect(loaded, cards, slow, _canonical, state_key_prefix, RECENT_TXNS_MAX)
         seconds, cities, geo, scenarios, instances, scored = found
         if state_key_prefix is None:
-            tally = Tally(seconds, cities, geo, scenarios, instances, self.engine.batch_rows())
+            rows = self.engine.batch_rows()
+            tally = Tally(seconds, cities, geo, scenarios, instances, rows, slow.finished)
             states = dict(self.engine.batch_states())
             return NativeResult(tally, slow.alerted, slow.rejected, states, scored, None)
         packed = Packed(*self.engine.packed())
-        tally = Tally(seconds, cities, geo, scenarios, instances, [])
+        tally = Tally(seconds, cities, geo, scenarios, instances, [], slow.finished)
         return NativeResult(tally, slow.alerted, slow.rejected, {}, scored, packed)
 
     def commit(self) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import msgspec
 
 from bridge.alert_writes import alert_commands, city_commands
 from bridge.resp import Command, bulk_strings, raw_command
+from bridge.truth import truth_commands
 from common.alerts import Alert
 from common.keys import DLQ_SAMPLES_MAX, RECENT_TXNS_MAX, SECOND_BUCKET_TTL_S, RedisKeys
 from common.schema import NORMAL_SCENARIO, Transaction
@@ -23,8 +24,9 @@ class RecordMeta(NamedTuple):
     partition: int
     offset: int
     ts_ms: int  # Kafka record timestamp (record time)
-    scenario: str | None = None
+    scenario: str | None = None  # a known label or "other" (common.schema.scenario_label)
     scenario_id: str | None = None
+    last: bool = False  # the last event of its fraud instance: the instance is finished
 
 
 class Scored(NamedTuple):
@@ -110,6 +112,7 @@ class Tally(NamedTuple):
     scenarios: list[tuple[str, int]]  # ground-truth scenario -> events
     instances: list[tuple[str, list[str]]]  # fraud scenario -> instance ids seen
     rows: list[bytes]  # `txns` stream rows, oldest first
+    finished: Sequence[tuple[str, str]] = ()  # (fraud scenario, id) whose last event this was
 
 
 def tally_scored(items: list[Scored]) -> Tally:
@@ -131,10 +134,13 @@ def tally_scored(items: list[Scored]) -> Tally:
         if meta.scenario is not None:
             scenarios[meta.scenario] += 1
     seen: dict[str, list[str]] = defaultdict(list)
+    finished: list[tuple[str, str]] = []
     for item in items:
         scenario, sid = item.meta.scenario, item.meta.scenario_id
         if scenario is not None and sid is not None and scenario != NORMAL_SCENARIO:
             seen[scenario].append(sid)
+            if item.meta.last:
+                finished.append((scenario, sid))
     return Tally(
         [(sec, n, cents[sec]) for sec, n in sorted(txns.items())],
         list(cities.items()),
@@ -142,6 +148,7 @@ def tally_scored(items: list[Scored]) -> Tally:
         list(scenarios.items()),
         list(seen.items()),
         [txn_row(x) for x in items[-RECENT_TXNS_MAX:]],
+        finished,
     )
 
 
@@ -184,11 +191,7 @@ def _truth_sets(keys: RedisKeys, tally: Tally, alerted: Iterable[Scored]) -> lis
         scenario, sid = item.meta.scenario, item.meta.scenario_id
         if scenario is not None and sid is not None and scenario != NORMAL_SCENARIO:
             caught[scenario].add(sid)
-    out: list[Command] = [
-        ("SADD", keys.eval_instances(s), *sorted(set(ids))) for s, ids in tally.instances if ids
-    ]
-    out.extend(("SADD", keys.eval_caught(s), *sorted(ids)) for s, ids in caught.items())
-    return out
+    return truth_commands(keys, tally.instances, caught, tally.finished)
 
 
 # One command for the whole batch instead of one per row: a batch of 1,000 events used to carry

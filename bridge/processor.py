@@ -9,7 +9,14 @@ from typing import Any, NamedTuple
 from bridge.detection import CardState, Detector, decode_state, encode_state, make_alert
 from bridge.plan import DeadLetter, RecordMeta, Scored
 from bridge.validation import DETECTOR, Rejected, preview, validate
-from common.schema import HEADER_SCENARIO, HEADER_SCENARIO_ID, Transaction, decode_event
+from common.schema import (
+    HEADER_SCENARIO,
+    HEADER_SCENARIO_ID,
+    HEADER_SCENARIO_LAST,
+    Transaction,
+    decode_event,
+    scenario_label,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,28 +37,20 @@ class Detected(NamedTuple):
     states: dict[str, tuple[int, CardState]]  # card_id -> (partition, newest state)
 
 
-_names: dict[bytes, str] = {}  # scenario header values are few: decode each once
-
-
-def _scenario(value: bytes) -> str:
-    name = _names.get(value)
-    if name is None:
-        name = value.decode("utf-8", errors="replace")[:64]
-        if len(_names) < 1_000:  # stays bounded whatever the headers hold
-            _names[value] = name
-    return name
-
-
-def _truth(headers: Iterable[tuple[str, bytes]]) -> tuple[str | None, str | None]:
+def _truth(headers: Iterable[tuple[str, bytes]]) -> tuple[str | None, str | None, bool]:
+    """(scenario label, instance id, whether this is the instance's last event) from the headers."""
     scenario = scenario_id = None
+    last = False
     for name, value in headers:
         if value is None:
             continue
         if name == HEADER_SCENARIO:
-            scenario = _scenario(value)
+            scenario = scenario_label(value)
         elif name == HEADER_SCENARIO_ID:
             scenario_id = value.decode("utf-8", errors="replace")[:128]
-    return scenario, scenario_id
+        elif name == HEADER_SCENARIO_LAST:
+            last = True
+    return scenario, scenario_id, last
 
 
 def validate_records(records: Iterable[Any], max_bytes: int) -> list[Polled]:
@@ -68,8 +67,8 @@ def validate_records(records: Iterable[Any], max_bytes: int) -> list[Polled]:
         else:
             result = validate(value, max_bytes)
         if headers:
-            scenario, sid = _truth(headers)
-            meta = RecordMeta(rec.partition, rec.offset, rec.timestamp, scenario, sid)
+            scenario, sid, last = _truth(headers)
+            meta = RecordMeta(rec.partition, rec.offset, rec.timestamp, scenario, sid, last)
         else:
             meta = RecordMeta(rec.partition, rec.offset, rec.timestamp)
         append(Polled(meta, rec, result))

@@ -19,6 +19,7 @@ HEARTBEAT_TTL_S = 15  # a bridge not heard from for this long is considered dead
 AUDIT_MAX = 500
 CITIES_MAX = 2_000  # distinct cities kept for the map; further ones are counted under OTHER_CITY
 OTHER_CITY = "(other cities)"  # a stream city of this name just joins the bucket (no coordinates)
+EVAL_OPEN_MAX = 10_000  # instance ids kept per scenario set; the rest count as `abandoned:`
 
 
 @dataclass(frozen=True)
@@ -156,15 +157,20 @@ class RedisKeys:
     # --- ground-truth evaluation ------------------------------------------------------------
     @property
     def eval_counts(self) -> str:
-        """HASH `events:<scenario>`, `alerted:<scenario>`, `tp:<rule>`, `fp:<rule>`."""
+        """HASH `events:<scenario>`, `alerted:<scenario>`, `tp:<rule>`, `fp:<rule>`; per fraud
+        scenario `finished:<s>` (instances whose last event was processed), `finished_caught:<s>`
+        (of those, alerted on at least once) and `abandoned:<s>` (dropped from a full open set).
+        Scenario labels are the known ones or `other` (common.schema.scenario_label)."""
         return f"{self.prefix}eval:counts"
 
     def eval_instances(self, scenario: str) -> str:
-        """SET of scenario_ids seen for a fraud scenario."""
+        """SET of scenario_ids of instances in progress (seen, last event not yet processed);
+        at most EVAL_OPEN_MAX members."""
         return f"{self.prefix}eval:instances:{scenario}"
 
     def eval_caught(self, scenario: str) -> str:
-        """SET of scenario_ids of which at least one event raised an alert."""
+        """SET of in-progress scenario_ids of which at least one event raised an alert (at most
+        EVAL_OPEN_MAX members); an id leaves both sets when its instance finishes."""
         return f"{self.prefix}eval:caught:{scenario}"
 
     # --- dashboard --------------------------------------------------------------------------

@@ -19,7 +19,21 @@ CHANNELS = ("pos", "online", "atm")
 # evaluation code reads them; detection never sees them.
 HEADER_SCENARIO = "scenario"
 HEADER_SCENARIO_ID = "scenario_id"
+HEADER_SCENARIO_LAST = "scenario_last"  # on the last event of a fraud instance: it is finished
 NORMAL_SCENARIO = "normal"
+# The producer's fraud scenarios. Each label names Redis keys (eval:instances:<label>), so a
+# header naming anything else counts under OTHER_SCENARIO: free text must not mint keys.
+FRAUD_SCENARIOS = (
+    "high_amount",
+    "unknown_location",
+    "high_amount_unknown_location",
+    "velocity_burst",
+    "impossible_travel",
+    "card_testing",
+    "amount_spike",
+)
+OTHER_SCENARIO = "other"
+_LABELS = {name.encode(): name for name in (NORMAL_SCENARIO, *FRAUD_SCENARIOS)}
 
 Id64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Amount = Annotated[float, msgspec.Meta(gt=0, le=MAX_AMOUNT)]
@@ -112,3 +126,8 @@ def format_ts(dt: datetime) -> str:
 def event_epoch_ms(event: Transaction) -> int:
     """Event time in integer milliseconds since the epoch."""
     return int(event.ts.timestamp() * 1000)
+
+
+def scenario_label(raw: bytes) -> str:
+    """The ground-truth label a `scenario` header names: a known scenario, else OTHER_SCENARIO."""
+    return _LABELS.get(raw, OTHER_SCENARIO)

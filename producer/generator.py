@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
-from common.schema import HEADER_SCENARIO, HEADER_SCENARIO_ID
+from common.schema import HEADER_SCENARIO, HEADER_SCENARIO_ID, HEADER_SCENARIO_LAST
 from producer.encoding import EventEncoder
 from producer.events import GeneratedEvent, PlannedEvent
 from producer.normal import NormalTraffic
@@ -158,6 +158,8 @@ def render(enc: EventEncoder, world: World, txn_id: str, p: PlannedEvent, inst: 
     currency = currency_for(world, p.card, p.city, p.channel)
     value = enc.encode(txn_id, p.ts_ms, p.card, p.amount, currency, p.merchant, p.city, p.channel)
     headers = [(HEADER_SCENARIO, inst.scenario.encode()), (HEADER_SCENARIO_ID, inst.scenario_id.encode())]
+    if p is inst.events[-1]:  # the evaluation counts an instance missed only once it is over
+        headers.append((HEADER_SCENARIO_LAST, b"1"))
     return GeneratedEvent(
         value,
         enc.card_keys[p.card],

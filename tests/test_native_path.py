@@ -18,16 +18,23 @@ from hypothesis import strategies as st
 from kafka.consumer.fetcher import ConsumerRecord
 
 from bridge.detection import CardState, Decision, Detector, decode_state, encode_state
-from bridge.native import NativePath, available
+from bridge.native import NativePath
 from bridge.plan import Batch, Scored, Tally, outcome_of
 from bridge.processor import Polled, dead_letters, detect, encoded_states, missing_cards, validate_records
 from bridge.state_cache import StateCache
 from common.keys import RECENT_TXNS_MAX
 from common.rules import RulesConfig, apply_changes, default_rules
-from common.schema import HEADER_SCENARIO, HEADER_SCENARIO_ID, Transaction, format_ts
+from common.schema import (
+    HEADER_SCENARIO,
+    HEADER_SCENARIO_ID,
+    HEADER_SCENARIO_LAST,
+    Transaction,
+    format_ts,
+)
 from producer import SCENARIOS, GeneratedEvent, generate
+from tests.native_gate import needs_native
 
-pytestmark = pytest.mark.skipif(not available(), reason="fraud_native is not built (pip install ./native)")
+pytestmark = needs_native()  # skipped without the extension, except in CI
 
 MAX_BYTES = 2048
 VERSION = 7
@@ -92,6 +99,7 @@ class Seen(NamedTuple):
     geo: dict[str, bytes]  # city -> the JSON written (so -0.0 and 0.0 differ)
     scenarios: dict[str, int]
     instances: dict[str, set[str]]
+    finished: list[tuple[str, str]]  # (scenario, id) of instances whose last event was in the batch
     rows: list[bytes]
     alerted: list[Scored]
     rejected: list[tuple[Any, Any]]
@@ -122,6 +130,7 @@ def seen(
         {city: _json.encode([lat, lon, country]) for city, lat, lon, country in tally.geo},
         summed(tally.scenarios),
         {s: set(ids) for s, ids in tally.instances if ids},
+        sorted(tally.finished),
         list(tally.rows[-RECENT_TXNS_MAX:]),
         list(alerted),
         [(p.meta, p.result) for p in rejected],
@@ -281,7 +290,7 @@ def test_packed_rows_and_states_match_the_python_path(mix: list[ConsumerRecord])
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_each_scenario_alone_matches(scenario: str) -> None:
     events = generate(
-        seed=5, count=1_500, fraud_ratio=0.6, scenarios={scenario: 1.0}, n_cards=300, sim_rate=2.0
+        seed=5, count=2_000, fraud_ratio=0.6, scenarios={scenario: 1.0}, n_cards=300, sim_rate=2.0
     )
     assert sum(ev.scenario == scenario for ev in events) > 100
     paths = run(Paths(default_rules()), batches(as_records(events), (250, 170)))
@@ -543,7 +552,7 @@ HEADER_VALUES = [
     b"a" * 200,
 ]
 HEADER = st.tuples(
-    st.sampled_from([HEADER_SCENARIO, HEADER_SCENARIO_ID, "other", "Scenario"]),
+    st.sampled_from([HEADER_SCENARIO, HEADER_SCENARIO_ID, HEADER_SCENARIO_LAST, "other", "Scenario"]),
     st.none()
     | st.sampled_from([*HEADER_VALUES, "\u00e9".encode() * 70, b"\xf0\x9f\x98" * 50])
     | st.binary(max_size=8),
@@ -551,6 +560,7 @@ HEADER = st.tuples(
 USUAL_HEADERS = [
     [(HEADER_SCENARIO, b"normal")],
     [(HEADER_SCENARIO, b"card_testing"), (HEADER_SCENARIO_ID, b"f-1")],
+    [(HEADER_SCENARIO, b"card_testing"), (HEADER_SCENARIO_ID, b"f-1"), (HEADER_SCENARIO_LAST, b"1")],
 ]
 HEADERS = st.sampled_from([*USUAL_HEADERS, [], None]) | st.lists(HEADER, max_size=4)
 RECORD_TS = st.sampled_from([T0 + 1_500, T0 + 61_000, T0 + 899_999, T0, -1, 0, 999, -1001, 2**62])

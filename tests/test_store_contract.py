@@ -46,7 +46,7 @@ def _write_batch(client, keys) -> list[str]:
             RecordMeta(1, 11, RECORD_S * 1000 + 9, "normal", None), _event(2, "Lyon", 20.25), 0.2, "low", None
         ),
         Scored(
-            RecordMeta(2, 12, RECORD_S * 1000 + 700, "card_testing", "ct-1"),
+            RecordMeta(2, 12, RECORD_S * 1000 + 700, "card_testing", "ct-1", last=True),
             _event(3, "Paris", 9000.0),
             0.9,
             "high",

@@ -201,18 +201,21 @@ def test_quality_precision_and_recall(reader, redis_client, keys):
             "alerted:normal": 2,
             "events:card_testing": 40,
             "alerted:card_testing": 12,
+            "finished:card_testing": 4,
+            "finished_caught:card_testing": 3,
             "junk": 5,
         },
     )
-    redis_client.sadd(keys.eval_instances("card_testing"), "s1", "s2", "s3", "s4")
-    redis_client.sadd(keys.eval_caught("card_testing"), "s1", "s3", "s4")
+    redis_client.sadd(keys.eval_instances("card_testing"), "s5", "s6")  # in progress
+    redis_client.sadd(keys.eval_caught("card_testing"), "s5")  # alerted, not over yet
     quality = reader.quality()
     rules = {r.rule: r for r in quality.rules}
     assert (rules["velocity"].tp, rules["velocity"].fp, rules["velocity"].precision) == (3, 1, 0.75)
     assert rules["high_amount"].precision == 0.0
     scenarios = {s.scenario: s for s in quality.scenarios}
     ct = scenarios["card_testing"]
-    assert (ct.events, ct.alerted_events, ct.instances, ct.caught, ct.recall) == (40, 12, 4, 3, 0.75)
+    assert (ct.events, ct.alerted_events, ct.caught, ct.missed, ct.in_progress) == (40, 12, 3, 1, 2)
+    assert ct.recall == 0.75  # over the finished instances only
     assert scenarios["normal"].recall is None and scenarios["normal"].events == 900
     assert not quality.empty
 

@@ -83,9 +83,12 @@ def chance(r: VelocityRule, count: int, prev: CardState, newest: int) -> float:
 
     The rate is Poisson with a prior of PRIOR_SEEN transactions per PRIOR_S seconds, so a young
     card counts as quiet; without this, the busiest normal cards' random clumps look like bursts.
+    The count-1 transactions in the window are the burst being judged, not evidence of the card's
+    usual pace: counting them let a 6-event burst on a moderately busy card vouch for itself.
     """
     span_s = (newest - prev.since_ms) / 1000.0 if prev.seen else 0.0
-    lam = r.window_s * (prev.seen + PRIOR_SEEN) / (span_s + PRIOR_S)
+    usual = max(prev.seen - (count - 1), 0)
+    lam = r.window_s * (usual + PRIOR_SEEN) / (span_s + PRIOR_S)
     term = cdf = exp(-lam)
     for i in range(1, count - 1):
         term *= lam / i

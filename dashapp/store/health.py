@@ -89,8 +89,11 @@ def read_health(client: redis.Redis, keys: RedisKeys, now_ms: int) -> Health:
     )
 
 
+_GROUPS = ("events", "alerted", "tp", "fp", "finished", "finished_caught")
+
+
 def _split_counts(counts: dict[str, str], key: str) -> dict[str, dict[str, int]]:
-    groups: dict[str, dict[str, int]] = {"events": {}, "alerted": {}, "tp": {}, "fp": {}}
+    groups: dict[str, dict[str, int]] = {kind: {} for kind in _GROUPS}
     for name, value in counts.items():
         kind, _, label = name.partition(":")
         if kind in groups and label:
@@ -99,32 +102,33 @@ def _split_counts(counts: dict[str, str], key: str) -> dict[str, dict[str, int]]
 
 
 def read_quality(client: redis.Redis, keys: RedisKeys) -> Quality:
-    """Per-rule precision and per-scenario recall, in two round trips."""
+    """Per-rule precision and per-scenario recall over finished instances, in two round trips."""
     groups = _split_counts(str_hash(client.hgetall(keys.eval_counts)), keys.eval_counts)
     rules = tuple(
         RuleQuality(rule, tp, fp, ratio(tp, tp + fp))
         for rule in sorted(set(groups["tp"]) | set(groups["fp"]))
         for tp, fp in [(groups["tp"].get(rule, 0), groups["fp"].get(rule, 0))]
     )
-    scenarios = sorted(set(groups["events"]) | set(groups["alerted"]))
+    scenarios = sorted(set(groups["events"]) | set(groups["alerted"]) | set(groups["finished"]))
     if not scenarios:
         return Quality(rules=rules)
     pipe = client.pipeline(transaction=False)
-    for scenario in scenarios:
+    for scenario in scenarios:  # labels are the known scenarios or "other": a bounded list
         pipe.scard(keys.eval_instances(scenario))
-        pipe.scard(keys.eval_caught(scenario))
-    cards: list[Any] = pipe.execute(raise_on_error=False)
+    open_counts: list[Any] = pipe.execute(raise_on_error=False)
     out = []
-    for i, scenario in enumerate(scenarios):
-        instances, caught = to_int(cards[2 * i]), to_int(cards[2 * i + 1])
+    for scenario, in_progress in zip(scenarios, open_counts, strict=True):
+        finished = max(0, groups["finished"].get(scenario, 0))
+        caught = min(finished, max(0, groups["finished_caught"].get(scenario, 0)))
         out.append(
             ScenarioQuality(
                 scenario=scenario,
                 events=groups["events"].get(scenario, 0),
                 alerted_events=groups["alerted"].get(scenario, 0),
-                instances=instances,
                 caught=caught,
-                recall=ratio(caught, instances),
+                missed=finished - caught,
+                in_progress=to_int(in_progress),
+                recall=ratio(caught, finished),
             )
         )
     return Quality(rules=rules, scenarios=tuple(out))

@@ -133,14 +133,19 @@ class RuleQuality:
 
 @dataclass(frozen=True)
 class ScenarioQuality:
-    """Ground-truth recall of one producer scenario."""
+    """Ground-truth recall of one producer scenario, over its finished instances only.
+
+    An instance is finished once its last event was processed; until then it is in progress and
+    neither caught nor missed (its decisive event may not have been sent yet).
+    """
 
     scenario: str
     events: int
     alerted_events: int
-    instances: int
-    caught: int
-    recall: float | None  # caught / instances; None without instances (e.g. "normal")
+    caught: int  # finished instances with at least one alert
+    missed: int  # finished instances without any alert
+    in_progress: int  # instances seen whose last event is still to come
+    recall: float | None  # caught / (caught + missed); None before any finished (e.g. "normal")
 
 
 @dataclass(frozen=True)

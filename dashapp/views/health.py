@@ -75,8 +75,24 @@ def health_view(h: Health) -> list[Any]:
     ]
 
 
+def _numbers(head: list[str], rows: list[list[Any]], table_id: str) -> html.Table:
+    """A quality table: the label column may wrap, every number column is right-aligned."""
+    num = ["", *["num"] * (len(head) - 1)]
+    return html.Table(
+        id=table_id,
+        className="table quality-table",
+        children=[
+            html.Thead(html.Tr([html.Th(h, className=k) for h, k in zip(head, num, strict=True)])),
+            html.Tbody(
+                [html.Tr([html.Td(c, className=k) for c, k in zip(r, num, strict=True)]) for r in rows]
+            ),
+        ],
+    )
+
+
 def quality_view(q: Quality) -> list[Any]:
-    """Precision per rule and recall per scenario, or a note when there is no ground truth."""
+    """Precision per rule and recall per scenario over finished instances, or a note when there
+    is no ground truth. Instances still in progress are shown apart: neither caught nor missed."""
     if q.empty:
         return [
             html.P("No ground truth seen yet (the producer labels its fraud scenarios).", className="muted")
@@ -87,31 +103,33 @@ def quality_view(q: Quality) -> list[Any]:
             s.scenario,
             f"{s.events:,}",
             f"{s.alerted_events:,}",
-            f"{s.caught:,}/{s.instances:,}",
+            f"{s.caught:,}",
+            f"{s.missed:,}",
+            f"{s.in_progress:,}",
             _pct(s.recall),
         ]
         for s in q.scenarios
     ]
+    # One column: side by side, the rules table's last column (precision) was cut off at any width.
     return [
         html.Div(
-            className="health-grid",
+            className="quality-grid",
             children=[
                 html.Div(
                     [
                         html.H4("Precision per rule"),
-                        _table(["rule", "true pos.", "false pos.", "precision"], rules, "quality-rules"),
+                        _numbers(["rule", "true pos.", "false pos.", "precision"], rules, "quality-rules"),
                     ]
                 ),
                 html.Div(
                     [
-                        html.H4("Recall per scenario"),
-                        _table(
-                            ["scenario", "events", "alerted", "caught", "recall"],
+                        html.H4("Recall per scenario (finished instances)"),
+                        _numbers(
+                            ["scenario", "events", "alerted", "caught", "missed", "in progress", "recall"],
                             scenarios,
                             "quality-scenarios",
                         ),
-                    ],
-                    className="wide",
+                    ]
                 ),
             ],
         )

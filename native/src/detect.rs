@@ -86,7 +86,9 @@ fn chance(r: &Velocity, count: i64, prev: &CardState, newest: i64) -> f64 {
     } else {
         0.0
     };
-    let lam = r.window_s as f64 * (prev.seen as f64 + PRIOR_SEEN) / (span_s + PRIOR_S);
+    // as checks.chance: the window's other count-1 transactions are not the card's usual pace
+    let usual = (prev.seen - (count - 1)).max(0);
+    let lam = r.window_s as f64 * (usual as f64 + PRIOR_SEEN) / (span_s + PRIOR_S);
     let mut term = (-lam).exp();
     let mut cdf = term;
     for i in 1..(count - 1) {

@@ -96,6 +96,27 @@ fn header_text(value: &[u8], max_chars: usize) -> String {
         .collect()
 }
 
+/// The ground-truth labels, as common.schema.scenario_label knows them: a header naming anything
+/// else counts as "other", so free text never names a Redis key.
+const SCENARIO_LABELS: [&str; 8] = [
+    "normal",
+    "high_amount",
+    "unknown_location",
+    "high_amount_unknown_location",
+    "velocity_burst",
+    "impossible_travel",
+    "card_testing",
+    "amount_spike",
+];
+
+fn scenario_label(value: &[u8]) -> &'static str {
+    SCENARIO_LABELS
+        .iter()
+        .find(|name| name.as_bytes() == value)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// Copy what parsing needs out of a ConsumerRecord (GIL held); None value = Python path.
 fn read_record(rec: &Bound<'_, PyAny>, max_bytes: usize) -> PyResult<(Record, Option<Vec<u8>>)> {
     let py = rec.py();
@@ -144,8 +165,10 @@ fn read_record(rec: &Bound<'_, PyAny>, max_bytes: usize) -> PyResult<(Record, Op
                 return Ok((record, None));
             };
             match name.to_str()? {
-                "scenario" => record.scenario = Some(header_text(value.as_bytes(), 64)),
+                "scenario" => record.scenario = Some(scenario_label(value.as_bytes()).to_owned()),
                 "scenario_id" => record.scenario_id = Some(header_text(value.as_bytes(), 128)),
+                // An instance's last event: the Python path closes the instance (bridge/truth.py).
+                "scenario_last" => return Ok((record, None)),
                 _ => {}
             }
         }
