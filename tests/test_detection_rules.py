@@ -106,6 +106,16 @@ def test_velocity_quiet_on_a_busy_card_at_its_usual_rate() -> None:
     assert any(d.is_alert for d in run(history, only("velocity", max_chance=1.0)))
 
 
+def test_velocity_burst_on_a_moderately_busy_card_does_not_vouch_for_itself() -> None:
+    # 19 transactions over 33 min (0.58/min), then 6 within 20 s: the burst's own events must not
+    # count as the card's usual pace (counted, they made 6 in a minute look 1-in-6,700 likely)
+    history = [ev(i * 105.0) for i in range(19)]
+    burst = [ev(2_000.0 + i * 4.0, merchant=f"M{i}") for i in range(6)]
+    decisions = run(history + burst, only("velocity"))
+    assert not any(d.is_alert for d in decisions[:-1])
+    assert fired(decisions[-1]) == {"velocity"}
+
+
 def test_velocity_fires_on_the_sum_of_two_large_amounts() -> None:
     decisions = run([ev(0, 2600.0), ev(20, 2600.0)], only("velocity"))
     assert [d.is_alert for d in decisions] == [False, True]
