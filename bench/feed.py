@@ -43,34 +43,6 @@ def produce(ctx: Context, topic: str, count: int, seed: int = 7, n_cards: int | 
     return took
 
 
-def cut_instances(
-    count: int, seed: int = 7, n_cards: int | None = None, tail_ms: int = 30 * 60_000
-) -> set[str]:
-    """Fraud instances that `produce(..., count, seed, n_cards)` starts but cuts off before their end.
-
-    The generator is deterministic, so the same stream is regenerated here and continued for
-    `tail_ms` of event time past the cut (longer than any scenario lasts); an instance with events
-    after the cut never had the chance to be detected in full, so recall leaves it out.
-    """
-    from producer import Generator, World
-    from producer.world import DEFAULT_CARDS
-
-    gen = Generator(World.build(seed, n_cards or DEFAULT_CARDS), seed)
-    started: set[str] = set()
-    for ev in gen.take(count):
-        if ev.scenario_id is not None:
-            started.add(ev.scenario_id)
-    cut: set[str] = set()
-    end_ms = None
-    for ev in gen:
-        end_ms = end_ms if end_ms is not None else ev.ts_ms + tail_ms
-        if ev.ts_ms > end_ms:
-            break
-        if ev.scenario_id in started:
-            cut.add(ev.scenario_id)
-    return cut
-
-
 def dataset(ctx: Context, name: str, count: int, n_cards: int | None = None) -> str:
     """A topic holding `count` events, produced once per run and shared by the sections."""
     key = f"dataset:{name}:{count}:{n_cards}"
