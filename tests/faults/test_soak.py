@@ -17,6 +17,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_EVERY_S = 10.0
 MAX_GROWTH = 0.10  # bridge RSS after warm-up may grow at most 10 %
+# The load generator runs in 120 s windows and finishes the one under way after `stop`.
+ANALYSTS_GRACE_S = 420.0
+RSS_CSV = Path(__file__).resolve().parents[2] / "bench" / "out" / "soak-rss.csv"  # gitignored
 
 
 def dashboard_hook() -> Callable[..., Any] | None:
@@ -61,6 +65,13 @@ def growth(samples: list[tuple[float, int]], warmup_s: float) -> tuple[float, in
     window = max(2, min(int(120 / SAMPLE_EVERY_S), len(steady) // 4))
     base, last = int(statistics.median(steady[:window])), int(statistics.median(steady[-window:]))
     return (last - base) / base, base, last
+
+
+def write_samples(samples: list[tuple[float, int]]) -> None:
+    """Keep the RSS curve for a look afterwards (seconds since the first sample, kB)."""
+    RSS_CSV.parent.mkdir(parents=True, exist_ok=True)
+    t0 = samples[0][0] if samples else 0.0
+    RSS_CSV.write_text("t_s,rss_kb\n" + "".join(f"{t - t0:.0f},{kb}\n" for t, kb in samples))
 
 
 def _soak_timeout_s() -> float:
@@ -111,9 +122,10 @@ def test_soak_producer_and_bridge(
             time.sleep(SAMPLE_EVERY_S)
     finally:
         stop.set()
+        write_samples(samples)
     assert sender.wait(30) == 0, f"producer failed\n{sender.log()}"
     if analysts is not None:
-        analysts.result(120)
+        analysts.result(ANALYSTS_GRACE_S)
     wait_caught_up(redis_client, keys.offsets(topic), end_offsets(kafka_bootstrap, topic), 600, [bridge])
     pid = bridge.pid
     assert bridge.terminate() == 0, f"bridge did not exit 0 on SIGTERM\n{bridge.log()}"
