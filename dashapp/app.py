@@ -26,6 +26,7 @@ from dashapp.auth.users import UserDirectory
 from dashapp.callbacks.clientside import register_clientside
 from dashapp.callbacks.live_cb import register_live
 from dashapp.callbacks.rules_cb import register_rules
+from dashapp.callbacks.search_cb import register_search
 from dashapp.callbacks.workflow_cb import register_workflow
 from dashapp.layout import build_layout
 from dashapp.live import TickConfig
@@ -122,6 +123,7 @@ def create_app(
     )
     register_live(app, reader, cfg, users=users, clock=clock)
     register_workflow(app, AlertWorkflow(redis_client, keys))
+    register_search(app, redis_client, keys, settings.dash_alert_sla_min)
     register_rules(app, RulesStore(redis_client, keys))
     register_clientside(app)
     install_csp(server, app.csp_hashes())  # after every callback: Dash hashes its inline scripts

@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from dashapp.auth.login import LOGOUT_PATH, csrf_token, current_name, current_role
 from dashapp.layout_panels import alerts_section, card, pipeline_section, rules_section
+from dashapp.layout_search import search_section
 from dashapp.views.kpis import KPI_CARDS
 
 WINDOWS = (5, 15, 60)  # throughput window choices, minutes
@@ -194,7 +195,13 @@ def build_layout(poll_ms: int) -> html.Div:
             html.Div([_header(name, role), _banner()], className="app-head"),
             html.Main(
                 className="content",
-                children=[_live(), alerts_section(), pipeline_section(), rules_section(role == "admin")],
+                children=[
+                    _live(),
+                    alerts_section(),
+                    search_section(),
+                    pipeline_section(),
+                    rules_section(role == "admin"),
+                ],
             ),
             *_stores(poll_ms, name),
         ],

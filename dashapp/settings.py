@@ -39,6 +39,7 @@ class DashSettings:
     dash_tick_max_points: int = 25  # newest timeline points sent per tick (a sample at high rates)
     dash_grid_rows: int = 300
     dash_frame_ms: int = 500  # live data is read once per frame per worker and shared by every tab
+    dash_alert_sla_min: float = 30.0  # an open alert older than this is shown as overdue (search section)
 
 
 def resolve_secret_key(settings: DashSettings) -> str:

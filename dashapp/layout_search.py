@@ -1,0 +1,150 @@
+"""The alert search section: filter form, paginated results, my queue, bulk actions, card history."""
+
+from __future__ import annotations
+
+import dash_ag_grid as dag
+from dash import dcc, html
+from dash.development.base_component import Component
+
+from common.alerts import STATUSES
+from dashapp.layout_panels import card
+from dashapp.store.search_query import OPEN
+from dashapp.store.workflow import MAX_NOTE_CHARS
+from dashapp.views.rules_form import RULE_LABELS
+from dashapp.views.search import EXPORT_PATH, ROW_CLASS_RULES, SEARCH_COLUMNS
+from dashapp.views.wording import status_word
+
+BULK_ACTIONS = {
+    "acknowledge": "Acknowledge",
+    "assign_to_me": "Assign to me",
+    "resolve_fraud": "Resolve: fraud confirmed",
+    "resolve_false_positive": "Resolve: false positive",
+}
+PAGE_ROWS = 50
+
+
+def _field(label: str, control: Component) -> html.Label:
+    return html.Label([html.Span(label, className="search-label"), control], className="search-field")
+
+
+def _text(elem_id: str, placeholder: str) -> dcc.Input:
+    return dcc.Input(id=elem_id, type="text", placeholder=placeholder, maxLength=128, className="input")
+
+
+def _form() -> html.Div:
+    statuses = [{"label": "Any", "value": ""}, {"label": "Open (not resolved)", "value": OPEN}]
+    statuses += [{"label": status_word(s), "value": s} for s in STATUSES]
+    rules = [{"label": "Any", "value": ""}] + [{"label": v, "value": k} for k, v in RULE_LABELS.items()]
+    return html.Div(
+        className="search-form",
+        children=[
+            _field("Card", _text("search-card", "card id")),
+            _field("Alert id", _text("search-alert-id", "alert id")),
+            _field("Merchant", _text("search-merchant", "merchant id")),
+            _field("Assignee", _text("search-assignee", "analyst")),
+            _field("Status", dcc.Dropdown(id="search-status", options=statuses, value="", clearable=False)),
+            _field("Rule", dcc.Dropdown(id="search-rule", options=rules, value="", clearable=False)),
+            _field("From (UTC)", _text("search-since", "2026-09-21 12:00")),
+            _field("To (UTC)", _text("search-until", "2026-09-21 18:00")),
+            _field(
+                "Order",
+                dcc.RadioItems(
+                    id="search-order",
+                    options=[
+                        {"label": "Newest first", "value": "newest"},
+                        {"label": "Oldest", "value": "oldest"},
+                    ],
+                    value="newest",
+                    inline=True,
+                    className="radio",
+                ),
+            ),
+            html.Div(
+                [
+                    html.Button("Search", id="search-go", n_clicks=0, className="btn"),
+                    html.Button("My queue", id="search-my-queue", n_clicks=0, className="btn btn-ghost"),
+                    html.A("Export CSV", id="search-export", href=EXPORT_PATH, className="btn btn-ghost"),
+                ],
+                className="btn-row",
+            ),
+        ],
+    )
+
+
+def _bulk() -> html.Div:
+    return html.Div(
+        className="search-bulk",
+        children=[
+            dcc.Dropdown(
+                id="bulk-action",
+                options=[{"label": v, "value": k} for k, v in BULK_ACTIONS.items()],
+                value="acknowledge",
+                clearable=False,
+                className="bulk-action",
+            ),
+            dcc.Checklist(
+                id="bulk-all",
+                options=[
+                    {"label": " every alert matching the search (not only the selected rows)", "value": "all"}
+                ],
+                value=[],
+            ),
+            dcc.Textarea(
+                id="bulk-note",
+                placeholder="One note for every alert (optional)",
+                maxLength=MAX_NOTE_CHARS,
+                rows=2,
+                className="input",
+            ),
+            html.Button("Apply to alerts", id="bulk-apply", n_clicks=0, className="btn"),
+            html.Div(id="bulk-result", className="message", role="status"),
+        ],
+    )
+
+
+def search_section() -> html.Div:
+    """The section's whole markup; its callbacks are in dashapp/callbacks/search_cb.py."""
+    grid = dag.AgGrid(
+        id="search-grid",
+        columnDefs=SEARCH_COLUMNS,
+        defaultColDef={"sortable": False, "resizable": True, "flex": 1, "minWidth": 90},
+        rowData=[],
+        getRowId="params.data.alert_id",
+        rowClassRules=ROW_CLASS_RULES,
+        dashGridOptions={
+            "rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True},
+            "pagination": True,
+            "paginationPageSize": PAGE_ROWS,
+            "paginationPageSizeSelector": False,
+            "animateRows": False,
+            "tooltipShowDelay": 300,
+        },
+        className="ag-theme-quartz",
+        style={"height": "460px"},
+    )
+    results = html.Div(
+        [
+            html.Div(id="search-summary", className="muted", role="status"),
+            grid,
+            html.Div(id="search-retention", className="muted"),
+        ]
+    )
+    return html.Div(
+        id="sec-search",
+        children=[
+            card("Search alerts", html.Div([_form(), html.Div(id="search-message", className="message")])),
+            html.Div(
+                className="grid-2",
+                children=[
+                    card("Results", results),
+                    html.Div(
+                        [
+                            card("Bulk action", _bulk()),
+                            card("Card history", html.Div(id="search-card-history")),
+                        ]
+                    ),
+                ],
+            ),
+            dcc.Store(id="search-query", storage_type="memory"),
+        ],
+    )
