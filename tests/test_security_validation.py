@@ -9,10 +9,11 @@ import pytest
 from kafka.consumer.fetcher import ConsumerRecord
 
 from bridge.detection import Detector
-from bridge.native import NativePath, available
+from bridge.native import NativePath
 from bridge.validation import SCHEMA, Rejected, validate
 from common.rules import default_rules
 from common.schema import TEXT_FIELDS, Transaction
+from tests.native_gate import needs_native
 
 GOOD = {
     "txn_id": "t-1",
@@ -80,7 +81,7 @@ def _record(value: bytes, offset: int) -> Any:
     return ConsumerRecord("transactions", 0, -1, offset, ts_ms, 0, b"k", value, [], None, 1, len(value), -1)
 
 
-@pytest.mark.skipif(not available(), reason="fraud_native is not built (make setup)")
+@needs_native()
 def test_the_native_path_takes_none_of_them() -> None:
     # It reads plain ASCII records only: JSON escapes and non-ASCII bytes go to the Python path, and
     # a raw DEL (0x7f, legal unescaped in JSON) is outside its printable-ASCII check.
