@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help prereqs setup services services-down status run test test-fast lint format typecheck \
-        bench bench-smoke soak clean
+        native-check check bench bench-smoke soak clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -62,6 +62,12 @@ format: setup ## Apply ruff formatting and safe fixes
 
 typecheck: setup ## mypy over all packages
 	@$(BIN)/mypy common producer bridge dashapp infra
+
+native-check: ## cargo test + clippy (warnings are errors) in native/
+	@cd native && cargo test --quiet
+	@cd native && cargo clippy --quiet --all-targets -- -D warnings
+
+check: lint typecheck native-check ## Every static gate CI runs before `make test`
 
 bench: setup ## Full benchmarks on the real local stack -> bench/results.json, README table, plots
 	@$(BIN)/python -m bench run

@@ -16,11 +16,21 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
 # The bridge's native engine (native/, Rust via pyo3) needs cargo. Debian 12's own `cargo` is
 # 1.63, too old for the locked crates; its `cargo-web` is current and installs /usr/bin/cargo.
+# `make check` (CI) also runs clippy: rust-web-clippy matches cargo-web; a rustup toolchain adds it.
+[ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v cargo >/dev/null 2>&1; then
   if command -v apt-cache >/dev/null 2>&1 && apt-cache show cargo-web >/dev/null 2>&1; then
-    need+=(cargo-web)
+    need+=(cargo-web rust-web-clippy)
   else
     need+=(cargo)
+  fi
+elif ! cargo clippy --version >/dev/null 2>&1; then
+  if command -v rustup >/dev/null 2>&1; then
+    rustup component add clippy >&2
+  elif command -v apt-cache >/dev/null 2>&1 && apt-cache show rust-web-clippy >/dev/null 2>&1; then
+    need+=(rust-web-clippy)
+  else
+    need+=(rust-clippy)
   fi
 fi
 if [ "${1:-}" = "--browser" ]; then
