@@ -10,9 +10,12 @@ RUN cd /native && /build/bin/maturin build --release --interpreter python3.11 --
 
 FROM python:3.11-slim
 
+# DASH_USERS_FILE on the /data volume: the dashboard and `python -m dashapp users add` in any
+# container of this image agree on one file (compose sets the same value explicitly).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    DASH_USERS_FILE=/data/users.json
 
 WORKDIR /app
 COPY requirements.txt .

@@ -74,3 +74,23 @@ def test_secret_key_is_required_unless_dev() -> None:
         resolve_secret_key(DashSettings(dash_dev=True)),
     )
     assert len(one) >= 32 and one != two
+
+
+def test_default_users_file_is_the_checkouts_whatever_the_working_directory() -> None:
+    # `make run` (infra.run), gunicorn and `python -m dashapp users add` all fall back on it
+    assert DashSettings().dash_users_file == str(REPO_ROOT / ".local" / "run" / "users.json")
+
+
+def test_users_add_prints_the_absolute_path_it_wrote(tmp_path: Path) -> None:
+    env = {**os.environ, "DASH_USERS_FILE": "u.json", "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "dashapp", "users", "add", "fay", "--role", "analyst", "--password-stdin"],
+        input="fay-secret-12\n",
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"saved to {tmp_path / 'u.json'}\n" in done.stderr
