@@ -63,13 +63,14 @@
 
   // The pointer (or keyboard focus) on the RED ALERT bar holds its content still (bannerShow).
   var held = false;
-  var pendingSince = 0;
-  var HOLD_MAX_MS = 8000;
-  var lastPointer = {x: -1, y: -1};
-  document.addEventListener("mousemove", function (e) { lastPointer = {x: e.clientX, y: e.clientY}; },
-                            {passive: true});
+  var HOLD_MAX_MS = 30000;
+  var lastPointer = {x: -1, y: -1, at: 0};
+  document.addEventListener("mousemove", function (e) {
+    lastPointer = {x: e.clientX, y: e.clientY, at: Date.now()};
+  }, {passive: true});
   function pointerOnBar() {
-    if (inBar(document.activeElement)) { return true; }
+    var a = document.activeElement; // keyboard focus holds too (a mouse click leaves focus behind)
+    if (inBar(a) && a.matches(":focus-visible")) { lastPointer.at = Date.now(); return true; }
     if (lastPointer.x < 0) { return false; }
     return inBar(document.elementFromPoint(lastPointer.x, lastPointer.y));
   }
@@ -226,15 +227,12 @@
         var render = false;
         // Only new content or the pointer leaving re-renders the rows: a re-render replaces the
         // buttons, and a click whose press and release land on different nodes is lost.
-        // Held: rows are on show, the pointer (or focus) is on them, and not for long (a pointer
-        // resting on the bar for many seconds is no longer aiming at a row).
+        // Held: rows are on show and the pointer (or focus) is on them, unless the pointer has
+        // rested there so long that it is no longer aiming at a row.
         var holding = bannerShown > 0 && count > 0 && pointerOnBar() &&
-                      (!bannerPending || Date.now() - pendingSince < HOLD_MAX_MS);
+                      Date.now() - lastPointer.at < HOLD_MAX_MS;
         if (trig.indexOf("banner-data.data") !== -1 || trig.length !== 1) {
-          if (holding) {
-            if (!bannerPending) { pendingSince = Date.now(); }
-            bannerPending = true;
-          } else { render = true; }
+          if (holding) { bannerPending = true; } else { render = true; }
         } else if (trig[0] === "banner-hold.data" && !hold && bannerPending) {
           render = true;
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -204,9 +205,14 @@ def register_workflow(app: Dash, wf: AlertWorkflow) -> Any:
     )
     def banner_ack(_clicks: list[int | None]) -> str:
         """Acknowledge one banner alert; the banner itself refreshes on the next tick."""
-        trig = ctx.triggered_id
-        if not isinstance(trig, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
-            raise PreventUpdate  # a freshly rendered button (n_clicks 0), not a click
+        # the clicked button: freshly rendered ones (n_clicks 0) may be listed as triggered with it
+        clicked = [t for t in ctx.triggered if t.get("value")]
+        if not clicked:
+            raise PreventUpdate
+        try:
+            trig = json.loads(str(clicked[0].get("prop_id", "")).rsplit(".", 1)[0])
+        except ValueError:
+            raise BadRequest("banner button id is not JSON") from None
         alert_id, version = banner_target(trig)
         try:
             row = wf.act(alert_id, "acknowledge", _user(), version)

@@ -1,0 +1,248 @@
+"""Real-browser tests of the analyst's console: RED ALERT bar, picking alerts, notes, actions, pause."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from dashapp.store import AlertWorkflow
+from tests.browser.conftest import DATA_WAIT_MS, WAIT_MS, Analyst, Pipeline, login
+from tests.browser.harness import Dashboard, high_amount_event
+from tests.browser.test_dashboard import _banner_item, _clear_banner, _grid_row, _history, _select, _txn
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+Open = Callable[..., Analyst]
+BANNER = "#red-alert-banner"
+OSLO = {"city": "Oslo", "country": "NO", "lat": 59.91, "lon": 10.75}
+
+# Is the element's top-left corner the element itself (nothing drawn over it), inside the viewport?
+_UNCOVERED = """(sel) => {
+  const el = document.querySelector(sel);
+  if (!el) { return `${sel}: missing`; }
+  const r = el.getBoundingClientRect();
+  if (r.top < 0 || r.bottom > window.innerHeight) { return `${sel}: off screen (${r.top}..${r.bottom})`; }
+  const hit = document.elementFromPoint(r.left + Math.min(8, r.width / 2), r.top + Math.min(4, r.height / 2));
+  return el.contains(hit) ? "" : `${sel}: covered by ${hit && (hit.id || hit.className)}`;
+}"""
+
+
+def _workflow(pipeline: Pipeline) -> AlertWorkflow:
+    return AlertWorkflow(pipeline.client, pipeline.dashboard.keys)
+
+
+def _alerts(pipeline: Pipeline, tag: str, n: int) -> list[tuple[str, str]]:
+    """Send `n` high-severity alerts (Oslo); return (card, alert id) of each once stored."""
+    txns = [_txn(f"{tag}{i}") for i in range(n)]
+    made = [high_amount_event(txn, **OSLO) for txn in txns]
+    pipeline.send(*(value for value, _ in made))
+    for _, alert_id in made:
+        pipeline.wait_alert(alert_id)
+    return [(f"C-{txn}", alert_id) for txn, (_, alert_id) in zip(txns, made, strict=True)]
+
+
+# --- 1. the RED ALERT bar never covers the work ---------------------------------------------------
+def test_alert_bar_is_one_line_and_never_covers_the_alerts_section(
+    analysts: Open, pipeline: Pipeline
+) -> None:
+    _clear_banner(pipeline)
+    _alerts(pipeline, "bar", 6)
+    alice = analysts("alice")
+    page = alice.page
+    page.set_viewport_size({"width": 1400, "height": 850})
+    expect(page.locator("#red-alert-count")).to_have_text(
+        re.compile(r"^6 unacknowledged"), timeout=DATA_WAIT_MS
+    )
+    page.mouse.move(700, 600)
+    # compact at every scroll position: the sticky chrome (top bar and RED ALERT bar) stays small
+    for y in (0, 600, 1500, 100_000):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        bottom = page.evaluate("document.querySelector('#red-alert-banner').getBoundingClientRect().bottom")
+        assert bottom <= 850 * 0.13, f"RED ALERT bar reaches {bottom} px down at scroll {y}"
+    page.evaluate("window.scrollTo(0, 0)")
+    page.get_by_role("link", name="Alerts", exact=True).click()
+    first_row = '#alerts-grid .ag-center-cols-container .ag-row[row-index="0"]'
+    expect(page.locator(first_row)).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_timeout(300)  # the jump is instant; let layout settle after it
+    targets = (
+        "#sec-alerts h3",
+        "#grid-quick-filter",
+        "#grid-export",
+        "#alerts-grid .ag-header-row",
+        first_row,
+    )
+    covered = [problem for sel in targets if (problem := page.evaluate(_UNCOVERED, sel))]
+    assert covered == [], covered
+    # expands on demand to the newest five, and back
+    items = page.locator("#red-alert-list li.red-alert-item")
+    expect(items.filter(visible=True)).to_have_count(1)
+    page.click("#red-alert-toggle")
+    expect(items.filter(visible=True)).to_have_count(5)
+    expect(page.locator("#red-alert-toggle")).to_have_attribute("aria-expanded", "true")
+    page.click("#red-alert-toggle")
+    expect(items.filter(visible=True)).to_have_count(1)
+    # amounts with their currency
+    expect(items.first.locator(".ra-amount")).to_have_text("18,750.00 EUR")
+
+
+def test_alert_bar_keeps_still_for_reduced_motion(analysts: Open, pipeline: Pipeline) -> None:
+    _clear_banner(pipeline)
+    _alerts(pipeline, "motion", 1)
+    bob = analysts("bob")
+    page = bob.page
+    page.emulate_media(reduced_motion="reduce")
+    try:
+        expect(page.locator(BANNER)).not_to_have_class(re.compile(r"\bhidden\b"), timeout=DATA_WAIT_MS)
+        moving = page.evaluate(
+            """() => [...document.querySelectorAll('#red-alert-banner, #red-alert-banner *')]
+                 .flatMap(el => [getComputedStyle(el), getComputedStyle(el, '::before')])
+                 .filter(s => s.animationName !== 'none').length"""
+        )
+        assert moving == 0, f"{moving} animations run for a user who asked for reduced motion"
+    finally:
+        page.emulate_media(reduced_motion="no-preference")
+
+
+# --- rows hold still under the pointer; a row opens its alert; acknowledgement shows at once --------
+def test_a_new_alert_never_moves_the_row_under_the_pointer(analysts: Open, pipeline: Pipeline) -> None:
+    _clear_banner(pipeline)
+    [(card, alert_id)] = _alerts(pipeline, "aimed", 1)
+    bob = analysts("bob")
+    page = bob.page
+    item = _banner_item(bob, card)
+    expect(item).to_be_visible(timeout=DATA_WAIT_MS)
+    ack = item.locator("button.ra-ack")
+    ack.hover()
+    box = ack.bounding_box()
+    assert box is not None
+    [(new_card, new_id)] = _alerts(pipeline, "arrives", 1)
+    # the same answer brings the table row and the bar's content: once the row is here, so is it
+    expect(_grid_row(bob, new_id)).to_be_attached(timeout=DATA_WAIT_MS)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(ack).to_have_text("Acknowledging\u2026", timeout=WAIT_MS)  # feedback before the server answers
+    expect(page.locator("#red-alert-message")).to_contain_text(f"card {card}", timeout=WAIT_MS)
+    wf = _workflow(pipeline)
+    assert wf.get(alert_id).status == "acknowledged", "the click hit another alert than the one aimed at"
+    assert wf.get(new_id).status == "new"
+    page.mouse.move(700, 700)  # the pointer leaves: the bar catches up
+    new_item = _banner_item(bob, new_card)
+    expect(new_item).to_be_visible(timeout=DATA_WAIT_MS)
+    expect(_banner_item(bob, card)).to_have_count(0)
+    # a click on the row's text opens the alert in the detail panel, with the note box empty
+    new_item.locator(".ra-open").click()
+    expect(page.locator("#alert-detail")).to_contain_text(new_id, timeout=WAIT_MS)
+    expect(page.locator("#alert-detail")).to_contain_text("18,750.00 EUR")
+    expect(page.locator("#alert-detail")).to_be_in_viewport()
+    page.mouse.move(700, 700)
+
+
+# --- the alerts table keeps a selection --------------------------------------------------------
+def test_each_row_click_opens_its_alert_while_the_grid_is_updating(
+    analysts: Open, pipeline: Pipeline
+) -> None:
+    picks = _alerts(pipeline, "pick", 4)
+    alice = analysts("alice")
+    page = alice.page
+    box = page.locator("#grid-quick-filter")
+    box.fill("Oslo")
+    box.press("Enter")
+    for _, alert_id in picks:
+        expect(_grid_row(alice, alert_id)).to_be_visible(timeout=DATA_WAIT_MS)
+    # Data updates without pause (as ticks bring them, only denser): a click landing while one is
+    # applied was dropped by the grid's selection events and the detail panel stayed as it was.
+    page.evaluate(
+        """() => { const api = dash_ag_grid.getApi('alerts-grid');
+                   window.__churn = setInterval(() => { const n = api.getDisplayedRowAtIndex(0);
+                     if (n) { api.applyTransaction({update: [n.data]}); } }, 1); }"""
+    )
+    try:
+        for _, alert_id in [*picks, picks[0]]:
+            _grid_row(alice, alert_id).locator('[col-id="city"]').click()
+            expect(page.locator("#alert-detail")).to_contain_text(alert_id, timeout=WAIT_MS)
+            expect(_grid_row(alice, alert_id)).to_have_class(re.compile(r"\bag-row-selected\b"))
+    finally:
+        page.evaluate("() => clearInterval(window.__churn)")
+
+
+# --- 2. a note never follows the analyst to another alert --------------------------------------------
+def test_a_note_never_follows_the_analyst_to_another_alert(analysts: Open, pipeline: Pipeline) -> None:
+    (card_a, id_a), (card_b, id_b) = _alerts(pipeline, "note", 2)
+    alice = analysts("alice")
+    page = alice.page
+    note = page.locator("#wf-note")
+    _select(alice, card_a, id_a)
+    note.fill("A1 fraud")
+    _select(alice, card_b, id_b)
+    expect(note).to_have_value("", timeout=WAIT_MS)
+    note.fill("B: customer confirmed travel")
+    page.click("#wf-ack")
+    expect(page.locator("#wf-message")).to_have_text("Acknowledged by alice.", timeout=WAIT_MS)
+    expect(note).to_have_value("")
+    page.click("#wf-assign")
+    expect(page.locator("#wf-message")).to_have_text("Assigned to you by alice.", timeout=WAIT_MS)
+    notes = [re.search(r'"note": "([^"]*)"', h).group(1) for h in _history(pipeline, id_b)]  # type: ignore[union-attr]
+    assert notes == ["B: customer confirmed travel", ""], notes
+    assert _history(pipeline, id_a) == []
+
+
+# --- 6. reopen, actions the state allows, words ---------------------------------------------------
+def test_resolved_alert_can_be_reopened_and_only_allowed_actions_are_enabled(
+    analysts: Open, pipeline: Pipeline
+) -> None:
+    [(card, alert_id)] = _alerts(pipeline, "reopen", 1)
+    bob = analysts("bob")
+    page = bob.page
+    _select(bob, card, alert_id)
+    buttons = ("#wf-ack", "#wf-assign", "#wf-resolve-fraud", "#wf-resolve-fp", "#wf-reopen")
+
+    def enabled() -> list[str]:
+        return [b for b in buttons if page.locator(b).is_enabled()]
+
+    expect(page.locator("#wf-reopen")).to_be_disabled(timeout=WAIT_MS)
+    assert enabled() == list(buttons[:4])
+    page.click("#wf-resolve-fraud")
+    expect(page.locator("#wf-message")).to_have_text("Resolved as fraud confirmed by bob.", timeout=WAIT_MS)
+    expect(page.locator("#wf-reopen")).to_be_enabled(timeout=WAIT_MS)
+    assert enabled() == ["#wf-reopen"]
+    expect(page.locator("#alert-detail")).to_contain_text("Resolved: fraud")
+    status = _grid_row(bob, alert_id).locator('[col-id="status"]')
+    expect(status).to_have_text("Resolved: fraud", timeout=WAIT_MS)
+    page.click("#wf-reopen")
+    expect(page.locator("#wf-message")).to_have_text("Reopened by bob.", timeout=WAIT_MS)
+    expect(page.locator("#wf-resolve-fp")).to_be_enabled(timeout=WAIT_MS)
+    expect(page.locator("#alert-history")).to_contain_text("Reopened: Resolved: fraud \u2192 Acknowledged")
+    assert "resolved_fraud" not in page.locator("#sec-alerts").inner_text()
+
+
+# --- 3. pause is for the charts only, and view state belongs to one user ----------------------------
+def test_pause_stops_only_the_charts_and_view_state_leaves_with_the_user(
+    browser: Any, dashboard: Dashboard, pipeline: Pipeline
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        login(page, dashboard.base_url, "alice", dashboard.passwords["alice"])
+        page.click("#pause-toggle")
+        expect(page.locator("#pause-toggle")).to_have_text("Resume charts")
+        expect(page.locator("#pause-indicator")).to_be_visible()
+        expect(page.locator("#live-charts")).to_have_class(re.compile(r"\bcharts-paused\b"))
+        [(_, alert_id)] = _alerts(pipeline, "paused", 1)
+        row = page.locator(f'.ag-center-cols-container .ag-row[row-id="{alert_id}"]')
+        expect(row).to_be_attached(timeout=DATA_WAIT_MS)  # the table is not paused
+        box = page.locator("#grid-quick-filter")
+        box.fill("Oslo")
+        box.press("Enter")
+        page.click("#logout-button")
+        expect(page).to_have_url(re.compile(r"/login"), timeout=WAIT_MS)
+        login(page, dashboard.base_url, "bob", dashboard.passwords["bob"])
+        expect(page.locator("#pause-toggle")).to_have_text("Pause charts", timeout=WAIT_MS)
+        expect(page.locator("#pause-indicator")).to_be_hidden()
+        expect(page.locator("#grid-quick-filter")).to_have_value("")
+        stored = page.evaluate("() => window.localStorage.getItem('view-state') || ''")
+        assert "alice" not in stored and '"paused":true' not in stored, stored
+    finally:
+        context.close()
