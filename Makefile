@@ -9,7 +9,7 @@ NATIVE_SRC := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildca
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help prereqs setup services services-down status run test test-fast lint format typecheck \
+.PHONY: help prereqs setup axe services services-down status run test test-fast lint format typecheck \
         native-check check bench bench-smoke soak clean
 
 help: ## Show this help
@@ -45,7 +45,16 @@ status: ## Show whether the local services run
 run: setup ## Run the whole system: services + producer + bridge + dashboard on http://127.0.0.1:8050
 	@$(BIN)/python -m infra.run
 
-test: setup ## Run the test suite against real Kafka, Redis and Chromium (started and stopped for you)
+# axe-core for the accessibility browser tests (tests/browser/test_a11y.py), pinned, from npm.
+AXE_VERSION := 4.11.1
+AXE_JS := .cache/axe/node_modules/axe-core/axe.min.js
+$(AXE_JS):
+	@command -v npm >/dev/null || { echo "axe: npm (Node.js) is needed to install axe-core" >&2; exit 1; }
+	@npm install --silent --no-save --no-audit --no-fund --prefix .cache/axe axe-core@$(AXE_VERSION)
+
+axe: $(AXE_JS) ## Install axe-core (pinned) for the accessibility tests (into .cache/, gitignored)
+
+test: setup $(AXE_JS) ## Run the test suite against real Kafka, Redis and Chromium (started and stopped for you)
 	@infra/prereqs.sh --browser
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
