@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from common.money import CURRENCIES, REPORTING
+
 DEFAULTS_PATH = Path(__file__).with_name("rules_defaults.json")
 FieldType = Literal["bool", "int", "float", "str_list"]
 MAX_LIST_ITEMS = 200
@@ -84,6 +86,7 @@ class RulesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     amount_anomaly: AmountAnomalyRule
     ml_anomaly: MlAnomalyRule
     alerting: AlertingConfig
+    currency: dict[str, float]  # US dollars per unit of each currency (common.money): amount rules
 
 
 # --- editor metadata -----------------------------------------------------------------------------
@@ -115,7 +118,7 @@ _COMMON = (
 # fmt: off
 _TABLE: dict[str, tuple[str, str, tuple[tuple[Any, ...], ...]]] = {
     "high_amount": ("High amount", "Amount above a fixed limit.", (
-        ("threshold", "Threshold ($)", "Fire when the amount is above this.", "float", 1, 1e6),
+        ("threshold", "Threshold ($)", "Fire when the amount (in US dollars) exceeds this.", "float", 1, 1e6),
     )),
     "unknown_location": ("Unknown location", "City is UNKNOWN_IP_ADDR, coordinates are missing, or the city "
                          "is on the deny list.", (
@@ -159,9 +162,26 @@ _TABLE: dict[str, tuple[str, str, tuple[tuple[Any, ...], ...]]] = {
     )),
 }
 # fmt: on
+_TABLE["currency"] = (
+    "Exchange rates",
+    "US dollars per unit of each currency: amount rules compare every amount in US dollars.",
+    tuple(
+        (
+            code,
+            f"{code} in $",
+            f"US dollars per {code} (approximate; edit when rates move).",
+            "float",
+            1e-6,
+            1e4,
+        )
+        for code in CURRENCIES
+        if code != REPORTING
+    ),
+)
+_SETTINGS = {"alerting", "currency"}  # sections that are not rules: no enabled/weight
 RULE_SPECS: dict[str, RuleSpec] = {
     name: RuleSpec(
-        name, label, text, (() if name == "alerting" else _COMMON) + tuple(FieldSpec(*row) for row in rows)
+        name, label, text, (() if name in _SETTINGS else _COMMON) + tuple(FieldSpec(*row) for row in rows)
     )
     for name, (label, text, rows) in _TABLE.items()
 }

@@ -12,7 +12,7 @@ import msgspec
 
 SCHEMA_VERSION = 1
 UNKNOWN_CITY = "UNKNOWN_IP_ADDR"  # the original demo's marker for an unresolvable location
-MAX_AMOUNT = 1_000_000.0
+MAX_AMOUNT = 1_000_000_000.0  # in any currency: $20,000 is ~29 million won
 CHANNELS = ("pos", "online", "atm")
 
 # Kafka header names carrying ground truth. Only the producer writes them and only the

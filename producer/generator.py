@@ -16,7 +16,7 @@ from producer.encoding import EventEncoder
 from producer.events import GeneratedEvent, PlannedEvent
 from producer.normal import NormalTraffic
 from producer.scenarios import QUIET_AFTER_MS, SCENARIOS, Instance, make_instance, parse_scenarios
-from producer.world import DEFAULT_CARDS, World, currency_for
+from producer.world import DEFAULT_CARDS, World, currency_for, local_amount
 
 DEFAULT_SIM_RATE = 20.0
 DEFAULT_FRAUD_RATIO = 0.02
@@ -156,7 +156,8 @@ class Generator:
 def render(enc: EventEncoder, world: World, txn_id: str, p: PlannedEvent, inst: Instance) -> GeneratedEvent:
     """Serialise one planned event of a fraud instance, with its ground-truth headers."""
     currency = currency_for(world, p.card, p.city, p.channel)
-    value = enc.encode(txn_id, p.ts_ms, p.card, p.amount, currency, p.merchant, p.city, p.channel)
+    amount = local_amount(world, p.amount, currency)  # planned in US dollars
+    value = enc.encode(txn_id, p.ts_ms, p.card, amount, currency, p.merchant, p.city, p.channel)
     headers = [(HEADER_SCENARIO, inst.scenario.encode()), (HEADER_SCENARIO_ID, inst.scenario_id.encode())]
     if p is inst.events[-1]:  # the evaluation counts an instance missed only once it is over
         headers.append((HEADER_SCENARIO_LAST, b"1"))

@@ -7,6 +7,7 @@ import math
 import random
 import time
 
+from common.money import decimals
 from common.schema import HEADER_SCENARIO, NORMAL_SCENARIO
 from producer.encoding import EventEncoder
 from producer.events import GeneratedEvent
@@ -63,6 +64,7 @@ class NormalTraffic:
             for i, c in enumerate(cards)
         ]
         self._currency = [c.currency for c in cities]
+        self._money = {c.currency: (world.per_usd.get(c.currency, 1.0), decimals(c.currency)) for c in cities}
         self._level = [m.level for m in world.merchants]
         self._gauss = [rng.gauss(0.0, 1.0) for _ in range(_GAUSS_TABLE)]
         self._cum, self._total, self._n = world.card_cum, world.card_cum[-1], n
@@ -103,11 +105,15 @@ class NormalTraffic:
             amount = cap
         elif amount < 2.5:
             amount = 2.5
-        amount = float(max(20, int(amount // 20) * 20)) if channel == "atm" else round(amount, 2)
+        currency = home_cur if channel == "online" else self._currency[city]
+        per_usd, digits = self._money[currency]  # planned in US dollars, sent in local currency
+        if channel == "atm":  # notes: a multiple of 20, in whole units of the local currency
+            amount = round(max(20, int(amount // 20) * 20) * per_usd, 0)
+        else:
+            amount = round(amount * per_usd, digits)
         count = self.count[card] = self.count[card] + 1
         if count == MIN_HISTORY:
             self.history.append(card)
-        currency = home_cur if channel == "online" else self._currency[city]
         sec = now // 1000
         if sec != self._sec:
             self._sec, self._sec_text = sec, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))

@@ -6,9 +6,12 @@ import bisect
 import itertools
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from common.money import decimals
+from common.rules import default_rules
 from producer.geo import CITIES, City, distance_matrix
 
 DEFAULT_CARDS = 5_000
@@ -54,7 +57,7 @@ class Card(NamedTuple):
     card_id: str
     account_id: str
     home: int  # city index
-    median: float  # median spend in its currency, before the category multiplier
+    median: float  # median spend in US dollars, before the category multiplier
     sigma: float  # log-normal spread of its amounts
     activity: float  # relative transaction frequency (weights card choice)
     p_online: float
@@ -81,6 +84,9 @@ class World:
     cards: tuple[Card, ...]
     card_cum: tuple[float, ...]  # cumulative activity, for weighted card choice
     nearby: tuple[tuple[int, ...], ...]  # per city: other cities within NEARBY_KM
+    # Local currency units per US dollar. Every amount is planned in dollars and sent in the
+    # currency where it is spent, at the rules' default rates (the bridge converts back with them).
+    per_usd: Mapping[str, float]
 
     @classmethod
     def build(cls, seed: int = 0, n_cards: int = DEFAULT_CARDS) -> World:
@@ -107,6 +113,7 @@ class World:
             cards=cards,
             card_cum=tuple(itertools.accumulate(c.activity for c in cards)),
             nearby=nearby,
+            per_usd={code: 1.0 / rate for code, rate in default_rules().currency.items()},
         )
 
     def pick_card(self, rng: random.Random) -> int:
@@ -178,6 +185,11 @@ def typical_amount(card: Card, level: float, rng: random.Random) -> float:
     """An everyday amount for this card at a merchant of the given level, in cents precision."""
     amount = card.median * level * math.exp(card.sigma * rng.gauss(0.0, 1.0))
     return round(min(card.cap, max(2.5, amount)), 2)
+
+
+def local_amount(world: World, usd: float, currency: str) -> float:
+    """A planned amount in US dollars as sent in `currency` (its minor units: cents, or whole yen)."""
+    return round(usd * world.per_usd.get(currency, 1.0), decimals(currency))
 
 
 def currency_for(world: World, card: int, city: int, channel: str) -> str:

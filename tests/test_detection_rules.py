@@ -31,7 +31,7 @@ def ev(s: float, amount: float = 40.0, city: str = "London", merchant: str = "M1
         "card_id": "C1",
         "account_id": "A1",
         "amount": float(amount),
-        "currency": "GBP",
+        "currency": "USD",
         "merchant_id": merchant,
         "merchant_category": "grocery",
         "city": city,
@@ -58,7 +58,11 @@ def fired(decision: Decision) -> set[str]:
 
 def only(rule: str, **changes: Any) -> RulesConfig:
     """Defaults with every rule but `rule` disabled (and `changes` applied to it)."""
-    off = {name: {"enabled": False} for name in default_rules().__struct_fields__ if name != "alerting"}
+    off = {
+        name: {"enabled": False}
+        for name in default_rules().__struct_fields__
+        if name not in {"alerting", "currency"}
+    }
     off[rule] = {"enabled": True, **changes}
     return apply_changes(default_rules(), off)
 
@@ -72,6 +76,38 @@ def test_high_amount_reason_reads_like_an_analyst_would_write_it() -> None:
     (decision,) = run([ev(0, 7250.0)])
     assert decision.is_alert
     assert decision.reasons[0].text == "amount $7,250.00 above limit $5,000.00"
+
+
+def test_amount_rules_compare_in_us_dollars_and_say_so() -> None:
+    # the issue: 10,082.76 ARS was compared with "$5,000" as if it were dollars
+    rates = default_rules().currency
+    (pesos,) = run([ev(0, 10_082.76, currency="ARS")], only("high_amount"))
+    assert not pesos.is_alert
+    (pounds,) = run([ev(0, 4_000.0, currency="GBP")], only("high_amount"))  # below 5,000, above $5,000
+    assert pounds.is_alert
+    dollars = 4_000.0 * rates["GBP"]
+    assert pounds.reasons[0].observed == dollars
+    assert pounds.reasons[0].text == f"amount 4,000.00 GBP (\u2248 ${dollars:,.2f}) above limit $5,000.00"
+
+
+def test_the_rate_table_is_part_of_the_live_rules() -> None:
+    cheaper = apply_changes(only("high_amount"), {"currency": {"GBP": 1.0}})
+    (decision,) = run([ev(0, 4_000.0, currency="GBP")], cheaper)
+    assert not decision.is_alert
+
+
+def test_a_currency_without_a_rate_is_compared_as_it_is() -> None:
+    (decision,) = run([ev(0, 6_000.0, currency="XYZ")], only("high_amount"))
+    assert decision.reasons[0].text == "amount 6,000.00 XYZ (no rate: compared as $) above limit $5,000.00"
+
+
+def test_card_testing_probes_and_the_large_amount_in_yen() -> None:
+    yen = [ev(60 * i, 150.0, merchant=f"P{i}", currency="JPY", channel="online") for i in range(3)]  # ~$1
+    (*_, large) = run([*yen, ev(600, 20_000.0, currency="JPY")], only("card_testing"))  # ~$130
+    assert fired(large) == {"card_testing"}
+    assert large.reasons[0].text.startswith("20,000 JPY (\u2248 $130.00) after 3 amounts below $2.00")
+    (*_, small) = run([*yen, ev(600, 10_000.0, currency="JPY")], only("card_testing"))  # ~$65
+    assert not small.is_alert
 
 
 @pytest.mark.parametrize(
@@ -211,7 +247,9 @@ def test_a_spike_does_not_raise_the_cards_baseline() -> None:
 
 
 def test_disabled_rules_never_fire() -> None:
-    off = {n: {"enabled": False} for n in default_rules().__struct_fields__ if n != "alerting"}
+    off = {
+        n: {"enabled": False} for n in default_rules().__struct_fields__ if n not in {"alerting", "currency"}
+    }
     events = [*probes(3), ev(0, 9000.0, city=UNKNOWN_CITY), ev(1, city="Tokyo"), *history(10)]
     assert not any(d.reasons for d in run(events, apply_changes(default_rules(), off)))
 

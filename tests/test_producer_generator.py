@@ -7,6 +7,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from common.money import decimals
+from common.rules import default_rules
 from common.schema import (
     FRAUD_SCENARIOS,
     HEADER_SCENARIO,
@@ -102,15 +104,20 @@ def test_sim_rate_is_independent_of_anything_else(world: World) -> None:
 
 def test_normal_amounts_channels_cities_and_merchants(stream: list[GeneratedEvent], world: World) -> None:
     normal = [ev.event for ev in stream if ev.scenario == NORMAL_SCENARIO]
-    amounts = [t.amount for t in normal]
-    assert min(amounts) >= 2.5 and max(amounts) <= 2_500
+    rates = default_rules().currency
+    # planned in US dollars, sent in the local currency in its minor units (whole yen and won)
+    amounts = [t.amount * rates.get(t.currency, 1.0) for t in normal]
+    assert min(amounts) >= 2.49 and max(amounts) <= 2_500
     assert 15 < statistics.median(amounts) < 120
-    assert all(round(a, 2) == a for a in amounts)
+    assert all(round(t.amount, decimals(t.currency)) == t.amount for t in normal)
+    assert {t.currency for t in normal} >= {"USD", "EUR", "GBP", "JPY", "KRW", "ARS"}
+    assert all(t.amount >= 1_000 for t in normal if t.currency == "KRW")  # not dollars labelled won
     channels = Counter(t.channel for t in normal)
     assert set(channels) == {"pos", "online", "atm"}
     shares = {k: v / len(normal) for k, v in channels.items()}
     assert 0.45 < shares["pos"] < 0.8 and 0.15 < shares["online"] < 0.45 and 0.03 < shares["atm"] < 0.15
-    assert all(t.amount % 20 == 0 for t in normal if t.channel == "atm")
+    assert all(t.amount % 20 == 0 for t in normal if t.channel == "atm" and t.currency == "USD")
+    assert all(t.amount == round(t.amount) for t in normal if t.channel == "atm")
     assert len({t.city for t in normal}) >= 30
     assert len({t.merchant_id for t in normal}) >= 200
     assert all(t.lat is not None and t.country is not None for t in normal)

@@ -8,12 +8,19 @@ from collections import defaultdict
 
 import pytest
 
+from common.rules import default_rules
 from common.schema import UNKNOWN_CITY, Transaction
 from producer import SCENARIOS, GeneratedEvent, World, generate, instance_events, make_instance
 from producer.geo import haversine_km
 
 HIGH = 5_000.0
 SEEDS = range(25)
+RATES = default_rules().currency
+
+
+def usd(t: Transaction) -> float:
+    """The amount in US dollars (scenarios plan in dollars; events carry the local currency)."""
+    return t.amount * RATES.get(t.currency, 1.0)
 
 
 @pytest.fixture(scope="module")
@@ -44,31 +51,31 @@ def check(name: str, txns: list[Transaction], history: list[float] | None = None
     ts = [t.ts for t in txns]
     assert ts == sorted(ts)
     if name == "high_amount":
-        assert len(txns) == 1 and HIGH <= txns[0].amount <= 20_000 and txns[0].lat is not None
+        assert len(txns) == 1 and HIGH <= usd(txns[0]) <= 20_000 and txns[0].lat is not None
     elif name in ("unknown_location", "high_amount_unknown_location"):
         (t,) = txns
         assert t.city == UNKNOWN_CITY and t.lat is None and t.lon is None and t.country is None
         assert t.channel == "online"
-        assert (HIGH <= t.amount <= 20_000) if name.startswith("high") else (t.amount < HIGH)
+        assert (HIGH <= usd(t) <= 20_000) if name.startswith("high") else (usd(t) < HIGH)
     elif name == "velocity_burst":
         assert 6 <= len(txns) <= 10
         assert (txns[5].ts - txns[0].ts).total_seconds() <= 60
-        assert len({t.city for t in txns}) == 1 and all(t.amount < HIGH for t in txns)
+        assert len({t.city for t in txns}) == 1 and all(usd(t) < HIGH for t in txns)
     elif name == "impossible_travel":
         a, b = txns
         km, kmh = _kmh(a, b)
         assert km > 1_000 and kmh > 1_000
     elif name == "card_testing":
         *small, large = txns
-        assert len(small) >= 3 and all(t.amount < 2.0 for t in small)
+        assert len(small) >= 3 and all(usd(t) < 2.0 for t in small)
         assert len({t.merchant_id for t in txns}) == len(txns)
-        assert large.amount >= 1_000 and large.amount < HIGH
+        assert usd(large) >= 1_000 and usd(large) < HIGH
     elif name == "amount_spike":
         (t,) = txns
-        assert t.amount < HIGH
+        assert usd(t) < HIGH
         if history is not None:
             assert len(history) >= 5
-            assert t.amount > 5 * statistics.fmean(history) and t.amount > max(history)
+            assert usd(t) > 5 * statistics.fmean(history) and usd(t) > max(history)
     else:
         raise AssertionError(name)
 
@@ -108,7 +115,7 @@ def test_every_scenario_in_the_stream_has_its_property(stream: list[GeneratedEve
     for ev in stream:
         t = ev.event
         if ev.scenario_id is None:
-            history[t.card_id].append(t.amount)
+            history[t.card_id].append(usd(t))
             continue
         if ev.scenario == "amount_spike":
             spike_history[ev.scenario_id] = list(history[t.card_id])

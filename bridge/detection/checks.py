@@ -7,6 +7,7 @@ from math import exp, inf, log, sqrt
 from bridge.detection.geo import haversine_km
 from bridge.detection.state import STATS_CAP, CardState
 from common.alerts import Reason
+from common.money import usd as money
 from common.rules import (
     AmountAnomalyRule,
     CardTestingRule,
@@ -30,16 +31,14 @@ def scaled(weight: float, excess: float) -> float:
     return weight + (1.0 - weight) * (excess if excess < 1.0 else 1.0)
 
 
-def money(x: float) -> str:
-    """Format an amount the way analysts read it: $7,250.00."""
-    return f"${x:,.2f}"
+def high_amount(r: HighAmountRule, amount: float, shown: str | None = None) -> Hit | None:
+    """Fire when the amount (US dollars) is strictly above the threshold; full score at 4x it.
 
-
-def high_amount(r: HighAmountRule, amount: float) -> Hit | None:
-    """Fire when the amount is strictly above the threshold; full score at 4x the threshold."""
+    `shown` is how the reason quotes the amount ("6,092.49 GBP (≈ $8,103.01)"); default: in $.
+    """
     if amount <= r.threshold:
         return None
-    text = f"amount {money(amount)} above limit {money(r.threshold)}"
+    text = f"amount {shown or money(amount)} above limit {money(r.threshold)}"
     return scaled(r.weight, (amount / r.threshold - 1.0) / 3.0), Reason(
         "high_amount", float(amount), r.threshold, text
     )
@@ -120,7 +119,13 @@ def _duration(hours: float) -> str:
 
 
 def card_testing(
-    r: CardTestingRule, amount: float, t: int, tiny_ms: list[int], tiny_merchants: list[int]
+    r: CardTestingRule,
+    amount: float,
+    t: int,
+    tiny_ms: list[int],
+    tiny_merchants: list[int],
+    *,
+    shown: str | None = None,
 ) -> Hit | None:
     """Fire on a large amount preceded by enough tiny probes at enough merchants in the window."""
     if amount < r.large_at_least:
@@ -131,15 +136,17 @@ def card_testing(
     if probes < r.min_tiny or distinct < r.min_merchants:
         return None
     text = (
-        f"{money(amount)} after {probes} amounts below {money(r.tiny_below)} at {distinct} merchants "
-        f"within {r.window_s // 60} min"
+        f"{shown or money(amount)} after {probes} amounts below {money(r.tiny_below)} "
+        f"at {distinct} merchants within {r.window_s // 60} min"
     )
     return scaled(r.weight, (probes - r.min_tiny) / r.min_tiny), Reason(
         "card_testing", float(probes), float(r.min_tiny), text
     )
 
 
-def amount_anomaly(r: AmountAnomalyRule, amount: float, st: CardState) -> Hit | None:
+def amount_anomaly(
+    r: AmountAnomalyRule, amount: float, st: CardState, shown: str | None = None
+) -> Hit | None:
     """Fire when the amount is many times the card's typical (geometric-mean) spend and far out in
     its log-amount spread; the geometric mean resists the card's own occasional big purchases."""
     if st.n < r.min_history or amount < r.min_amount:
@@ -153,7 +160,7 @@ def amount_anomaly(r: AmountAnomalyRule, amount: float, st: CardState) -> Hit | 
     if log(ratio) / std < r.min_z:
         return None
     text = (
-        f"amount {money(amount)} is {ratio:.1f}x this card's typical {money(typical)} "
+        f"amount {shown or money(amount)} is {ratio:.1f}x this card's typical {money(typical)} "
         f"(limit {r.multiplier:g}x)"
     )
     return scaled(r.weight, (ratio / r.multiplier - 1.0) / 2.0), Reason(

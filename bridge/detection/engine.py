@@ -11,6 +11,7 @@ from bridge.detection.checks import Hit
 from bridge.detection.ml import MlModel, features
 from bridge.detection.state import RATE_CAP, CardState, carry_probes, learn_amount, slide_window
 from common.alerts import Alert, Reason, Severity, alert_id_for
+from common.money import shown
 from common.rules import RulesConfig
 from common.schema import UNKNOWN_CITY, Transaction, event_epoch_ms, format_ts
 
@@ -60,6 +61,7 @@ class Detector:
         self._probe_ms = rules.card_testing.window_s * 1000
         self._spike = rules.amount_anomaly if rules.amount_anomaly.enabled else None
         self._ml = rules.ml_anomaly if rules.ml_anomaly.enabled else None
+        self._rates = rules.currency  # US dollars per unit: every amount rule compares in dollars
         self._model = model if model is not None or self._ml is None else MlModel()
 
     def with_rules(self, rules: RulesConfig) -> Detector:
@@ -76,32 +78,45 @@ class Detector:
         prev = _FRESH if state is None else state
         t = event_epoch_ms(event)
         newest = t if t > prev.last_ms else prev.last_ms
-        recent = slide_window(prev, t, newest, event.amount, self._velocity_ms)
+        amount = event.amount * self._rates.get(event.currency, 1.0)  # no rate: compared as it is
+        recent = slide_window(prev, t, newest, amount, self._velocity_ms)
         hits: list[Hit] = []
-        tested = self._check_amounts(event, prev, t, hits)
+        tested = self._check_amounts(event, amount, prev, t, hits)
         moved = self._check_travel(event, prev, t, hits)
         in_window = t > newest - self._velocity_ms  # a late event outside the window is not counted
         self._check_place_and_pace(event, prev, newest, recent if in_window else None, hits)
         if self._ml is not None:
             self._score_ml(event, t, prev, hits)
         nxt = self._next_state(
-            prev, event, t, newest, recent=recent, moved=moved, tested=tested, learn=not hits
+            prev, event, amount, t, newest, recent=recent, moved=moved, tested=tested, learn=not hits
         )
         return self._decide(hits), nxt
 
-    def _check_amounts(self, event: Transaction, prev: CardState, t: int, hits: list[Hit]) -> bool:
-        """Run high_amount, card_testing and amount_anomaly; return whether card_testing fired.
+    def _shown(self, event: Transaction, amount: float) -> str:
+        return shown(event.amount, event.currency, amount, self._rates)
+
+    def _check_amounts(
+        self, event: Transaction, amount: float, prev: CardState, t: int, hits: list[Hit]
+    ) -> bool:
+        """Run high_amount, card_testing and amount_anomaly on `amount` (in US dollars); return
+        whether card_testing fired.
 
         Each rule is gated by a cheap comparison first, so a normal event calls no check at all.
         """
-        amount, tested = event.amount, False
-        if amount > self._high_above and (hit := checks.high_amount(self.rules.high_amount, amount)):
+        tested = False
+        if amount > self._high_above and (
+            hit := checks.high_amount(self.rules.high_amount, amount, self._shown(event, amount))
+        ):
             hits.append(hit)
         if (
             (c := self._testing) is not None
             and prev.tiny_ms
             and amount >= c.large_at_least
-            and (hit := checks.card_testing(c, amount, t, prev.tiny_ms, prev.tiny_merchants))
+            and (
+                hit := checks.card_testing(
+                    c, amount, t, prev.tiny_ms, prev.tiny_merchants, shown=self._shown(event, amount)
+                )
+            )
         ):
             hits.append(hit)
             tested = True
@@ -109,7 +124,7 @@ class Detector:
             (a := self._spike) is not None
             and amount >= a.min_amount
             and prev.n >= a.min_history
-            and (hit := checks.amount_anomaly(a, amount, prev))
+            and (hit := checks.amount_anomaly(a, amount, prev, self._shown(event, amount)))
         ):
             hits.append(hit)
         return tested
@@ -155,6 +170,7 @@ class Detector:
         self,
         prev: CardState,
         event: Transaction,
+        amount: float,
         t: int,
         newest: int,
         *,
@@ -164,9 +180,9 @@ class Detector:
         learn: bool,
     ) -> CardState:
         """Build the card's next state around the already-slid velocity window `recent`."""
-        if prev.tiny_ms or event.amount < self._tiny_below:
+        if prev.tiny_ms or amount < self._tiny_below:
             tiny_ms, tiny_merchants = carry_probes(
-                prev, event, t, newest - self._probe_ms, tiny_below=self._tiny_below, tested=tested
+                prev, event, amount, t, newest - self._probe_ms, tiny_below=self._tiny_below, tested=tested
             )
         else:  # the common case: no probes to carry and none to add
             tiny_ms, tiny_merchants = [], []
@@ -175,8 +191,8 @@ class Detector:
         else:  # a late event does not move the card back to where it was
             geo_ms, lat, lon, city = prev.geo_ms, prev.lat, prev.lon, prev.city
         # alerted amounts and card-testing probes must not teach the card what its normal spend is
-        if learn and event.amount >= self._tiny_below:
-            n, log_mean, log_m2 = learn_amount(prev, event.amount)
+        if learn and amount >= self._tiny_below:
+            n, log_mean, log_m2 = learn_amount(prev, amount)
         else:
             n, log_mean, log_m2 = prev.n, prev.log_mean, prev.log_m2
         # every transaction counts toward the card's usual rate, alerted ones too: otherwise a

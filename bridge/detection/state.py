@@ -109,10 +109,18 @@ def slide_window(
 
 
 def carry_probes(
-    prev: CardState, event: Transaction, t: int, cutoff: int, *, tiny_below: float, tested: bool
+    prev: CardState,
+    event: Transaction,
+    amount: float,
+    t: int,
+    cutoff: int,
+    *,
+    tiny_below: float,
+    tested: bool,
 ) -> tuple[list[int], list[int]]:
-    """Return the card-testing probes newer than `cutoff`, plus this event if it is tiny."""
-    tiny = event.amount < tiny_below
+    """Return the card-testing probes newer than `cutoff`, plus this event if `amount` (its amount
+    in US dollars) is tiny."""
+    tiny = amount < tiny_below
     if tested or (not prev.tiny_ms and not tiny):
         return [], []  # a completed pattern starts afresh, so one probe run alerts once
     kept = [i for i, ms in enumerate(prev.tiny_ms) if ms > cutoff]

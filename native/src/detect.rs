@@ -4,6 +4,8 @@
 //! events that certainly raise nothing are decided here. Each gate is a necessary condition of its
 //! rule firing, with a small margin where floating-point detail could matter.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 
 use crate::event::Event;
@@ -68,6 +70,9 @@ pub struct Rules {
     pub card_testing: CardTesting,
     pub amount_anomaly: AmountAnomaly,
     pub ml_anomaly: Ml,
+    /// US dollars per unit of each currency (the rules' `currency` section): amounts compare in $
+    #[serde(default)]
+    pub currency: HashMap<String, f64>,
 }
 
 const UNKNOWN_CITY: &str = "UNKNOWN_IP_ADDR";
@@ -105,7 +110,8 @@ fn above(x: f64, limit: f64) -> bool {
 /// Return the card's next state if no rule can fire on `ev`, else None (the Python engine decides).
 pub fn quiet(r: &Rules, ev: &Event, prev: &CardState) -> Option<CardState> {
     let t = ev.t_ms;
-    let amount = ev.amount;
+    // as Detector.evaluate: in US dollars, a currency without a rate as it is
+    let amount = ev.amount * r.currency.get(ev.currency()).copied().unwrap_or(1.0);
     let newest = if t > prev.last_ms { t } else { prev.last_ms };
     let velocity_ms = r.velocity.window_s * 1000;
     let (recent_ms, recent_amt) = slide_window(prev, t, newest, amount, velocity_ms);
@@ -182,7 +188,7 @@ pub fn quiet(r: &Rules, ev: &Event, prev: &CardState) -> Option<CardState> {
         return None;
     }
     Some(next_state(
-        r, prev, ev, t, newest, recent_ms, recent_amt, moved,
+        r, prev, ev, amount, t, newest, recent_ms, recent_amt, moved,
     ))
 }
 
@@ -191,6 +197,7 @@ fn next_state(
     r: &Rules,
     prev: &CardState,
     ev: &Event,
+    amount: f64,
     t: i64,
     newest: i64,
     recent_ms: Vec<i64>,
@@ -198,10 +205,11 @@ fn next_state(
     moved: bool,
 ) -> CardState {
     let tiny_below = r.card_testing.tiny_below;
-    let (tiny_ms, tiny_merchants) = if !prev.tiny_ms.is_empty() || ev.amount < tiny_below {
+    let (tiny_ms, tiny_merchants) = if !prev.tiny_ms.is_empty() || amount < tiny_below {
         carry_probes(
             prev,
             ev,
+            amount,
             t,
             newest - r.card_testing.window_s * 1000,
             tiny_below,
@@ -214,8 +222,8 @@ fn next_state(
     } else {
         (prev.geo_ms, prev.lat, prev.lon, prev.city.clone())
     };
-    let (n, log_mean, log_m2) = if ev.amount >= tiny_below {
-        learn_amount(prev, ev.amount)
+    let (n, log_mean, log_m2) = if amount >= tiny_below {
+        learn_amount(prev, amount)
     } else {
         (prev.n, prev.log_mean, prev.log_m2)
     };
@@ -286,11 +294,12 @@ fn slide_window(
 fn carry_probes(
     prev: &CardState,
     ev: &Event,
+    amount: f64,
     t: i64,
     cutoff: i64,
     tiny_below: f64,
 ) -> (Vec<i64>, Vec<i64>) {
-    let tiny = ev.amount < tiny_below;
+    let tiny = amount < tiny_below;
     if prev.tiny_ms.is_empty() && !tiny {
         return (Vec::new(), Vec::new());
     }

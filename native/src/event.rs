@@ -66,6 +66,9 @@ impl Event {
     pub fn city(&self) -> &str {
         self.text(self.city)
     }
+    pub fn currency(&self) -> &str {
+        self.text(self.currency)
+    }
     pub fn country(&self) -> Option<&str> {
         self.country.map(|c| self.text(c))
     }
@@ -147,7 +150,7 @@ pub fn parse(raw: Vec<u8>) -> Option<Event> {
             return None;
         }
     }
-    if !(w.amount.is_finite() && w.amount > 0.0 && w.amount <= 1_000_000.0) {
+    if !(w.amount.is_finite() && w.amount > 0.0 && w.amount <= 1_000_000_000.0) {
         return None;
     }
     // An integer -0 is 0.0 to msgspec but -0.0 to serde: let msgspec read any negative zero.
