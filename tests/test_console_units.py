@@ -20,10 +20,14 @@ def _walk(node: Any, parents: tuple[Any, ...] = ()) -> Iterator[tuple[Any, tuple
     yield node, parents
     children = getattr(node, "children", None)
     if isinstance(node, dcc.Checklist):
-        children = [o["label"] for o in node.options]
+        children = [o["label"] for o in _props(node)["options"]]
     for child in children if isinstance(children, list) else [children]:
         if hasattr(child, "to_plotly_json"):
             yield from _walk(child, (*parents, node))
+
+
+def _props(node: Any) -> dict[str, Any]:
+    return dict(node.to_plotly_json()["props"])
 
 
 def _text(node: Any) -> str:
@@ -37,10 +41,10 @@ def test_every_rule_input_is_named_by_the_label_the_form_shows() -> None:
         for node, parents in _walk(fieldset):
             if isinstance(node, dcc.Input | dcc.Textarea):
                 label = next(p for p in reversed(parents) if isinstance(p, html.Label))  # wraps the input
-                named[(node.id["rule"], node.id["field"])] = _text(label)
+                named[(_props(node)["id"]["rule"], _props(node)["id"]["field"])] = _text(label)
             elif isinstance(node, dcc.Checklist):  # a checkbox is named by its option's label
-                (option,) = node.options
-                named[(node.id["rule"], node.id["field"])] = _text(option["label"])
+                (option,) = _props(node)["options"]
+                named[(_props(node)["id"]["rule"], _props(node)["id"]["field"])] = _text(option["label"])
     expected = {(rule, f.name): f.label for rule, spec in RULE_SPECS.items() for f in spec.fields}
     assert named == expected
     assert "on" not in {v.strip() for v in named.values()}
@@ -48,7 +52,7 @@ def test_every_rule_input_is_named_by_the_label_the_form_shows() -> None:
 
 def test_number_fields_are_text_inputs_so_what_was_typed_reaches_the_server() -> None:
     inputs = [n for fs in rules_form(editable=True) for n, _ in _walk(fs) if isinstance(n, dcc.Input)]
-    assert inputs and {i.type for i in inputs} == {"text"}
+    assert inputs and {_props(i)["type"] for i in inputs} == {"text"}
 
 
 # --- rule editor: typed numbers and what is wrong with them ---------------------------------------
