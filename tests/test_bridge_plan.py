@@ -9,10 +9,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from bridge.alert_writes import ADD_IF_NEW, CITY_COUNTS
 from bridge.backoff import Backoff
 from bridge.detection import CardState
 from bridge.health import percentiles
-from bridge.alert_writes import ADD_IF_NEW, CITY_COUNTS
 from bridge.plan import (
     SET_STATES,
     XADD_ROWS,
@@ -170,8 +170,15 @@ def test_medium_alert_is_not_on_the_banner() -> None:
     assert commands(plan, "ZADD", KEYS.banner) == []
     if_new = [c for c in commands(plan, "EVAL") if c[1] == ADD_IF_NEW]
     assert if_new == [
-        ("EVAL", ADD_IF_NEW, 2, KEYS.alert(medium.alert.alert_id), KEYS.alerts_by_status("new"))
-        + (T0, medium.alert.alert_id)
+        (
+            "EVAL",
+            ADD_IF_NEW,
+            2,
+            KEYS.alert(medium.alert.alert_id),
+            KEYS.alerts_by_status("new"),
+            T0,
+            medium.alert.alert_id,
+        )
     ]
 
 

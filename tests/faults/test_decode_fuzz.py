@@ -15,7 +15,9 @@ from common.schema import CHANNELS, MAX_AMOUNT, InvalidEvent, Transaction, decod
 # Pure tests (no I/O): they run in `make test-fast` too.
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-ids = st.text(min_size=1, max_size=64)
+# valid text is printable (common.schema dead-letters control and invisible characters)
+printable = st.characters(exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")) | st.just(" ")
+ids = st.text(printable, min_size=1, max_size=64)
 tz = st.builds(timezone, st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(minutes=m)))
 timestamps = st.builds(
     lambda dt, ms, zone: dt.replace(microsecond=ms * 1000, tzinfo=UTC).astimezone(zone),
@@ -41,8 +43,8 @@ def transactions(draw: st.DrawFn) -> Transaction:
         amount=draw(st.floats(min_value=0, max_value=MAX_AMOUNT, exclude_min=True, allow_nan=False)),
         currency=draw(st.from_regex(r"[A-Z]{3}", fullmatch=True)),
         merchant_id=draw(ids),
-        merchant_category=draw(st.text(min_size=1, max_size=64)),
-        city=draw(st.text(min_size=1, max_size=100)),
+        merchant_category=draw(st.text(printable, min_size=1, max_size=64)),
+        city=draw(st.text(printable, min_size=1, max_size=100)),
         country=draw(st.none() | st.from_regex(r"[A-Z]{2}", fullmatch=True)),
         lat=lat,
         lon=lon,
