@@ -43,3 +43,21 @@ def test_prose_outside_generated_blocks_retypes_no_benchmark_figure() -> None:
         prose = generated.sub("", page.read_text())
         found = figure.findall(prose)
         assert not found, f"{page.name} retypes measured figures {found[:5]}: splice them from results.json"
+
+
+def test_every_setting_is_documented_in_configuration() -> None:
+    """Each environment variable a service's settings dataclass reads has a row in docs/configuration.md."""
+    from dataclasses import fields
+
+    from bridge.config import BridgeSettings
+    from dashapp.settings import DashSettings
+    from producer.cli import ProducerSettings
+
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    missing = [
+        f.metadata.get("env", f.name.upper())
+        for cls in (BridgeSettings, DashSettings, ProducerSettings)
+        for f in fields(cls)
+        if f"`{f.metadata.get('env', f.name.upper())}`" not in doc
+    ]
+    assert not missing, f"docs/configuration.md lacks {missing}"
