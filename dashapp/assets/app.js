@@ -180,6 +180,9 @@
           id = String(rows[0].alert_id);
           // the grid re-announces the row it highlights for the shown alert (gridSelect): not a pick
           if (shown && shown.alert_id === id) { return nc; }
+          // nor is the grid's selection event of the row just clicked, however late it comes (a
+          // second pick would supersede an action's answer in flight for that alert)
+          if (lastPick.id === id) { return nc; }
         }
         if (!id) { return nc; }
         var now = Date.now();

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from dashapp.store import AlertWorkflow
 from tests.browser.conftest import DATA_WAIT_MS, WAIT_MS, Analyst, Pipeline, login
-from tests.browser.harness import Dashboard, high_amount_event
+from tests.browser.harness import ADMIN, Dashboard, high_amount_event
 from tests.browser.test_dashboard import _banner_item, _clear_banner, _grid_row, _history, _select, _txn
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -110,7 +110,7 @@ def test_alert_bar_keeps_still_for_reduced_motion(analysts: Open, pipeline: Pipe
 def test_a_new_alert_never_moves_the_row_under_the_pointer(analysts: Open, pipeline: Pipeline) -> None:
     _clear_banner(pipeline)
     [(card, alert_id)] = _alerts(pipeline, "aimed", 1)
-    bob = analysts("bob")
+    bob = analysts(ADMIN)  # a page of its own (see docs/console.md, "Open")
     page = bob.page
     item = _banner_item(bob, card)
     expect(item).to_be_visible(timeout=DATA_WAIT_MS)
