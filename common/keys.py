@@ -219,6 +219,10 @@ class RedisKeys:
         """ZSET the alerts assigned to one analyst (kept after they are resolved)."""
         return f"{self.prefix}alerts:by-assignee:{user}"
 
+    def alert_queue(self, user: str) -> str:
+        """ZSET the open alerts assigned to one analyst ("my queue"): left on resolve or reassignment."""
+        return f"{self.prefix}alerts:queue:{user}"
+
     @property
     def alert_retention(self) -> str:
         """HASH the retention sweep's report: days, cutoff_ms, swept, kept_unresolved, at_ms."""

@@ -111,6 +111,24 @@ def test_my_queue_is_my_open_assignments_oldest_first(redis_client, keys, world)
     assert len(rows) == len(brute(every, my_queue("ana")))
 
 
+def test_my_queue_index_holds_only_open_assignments(redis_client, keys, world) -> None:
+    """My queue reads one index of open alerts per assignee (never scans resolved work)."""
+    search, flow, alerts = world
+    queue = lambda user: {m.decode() for m in redis_client.zrange(keys.alert_queue(user), 0, -1)}  # noqa: E731
+    a = alerts[1]  # acknowledged by bo, unassigned
+    row = flow.act(a.alert_id, "assign_to_me", "cy", 2)
+    assert a.alert_id in queue("cy")
+    row = flow.act(a.alert_id, "assign_to_me", "ana", row.version)
+    assert a.alert_id not in queue("cy") and a.alert_id in queue("ana")
+    total = search.search(my_queue("ana")).total
+    flow.act(a.alert_id, "resolve_false_positive", "ana", row.version)
+    assert a.alert_id not in queue("ana")
+    assert search.search(my_queue("ana")).total == total - 1
+    resolved = {r.alert_id for r in fetch_rows(redis_client, keys, [x.alert_id for x in alerts])
+                if r.status.startswith("resolved")}  # fmt: skip
+    assert not resolved & queue("ana")
+
+
 def test_a_workflow_change_moves_the_alert_between_status_and_assignee_indexes(world) -> None:
     search, flow, alerts = world
     a = alerts[1]  # acknowledged by bo

@@ -69,6 +69,8 @@ class AlertSearch:
     def _groups(self, q: AlertQuery) -> list[list[str]]:
         """Index keys per filter; an alert matches if it is in at least one key of every group."""
         k = self._keys
+        if q.assignee and q.status == OPEN and not (q.card or q.merchant or q.rule):
+            return [[k.alert_queue(q.assignee)]]  # my queue: one index of open alerts per assignee
         groups = [
             [key]
             for value, key_of in (

@@ -117,6 +117,15 @@ def transition(
         if row.assignee:
             out.append(("ZREM", keys.alerts_by_assignee(row.assignee), aid))
         out.append(("ZADD", keys.alerts_by_assignee(assignee), at, aid))
+    # "my queue": the open alerts of each assignee, so the queue never scans resolved work
+    if (
+        row.assignee
+        and row.status in OPEN_STATUSES
+        and (assignee != row.assignee or status not in OPEN_STATUSES)
+    ):
+        out.append(("ZREM", keys.alert_queue(row.assignee), aid))
+    if assignee and status in OPEN_STATUSES:
+        out.append(("ZADD", keys.alert_queue(assignee), at, aid))
     if status != "new":
         out.append(("ZREM", keys.banner, aid))
     out.append(("INCR", keys.seq))
