@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import re
 
-try:
-    from common.money import format_money
-except ImportError:  # common/money.py lands with another change; same name and signature until then
-
-    def format_money(amount: float, currency: str) -> str:
-        """Amount with its currency code, e.g. "18,750.00 EUR"."""
-        return f"{amount:,.2f} {currency}"
-
+from common.money import format_money
 
 __all__ = ["action_word", "format_money", "in_words", "status_word"]
 
