@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help prereqs setup axe services services-down status run test test-fast lint format typecheck \
-        native-check check bench bench-smoke soak clean
+        native-check check bench bench-smoke docs soak clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -83,6 +83,9 @@ bench: setup ## Full benchmarks on the real local stack -> bench/results.json, R
 
 bench-smoke: setup ## Benchmark harness smoke run (under a minute; asserts the harness works, not speed)
 	@$(BIN)/python -m bench run --smoke
+
+docs: setup ## Regenerate the configuration table (docs/configuration.md) from the settings dataclasses
+	@$(BIN)/python -m infra.config_docs
 
 soak: setup ## Long fault and soak tests (30 min; not part of make test)
 	@infra/prereqs.sh --browser

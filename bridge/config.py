@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from common.settings import ConfigError, from_env
+from common.settings import ConfigError, KafkaSettings, RedisSettings, from_env, setting
 
 
 def default_instance_id() -> str:
@@ -17,31 +17,59 @@ def default_instance_id() -> str:
 
 
 @dataclass(frozen=True)
-class BridgeSettings:
+class BridgeSettings(KafkaSettings, RedisSettings):
     """Everything the bridge reads from the environment (explicit argument > env > default)."""
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_topic: str = "transactions"
-    kafka_dlq_topic: str = "transactions.dlq"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_key_prefix: str = "fraud:"
-    group_id: str = field(default="fraud-bridge", metadata={"env": "BRIDGE_GROUP_ID"})
-    batch_max: int = field(default=20_000, metadata={"env": "BRIDGE_BATCH_MAX"})
-    poll_timeout_ms: int = field(default=100, metadata={"env": "BRIDGE_POLL_TIMEOUT_MS"})
-    instance_id: str = field(default="", metadata={"env": "BRIDGE_INSTANCE_ID"})
-    metrics_port: int = field(default=0, metadata={"env": "BRIDGE_METRICS_PORT"})
-    card_state_ttl_s: int = field(default=7 * 24 * 3600, metadata={"env": "CARD_STATE_TTL_S"})
-    state_cache_max: int = field(default=20_000, metadata={"env": "BRIDGE_STATE_CACHE_MAX"})
-    max_record_bytes: int = field(default=65_536, metadata={"env": "BRIDGE_MAX_RECORD_BYTES"})
-    rules_poll_s: float = field(default=0.5, metadata={"env": "BRIDGE_RULES_POLL_S"})
-    heartbeat_s: float = field(default=1.0, metadata={"env": "BRIDGE_HEARTBEAT_S"})
-    kafka_commit_interval_s: float = field(default=1.0, metadata={"env": "BRIDGE_KAFKA_COMMIT_INTERVAL_S"})
-    backoff_max_s: float = field(default=5.0, metadata={"env": "BRIDGE_BACKOFF_MAX_S"})
-    group_stall_s: float = field(default=60.0, metadata={"env": "BRIDGE_GROUP_STALL_S"})
-    # auto: the native per-record path when fraud_native is built, else Python; native: required
-    engine: str = field(default="auto", metadata={"env": "BRIDGE_ENGINE"})
-    # resolved alerts whose event is older than this leave Redis (bridge/retention.py); open ones stay
-    alert_retention_days: float = 30.0
+    kafka_dlq_topic: str = setting("transactions.dlq", "dead-letter topic")
+    group_id: str = setting(
+        "fraud-bridge", "consumer group (start more bridges to scale out)", env="BRIDGE_GROUP_ID"
+    )
+    batch_max: int = setting(
+        20_000,
+        "records per batch at most (one atomic Redis transaction; a batch writes its newest 2,000 "
+        "rows to `txns`). Batches are this big only while catching up",
+        env="BRIDGE_BATCH_MAX",
+    )
+    poll_timeout_ms: int = setting(100, "Kafka poll timeout", env="BRIDGE_POLL_TIMEOUT_MS")
+    instance_id: str = setting("", "heartbeat name", env="BRIDGE_INSTANCE_ID", shown="host-pid")
+    metrics_port: int = setting(
+        0,
+        "Prometheus `/metrics` port (0 = off; `make run`: 9108; `--metrics-port` overrides)",
+        env="BRIDGE_METRICS_PORT",
+    )
+    card_state_ttl_s: int = setting(
+        7 * 24 * 3600, "TTL of per-card detection state in Redis", env="CARD_STATE_TTL_S"
+    )
+    state_cache_max: int = setting(20_000, "in-process LRU of card states", env="BRIDGE_STATE_CACHE_MAX")
+    max_record_bytes: int = setting(
+        65_536, "larger records go to the DLQ as `too_large`", env="BRIDGE_MAX_RECORD_BYTES"
+    )
+    rules_poll_s: float = setting(
+        0.5, "how often live rules and lists are checked (<= 1 s)", env="BRIDGE_RULES_POLL_S"
+    )
+    heartbeat_s: float = setting(1.0, "heartbeat / lag / latency publishing period", env="BRIDGE_HEARTBEAT_S")
+    kafka_commit_interval_s: float = setting(
+        1.0,
+        "Kafka offset commits for lag tools (0 = every batch)",
+        env="BRIDGE_KAFKA_COMMIT_INTERVAL_S",
+    )
+    backoff_max_s: float = setting(
+        5.0, "cap of the retry backoff when Kafka/Redis are down", env="BRIDGE_BACKOFF_MAX_S"
+    )
+    group_stall_s: float = setting(
+        60.0, "replace a consumer whose group join stalls this long", env="BRIDGE_GROUP_STALL_S"
+    )
+    engine: str = setting(
+        "auto",
+        "`auto`: the native engine when built (`make setup` builds it), else Python with a "
+        "warning; `native`: required; `python`: the reference engine only",
+        env="BRIDGE_ENGINE",
+    )
+    alert_retention_days: float = setting(
+        30.0,
+        "resolved alerts older than this (by event time) leave Redis with their history and index "
+        "entries; open alerts are never dropped, only counted (`GET /api/alerts/retention`)",
+    )
 
     def __post_init__(self) -> None:
         if not self.instance_id:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -51,12 +51,35 @@ def from_env(cls: type[T], env: Mapping[str, str] | None = None, **overrides: An
     return cls(**values)
 
 
-@dataclass(frozen=True)
-class CommonSettings:
-    """Where Kafka and Redis are, and the names every service agrees on."""
+def setting(default: Any, doc: str, *, env: str | None = None, shown: str | None = None) -> Any:
+    """Declare one settings field with the text the generated configuration table shows.
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_topic: str = "transactions"
-    kafka_dlq_topic: str = "transactions.dlq"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_key_prefix: str = "fraud:"
+    `env` names its variable (default: the upper-cased field name); `shown` replaces the default
+    in the table where the real default depends on the machine (a path, a CPU count).
+    """
+    meta: dict[str, str] = {"doc": doc}
+    if env is not None:
+        meta["env"] = env
+    if shown is not None:
+        meta["shown"] = shown
+    return field(default=default, metadata=meta)
+
+
+# The connection fields services share are declared once, here; each service's settings inherit
+# the ones it uses (the dashboard has no Kafka, the producer no Redis).
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Where Kafka is and which topic carries the transactions."""
+
+    kafka_bootstrap_servers: str = setting("127.0.0.1:9092", "Kafka bootstrap servers")
+    kafka_topic: str = setting("transactions", "the transaction topic")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Where Redis is and the namespace of every key."""
+
+    redis_url: str = setting("redis://127.0.0.1:6379/0", "Redis")
+    redis_key_prefix: str = setting(
+        "fraud:", "namespace of every key (several deployments can share one Redis)"
+    )

@@ -9,14 +9,14 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from common.settings import ConfigError, from_env
+from common.settings import ConfigError, KafkaSettings, from_env, setting
 from producer import whereabouts
 from producer.generator import DEFAULT_FRAUD_RATIO, DEFAULT_SIM_RATE, Generator, instance_events, to_ms
 from producer.kafka_io import (
@@ -38,29 +38,49 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclass(frozen=True)
-class ProducerSettings:
+class ProducerSettings(KafkaSettings):
     """Producer configuration: CLI flag > environment variable > default."""
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_topic: str = "transactions"
-    rate: float = field(default=20.0, metadata={"env": "PRODUCER_RATE"})
-    count: int = field(default=0, metadata={"env": "PRODUCER_COUNT"})
-    fraud_ratio: float = field(default=DEFAULT_FRAUD_RATIO, metadata={"env": "PRODUCER_FRAUD_RATIO"})
-    sim_rate: float = field(default=DEFAULT_SIM_RATE, metadata={"env": "PRODUCER_SIM_RATE"})
-    cards: int = field(default=DEFAULT_CARDS, metadata={"env": "PRODUCER_CARDS"})
+    rate: float = setting(20.0, "events/s sent (0 = as fast as possible)", env="PRODUCER_RATE")
+    count: int = setting(0, "events to send (0 = forever)", env="PRODUCER_COUNT")
+    fraud_ratio: float = setting(
+        DEFAULT_FRAUD_RATIO, "share of events in fraud instances", env="PRODUCER_FRAUD_RATIO"
+    )
+    sim_rate: float = setting(
+        DEFAULT_SIM_RATE,
+        "simulated events/s of *event time* (independent of the send rate)",
+        env="PRODUCER_SIM_RATE",
+    )
+    cards: int = setting(DEFAULT_CARDS, "cards in the simulated world", env="PRODUCER_CARDS")
     # The card population (homes, spending) is one world across runs: the bridge keeps each card's
     # history in Redis, and a world rebuilt from each run's random seed moved every card to another
     # city on restart (a flood of impossible_travel alerts). The stream seed still varies per run.
-    world_seed: int = field(default=0, metadata={"env": "PRODUCER_WORLD_SEED"})
-    state_file: str = field(default="", metadata={"env": "PRODUCER_STATE_FILE"})  # "" = none
-    scenarios: str = field(default="all", metadata={"env": "PRODUCER_SCENARIOS"})
-    bootstrap_timeout_ms: int = field(default=10_000, metadata={"env": "PRODUCER_BOOTSTRAP_TIMEOUT_MS"})
-    # None (kafka-python's default): a linger adds to every alert's end-to-end latency at moderate
+    world_seed: int = setting(
+        0,
+        "seed of the world (card homes, spending); the same across runs so card histories kept in "
+        "Redis stay true after a restart",
+        env="PRODUCER_WORLD_SEED",
+    )
+    state_file: str = setting(
+        "",
+        "where each card's holder is, saved on a clean stop and resumed on start, so a restart moves nobody",
+        env="PRODUCER_STATE_FILE",
+        shown="none (`make run`: `.local/run/producer-cards.json`)",
+    )
+    scenarios: str = setting(
+        "all",
+        "subset and weights, e.g. `high_amount=2,velocity_burst=1`",
+        env="PRODUCER_SCENARIOS",
+    )
+    bootstrap_timeout_ms: int = setting(
+        10_000, "unreachable Kafka: exit 2 after this", env="PRODUCER_BOOTSTRAP_TIMEOUT_MS"
+    )
+    # 0, not kafka-python's default: a linger adds to every alert's end-to-end latency at moderate
     # rates (measured: p50 8 ms with 0, 10 ms with 2 at 1,000 ev/s); at full speed records still
     # batch up behind the requests in flight.
-    linger_ms: int = field(default=0, metadata={"env": "PRODUCER_LINGER_MS"})
-    batch_size: int = field(default=128 * 1024, metadata={"env": "PRODUCER_BATCH_SIZE"})
-    compression: str = field(default="", metadata={"env": "PRODUCER_COMPRESSION"})
+    linger_ms: int = setting(0, "batching linger (part of alert latency)", env="PRODUCER_LINGER_MS")
+    batch_size: int = setting(128 * 1024, "batch size in bytes", env="PRODUCER_BATCH_SIZE")
+    compression: str = setting("", "compression codec (none by default)", env="PRODUCER_COMPRESSION")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
