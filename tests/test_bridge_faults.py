@@ -22,12 +22,12 @@ from bridge.config import load_settings
 from bridge.detection import Detector
 from bridge.kafka_io import make_consumer, make_producer
 from bridge.service import Bridge
-from bridge.testing import generated, produce, snapshot
 from common.alerts import alert_id_for
 from common.keys import RedisKeys
 from common.rules import default_rules
 from common.schema import decode_event
 from tests.conftest import REPO_ROOT, unique
+from tests.streams import generated, produce, snapshot
 
 pytestmark = pytest.mark.integration
 

@@ -17,13 +17,13 @@ from bridge.config import BridgeSettings, load_settings
 from bridge.detection import Detector, make_alert
 from bridge.kafka_io import make_consumer, make_producer
 from bridge.service import Bridge
-from bridge.testing import generated, produce, snapshot
 from common.alerts import decode_alert
 from common.keys import RECENT_TXNS_MAX, RedisKeys
 from common.rules import apply_changes, default_rules
 from common.rules_doc import RulesDoc, decode_rules_doc, encode_rules_doc
 from common.schema import decode_event
 from tests.conftest import unique
+from tests.streams import generated, produce, snapshot
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ import pytest
 import redis
 from kafka import KafkaConsumer, TopicPartition
 
-from bridge.testing import generated, produce, snapshot
 from common.keys import RedisKeys
 from tests.conftest import REPO_ROOT, unique
+from tests.streams import generated, produce, snapshot
 
 pytestmark = pytest.mark.integration
 BAD: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = [

@@ -67,7 +67,7 @@ class Pipeline:
 
     def send(self, *values: bytes) -> None:
         """Produce records (keyed by card, like the producer) and wait for Kafka's acknowledgement."""
-        from bridge.testing import produce
+        from tests.streams import produce
 
         def key(value: bytes) -> bytes:
             try:

@@ -1,4 +1,4 @@
-"""Test and benchmark support: fill a topic with records and snapshot what the bridge wrote."""
+"""Test support: fill a topic with records and snapshot what the bridge wrote."""
 
 from __future__ import annotations
 
