@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import redis
 
 from common import alerts as common_alerts
-from common.alerts import STATUSES, Alert, Reason, decode_alert
+from common.alerts import STATUSES, Alert, decode_alert
 from common.keys import RedisKeys
 from dashapp.store._codec import text, to_int
 
@@ -24,29 +25,9 @@ ROW_FIELDS = ("d", "status", "version", "assignee", "updated_at", "updated_by", 
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")  # no ':' so an id never names another key
 
 
-@dataclass(frozen=True)
-class AlertRow:
-    """One alert with its workflow fields, flat for tables and the JSON API."""
+class AlertRow(Alert, frozen=True, kw_only=True):
+    """One alert (every field of common.alerts.Alert) with its workflow state, for tables and the API."""
 
-    alert_id: str
-    txn_id: str
-    ts: str
-    event_ms: int
-    card_id: str
-    account_id: str
-    amount: float
-    currency: str
-    merchant_id: str
-    merchant_category: str
-    city: str
-    country: str | None
-    lat: float | None
-    lon: float | None
-    channel: str
-    score: float
-    severity: str
-    reasons: tuple[Reason, ...]
-    rules_version: int
     status: str = "new"
     version: int = 1
     assignee: str = ""
@@ -66,10 +47,7 @@ class AlertRow:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (reasons as a list of dicts)."""
-        body = asdict(self)
-        body["reasons"] = [
-            {"rule": r.rule, "observed": r.observed, "limit": r.limit, "text": r.text} for r in self.reasons
-        ]
+        body: dict[str, Any] = msgspec.to_builtins(self)
         return body
 
 
@@ -87,29 +65,8 @@ def valid_alert_id(alert_id: object) -> bool:
 
 
 def row_from_alert(alert: Alert, **workflow: Any) -> AlertRow:
-    """Flatten an Alert and workflow fields into an AlertRow."""
-    return AlertRow(
-        alert_id=alert.alert_id,
-        txn_id=alert.txn_id,
-        ts=alert.ts,
-        event_ms=alert.event_ms,
-        card_id=alert.card_id,
-        account_id=alert.account_id,
-        amount=alert.amount,
-        currency=alert.currency,
-        merchant_id=alert.merchant_id,
-        merchant_category=alert.merchant_category,
-        city=alert.city,
-        country=alert.country,
-        lat=alert.lat,
-        lon=alert.lon,
-        channel=alert.channel,
-        score=alert.score,
-        severity=alert.severity,
-        reasons=alert.reasons,
-        rules_version=alert.rules_version,
-        **workflow,
-    )
+    """Add workflow fields to an Alert."""
+    return AlertRow(**{name: getattr(alert, name) for name in Alert.__struct_fields__}, **workflow)
 
 
 def row_from_fields(alert_id: str, values: Sequence[object]) -> AlertRow | None:

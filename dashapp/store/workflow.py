@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import msgspec
 import redis
 from redis.typing import EncodableT
 
@@ -96,7 +96,7 @@ def transition(
     assignee search indexes (common/keys.py), so search always sees the stored workflow state.
     """
     status, assignee = next_state(row, action, user)
-    new = dataclasses.replace(
+    new = msgspec.structs.replace(
         row, status=status, assignee=assignee, version=row.version + 1, updated_at=now_ms,
         updated_by=user, note=note or row.note,
     )  # fmt: skip
