@@ -16,7 +16,7 @@ help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
 
-prereqs: ## Install missing system packages (Debian/Ubuntu as root): redis-server, Java 17+, maven
+prereqs: ## Install missing system packages (Debian/Ubuntu as root): redis-server, Java 17+, maven, Rust, Go (compose check)
 	@infra/prereqs.sh
 
 $(STAMP): requirements.txt requirements-dev.txt

@@ -37,6 +37,30 @@ if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 fi
+# `make test` validates docker-compose.yml with the Compose Specification's own loader (compose-go,
+# infra/composecheck), which needs Go >= 1.24; Debian 12 ships 1.19. The Go module proxy serves
+# official toolchains as modules (golang.org/toolchain), so fetch one from there when go is missing.
+GO_TOOLCHAIN="${GO_TOOLCHAIN:-go1.26.8}"
+GO_PREFIX="${GO_PREFIX:-/usr/local/go}"
+[ -x "$GO_PREFIX/bin/go" ] && PATH="$GO_PREFIX/bin:$PATH"
+if ! command -v go >/dev/null 2>&1; then
+  arch=$(uname -m); case "$arch" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
+  mod="v0.0.1-${GO_TOOLCHAIN}.linux-${arch}"
+  if [ "$(id -u)" = 0 ] && command -v curl >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+    echo "prereqs: installing Go ${GO_TOOLCHAIN} into ${GO_PREFIX} from the Go module proxy" >&2
+    tmp=$(mktemp -d)
+    curl -fsSL -o "$tmp/go.zip" "https://proxy.golang.org/golang.org/toolchain/@v/${mod}.zip"
+    python3 -m zipfile -e "$tmp/go.zip" "$tmp/x"  # zipfile drops the execute bits: restored below
+    rm -rf "$GO_PREFIX" && mkdir -p "$(dirname "$GO_PREFIX")"
+    mv "$tmp/x/golang.org/toolchain@${mod}" "$GO_PREFIX"
+    chmod -R a+x "$GO_PREFIX/bin" "$GO_PREFIX/pkg/tool"
+    rm -rf "$tmp"
+    [ "$GO_PREFIX" = /usr/local/go ] && ln -sf /usr/local/go/bin/go /usr/local/bin/go
+  else
+    echo "prereqs: Go >= 1.24 is missing (docker-compose.yml validation); install it and retry." >&2
+    exit 1
+  fi
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
