@@ -10,6 +10,7 @@ from typing import Any, Literal
 import msgspec
 
 from common.money import CURRENCIES, REPORTING
+from common.rulelang.model import CustomRule, Suppression
 
 DEFAULTS_PATH = Path(__file__).with_name("rules_defaults.json")
 FieldType = Literal["bool", "int", "float", "str_list"]
@@ -19,7 +20,15 @@ _encoder = msgspec.json.Encoder()
 
 
 class RuleValidationError(ValueError):
-    """A rules document or change that cannot be applied; the message names the offending field."""
+    """A rules document or change that cannot be applied; the message starts with the offending path.
+
+    `path` is that path alone ("rules[3].when.all[2].value", "velocity.max_count"; "" when the
+    problem is the whole document), for a form to show the message beside its field.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
 
 
 # --- typed config (one frozen struct per rule family) ------------------------------------------
@@ -75,8 +84,9 @@ class AlertingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     high_score: float
 
 
-class RulesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Every rule's parameters; build with default_rules(), validate_rules() or apply_changes()."""
+class RulesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Every rule's parameters; build with default_rules(), validate_rules(), apply_changes() or
+    common.rulelang.parse_document(). Without custom rules or suppressions it encodes as it always did."""
 
     high_amount: HighAmountRule
     unknown_location: UnknownLocationRule
@@ -87,6 +97,8 @@ class RulesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ml_anomaly: MlAnomalyRule
     alerting: AlertingConfig
     currency: dict[str, float]  # US dollars per unit of each currency (common.money): amount rules
+    custom: tuple[CustomRule, ...] = ()  # rules written in the language (docs/rules-language.md)
+    suppressions: tuple[Suppression, ...] = ()
 
 
 # --- editor metadata -----------------------------------------------------------------------------
@@ -188,22 +200,22 @@ RULE_SPECS: dict[str, RuleSpec] = {
 
 
 # --- validation ----------------------------------------------------------------------------------
-def _check_value(where: str, spec: FieldSpec, value: Any) -> Any:
+def check_value(where: str, spec: FieldSpec, value: Any) -> Any:
     """Return the value in its canonical type or raise RuleValidationError naming `where`."""
     kind = spec.type
     if kind == "bool":
         if not isinstance(value, bool):
-            raise RuleValidationError(f"{where}: expected true/false, got {value!r:.60}")
+            raise RuleValidationError(f"{where}: expected true/false, got {value!r:.60}", where)
         return value
     if kind == "str_list":
         return _check_str_list(where, value)
     # bool is an int subclass; a checkbox value must not pass as a number
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RuleValidationError(f"{where}: expected a number, got {value!r:.60}")
+        raise RuleValidationError(f"{where}: expected a number, got {value!r:.60}", where)
     if kind == "int":
         if isinstance(value, float):
             if not value.is_integer():
-                raise RuleValidationError(f"{where}: expected a whole number, got {value!r}")
+                raise RuleValidationError(f"{where}: expected a whole number, got {value!r}", where)
             value = int(value)
     else:
         try:
@@ -211,26 +223,31 @@ def _check_value(where: str, spec: FieldSpec, value: Any) -> Any:
         except OverflowError:
             value = math.inf
         if not math.isfinite(value):
-            raise RuleValidationError(f"{where}: must be a finite number, got {value!r}")
+            raise RuleValidationError(f"{where}: must be a finite number, got {value!r}", where)
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
-        raise RuleValidationError(f"{where}: {value!r} is out of range [{spec.min:g}, {spec.max:g}]")
+        raise RuleValidationError(f"{where}: {value!r} is out of range [{spec.min:g}, {spec.max:g}]", where)
     return value
 
 
 def _check_str_list(where: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple):
-        raise RuleValidationError(f"{where}: expected a list of strings, got {value!r:.60}")
+        raise RuleValidationError(f"{where}: expected a list of strings, got {value!r:.60}", where)
     if len(value) > MAX_LIST_ITEMS:
-        raise RuleValidationError(f"{where}: at most {MAX_LIST_ITEMS} entries")
+        raise RuleValidationError(f"{where}: at most {MAX_LIST_ITEMS} entries", where)
     out: list[str] = []
     for item in value:
         if not isinstance(item, str) or not item.strip() or len(item) > MAX_STR_LEN:
             raise RuleValidationError(
-                f"{where}: entries must be non-empty strings of <= {MAX_STR_LEN} characters, got {item!r:.60}"
+                f"{where}: entries must be non-empty strings of <= {MAX_STR_LEN} characters, "
+                f"got {item!r:.60}",
+                where,
             )
         if item.strip() not in out:
             out.append(item.strip())
     return tuple(out)
+
+
+_EXTRAS = ("custom", "suppressions")  # RulesConfig sections of the rule language (common.rulelang)
 
 
 def _merge(raw: Any, base: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -238,7 +255,7 @@ def _merge(raw: Any, base: Mapping[str, Mapping[str, Any]] | None) -> dict[str, 
     if not isinstance(raw, Mapping):
         raise RuleValidationError(f"rules: expected an object, got {type(raw).__name__}")
     for name in raw:
-        if name not in RULE_SPECS:
+        if name not in RULE_SPECS and name not in _EXTRAS:
             raise RuleValidationError(f"unknown rule {name!r:.60}; known: {', '.join(RULE_SPECS)}")
     merged: dict[str, dict[str, Any]] = {}
     for name, spec in RULE_SPECS.items():
@@ -252,7 +269,7 @@ def _merge(raw: Any, base: Mapping[str, Mapping[str, Any]] | None) -> dict[str, 
         merged[name] = {}
         for fname, fspec in known.items():
             if fname in section:
-                merged[name][fname] = _check_value(f"{name}.{fname}", fspec, section[fname])
+                merged[name][fname] = check_value(f"{name}.{fname}", fspec, section[fname])
             elif base is not None:
                 merged[name][fname] = base[name][fname]
             else:
@@ -260,28 +277,55 @@ def _merge(raw: Any, base: Mapping[str, Mapping[str, Any]] | None) -> dict[str, 
     return merged
 
 
-def _build(merged: dict[str, dict[str, Any]]) -> RulesConfig:
+def build_config(
+    merged: dict[str, dict[str, Any]],
+    custom: tuple[CustomRule, ...] = (),
+    suppressions: tuple[Suppression, ...] = (),
+) -> RulesConfig:
+    """The config from checked sections (every RULE_SPECS field present) and validated custom rules."""
     alerting = merged["alerting"]
     if not alerting["medium_score"] <= alerting["high_score"]:
-        raise RuleValidationError("alerting.medium_score: must not exceed alerting.high_score")
-    return msgspec.convert(merged, RulesConfig)
+        raise RuleValidationError(
+            "alerting.medium_score: must not exceed alerting.high_score", "alerting.medium_score"
+        )
+    cfg = msgspec.convert({name: merged[name] for name in RULE_SPECS}, RulesConfig)
+    return msgspec.structs.replace(cfg, custom=custom, suppressions=suppressions)
 
 
-def rules_to_dict(cfg: RulesConfig) -> dict[str, dict[str, Any]]:
-    """Return the plain JSON form of a config (lists for str_list fields)."""
-    body: dict[str, dict[str, Any]] = msgspec.json.decode(_encoder.encode(cfg))
+def rules_to_dict(cfg: RulesConfig) -> dict[str, Any]:
+    """Return the plain JSON form of a config (lists for str_list fields; `custom` and `suppressions`
+    only when there are any, in their document form)."""
+    body: dict[str, Any] = msgspec.json.decode(_encoder.encode(cfg))
     return body
+
+
+def _extras(
+    raw: Mapping[str, Any], base: RulesConfig
+) -> tuple[tuple[CustomRule, ...], tuple[Suppression, ...]]:
+    """Custom rules and suppressions of a stored/partial mapping, validated; absent ones from `base`."""
+    # Late import: the language validator imports this module (RuleValidationError, RULE_SPECS).
+    from common.rulelang.document import parse_custom_list, parse_suppressions
+
+    custom = parse_custom_list(raw["custom"], "custom") if "custom" in raw else base.custom
+    if "suppressions" not in raw and "custom" not in raw:
+        return custom, base.suppressions
+    sups = raw.get("suppressions", msgspec.to_builtins(base.suppressions))
+    return custom, parse_suppressions(sups, "suppressions", {r.id for r in custom})
 
 
 def validate_rules(raw: Any, base: RulesConfig | None = None) -> RulesConfig:
     """Validate a rules mapping; rules/fields it omits come from `base` (default: default_rules())."""
-    fallback = rules_to_dict(base if base is not None else default_rules())
-    return _build(_merge(raw, fallback))
+    base = base if base is not None else default_rules()
+    merged = _merge(raw, rules_to_dict(base))
+    return build_config(merged, *_extras(raw, base))
 
 
 def apply_changes(cfg: RulesConfig, changes: Mapping[str, Mapping[str, Any]]) -> RulesConfig:
-    """Return `cfg` with a partial update {"rule": {"field": value}} applied and validated."""
-    return _build(_merge(changes, rules_to_dict(cfg)))
+    """Return `cfg` with a partial update {"rule": {"field": value}} applied and validated.
+
+    Custom rules and suppressions stay as they are unless `changes` names those sections.
+    """
+    return build_config(_merge(changes, rules_to_dict(cfg)), *_extras(changes, cfg))
 
 
 _DEFAULTS: RulesConfig | None = None
@@ -291,5 +335,5 @@ def default_rules() -> RulesConfig:
     """Return the shipped defaults from rules_defaults.json (every field must be present there)."""
     global _DEFAULTS  # noqa: PLW0603 - parse the file once; RulesConfig is immutable
     if _DEFAULTS is None:
-        _DEFAULTS = _build(_merge(msgspec.json.decode(DEFAULTS_PATH.read_bytes()), None))
+        _DEFAULTS = build_config(_merge(msgspec.json.decode(DEFAULTS_PATH.read_bytes()), None))
     return _DEFAULTS

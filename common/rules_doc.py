@@ -51,11 +51,29 @@ def decode_rules_doc(raw: bytes | str) -> RulesDoc:
 
 
 def diff_rules(old: RulesConfig, new: RulesConfig) -> list[Change]:
-    """List every field whose value differs, in RULE_SPECS order (JSON-able old/new values)."""
+    """List every field whose value differs, in RULE_SPECS order (JSON-able old/new values), then the
+    custom rules (rule = its id; field "added"/"removed", or the changed field: "when", "enabled", ...)
+    and the suppressions (one change of the whole list)."""
     before, after = rules_to_dict(old), rules_to_dict(new)
-    return [
+    changes = [
         Change(name, f.name, before[name][f.name], after[name][f.name])
         for name, spec in RULE_SPECS.items()
         for f in spec.fields
         if before[name][f.name] != after[name][f.name]
     ]
+    was = {r["id"]: r for r in before.get("custom", [])}
+    now = {r["id"]: r for r in after.get("custom", [])}
+    for rid in [*was, *(r for r in now if r not in was)]:
+        if rid not in now:
+            changes.append(Change(rid, "removed", was[rid], None))
+        elif rid not in was:
+            changes.append(Change(rid, "added", None, now[rid]))
+        else:
+            changes.extend(Change(rid, k, v, now[rid][k]) for k, v in was[rid].items() if now[rid][k] != v)
+    if before.get("suppressions", []) != after.get("suppressions", []):
+        changes.append(
+            Change(
+                "suppressions", "suppressions", before.get("suppressions", []), after.get("suppressions", [])
+            )
+        )
+    return changes
