@@ -20,6 +20,10 @@ AUDIT_MAX = 500
 CITIES_MAX = 2_000  # distinct cities kept for the map; further ones are counted under OTHER_CITY
 OTHER_CITY = "(other cities)"  # a stream city of this name just joins the bucket (no coordinates)
 EVAL_OPEN_MAX = 10_000  # instance ids kept per scenario set; the rest count as `abandoned:`
+RULE_VERSIONS_MAX = 1_000  # rule-set versions kept; publishing version n drops version n - 1000
+LISTS_AUDIT_MAX = 1_000  # list change records kept
+LIST_ENTRIES_MAX = 1_000_000  # entries one list may hold (a write that would exceed it is refused)
+LIST_STAGING_TTL_S = 600  # a large list write that dies half-way leaves no key behind for long
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,43 @@ class RedisKeys:
 
     @property
     def rules_audit(self) -> str:
-        """LIST (newest first) of JSON {version, who, when, changes: [{rule, field, old, new}]}."""
+        """LIST (newest first) of JSON {version, who, when, changes: [{rule, field, old, new}]}, and
+        `comment` (and `restored_from`) for a publish through the registry; AUDIT_MAX kept."""
         return f"{self.prefix}rules:audit"
+
+    # --- rule registry: versions and lists (dashapp.store.rules_store / lists) ------------------
+    @property
+    def rule_versions(self) -> str:
+        """HASH version number -> JSON {version, document, author, at, comment}: the full rules
+        document (common.rulelang.to_document) of every publish, set in the MULTI that sets `rules`;
+        the newest RULE_VERSIONS_MAX are kept."""
+        return f"{self.prefix}rules:versions"
+
+    @property
+    def lists_index(self) -> str:
+        """HASH list name -> that list's version (HINCRBY'd by each of its changes): which lists exist
+        (an emptied list has no entries key) and which changed since a bridge last loaded them."""
+        return f"{self.prefix}lists:index"
+
+    def list_entries(self, name: str) -> str:
+        """HASH value -> JSON {expires_ms (null = never), note, by, at (ISO-8601 UTC)}: one list."""
+        return f"{self.prefix}list:{name}"
+
+    def list_staging(self, name: str, token: str) -> str:
+        """HASH a large write fills in chunks, then RENAMEs over `list_entries` in one MULTI (so
+        bridges never load half a list); TTL LIST_STAGING_TTL_S until then."""
+        return f"{self.prefix}list-staging:{name}:{token}"
+
+    @property
+    def lists_version(self) -> str:
+        """INT, INCR'd by every list change; bridges poll it (one GET) to know when to reload."""
+        return f"{self.prefix}lists:version"
+
+    @property
+    def lists_audit(self) -> str:
+        """LIST (newest first) of JSON {list, action, who, when, count, values, comment}: every list
+        change (`values`: the first few values touched); the newest LISTS_AUDIT_MAX are kept."""
+        return f"{self.prefix}lists:audit"
 
     # --- ground-truth evaluation ------------------------------------------------------------
     @property
