@@ -22,15 +22,45 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from common.rulelang.compile import AggSpec, CompiledRule, CompiledRules, FeaturePlan, compile_rules
     from common.rulelang.document import parse_document, to_document
+    from common.rulelang.facts import Facts, event_facts
+    from common.rulelang.lists import ListSnapshot, is_member
     from common.rulelang.loader import load_text
+    from common.rulelang.suppress import ALL, suppressed_rules
 
 _WHERE = {
     "load_text": "loader",
     "parse_document": "document",
     "to_document": "document",
+    "compile_rules": "compile",
+    "CompiledRules": "compile",
+    "CompiledRule": "compile",
+    "FeaturePlan": "compile",
+    "AggSpec": "compile",
+    "event_facts": "facts",
+    "Facts": "facts",
+    "is_member": "lists",
+    "ListSnapshot": "lists",
+    "suppressed_rules": "suppress",
+    "ALL": "suppress",
 }
-__all__ = ["load_text", "parse_document", "to_document"]
+__all__ = [
+    "ALL",
+    "AggSpec",
+    "CompiledRule",
+    "CompiledRules",
+    "Facts",
+    "FeaturePlan",
+    "ListSnapshot",
+    "compile_rules",
+    "event_facts",
+    "is_member",
+    "load_text",
+    "parse_document",
+    "suppressed_rules",
+    "to_document",
+]
 
 
 def __getattr__(name: str) -> Any:
