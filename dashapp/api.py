@@ -1,4 +1,4 @@
-"""JSON API (`/api/alerts`, `/api/alerts.csv`, `/api/stats`) and the public liveness probe `/healthz`."""
+"""JSON API (`/api/alerts`, `.csv`, `/api/stats`, `/api/rules`, `/api/lists`) and the probe `/healthz`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import time
 import redis
 from flask import Flask, Response, jsonify, request, stream_with_context
 
-from dashapp.store import DashboardReader
+from dashapp.api_lists import install_lists_api
+from dashapp.api_rules import install_rules_api
+from dashapp.store import DashboardReader, RulesStore
+from dashapp.store.lists import ListStore
 from dashapp.store.search import AlertSearch
 from dashapp.store.search_query import InvalidQuery, parse_query
 from dashapp.views.alerts_csv import csv_chunks
@@ -71,3 +74,6 @@ def install_api(server: Flask, reader: DashboardReader, client: redis.Redis) -> 
     server.add_url_rule("/api/alerts/retention", "api_alerts_retention", retention, methods=["GET"])
     server.add_url_rule("/api/stats", "api_stats", stats, methods=["GET"])
     server.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+    rules = RulesStore(client, reader.keys)
+    install_rules_api(server, rules)
+    install_lists_api(server, ListStore(client, reader.keys, in_use=rules.lists_in_use))
