@@ -1,4 +1,4 @@
-"""Page sections below the live charts: alerts table and workflow, pipeline health, rule editor."""
+"""Page sections below the live charts: alerts table and workflow, pipeline health, rules."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashapp.views.grid import COLUMN_DEFS, DEFAULT_COL_DEF
+from dashapp.views.lists_view import lists_panel
+from dashapp.views.rule_builder import builder_panel
 from dashapp.views.rules_form import rules_form
+from dashapp.views.versions_view import versions_panel
 
 
 def card(title: str, body: Any, extra: Any = None) -> html.Section:
@@ -105,7 +108,11 @@ def pipeline_section() -> html.Div:
     )
 
 
-def rules_section(admin: bool) -> html.Div:
+RULE_TABS = (("rules", "Rules"), ("versions", "Versions"), ("lists", "Lists"))
+
+
+def _param_editor(admin: bool) -> html.Div:
+    """Today's editor of the built-in families' parameters (dashapp/callbacks/rules_cb.py)."""
     note = (
         "Changes apply to every bridge within seconds."
         if admin
@@ -121,7 +128,7 @@ def rules_section(admin: bool) -> html.Div:
         ),
         html.Button("Reload", id="rules-reload", n_clicks=0, className="btn btn-ghost"),
     ]
-    editor = html.Div(
+    return html.Div(
         [
             html.P(
                 [note, " Live version: ", html.Span("\u2013", id="rules-version-label")], className="muted"
@@ -131,11 +138,41 @@ def rules_section(admin: bool) -> html.Div:
             html.Div(id="rules-message", className="message", role="status"),
         ]
     )
+
+
+def rules_section(admin: bool) -> html.Div:
+    """Rules: the rule builder, versions and lists tabs; the parameter editor and its audit trail."""
+    tabs = html.Div(
+        [
+            html.Button(
+                label,
+                id=f"rules-tab-{key}",
+                n_clicks=0,
+                className="rb-tab" + (" rb-tab-on" if key == "rules" else ""),
+            )
+            for key, label in RULE_TABS
+        ],
+        className="rb-tabs",
+    )
+    panels = [
+        html.Div(builder_panel(admin), id="rules-panel-rules", className="rb-panel"),
+        html.Div(versions_panel(admin), id="rules-panel-versions", className="rb-panel hidden"),
+        html.Div(lists_panel(admin), id="rules-panel-lists", className="rb-panel hidden"),
+    ]
     return html.Div(
         id="sec-rules",
-        className="grid-2",
         children=[
-            card("Detection rules", editor),
-            card("Rule change audit trail", html.Div(id="rules-audit")),
+            card(
+                "Rule builder",
+                html.Div([tabs, *panels]),
+                extra=html.Span(id="rules-tab-shown", className="sr-only"),
+            ),
+            html.Div(
+                className="grid-2",
+                children=[
+                    card("Built-in rule parameters", _param_editor(admin)),
+                    card("Rule change audit trail", html.Div(id="rules-audit")),
+                ],
+            ),
         ],
     )

@@ -170,5 +170,6 @@ def builder_panel(admin: bool) -> html.Div:
             dcc.Store(id="rb-draft", storage_type="memory"),
             dcc.Store(id="rb-live", storage_type="memory"),
             dcc.Store(id="rb-editing", storage_type="memory"),
+            dcc.Store(id="rb-reload", storage_type="memory"),  # a restore in the Versions tab reloads
         ]
     )

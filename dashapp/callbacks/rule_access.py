@@ -1,0 +1,37 @@
+"""Who may do what in the rule builder, versions and lists callbacks: checked on the server, per call."""
+
+from __future__ import annotations
+
+import logging
+
+from dash import ctx
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from dashapp.auth.login import current_name, current_role
+
+logger = logging.getLogger(__name__)
+
+
+def user_or_401() -> str:
+    """The signed-in user's name (401 when the session has ended)."""
+    user = current_name()
+    if not user:
+        raise Unauthorized("session expired")
+    return user
+
+
+def is_admin() -> bool:
+    """Whether the signed-in user is an admin (what the page shows; writes use admin_or_403)."""
+    return current_role() == "admin"
+
+
+def admin_or_403(user: str, what: str) -> None:
+    """Changes are for admins, whatever the page shows or hides (a hidden button is not a check)."""
+    if current_role() != "admin":
+        logger.warning("dashapp.rules: refused %s by non-admin user=%s", what, user)
+        raise Forbidden(f"only admins can make a {what}")
+
+
+def clicked() -> bool:
+    """A real click: a button that just appeared (or was redrawn) reports n_clicks 0 or None."""
+    return bool(ctx.triggered and ctx.triggered[0].get("value"))

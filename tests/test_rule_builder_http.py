@@ -1,0 +1,133 @@
+"""Rule builder callbacks over HTTP (Flask test client, real Redis): admins write, analysts get 403."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from common.keys import RedisKeys
+from common.rulelang import to_document
+from dashapp.store import RulesStore
+from dashapp.store.list_entries import EntryIn
+from dashapp.store.lists import ListStore
+from dashapp.views.lists_view import PAGE_ENTRIES
+from dashapp.views.rule_builder_doc import put_rule
+from tests.test_dash_http import app_client, body, login, users_file  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.integration
+
+RULE = {
+    "id": "online_big",
+    "name": "Online big",
+    "description": "Online purchases above $100.",
+    "enabled": True,
+    "score": 0.8,
+    "when": {"all": [{"field": "channel", "op": "eq", "value": "online"},
+                     {"field": "amount_usd", "op": "gt", "value": 100, "as": "usd"}]},
+    "explain": "online {usd}",
+}  # fmt: skip
+POST = "/_dash-update-component"
+
+
+def _dep(client: FlaskClient, input_id: str) -> dict[str, Any]:
+    """The callback that has `input_id` among its inputs."""
+    found = [
+        d
+        for d in client.get("/_dash-dependencies").get_json()
+        if any(i["id"] == input_id for i in d["inputs"])
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _outputs(dep: dict[str, Any]) -> list[dict[str, Any]]:
+    parts = dep["output"].strip(".").split("...")
+    return [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1].split("@")[0]} for p in parts]
+
+
+def _call(client: FlaskClient, dep: dict[str, Any], inputs: list[Any], state: list[Any], changed: str) -> Any:
+    b = body(dep, inputs, state, [changed])
+    b["outputs"] = _outputs(dep) if dep["output"].startswith("..") else b["outputs"]
+    return client.post(POST, json=b)
+
+
+def _publish(client: FlaskClient, draft: Any, version: int, comment: str) -> Any:
+    dep = _dep(client, "rb-publish")
+    live = {"version": version, "doc": {}}
+    return _call(client, dep, [0, 1, None], [draft, live, comment], "rb-publish.n_clicks")
+
+
+@pytest.fixture
+def signed(app_client: Any) -> tuple[FlaskClient, FlaskClient]:  # noqa: F811
+    analyst, admin = app_client.server.test_client(), app_client.server.test_client()
+    login(analyst, "ann")
+    login(admin, "root")
+    return analyst, admin
+
+
+def test_publish_is_admin_only_and_makes_a_version_with_author_and_comment(
+    signed: tuple[FlaskClient, FlaskClient], redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    analyst, admin = signed
+    store = RulesStore(redis_client, keys)
+    live = store.current()
+    draft = put_rule(to_document(live.rules), -1, RULE)
+    assert _publish(analyst, draft, live.version, "sneaky").status_code == 403
+    assert store.current().version == live.version
+    no_comment = _publish(admin, draft, live.version, "  ")
+    assert no_comment.status_code == 200 and "say why in the comment" in no_comment.get_data(as_text=True)
+    bad = put_rule(draft, -1, {**RULE, "id": "other_rule", "score": "high"})
+    refused = _publish(admin, bad, live.version, "bad")
+    assert refused.status_code == 200 and "Not published: rules[8].score" in refused.get_data(as_text=True)
+    assert store.current().version == live.version
+    ok = _publish(admin, draft, live.version, "online over $100")
+    assert ok.status_code == 200 and f"Published as version {live.version + 1}" in ok.get_data(as_text=True)
+    record = store.version(live.version + 1)
+    assert (record.author, record.comment) == ("root", "online over $100")
+    assert [c.id for c in store.current().rules.custom] == ["online_big"]
+    stale = _publish(admin, put_rule(draft, -1, {**RULE, "id": "third_rule"}), live.version, "late")
+    assert "Not published" in stale.get_data(as_text=True) and store.current().version == live.version + 1
+
+
+def test_restore_is_admin_only_and_is_a_new_version(
+    signed: tuple[FlaskClient, FlaskClient], redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    analyst, admin = signed
+    store = RulesStore(redis_client, keys)
+    before = store.current()
+    store.publish(put_rule(to_document(before.rules), -1, RULE), "root", "add")
+    dep = _dep(admin, "ver-restore")
+    args = ([1], [before.version, "back to before"], "ver-restore.n_clicks")
+    assert _call(analyst, dep, *args).status_code == 403
+    assert store.current().version == before.version + 1
+    done = _call(admin, dep, *args)
+    assert done.status_code == 200 and "restored as version" in done.get_data(as_text=True)
+    now = store.current()
+    assert now.version == before.version + 2 and now.rules.custom == ()
+    assert store.version(now.version).restored_from == before.version
+
+
+def test_list_changes_are_admin_only_and_a_big_list_is_sent_a_page_at_a_time(
+    signed: tuple[FlaskClient, FlaskClient], redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    analyst, admin = signed
+    lists = ListStore(redis_client, keys)
+    lists.put("deny_cards", [EntryIn(f"C-{i:06d}") for i in range(100_000)], "setup")
+    dep = _dep(admin, "lst-add")
+    state = ["deny_cards", "", "C-XYZ", "2030-01-01", "stolen", None, 0]
+    args = ([1, 0, [], None], state, "lst-add.n_clicks")
+    assert _call(analyst, dep, *args).status_code == 403
+    assert lists.info("deny_cards").count == 100_000
+    added = _call(admin, dep, *args)
+    assert added.status_code == 200 and "Added C-XYZ" in added.get_data(as_text=True)
+    assert lists.info("deny_cards").count == 100_001
+    assert lists.audit(1)[0]["who"] == "root"
+    page = _call(admin, _dep(admin, "lst-next"), ["deny_cards", "", 0, 1, 0], [0], "lst-next.n_clicks")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "page 2 of 2,001" in text
+    assert len(set(re.findall(r'"C-\d{6}"', text))) == PAGE_ENTRIES  # one page, not 100,001 entries
+    assert len(text) < 100_000
