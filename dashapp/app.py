@@ -25,7 +25,10 @@ from dashapp.auth.sessions import SessionRegistry
 from dashapp.auth.users import UserDirectory
 from dashapp.callbacks.clientside import register_clientside
 from dashapp.callbacks.live_cb import register_live
+from dashapp.callbacks.lists_cb import register_lists
+from dashapp.callbacks.rule_builder_cb import register_rule_builder
 from dashapp.callbacks.rules_cb import register_rules
+from dashapp.callbacks.versions_cb import register_versions
 from dashapp.callbacks.search_cb import register_search
 from dashapp.callbacks.workflow_cb import register_workflow
 from dashapp.layout import build_layout
@@ -33,6 +36,7 @@ from dashapp.live import TickConfig
 from dashapp.security import install_csp, install_security
 from dashapp.settings import DashSettings, resolve_secret_key
 from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
+from dashapp.store.lists import ListStore
 from dashapp.store.throttle import LimiterPolicy, LoginLimiter
 
 logger = logging.getLogger(__name__)
@@ -124,7 +128,12 @@ def create_app(
     register_live(app, reader, cfg, users=users, clock=clock)
     register_workflow(app, AlertWorkflow(redis_client, keys))
     register_search(app, redis_client, keys, settings.dash_alert_sla_min)
-    register_rules(app, RulesStore(redis_client, keys))
+    rules = RulesStore(redis_client, keys)
+    register_rules(app, rules)
+    lists = ListStore(redis_client, keys, in_use=rules.lists_in_use)
+    register_rule_builder(app, rules, reader, lists.names)  # the rule builder, its versions and lists tabs
+    register_versions(app, rules)
+    register_lists(app, lists)
     register_clientside(app)
     install_csp(server, app.csp_hashes())  # after every callback: Dash hashes its inline scripts
     _prepare_dash(app)
