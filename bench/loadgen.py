@@ -1,9 +1,9 @@
 """`python -m bench.loadgen`: simulated analysts polling the dashboard (asyncio, own process).
 
 Each analyst is a real logged-in session: it loads `/`, `/_dash-layout` and `/_dash-dependencies`
-(httpx), then POSTs every Interval-driven callback once per second over its own keep-alive
-connection (bench.http_conn: a few hundred microseconds of CPU per request, where httpx took ~10 ms)
-with the body the browser would send, feeding returned cursors back as the browser does. Only
+(httpx), then polls the live tick (`GET /api/tick`, dashapp.tick) once per second over its own
+keep-alive connection (bench.http_conn: a few hundred microseconds of CPU per request, where httpx
+took ~10 ms) as the page's script does, feeding returned cursors back as the page does. Only
 127.0.0.1 is allowed; the run is bounded in time and request count and stops by itself.
 Prints one JSON object.
 """
@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from bench.dash_protocol import Callback, csrf_from_login_page, interval_callbacks, layout_props
 from bench.http_conn import Connection, HttpError
 from bench.stack import children_of, cpu_seconds
 from bench.stats import latency_summary
+from bench.tick_client import TickPoller, csrf_from_login_page
 
 
 async def login(base: str, name: str, password: str) -> dict[str, str]:
@@ -87,31 +87,26 @@ class Recorder:
 
 
 class Page:
-    """One open dashboard tab: its session cookie, its callbacks' state and its poll connection."""
+    """One open dashboard tab: its session cookie, its tick cursors and its poll connection."""
 
-    def __init__(self, cookies: dict[str, str], callbacks: list[Callback]) -> None:
-        self.headers = {
-            "Content-Type": "application/json",
-            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
-        }
-        self.callbacks = callbacks
+    def __init__(self, cookies: dict[str, str]) -> None:
+        self.cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        self.tick = TickPoller()
         self.conn: Connection | None = None
-        self.head = b""
+        self.tail = b""
 
     def open(self, base: str) -> None:
-        """The tab's own keep-alive connection and the fixed part of its callback requests."""
+        """The tab's own keep-alive connection and the fixed part of its poll requests."""
         url = urlsplit(base)
         self.conn = Connection(url.hostname or "127.0.0.1", url.port or 80)
-        self.head = (
-            f"POST /_dash-update-component HTTP/1.1\r\nHost: {url.netloc}\r\n"
-            f"Content-Type: application/json\r\nAccept: application/json\r\n"
-            f"Cookie: {self.headers['Cookie']}\r\nContent-Length: "
+        self.tail = (
+            f" HTTP/1.1\r\nHost: {url.netloc}\r\nAccept: application/json\r\nCookie: {self.cookie}\r\n\r\n"
         ).encode()
 
-    async def post(self, body: bytes) -> tuple[int, bytes]:
-        """One callback POST on the tab's connection (a closed kept-alive one is retried once)."""
+    async def poll(self) -> tuple[int, bytes]:
+        """One tick GET on the tab's connection (a closed kept-alive one is retried once)."""
         assert self.conn is not None
-        raw = self.head + str(len(body)).encode() + b"\r\n\r\n" + body
+        raw = b"GET " + self.tick.target().encode() + self.tail
         return await self.conn.request(raw, TIMEOUT_S)
 
 
@@ -147,48 +142,45 @@ async def _send(
 
 async def prepare(client: httpx.AsyncClient, cookies: dict[str, str], sem: asyncio.Semaphore) -> Page | None:
     """One browser opening the page: `/`, the layout and the callback graph (None: it failed)."""
-    page = Page(cookies, [])
-    headers = {"Cookie": page.headers["Cookie"]}
+    page = Page(cookies)
+    headers = {"Cookie": page.cookie}
     for _ in range(3):  # an overloaded server may time a page load out; a person would reload
         try:
             async with sem:
                 resp = await _send(client, "GET", "/", headers)
-                layout = (await _send(client, "GET", "/_dash-layout", headers)).json()
-                deps = (await _send(client, "GET", "/_dash-dependencies", headers)).json()
+                for path in ("/_dash-layout", "/_dash-dependencies"):  # parsed, as the renderer does
+                    (await _send(client, "GET", path, headers)).json()
         except (httpx.HTTPError, ValueError):
             PAGE_ERRORS["count"] += 1
             continue
         if resp.status_code != 200:
             raise RuntimeError(f"bench: GET / answered {resp.status_code} (not logged in?)")
-        page.callbacks = [Callback(d, layout_props(layout)) for d in interval_callbacks(deps)]
         return page
     return None
 
 
 async def analyst(page: Page, rec: Recorder, t0: float, phase: float) -> int:
-    """One open page: one POST per Interval callback per second until the window ends."""
+    """One open page: one tick poll per second until the window ends."""
     loop, k, sent = asyncio.get_running_loop(), 0, 0
     while True:
         due = t0 + phase + k
         if due >= rec.end:
             return sent
         await asyncio.sleep(max(0.0, due - loop.time()))
-        for cb in page.callbacks:
-            start = loop.time()
-            status: int | str
-            try:
-                status, data = await page.post(cb.body(k + 1))
-                # all-no_update answers are `{"multi":true,"response":{}}` (or a 204): unchanged
-                changed = status == 200 and cb.apply_raw(data)
-                if changed and CHECKED.tick():  # a sample of answers is parsed in full, as browsers do
-                    full = orjson.loads(data)
-                    if not isinstance(full, dict) or not isinstance(full.get("response"), dict):
-                        raise ValueError("bench: answer without a response object")
-                nbytes = len(data)
-            except (HttpError, OSError, TimeoutError, ValueError) as exc:  # orjson errors are ValueErrors
-                status, nbytes, changed = type(exc).__name__, 0, False
-            rec.add(start, (loop.time() - start) * 1000, status, nbytes, changed)
-            sent += 1
+        start = loop.time()
+        status: int | str
+        try:
+            status, data = await page.poll()
+            # 204: nothing changed; 200: the changed properties and the new cursors
+            changed = status == 200 and page.tick.apply_raw(status, data)
+            # a sample of answers is parsed in full, as browsers do
+            if changed and CHECKED.tick() and not isinstance(orjson.loads(data), dict):
+                raise ValueError("bench: a tick answer that is not an object")
+            nbytes = len(data)
+        except (HttpError, OSError, TimeoutError, ValueError) as exc:  # orjson errors are ValueErrors
+            status, nbytes, changed = type(exc).__name__, 0, False
+        rec.add(start, (loop.time() - start) * 1000, status, nbytes, changed)
+        sent += 1
         k += 1
         late = int(loop.time() - (t0 + phase + k))
         if late > 0:  # a tick is missed when the previous one took longer than the interval

@@ -24,7 +24,6 @@ from dashapp.auth.session_cache import CachedCookieSessionInterface
 from dashapp.auth.sessions import SessionRegistry
 from dashapp.auth.users import UserDirectory
 from dashapp.callbacks.clientside import register_clientside
-from dashapp.callbacks.live_cb import register_live
 from dashapp.callbacks.lists_cb import register_lists
 from dashapp.callbacks.rule_builder_cb import register_rule_builder
 from dashapp.callbacks.rules_cb import register_rules
@@ -32,12 +31,12 @@ from dashapp.callbacks.versions_cb import register_versions
 from dashapp.callbacks.search_cb import register_search
 from dashapp.callbacks.workflow_cb import register_workflow
 from dashapp.layout import build_layout
-from dashapp.live import TickConfig
 from dashapp.security import install_csp, install_security
 from dashapp.settings import DashSettings, resolve_secret_key
 from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
 from dashapp.store.lists import ListStore
 from dashapp.store.throttle import LimiterPolicy, LoginLimiter
+from dashapp.tick import TickConfig, install_tick
 
 logger = logging.getLogger(__name__)
 ASSETS = Path(__file__).with_name("assets")
@@ -125,7 +124,7 @@ def create_app(
         tick_max_points=settings.dash_tick_max_points,
         frame_ms=settings.dash_frame_ms,
     )
-    register_live(app, reader, cfg, users=users, clock=clock)
+    install_tick(app, reader, cfg, clock=clock)  # GET /api/tick and the page's one callback
     register_workflow(app, AlertWorkflow(redis_client, keys))
     register_search(app, redis_client, keys, settings.dash_alert_sla_min)
     rules = RulesStore(redis_client, keys)

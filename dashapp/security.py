@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 logger = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/_dash-update-component"
-# sent on every response (dashapp.tick_wsgi sends the same on the ticks it answers itself)
+# sent on every response (dashapp.tick.front sends the same on the polls it answers itself)
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
@@ -58,6 +58,8 @@ def callback_body_problem(body: Any, callback_map: dict[str, Any]) -> str | None
     if not isinstance(output, str) or output not in callback_map:
         return "unknown output"
     spec = callback_map[output]
+    if "callback" not in spec:  # a clientside callback (the live tick's among them): no server side
+        return "not a server callback"
     changed = body.get("changedPropIds", [])
     checks = (
         (_props_ok(body.get("inputs"), len(spec.get("inputs", []))), "inputs do not match the callback"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashapp.live import FrameMemo, run_tick
+from dashapp.tick.build import FrameMemo, run_tick
 from dashapp.store import DashboardReader
 from tests.test_dash_live import CFG, NOW_MS, VIEW, _seed, _tick
 from tests.test_store_fixtures import make_alert, put_alert
@@ -50,8 +50,8 @@ def test_table_snapshot_and_its_cursor_agree_when_an_alert_lands_mid_frame(redis
 
     The table holds the new alert, so its cursor must be past it: otherwise the next tick adds it again.
     """
-    from dashapp.live_feeds import alert_tail, alerts_after
-    from dashapp.live_grid import grid_now
+    from dashapp.tick.feeds import alert_tail, alerts_after
+    from dashapp.tick.grid import grid_now
 
     _seed(redis_client, keys)
     reader, memo = DashboardReader(redis_client, keys), FrameMemo(frame_ms=500, period_ms=5000)

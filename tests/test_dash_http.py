@@ -20,12 +20,12 @@ from dashapp.app import create_app
 from dashapp.auth.users import add_user
 from dashapp.settings import DashSettings
 from dashapp.store import RulesStore
-from tests.test_store_fixtures import make_alert, put_alert, put_txns
+from tests.test_store_fixtures import make_alert, put_alert
 
 pytestmark = pytest.mark.integration
 
 PASSWORDS = {"ann": "ann-password-1", "root": "root-password-1", "bob": "bob-password-1"}
-TICK = "refresh-interval"
+TICK = "/api/tick"  # the live tick's route (dashapp.tick); tests/test_tick_route.py covers it
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,6 @@ def _settings(redis_prefix: str, users_file: Path) -> DashSettings:
 @pytest.fixture
 def app_client(redis_client: redis.Redis, redis_prefix: str, users_file: Path) -> Iterator[Any]:
     yield create_app(_settings(redis_prefix, users_file), redis_client)
-
-
-@pytest.fixture
-def frozen_app(redis_client: redis.Redis, redis_prefix: str, users_file: Path) -> Iterator[Any]:
-    """The app with its tick clock stopped: two ticks compare equal (no slow refresh falls due between)."""
-    now = time.time()
-    yield create_app(_settings(redis_prefix, users_file), redis_client, clock=lambda: now)
 
 
 def test_dash_is_prepared_before_any_request_is_served(app_client: Any) -> None:
@@ -123,8 +116,9 @@ def body(
     }
 
 
-def tick_body(dep: dict[str, Any], state: Any = None) -> dict[str, Any]:
-    return body(dep, [1, {"window_min": 5, "paused": False}], [state], [f"{TICK}.n_intervals"])
+def search_body(dep: dict[str, Any]) -> dict[str, Any]:
+    """Pressing Search with every filter empty (a read-only server callback)."""
+    return body(dep, [1, 0, None], [None] * len(dep["state"]), ["search-go.n_clicks"])
 
 
 # --- everything is closed without a login ----------------------------------------------------------
@@ -147,12 +141,14 @@ def test_without_login_nothing_leaks(app_client: Any, redis_client: redis.Redis,
         assert resp.status_code in (401, 302), path
         assert b"SecretCity" not in resp.data and b"kpi-tps" not in resp.data
     assert client.get("/api/alerts").headers["WWW-Authenticate"].startswith("Basic")
-    # A real callback body (taken from a logged-in session) is refused without a session.
+    # The live tick and a real callback body (taken from a logged-in session) are refused too.
+    resp = client.get(TICK)
+    assert resp.status_code == 401 and b"SecretCity" not in resp.data and b"Paris" not in resp.data
     other = app_client.server.test_client()
     login(other, "ann")
-    dep = deps(other)["kpi-tps"]
-    resp = client.post("/_dash-update-component", json=tick_body(dep))
-    assert resp.status_code == 401 and b"SecretCity" not in resp.data and b"Paris" not in resp.data
+    assert b"SecretCity" in other.get(TICK).data  # the same request with a session: the data
+    resp = client.post("/_dash-update-component", json=search_body(deps(other)["search-grid"]))
+    assert resp.status_code == 401 and b"SecretCity" not in resp.data
     for dep in deps(other).values():
         assert client.post("/_dash-update-component", json={"output": dep["output"]}).status_code == 401
 
@@ -291,24 +287,6 @@ def test_api_rejects_bad_parameters(app_client: Any, query: str) -> None:
 
 
 # --- callbacks ------------------------------------------------------------------------------------------
-def test_tick_callback_full_then_no_update(
-    frozen_app: Any, redis_client: redis.Redis, keys: RedisKeys
-) -> None:
-    put_txns(redis_client, keys, range(3))
-    put_alert(redis_client, keys, make_alert(1))
-    redis_client.incr(keys.seq)
-    client = frozen_app.server.test_client()
-    login(client, "ann")
-    dep = deps(client)["kpi-tps"]
-    first = client.post("/_dash-update-component", json=tick_body(dep))
-    assert first.status_code == 200
-    response = first.get_json()["response"]
-    assert "timeline-graph" in response and "red-alert-banner" in response
-    state = response["tick-state"]["data"]
-    second = client.post("/_dash-update-component", json=tick_body(dep, state))
-    assert second.status_code in (200, 204) and len(second.data) < 60  # nothing changed: tiny answer
-
-
 def test_rules_save_is_admin_only(app_client: Any, redis_client: redis.Redis, keys: RedisKeys) -> None:
     analyst, admin = app_client.server.test_client(), app_client.server.test_client()
     login(analyst, "ann")
@@ -395,7 +373,7 @@ def test_workflow_conflict_reaches_the_loser(
 def test_malformed_callback_requests_are_4xx(app_client: Any) -> None:
     client = app_client.server.test_client()
     login(client, "ann")
-    dep = deps(client)["kpi-tps"]
+    dep = deps(client)["search-grid"]
     post = client.post
     assert (
         post("/_dash-update-component", data="{not json", content_type="application/json").status_code == 400
@@ -403,82 +381,35 @@ def test_malformed_callback_requests_are_4xx(app_client: Any) -> None:
     assert post("/_dash-update-component", data="a=b", content_type="text/plain").status_code == 415
     assert post("/_dash-update-component", json={"output": "nope.children"}).status_code == 400
     assert post("/_dash-update-component", json=[1, 2]).status_code == 400
-    wrong = tick_body(dep)
+    wrong = search_body(dep)
     wrong["inputs"] = wrong["inputs"][:1]
     assert post("/_dash-update-component", json=wrong).status_code == 400
-    huge = tick_body(dep)
-    huge["state"][0]["value"] = {"pad": "x" * 200_000}
+    huge = search_body(dep)
+    huge["state"][0]["value"] = "x" * 200_000
     assert post("/_dash-update-component", json=huge).status_code == 413
-    garbage_state = tick_body(dep, {"seq": "x", "txn": {"a": 1}, "sec": "zz", "slow_ms": "no"})
-    assert post("/_dash-update-component", json=garbage_state).status_code == 200
+    assert post("/_dash-update-component", json=search_body(dep)).status_code == 200  # the good one
 
 
 def test_polls_do_not_reissue_the_session_cookie(app_client: Any) -> None:
     client = app_client.server.test_client()
     login(client, "ann")
-    dep = deps(client)["kpi-tps"]
-    resp = client.post("/_dash-update-component", json=tick_body(dep))
+    resp = client.get(TICK)
     assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
 
 
 def test_verified_sessions_are_cached_but_never_a_tampered_or_expired_one(app_client: Any) -> None:
     client = app_client.server.test_client()
     login(client, "ann")
-    dep = deps(client)["kpi-tps"]
-    assert client.post("/_dash-update-component", json=tick_body(dep)).status_code == 200  # now cached
+    assert client.get(TICK).status_code == 200  # now cached
     cookie = client.get_cookie("fraud_session")
     assert cookie is not None
     value = cookie.value
     forged = app_client.server.test_client()
     forged.set_cookie("fraud_session", value[:-3] + ("AAA" if value[-3:] != "AAA" else "BBB"))
-    assert forged.post("/_dash-update-component", json=tick_body(dep)).status_code == 401
+    assert forged.get(TICK).status_code == 401
     app_client.server.permanent_session_lifetime = timedelta(seconds=1)
     short = app_client.server.test_client()
     login(short, "ann")
-    assert short.post("/_dash-update-component", json=tick_body(dep)).status_code == 200  # cached
+    assert short.get(TICK).status_code == 200  # cached
     time.sleep(2.5)  # the signed timestamp is whole seconds: let the 1 s lifetime surely pass
-    assert short.post("/_dash-update-component", json=tick_body(dep)).status_code == 401
-
-
-def test_wsgi_front_answers_signed_in_ticks_as_flask_does(
-    frozen_app: Any, redis_client: redis.Redis, keys: RedisKeys
-) -> None:
-    from werkzeug.test import Client
-
-    from dashapp.tick_wsgi import TickFront
-
-    put_txns(redis_client, keys, range(3))
-    redis_client.incr(keys.seq)
-    front = frozen_app.server.wsgi_app
-    assert isinstance(front, TickFront)  # the front is installed by create_app
-    client = frozen_app.server.test_client()
-    login(client, "ann")
-    dep = deps(client)["kpi-tps"]
-    first = client.post("/_dash-update-component", json=tick_body(dep)).data
-    state = json.loads(first)["response"]["tick-state"]
-    cookie = client.get_cookie("fraud_session")
-    assert cookie is not None
-    for prev in (None, state["data"]):  # a full render, then an unchanged poll
-        answers, before = [], front.answered
-        for wsgi in (front, front.inner):  # with the front, and Flask alone
-            plain = Client(wsgi)
-            plain.set_cookie("fraud_session", cookie.value)
-            resp = plain.post("/_dash-update-component", json=tick_body(dep, prev))
-            answers.append((resp.status_code, resp.data, {k: resp.headers.get(k) for k in SAME_HEADERS}))
-        assert front.answered == before + 1  # the front answered the first one itself
-        assert answers[0] == answers[1] and answers[0][0] == 200
-    assert len(answers[0][1]) < 60 < len(first)
-    forged = Client(front)
-    forged.set_cookie("fraud_session", cookie.value[:-2] + "xx")
-    assert forged.post("/_dash-update-component", json=tick_body(dep)).status_code == 401
-
-
-SAME_HEADERS = (
-    "Content-Type",
-    "Cache-Control",
-    "Vary",
-    "X-Content-Type-Options",
-    "X-Frame-Options",
-    "Content-Security-Policy",
-    "Referrer-Policy",
-)
+    assert short.get(TICK).status_code == 401

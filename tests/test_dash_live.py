@@ -1,17 +1,18 @@
-"""The refresh tick against real Redis: no_update on unchanged seq, full render, cursor deltas."""
+"""The refresh tick against real Redis: nothing to send on unchanged seq, full render, cursor deltas."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 import redis
-from dash import Dash, no_update
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from common.keys import RedisKeys
-from dashapp.callbacks.live_cb import NAMES, NOTHING, arrange, register_live
-from dashapp.live import FrameMemo, TickConfig, run_tick
 from dashapp.store import DashboardReader
+from dashapp.tick.build import FrameMemo, TickConfig, run_tick
+from dashapp.tick.query import TickQuery
+from dashapp.tick.route import TickRunner
 from tests.test_store_fixtures import make_alert, put_alert, put_second, put_txns
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,6 @@ def test_unchanged_seq_sends_nothing(redis_client, keys) -> None:
     reader = DashboardReader(redis_client, keys)
     state = _tick(reader, None)["state"]  # type: ignore[index]
     assert _tick(reader, state, NOW_MS + 1000) is None
-    assert arrange(None) == NOTHING and all(v is no_update for v in NOTHING)
 
 
 def test_changed_seq_sends_only_deltas_from_the_cursor(redis_client, keys) -> None:
@@ -184,23 +184,21 @@ def test_acknowledged_alert_leaves_the_banner(redis_client, keys) -> None:
     assert out is not None and out["banner_class"] == "red-alert hidden" and out["banner_count"] == 0
 
 
-def test_registered_callback_is_a_plain_function(redis_client, keys) -> None:
+def test_runner_answers_the_changed_properties_then_204(redis_client, keys) -> None:
     _seed(redis_client, keys)
-    app = Dash(__name__)
-    # a fixed clock: with the wall clock the two ticks can straddle a slow-refresh boundary
-    live_tick = register_live(app, DashboardReader(redis_client, keys), CFG, clock=lambda: NOW_MS / 1000)
-    first = live_tick(0, VIEW, None)
-    assert len(first) == len(NAMES)
-    state = first[NAMES.index("state")]
-    assert state["seq"] == 1
-    second = live_tick(1, VIEW, state)
-    assert all(v is no_update for v in second)
+    # a fixed clock: with the wall clock the two polls can straddle a slow-refresh boundary
+    runner = TickRunner(DashboardReader(redis_client, keys), CFG, clock=lambda: NOW_MS / 1000)
+    status, body = runner(TickQuery())
+    first = orjson.loads(body)
+    assert status == 200 and first["tick-state.data"]["seq"] == 1
+    assert {"timeline-graph.figure", "alerts-grid.rowData", "kpi-tps.children"} <= set(first)
+    assert runner(TickQuery(since=first["tick-state.data"])) == (204, b"")  # nothing changed
 
 
-def test_redis_outage_returns_no_update(keys: RedisKeys) -> None:
+def test_redis_outage_is_a_503_and_the_page_keeps_its_view(keys: RedisKeys) -> None:
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
-    live_tick = register_live(Dash(__name__), DashboardReader(dead, keys), CFG)
-    assert all(v is no_update for v in live_tick(0, VIEW, None))
+    status, body = TickRunner(DashboardReader(dead, keys), CFG)(TickQuery())
+    assert status == 503 and orjson.loads(body) == {"error": "live data unavailable"}
 
 
 def test_slow_aggregates_are_resent_only_when_their_data_changes(redis_client, keys) -> None:
@@ -294,54 +292,3 @@ def test_kpis_are_resent_only_when_their_texts_change(redis_client, keys) -> Non
     redis_client.incr(keys.seq)
     moved = _tick(reader, same["state"], NOW_MS + 2)
     assert moved is not None and "kpi_tps" in moved and "kpi_apm" in moved
-
-
-def _tick_request(output: str, state: object, changed: str = "refresh-interval.n_intervals") -> dict:
-    outs = [{"id": e, "property": p} for e, p in (x.rsplit(".", 1) for x in output.strip(".").split("..."))]
-    return {
-        "output": output,
-        "outputs": outs,
-        "inputs": [
-            {"id": "refresh-interval", "property": "n_intervals", "value": 1},
-            {"id": "view-state", "property": "data", "value": VIEW},
-        ],
-        "changedPropIds": [changed],
-        "state": [{"id": "tick-state", "property": "data", "value": state}],
-    }
-
-
-def test_fast_path_answers_exactly_as_dash_dispatch(redis_client, keys) -> None:
-    from dashapp.callbacks.live_cb import tick_output_id
-    from dashapp.layout import build_layout
-
-    _seed(redis_client, keys)
-    reader = DashboardReader(redis_client, keys)
-    fast, slow = Dash(__name__), Dash(__name__)
-    fast.layout = slow.layout = build_layout(1000)
-    now = [NOW_MS]  # one clock for both apps: their answers must be equal byte for byte
-
-    def clock() -> float:
-        return now[0] / 1000
-
-    register_live(fast, reader, CFG, clock=clock)
-    register_live(slow, reader, CFG, fast_path=False, clock=clock)
-    a, b = fast.server.test_client(), slow.server.test_client()
-    output = tick_output_id()
-    first_a = a.post("/_dash-update-component", json=_tick_request(output, None))
-    first_b = b.post("/_dash-update-component", json=_tick_request(output, None))
-    assert first_a.status_code == first_b.status_code == 200
-    assert first_a.data == first_b.data
-    assert b"<" not in first_a.data and b"\\u003c" in first_a.data  # hover HTML escaped as plotly does
-    state = first_b.get_json()["response"]["tick-state"]["data"]
-    put_txns(redis_client, keys, range(70, 72))
-    put_alert(redis_client, keys, make_alert(2))
-    redis_client.incr(keys.seq)
-    now[0] += 1000  # the next frame
-    for changed in ("refresh-interval.n_intervals", "view-state.data"):
-        delta_a = a.post("/_dash-update-component", json=_tick_request(output, state, changed))
-        delta_b = b.post("/_dash-update-component", json=_tick_request(output, state, changed))
-        assert delta_a.data == delta_b.data and b"timeline-graph" in delta_a.data
-        assert b"rowTransaction" in delta_a.data  # the new alert: a shared value, sent from its fragment
-    same = _tick_request(output, delta_b.get_json()["response"]["tick-state"]["data"])
-    unchanged = [c.post("/_dash-update-component", json=same).data for c in (a, b)]
-    assert unchanged[0] == unchanged[1]

@@ -268,7 +268,11 @@ def test_changes_from_form_converts_checkbox_and_list_fields() -> None:
 
 
 # --- request validation -------------------------------------------------------------------------
-CB_MAP = {"..a.b...c.d..": {"inputs": [{"id": "i"}], "state": []}, "x.y": {"inputs": [{}], "state": [{}]}}
+CB_MAP = {
+    "..a.b...c.d..": {"inputs": [{"id": "i"}], "state": [], "callback": print},
+    "x.y": {"inputs": [{}], "state": [{}], "callback": print},
+    "page.only": {"inputs": [{}], "state": []},  # a clientside callback: Dash keeps no function for it
+}
 PROP = {"id": "i", "property": "p", "value": 1}
 
 
@@ -277,6 +281,7 @@ PROP = {"id": "i", "property": "p", "value": 1}
     [
         ([], "expected a JSON object"),
         ({"output": "nope"}, "unknown output"),
+        ({"output": "page.only", "inputs": [PROP], "state": []}, "not a server callback"),
         ({"output": "..a.b...c.d..", "inputs": "x", "outputs": [PROP, PROP]}, "inputs do not match"),
         ({"output": "..a.b...c.d..", "inputs": [PROP, PROP], "outputs": [PROP, PROP]}, "inputs do not match"),
         ({"output": "..a.b...c.d..", "inputs": [PROP], "outputs": [PROP]}, "outputs do not match"),
@@ -403,42 +408,3 @@ def test_load_generator_http_parsing_handles_partial_and_refuses_chunked() -> No
     assert parse_response(bytearray(b"HTTP/1.1 204 No Content\r\n\r\n")) == (204, b"", False, 27)
     with pytest.raises(HttpError):
         parse_response(bytearray(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello"))
-
-
-def test_load_generator_feeds_cursors_back_from_raw_answers() -> None:
-    from bench.dash_protocol import UNCHANGED, Callback
-
-    dep = {
-        "output": "..kpi-tps.children...tick-state.data..",
-        "inputs": [{"id": "refresh-interval", "property": "n_intervals"}],
-        "state": [{"id": "tick-state", "property": "data"}],
-    }
-    cb = Callback(dep, {})
-    assert cb.apply_raw(UNCHANGED) is False
-    answer = b'{"multi":true,"response":{"kpi-tps":{"children":"\\"tick-state\\":{\\"data\\":1}"},'
-    answer += b'"tick-state":{"data":{"seq":7,"txn":"1-0"}}}}'
-    assert cb.apply_raw(answer) is True and cb.values[("tick-state", "data")] == {"seq": 7, "txn": "1-0"}
-    assert b'"seq":7' in cb.body(2)
-    with pytest.raises(ValueError):
-        cb.apply_raw(b"<html>proxy error</html>")
-
-
-# --- tick answers -------------------------------------------------------------------------------
-def test_shared_values_are_serialised_once_and_answer_byte_identically() -> None:
-    from dashapp.callbacks.tick_fast import FragmentCache, TickAnswer, answer
-
-    outputs = [("kpi", "kpi-tps", "children"), ("ext", "tl", "extendData"), ("state", "s", "data")]
-    shared = {"text": "</script> 900 km/h \u2028", "points": [1.5, 2, None]}
-    make = TickAnswer(outputs, frozenset({"ext"}))
-    for tab_state in ({"txn": "1-0"}, {"txn": "2-0"}):  # two tabs, one shared value object
-        result = {"kpi": "12 tx/s", "ext": shared, "state": tab_state}
-        assert make(result) == answer(result, outputs)  # exactly the answer without the cache
-    assert b"<" not in make({"ext": shared}) and b"\\u003c\\u002fscript\\u003e" in make({"ext": shared})
-    cache = FragmentCache(max_entries=2)
-    first = cache.fragment(shared)
-    assert cache.fragment(shared) is first  # the same object: its JSON is made once
-    equal = dict(shared)
-    assert cache.fragment(equal) is not first  # another object is serialised on its own
-    for i in range(3):  # past the bound: the cache starts over and stays correct
-        value = {"i": i}
-        assert answer({"ext": value}, outputs, cache, frozenset({"ext"})) == answer({"ext": value}, outputs)

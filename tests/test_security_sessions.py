@@ -15,12 +15,13 @@ from common.keys import RedisKeys
 from dashapp.auth.sessions import RECHECK_LIVE_S, SessionRegistry
 from dashapp.auth.users import UserDirectory
 from dashapp.store import AlertWorkflow
-from tests.test_dash_http import basic, body, deps, tick_body
+from tests.test_dash_http import basic, body, deps
 from tests.test_security_fixtures import PASSWORDS, login, logout, make_app, write_users
 from tests.test_store_fixtures import make_alert, put_alert
 
 pytestmark = pytest.mark.integration
 CALLBACK = "/_dash-update-component"
+TICK = "/api/tick"  # the live tick (dashapp.tick)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def signed_in(app: Any, name: str) -> FlaskClient:
 
 
 def copy_of(app: Any, client: FlaskClient) -> tuple[FlaskClient, Client]:
-    """Another browser holding the same session cookie: through Flask, and through the WSGI tick front."""
+    """Another browser holding the same session cookie: through Flask, and through the tick's WSGI seam."""
     cookie = client.get_cookie("fraud_session")
     assert cookie is not None
     flask_copy, front_copy = app.server.test_client(), Client(app.server.wsgi_app)
@@ -60,20 +61,19 @@ def test_a_cookie_copied_before_logout_stops_working_everywhere(
     alert_id = put_alert(redis_client, keys, make_alert(3))
     owner = signed_in(app, "ann")
     thief, thief_front = copy_of(app, owner)
-    found = deps(thief)
-    tick, workflow = found["kpi-tps"], found["selected-alert"]
+    workflow = deps(thief)["selected-alert"]
     front = app.server.wsgi_app
     answered = front.answered
     # the copy works while the session is open: the refusals below are about the logout alone
     assert thief.get("/_dash-layout").status_code == 200
     assert thief.get("/api/stats").status_code == 200
-    assert thief_front.post(CALLBACK, json=tick_body(tick)).status_code == 200
-    assert front.answered == answered + 1  # answered by the WSGI fast path, not by Flask
+    assert thief_front.get(TICK).status_code == 200
+    assert front.answered == answered + 1  # answered by the WSGI seam, not by Flask
     assert logout(owner).status_code == 303
     assert thief.get("/_dash-layout").status_code == 401
     assert thief.get("/api/stats").status_code == 401
-    assert thief.post(CALLBACK, json=tick_body(tick)).status_code == 401
-    assert thief_front.post(CALLBACK, json=tick_body(tick)).status_code == 401
+    assert thief.get(TICK).status_code == 401
+    assert thief_front.get(TICK).status_code == 401
     assert front.answered == answered + 1
     assert thief.post(CALLBACK, json=ack_body(workflow, alert_id)).status_code == 401
     assert AlertWorkflow(redis_client, keys).get(alert_id).status == "new"
@@ -95,13 +95,12 @@ def test_a_signed_cookie_without_an_open_session_is_refused(app: Any, users_file
 
 def test_log_out_everywhere_ends_every_session_of_that_user_only(app: Any) -> None:
     laptop, phone, bob = signed_in(app, "ann"), signed_in(app, "ann"), signed_in(app, "bob")
-    tick = deps(bob)["kpi-tps"]
     layout = laptop.get("/_dash-layout").get_data(as_text=True)
     assert '"name":"scope"' in layout and '"value":"everywhere"' in layout  # the page's button
     assert logout(laptop, scope="everywhere").status_code == 303
     assert phone.get("/_dash-layout").status_code == 401
-    assert phone.post(CALLBACK, json=tick_body(tick)).status_code == 401
-    assert bob.get("/_dash-layout").status_code == 200
+    assert phone.get(TICK).status_code == 401
+    assert bob.get("/_dash-layout").status_code == 200 and bob.get(TICK).status_code == 200
     assert login(phone, "ann").status_code == 303  # a new login works as before
     assert phone.get("/_dash-layout").status_code == 200
 

@@ -28,6 +28,7 @@ from tests.conftest import unique
 
 pytestmark = pytest.mark.integration
 CALLBACK = "/_dash-update-component"
+TICK = "/api/tick"  # the live tick's route (dashapp.tick)
 PUBLIC = {"/healthz", "/login", "/favicon.ico", "/_favicon.ico"}
 DENIED = (401, 403, 302)
 TIMEOUT = httpx.Timeout(30.0)
@@ -136,6 +137,12 @@ def callback_body(
     }
 
 
+def search_body(http: httpx.Client) -> dict[str, Any]:
+    """A good body for a read-only server callback: pressing Search with every filter empty."""
+    dep = dep_for(http, "search-grid.rowData")
+    return callback_body(dep, [1, 0, None], [None] * len(dep["state"]), ["search-go.n_clicks"])
+
+
 def default_body(dep: dict[str, Any]) -> dict[str, Any]:
     """A plausible body for any callback: every input/state slot filled with a simple value."""
     return callback_body(
@@ -183,12 +190,14 @@ def test_anonymous_crawl_of_every_route_gets_no_data(site: Site) -> None:
 def test_every_callback_refuses_an_anonymous_post(site: Site) -> None:
     with signed_in(site, "alice") as alice:
         every = deps(alice)
-        # the same bodies succeed with a session: the refusals below are about the login alone
-        tick = next(d for d in every if "tick-state.data" in d["output"])
-        ok = alice.post(CALLBACK, json=callback_body(tick, [1, {"window_min": 5}], [None]))
+        # the same requests succeed with a session: the refusals below are about the login alone
+        ok = alice.get(TICK)
         assert ok.status_code == 200 and any(m in ok.text for m in site.markers)
+        assert alice.post(CALLBACK, json=search_body(alice)).status_code == 200
     assert len(every) >= 5
     with anonymous(site) as http:
+        tick = http.get(TICK)
+        assert tick.status_code == 401 and not site.leaks(tick.text)
         for dep in every:
             resp = http.post(CALLBACK, json=default_body(dep))
             assert resp.status_code == 401, (dep["output"], resp.status_code)
@@ -292,8 +301,7 @@ def _nested(depth: int) -> str:
 
 def test_malformed_and_oversized_callback_bodies_are_4xx(site: Site) -> None:
     with signed_in(site, "alice") as alice:
-        tick = next(d for d in deps(alice) if "tick-state.data" in d["output"])
-        good = callback_body(tick, [1, {"window_min": 5}], [None])
+        good = search_body(alice)
         wrong_types = [
             {**good, "inputs": "nope"},
             {**good, "state": {"a": 1}},
@@ -331,7 +339,10 @@ def test_malformed_and_oversized_callback_bodies_are_4xx(site: Site) -> None:
         assert form.status_code == 415
         huge_header = alice.get("/_dash-layout", headers={"X-Pad": "y" * 20_000})
         assert 400 <= huge_header.status_code < 500
+        for query in ("window=7", "since=%7Bnot", "since=" + "%5B" * 3000):  # the live tick's too
+            assert 400 <= alice.get(f"{TICK}?{query}").status_code < 500, query[:20]  # gunicorn: 414
         assert alice.post(CALLBACK, json=good).status_code == 200  # the worker survived all of it
+        assert alice.get(TICK).status_code == 200
 
 
 def raw_post(base_url: str, cookie: str, body: bytes, *, chunked: bool = False) -> int:
@@ -375,8 +386,7 @@ def raw_post(base_url: str, cookie: str, body: bytes, *, chunked: bool = False) 
 def test_deeply_nested_callback_json_is_4xx(site: Site) -> None:
     json_type = {"Content-Type": "application/json"}
     with signed_in(site, "alice") as alice:
-        tick = next(d for d in deps(alice) if "tick-state.data" in d["output"])
-        good = json.dumps(callback_body(tick, [1, {"window_min": 5}], [None]))
+        good = json.dumps(search_body(alice))
         bodies = {
             "top level, 100k deep": _nested(100_000),
             "inside the state, 2k deep": good.replace('"state": [', '"state": [' + _nested(2_000) + ",", 1),
@@ -393,12 +403,12 @@ def test_deeply_nested_callback_json_is_4xx(site: Site) -> None:
 def test_no_permissive_cors_anywhere(site: Site) -> None:
     evil = {"Origin": "https://evil.example"}
     with signed_in(site, "alice") as alice:
-        tick = next(d for d in deps(alice) if "tick-state.data" in d["output"])
         responses = [
             alice.get("/", headers=evil),
             alice.get("/_dash-layout", headers=evil),
             alice.get("/_dash-dependencies", headers=evil),
-            alice.post(CALLBACK, json=callback_body(tick, [1, {"window_min": 5}], [None]), headers=evil),
+            alice.post(CALLBACK, json=search_body(alice), headers=evil),
+            alice.get(TICK, headers=evil),
             alice.get("/api/alerts", headers=evil),
             alice.get("/healthz", headers=evil),
             alice.get("/login", headers=evil),
@@ -452,24 +462,22 @@ def test_healthz_reveals_only_liveness(site: Site) -> None:
 
 
 # --- logout, redirects, page shell -----------------------------------------------------------------
-def _tick(http: httpx.Client, dep: dict[str, Any]) -> int:
-    return http.post(CALLBACK, json=callback_body(dep, [1, {"window_min": 5}], [None])).status_code
+def _tick(http: httpx.Client) -> int:
+    return http.get(TICK).status_code
 
 
 def test_a_cookie_copied_before_logout_stops_working(site: Site) -> None:
-    with signed_in(site, "alice") as alice:
-        tick = next(d for d in deps(alice) if "tick-state.data" in d["output"])
-        with anonymous(site) as thief:
-            thief.cookies.set("fraud_session", alice.cookies.get("fraud_session") or "")
-            assert _tick(thief, tick) == 200 and thief.get("/api/stats").status_code == 200
-            token = _logout_token(alice.get("/_dash-layout").json())
-            out = alice.post("/logout", data={"csrf_token": token}, headers={"Origin": site.url})
-            assert out.status_code == 303
-            # Each worker re-checks a session at most every CHECK_S seconds: that is the longest a
-            # worker that did not handle the logout may still honour the copy.
-            time.sleep(CHECK_S + 0.5)
-            codes = [_tick(thief, tick) for _ in range(6)]  # several polls: both workers answer
-            codes += [thief.get(p).status_code for p in ("/_dash-layout", "/api/stats", "/")]
+    with signed_in(site, "alice") as alice, anonymous(site) as thief:
+        thief.cookies.set("fraud_session", alice.cookies.get("fraud_session") or "")
+        assert _tick(thief) == 200 and thief.get("/api/stats").status_code == 200
+        token = _logout_token(alice.get("/_dash-layout").json())
+        out = alice.post("/logout", data={"csrf_token": token}, headers={"Origin": site.url})
+        assert out.status_code == 303
+        # Each worker re-checks a session at most every CHECK_S seconds: that is the longest a
+        # worker that did not handle the logout may still honour the copy.
+        time.sleep(CHECK_S + 0.5)
+        codes = [_tick(thief) for _ in range(6)]  # several polls: both workers answer
+        codes += [thief.get(p).status_code for p in ("/_dash-layout", "/api/stats", "/")]
     assert codes == [401] * 8 + [302], codes
 
 

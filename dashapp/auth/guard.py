@@ -20,6 +20,9 @@ PUBLIC_PATHS = frozenset({"/healthz", LOGIN_PATH, "/_favicon.ico", "/favicon.ico
 PUBLIC_PREFIXES = ("/_dash-component-suites/",)  # framework JS/CSS shipped inside the packages
 JSON_PREFIXES = ("/_dash-", "/api/", "/assets/", "/_reload-hash")
 MAX_NAME_LEN = 64
+# polled by the page's own script (dashapp.tick): a Basic challenge would make the browser ask for a
+# password in a dialog when the session ends, instead of the page saying so
+NO_CHALLENGE = frozenset({"/api/tick"})
 
 
 def client_addr() -> str:
@@ -67,7 +70,8 @@ def guard(auth: Auth) -> Response | None:
             return None
         resp = jsonify(error="authentication required")
         resp.status_code = 401
-        resp.headers["WWW-Authenticate"] = 'Basic realm="fraud-dashboard", charset="UTF-8"'
+        if path not in NO_CHALLENGE:
+            resp.headers["WWW-Authenticate"] = 'Basic realm="fraud-dashboard", charset="UTF-8"'
         return resp
     if path.startswith(JSON_PREFIXES) or request.method != "GET":
         resp = jsonify(error="session expired or not logged in")

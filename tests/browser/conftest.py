@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
 ]
 WAIT_MS = 20_000  # generous: the machine has 2 heavily loaded cores
 DATA_WAIT_MS = 40_000  # Kafka -> bridge -> Redis -> next tick, on the same loaded cores
-TICK_MARK = '"tick-state"'  # only the live-tick callback body names this store
+TICK_PATH = "/api/tick"  # the live tick's poll (dashapp.tick, assets/tick.js)
 CALLBACK_PATH = "/_dash-update-component"  # Dash 4.4 adds a query string (?endId=...)
 DATA_TIMEOUT_S = 60.0
 # The live producer's world (injected scenarios use its cards). Many cards: with few, ordinary
@@ -210,7 +210,7 @@ class Analyst:
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
-    in_flight: set[Any] = field(default_factory=set)  # callback requests not answered yet
+    in_flight: set[Any] = field(default_factory=set)  # callback and tick requests not answered yet
 
     def settle(self) -> None:
         """Wait until no callback request of this page is pending (twice in a row, 300 ms apart)."""
@@ -226,13 +226,7 @@ class Analyst:
         Then waits until what was already on its way (a tick and what it set off) has landed.
         """
 
-        def handle(route: Any) -> None:
-            if TICK_MARK in (route.request.post_data or ""):
-                route.abort()
-            else:
-                route.continue_()
-
-        self.page.route(lambda url: CALLBACK_PATH in url, handle)
+        self.page.route(lambda url: TICK_PATH in url, lambda route: route.abort())
         self.settle()
 
 
@@ -281,7 +275,9 @@ def _open(browser: Any, dashboard: Dashboard, name: str) -> Analyst:
 
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda exc: who.errors.append(str(exc)))
-    page.on("request", lambda r: who.in_flight.add(r) if CALLBACK_PATH in r.url else None)
+    page.on(
+        "request", lambda r: who.in_flight.add(r) if CALLBACK_PATH in r.url or TICK_PATH in r.url else None
+    )
 
     def landed(req: Any) -> None:  # a plain function: Playwright cannot wrap a builtin method
         who.in_flight.discard(req)

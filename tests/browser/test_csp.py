@@ -51,7 +51,7 @@ def test_page_runs_under_a_strict_csp_with_live_ticks(
         graph = page.locator("#timeline-graph .scatterlayer .trace").first
         expect(graph).to_be_attached(timeout=DATA_WAIT_MS)
         expect(page.locator("#alerts-grid .ag-header-cell").first).to_be_visible(timeout=WAIT_MS)
-        with page.expect_response(lambda r: "_dash-update-component" in r.url and r.status == 200):
+        with page.expect_response(lambda r: "/api/tick" in r.url and r.status in (200, 204)):
             pass  # one more tick lands after everything rendered
         violations = page.evaluate("() => window.__csp")
         blocked = [m for m in console if "Content Security Policy" in m or "Content-Security-Policy" in m]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashapp.frames import Frame
-from dashapp.live_feeds import ALERTS_DELTA_MAX, alert_tail, next_cursor, stream_key
 from dashapp.store import DashboardReader
+from dashapp.tick.feeds import ALERTS_DELTA_MAX, alert_tail, next_cursor, stream_key
+from dashapp.tick.frames import Frame
 from dashapp.views.grid import grid_row, grid_row_from_alert, workflow_digest
 from dashapp.views.rules_form import RULE_LABELS
 

@@ -1,4 +1,4 @@
-"""One refresh tick: decide what changed since the browser's cursors and build only that."""
+"""One live tick: decide what changed since the page's cursors and build only that."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from dashapp.figures.citymap import city_map_figure
 from dashapp.figures.rules_bar import rules_bar_figure
 from dashapp.figures.throughput import throughput_delta, throughput_figure
 from dashapp.figures.timeline import timeline_delta, timeline_figure
-from dashapp.frames import Frame, FrameMemo, plain
-from dashapp.live_feeds import ALERTS_DELTA_MAX, alert_tail, alerts_after, newest_txns
-from dashapp.live_grid import grid_now, grid_snapshot
 from dashapp.store import DashboardReader
+from dashapp.tick.feeds import ALERTS_DELTA_MAX, alert_tail, alerts_after, newest_txns
+from dashapp.tick.frames import Frame, FrameMemo, plain
+from dashapp.tick.grid import grid_now, grid_snapshot
 from dashapp.views.banner import banner_digest, banner_view
 from dashapp.views.grid import grid_row_from_alert
 from dashapp.views.health import health_view, quality_view

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from common.alerts import Alert
-from dashapp.frames import Frame
 from dashapp.store import DashboardReader, TxnRow
+from dashapp.tick.frames import Frame
 
 ALERTS_DELTA_MAX = 200  # alerts are few: sent uncapped up to this, beyond it the grid resyncs
 
