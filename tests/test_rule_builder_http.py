@@ -58,7 +58,7 @@ def _call(client: FlaskClient, dep: dict[str, Any], inputs: list[Any], state: li
 def _publish(client: FlaskClient, draft: Any, version: int, comment: str) -> Any:
     dep = _dep(client, "rb-publish")
     live = {"version": version, "doc": {}}
-    return _call(client, dep, [0, 1, None], [draft, live, comment], "rb-publish.n_clicks")
+    return _call(client, dep, [0, 1, None, 0], [draft, live, comment], "rb-publish.n_clicks")
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
 
+from common.rulelang import to_document
 from common.rules import RuleValidationError
 from dashapp.callbacks.rule_access import admin_or_403, clicked, is_admin, user_or_401
 from dashapp.callbacks.rule_builder_form_cb import register_form
@@ -34,8 +36,9 @@ class Builder:
         self.rules, self.reader, self.list_names = rules, reader, list_names
 
     def live(self) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """(the live document, {version, doc} for the page, the version label)."""
         doc = self.rules.current()
-        body = self.rules.document()
+        body = to_document(doc.rules)
         return (
             body,
             {"version": doc.version, "doc": body},
@@ -83,22 +86,35 @@ def _register_draft(app: Dash, b: Builder) -> None:
         Input("rb-discard", "n_clicks"),
         Input("rb-publish", "n_clicks"),
         Input("rb-reload", "data"),
+        Input("rb-poll", "n_intervals"),
         State("rb-draft", "data"),
         State("rb-live", "data"),
         State("rb-comment", "value"),
     )
-    def rb_live(
-        _discard: Any, _publish: Any, _reload: Any, draft: Any, live: Any, comment: Any
-    ) -> tuple[Any, ...]:
-        """Page load, Discard and a restore load the live rules; Publish writes the draft (admins)."""
+    def rb_live(*args: Any) -> tuple[Any, ...]:
+        """Page load, Discard and a restore load the live rules; Publish writes the draft (admins).
+
+        Every few seconds the live version is checked: a draft without changes follows it (another
+        admin's publish shows up); a draft with changes keeps them and says it is behind.
+        """
+        draft, live, comment = args[-3:]
         user = user_or_401()
         message, cls = "", "message"
-        if ctx.triggered_id == "rb-publish" and clicked():
+        trigger = ctx.triggered_id
+        if trigger == "rb-publish" and clicked():
             admin_or_403(user, "rule publish")
             message, cls, done = b.publish(draft, live, comment, user)
             if not done:
                 return no_update, no_update, no_update, message, cls, no_update
         body, live_data, label = b.live()
+        if trigger == "rb-poll":
+            seen = live.get("version") if isinstance(live, dict) else None
+            if seen == live_data["version"]:
+                raise PreventUpdate  # nothing new: no redraw
+            if isinstance(live, dict) and as_doc(draft) != live.get("doc"):
+                behind = f"The live rules are now {label}; your draft is based on v{seen}. "
+                behind += "Publishing it will be refused: discard it to load the live rules."
+                return no_update, no_update, label, behind, "message warn", no_update
         return body, live_data, label, message, cls, "" if message else no_update
 
     @app.callback(

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from dash import ALL, MATCH, Dash, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
 from werkzeug.exceptions import Forbidden
 
 from common.rulelang import parse_document
@@ -74,9 +75,8 @@ def _register_open(app: Dash, b: Any) -> None:
     def rb_open(*args: Any) -> tuple[Any, ...]:
         """New, Edit/View, Duplicate, add or remove a row, Apply text: (re)draw the form."""
         row_ids, row_values, meta_ids, raw, draft, editing = args[-6:]
-        skip = (no_update,) * 8
         if not clicked():
-            return skip
+            raise PreventUpdate  # buttons drawn, not clicked (a wildcard output takes no no_update)
         user = user_or_401()
         admin = is_admin()
         trigger = ctx.triggered_id

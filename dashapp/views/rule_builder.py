@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from dashapp.views.rule_builder_form import meta_fields
+from dashapp.views.rule_builder_form import META_MSG, meta_fields
 
 
 def _form(admin: bool) -> html.Div:
@@ -90,6 +90,7 @@ def _form(admin: bool) -> html.Div:
                 ],
                 className="rb-part rb-comb",
             ),
+            html.Div(id={"type": META_MSG, "field": "when"}, className="rb-msg"),  # the condition as a whole
             html.Div(id="rb-form-note", className="message warn", role="status"),
             html.Div(id="rb-rows", className="rb-rows"),
             html.Div(adds, className=_admin_only(admin), id="rb-add-row"),
@@ -103,6 +104,9 @@ def _form(admin: bool) -> html.Div:
         ],
     )
     return html.Div([editor, raw], id="rb-editor", className="rb-editor hidden")
+
+
+POLL_MS = 5_000  # how often the page asks for the live version (one Redis GET and parse per page)
 
 
 def _admin_only(admin: bool) -> str:
@@ -171,5 +175,6 @@ def builder_panel(admin: bool) -> html.Div:
             dcc.Store(id="rb-live", storage_type="memory"),
             dcc.Store(id="rb-editing", storage_type="memory"),
             dcc.Store(id="rb-reload", storage_type="memory"),  # a restore in the Versions tab reloads
+            dcc.Interval(id="rb-poll", interval=POLL_MS),  # another user's publish reaches this page
         ]
     )
