@@ -145,13 +145,17 @@ def lists_panel(admin: bool) -> html.Div:
     )
     csv_tools = html.Div(
         [
-            dcc.Upload(
-                id="lst-upload",
-                children=html.Span(
-                    "Import CSV (value,expires_at,note): drop a file or click", className="lst-upload-text"
-                ),
-                max_size=UPLOAD_MAX_BYTES,
-                className="lst-upload" + hide,
+            html.Label(  # the label names Upload's file input (axe: every input labelled)
+                [
+                    html.Span("Import CSV (value,expires_at,note)", className="rb-label"),
+                    dcc.Upload(
+                        id="lst-upload",
+                        children=html.Span("drop a file here or click", className="lst-upload-text"),
+                        max_size=UPLOAD_MAX_BYTES,
+                        className="lst-upload",
+                    ),
+                ],
+                className="rb-part" + hide,
             ),
             html.Button("Export CSV", id="lst-export", n_clicks=0, className="btn btn-ghost btn-small"),
             dcc.Download(id="lst-download"),

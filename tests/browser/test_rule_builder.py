@@ -13,6 +13,8 @@ from playwright.sync_api import expect
 
 from common.alerts import alert_id_for
 from dashapp.store import AlertNotFound, AlertWorkflow, RulesStore
+from dashapp.store.list_entries import EntryIn
+from dashapp.store.lists import ListStore
 from tests.browser.conftest import DATA_WAIT_MS, WAIT_MS, Analyst, Pipeline
 from tests.browser.harness import ADMIN, event
 
@@ -164,3 +166,33 @@ def test_admin_builds_a_rule_an_analyst_sees_its_alert_and_a_restore_removes_it(
     for who in (admin, alice):
         assert who.errors == [], f"{who.name}: page errors: {who.errors}"
         assert who.server_errors == [], f"{who.name}: server errors: {who.server_errors}"
+
+
+def test_rule_builder_form_versions_and_lists_pass_axe(analysts: Open, pipeline: Pipeline) -> None:
+    """WCAG 2.1 AA (the axe run of test_a11y) over the builder's own states: every row kind, the tabs."""
+    from tests.browser.test_a11y import _axe, _report
+
+    ListStore(pipeline.client, pipeline.dashboard.keys).put(
+        "a11y_cards", [EntryIn("C-1", note="test")], "test-setup"
+    )
+    for name in (ADMIN, "alice"):
+        page = analysts(name).page
+        page.reload()
+        expect(page.locator("#rb-rules-table")).to_be_visible(timeout=DATA_WAIT_MS)
+        if name == ADMIN:
+            page.locator("#rb-new").click()
+            for kind in ("agg", "feature", "list"):
+                page.locator(f"#rb-add-{kind}").click()
+            expect(page.locator("#rb-row-3")).to_be_visible(timeout=WAIT_MS)
+        else:
+            page.locator("#rb-rule-velocity").get_by_role("button", name="View").click()
+        expect(page.locator("#rb-editor")).to_be_visible(timeout=WAIT_MS)
+        expect(page.locator("#rb-raw")).not_to_have_value("", timeout=WAIT_MS)
+        violations = _axe(page)
+        assert violations == [], f"{name}, rules tab:\n{_report(violations)}"
+        for tab, ready in (("versions", "#ver-table"), ("lists", "#lst-table")):
+            page.locator(f"#rules-tab-{tab}").click()
+            expect(page.locator(ready)).to_be_visible(timeout=WAIT_MS)
+            violations = _axe(page)
+            assert violations == [], f"{name}, {tab} tab:\n{_report(violations)}"
+        page.locator("#rules-tab-rules").click()
