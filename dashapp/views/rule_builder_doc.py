@@ -124,6 +124,10 @@ def check_rule(
     except RuleValidationError as exc:
         target = target_of(error_path(exc), index)
         text = error_text(exc)
+        rules = rules_of(doc)
+        own_id = rules[index].get("id") if 0 <= index < len(rules) else None
+        if target.where == "doc" and error_path(exc) == "rules" and f'"{own_id}"' in text:
+            return Problems({"id": text}, {}, "")  # a duplicate id is named at `rules`: it is this rule's id
         if target.where == "meta":
             return Problems({target.part: text}, {}, "")
         if target.where == "row":
