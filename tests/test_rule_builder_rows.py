@@ -92,6 +92,10 @@ def test_rows_keep_their_kind_specific_parts() -> None:
     assert row_to_leaf({**blank_row("agg"), "window": "3600", "value": "5"}) == {
         "agg": "count", "window": 3600, "op": "ge", "value": 5,
     }  # fmt: skip
+    between = row_to_leaf(
+        {**blank_row("agg"), "agg": "sum", "of": "amount_usd", "op": "between", "value": "2 to 5"}
+    )
+    assert between["value"] == [2, 5] and between["of"] == "amount_usd"
     feature = row_to_leaf({**blank_row("feature"), "feature": "new_merchant", "op": "eq", "value": "yes"})
     assert feature == {"feature": "new_merchant", "op": "eq", "value": True}
     listed = row_to_leaf({**blank_row("list"), "list": "deny_cards", "as": " hit "})

@@ -59,7 +59,7 @@ def _choices(kind: str, part: str, row: Row, lists: Sequence[str]) -> list[dict[
         ("agg", "window"): _opts(rows_model.WINDOWS),
         ("agg", "where_field"): _opts(("", *rows_model.WHERE_FIELDS), {"": "(every past event)"}),
         ("agg", "where_op"): _opts(("", *field_ops), OP_LABELS),
-        ("agg", "op"): _opts(rows_model.OPS[:6], OP_LABELS),
+        ("agg", "op"): _opts(rows_model.AGG_OPS, OP_LABELS),
         ("feature", "feature"): _opts(rows_model.FEATURES),
         ("feature", "op"): _opts((*field_ops[:6], "between"), OP_LABELS),
         ("list", "field"): _opts(rows_model.STRING_FIELDS),

@@ -5,23 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from common.rulelang import model as m
 from dashapp.views.rules_form import parse_number
 
-# The language's vocabulary (docs/rules-language.md); the validator (common.rulelang) is the authority.
-NUMBER_FIELDS = ("amount", "amount_usd", "hour")
-STRING_FIELDS = (
-    "currency",
-    "merchant_id",
-    "merchant_category",
-    "channel",
-    "country",
-    "city",
-    "card_id",
-    "account_id",
-    "weekday",
-)
-FIELDS = ("amount_usd", "amount", *STRING_FIELDS[:-1], "hour", "weekday")  # display order
-OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "between", "starts_with")
+# The language's vocabulary, from the language itself (common.rulelang.model); the validator judges.
+NUMBER_FIELDS = (*m.NUMBER_FIELDS, "hour")  # typed as numbers in the form
+STRING_FIELDS = m.STRING_FIELDS  # what a list row can test
+FIELDS = (*m.NUMBER_FIELDS[::-1], *m.STRING_FIELDS, "hour", "weekday")  # amount_usd first: the common one
+OPS = m.FIELD_OPS
+AGG_OPS = ("eq", "ne", *m.ORDER_OPS, "between")
 OP_LABELS = {
     "eq": "=",
     "ne": "\u2260",
@@ -36,22 +28,14 @@ OP_LABELS = {
     "in_list": "in list",
     "not_in_list": "not in list",
 }
-AGG_KINDS = ("count", "sum", "avg", "max", "distinct")
-AGG_OF: dict[str, tuple[str, ...]] = {"count": ("",), "sum": ("amount_usd",), "avg": ("amount_usd",)}
-AGG_OF |= {"max": ("amount_usd",), "distinct": ("merchant_id", "country", "city", "merchant_category")}
-WHERE_FIELDS = ("amount_usd", "merchant_id", "merchant_category", "channel", "country", "city")
+AGG_KINDS = m.AGG_KINDS
+AGG_OF: dict[str, tuple[str, ...]] = {kind: ("amount_usd",) for kind in m.MONEY_AGGS}
+AGG_OF |= {"count": ("",), "distinct": m.DISTINCT_OF}
+WHERE_FIELDS = m.WHERE_FIELDS
 WINDOWS = ("30s", "1m", "5m", "10m", "15m", "30m", "1h", "2h", "6h", "12h", "24h", "2d", "7d")
-FEATURES = (
-    "distance_km",
-    "speed_kmh",
-    "amount_ratio",
-    "since_prev_s",
-    "new_country",
-    "new_merchant",
-    "new_category",
-)
-BOOL_FEATURES = ("new_country", "new_merchant", "new_category")
-LIST_OPS = ("in_list", "not_in_list")
+FEATURES = m.FEATURES
+BOOL_FEATURES = tuple(m.BOOL_FEATURES)
+LIST_OPS = m.LIST_OPS
 KINDS = ("field", "agg", "feature", "list")
 # Each row kind's parts, in the order the form shows them (all strings in the form).
 PARTS: dict[str, tuple[str, ...]] = {
@@ -225,7 +209,7 @@ def row_to_leaf(row: Mapping[str, Any]) -> dict[str, Any]:
                 "value": parse_value(wop, row.get("where_value"), numeric),
             }
         leaf["op"] = op
-        leaf["value"] = parse_number(str(row.get("value") or "").strip())
+        leaf["value"] = parse_value(op, row.get("value"), numeric=True)
     else:
         raise ValueError(f"unknown row kind {kind!r}")
     alias = str(row.get("as") or "").strip()
