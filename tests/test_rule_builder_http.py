@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -52,6 +53,8 @@ def _outputs(dep: dict[str, Any]) -> list[dict[str, Any]]:
 def _call(client: FlaskClient, dep: dict[str, Any], inputs: list[Any], state: list[Any], changed: str) -> Any:
     b = body(dep, inputs, state, [changed])
     b["outputs"] = _outputs(dep) if dep["output"].startswith("..") else b["outputs"]
+    if isinstance(b["outputs"], list):  # a wildcard output: no component of it in this request
+        b["outputs"] = [[] if '["ALL"]' in str(o["id"]) else o for o in b["outputs"]]
     return client.post(POST, json=b)
 
 
@@ -131,3 +134,65 @@ def test_list_changes_are_admin_only_and_a_big_list_is_sent_a_page_at_a_time(
     assert page.status_code == 200 and "page 2 of 2,001" in text
     assert len(set(re.findall(r'"C-\d{6}"', text))) == PAGE_ENTRIES  # one page, not 100,001 entries
     assert len(text) < 100_000
+
+
+def _upload(text: str) -> str:
+    return "data:text/csv;base64," + base64.b64encode(text.encode()).decode()
+
+
+def test_csv_import_applies_all_or_nothing_and_export_gives_the_list_back(
+    signed: tuple[FlaskClient, FlaskClient], redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    _, admin = signed
+    lists = ListStore(redis_client, keys)
+    lists.put("snoozed_cards", [EntryIn("C-1", note="kept")], "setup")
+    dep = _dep(admin, "lst-add")
+
+    def upload(text: str) -> str:
+        state = ["snoozed_cards", "", "", "", "", "cards.csv", 0]
+        resp = _call(admin, dep, [0, 0, [], _upload(text)], state, "lst-upload.contents")
+        assert resp.status_code == 200
+        return str(resp.get_data(as_text=True))
+
+    bad = upload("value,expires_at,note\nC-2,,ok\nC-3,tomorrow,bad date\n")
+    assert "Not changed: line 3" in bad and lists.info("snoozed_cards").count == 1  # nothing applied
+    good = upload("value,expires_at,note\nC-2,2030-01-01T00:00:00Z,travel\nC-3,,\n")
+    assert "Imported 2 entries" in good and lists.info("snoozed_cards").count == 3
+    export = _call(admin, _dep(admin, "lst-export"), [1], ["snoozed_cards"], "lst-export.n_clicks")
+    sent = export.get_json()["response"]["lst-download"]["data"]
+    assert sent["filename"] == "snoozed_cards.csv"
+    assert sent["content"].splitlines() == [
+        "value,expires_at,note",
+        "C-1,,kept",
+        "C-2,2030-01-01T00:00:00Z,travel",
+        "C-3,,",
+    ]
+
+
+def test_analysts_cannot_edit_the_draft_either(signed: tuple[FlaskClient, FlaskClient]) -> None:
+    analyst, _ = signed
+    toggle = _dep(analyst, '{"rule":["ALL"],"type":"rb-toggle"}')
+    clicked = [{"id": {"type": "rb-toggle", "rule": "velocity"}, "property": "n_clicks", "value": 1}]
+    resp = _call(analyst, toggle, [clicked, []], [{}], '{"rule":"velocity","type":"rb-toggle"}.n_clicks')
+    assert resp.status_code == 403
+    keep = _dep(analyst, "rb-apply")
+    resp = _call(analyst, keep, [1], [[], [], [], [], "all", {}, {"open": True}], "rb-apply.n_clicks")
+    assert resp.status_code == 403
+
+
+@pytest.mark.parametrize("junk", [None, 7, "x" * 5000, ["a", {"b": 1}], {"rules": "nope"}, {"index": "1"}])
+def test_forged_values_get_an_answer_never_a_500(signed: tuple[FlaskClient, FlaskClient], junk: Any) -> None:
+    _, admin = signed
+    cases = [
+        ("rb-publish", [0, 1, junk, 0], [junk, junk, junk]),
+        ("rb-apply", [1], [[], [], [], [], junk, junk, junk]),
+        ("rb-raw-apply", [0, [], [], [], 1, 0, 0, 0, 0], [[], [], [], junk, junk, junk]),
+        ("ver-diff", [1], [junk, junk]),
+        ("ver-restore", [1], [junk, junk]),
+        ("lst-add", [1, 0, [], None], [junk, junk, junk, junk, junk, junk, junk]),
+        ("lst-next", [junk, junk, 0, 1, 0], [junk]),
+        ("lst-export", [1], [junk]),
+    ]
+    for input_id, inputs, state in cases:
+        resp = _call(admin, _dep(admin, input_id), inputs, state, f"{input_id}.n_clicks")
+        assert resp.status_code < 500, (input_id, resp.status_code, resp.get_data(as_text=True)[:300])
