@@ -103,6 +103,11 @@ def test_restore_is_admin_only_and_is_a_new_version(
     store = RulesStore(redis_client, keys)
     before = store.current()
     store.publish(put_rule(to_document(before.rules), -1, RULE), "root", "add")
+    diff = _call(
+        admin, _dep(admin, "ver-diff"), [1], [before.version, before.version + 1], "ver-diff.n_clicks"
+    )
+    assert diff.status_code == 200 and "online_big" in diff.get_data(as_text=True)
+    assert "(added)" in diff.get_data(as_text=True)
     dep = _dep(admin, "ver-restore")
     args = ([1], [before.version, "back to before"], "ver-restore.n_clicks")
     assert _call(analyst, dep, *args).status_code == 403

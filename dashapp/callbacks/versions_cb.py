@@ -39,6 +39,8 @@ def register_versions(app: Dash, store: RulesStore) -> None:
         Output("ver-list", "children"),
         Output("ver-from", "options"),
         Output("ver-to", "options"),
+        Output("ver-from", "value"),
+        Output("ver-to", "value"),
         Input("rb-live", "data"),
     )
     def versions_list(live: Any) -> tuple[Any, ...]:
@@ -47,7 +49,15 @@ def register_versions(app: Dash, store: RulesStore) -> None:
         records = store.versions(LISTED)
         current = live.get("version") if isinstance(live, dict) else None
         options = version_options(records)
-        return versions_table(records, current if isinstance(current, int) else -1), options, options
+        newest = [r.version for r in records[:2]]  # compare the live version with the one before it
+        before, live = (newest[-1], newest[0]) if newest else (None, None)
+        return (
+            versions_table(records, current if isinstance(current, int) else -1),
+            options,
+            options,
+            before,
+            live,
+        )
 
     @app.callback(
         Output("ver-view-title", "children"),
