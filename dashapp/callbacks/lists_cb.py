@@ -8,9 +8,8 @@ import logging
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, no_update
-from werkzeug.exceptions import Forbidden, Unauthorized
 
-from dashapp.auth.login import current_name, current_role
+from dashapp.callbacks.rule_access import admin_or_403, clicked_id, is_admin, user_or_401
 from dashapp.store.errors import StoreError
 from dashapp.store.list_csv import csv_chunks, entries_from_csv
 from dashapp.store.list_entries import entries_from_json, format_expiry
@@ -19,20 +18,6 @@ from dashapp.views.lists_view import PAGE_ENTRIES, REMOVE, audit_table, entries_
 
 logger = logging.getLogger(__name__)
 AUDIT_ROWS = 50
-
-
-def _user() -> str:
-    user = current_name()
-    if not user:
-        raise Unauthorized("session expired")
-    return user
-
-
-def _admin(user: str) -> None:
-    """Writes are for admins: checked on the server, whatever the page shows."""
-    if current_role() != "admin":
-        logger.warning("dashapp.lists: refused list change by non-admin user=%s", user)
-        raise Forbidden("only admins can change lists")
 
 
 def decode_upload(contents: Any) -> str:
@@ -87,7 +72,7 @@ def register_lists(app: Dash, store: ListStore) -> None:
         State("lst-name", "value"),
     )
     def lists_load(_changed: Any, current: Any) -> tuple[Any, ...]:
-        _user()
+        user_or_401()
         infos = store.infos()
         names = [i.name for i in infos]
         keep = current if current in names else (names[0] if names else None)
@@ -105,11 +90,11 @@ def register_lists(app: Dash, store: ListStore) -> None:
         State("lst-page", "data"),
     )
     def lists_page(name: Any, contains: Any, _p: Any, _n: Any, _c: Any, page: Any) -> tuple[Any, ...]:
-        _user()
+        user_or_401()
         if not isinstance(name, str) or not name:
             return entries_table([], False, format_expiry), "", 0
         page = page if isinstance(page, int) and not isinstance(page, bool) else 0
-        step = {"lst-prev": -1, "lst-next": 1}.get(str(ctx.triggered_id), 0)
+        step = {"lst-prev": -1, "lst-next": 1}.get(str(clicked_id()), 0)
         page = page + step if step else (page if ctx.triggered_id == "lst-changed" else 0)
         try:
             rows = store.iter_entries(name)
@@ -118,7 +103,7 @@ def register_lists(app: Dash, store: ListStore) -> None:
         shown, page, total = page_of(rows, page, contains if isinstance(contains, str) else "")
         last = max(1, -(-total // PAGE_ENTRIES))
         label = f"page {page + 1:,} of {last:,} \u2013 {total:,} entr{'y' if total == 1 else 'ies'}"
-        return entries_table(shown, current_role() == "admin", format_expiry), label, page
+        return entries_table(shown, is_admin(), format_expiry), label, page
 
     @app.callback(
         Output("lst-message", "children"),
@@ -141,11 +126,11 @@ def register_lists(app: Dash, store: ListStore) -> None:
     )
     def lists_write(_add: Any, _create: Any, _removes: Any, upload: Any, *states: Any) -> tuple[Any, ...]:
         name, new, value, expires, note, filename, changed = states
-        trigger = ctx.triggered_id
-        if not ctx.triggered or not ctx.triggered[0].get("value"):
+        trigger = clicked_id()  # an upload's contents count as a click
+        if trigger is None:
             return no_update, no_update, no_update, no_update, no_update  # a button appearing, not a click
-        user = _user()
-        _admin(user)
+        user = user_or_401()
+        admin_or_403(user, "list change")
         form = {
             "new": new,
             "value": value,
@@ -170,7 +155,7 @@ def register_lists(app: Dash, store: ListStore) -> None:
         prevent_initial_call=True,
     )
     def lists_export(_n: Any, name: Any) -> Any:
-        _user()
+        user_or_401()
         if not isinstance(name, str) or not name:
             return no_update
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from dash import ctx
 from werkzeug.exceptions import Forbidden, Unauthorized
@@ -32,6 +34,26 @@ def admin_or_403(user: str, what: str) -> None:
         raise Forbidden(f"only admins can make a {what}")
 
 
+def clicked_id() -> Any:
+    """The id of the input that was really clicked, or None.
+
+    A button that just appeared (or was redrawn) reports n_clicks 0 or None, and Dash can send
+    such a redraw in the same request as a real click, listed first: `ctx.triggered_id` would then
+    name the redrawn button and the click would be lost.
+    """
+    for item in ctx.triggered or ():
+        if item.get("value"):
+            prop = str(item.get("prop_id", ""))
+            ident = prop.rsplit(".", 1)[0]
+            if ident.startswith("{"):
+                try:
+                    return json.loads(ident)
+                except ValueError:
+                    return None
+            return ident
+    return None
+
+
 def clicked() -> bool:
-    """A real click: a button that just appeared (or was redrawn) reports n_clicks 0 or None."""
-    return bool(ctx.triggered and ctx.triggered[0].get("value"))
+    """Whether some input of this call was really clicked (see clicked_id)."""
+    return clicked_id() is not None

@@ -11,7 +11,7 @@ from dash.exceptions import PreventUpdate
 
 from common.rulelang import to_document
 from common.rules import RuleValidationError
-from dashapp.callbacks.rule_access import admin_or_403, clicked, is_admin, user_or_401
+from dashapp.callbacks.rule_access import admin_or_403, clicked_id, is_admin, user_or_401
 from dashapp.callbacks.rule_builder_form_cb import register_form
 from dashapp.layout_panels import RULE_TABS
 from dashapp.store import DashboardReader, RulesStore, VersionConflict
@@ -100,8 +100,8 @@ def _register_draft(app: Dash, b: Builder) -> None:
         draft, live, comment = args[-3:]
         user = user_or_401()
         message, cls = "", "message"
-        trigger = ctx.triggered_id
-        if trigger == "rb-publish" and clicked():
+        trigger = clicked_id() or ctx.triggered_id  # the poll and reload carry no click
+        if trigger == "rb-publish":
             admin_or_403(user, "rule publish")
             message, cls, done = b.publish(draft, live, comment, user)
             if not done:
@@ -139,8 +139,8 @@ def _register_draft(app: Dash, b: Builder) -> None:
     )
     def rb_list_action(_toggles: Any, _deletes: Any, draft: Any) -> Any:
         """Disable/enable or delete a rule in the draft (built-ins are never deleted)."""
-        trigger = ctx.triggered_id
-        if not clicked() or not isinstance(trigger, dict):
+        trigger = clicked_id()
+        if not isinstance(trigger, dict):
             return no_update
         admin_or_403(user_or_401(), "rule change")
         rid = str(trigger.get("rule"))
@@ -162,7 +162,7 @@ def _register_tabs(app: Dash) -> None:
     def rules_tabs(*_clicks: Any) -> tuple[Any, ...]:
         """Show one tab's panel; the others stay in the page (hidden), so their state is kept."""
         user_or_401()
-        shown = str(ctx.triggered_id or "rules-tab-rules").removeprefix("rules-tab-")
+        shown = str(clicked_id() or "rules-tab-rules").removeprefix("rules-tab-")
         panels = ["rb-panel" + ("" if k == shown else " hidden") for k in keys]
         tabs = ["rb-tab" + (" rb-tab-on" if k == shown else "") for k in keys]
         return (*panels, *tabs, f"{dict(RULE_TABS).get(shown, '')} tab shown")

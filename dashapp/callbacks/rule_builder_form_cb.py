@@ -10,7 +10,7 @@ from dash.exceptions import PreventUpdate
 from werkzeug.exceptions import Forbidden
 
 from common.rulelang import parse_document
-from dashapp.callbacks.rule_access import admin_or_403, clicked, is_admin, user_or_401
+from dashapp.callbacks.rule_access import admin_or_403, clicked, clicked_id, is_admin, user_or_401
 from dashapp.views.rule_builder_editor import Editor, checked, meta_of, row_messages, structure
 from dashapp.views.rule_builder_form import (
     DEL_ROW,
@@ -75,11 +75,11 @@ def _register_open(app: Dash, b: Any) -> None:
     def rb_open(*args: Any) -> tuple[Any, ...]:
         """New, Edit/View, Duplicate, add or remove a row, Apply text: (re)draw the form."""
         row_ids, row_values, meta_ids, raw, draft, editing = args[-6:]
-        if not clicked():
+        trigger = clicked_id()
+        if trigger is None:
             raise PreventUpdate  # buttons drawn, not clicked (a wildcard output takes no no_update)
         user = user_or_401()
         admin = is_admin()
-        trigger = ctx.triggered_id
         if not admin and not (isinstance(trigger, dict) and trigger.get("type") == "rb-edit"):
             raise Forbidden("only admins can change rules")  # analysts only view
         rows = _rows(row_ids, row_values)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State, ctx, no_update
+from dash import ALL, Dash, Input, Output, State, no_update
 
 from common.rules import RuleValidationError
-from dashapp.callbacks.rule_access import admin_or_403, clicked, user_or_401
+from dashapp.callbacks.rule_access import admin_or_403, clicked, clicked_id, user_or_401
 from dashapp.store import RulesStore, VersionConflict
 from dashapp.store.errors import StoreError
 from dashapp.views.versions_view import VIEW, as_text, diff_table, doc_diff, version_options, versions_table
@@ -68,8 +68,8 @@ def register_versions(app: Dash, store: RulesStore) -> None:
     )
     def versions_view(_clicks: Any) -> tuple[Any, ...]:
         user_or_401()
-        trigger = ctx.triggered_id
-        if not clicked() or not isinstance(trigger, dict):
+        trigger = clicked_id()
+        if not isinstance(trigger, dict):
             return no_update, no_update, no_update
         try:
             record = store.version(trigger.get("n"))

@@ -99,8 +99,9 @@ def test_admin_builds_a_rule_an_analyst_sees_its_alert_and_a_restore_removes_it(
     rule_id, merchant = f"rb_online_{tag}", f"M-RB-{tag}"
     admin = analysts(ADMIN)
     page = admin.page
-    expect(page.locator("#rb-live-label")).to_contain_text("v", timeout=WAIT_MS)
     before = store.current().version
+    page.locator("#rb-discard").click()  # start from the live rules, whatever an earlier test left
+    expect(page.locator("#rb-live-label")).to_contain_text(f"v{before} ", timeout=WAIT_MS)
 
     # --- the admin builds the rule in the form ---------------------------------------------------
     page.locator("#rb-new").click()
