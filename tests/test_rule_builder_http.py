@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +13,14 @@ from flask.testing import FlaskClient
 
 from common.keys import RedisKeys
 from common.rulelang import to_document
+from dashapp.app import create_app
+from dashapp.auth.users import add_user
+from dashapp.settings import DashSettings
 from dashapp.store import RulesStore
 from dashapp.store.list_entries import EntryIn
 from dashapp.store.lists import ListStore
 from dashapp.views.lists_view import PAGE_ENTRIES
 from dashapp.views.rule_builder_doc import put_rule
-from tests.test_dash_http import app_client, body, login, users_file  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +35,42 @@ RULE = {
     "explain": "online {usd}",
 }  # fmt: skip
 POST = "/_dash-update-component"
+PASSWORDS = {"ann": "ann-password-1", "root": "root-password-1"}
+
+
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rb") / "users.json"
+    add_user(path, "ann", "analyst", PASSWORDS["ann"])
+    add_user(path, "root", "admin", PASSWORDS["root"])
+    return path
+
+
+@pytest.fixture
+def app(redis_client: redis.Redis, redis_prefix: str, users_file: Path) -> Any:
+    settings = DashSettings(
+        redis_key_prefix=redis_prefix,
+        dash_secret_key="k" * 32,
+        dash_users_file=str(users_file),
+        dash_max_body_bytes=100_000,
+    )
+    return create_app(settings, redis_client)
+
+
+def login(client: FlaskClient, name: str) -> None:
+    """Sign in through the real login form."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    form = {"username": name, "password": PASSWORDS[name], "csrf_token": token, "next": "/"}
+    done = client.post("/login", data=form)
+    assert done.status_code in (302, 303) and "login" not in done.headers["Location"], done.status_code
+
+
+def _slot(spec: dict[str, Any], value: Any) -> Any:
+    """A wildcard slot takes the list as given; any other the value with its id and property."""
+    return (
+        value if isinstance(value, list) else {"id": spec["id"], "property": spec["property"], "value": value}
+    )
 
 
 def _dep(client: FlaskClient, input_id: str) -> dict[str, Any]:
@@ -51,11 +90,17 @@ def _outputs(dep: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _call(client: FlaskClient, dep: dict[str, Any], inputs: list[Any], state: list[Any], changed: str) -> Any:
-    b = body(dep, inputs, state, [changed])
-    b["outputs"] = _outputs(dep) if dep["output"].startswith("..") else b["outputs"]
-    if isinstance(b["outputs"], list):  # a wildcard output: no component of it in this request
-        b["outputs"] = [[] if '["ALL"]' in str(o["id"]) else o for o in b["outputs"]]
-    return client.post(POST, json=b)
+    """POST a renderer-shaped callback body (a wildcard output gets no component in it)."""
+    outputs: Any = _outputs(dep)
+    outputs = [[] if '["ALL"]' in str(o["id"]) else o for o in outputs]
+    body = {
+        "output": dep["output"],
+        "outputs": outputs if dep["output"].startswith("..") else outputs[0],
+        "inputs": [_slot(i, v) for i, v in zip(dep["inputs"], inputs, strict=True)],
+        "state": [_slot(i, v) for i, v in zip(dep["state"], state, strict=True)],
+        "changedPropIds": [changed],
+    }
+    return client.post(POST, json=body)
 
 
 def _publish(client: FlaskClient, draft: Any, version: int, comment: str) -> Any:
@@ -65,8 +110,8 @@ def _publish(client: FlaskClient, draft: Any, version: int, comment: str) -> Any
 
 
 @pytest.fixture
-def signed(app_client: Any) -> tuple[FlaskClient, FlaskClient]:  # noqa: F811
-    analyst, admin = app_client.server.test_client(), app_client.server.test_client()
+def signed(app: Any) -> tuple[FlaskClient, FlaskClient]:
+    analyst, admin = app.server.test_client(), app.server.test_client()
     login(analyst, "ann")
     login(admin, "root")
     return analyst, admin
