@@ -246,3 +246,25 @@ def test_forged_values_get_an_answer_never_a_500(signed: tuple[FlaskClient, Flas
     for input_id, inputs, state in cases:
         resp = _call(admin, _dep(admin, input_id), inputs, state, f"{input_id}.n_clicks")
         assert resp.status_code < 500, (input_id, resp.status_code, resp.get_data(as_text=True)[:300])
+
+
+def test_an_aggregates_of_choices_follow_its_kind(signed: tuple[FlaskClient, FlaskClient]) -> None:
+    _, admin = signed
+    dep = next(
+        d
+        for d in admin.get("/_dash-dependencies").get_json()
+        if any('"part":"agg"' in str(i["id"]).replace(" ", "") for i in d["inputs"])
+    )
+    row = {"type": "rb-in", "row": 0, "kind": "agg"}
+    body = {
+        "output": dep["output"],
+        "outputs": [{"id": {**row, "part": "of"}, "property": p} for p in ("options", "value")],
+        "inputs": [{"id": {**row, "part": "agg"}, "property": "value", "value": "distinct"}],
+        "state": [{"id": {**row, "part": "of"}, "property": "value", "value": ""}],
+        "changedPropIds": [],
+    }
+    resp = admin.post(POST, json=body)
+    assert resp.status_code == 200
+    out = next(iter(resp.get_json()["response"].values()))
+    assert [o["value"] for o in out["options"]] == ["merchant_id", "country", "city", "merchant_category"]
+    assert out["value"] == "merchant_id"  # count's empty "of" is not a distinct column

@@ -153,6 +153,7 @@ def _register_sync(app: Dash, b: Any) -> None:
     )
     def rb_agg_of(agg: Any, current: Any) -> tuple[Any, ...]:
         """What an aggregate can be "of" follows its kind (count: nothing; distinct: a column)."""
+        user_or_401()
         choices = AGG_OF.get(str(agg), ("",))
         options = [{"label": c or "\u2013", "value": c} for c in choices]
         return options, current if current in choices else choices[0]
