@@ -8,7 +8,15 @@ from common.rulelang import parse_document, to_document
 from common.rules import default_rules
 from dashapp.store.models import TxnRow
 from dashapp.views.rule_builder_doc import index_of, put_rule
-from dashapp.views.rule_builder_editor import Editor, checked, new_id, row_messages, structure
+from dashapp.views.rule_builder_editor import (
+    Editor,
+    checked,
+    input_classes,
+    meta_classes,
+    new_id,
+    row_messages,
+    structure,
+)
 from dashapp.views.rule_builder_preview import BUILTIN_SAMPLE, explanation, sample_from_row
 from dashapp.views.rule_builder_rows import blank_row
 from dashapp.views.versions_view import as_text
@@ -105,3 +113,17 @@ def test_preview_renders_the_explanation_with_the_languages_formatter() -> None:
     assert event is not None and event.currency == "EUR"
     assert explanation(RULE, event, {"EUR": 1.1}) == "online grocery $11.00; 3 countries in 24 h (limit 3)"
     assert sample_from_row(TxnRow(txn_id="t2", ts="not a time", amount=1.0)) is None
+
+
+def test_the_input_at_fault_is_marked_and_only_it() -> None:
+    editor = Editor({"index": -1, "base": {}, "open": True})
+    rows = [{**blank_row("field"), "value": "1"}, {**blank_row("field"), "value": "lots"}]
+    meta = {**_meta(RULE), "id": "online_huge", "explain": "x"}
+    _, _, problems = checked(_draft(), editor, (meta, "all", rows), parse_document, None)
+    ids = [{"row": n, "part": p, "kind": "field"} for n in (0, 1) for p in ("field", "value")]
+    assert input_classes(problems, ids) == ["rb-select", "rb-text", "rb-select", "rb-text rb-invalid"]
+    assert meta_classes(problems, ["id", "explain"]) == ["rb-text", "rb-textarea"]
+    _, _, named = checked(
+        _draft(), editor, ({**meta, "explain": "{nope}"}, "all", rows[:1]), parse_document, None
+    )
+    assert meta_classes(named, ["id", "explain"]) == ["rb-text", "rb-textarea rb-invalid"]

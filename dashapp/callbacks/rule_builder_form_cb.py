@@ -11,7 +11,16 @@ from werkzeug.exceptions import Forbidden
 
 from common.rulelang import parse_document
 from dashapp.callbacks.rule_access import admin_or_403, clicked, clicked_id, is_admin, user_or_401
-from dashapp.views.rule_builder_editor import Editor, checked, meta_of, row_messages, structure
+from dashapp.views.rule_builder_doc import NO_PROBLEMS
+from dashapp.views.rule_builder_editor import (
+    Editor,
+    checked,
+    input_classes,
+    meta_classes,
+    meta_of,
+    row_messages,
+    structure,
+)
 from dashapp.views.rule_builder_form import (
     DEL_ROW,
     IN_TYPE,
@@ -114,6 +123,8 @@ def _register_sync(app: Dash, b: Any) -> None:
         Output({"type": ROW_MSG, "row": ALL}, "children"),
         Output({"type": META_MSG, "field": ALL}, "children"),
         Output("rb-preview", "children"),
+        Output(ROWS, "className"),
+        Output(META, "className"),
         Input(ROWS, "value"),
         Input(META, "value"),
         Input("rb-comb", "value"),
@@ -131,8 +142,18 @@ def _register_sync(app: Dash, b: Any) -> None:
         editor = Editor(editing)
         n_rows = len(ctx.outputs_list[1])
         meta_fields = [str(o["id"].get("field")) for o in ctx.outputs_list[2]]
+        in_ids = [o["id"] for o in ctx.outputs_list[4]]
+        meta_inputs = [str(o["id"].get("field")) for o in ctx.outputs_list[5]]
         if not editor.open:
-            return no_update, [""] * n_rows, [""] * len(meta_fields), no_update
+            fine = NO_PROBLEMS
+            return (
+                no_update,
+                [""] * n_rows,
+                [""] * len(meta_fields),
+                no_update,
+                input_classes(fine, in_ids),
+                meta_classes(fine, meta_inputs),
+            )
         form = (meta_of(meta_ids, meta_in), comb, _rows(row_ids, row_values))
         doc = _doc(draft)
         rule, _placed, problems = checked(doc, editor, form, parse_document, b.list_names())
@@ -142,7 +163,9 @@ def _register_sync(app: Dash, b: Any) -> None:
         event, real = b.sample()
         rates: dict[str, float] = doc["currency"] if isinstance(doc.get("currency"), dict) else {}
         text = as_text(rule, "JSON" if fmt == "JSON" else "YAML")
-        return text, row_messages(problems, n_rows), messages, preview_view(rule, event, real, rates)
+        preview = preview_view(rule, event, real, rates)
+        marks = input_classes(problems, in_ids), meta_classes(problems, meta_inputs)
+        return (text, row_messages(problems, n_rows), messages, preview, *marks)
 
     @app.callback(
         Output({"type": IN_TYPE, "row": MATCH, "part": "of", "kind": "agg"}, "options"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from common.rulelang import load_text
@@ -17,7 +17,7 @@ from dashapp.views.rule_builder_doc import (
     put_rule,
     rules_of,
 )
-from dashapp.views.rule_builder_form import DEL_ROW, PART_LABELS, rule_from_meta
+from dashapp.views.rule_builder_form import DEL_ROW, PART_LABELS, input_class, meta_class, rule_from_meta
 from dashapp.views.rule_builder_rows import KINDS, NotAForm, Row, blank_row, condition_to_rows, row_to_leaf
 
 
@@ -148,6 +148,21 @@ def checked(
     rule = editor.rule(meta, comb, rows)
     doc, index = editor.placed(draft, rule)
     return rule, doc, check_rule(doc, index, validate, known_lists)
+
+
+def input_classes(problems: Problems, ids: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The class of each row input (ids in the page's order), the one at fault marked."""
+    out = []
+    for i in ids:
+        row, part, kind = i.get("row"), str(i.get("part")), str(i.get("kind"))
+        fault = problems.rows.get(row) if isinstance(row, int) else None
+        out.append(input_class(kind, part, fault is not None and fault[0] == part))
+    return out
+
+
+def meta_classes(problems: Problems, fields: Sequence[str]) -> list[str]:
+    """The class of each of the rule's own inputs, the one at fault marked."""
+    return [meta_class(f, f in problems.meta) for f in fields]
 
 
 def row_messages(problems: Problems, n_rows: int) -> list[str]:

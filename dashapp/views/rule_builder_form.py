@@ -75,6 +75,18 @@ def _choices(kind: str, part: str, row: Row, lists: Sequence[str]) -> list[dict[
     return options
 
 
+def input_class(kind: str, part: str, invalid: bool = False) -> str:
+    """The class of a row input (a choice or a text box); `rb-invalid` marks the one at fault."""
+    base = "rb-select" if _choices(kind, part, {}, ()) is not None else "rb-text"
+    return base + (" rb-invalid" if invalid else "")
+
+
+def meta_class(field: str, invalid: bool = False) -> str:
+    """The class of one of the rule's own inputs; `rb-invalid` marks the one at fault."""
+    base = {"enabled": "rb-select", "explain": "rb-textarea"}.get(field, "rb-text")
+    return base + (" rb-invalid" if invalid else "")
+
+
 def in_id(row: int, part: str, kind: str) -> dict[str, Any]:
     """Pattern-matching id of one row input."""
     return {"type": IN_TYPE, "row": row, "part": part, "kind": kind}
@@ -92,7 +104,7 @@ def _control(n: int, part: str, row: Row, editable: bool, lists: Sequence[str]) 
             value=value,
             clearable=False,
             disabled=not editable,
-            className="rb-select",
+            className=input_class(kind, part),
         )
     return dcc.Input(
         id=cid,
@@ -102,7 +114,7 @@ def _control(n: int, part: str, row: Row, editable: bool, lists: Sequence[str]) 
         disabled=not editable,
         maxLength=4000,
         placeholder=_PLACEHOLDER.get(part, ""),
-        className="rb-text",
+        className=input_class(kind, part),
     )
 
 

@@ -121,8 +121,10 @@ def test_admin_builds_a_rule_an_analyst_sees_its_alert_and_a_restore_removes_it(
     explain.fill("online at {merchant_id}: {usd}")
     explain.blur()
     expect(page.locator("#rb-row-1 .rb-msg")).to_contain_text("expected a number", timeout=WAIT_MS)
+    expect(page.locator("#rb-row-1 .rb-part-value .rb-invalid")).to_have_count(1)  # the input at fault
     _typed(page, "#rb-row-1 .rb-part-value input", "5")
     expect(page.locator("#rb-row-1 .rb-msg")).to_be_empty(timeout=WAIT_MS)
+    expect(page.locator("#rb-editor .rb-invalid")).to_have_count(0)
     raw = page.locator("#rb-raw")
     expect(raw).to_have_value(re.compile(rf"id: {rule_id}[\s\S]*value: {merchant}"), timeout=WAIT_MS)
     expect(page.locator("#rb-preview-text")).to_contain_text("online at ", timeout=WAIT_MS)
