@@ -266,3 +266,19 @@ class RedisKeys:
     def alert_retention(self) -> str:
         """HASH the retention sweep's report: days, cutoff_ms, swept, kept_unresolved, at_ms."""
         return f"{self.prefix}alerts:retention"
+
+    # --- API tokens (dashapp.auth.tokens): only SHA-256 digests of the secrets are stored ------------
+    @property
+    def api_tokens(self) -> str:
+        """HASH token id -> JSON {id, user, name, created_ms, digest} (what admins list and revoke)."""
+        return f"{self.prefix}api:tokens"
+
+    @property
+    def api_token_digests(self) -> str:
+        """HASH hex SHA-256 of a token -> JSON {id, user}: the one lookup a Bearer request pays."""
+        return f"{self.prefix}api:token-digests"
+
+    @property
+    def api_tokens_used(self) -> str:
+        """HASH token id -> last use (epoch ms); each worker writes it at most once a minute per token."""
+        return f"{self.prefix}api:tokens-used"

@@ -1,4 +1,4 @@
-"""CLI: `python -m dashapp users add|list|ensure-admin` and `python -m dashapp serve` (development)."""
+"""CLI: `python -m dashapp users add|list|ensure-admin`, `tokens create|list|revoke`, `serve` (dev)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import secrets
 import sys
 
 from common.settings import ConfigError, from_env
+from dashapp.auth.tokens import TokenError
 from dashapp.auth.users import ROLES, UserDirectory, UserFileError, add_user
+from dashapp.rules_cli import add_commands as add_rules_commands
+from dashapp.rules_cli import run as run_rules
 from dashapp.settings import DashSettings
 
 
@@ -44,6 +47,28 @@ def _users(args: argparse.Namespace, settings: DashSettings) -> int:
     return 0
 
 
+def _tokens(args: argparse.Namespace, settings: DashSettings) -> int:
+    """`tokens create|list|revoke`: the admin's side of per-user API tokens (dashapp/auth/tokens.py)."""
+    from common.keys import RedisKeys
+    from dashapp.app import redis_client
+    from dashapp.auth.tokens import TokenStore
+
+    store = TokenStore(redis_client(settings.redis_url), RedisKeys(settings.redis_key_prefix))
+    if args.action == "create":
+        if UserDirectory(settings.dash_users_file).get(args.user) is None:
+            raise UserFileError(f"no user {args.user!r} in {os.path.abspath(settings.dash_users_file)}")
+        info, secret = store.create(args.user, args.name)
+        sys.stdout.write(secret + "\n")  # the only time it is shown: stdout, so it can be piped to a file
+        sys.stderr.write(f"token {info.id} for {info.user} created; store it now, it is not shown again\n")
+    elif args.action == "list":
+        for t in store.all():
+            sys.stdout.write(f"{t.id}\t{t.user}\t{t.name}\t{t.created_ms}\t{t.last_used_ms or '-'}\n")
+    elif store.revoke(args.id) is None:
+        sys.stderr.write(f"error: no token {args.id!r}\n")
+        return 1
+    return 0
+
+
 def _serve(args: argparse.Namespace, settings: DashSettings) -> int:
     from dashapp.app import create_app, redis_client
 
@@ -65,14 +90,30 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_sub.add_parser("list", help="list users and roles")
     users_sub.add_parser("ensure-admin", help="create user admin (DASH_ADMIN_PASSWORD) if no admin exists")
+    tokens = sub.add_parser("tokens", help="per-user API tokens (Authorization: Bearer)")
+    tokens_sub = tokens.add_subparsers(dest="action", required=True)
+    create = tokens_sub.add_parser("create", help="create a token for USER; prints it once on stdout")
+    create.add_argument("user")
+    create.add_argument("--name", default="", help="what it is for, e.g. the script's name")
+    tokens_sub.add_parser("list", help="id, user, name, created and last used (ms); never the token")
+    revoke = tokens_sub.add_parser("revoke", help="revoke a token by its id (tok_...)")
+    revoke.add_argument("id")
+    add_rules_commands(sub)  # rules validate|export|apply, lists export|apply (dashapp.rules_cli)
     serve = sub.add_parser("serve", help="development server (use gunicorn in production)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8050)
     args = parser.parse_args(argv)
+    if args.command in ("rules", "lists"):
+        try:
+            return run_rules(args)
+        except ConfigError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 2
     try:
         settings = from_env(DashSettings)
-        return _users(args, settings) if args.command == "users" else _serve(args, settings)
-    except (UserFileError, ConfigError) as exc:
+        commands = {"users": _users, "tokens": _tokens, "serve": _serve}
+        return commands[args.command](args, settings)
+    except (UserFileError, ConfigError, TokenError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
 

@@ -9,9 +9,13 @@ import time
 import redis
 from flask import Flask, Response, jsonify, request, stream_with_context
 
+from dashapp.api_actions import install_alert_actions
 from dashapp.api_lists import install_lists_api
 from dashapp.api_rules import install_rules_api
-from dashapp.store import DashboardReader, RulesStore
+from dashapp.api_tokens import install_tokens_api
+from dashapp.auth.tokens import TokenStore, install_tokens
+from dashapp.openapi import install_openapi
+from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
 from dashapp.store.lists import ListStore
 from dashapp.store.search import AlertSearch
 from dashapp.store.search_query import InvalidQuery, parse_query
@@ -77,3 +81,8 @@ def install_api(server: Flask, reader: DashboardReader, client: redis.Redis) -> 
     rules = RulesStore(client, reader.keys)
     install_rules_api(server, rules)
     install_lists_api(server, ListStore(client, reader.keys, in_use=rules.lists_in_use))
+    install_alert_actions(server, AlertWorkflow(client, reader.keys))  # POST /api/alerts/<id>/...
+    tokens = TokenStore(client, reader.keys)
+    install_tokens(server, tokens)  # Bearer tokens for the access guard
+    install_tokens_api(server, tokens)
+    install_openapi(server)

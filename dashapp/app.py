@@ -27,9 +27,10 @@ from dashapp.callbacks.clientside import register_clientside
 from dashapp.callbacks.lists_cb import register_lists
 from dashapp.callbacks.rule_builder_cb import register_rule_builder
 from dashapp.callbacks.rules_cb import register_rules
-from dashapp.callbacks.versions_cb import register_versions
 from dashapp.callbacks.search_cb import register_search
+from dashapp.callbacks.versions_cb import register_versions
 from dashapp.callbacks.workflow_cb import register_workflow
+from dashapp.http_metrics import install_http_metrics
 from dashapp.layout import build_layout
 from dashapp.security import install_csp, install_security
 from dashapp.settings import DashSettings, resolve_secret_key
@@ -135,6 +136,7 @@ def create_app(
     register_lists(app, lists)
     register_clientside(app)
     install_csp(server, app.csp_hashes())  # after every callback: Dash hashes its inline scripts
+    install_http_metrics(server, redis_client, keys, settings.dash_metrics_token)  # wraps every WSGI layer
     _prepare_dash(app)
     logger.info(
         "dashapp: created prefix=%s users_file=%s", settings.redis_key_prefix, settings.dash_users_file

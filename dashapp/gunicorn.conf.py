@@ -1,8 +1,11 @@
 # ruff: noqa: N999 - gunicorn looks for this file name
 """gunicorn settings for the dashboard: `gunicorn -c dashapp/gunicorn.conf.py dashapp.wsgi:server`."""
 
+import glob
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("DASH_BIND", "127.0.0.1:8050")
 worker_class = "gthread"
@@ -32,6 +35,16 @@ control_socket_disable = True
 # The heartbeat file is touched on every loop of every worker: keep it in memory, not on a disk.
 _SHM = "/dev/shm"  # noqa: S108 - gunicorn creates its heartbeat file there with mkstemp
 worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
+# /metrics under several workers (dashapp/http_metrics.py): prometheus_client counts in per-process
+# files when PROMETHEUS_MULTIPROC_DIR is set before it is imported (workers import it with the app,
+# after this file ran) and a scrape of any worker sums them. Each start begins from zero.
+_METRICS_DIR_GIVEN = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+    prefix="dashapp-metrics-", dir=worker_tmp_dir
+)
+for _stale in glob.glob(os.path.join(metrics_dir, "*.db")):
+    os.remove(_stale)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
 
 def post_worker_init(worker: object) -> None:
@@ -47,3 +60,16 @@ def post_worker_init(worker: object) -> None:
     sys.setswitchinterval(gil_switch_interval_s)
     gc.collect()
     gc.freeze()
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker ended (restart, crash): its live gauges stop counting; its counters still add up."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    """The master stops: remove the metrics directory it made (a given one is left to its owner)."""
+    if not _METRICS_DIR_GIVEN:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -62,6 +62,11 @@ class DashSettings(RedisSettings):
         500,
         "live data is read once per frame per worker and shared by every tab (so it can be one frame old)",
     )
+    dash_metrics_token: str = setting(
+        "",
+        "scrape secret for `GET /metrics` (`Authorization: Bearer <it>`); empty: admin sessions only",
+        shown="empty",
+    )
     dash_alert_sla_min: float = setting(
         30.0, "an open alert older than this is highlighted as overdue in search and My queue"
     )

@@ -10,12 +10,14 @@ from flask_login import current_user
 
 from dashapp.auth.basic import parse_basic
 from dashapp.auth.core import Auth
+from dashapp.auth.tokens import is_bearer, token_user
 from dashapp.auth.users import User
 
 logger = logging.getLogger(__name__)
 
 LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
+METRICS_PATH = "/metrics"  # Prometheus: the view checks its own scrape token (dashapp.http_metrics)
 PUBLIC_PATHS = frozenset({"/healthz", LOGIN_PATH, "/_favicon.ico", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/_dash-component-suites/",)  # framework JS/CSS shipped inside the packages
 JSON_PREFIXES = ("/_dash-", "/api/", "/assets/", "/_reload-hash")
@@ -59,10 +61,12 @@ def _basic_user(auth: Auth) -> User | Response | None:
 def guard(auth: Auth) -> Response | None:
     """Before every request: let public paths and signed-in users through, refuse the rest."""
     path = request.path
-    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or current_user.is_authenticated:
+    own_check = path == METRICS_PATH  # the view checks the scrape token or an admin session itself
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or own_check or current_user.is_authenticated:
         return None
     if path.startswith("/api/"):
-        found = _basic_user(auth)
+        bearer = is_bearer(request.headers.get("Authorization"))  # per-user API token (auth/tokens.py)
+        found = token_user(auth.users) if bearer else _basic_user(auth)
         if isinstance(found, Response):
             return found
         if found is not None:
