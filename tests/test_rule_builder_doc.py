@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from common.rulelang import parse_document, to_document
-from common.rules import default_rules
+from common.rules import RuleValidationError, default_rules
 from dashapp.views.lists_view import PAGE_ENTRIES, page_of
 from dashapp.views.rule_builder_doc import (
     changes,
@@ -138,3 +140,24 @@ def test_a_list_page_never_holds_more_than_a_page() -> None:
     assert page == (100_000 - 1) // PAGE_ENTRIES and len(shown) == 100_000 - page * PAGE_ENTRIES
     shown, page, total = page_of(rows, 0, "c-00001")
     assert total == 10 and [v for v, _ in shown][:2] == ["C-000010", "C-000011"]
+
+
+def test_suppressions_are_added_and_removed_in_the_draft_and_validated() -> None:
+    from dashapp.views import rule_builder_supp as supp
+
+    doc = _doc()
+    assert supp.rules_text(" online_big, velocity ") == ["online_big", "velocity"]
+    assert supp.rules_text("") == ["*"] and supp.rules_text("velocity *") == ["*"]
+    one = supp.add(doc, "snoozed_cards", "card_id", "*")
+    two = supp.add(one, "trusted_merchants", "merchant_id", "online_big")
+    assert supp.suppressions_of(two) == [
+        {"list": "snoozed_cards", "field": "card_id", "rules": ["*"]},
+        {"list": "trusted_merchants", "field": "merchant_id", "rules": ["online_big"]},
+    ]
+    cfg = parse_document(two, ["snoozed_cards", "trusted_merchants"])
+    assert [s.list_ for s in cfg.suppressions] == ["snoozed_cards", "trusted_merchants"]
+    assert supp.suppressions_of(supp.remove(two, 0)) == supp.suppressions_of(two)[1:]
+    assert supp.remove(two, "x") == two and supp.suppressions_of(doc) == []
+    with pytest.raises(RuleValidationError) as bad:
+        parse_document(supp.add(doc, "snoozed_cards", "card_id", "no_such_rule"), ["snoozed_cards"])
+    assert bad.value.path.startswith("suppressions[0]")

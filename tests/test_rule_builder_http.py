@@ -268,3 +268,23 @@ def test_an_aggregates_of_choices_follow_its_kind(signed: tuple[FlaskClient, Fla
     out = next(iter(resp.get_json()["response"].values()))
     assert [o["value"] for o in out["options"]] == ["merchant_id", "country", "city", "merchant_category"]
     assert out["value"] == "merchant_id"  # count's empty "of" is not a distinct column
+
+
+def test_suppressions_are_admin_only_and_refused_when_invalid(
+    signed: tuple[FlaskClient, FlaskClient], redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    analyst, admin = signed
+    ListStore(redis_client, keys).put("snoozed_cards", [EntryIn("C-1")], "setup")
+    draft = to_document(RulesStore(redis_client, keys).current().rules)
+    dep = _dep(admin, "rb-supp-add")
+
+    def add(client: FlaskClient, name: str, rules: str) -> Any:
+        return _call(client, dep, [1, []], [name, "card_id", rules, draft], "rb-supp-add.n_clicks")
+
+    assert add(analyst, "snoozed_cards", "*").status_code == 403
+    unknown = add(admin, "no_such_list", "*").get_data(as_text=True)
+    assert "Not added: suppressions[0].list" in unknown
+    done = add(admin, "snoozed_cards", "velocity").get_json()["response"]
+    assert done["rb-draft"]["data"]["suppressions"] == [
+        {"list": "snoozed_cards", "field": "card_id", "rules": ["velocity"]}
+    ]

@@ -9,13 +9,14 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from common.rulelang import to_document
+from common.rulelang import parse_document, to_document
 from common.rules import RuleValidationError
 from dashapp.callbacks.rule_access import admin_or_403, clicked_id, is_admin, user_or_401
 from dashapp.callbacks.rule_builder_form_cb import register_form
 from dashapp.layout_panels import RULE_TABS
 from dashapp.store import DashboardReader, RulesStore, VersionConflict
 from dashapp.store.errors import StoreError
+from dashapp.views import rule_builder_supp as supp
 from dashapp.views.rule_builder_doc import delete, toggle
 from dashapp.views.rule_builder_list import draft_summary, rules_table
 from dashapp.views.rule_builder_preview import BUILTIN_SAMPLE, sample_from_row
@@ -120,15 +121,47 @@ def _register_draft(app: Dash, b: Builder) -> None:
     @app.callback(
         Output("rb-rules", "children"),
         Output("rb-draft-summary", "children"),
+        Output("rb-supp", "children"),
+        Output("rb-supp-list", "options"),
         Input("rb-draft", "data"),
         Input("rb-live", "data"),
     )
     def rb_table(draft: Any, live: Any) -> tuple[Any, ...]:
+        """The draft's rules and suppressions, and what publishing it would change."""
         user_or_401()
         live_doc = live.get("doc") if isinstance(live, dict) else None
-        return rules_table(as_doc(draft), as_doc(live_doc), is_admin()), draft_summary(
-            as_doc(draft), as_doc(live_doc)
-        )
+        extra = (supp.table(as_doc(draft), is_admin()), b.list_names())
+        shown = rules_table(as_doc(draft), as_doc(live_doc), is_admin())
+        return shown, draft_summary(as_doc(draft), as_doc(live_doc)), *extra
+
+    @app.callback(
+        Output("rb-draft", "data", allow_duplicate=True),
+        Output("rb-supp-msg", "children"),
+        Output("rb-supp-msg", "className"),
+        Input("rb-supp-add", "n_clicks"),
+        Input({"type": supp.DEL, "n": ALL}, "n_clicks"),
+        State("rb-supp-list", "value"),
+        State("rb-supp-field", "value"),
+        State("rb-supp-rules", "value"),
+        State("rb-draft", "data"),
+        prevent_initial_call=True,
+    )
+    def rb_suppression(
+        _add: Any, _dels: Any, name: Any, field: Any, rules: Any, draft: Any
+    ) -> tuple[Any, ...]:
+        """Add or remove a suppression in the draft (admins); an added one must validate."""
+        trigger = clicked_id()
+        if trigger is None:
+            raise PreventUpdate
+        admin_or_403(user_or_401(), "suppression change")
+        if isinstance(trigger, dict):
+            return supp.remove(as_doc(draft), trigger.get("n")), "Removed from the draft.", "message ok"
+        new = supp.add(as_doc(draft), name, field, rules)
+        try:
+            parse_document(new, b.list_names())
+        except RuleValidationError as exc:
+            return no_update, f"Not added: {exc}", "message error"
+        return new, "Added to the draft: publish to make it live.", "message ok"
 
     @app.callback(
         Output("rb-draft", "data", allow_duplicate=True),

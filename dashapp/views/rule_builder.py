@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dashapp.views import rule_builder_supp as supp
 from dashapp.views.rule_builder_form import META_MSG, meta_fields
 
 
@@ -168,6 +169,7 @@ def builder_panel(admin: bool) -> html.Div:
                 className="rb-top",
             ),
             html.Div(id="rb-rules", className="rb-rules"),
+            supp.panel(admin),
             _publish_bar(admin),
             html.Div(id="rb-message", className="message", role="status"),
             _form(admin),
