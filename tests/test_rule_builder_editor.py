@@ -127,3 +127,40 @@ def test_the_input_at_fault_is_marked_and_only_it() -> None:
         _draft(), editor, ({**meta, "explain": "{nope}"}, "all", rows[:1]), parse_document, None
     )
     assert meta_classes(named, ["id", "explain"]) == ["rb-text", "rb-textarea rb-invalid"]
+
+
+def _walk(node: Any, parents: tuple[Any, ...] = ()) -> Any:
+    yield node, parents
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _walk(child, (*parents, node))
+
+
+def test_every_builder_input_is_named_by_a_label_and_no_control_nests_another() -> None:
+    from dash import dcc, html
+
+    from dashapp.layout_panels import rules_section
+    from dashapp.views.rule_builder_form import rows_component
+
+    rows = [blank_row(k) for k in ("field", "agg", "feature", "list")]
+    for admin in (True, False):
+        trees = [rules_section(admin), html.Div(rows_component(rows, admin, ["deny_cards"]))]
+        controls = 0
+        for tree in trees:
+            for node, parents in _walk(tree):
+                if isinstance(node, dcc.Input | dcc.Dropdown | dcc.Textarea | dcc.Upload):
+                    if getattr(node, "type", None) == "hidden":
+                        continue  # the logout form's CSRF token
+                    controls += 1
+                    labels = [p for p in parents if isinstance(p, html.Label)]
+                    assert labels, f"{node.id} has no label"
+                    text = "".join(
+                        n.children
+                        for n, _ in _walk(labels[-1])
+                        if isinstance(getattr(n, "children", None), str)
+                    )
+                    assert text.strip(), f"{node.id}: empty label"
+                if isinstance(node, html.Button):
+                    assert not any(isinstance(p, html.Button | html.Label) for p in parents), node.id
+        assert controls > 40
