@@ -31,6 +31,7 @@ from bench import (
     sec_memory,
     sec_producer,
     sec_quality,
+    sec_registry,
     sec_search,
 )
 from bench.config import sizes_for
@@ -45,6 +46,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "dash": sec_dash.run,
     "memory": sec_memory.run,
     "search": sec_search.run,
+    "registry": sec_registry.run,
 }
 BENCH_DIR = REPO_ROOT / "bench"
 
