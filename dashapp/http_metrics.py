@@ -22,11 +22,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from werkzeug.wsgi import ClosingIterator
 
 from common.keys import RedisKeys
 from dashapp.auth.core import app_auth, current_role
 from dashapp.auth.guard import METRICS_PATH
+from dashapp.security import CATCH_ALL_RULE
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class HttpMetrics:
         )
         self.latency = Histogram(
             "dashapp_http_request_duration_seconds",
-            "Time from the request reaching the app to the end of its answer, by route template",
+            "Time from the request reaching the app to its answer's headers, by route template",
             ["route", "method"],
             buckets=BUCKETS,
             registry=self.registry,
@@ -102,24 +102,24 @@ class MetricsMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         start = time.perf_counter()
-        status = ["500", ""]  # the answer's status code, and whether it was counted
+        counted = [False]
+
+        def count(status: str) -> None:
+            if not counted[0]:
+                counted[0] = True
+                self.metrics.observe(self._route(environ), str(environ.get("REQUEST_METHOD", "")),
+                                     status, time.perf_counter() - start)  # fmt: skip
 
         def record_status(line: str, headers: Any, exc_info: Any = None) -> Any:
-            status[0] = line[:3]
+            # counted when the headers go out: a streamed body (the CSV export) is timed to its
+            # first byte, and a client that never reads the body is counted all the same
+            count(line[:3])
             return start_response(line, headers, exc_info) if exc_info else start_response(line, headers)
 
-        def done() -> None:
-            if not status[1]:  # once: at the end of the body or at close, whichever comes first
-                status[1] = "done"
-                self.metrics.observe(self._route(environ), str(environ.get("REQUEST_METHOD", "")),
-                                     status[0], time.perf_counter() - start)  # fmt: skip
-
         try:
-            body = self.inner(environ, record_status)
-        except BaseException:
-            done()
-            raise
-        return ClosingIterator(_then(body, done), [done])
+            return self.inner(environ, record_status)
+        finally:
+            count("500")  # the app raised before answering (Flask and the tick front answer eagerly)
 
     def __getattr__(self, name: str) -> Any:
         """Anything else is the wrapped app's (e.g. the tick front's `answered` count)."""
@@ -141,12 +141,6 @@ def scrape_allowed(header: str | None, secret: str) -> bool:
     return hmac.compare_digest(sent.strip().encode("utf-8", "replace"), secret.encode("utf-8", "replace"))
 
 
-def _then(body: Iterable[bytes], done: Callable[[], None]) -> Iterator[bytes]:
-    """The body's chunks, then `done()` once the last one is out (a streamed CSV counts to its end)."""
-    yield from body
-    done()
-
-
 def install_http_metrics(
     server: Flask, redis_client: redis.Redis, keys: RedisKeys, scrape_token: str
 ) -> HttpMetrics:
@@ -162,8 +156,9 @@ def install_http_metrics(
         return rules[0]
 
     def note_route(sender: Flask, **_: Any) -> None:
-        rule = request.url_rule
-        request.environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED
+        rule = request.url_rule  # Dash's catch-all rule only ever answers 404 (dashapp.security)
+        known = rule is not None and rule.rule != CATCH_ALL_RULE
+        request.environ[ROUTE_KEY] = rule.rule if known and rule is not None else UNMATCHED
 
     def scrape() -> Response:
         admin = current_role() == "admin"  # an admin's browser session (the guard let /metrics through)
