@@ -1,0 +1,95 @@
+"""Builders of OpenAPI 3 operations and parameters, shared by the paths in dashapp/openapi.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+Op = dict[str, Any]
+
+
+def ok(description: str, media: str = JSON) -> dict[str, Any]:
+    return {"description": description, "content": {media: {"schema": {"type": "object"}}}}
+
+
+def err(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def op(
+    summary: str,
+    answer: dict[str, Any],
+    *,
+    code: str = "200",
+    params: list[Any] | None = None,
+    body: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    tag: str = "alerts",
+) -> Op:
+    responses = {
+        code: answer,
+        "401": err("not authenticated"),
+        **{c: err(d) for c, d in (errors or {}).items()},
+    }
+    out: Op = {"summary": summary, "tags": [tag], "responses": responses}
+    if params:
+        out["parameters"] = params
+    if body:
+        out["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
+    return out
+
+
+def path(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def query(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]
+
+
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": 'the version the caller saw, e.g. "3" (the ETag); or `version` in the body',
+}
+WRITE_ERRORS = {
+    "400": "malformed body, version or note",
+    "403": "refused (role, or a session without X-CSRF-Token)",
+    "404": "no such alert",
+    "409": "version conflict (answer carries current_version and the alert) or the status forbids the action",
+    "413": "body too large",
+    "415": "body is not application/json",
+    "428": "no version given",
+}
+VERSIONED: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "version": {"type": "integer", "minimum": 1},
+        "note": {"type": "string", "maxLength": 1000},
+    },
+}
+ALERT = path("alert_id", "the alert's id")
+RULE_VERSION = path("n", "a rule-set version number")
+LIST = path("name", "the list's name")
+ADMIN = {"403": "admins only (or a session write without X-CSRF-Token)"}
+
+
+def alert_action(summary: str, extra: dict[str, Any] | None = None, required: list[str] | None = None) -> Op:
+    schema = {**VERSIONED, "properties": {**VERSIONED["properties"], **(extra or {})}}
+    if required:
+        schema["required"] = required
+    return op(
+        summary,
+        ok("the alert after the action (ETag: its version)"),
+        params=[ALERT, IF_MATCH],
+        body=schema,
+        errors=WRITE_ERRORS,
+    )
