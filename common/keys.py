@@ -23,6 +23,8 @@ EVAL_OPEN_MAX = 10_000  # instance ids kept per scenario set; the rest count as 
 RULE_VERSIONS_MAX = 1_000  # rule-set versions kept; publishing version n drops version n - 1000
 LISTS_AUDIT_MAX = 1_000  # list change records kept
 LIST_ENTRIES_MAX = 1_000_000  # entries one list may hold (a write that would exceed it is refused)
+LIST_CHANGES_MAX = 64  # change records kept per list (a bridge further behind reloads the list)
+LIST_DELTA_MAX = 1_000  # a change touching more values is recorded as "reload it all"
 LIST_STAGING_TTL_S = 600  # a large list write that dies half-way leaves no key behind for long
 
 
@@ -169,13 +171,18 @@ class RedisKeys:
 
     @property
     def lists_index(self) -> str:
-        """HASH list name -> that list's version (HINCRBY'd by each of its changes): which lists exist
-        (an emptied list has no entries key) and which changed since a bridge last loaded them."""
+        """HASH list name -> that list's version (the `lists_version` value of its last change): which
+        lists exist (an emptied list has no entries key) and which changed since a bridge loaded them."""
         return f"{self.prefix}lists:index"
 
     def list_entries(self, name: str) -> str:
         """HASH value -> JSON {expires_ms (null = never), note, by, at (ISO-8601 UTC)}: one list."""
         return f"{self.prefix}list:{name}"
+
+    def list_changes(self, name: str) -> str:
+        """LIST (newest first) of JSON {v: the list's version, values: [values touched] or null (reload
+        it all)}, pushed with each change; LIST_CHANGES_MAX kept, deleted with the list."""
+        return f"{self.prefix}list-changes:{name}"
 
     def list_staging(self, name: str, token: str) -> str:
         """HASH a large write fills in chunks, then RENAMEs over `list_entries` in one MULTI (so

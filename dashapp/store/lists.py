@@ -5,15 +5,21 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
 import redis
 
-from common.keys import LIST_ENTRIES_MAX, LIST_STAGING_TTL_S, LISTS_AUDIT_MAX, RedisKeys
-from dashapp.store._codec import load_json, text
+from common.keys import (
+    LIST_CHANGES_MAX,
+    LIST_DELTA_MAX,
+    LIST_ENTRIES_MAX,
+    LIST_STAGING_TTL_S,
+    LISTS_AUDIT_MAX,
+    RedisKeys,
+)
 from dashapp.store.errors import InvalidAction, StoreError
 from dashapp.store.list_entries import (
     EntryIn,
@@ -25,12 +31,20 @@ from dashapp.store.list_entries import (
     check_name,
     sample,
 )
+from dashapp.store.list_reads import CHUNK, ListReader
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 5_000  # entries per HSET/HDEL/HSCAN round trip: 100,000 entries are 20 commands
 _ATTEMPTS = 5
-_stored = msgspec.json.Decoder(Stored)
+# The list's version is the global lists counter at its change (monotonic even across a delete and
+# re-create), and its change record carries it, so a bridge can tell whether its log is complete.
+_STAMP = """
+local v = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], ARGV[1], v)
+redis.call('LPUSH', KEYS[3], '{"v":' .. v .. ',"values":' .. ARGV[2] .. '}')
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
+return v
+"""
 _enc = msgspec.json.Encoder()
 
 
@@ -38,9 +52,10 @@ def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class ListStore:
+class ListStore(ListReader):
     """Lists at RedisKeys.list_entries; each change bumps the list's version in `lists_index` and
-    `lists_version` in the MULTI that applies it, with its audit record.
+    `lists_version` in the MULTI that applies it, with its audit record and its change record
+    (`list_changes`: the values touched, so a bridge re-reads only those; null = reload it all).
 
     Replacements and writes of more than CHUNK entries fill a staging hash CHUNK entries per command
     and RENAME it over the list in the final MULTI: a bridge never loads half a change, and a
@@ -57,67 +72,10 @@ class ListStore:
         clock: Callable[[], float] = time.time,
         max_entries: int = LIST_ENTRIES_MAX,
     ) -> None:
-        self._r, self._keys, self._clock = redis_client, keys, clock
-        self._in_use = in_use
+        super().__init__(redis_client, keys)
+        self._clock, self._in_use = clock, in_use
         self.max_entries = max_entries
 
-    # --- reads -------------------------------------------------------------------------------
-    def names(self) -> list[str]:
-        """Every list name, sorted."""
-        return sorted(n for n in map(text, self._r.hkeys(self._keys.lists_index)) if n)
-
-    def infos(self) -> list[ListInfo]:
-        """Every list with its entry count (one pipelined round trip)."""
-        index = self._r.hgetall(self._keys.lists_index)
-        names = sorted((text(k) or "", int(v)) for k, v in index.items())
-        with self._r.pipeline(transaction=False) as pipe:
-            for name, _ in names:
-                pipe.hlen(self._keys.list_entries(name))
-            counts = pipe.execute()
-        return [ListInfo(n, int(c), v) for (n, v), c in zip(names, counts, strict=True)]
-
-    def info(self, name: str) -> ListInfo:
-        """One list's count and version; ListNotFound if it does not exist."""
-        check_name(name)
-        with self._r.pipeline(transaction=False) as pipe:
-            pipe.hget(self._keys.lists_index, name)
-            pipe.hlen(self._keys.list_entries(name))
-            version, count = pipe.execute()
-        if version is None:
-            raise ListNotFound(name)
-        return ListInfo(name, int(count), int(version))
-
-    def version(self) -> int:
-        """The lists version counter (0 before the first change)."""
-        raw = self._r.get(self._keys.lists_version)
-        return int(raw) if raw is not None else 0
-
-    def iter_entries(self, name: str) -> Iterator[tuple[str, Stored]]:
-        """(value, entry) pairs in value order, read CHUNK at a time (ListNotFound if absent)."""
-        self.info(name)
-        rows: list[tuple[str, Stored]] = []
-        key = self._keys.list_entries(name)
-        for value, raw in self._r.hscan_iter(key, count=CHUNK):
-            try:
-                rows.append((value.decode(), _stored.decode(raw)))
-            except (msgspec.DecodeError, UnicodeDecodeError):
-                logger.warning("lists: garbage entry skipped key=%s value=%.60r", key, value)
-        rows.sort(key=lambda r: r[0])
-        return iter(rows)
-
-    def get(self, name: str) -> list[tuple[str, Stored]]:
-        """Every entry of a list, sorted by value."""
-        return list(self.iter_entries(name))
-
-    def audit(self, limit: int = 50, name: str | None = None) -> list[dict[str, object]]:
-        """Newest first: {list, action, who, when, count, values, comment}; optionally one list's."""
-        limit = max(1, min(int(limit), LISTS_AUDIT_MAX))
-        key = self._keys.lists_audit
-        entries = [load_json(raw, key=key) for raw in self._r.lrange(key, 0, LISTS_AUDIT_MAX - 1)]
-        found = [e for e in entries if isinstance(e, dict) and (name is None or e.get("list") == name)]
-        return found[:limit]
-
-    # --- writes ------------------------------------------------------------------------------
     def put(self, name: str, entries: Sequence[EntryIn], user: str, comment: str = "") -> ListInfo:
         """Replace the list's entries (creating the list); ListTooLarge above the cap."""
         if len(entries) > self.max_entries:
@@ -150,6 +108,7 @@ class ListStore:
                     pipe.multi()
                     pipe.delete(self._keys.list_entries(name))
                     pipe.hdel(self._keys.lists_index, name)
+                    pipe.delete(self._keys.list_changes(name))
                     pipe.incr(self._keys.lists_version)
                     self._audit(pipe, change)
                     pipe.execute()
@@ -192,7 +151,7 @@ class ListStore:
                     if change.removals:
                         pipe.hdel(key, *change.removals)
                     pipe.hlen(key)
-                    at = self._finish(pipe, change)
+                    at = self._finish(pipe, change, whole=False)
                     result = pipe.execute()
                 except redis.WatchError:
                     continue
@@ -226,7 +185,7 @@ class ListStore:
                         if count:
                             pipe.rename(staging, key)
                             pipe.persist(key)
-                        at = self._finish(pipe, change)
+                        at = self._finish(pipe, change, whole=True)
                         result = pipe.execute()
                     except redis.WatchError:
                         continue
@@ -235,12 +194,23 @@ class ListStore:
             return self._done(change, count, int(result[at]))
         raise StoreError(f"list {change.name!r} is changing too often; try again")
 
-    def _finish(self, pipe: redis.client.Pipeline, change: _Change) -> int:
-        """Queue the list's version bump, the global one and the audit record; return the index of
-        the list version's reply in the MULTI's results."""
+    def _finish(self, pipe: redis.client.Pipeline, change: _Change, *, whole: bool) -> int:
+        """Queue the version stamp (the list's and the global one, the change record) and the audit
+        record; return the index of the new version's reply in the MULTI's results."""
         at = len(pipe.command_stack)
-        pipe.hincrby(self._keys.lists_index, change.name, 1)
-        pipe.incr(self._keys.lists_version)
+        touched = [*change.rows, *change.removals]
+        values = "null" if whole or len(touched) > LIST_DELTA_MAX else _enc.encode(touched).decode()
+        k = self._keys
+        pipe.eval(
+            _STAMP,
+            3,
+            k.lists_index,
+            k.lists_version,
+            k.list_changes(change.name),
+            change.name,
+            values,
+            LIST_CHANGES_MAX,
+        )
         self._audit(pipe, change)
         return at
 
