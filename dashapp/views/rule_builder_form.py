@@ -57,7 +57,7 @@ def _choices(kind: str, part: str, row: Row, lists: Sequence[str]) -> list[dict[
         ("agg", "agg"): _opts(rows_model.AGG_KINDS),
         ("agg", "of"): _opts(rows_model.AGG_OF.get(str(row.get("agg")), ("",))),
         ("agg", "window"): _opts(rows_model.WINDOWS),
-        ("agg", "where_field"): _opts(("", *rows_model.WHERE_FIELDS), {"": "(every past event)"}),
+        ("agg", "where_field"): _opts(("", *rows_model.WHERE_FIELDS), {"": "(no filter)"}),
         ("agg", "where_op"): _opts(("", *field_ops), OP_LABELS),
         ("agg", "op"): _opts(rows_model.AGG_OPS, OP_LABELS),
         ("feature", "feature"): _opts(rows_model.FEATURES),
