@@ -166,3 +166,15 @@ def test_exported_names_come_from_the_real_registries(client: FlaskClient) -> No
     names = dashboard_registry_names(client)
     assert {"dashapp_http_requests_total", "dashapp_http_request_duration_seconds_bucket"} <= names
     assert "dashapp_sessions_active" in names
+
+
+@pytest.mark.integration
+def test_tick_polls_answered_by_the_front_are_counted_under_their_route(client: FlaskClient) -> None:
+    assert login(client, "ann").status_code == 303
+    front = client.application.wsgi_app
+    answered = front.answered  # the tick front's own count, read through the metrics middleware
+    statuses = [client.get("/api/tick?window=5").status_code for _ in range(3)]
+    assert front.answered == answered + 3  # answered without Flask: no request hook ran for them
+    text = client.get("/metrics", headers=AUTH).get_data(as_text=True)
+    counted = sum(requests_of(text, "/api/tick", str(s)) for s in set(statuses))
+    assert counted == 3 and requests_of(text, UNMATCHED, "200") == 0
