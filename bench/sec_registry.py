@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.bridge_run import processed, start_bridges, write_rules
 from bench.feed import dataset
-from bench.stack import Context, machine_note, spawn, stop
+from bench.stack import Context, cpu_seconds, machine_note, spawn, stop
 from bench.stats import latency_summary, ratios, summarize, window_rate
 from common.keys import RedisKeys
 from common.rulelang import to_document
@@ -127,7 +127,8 @@ def wait_until(ctx: Context, check: Any, what: str) -> None:
         time.sleep(0.05)
 
 
-def _throughput(ctx: Context, topic: str, total: int, size: int, tag: str) -> tuple[float, str]:
+def _throughput(ctx: Context, topic: str, total: int, size: int, tag: str) -> tuple[float, float, str]:
+    """Events/s (steady window), CPU µs per event and the engine that decided, for one bridge."""
     keys = ctx.new_keys(f"reg{tag}")
     write_rules(ctx, keys, ml=False)
     _setup_lists(ctx, keys, size)
@@ -141,11 +142,12 @@ def _throughput(ctx: Context, topic: str, total: int, size: int, tag: str) -> tu
                 raise RuntimeError(f"bench: registry run {tag} stalled at {n}/{total}")
             time.sleep(0.05)
         samples.append((time.time(), processed(ctx, keys)))
+        cpu_us = 1e6 * cpu_seconds(procs[0].pid) / total  # steadier than wall-clock rates under load
         engines = {str(_engine(ctx, keys, b)) for b in ctx.redis.zrange(keys.bridges, 0, -1)}
     finally:
         stop(procs)
         ctx.drop_prefix(keys)
-    return window_rate(samples, total, ctx.sizes.window_frac), ", ".join(sorted(engines)) or "?"
+    return window_rate(samples, total, ctx.sizes.window_frac), cpu_us, ", ".join(sorted(engines)) or "?"
 
 
 def _engine(ctx: Context, keys: RedisKeys, instance: Any) -> str:
@@ -162,12 +164,14 @@ def run(ctx: Context) -> dict[str, Any]:
     before = machine_note()
     propagation = _propagation(ctx, changes, big)
     topic = dataset(ctx, "bridge", sz.bridge_events)
-    empty, full, engine = [], [], ""
+    empty, full, cpu_empty, cpu_full, engine = [], [], [], [], ""
     for rep in range(sz.reps):
-        rate_empty, engine = _throughput(ctx, topic, sz.bridge_events, 0, "empty")
-        rate_full, _ = _throughput(ctx, topic, sz.bridge_events, big, "full")
+        rate_empty, cpu, engine = _throughput(ctx, topic, sz.bridge_events, 0, "empty")
         empty.append(rate_empty)
+        cpu_empty.append(cpu)
+        rate_full, cpu, _ = _throughput(ctx, topic, sz.bridge_events, big, "full")
         full.append(rate_full)
+        cpu_full.append(cpu)
         logger.info(
             "bench: registry rep=%d lists empty=%.0f %d entries=%.0f ev/s",
             rep + 1,
@@ -183,6 +187,9 @@ def run(ctx: Context) -> dict[str, Any]:
         "bridge_lists_empty_eps": summarize(empty),
         "bridge_lists_full_eps": summarize(full),
         "ratio_full_vs_empty": summarize(ratios(full, empty)),
+        "bridge_lists_empty_cpu_us_per_event": summarize(cpu_empty),
+        "bridge_lists_full_cpu_us_per_event": summarize(cpu_full),
+        "cpu_ratio_full_vs_empty": summarize(ratios(cpu_full, cpu_empty)),
         "engine": engine,
         "machine": {"before": before, "after": machine_note()},
     }
