@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def as_doc(data: Any) -> dict[str, Any]:
+    """A document from the browser's store (anything but an object reads as empty: the validator says why)."""
     return data if isinstance(data, dict) else {}
 
 
@@ -71,6 +72,7 @@ class Builder:
         return f"Published as version {doc.version}; bridges apply it within 2 s.", "message ok", True
 
     def sample(self) -> tuple[Any, bool]:
+        """(the event the preview explains, whether it is a real one from the stream)."""
         rows, _ = self.reader.txns_since(None, limit=1)
         event = sample_from_row(rows[-1]) if rows else None
         return (event, True) if event is not None else (BUILTIN_SAMPLE, False)
