@@ -150,17 +150,19 @@ def test_every_builder_input_is_named_by_a_label_and_no_control_nests_another() 
         for tree in trees:
             for node, parents in _walk(tree):
                 if isinstance(node, dcc.Input | dcc.Dropdown | dcc.Textarea | dcc.Upload):
+                    ident = getattr(node, "id", None)
                     if getattr(node, "type", None) == "hidden":
                         continue  # the logout form's CSRF token
                     controls += 1
                     labels = [p for p in parents if isinstance(p, html.Label)]
-                    assert labels, f"{node.id} has no label"
+                    assert labels, f"{ident} has no label"
                     text = "".join(
                         n.children
                         for n, _ in _walk(labels[-1])
                         if isinstance(getattr(n, "children", None), str)
                     )
-                    assert text.strip(), f"{node.id}: empty label"
+                    assert text.strip(), f"{ident}: empty label"
                 if isinstance(node, html.Button):
-                    assert not any(isinstance(p, html.Button | html.Label) for p in parents), node.id
+                    nested = [p for p in parents if isinstance(p, html.Button | html.Label)]
+                    assert not nested, getattr(node, "id", None)
         assert controls > 40

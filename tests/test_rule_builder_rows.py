@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from common.rules import RuleValidationError
@@ -103,7 +105,7 @@ def test_rows_keep_their_kind_specific_parts() -> None:
 
 
 def test_rows_from_inputs_orders_rows_and_drops_forged_ids() -> None:
-    ids = [
+    ids: list[dict[str, Any]] = [
         {"row": 1, "part": "value", "kind": "field"},
         {"row": 0, "part": "feature", "kind": "feature"},
         {"row": 1, "part": "field", "kind": "field"},
@@ -134,6 +136,6 @@ def test_error_path_from_the_exception_or_its_message() -> None:
     exc = RuleValidationError('rules[3].when.all[2].value: expected a number for amount_usd, got "abc"')
     assert error_path(exc) == "rules[3].when.all[2].value"
     assert error_text(exc) == 'expected a number for amount_usd, got "abc"'
-    exc.path = "rules[1].id"  # type: ignore[attr-defined]
+    exc.path = "rules[1].id"
     assert error_path(exc) == "rules[1].id"
     assert error_path(RuleValidationError("something went wrong: badly")) == ""
