@@ -288,3 +288,16 @@ def test_suppressions_are_admin_only_and_refused_when_invalid(
     assert done["rb-draft"]["data"]["suppressions"] == [
         {"list": "snoozed_cards", "field": "card_id", "rules": ["velocity"]}
     ]
+
+
+def test_a_list_created_in_the_tab_exists_empty_and_a_bad_name_is_refused(
+    signed: tuple[FlaskClient, FlaskClient], redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    _, admin = signed
+    dep = _dep(admin, "lst-create")
+    state = [None, "trusted_merchants", "", "", "", None, 0]
+    made = _call(admin, dep, [0, 1, [], None], state, "lst-create.n_clicks")
+    assert made.status_code == 200 and "Created list trusted_merchants" in made.get_data(as_text=True)
+    assert ListStore(redis_client, keys).info("trusted_merchants").count == 0
+    bad = _call(admin, dep, [0, 2, [], None], [None, "Bad Name!", "", "", "", None, 0], "lst-create.n_clicks")
+    assert bad.status_code == 200 and "Not changed: list name must match" in bad.get_data(as_text=True)
