@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
 
 from bridge.config import BridgeSettings
 from bridge.native import NativePath, native_for
 from bridge.rules_watch import RulesWatcher
 from bridge.state_cache import StateCache
+
+logger = logging.getLogger(__name__)
+
+PYTHON_DECIDES = "Python decides every event"
 
 
 class Engines:
@@ -18,20 +23,47 @@ class Engines:
         self.native = native_for(settings)
         self._native_version: int | None = None
         self._on_native = False
+        self._refusal: str | None = None  # why the native engine refuses the current rules
+        self._ml = False
+        self._lists: Mapping[str, Mapping[str, int]] | None = None
+        self._lists_sent = True
 
     def native_path(self, rules: RulesWatcher) -> NativePath | None:
-        """The native path for the next batch, unless off or ml_anomaly is on (its model must see
-        every event); None means the Python path."""
-        use = self.native is not None and not rules.detector.rules.ml_anomaly.enabled
+        """The native path for the next batch, or None for the Python path: when the native
+        engine is off, when ml_anomaly is on (its model must see every event), or when the native
+        engine refuses the rules (a rule it cannot evaluate: it never guesses an event quiet)."""
+        native = self.native
+        if native is not None and self._native_version != rules.version:
+            refusal = native.set_rules(rules.detector.rules)
+            if refusal is not None and refusal != self._refusal:  # once per new reason, not per batch
+                logger.error("bridge: native engine off: %s; %s", refusal, PYTHON_DECIDES)
+            elif refusal is None and self._refusal is not None:
+                logger.info("bridge: native engine back on (rules version %s)", rules.version)
+            self._refusal = refusal
+            self._native_version = rules.version
+        if native is not None and not self._lists_sent and self._lists is not None:
+            native.set_lists(self._lists)  # here, on the batch thread: never under a running batch
+            self._lists_sent = True
+        self._ml = rules.detector.rules.ml_anomaly.enabled
+        use = native is not None and not self._ml and self._refusal is None
         if use != self._on_native:  # the other path's cache may be stale: both start from Redis
             self.forget_all()
             self._on_native = use
-        if self.native is None or not use:
-            return None
-        if self._native_version != rules.version:
-            self.native.set_rules(rules.detector.rules)
-            self._native_version = rules.version
-        return self.native
+        return native if use else None
+
+    def set_lists(self, lists: Mapping[str, Mapping[str, int]]) -> None:
+        """New list entries (a ListSnapshot: name -> value -> expires_ms, 0 never), for the next batch."""
+        self._lists, self._lists_sent = lists, False
+
+    def status(self) -> str:
+        """Which engine decides, in words for the pipeline-health panel."""
+        if self.native is None:
+            return "python"
+        if self._refusal is not None:
+            return f"native engine off: {self._refusal} \u2014 {PYTHON_DECIDES}"
+        if self._ml:
+            return f"native engine off: ml_anomaly is on \u2014 {PYTHON_DECIDES}"
+        return "native"
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Drop the cards last seen on these partitions from both caches."""

@@ -1,4 +1,4 @@
-"""Once-a-second health writes: heartbeat, per-partition lag and end-to-end latency percentiles."""
+"""Once-a-second health writes: heartbeat (with which engine decides), lag and latency percentiles."""
 
 from __future__ import annotations
 
@@ -47,8 +47,12 @@ class Health:
         """True when a beat is due."""
         return (time.monotonic() if now is None else now) >= self._next
 
-    def beat(self, processed: int, partitions: list[int], lag: Mapping[int, int]) -> None:
-        """Write heartbeat, lag and latency (two round trips; never inside the batch MULTI)."""
+    def beat(self, processed: int, partitions: list[int], lag: Mapping[int, int], engine: str = "") -> None:
+        """Write heartbeat, lag and latency (two round trips; never inside the batch MULTI).
+
+        `engine` says which engine decides (bridge.engines.Engines.status), e.g. why the native
+        one is off; the pipeline-health panel shows it per bridge.
+        """
         self._next = time.monotonic() + self._period
         k, now = self._keys, time.time()
         pipe = self._client.pipeline(transaction=False)
@@ -61,6 +65,7 @@ class Health:
                 "pid": self._pid,
                 "host": self._host,
                 "ts": now,
+                "engine": engine,
             },
         )
         pipe.expire(k.bridge(self._id), HEARTBEAT_TTL_S)

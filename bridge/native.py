@@ -5,12 +5,15 @@ decides the events on which no rule can fire. Every other record (a possible ale
 outside the subset, a dead letter) is handed back, in order, to `_Slow`, which runs exactly the
 Python path on it. So the Python engine stays the reference and the native one only ever takes
 the quiet majority; tests/test_native_path.py checks both give the same Redis writes.
+
+Rules it cannot evaluate itself (a custom rule using an aggregate, an unknown field, ...) it
+refuses whole: `refusal` says why, and bridge/engines.py then sends every event to Python.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
@@ -125,8 +128,22 @@ class NativePath:
         self.engine = fraud_native.Engine(msgspec.json.encode(rules), max_record_bytes, cache_max)
         self._slow: dict[int, Polled] = {}
 
-    def set_rules(self, rules: RulesConfig) -> None:
-        self.engine.set_rules(msgspec.json.encode(rules))
+    def set_rules(self, rules: RulesConfig) -> str | None:
+        """Replace the rules; return why the engine refuses them (None: it evaluates them all)."""
+        return self.engine.set_rules(msgspec.json.encode(rules))
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the current rules are refused: then every record of every batch goes to Python."""
+        return self.engine.refusal()
+
+    def list_names(self) -> list[str]:
+        """The lists the enabled custom rules read."""
+        return self.engine.list_names()
+
+    def set_lists(self, lists: Mapping[str, Mapping[str, int]]) -> None:
+        """Replace the lists (common.rulelang.lists.ListSnapshot: name -> value -> expires_ms, 0 never)."""
+        self.engine.set_lists({name: dict(entries) for name, entries in lists.items()})
 
     def __contains__(self, card_id: str) -> bool:
         return card_id in self.engine

@@ -317,7 +317,11 @@ def busiest_city(records: Sequence[ConsumerRecord]) -> str:
     return Counter(msgspec.json.decode(r.value)["city"] for r in records).most_common(1)[0][0]
 
 
-RULES_OFF = [r for r in default_rules().__struct_fields__ if r not in ("ml_anomaly", "alerting", "currency")]
+RULES_OFF = [
+    r
+    for r in default_rules().__struct_fields__
+    if r not in ("ml_anomaly", "alerting", "currency", "custom", "suppressions")
+]
 EXTREMES: dict[str, Callable[[str], RulesConfig]] = {
     "high_amount_1": lambda _: rules_with({"high_amount": {"threshold": 1}}),
     "velocity_2_always": lambda _: rules_with({"velocity": {"max_count": 2, "max_chance": 1.0}}),

@@ -37,6 +37,7 @@ def _bridge(instance: str, last_beat: float, info: dict[str, str], now_s: float,
         partitions=partitions,
         pid=pid if pid >= 0 else None,
         host=info.get("host", ""),
+        engine=info.get("engine", "")[: SAMPLE_CHARS * 2],
     )
 
 

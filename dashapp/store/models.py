@@ -92,6 +92,7 @@ class BridgeInfo:
     partitions: tuple[int, ...]
     pid: int | None
     host: str
+    engine: str = ""  # which engine decides, e.g. "native engine off: rule X uses ... — Python decides"
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,19 @@ def _pct(value: float | None) -> str:
     return "\u2013" if value is None else f"{value * 100:.1f} %"
 
 
+def engine_lines(h: Health) -> list[str]:
+    """One line per engine status the live bridges report (which engine decides, or why the native
+    one is off), naming the bridges; bridges too old to report one are left out."""
+    by_status: dict[str, list[str]] = {}
+    for b in h.bridges:
+        if b.alive and b.engine:
+            by_status.setdefault(b.engine, []).append(b.instance)
+    ordered = sorted(by_status.items(), key=lambda item: (item[0] == "native", item[0]))  # problems first
+    return [f"{status} ({', '.join(names)})" for status, names in ordered]
+
+
 def health_view(h: Health) -> list[Any]:
-    """Bridges, lag per partition, DLQ count, reasons and the last bad records."""
+    """Bridges and their engine, lag per partition, DLQ count, reasons and the last bad records."""
     bridges = [
         [
             b.instance,
@@ -50,6 +61,11 @@ def health_view(h: Health) -> list[Any]:
                             ["instance", "state", "heartbeat", "processed", "partitions", "host"],
                             bridges,
                             "health-bridges",
+                        ),
+                        html.Ul(
+                            [html.Li(line) for line in engine_lines(h)],
+                            id="health-engine",
+                            className="engine-lines",
                         ),
                     ],
                     className="wide",  # six columns: a row of its own

@@ -11,7 +11,9 @@ use lru::LruCache;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::detect::{self, Rules};
+use crate::config::Rules;
+use crate::detect;
+use crate::eval::Lists;
 use crate::event::Event;
 use crate::state::{self, CardState};
 use crate::tally::Tally;
@@ -33,7 +35,14 @@ type SlowAnswer = (
 );
 /// A finished batch: its tally, the new card states (card, partition, state), its rows and the
 /// number of scored records.
-pub type Finished = (Tally, Vec<(String, i64, CardState)>, Vec<Vec<u8>>, usize);
+pub type Finished = (Tally, Vec<(String, i64, Held)>, Vec<Vec<u8>>, usize);
+
+/// A card's newest state: one this engine reads, or bytes only Python reads (a layout newer than
+/// cs1, e.g. cs2), which are kept verbatim and send every record of the card to Python.
+pub enum Held {
+    Native(CardState),
+    Foreign(Vec<u8>),
+}
 
 pub struct Record {
     pub partition: i64,
@@ -76,7 +85,7 @@ pub struct Run {
     stored: HashMap<String, Option<Vec<u8>>>,
     done: Vec<Done>,
     index: HashMap<String, usize>,
-    pending: Vec<(String, i64, CardState)>,
+    pending: Vec<(String, i64, Held)>,
     first_seen: Vec<usize>, // per pending entry: index of the card's first record in the batch
     fresh: CardState,
 }
@@ -113,7 +122,10 @@ impl Run {
 
     fn lookup<'a>(&'a self, card: &str, cache: &'a Cache) -> Prev<'a> {
         if let Some(&k) = self.index.get(card) {
-            return Prev::Have(&self.pending[k].2);
+            return match &self.pending[k].2 {
+                Held::Native(s) => Prev::Have(s),
+                Held::Foreign(raw) => Prev::NeedsPython(raw),
+            };
         }
         if let Some((_, s)) = cache.peek(card) {
             return Prev::Have(s);
@@ -128,7 +140,7 @@ impl Run {
         }
     }
 
-    fn store(&mut self, card: String, partition: i64, next: CardState, at: usize) {
+    fn store(&mut self, card: String, partition: i64, next: Held, at: usize) {
         match self.index.get(&card) {
             Some(&k) => {
                 self.pending[k].1 = partition; // the partition of the card's newest record
@@ -156,8 +168,10 @@ impl Run {
         row
     }
 
-    /// Decide every record that needs no Python, in order (runs without the GIL).
-    pub fn quiet_pass(&mut self, rules: &Rules, cache: &Cache) {
+    /// Decide every record that needs no Python, in order (runs without the GIL). Without
+    /// rules (the engine refused them) nothing is decided here.
+    pub fn quiet_pass(&mut self, rules: Option<&Rules>, lists: Option<&Lists>, cache: &Cache) {
+        let Some(rules) = rules else { return };
         let mut blocked: HashSet<String> = HashSet::new();
         for i in 0..self.records.len() {
             let Some(card) = self.card_of(i) else {
@@ -168,15 +182,15 @@ impl Run {
             }
             let next = match (&self.records[i].event, self.lookup(&card, cache)) {
                 (None, _) | (_, Prev::NeedsPython(_)) => None,
-                (Some(ev), Prev::Have(s)) => detect::quiet(rules, ev, s),
-                (Some(ev), Prev::Parsed(s)) => detect::quiet(rules, ev, &s),
-                (Some(ev), Prev::Fresh) => detect::quiet(rules, ev, &self.fresh),
+                (Some(ev), Prev::Have(s)) => detect::quiet(rules, lists, ev, s),
+                (Some(ev), Prev::Parsed(s)) => detect::quiet(rules, lists, ev, &s),
+                (Some(ev), Prev::Fresh) => detect::quiet(rules, lists, ev, &self.fresh),
             };
             match next {
                 Some(next) => {
                     self.done[i] = Done::Quiet;
                     let partition = self.records[i].partition;
-                    self.store(card, partition, next, i);
+                    self.store(card, partition, Held::Native(next), i);
                 }
                 None => {
                     blocked.insert(card);
@@ -189,7 +203,8 @@ impl Run {
     pub fn python_pass(
         &mut self,
         py: Python<'_>,
-        rules: &Rules,
+        rules: Option<&Rules>,
+        lists: Option<&Lists>,
         cache: &Cache,
         slow: &Bound<'_, PyAny>,
         canonical: &Bound<'_, PyAny>,
@@ -199,31 +214,39 @@ impl Run {
                 continue;
             }
             let card = self.card_of(i);
+            let mut foreign: Option<Vec<u8>> = None; // a state only Python reads
             let prev: Option<CardState> = match &card {
                 None => None,
                 Some(c) => match self.lookup(c, cache) {
                     Prev::Have(s) => Some(s.clone()),
                     Prev::Parsed(s) => Some(s),
                     Prev::Fresh => None,
-                    Prev::NeedsPython(raw) => Some(parse_via_python(canonical, raw)?),
+                    Prev::NeedsPython(raw) => {
+                        let raw = raw.to_vec();
+                        let fixed = parse_via_python(canonical, &raw)?;
+                        if fixed.is_none() {
+                            foreign = Some(raw);
+                        }
+                        fixed
+                    }
                 },
             };
-            if let Some(ev) = &self.records[i].event {
-                if let Some(next) = detect::quiet(rules, ev, prev.as_ref().unwrap_or(&self.fresh)) {
+            if let (Some(ev), Some(rules), None) = (&self.records[i].event, rules, &foreign) {
+                let before = prev.as_ref().unwrap_or(&self.fresh);
+                if let Some(next) = detect::quiet(rules, lists, ev, before) {
                     self.done[i] = Done::Quiet;
                     let partition = self.records[i].partition;
-                    self.store(
-                        card.expect("a parsed record has a card"),
-                        partition,
-                        next,
-                        i,
-                    );
+                    let card = card.expect("a parsed record has a card");
+                    self.store(card, partition, Held::Native(next), i);
                     continue;
                 }
             }
-            let given = prev
-                .as_ref()
-                .map(|s| PyBytes::new_bound(py, &state::encode(s)));
+            let given = match &foreign {
+                Some(raw) => Some(PyBytes::new_bound(py, raw)),
+                None => prev
+                    .as_ref()
+                    .map(|s| PyBytes::new_bound(py, &state::encode(s))),
+            };
             let answer = slow.call1((i, given))?;
             if answer.is_none() {
                 self.done[i] = Done::Dead; // a dead letter: the card's state stays as it was
@@ -243,8 +266,11 @@ impl Run {
             }));
             if let Some(c) = card {
                 let next = match state::decode(&st) {
-                    Some(s) => s,
-                    None => parse_via_python(canonical, &st)?,
+                    Some(s) => Held::Native(s),
+                    None => match parse_via_python(canonical, &st)? {
+                        Some(s) => Held::Native(s),
+                        None => Held::Foreign(st),
+                    },
                 };
                 let partition = self.records[i].partition;
                 self.store(c, partition, next, i);
@@ -306,20 +332,22 @@ impl Run {
         // New states in the order their cards first appear, as the Python path writes them.
         let mut order: Vec<usize> = (0..self.pending.len()).collect();
         order.sort_by_key(|&k| self.first_seen[k]);
-        let mut slots: Vec<Option<(String, i64, CardState)>> =
+        let mut slots: Vec<Option<(String, i64, Held)>> =
             self.pending.into_iter().map(Some).collect();
         let pending = order.into_iter().filter_map(|k| slots[k].take()).collect();
         (tally, pending, rows, scored)
     }
 }
 
-/// State bytes the native parser does not take, normalised by Python's decode_state().
-fn parse_via_python(canonical: &Bound<'_, PyAny>, raw: &[u8]) -> PyResult<CardState> {
+/// State bytes the native parser does not take, normalised by Python's decode_state(); None
+/// when even the normalised bytes are not cs1 (a newer layout): Python decides that card.
+fn parse_via_python(canonical: &Bound<'_, PyAny>, raw: &[u8]) -> PyResult<Option<CardState>> {
     let fixed: Vec<u8> = canonical
         .call1((PyBytes::new_bound(canonical.py(), raw),))?
         .extract()?;
     Ok(match state::decode(&fixed) {
-        Some(s) if state::consistent(&s) => s,
-        _ => CardState::default(),
+        Some(s) if state::consistent(&s) => Some(s),
+        Some(_) => Some(CardState::default()), // as decode_state(): broken invariants read fresh
+        None => None,
     })
 }

@@ -4,10 +4,8 @@
 //! events that certainly raise nothing are decided here. Each gate is a necessary condition of its
 //! rule firing, with a small margin where floating-point detail could matter.
 
-use std::collections::HashMap;
-
-use serde::Deserialize;
-
+use crate::config::{Rules, Velocity};
+use crate::eval::{self, Facts, Lists, Tri};
 use crate::event::Event;
 use crate::state::{CardState, RATE_CAP, RECENT_MAX, STATS_CAP, TINY_MAX};
 
@@ -16,68 +14,9 @@ const PRIOR_SEEN: f64 = 2.0;
 const PRIOR_S: f64 = 1200.0;
 const EARTH_RADIUS_KM: f64 = 6371.0088;
 
-#[derive(Deserialize)]
-pub struct HighAmount {
-    pub enabled: bool,
-    pub threshold: f64,
-}
-#[derive(Deserialize)]
-pub struct UnknownLocation {
-    pub enabled: bool,
-    pub flag_missing_coords: bool,
-    pub deny_cities: Vec<String>,
-}
-#[derive(Deserialize)]
-pub struct Velocity {
-    pub enabled: bool,
-    pub window_s: i64,
-    pub max_count: i64,
-    pub max_chance: f64,
-    pub max_sum: f64,
-}
-#[derive(Deserialize)]
-pub struct Travel {
-    pub enabled: bool,
-    pub max_speed_kmh: f64,
-    pub min_distance_km: f64,
-}
-#[derive(Deserialize)]
-pub struct CardTesting {
-    pub enabled: bool,
-    pub window_s: i64,
-    pub tiny_below: f64,
-    pub min_tiny: i64,
-    pub large_at_least: f64,
-}
-#[derive(Deserialize)]
-pub struct AmountAnomaly {
-    pub enabled: bool,
-    pub multiplier: f64,
-    pub min_amount: f64,
-    pub min_history: i64,
-}
-#[derive(Deserialize)]
-pub struct Ml {
-    pub enabled: bool,
-}
-
-#[derive(Deserialize)]
-pub struct Rules {
-    pub high_amount: HighAmount,
-    pub unknown_location: UnknownLocation,
-    pub velocity: Velocity,
-    pub impossible_travel: Travel,
-    pub card_testing: CardTesting,
-    pub amount_anomaly: AmountAnomaly,
-    pub ml_anomaly: Ml,
-    /// US dollars per unit of each currency (the rules' `currency` section): amounts compare in $
-    #[serde(default)]
-    pub currency: HashMap<String, f64>,
-}
-
 const UNKNOWN_CITY: &str = "UNKNOWN_IP_ADDR";
 
-fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
     let a = ((p2 - p1) * 0.5).sin();
     let b = ((lon2 - lon1).to_radians() * 0.5).sin();
@@ -108,7 +47,7 @@ fn above(x: f64, limit: f64) -> bool {
 }
 
 /// Return the card's next state if no rule can fire on `ev`, else None (the Python engine decides).
-pub fn quiet(r: &Rules, ev: &Event, prev: &CardState) -> Option<CardState> {
+pub fn quiet(r: &Rules, lists: Option<&Lists>, ev: &Event, prev: &CardState) -> Option<CardState> {
     let t = ev.t_ms;
     // as Detector.evaluate: in US dollars, a currency without a rate as it is
     let amount = ev.amount * r.currency.get(ev.currency()).copied().unwrap_or(1.0);
@@ -186,6 +125,13 @@ pub fn quiet(r: &Rules, ev: &Event, prev: &CardState) -> Option<CardState> {
     }
     if r.ml_anomaly.enabled {
         return None;
+    }
+    // custom rules: quiet only if each one is certainly false on this event
+    if !r.custom.is_empty() {
+        let mut facts = Facts::new(ev, amount, prev, lists);
+        if r.custom.iter().any(|c| eval::eval(&c.cond, &mut facts) != Tri::False) {
+            return None;
+        }
     }
     Some(next_state(
         r, prev, ev, amount, t, newest, recent_ms, recent_amt, moved,

@@ -63,6 +63,19 @@ impl Event {
     pub fn merchant_id(&self) -> &str {
         self.text(self.merchant)
     }
+    pub fn merchant_category(&self) -> &str {
+        self.text(self.category)
+    }
+    pub fn channel(&self) -> &str {
+        self.text(self.channel)
+    }
+    pub fn account_id(&self) -> &str {
+        self.text(self.account)
+    }
+    /// Epoch seconds of `ts` (UTC).
+    pub fn secs(&self) -> i64 {
+        self.secs
+    }
     pub fn city(&self) -> &str {
         self.text(self.city)
     }

@@ -6,9 +6,12 @@
 //! Parsing and the quiet pass run without the GIL, so they overlap the consumer's next poll.
 
 mod batch;
+mod config;
 mod detect;
+mod eval;
 mod event;
 mod floatfmt;
+mod rules;
 mod state;
 mod tally;
 
@@ -16,23 +19,24 @@ use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 
 use lru::LruCache;
-use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use batch::Record;
-use detect::Rules;
+use batch::{Held, Record};
+use config::Rules;
+use eval::Lists;
 use state::CardState;
 
 #[pyclass(module = "fraud_native")]
 struct Engine {
-    rules: Rules,
+    rules: Result<Rules, String>, // Err: refused (why), and every record goes to Python
+    lists: Option<Lists>, // None until the bridge sends them
     max_bytes: usize,
     cache: LruCache<String, (i64, CardState)>,
     batch: Vec<Record>,
-    pending: Vec<(String, i64, CardState)>, // the batch's new states, first-touched order
+    pending: Vec<(String, i64, Held)>, // the batch's new states, first-touched order
     rows: Vec<Vec<u8>>,                     // the batch's `txns` rows, in record order
     packed: Packed,
 }
@@ -48,7 +52,7 @@ struct Packed {
 }
 
 impl Packed {
-    fn build(rows: &[Vec<u8>], pending: &[(String, i64, CardState)], key_prefix: &str) -> Self {
+    fn build(rows: &[Vec<u8>], pending: &[(String, i64, Held)], key_prefix: &str) -> Self {
         let mut p = Packed {
             row_count: rows.len(),
             ..Packed::default()
@@ -64,17 +68,18 @@ impl Packed {
             key.extend_from_slice(key_prefix.as_bytes());
             key.extend_from_slice(card.as_bytes());
             bulk(&mut p.keys, &key);
-            value.clear();
-            state::encode_into(&mut value, s);
-            bulk(&mut p.values, &value);
+            match s {
+                Held::Native(s) => {
+                    value.clear();
+                    state::encode_into(&mut value, s);
+                    bulk(&mut p.values, &value);
+                }
+                Held::Foreign(raw) => bulk(&mut p.values, raw),
+            }
         }
         p.state_count = pending.len();
         p
     }
-}
-
-fn parse_rules(raw: &[u8]) -> PyResult<Rules> {
-    serde_json::from_slice(raw).map_err(|e| PyValueError::new_err(format!("rules: {e}")))
 }
 
 /// Batches at least this big release the GIL while Rust works on them: the consumer's next poll
@@ -186,10 +191,12 @@ fn bulk(out: &mut Vec<u8>, arg: &[u8]) {
 
 #[pymethods]
 impl Engine {
+    /// Rules the engine does not fully support are refused, not an error: see `refusal`.
     #[new]
     fn new(rules_json: &[u8], max_record_bytes: usize, cache_max: usize) -> PyResult<Self> {
         Ok(Engine {
-            rules: parse_rules(rules_json)?,
+            rules: config::parse(rules_json),
+            lists: None,
             max_bytes: max_record_bytes,
             cache: LruCache::new(NonZeroUsize::new(cache_max.max(1)).unwrap()),
             batch: Vec::new(),
@@ -199,10 +206,28 @@ impl Engine {
         })
     }
 
-    /// Replace the rules (a msgspec-encoded RulesConfig).
-    fn set_rules(&mut self, rules_json: &[u8]) -> PyResult<()> {
-        self.rules = parse_rules(rules_json)?;
-        Ok(())
+    /// Replace the rules (a msgspec-encoded RulesConfig); returns the refusal, if any.
+    fn set_rules(&mut self, rules_json: &[u8]) -> Option<String> {
+        self.rules = config::parse(rules_json);
+        self.refusal()
+    }
+
+    /// Why the engine refuses the current rules (every record then goes to Python), or None.
+    fn refusal(&self) -> Option<String> {
+        self.rules.as_ref().err().cloned()
+    }
+
+    /// The lists the enabled custom rules read (the bridge sends these with set_lists).
+    fn list_names(&self) -> Vec<String> {
+        self.rules
+            .as_ref()
+            .map(|r| r.lists.clone())
+            .unwrap_or_default()
+    }
+
+    /// Replace the lists: name -> value -> expiry (epoch ms of event time; 0: never).
+    fn set_lists(&mut self, lists: Lists) {
+        self.lists = Some(lists);
     }
 
     /// Parse a batch; return (cards to load from Redis, indices of records for the Python path).
@@ -258,8 +283,9 @@ impl Engine {
         }
         let mut run = batch::Run::new(std::mem::take(&mut self.batch), slow_cards, stored);
         let n = run.len();
-        unlocked(py, n, || run.quiet_pass(&self.rules, &self.cache));
-        run.python_pass(py, &self.rules, &self.cache, slow, canonical)?;
+        let rules = self.rules.as_ref().ok();
+        unlocked(py, n, || run.quiet_pass(rules, self.lists.as_ref(), &self.cache));
+        run.python_pass(py, rules, self.lists.as_ref(), &self.cache, slow, canonical)?;
         let (tally, pending, rows, scored) = unlocked(py, n, || run.finish(row_limit));
         self.pending = pending;
         self.rows = rows;
@@ -300,7 +326,11 @@ impl Engine {
     fn batch_states<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty_bound(py);
         for (card, _, s) in &self.pending {
-            out.append((card, PyBytes::new_bound(py, &state::encode(s))))?;
+            let raw = match s {
+                Held::Native(s) => state::encode(s),
+                Held::Foreign(raw) => raw.clone(),
+            };
+            out.append((card, PyBytes::new_bound(py, &raw)))?;
         }
         Ok(out)
     }
@@ -310,7 +340,14 @@ impl Engine {
         let n = self.pending.len();
         unlocked(py, n, || {
             for (card, partition, s) in self.pending.drain(..) {
-                self.cache.put(card, (partition, s));
+                match s {
+                    Held::Native(s) => {
+                        self.cache.put(card, (partition, s));
+                    }
+                    Held::Foreign(_) => {
+                        self.cache.pop(&card); // read back from Redis, by Python, next time
+                    }
+                }
             }
         });
         self.rows.clear();
