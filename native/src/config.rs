@@ -146,8 +146,8 @@ pub fn parse(raw: &[u8]) -> Result<Rules, String> {
     let mut custom = Vec::new();
     let mut lists = Vec::new();
     for rule in w.custom.iter().filter(|r| r.enabled) {
-        let compiled = rules::compile(&rule.when)
-            .map_err(|why| format!("rule {} uses {why}", rule.id))?;
+        let compiled =
+            rules::compile(&rule.when).map_err(|why| format!("rule {} uses {why}", rule.id))?;
         for name in &compiled.lists {
             if !lists.contains(name) {
                 lists.push(name.clone());

@@ -129,7 +129,10 @@ pub fn quiet(r: &Rules, lists: Option<&Lists>, ev: &Event, prev: &CardState) -> 
     // custom rules: quiet only if each one is certainly false on this event
     if !r.custom.is_empty() {
         let mut facts = Facts::new(ev, amount, prev, lists);
-        if r.custom.iter().any(|c| eval::eval(&c.cond, &mut facts) != Tri::False) {
+        if r.custom
+            .iter()
+            .any(|c| eval::eval(&c.cond, &mut facts) != Tri::False)
+        {
             return None;
         }
     }

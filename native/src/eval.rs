@@ -22,6 +22,10 @@ pub trait Source {
     fn text(&self, t: Text) -> &str;
     fn lists(&self) -> Option<&Lists>; // None: not sent yet
     fn t_ms(&self) -> i64;
+    /// Relative distance to a limit below which a derived feature is Unsure (0: exact).
+    fn slack(&self) -> f64 {
+        FEATURE_SLACK
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -48,7 +52,9 @@ impl Tri {
     }
 }
 
-const REL_SLACK: f64 = 1e-9; // numbers this close to a limit are Python's call
+// Derived features this close to a limit are Python's call: they go through exp/sin/asin, whose
+// last bits need not match Python's. Event fields are exact (the same IEEE operations).
+const FEATURE_SLACK: f64 = 1e-9;
 
 /// Everything a leaf can read for one event; features are computed on first use.
 pub struct Facts<'a> {
@@ -64,7 +70,12 @@ pub const NO_PREV_S: f64 = 1_000_000_000.0;
 pub const RATIO_MIN_HISTORY: i64 = 5;
 
 impl<'a> Facts<'a> {
-    pub fn new(ev: &'a Event, amount_usd: f64, prev: &'a CardState, lists: Option<&'a Lists>) -> Self {
+    pub fn new(
+        ev: &'a Event,
+        amount_usd: f64,
+        prev: &'a CardState,
+        lists: Option<&'a Lists>,
+    ) -> Self {
         Facts {
             ev,
             amount_usd,
@@ -136,20 +147,22 @@ impl Source for Facts<'_> {
     }
 }
 
-fn compare(x: f64, order: Order, v: f64) -> Tri {
+fn compare(x: f64, order: Order, v: f64, slack: f64) -> Tri {
     if !x.is_finite() || !v.is_finite() {
         return Tri::Unsure;
     }
     let d = x - v;
-    let near = d.abs() <= x.abs().max(v.abs()) * REL_SLACK;
+    let near = slack > 0.0 && d.abs() <= x.abs().max(v.abs()) * slack;
     match order {
         Order::Eq if d == 0.0 => Tri::True,
         Order::Ne if d == 0.0 => Tri::False,
         _ if near => Tri::Unsure,
         Order::Eq => Tri::False,
         Order::Ne => Tri::True,
-        Order::Lt | Order::Le => Tri::of(d < 0.0),
-        Order::Gt | Order::Ge => Tri::of(d > 0.0),
+        Order::Lt => Tri::of(d < 0.0),
+        Order::Le => Tri::of(d <= 0.0),
+        Order::Gt => Tri::of(d > 0.0),
+        Order::Ge => Tri::of(d >= 0.0),
     }
 }
 
@@ -177,20 +190,22 @@ fn any(parts: impl Iterator<Item = Tri>) -> Tri {
     out
 }
 
-fn num_op(x: f64, op: &NumOp) -> Tri {
+fn num_op(x: f64, op: &NumOp, slack: f64) -> Tri {
     match op {
-        NumOp::Cmp(order, v) => compare(x, *order, *v),
+        NumOp::Cmp(order, v) => compare(x, *order, *v, slack),
         NumOp::In(values, negated) => {
-            let t = any(values.iter().map(|v| compare(x, Order::Eq, *v)));
+            let t = any(values.iter().map(|v| compare(x, Order::Eq, *v, slack)));
             if *negated {
                 t.not()
             } else {
                 t
             }
         }
-        NumOp::Between(lo, hi) => all(
-            [compare(x, Order::Ge, *lo), compare(x, Order::Le, *hi)].into_iter(),
-        ),
+        NumOp::Between(lo, hi) => all([
+            compare(x, Order::Ge, *lo, slack),
+            compare(x, Order::Le, *hi, slack),
+        ]
+        .into_iter()),
     }
 }
 
@@ -207,7 +222,10 @@ fn member<S: Source>(f: &S, field: Text, list: &str) -> Tri {
     let Some(lists) = f.lists() else {
         return Tri::Unsure; // no lists sent yet: Python knows
     };
-    match lists.get(list).and_then(|entries| entries.get(f.text(field))) {
+    match lists
+        .get(list)
+        .and_then(|entries| entries.get(f.text(field)))
+    {
         None => Tri::False,
         Some(&expires) => Tri::of(expires == NEVER || f.t_ms() < expires),
     }
@@ -239,7 +257,10 @@ pub fn eval<S: Source>(c: &Cond, f: &mut S) -> Tri {
             out
         }
         Cond::Not(inner) => eval(inner, f).not(),
-        Cond::Num(n, op) => num_op(f.number(*n), op),
+        Cond::Num(n, op) => {
+            let derived = !matches!(n, Num::Amount | Num::AmountUsd | Num::Hour);
+            num_op(f.number(*n), op, if derived { f.slack() } else { 0.0 })
+        }
         Cond::Text(t, op) => text_op(f.text(*t), op),
         Cond::List(field, list, negated) => {
             let t = member(f, *field, list);

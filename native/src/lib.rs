@@ -11,6 +11,8 @@ mod detect;
 mod eval;
 mod event;
 mod floatfmt;
+#[cfg(test)]
+mod golden_tests;
 mod rules;
 mod state;
 mod tally;
@@ -32,12 +34,12 @@ use state::CardState;
 #[pyclass(module = "fraud_native")]
 struct Engine {
     rules: Result<Rules, String>, // Err: refused (why), and every record goes to Python
-    lists: Option<Lists>, // None until the bridge sends them
+    lists: Option<Lists>,         // None until the bridge sends them
     max_bytes: usize,
     cache: LruCache<String, (i64, CardState)>,
     batch: Vec<Record>,
     pending: Vec<(String, i64, Held)>, // the batch's new states, first-touched order
-    rows: Vec<Vec<u8>>,                     // the batch's `txns` rows, in record order
+    rows: Vec<Vec<u8>>,                // the batch's `txns` rows, in record order
     packed: Packed,
 }
 
@@ -284,7 +286,9 @@ impl Engine {
         let mut run = batch::Run::new(std::mem::take(&mut self.batch), slow_cards, stored);
         let n = run.len();
         let rules = self.rules.as_ref().ok();
-        unlocked(py, n, || run.quiet_pass(rules, self.lists.as_ref(), &self.cache));
+        unlocked(py, n, || {
+            run.quiet_pass(rules, self.lists.as_ref(), &self.cache)
+        });
         run.python_pass(py, rules, self.lists.as_ref(), &self.cache, slow, canonical)?;
         let (tally, pending, rows, scored) = unlocked(py, n, || run.finish(row_limit));
         self.pending = pending;

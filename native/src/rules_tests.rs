@@ -20,7 +20,7 @@ fn rule(id: &str, enabled: bool, when: Value) -> Value {
 }
 
 fn refusal(when: Value) -> String {
-    compile(&when).err().expect("refused")
+    compile(&when).expect_err("refused")
 }
 
 #[test]
@@ -49,28 +49,86 @@ fn supported_conditions_compile() {
 #[test]
 fn every_refusal_reason_names_what_is_unsupported() {
     let cases = [
-        (json!({"agg": "distinct", "of": "country", "window": "24h", "op": "ge", "value": 3}),
-         "agg distinct (not supported natively)"),
-        (json!({"agg": "count", "window": 60, "op": "ge", "value": 3}), "agg count (not supported natively)"),
-        (json!({"all": [{"not": {"agg": "sum", "of": "amount_usd", "window": "1h", "op": "gt", "value": 1.0}}]}),
-         "agg sum (not supported natively)"),
-        (json!({"feature": "new_country", "op": "eq", "value": true}), "feature new_country (not supported natively)"),
-        (json!({"feature": "new_merchant", "op": "eq", "value": true}), "feature new_merchant (not supported natively)"),
-        (json!({"feature": "new_category", "op": "eq", "value": true}), "feature new_category (not supported natively)"),
-        (json!({"feature": "risk", "op": "gt", "value": 1.0}), "feature risk (not known natively)"),
-        (json!({"field": "ip", "op": "eq", "value": "x"}), "field ip (not known natively)"),
-        (json!({"field": "city", "op": "regex", "value": "x"}), "operator regex on city (not known natively)"),
-        (json!({"field": "amount", "op": "starts_with", "value": 1.0}), "operator starts_with on a number (not known natively)"),
-        (json!({"field": "city", "op": "gt", "value": "x"}), "operator gt on city (not known natively)"),
-        (json!({"field": "amount", "op": "gt", "value": "x"}), "operator gt with a non-number value (x)"),
-        (json!({"field": "city", "op": "eq", "value": 3}), "operator eq on city with a non-string value (3)"),
-        (json!({"field": "city", "op": "eq", "value": "x", "unit": "m"}), "key \"unit\" in a condition (not known natively)"),
-        (json!({"all": [], "field": "city"}), "key \"field\" in a condition (not known natively)"),
-        (json!({"field": "weekday", "op": "in_list", "list": "days"}), "a list on field weekday (not supported natively)"),
-        (json!({"field": "city", "op": "contains_list", "list": "l"}), "operator contains_list with a list (not known natively)"),
-        (json!({"field": "amount", "op": "between", "value": [1.0]}), "operator between without [low, high]"),
-        (json!({"xor": []}), "a condition of unknown shape ({\"xor\":[]})"),
-        (json!(["field"]), "a condition that is not an object ([\"field\"])"),
+        (
+            json!({"agg": "distinct", "of": "country", "window": "24h", "op": "ge", "value": 3}),
+            "agg distinct (not supported natively)",
+        ),
+        (
+            json!({"agg": "count", "window": 60, "op": "ge", "value": 3}),
+            "agg count (not supported natively)",
+        ),
+        (
+            json!({"all": [{"not": {"agg": "sum", "of": "amount_usd", "window": "1h", "op": "gt", "value": 1.0}}]}),
+            "agg sum (not supported natively)",
+        ),
+        (
+            json!({"feature": "new_country", "op": "eq", "value": true}),
+            "feature new_country (not supported natively)",
+        ),
+        (
+            json!({"feature": "new_merchant", "op": "eq", "value": true}),
+            "feature new_merchant (not supported natively)",
+        ),
+        (
+            json!({"feature": "new_category", "op": "eq", "value": true}),
+            "feature new_category (not supported natively)",
+        ),
+        (
+            json!({"feature": "risk", "op": "gt", "value": 1.0}),
+            "feature risk (not known natively)",
+        ),
+        (
+            json!({"field": "ip", "op": "eq", "value": "x"}),
+            "field ip (not known natively)",
+        ),
+        (
+            json!({"field": "city", "op": "regex", "value": "x"}),
+            "operator regex on city (not known natively)",
+        ),
+        (
+            json!({"field": "amount", "op": "starts_with", "value": 1.0}),
+            "operator starts_with on a number (not known natively)",
+        ),
+        (
+            json!({"field": "city", "op": "gt", "value": "x"}),
+            "operator gt on city (not known natively)",
+        ),
+        (
+            json!({"field": "amount", "op": "gt", "value": "x"}),
+            "operator gt with a non-number value (x)",
+        ),
+        (
+            json!({"field": "city", "op": "eq", "value": 3}),
+            "operator eq on city with a non-string value (3)",
+        ),
+        (
+            json!({"field": "city", "op": "eq", "value": "x", "unit": "m"}),
+            "key \"unit\" in a condition (not known natively)",
+        ),
+        (
+            json!({"all": [], "field": "city"}),
+            "key \"field\" in a condition (not known natively)",
+        ),
+        (
+            json!({"field": "weekday", "op": "in_list", "list": "days"}),
+            "a list on field weekday (not supported natively)",
+        ),
+        (
+            json!({"field": "city", "op": "contains_list", "list": "l"}),
+            "operator contains_list with a list (not known natively)",
+        ),
+        (
+            json!({"field": "amount", "op": "between", "value": [1.0]}),
+            "operator between without [low, high]",
+        ),
+        (
+            json!({"xor": []}),
+            "a condition of unknown shape ({\"xor\":[]})",
+        ),
+        (
+            json!(["field"]),
+            "a condition that is not an object ([\"field\"])",
+        ),
     ];
     for (when, want) in cases {
         assert_eq!(refusal(when.clone()), want, "{when}");
@@ -103,7 +161,11 @@ fn the_config_is_refused_for_an_enabled_unsupported_rule_only() {
     let off = config_with(json!([rule("many_countries", false, agg.clone())]));
     assert!(config::parse(&off).is_ok());
     let on = config_with(json!([
-        rule("online_big", true, json!({"field": "amount_usd", "op": "gt", "value": 10.0})),
+        rule(
+            "online_big",
+            true,
+            json!({"field": "amount_usd", "op": "gt", "value": 10.0})
+        ),
         rule("many_countries", true, agg)
     ]));
     assert_eq!(
@@ -131,11 +193,19 @@ fn unknown_fields_anywhere_refuse_the_config() {
     v["suppressions"] = json!([{"list": "l", "field": "card_id", "rules": ["*"], "score": -1}]);
     cases.push((v, "unknown field `score`"));
     let mut v = base.clone();
-    v["high_amount"].as_object_mut().unwrap().remove("threshold");
+    v["high_amount"]
+        .as_object_mut()
+        .unwrap()
+        .remove("threshold");
     cases.push((v, "missing field `threshold`"));
     for (cfg, want) in cases {
-        let why = config::parse(&serde_json::to_vec(&cfg).unwrap()).err().expect("refused");
-        assert!(why.starts_with("the rules config does not parse natively ("), "{why}");
+        let why = config::parse(&serde_json::to_vec(&cfg).unwrap())
+            .err()
+            .expect("refused");
+        assert!(
+            why.starts_with("the rules config does not parse natively ("),
+            "{why}"
+        );
         assert!(why.contains(want), "{why} lacks {want}");
     }
     assert!(config::parse(b"not json").is_err());
