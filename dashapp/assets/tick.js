@@ -4,6 +4,7 @@
   "use strict";
   var TICK_URL = "/api/tick";
   var TIMEOUT_MS = 15000; // a poll never holds the gate longer than this
+  var latest = 0; // the newest poll: only its end reopens the gate (a view change can start one early)
 
   // The Interval is disabled while a poll is in flight (the poll-gate store, read by the
   // intervalDisabled callback): Dash drops the result of a callback run superseded by a newer one,
@@ -51,8 +52,12 @@
         var viewChanged = (ctx.triggered || []).some(function (t) { return t.prop_id === "view-state.data"; });
         var abort = new AbortController();
         var timer = setTimeout(function () { abort.abort(); }, TIMEOUT_MS);
+        var mine = ++latest;
         setBusy(true);
-        var done = function () { clearTimeout(timer); setBusy(false); };
+        var done = function () {
+          clearTimeout(timer);
+          if (mine === latest) { setBusy(false); }
+        };
         return fetch(query(view, since, viewChanged), {
           credentials: "same-origin",
           headers: {Accept: "application/json"},

@@ -8,8 +8,9 @@ The route (query.py, route.py; documented in docs/performance.md "The live tick"
 user just changed the window or pause. Answers: 200 with a JSON object of the page properties that
 changed, `{"<component id>.<property>": value}` (answer.py), the new cursors under `tick-state.data`;
 204 when nothing changed; 400 malformed; 401 without a live session (the access guard); 503 when
-Redis cannot be read. build.py decides what changed (with feeds.py, grid.py and the per-process
-frames.py); page.py and assets/tick.js are the page side; front.py is the cheap WSGI seam.
+Redis cannot be read. build.py decides what changed (with feeds.py, grid.py, the per-process
+frames.py and the per-tab cursors.py); page.py and assets/tick.js are the page side; front.py is the
+cheap WSGI seam.
 """
 
 from __future__ import annotations

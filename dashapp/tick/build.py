@@ -12,6 +12,7 @@ from dashapp.figures.rules_bar import rules_bar_figure
 from dashapp.figures.throughput import throughput_delta, throughput_figure
 from dashapp.figures.timeline import timeline_delta, timeline_figure
 from dashapp.store import DashboardReader
+from dashapp.tick.cursors import clean_state, slow_phase
 from dashapp.tick.feeds import ALERTS_DELTA_MAX, alert_tail, alerts_after, newest_txns
 from dashapp.tick.frames import Frame, FrameMemo, plain
 from dashapp.tick.grid import grid_now, grid_snapshot
@@ -190,46 +191,6 @@ def _slow(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
         _, wf, _ = grid_snapshot(t.frame, t.reader, t.cfg.grid_rows)
         if wf != state.get("grid_wf"):  # another analyst acted: resend the table
             _grid_full(t, state, out)
-
-
-_STATE_TYPES: dict[str, type] = {
-    "seq": int,
-    "txn": str,
-    "alert": str,
-    "sec": int,
-    "slow_ms": int,
-    "slow_phase": int,
-    "window_s": int,
-    "grid_n": int,
-    "grid_wf": str,
-    "banner": str,
-    "paused": bool,
-    "d_kpis": str,
-    "d_quality": str,
-    "d_rules_fig": str,
-    "d_map_fig": str,
-}
-
-
-def clean_state(prev: Any) -> dict[str, Any]:
-    """Keep only well-typed cursor fields: the tick state round-trips through the browser."""
-    if not isinstance(prev, dict):
-        return {}
-    out = {}
-    for key, kind in _STATE_TYPES.items():
-        value = prev.get(key)
-        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-            out[key] = value
-    return out
-
-
-def slow_phase(opened_ms: int, period_ms: int) -> int:
-    """A tab's phase within the slow-refresh period, from the millisecond its page opened.
-
-    Scrambled (times a prime, coprime with round periods) so tabs opened within the same second,
-    as after a shift change or in a load test, still land all over the period.
-    """
-    return (opened_ms * 7919) % max(1, period_ms)
 
 
 def run_tick(

@@ -50,7 +50,7 @@ def _since(value: str | None) -> dict[str, Any] | None:
         raise BadTick("since is not the cursor object of a previous answer") from None
     if not isinstance(cursors, dict):
         raise BadTick("since is not the cursor object of a previous answer")
-    return cursors  # its fields are typed and checked by the builder (dashapp.tick.build.clean_state)
+    return cursors  # its fields are typed and checked by the builder (dashapp.tick.cursors)
 
 
 def parse_tick_query(raw: bytes) -> TickQuery:
