@@ -57,6 +57,15 @@ def app(redis_client: redis.Redis, redis_prefix: str, users_file: Path) -> Itera
     yield create_app(settings, redis_client, clock=lambda: CLOCK[0])
 
 
+def seam_of(app: Any) -> TickFront:
+    """The tick's WSGI seam in the server's chain of WSGI layers (others, e.g. metrics, wrap it)."""
+    layer = app.server.wsgi_app
+    while not isinstance(layer, TickFront):
+        layer = layer.__dict__.get("inner")  # each wrapper's own attribute, not one it forwards
+        assert layer is not None, "create_app installed no TickFront"
+    return layer
+
+
 def signed_in(app: Any, name: str = "ann") -> FlaskClient:
     client = app.server.test_client()
     assert login(client, name).status_code == 303
@@ -155,8 +164,7 @@ def test_the_wsgi_seam_answers_signed_in_polls_exactly_as_flask_does(
     app: Any, redis_client: redis.Redis, keys: RedisKeys
 ) -> None:
     _seed(redis_client, keys)
-    front = app.server.wsgi_app
-    assert isinstance(front, TickFront)  # installed by create_app, around the whole Flask app
+    front = seam_of(app)  # installed by create_app, around the whole Flask app
     cookie = signed_in(app).get_cookie("fraud_session")
     assert cookie is not None
     first = Client(front.inner)
