@@ -61,7 +61,7 @@ def only(rule: str, **changes: Any) -> RulesConfig:
     off = {
         name: {"enabled": False}
         for name in default_rules().__struct_fields__
-        if name not in {"alerting", "currency"}
+        if name not in {"alerting", "currency", "custom", "suppressions"}
     }
     off[rule] = {"enabled": True, **changes}
     return apply_changes(default_rules(), off)
@@ -248,7 +248,9 @@ def test_a_spike_does_not_raise_the_cards_baseline() -> None:
 
 def test_disabled_rules_never_fire() -> None:
     off = {
-        n: {"enabled": False} for n in default_rules().__struct_fields__ if n not in {"alerting", "currency"}
+        n: {"enabled": False}
+        for n in default_rules().__struct_fields__
+        if n not in {"alerting", "currency", "custom", "suppressions"}
     }
     events = [*probes(3), ev(0, 9000.0, city=UNKNOWN_CITY), ev(1, city="Tokyo"), *history(10)]
     assert not any(d.reasons for d in run(events, apply_changes(default_rules(), off)))
