@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
 from math import inf
+from typing import Any
 
 import msgspec
 
 from bridge.detection import checks
 from bridge.detection.checks import Hit
+from bridge.detection.custom import CustomRules, custom_rules, unsuppressed
+from bridge.detection.decision import Decision, decide
 from bridge.detection.ml import MlModel, features
-from bridge.detection.state import RATE_CAP, CardState, carry_probes, learn_amount, slide_window
-from common.alerts import Alert, Reason, Severity, alert_id_for
+from bridge.detection.state import RATE_CAP, CardState, HistoryState, carry_probes, learn_amount, slide_window
 from common.money import shown
+from common.rulelang.lists import ListSnapshot
 from common.rules import RulesConfig
-from common.schema import UNKNOWN_CITY, Transaction, event_epoch_ms, format_ts
-
-
-class Decision(msgspec.Struct, frozen=True):
-    """The verdict on one event: why (reasons), how bad (score, severity) and whether to alert."""
-
-    reasons: tuple[Reason, ...]
-    score: float
-    severity: Severity
-    is_alert: bool
+from common.schema import UNKNOWN_CITY, Transaction, event_epoch_ms
 
 
 class MlStatus(msgspec.Struct, frozen=True):
@@ -34,12 +29,14 @@ class MlStatus(msgspec.Struct, frozen=True):
     warm: bool
 
 
-QUIET = Decision((), 0.0, "low", False)
 _FRESH = CardState()  # shared and never mutated: the engine builds new states
 
 
 class Detector:
-    """Evaluates events against one RulesConfig.
+    """Evaluates events against one RulesConfig and a snapshot of the named lists.
+
+    Built-in rules run first, exactly as before rules became data; then each enabled custom rule
+    (its score is evidence like a built-in's); then suppressions drop hits of silenced rules.
 
     `evaluate` is a pure function of (event, state, rules) unless ml_anomaly is enabled: the model
     is process-local and learns as it scores. The input state is never mutated and the returned
@@ -47,8 +44,14 @@ class Detector:
     transaction fails) and evaluate again from the old one.
     """
 
-    def __init__(self, rules: RulesConfig, model: MlModel | None = None) -> None:
+    def __init__(
+        self, rules: RulesConfig, model: MlModel | None = None, lists: ListSnapshot | None = None
+    ) -> None:
         self.rules = rules
+        self.lists: ListSnapshot = lists if lists is not None else {}
+        # None without an enabled custom rule: the built-ins' path is then exactly as before
+        self._custom: CustomRules | None = custom_rules(rules, self.lists)
+        self._suppressions = rules.suppressions
         # Gates precomputed per rules version so a quiet event skips each check with one compare.
         self._high_above = rules.high_amount.threshold if rules.high_amount.enabled else inf
         self._unknown = rules.unknown_location if rules.unknown_location.enabled else None
@@ -65,8 +68,12 @@ class Detector:
         self._model = model if model is not None or self._ml is None else MlModel()
 
     def with_rules(self, rules: RulesConfig) -> Detector:
-        """Return a detector for new rules that keeps this one's ML model (and its warm-up)."""
-        return Detector(rules, self._model)
+        """Return a detector for new rules that keeps this one's ML model (and its warm-up) and lists."""
+        return Detector(rules, self._model, self.lists)
+
+    def with_lists(self, lists: ListSnapshot) -> Detector:
+        """Return a detector for a new list snapshot that keeps the rules and the ML model."""
+        return Detector(self.rules, self._model, lists)
 
     def ml_status(self) -> MlStatus:
         """Report whether the ML rule is on and how far its model is through warm-up."""
@@ -87,10 +94,24 @@ class Detector:
         self._check_place_and_pace(event, prev, newest, recent if in_window else None, hits)
         if self._ml is not None:
             self._score_ml(event, t, prev, hits)
+        history = None
+        if self._custom is not None:
+            history = self._custom.observe(event, prev, amount=amount, t=t, newest=newest, hits=hits)
         nxt = self._next_state(
-            prev, event, amount, t, newest, recent=recent, moved=moved, tested=tested, learn=not hits
+            prev,
+            event,
+            amount,
+            t,
+            newest,
+            recent=recent,
+            moved=moved,
+            tested=tested,
+            learn=not hits,
+            history=history,
         )
-        return self._decide(hits), nxt
+        if hits and self._suppressions:  # lists only silence alerts: the card's state never reads them
+            hits = unsuppressed(self.rules, event, hits, self.lists)
+        return decide(hits, self.rules.alerting), nxt
 
     def _shown(self, event: Transaction, amount: float) -> str:
         return shown(event.amount, event.currency, amount, self._rates)
@@ -178,8 +199,10 @@ class Detector:
         moved: bool,
         tested: bool,
         learn: bool,
+        history: dict[str, Any] | None,
     ) -> CardState:
-        """Build the card's next state around the already-slid velocity window `recent`."""
+        """Build the card's next state around the already-slid velocity window `recent`; with
+        custom rules' `history` arrays it is a HistoryState (cs2)."""
         if prev.tiny_ms or amount < self._tiny_below:
             tiny_ms, tiny_merchants = carry_probes(
                 prev, event, amount, t, newest - self._probe_ms, tiny_below=self._tiny_below, tested=tested
@@ -200,7 +223,8 @@ class Detector:
         since, seen = (t if prev.seen == 0 or t < prev.since_ms else prev.since_ms), prev.seen + 1
         if seen >= RATE_CAP:
             seen, since = seen // 2, newest - (newest - since) // 2
-        return CardState(
+        make = CardState if history is None else partial(HistoryState, **history)
+        return make(
             last_ms=newest,
             recent_ms=recent[0],
             recent_amt=recent[1],
@@ -223,42 +247,3 @@ class Detector:
         score = self._model.score_and_learn(features(event, t, prev))
         if self._model.seen > rule.warmup and (hit := checks.ml_anomaly(rule, score)):
             hits.append(hit)
-
-    def _decide(self, hits: list[Hit]) -> Decision:
-        """Combine rule scores as independent evidence: 1 - prod(1 - s_i)."""
-        if not hits:
-            return QUIET
-        keep = 1.0
-        for score, _ in hits:
-            keep *= 1.0 - score
-        total = round(1.0 - keep, 6)
-        a = self.rules.alerting
-        severity: Severity = (
-            "high" if total >= a.high_score else "medium" if total >= a.medium_score else "low"
-        )
-        return Decision(tuple(reason for _, reason in hits), total, severity, total >= a.min_score)
-
-
-def make_alert(event: Transaction, decision: Decision, rules_version: int) -> Alert:
-    """Build the stored alert for an event; its id depends only on the transaction id."""
-    return Alert(
-        alert_id=alert_id_for(event.txn_id),
-        txn_id=event.txn_id,
-        ts=format_ts(event.ts),
-        event_ms=event_epoch_ms(event),
-        card_id=event.card_id,
-        account_id=event.account_id,
-        amount=event.amount,
-        currency=event.currency,
-        merchant_id=event.merchant_id,
-        merchant_category=event.merchant_category,
-        city=event.city,
-        country=event.country,
-        lat=event.lat,
-        lon=event.lon,
-        channel=event.channel,
-        score=decision.score,
-        severity=decision.severity,
-        reasons=decision.reasons,
-        rules_version=rules_version,
-    )

@@ -1,8 +1,23 @@
-"""Per-card detection state (bounded, compact) and the pure transitions that build the next one."""
+"""Per-card detection state (bounded, compact) and the pure transitions that build the next one.
+
+Byte layout (the native engine writes and reads the same bytes; msgspec compact JSON, no spaces):
+
+- `cs1` — every state while no enabled custom rule needs per-card history, byte for byte as before
+  rules became data: `["cs1", last_ms, geo_ms, lat, lon, city, recent_ms, recent_amt, tiny_ms,
+  tiny_merchants, since_ms, seen, n, log_mean, log_m2]` (CardState's fields in order).
+- `cs2` — the same 14 values after the tag `"cs2"`, followed by ten arrays: `hist_ms` (event
+  times, ascending, <= HIST_MAX), `hist_amt` (amount in US dollars), `hist_merchant`,
+  `hist_country`, `hist_city`, `hist_category`, `hist_channel` (crc32 of the UTF-8 value, each
+  parallel to hist_ms or empty when no enabled rule reads that column), then `seen_countries`,
+  `seen_merchants`, `seen_categories` (crc32, distinct, newest last, <= SEEN_MAX).
+  A writer emits `cs2` only when at least one of those ten arrays is non-empty, else `cs1`.
+- Anything else, or a state breaking an invariant `_consistent` checks, decodes as a fresh card.
+"""
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import pairwise
 from math import isfinite, log
 from zlib import crc32
 
@@ -18,7 +33,11 @@ NO_TIME = -(2**62)  # "never seen": far enough back that every window has expire
 # First element of the stored array: a layout version. Bump it when fields change so states
 # written by an older bridge decode as fresh instead of being misread.
 STATE_TAG = "cs1"
+HISTORY_TAG = "cs2"  # cs1 followed by the per-card history custom rules read
 INT64 = 2**63
+UINT32 = 2**32
+HIST_MAX = 32  # history entries kept inside the longest enabled window (the contract's bound)
+SEEN_MAX = 16  # values remembered per new_* feature
 
 
 class CardState(msgspec.Struct, array_like=True, kw_only=True, tag=STATE_TAG):
@@ -44,12 +63,46 @@ class CardState(msgspec.Struct, array_like=True, kw_only=True, tag=STATE_TAG):
     log_m2: float = 0.0  # Welford sum of squared deviations of ln(amount)
 
 
+class HistoryState(CardState, kw_only=True, tag=HISTORY_TAG):
+    """A card state with the history and seen-values custom rules need (`cs2`, see the module doc).
+
+    Only built when one of its ten arrays is non-empty; the engine reads them via `extension()`.
+    """
+
+    hist_ms: list[int] = msgspec.field(default_factory=list)
+    hist_amt: list[float] = msgspec.field(default_factory=list)
+    hist_merchant: list[int] = msgspec.field(default_factory=list)
+    hist_country: list[int] = msgspec.field(default_factory=list)
+    hist_city: list[int] = msgspec.field(default_factory=list)
+    hist_category: list[int] = msgspec.field(default_factory=list)
+    hist_channel: list[int] = msgspec.field(default_factory=list)
+    seen_countries: list[int] = msgspec.field(default_factory=list)
+    seen_merchants: list[int] = msgspec.field(default_factory=list)
+    seen_categories: list[int] = msgspec.field(default_factory=list)
+
+
+EXTENSION_FIELDS = tuple(f for f in HistoryState.__struct_fields__ if f not in CardState.__struct_fields__)
+CS1_FIELDS = CardState.__struct_fields__
+NO_EXTENSION = HistoryState()  # read-only stand-in for a cs1 state's (empty) extension
+
+
+def extension(state: CardState) -> HistoryState:
+    """The state's history arrays (all empty for a cs1 state); never mutate the result."""
+    return state if isinstance(state, HistoryState) else NO_EXTENSION
+
+
+def has_extension(state: HistoryState) -> bool:
+    return any(getattr(state, name) for name in EXTENSION_FIELDS)
+
+
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(CardState)
+_decoder = msgspec.json.Decoder(CardState | HistoryState)
 
 
 def encode_state(state: CardState) -> bytes:
-    """Serialise a card state to compact JSON bytes."""
+    """Serialise a card state to compact JSON bytes (`cs1` unless it carries history, see above)."""
+    if isinstance(state, HistoryState) and not has_extension(state):
+        state = CardState(**{name: getattr(state, name) for name in CS1_FIELDS})
     return _encoder.encode(state)
 
 
@@ -79,6 +132,23 @@ def _consistent(s: CardState) -> bool:
         # times and counts fit 64 bits, as every writer produces them (the native engine too)
         and all(-INT64 <= x < INT64 for x in (s.last_ms, s.geo_ms, s.since_ms, s.seen, s.n))
         and all(-INT64 <= x < INT64 for xs in (s.recent_ms, s.tiny_ms, s.tiny_merchants) for x in xs)
+        and (not isinstance(s, HistoryState) or _consistent_history(s))
+    )
+
+
+def _consistent_history(s: HistoryState) -> bool:
+    """cs2's arrays: bounded, parallel to hist_ms or empty, times ascending, crc32 values."""
+    ms = s.hist_ms
+    columns = (s.hist_merchant, s.hist_country, s.hist_city, s.hist_category, s.hist_channel)
+    seen = (s.seen_countries, s.seen_merchants, s.seen_categories)
+    return (
+        len(ms) <= HIST_MAX
+        and all(len(c) in {0, len(ms)} for c in (s.hist_amt, *columns))
+        and all(a <= b for a, b in pairwise(ms))
+        and all(-INT64 <= x < INT64 for x in ms)
+        and all(isfinite(x) for x in s.hist_amt)
+        and all(len(xs) <= SEEN_MAX and len(set(xs)) == len(xs) for xs in seen)
+        and all(0 <= x < UINT32 for xs in (*columns, *seen) for x in xs)
     )
 
 
