@@ -6,8 +6,6 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-import msgspec
-
 from common.rulelang import model as m
 from common.rulelang.conditions import Context, condition, fail, keys_of, list_name, show, text
 from common.rulelang.explain import parse_template
@@ -197,13 +195,13 @@ def to_document(cfg: RulesConfig) -> dict[str, Any]:
                 "params": {k: v for k, v in section.items() if k not in ("enabled", "weight")},
             }
         )
-    rules.extend(msgspec.to_builtins(cfg.custom))
+    rules.extend(body.get("custom", []))  # rules_to_dict omits the sections when empty
     return {
         "format": FORMAT,
         "alerting": body["alerting"],
         "currency": body["currency"],
         "rules": rules,
-        "suppressions": msgspec.to_builtins(cfg.suppressions),
+        "suppressions": body.get("suppressions", []),
     }
 
 

@@ -1,4 +1,4 @@
-"""Golden fixtures (tests/fixtures/rulelang/*.json, format in its README.md): the rules fire and explain as written."""
+"""Golden fixtures (tests/fixtures/rulelang/*.json, format in README.md there): what fires, and its text."""
 
 from __future__ import annotations
 
