@@ -7,7 +7,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from common.rulelang import model as m
-from common.rulelang.conditions import Context, condition, fail, keys_of, list_name, show, text
+from common.rulelang.checks import fail, keys_of, list_name, show, text
+from common.rulelang.conditions import Context, condition
 from common.rulelang.explain import parse_template
 from common.rulelang.model import CustomRule, Suppression
 from common.rules import (

@@ -8,7 +8,7 @@ from typing import Any
 
 from common.money import shown, usd
 from common.rulelang import model as m
-from common.rulelang.conditions import fail, show
+from common.rulelang.checks import fail, show
 from common.rulelang.model import Cond
 
 # `{{` and `}}` are literal braces; any other brace must open a well-formed placeholder.
