@@ -63,6 +63,7 @@ class Bridge:
         self.health = Health(client, self.keys, settings.instance_id, settings.heartbeat_s)
         self.retention = AlertRetention(client, self.keys, settings.alert_retention_days)
         self.engines = Engines(settings)
+        self.rules.on_lists = self.engines.set_lists  # list changes reach the native engine too
         self.dlq = DeadLetterWriter(producer, settings.kafka_dlq_topic)
         self.rebalancer = Rebalancer(self.topic)
         self.progress = Progress()
