@@ -6,8 +6,10 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from common.rulelang import parse_document
+from common.rulelang import parse_document, to_document
 from common.rulelang.model import Cond
 from common.rules import RuleValidationError, default_rules
 from tests.rulelang.helpers import custom, doc
@@ -342,3 +344,49 @@ def test_a_built_in_can_be_disabled_and_retuned_but_its_name_is_its_own() -> Non
     cfg = parse_document(body)
     assert (cfg.velocity.enabled, cfg.velocity.weight, cfg.velocity.max_count) == (False, 0.4, 9)
     assert cfg.velocity.window_s == default_rules().velocity.window_s
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=16,
+)
+KEYS = ["all", "any", "not", "field", "op", "value", "list", "agg", "of", "window", "where", "feature", "as"]
+WORDS = st.sampled_from(
+    [
+        "amount_usd",
+        "country",
+        "hour",
+        "weekday",
+        "count",
+        "distinct",
+        "gt",
+        "in",
+        "between",
+        "in_list",
+        "starts_with",
+        "new_country",
+        "24h",
+        "mon",
+        "x",
+    ]
+)
+NEAR = st.recursive(
+    st.dictionaries(st.sampled_from(KEYS), WORDS | JSON, min_size=1, max_size=4),
+    lambda inner: st.dictionaries(
+        st.sampled_from(["all", "any", "not", "where"]), inner | st.lists(inner, max_size=3), max_size=2
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NEAR | JSON, JSON, st.sampled_from(["when", "explain", "score", "id", "enabled"]))
+def test_any_input_is_accepted_or_refused_with_a_path(cond: Any, junk: Any, key: str) -> None:
+    for body in (when(cond), doc(custom(**{key: junk})), {**doc(), "suppressions": junk}, junk):
+        try:
+            cfg = parse_document(body)
+        except RuleValidationError as exc:
+            assert str(exc).startswith(f"{exc.path}: ")
+        else:
+            assert parse_document(to_document(cfg)) == cfg
