@@ -32,6 +32,7 @@ from bench import (
     sec_producer,
     sec_quality,
     sec_registry,
+    sec_rules,
     sec_search,
 )
 from bench.config import sizes_for
@@ -47,6 +48,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "memory": sec_memory.run,
     "search": sec_search.run,
     "registry": sec_registry.run,
+    "rules": sec_rules.run,
 }
 BENCH_DIR = REPO_ROOT / "bench"
 
