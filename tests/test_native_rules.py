@@ -179,3 +179,26 @@ def test_lists_not_sent_send_the_listed_rule_to_python(stream: list[Any]) -> Non
     for k, batch in enumerate(batches(stream[:3_000])):
         paths.step(batch, f"batch {k}")
     assert paths.nat_detector.calls == 3_000
+
+
+def test_cs2_states_left_by_aggregate_rules_are_read_by_python(stream: list[Any]) -> None:
+    """After an aggregate rule is turned off, cards still hold cs2 states the native engine does
+    not read: those cards go to Python (which writes cs1 again), never count as fresh cards."""
+    agg = rule("busy_hour", {"agg": "count", "window": "1h", "op": "ge", "value": 30})
+    with_agg = rules_with_custom([agg, CUSTOM[0]], suppress=False)
+    paths = paths_for(rules_with_custom([CUSTOM[0]], suppress=False), {})
+    paths.set_rules(with_agg)
+    assert paths.native.refusal == "rule busy_hour uses agg count (not supported natively)"
+    groups = batches(stream[:9_000])
+    for k, batch in enumerate(groups[:12]):
+        paths.step(batch, f"batch {k}")
+    cs2 = sum(raw.startswith(b'["cs2"') for raw in paths.redis.values())
+    assert cs2 > 1_000
+    paths.set_rules(rules_with_custom([CUSTOM[0]], suppress=False))
+    assert paths.native.refusal is None
+    paths.clear()  # as the bridge does when it switches paths: both start from Redis
+    paths.nat_detector.calls = 0
+    for k, batch in enumerate(groups[12:]):
+        paths.step(batch, f"after batch {k}")
+    assert 0 < paths.nat_detector.calls < sum(map(len, groups[12:]))
+    assert sum(raw.startswith(b'["cs2"') for raw in paths.redis.values()) < cs2
