@@ -64,6 +64,36 @@ def headline(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def registry(results: dict[str, Any]) -> str:
+    """docs/rules-api.md's figures: change propagation to a running bridge and the cost of big lists."""
+    r = results.get("registry")
+    if not r:
+        return "(no registry figures yet: `python -m bench run --only registry`)"
+    names = {
+        "rule_change_ms": "rule set published",
+        "small_list_change_ms": "1 entry added to a 10-entry list",
+        "big_list_change_ms": f"1 entry added to a {r['list_entries']:,}-entry list",
+    }
+    rows = ["| change | p50 | p99 | max |", "|---|---|---|---|"]
+    for key, label in names.items():
+        p = r["propagation"][key]
+        rows.append(f"| {label} | {p['p50']:,.0f} ms | {p['p99']:,.0f} ms | {p['max']:,.0f} ms |")
+    return "\n".join(
+        [
+            f"Propagation over {r['changes']} changes of each kind under a {r['stream_eps']:,} ev/s stream, "
+            f"then CPU per event with {r['list_entries']:,}-entry deny and suppression lists against empty "
+            f"ones ({_dated(results, 'registry')}, engine: {r['engine']}):",
+            "",
+            *rows,
+            "",
+            f"- CPU per event, lists full ÷ empty: {fmt(r['cpu_ratio_full_vs_empty'], 2)} "
+            f"({fmt(r['bridge_lists_full_cpu_us_per_event'], 1)} vs "
+            f"{fmt(r['bridge_lists_empty_cpu_us_per_event'], 1)} µs).",
+            f"- Events/s, lists full ÷ empty: {fmt(r['ratio_full_vs_empty'], 2)} (wall clock, noisier).",
+        ]
+    )
+
+
 def splice(path: Path, markers: tuple[str, str], text: str) -> bool:
     """Replace the text between `markers` in `path`; False when the file or the markers are absent."""
     if not path.exists():
@@ -85,10 +115,13 @@ def block(path: Path, markers: tuple[str, str]) -> str | None:
 
 
 def write_docs(results: dict[str, Any], repo: Path) -> list[Path]:
-    """Splice the tables into docs/performance.md and the headline into README.md; the files changed."""
+    """Splice the tables into docs/performance.md and rules-api.md, the headline into README.md; the
+    files changed."""
     done = []
     if splice(repo / "docs" / "performance.md", TABLES, markdown(results)):
         done.append(repo / "docs" / "performance.md")
     if splice(repo / "README.md", HEADLINE, headline(results)):
         done.append(repo / "README.md")
+    if splice(repo / "docs" / "rules-api.md", TABLES, registry(results)):
+        done.append(repo / "docs" / "rules-api.md")
     return done
