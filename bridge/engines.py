@@ -25,8 +25,10 @@ class Engines:
         self._on_native = False
         self._refusal: str | None = None  # why the native engine refuses the current rules
         self._ml = False
-        self._lists: Mapping[str, Mapping[str, int]] | None = None
-        self._lists_sent = True
+        # (snapshot, sequence number), replaced whole by the main thread; the batch thread sends
+        # each sequence number once (a tuple store is atomic: no half-seen update)
+        self._lists: tuple[Mapping[str, Mapping[str, int]], int] | None = None
+        self._lists_sent = 0
 
     def native_path(self, rules: RulesWatcher) -> NativePath | None:
         """The native path for the next batch, or None for the Python path: when the native
@@ -41,9 +43,10 @@ class Engines:
                 logger.info("bridge: native engine back on (rules version %s)", rules.version)
             self._refusal = refusal
             self._native_version = rules.version
-        if native is not None and not self._lists_sent and self._lists is not None:
-            native.set_lists(self._lists)  # here, on the batch thread: never under a running batch
-            self._lists_sent = True
+        pending = self._lists
+        if native is not None and pending is not None and pending[1] != self._lists_sent:
+            native.set_lists(pending[0])  # here, on the batch thread: never under a running batch
+            self._lists_sent = pending[1]
         self._ml = rules.detector.rules.ml_anomaly.enabled
         use = native is not None and not self._ml and self._refusal is None
         if use != self._on_native:  # the other path's cache may be stale: both start from Redis
@@ -53,7 +56,7 @@ class Engines:
 
     def set_lists(self, lists: Mapping[str, Mapping[str, int]]) -> None:
         """New list entries (a ListSnapshot: name -> value -> expires_ms, 0 never), for the next batch."""
-        self._lists, self._lists_sent = lists, False
+        self._lists = (lists, (self._lists[1] if self._lists is not None else 0) + 1)
 
     def status(self) -> str:
         """Which engine decides, in words for the pipeline-health panel."""
