@@ -207,7 +207,7 @@ class Bridge:
             if self.rules.refresh(now):
                 self.metrics.rules_version.set(self.rules.version)
             if self.health.due(now):
-                self.health.beat(self.processed, sorted(self.pos), self._lag())
+                self.health.beat(self.processed, sorted(self.pos), self._lag(), self.engines.status())
             if self.retention.due(now):
                 self.retention.sweep(int(time.time() * 1000))
         except redis.RedisError as exc:
