@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from bridge.detection import CardState, Decision, Detector, HistoryState, encode_state
+from bridge.detection.geo import haversine_km
 from bridge.detection.history import crc
 from common.rulelang import parse_document, to_document
 from common.rulelang.lists import ListSnapshot
 from common.rules import RulesConfig, default_rules
 from common.schema import Transaction
-from tests.test_detection_rules import T0, ev
+from tests.test_detection_rules import CITIES, T0, ev
 
 DAY_S = 86_400
 ISSUE_RULE = {
@@ -208,3 +209,26 @@ def test_a_disabled_custom_rule_changes_nothing() -> None:
     got, state = run(events, off, {"bad_merchants": {"M9": 0}})
     want, plain = run(events, default_rules())
     assert got == want and encode_state(state) == encode_state(plain)  # type: ignore[arg-type]
+
+
+def test_derived_features_read_the_cards_previous_transactions() -> None:
+    rule = {
+        "id": "fast_hop",
+        "score": 0.4,
+        "when": {
+            "all": [
+                {"feature": "speed_kmh", "op": "gt", "value": 100, "as": "speed"},
+                {"feature": "distance_km", "op": "ge", "value": 300, "as": "km"},
+                {"feature": "since_prev_s", "op": "le", "value": 7200, "as": "gap"},
+                {"feature": "amount_ratio", "op": "eq", "value": 1},  # < 5 learned amounts: reads 1
+            ]
+        },
+        "explain": "{km} km at {speed} km/h, {gap} s after the last",
+    }
+    decisions, _ = run([ev(0), ev(3600, city="Paris")], rules(rule))
+    (reason,) = decisions[1].reasons
+    km = haversine_km(*CITIES["London"][:2], *CITIES["Paris"][:2])
+    assert reason.text == f"{km:.2f} km at {km:.2f} km/h, 3,600.00 s after the last"
+    assert reason.observed == pytest.approx(km)  # the first named leaf: speed over exactly 1 h
+    slow, _ = run([ev(0), ev(4 * 3600, city="Paris")], rules(rule))  # 85 km/h, and 4 h apart
+    assert not slow[1].reasons

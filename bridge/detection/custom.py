@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.detection import features as feat
 from bridge.detection.checks import Hit
-from bridge.detection.history import (
-    HistoryPlan,
-    Where,
-    aggregate,
-    compile_where,
-    crc,
-    remember,
-    ring_of,
-    slide_ring,
-    window_span,
-)
-from bridge.detection.state import CardState, HistoryState, extension
+from bridge.detection.facts import Agg, LazyFacts, Ring
+from bridge.detection.history import HistoryPlan, compile_where, crc, remember, ring_of, slide_ring
+from bridge.detection.state import CardState, extension
 from common.rulelang.compile import CompiledRules, compile_rules
 from common.rulelang.facts import event_facts
 from common.rulelang.lists import ListSnapshot
@@ -25,10 +15,9 @@ from common.rulelang.suppress import ALL, suppressed_rules
 from common.rules import RulesConfig
 from common.schema import Transaction
 
-_SEEN_FEATURE = {"new_country": 0, "new_merchant": 1, "new_category": 2}  # index into _SEEN_FIELDS
 _RING_FIELDS = ("hist_amt", "hist_merchant", "hist_country", "hist_city", "hist_category", "hist_channel")
 _SEEN_FIELDS = ("seen_countries", "seen_merchants", "seen_categories")  # history.SEEN order
-Agg = tuple[str, str, str | None, int, Where | None]  # key, kind, of, window_ms, where
+_NO_RING: Ring = ([], ())
 
 
 def custom_rules(rules: RulesConfig, lists: ListSnapshot) -> CustomRules | None:
@@ -64,11 +53,10 @@ class CustomRules:
         self.compiled, self.rules, self.lists = compiled, compiled.rules, lists
         self._rates = rates
         self._plan = history_plan(compiled)
-        self._aggs: list[Agg] = [
-            (a.key, a.kind, a.of, a.window_ms, compile_where(a.where) if a.where is not None else None)
+        self._aggs: dict[str, Agg] = {
+            a.key: (a.kind, a.of, a.window_ms, compile_where(a.where) if a.where is not None else None)
             for a in compiled.plan.aggs
-        ]
-        self._features = frozenset(compiled.plan.features)
+        }
 
     def with_lists(self, lists: ListSnapshot) -> CustomRules:
         """The same rules over another list snapshot."""
@@ -79,74 +67,34 @@ class CustomRules:
     ) -> dict[str, Any] | None:
         """Append the custom rules' hits on `event` to `hits`; return the card's next history
         arrays (HistoryState fields), or None when they are all empty (the state stays cs1)."""
-        facts: dict[str, Any] = event_facts(event, self._rates)
-        ext = extension(prev)
-        nxt = self._history(event, ext, facts, amount=amount, t=t, newest=newest)
-        if self._features:
-            self._derive(event, prev, ext, facts, nxt, amount=amount, t=t)
+        ext, plan = extension(prev), self._plan
+        nxt: dict[str, Any] = {}
+        ring: Ring = _NO_RING
+        if plan.longest_ms:
+            keep = plan.keep
+            row = (
+                amount,
+                crc(event.merchant_id) if keep[1] else 0,
+                crc(event.country or "") if keep[2] else 0,
+                crc(event.city) if keep[3] else 0,
+                crc(event.merchant_category) if keep[4] else 0,
+                crc(event.channel) if keep[5] else 0,
+            )
+            (ms, cols), inside = slide_ring(ring_of(ext, plan), t, newest, row, plan)
+            nxt["hist_ms"] = ms
+            nxt.update(zip(_RING_FIELDS, cols, strict=True))
+            # a late event older than all the ring keeps: its aggregates read it alone
+            ring = (ms, cols) if inside else ([t], tuple([v] for v in row))
+        if any(plan.seen):
+            values = (event.country or "", event.merchant_id, event.merchant_category)  # as event_facts
+            for i, field in enumerate(_SEEN_FIELDS):
+                if plan.seen[i]:
+                    nxt[field] = remember(getattr(ext, field), crc(values[i]))
+        facts = LazyFacts(event_facts(event, self._rates)).bind(
+            self._aggs, event, prev, ext, ring, amount=amount, t=t
+        )
         for rule in self.rules:
             reason = rule.evaluate(facts, self.lists)
             if reason is not None:
                 hits.append((rule.score, reason))
         return nxt if any(nxt.values()) else None
-
-    def _history(
-        self,
-        event: Transaction,
-        ext: HistoryState,
-        facts: dict[str, Any],
-        *,
-        amount: float,
-        t: int,
-        newest: int,
-    ) -> dict[str, Any]:
-        """Slide the ring with this event and put each aggregate's value into `facts`."""
-        plan = self._plan
-        if not plan.longest_ms:
-            return {}
-        keep = plan.keep
-        row = (
-            amount,
-            crc(event.merchant_id) if keep[1] else 0,
-            crc(event.country or "") if keep[2] else 0,
-            crc(event.city) if keep[3] else 0,
-            crc(event.merchant_category) if keep[4] else 0,
-            crc(event.channel) if keep[5] else 0,
-        )
-        (ms, cols), inside = slide_ring(ring_of(ext, plan), t, newest, row, plan)
-        alone = tuple([v] for v in row)  # a late event older than all the ring keeps: it alone
-        for key, kind, of, window_ms, where in self._aggs:
-            if inside:
-                lo, hi = window_span(ms, t, window_ms)
-                facts[key] = aggregate(kind, of, where, cols, range(lo, hi))
-            else:
-                facts[key] = aggregate(kind, of, where, alone, range(1))
-        return {"hist_ms": ms, **dict(zip(_RING_FIELDS, cols, strict=True))}
-
-    def _derive(
-        self,
-        event: Transaction,
-        prev: CardState,
-        ext: HistoryState,
-        facts: dict[str, Any],
-        nxt: dict[str, Any],
-        *,
-        amount: float,
-        t: int,
-    ) -> None:
-        """Put the derived features the rules read into `facts`; the new seen-values into `nxt`."""
-        want = self._features
-        if "distance_km" in want or "speed_kmh" in want:
-            km = feat.distance_km(event, prev)
-            facts["distance_km"] = km
-            facts["speed_kmh"] = feat.speed_kmh(event, prev, t, km)
-        if "amount_ratio" in want:
-            facts["amount_ratio"] = feat.amount_ratio(amount, prev)
-        if "since_prev_s" in want:
-            facts["since_prev_s"] = feat.since_prev_s(prev, t)
-        values = (event.country or "", event.merchant_id, event.merchant_category)  # as event_facts
-        for name, i in _SEEN_FEATURE.items():
-            if self._plan.seen[i]:
-                seen, value = feat.seen_lists(ext)[i], crc(values[i])
-                facts[name] = feat.is_new(seen, value)
-                nxt[_SEEN_FIELDS[i]] = remember(seen, value)
