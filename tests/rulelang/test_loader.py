@@ -32,10 +32,15 @@ def test_json_and_yaml_give_the_same_document() -> None:
     [
         ("[" * 100_000, "nested"),
         ("[" * 30 + "]" * 30, "nested deeper than 24 levels"),
-        ("a:" + " {a:" * 40 + " 1" + "}" * 40, "nested"),
-        (BOMB, "more than 1,000,000 values"),
+        ("a:" + " {a:" * 40 + " 1" + "}" * 40, "nested deeper than 24 levels"),
+        (BOMB, "more than 300,000 values"),
+        ("[" + "a," * 100_000 + "a]", "a YAML document has at most 100,000 values (larger: send JSON)"),
+        ("- " * 100_000 + "1", "nested deeper than 24 levels"),
+        ("a: " + "[" * 100_000, "nested deeper than 24 levels"),
         ("rules: [", "not valid JSON or YAML"),
-        ("a: b: c", "not valid JSON or YAML: mapping values are not allowed here at line 1, column 5"),
+        ("a: b: c", "not valid JSON or YAML: mapping values are not allowed"),
+        ("a: b: c", "at line 1, column 5"),
+        ("a: *nope", "not valid JSON or YAML: found undefined alias"),
         ("!!python/object/apply:os.system [ls]", "not valid JSON or YAML: could not determine a constructor"),
         (" " * (MAX_BYTES + 1), f"at most {MAX_BYTES:,} bytes"),
         ("é" * (MAX_BYTES // 2 + 1), "at most"),  # the limit counts UTF-8 bytes, not characters
@@ -79,3 +84,15 @@ def test_yaml_norway_and_nan_get_clear_errors() -> None:
     big = yaml.safe_dump(doc(custom())).replace("value: 1500", "value: .inf")
     with pytest.raises(RuleValidationError, match=r"^rules\[7\]\.when\.value: expected a finite number"):
         parse_document(load_text(big))
+
+
+def test_yaml_anchors_for_reuse_are_fine_and_json_may_be_large() -> None:
+    import yaml
+
+    shared = {"field": "country", "op": "in", "value": ["NG", "RU"]}
+    body = doc(custom("rule_one", shared), custom("rule_two", {"not": shared}))
+    text = yaml.safe_dump(body)
+    assert "&id" in text and "*id" in text  # PyYAML writes the shared condition once
+    assert parse_document(load_text(text)) == parse_document(body)
+    values = ["x"] * 150_000  # more values than a YAML document may have, well within 1 MB as JSON
+    assert load_text(json.dumps({"v": values})) == {"v": values}
