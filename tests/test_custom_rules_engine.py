@@ -195,14 +195,6 @@ def test_new_country_feature_remembers_the_cards_countries() -> None:
     assert state.hist_ms == []  # no aggregate: no ring
 
 
-def test_a_card_returns_to_cs1_once_no_rule_needs_its_history() -> None:
-    _, state = run([shop(0, "London"), shop(60, "Paris")], rules(ISSUE_RULE))
-    assert isinstance(state, HistoryState)
-    _, nxt = Detector(default_rules()).evaluate(shop(120, "Paris"), state)
-    assert type(nxt) is CardState
-    assert encode_state(nxt).startswith(b'["cs1",')
-
-
 def test_a_disabled_custom_rule_changes_nothing() -> None:
     off = rules({**ISSUE_RULE, "enabled": False}, DENY_RULE | {"enabled": False})
     events = [shop(0, "London"), shop(10 * 3600, "Paris"), shop(20 * 3600, "New York", 1890.0, merchant="M9")]
