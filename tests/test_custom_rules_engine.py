@@ -115,6 +115,7 @@ def test_with_lists_swaps_the_snapshot_and_keeps_the_rules() -> None:
     listed = detector.with_lists({"bad_merchants": {"M9": 0}})
     assert listed.rules is detector.rules
     assert listed.evaluate(ev(0, merchant="M9"), None)[0].reasons
+    assert not detector.evaluate(ev(0, merchant="M9"), None)[0].reasons  # the original keeps its lists
     assert listed.with_rules(detector.rules).lists == {"bad_merchants": {"M9": 0}}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import copy
 from functools import partial
 from math import inf
 from typing import Any
@@ -38,7 +39,10 @@ class Detector:
     Built-in rules run first, exactly as before rules became data; then each enabled custom rule
     (its score is evidence like a built-in's); then suppressions drop hits of silenced rules.
 
-    `evaluate` is a pure function of (event, state, rules) unless ml_anomaly is enabled: the model
+    A custom hit, like a built-in's, keeps the event's amount out of the card's typical spend;
+    lists never change the card's state (a suppressed hit still counts as a hit for it).
+
+    `evaluate` is a pure function of (event, state, rules, lists) unless ml_anomaly is enabled: the model
     is process-local and learns as it scores. The input state is never mutated and the returned
     state shares no list with it, so the caller may drop the new state (e.g. when its Redis
     transaction fails) and evaluate again from the old one.
@@ -72,8 +76,12 @@ class Detector:
         return Detector(rules, self._model, self.lists)
 
     def with_lists(self, lists: ListSnapshot) -> Detector:
-        """Return a detector for a new list snapshot that keeps the rules and the ML model."""
-        return Detector(self.rules, self._model, lists)
+        """Return a detector for a new list snapshot that keeps the rules and the ML model (the
+        custom rules are not compiled again: lists change far more often than rules)."""
+        other = copy(self)
+        other.lists = lists
+        other._custom = self._custom.with_lists(lists) if self._custom is not None else None
+        return other
 
     def ml_status(self) -> MlStatus:
         """Report whether the ML rule is on and how far its model is through warm-up."""
