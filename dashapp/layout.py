@@ -148,6 +148,7 @@ def _stores(poll_ms: int, name: str) -> list[Any]:
         dcc.Store(id="grid-pick", storage_type="memory"),  # the alert a row click or banner item opens
         dcc.Store(id="banner-data", storage_type="memory"),  # RED ALERT content, shown by app.js
         dcc.Store(id="banner-hold", storage_type="memory", data=False),  # pointer over the bar
+        dcc.Store(id="banner-ack-request", storage_type="memory"),  # the Acknowledge clicked (app.js)
         dcc.Store(id="rules-version", storage_type="memory"),
     ]
 

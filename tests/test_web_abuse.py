@@ -280,8 +280,7 @@ def test_actions_are_always_recorded_as_the_session_user(site: Site) -> None:
         assert resp.status_code == 200 and "Assigned to you by alice" in resp.text, resp.text[:300]
         banner = dep_for(alice, "red-alert-message.children")
         ident = {"type": "banner-ack", "alert": site.banner_alert_id, "v": 1}
-        ack = callback_body(banner, [[{"id": ident, "property": "n_clicks", "value": 1}]])
-        ack["changedPropIds"] = [json.dumps(ident, separators=(",", ":"), sort_keys=True) + ".n_clicks"]
+        ack = callback_body(banner, [ident], changed=["banner-ack-request.data"])
         ack["user"] = "bob"
         resp = alice.post(CALLBACK, json=ack, headers=spoof)
         assert resp.status_code == 200, resp.text[:300]

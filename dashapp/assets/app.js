@@ -68,11 +68,16 @@
   document.addEventListener("mousemove", function (e) {
     lastPointer = {x: e.clientX, y: e.clientY, at: Date.now()};
   }, {passive: true});
+  function pointerInBar() {
+    return lastPointer.x >= 0 && inBar(document.elementFromPoint(lastPointer.x, lastPointer.y));
+  }
+  function focusInBar() { // keyboard focus holds too (a mouse click leaves focus behind: not that)
+    var a = document.activeElement;
+    return inBar(a) && a.matches(":focus-visible");
+  }
   function pointerOnBar() {
-    var a = document.activeElement; // keyboard focus holds too (a mouse click leaves focus behind)
-    if (inBar(a) && a.matches(":focus-visible")) { lastPointer.at = Date.now(); return true; }
-    if (lastPointer.x < 0) { return false; }
-    return inBar(document.elementFromPoint(lastPointer.x, lastPointer.y));
+    if (focusInBar()) { lastPointer.at = Date.now(); return true; }
+    return pointerInBar();
   }
   function setHold(on) {
     if (on === held || !(window.dash_clientside && window.dash_clientside.set_props)) { return; }
@@ -80,9 +85,16 @@
     window.dash_clientside.set_props("banner-hold", {data: on});
   }
   function inBar(node) { return Boolean(node && node.closest && node.closest("#red-alert-banner")); }
-  document.addEventListener("mouseover", function (e) { setHold(inBar(e.target)); });
+  document.addEventListener("mouseover", function (e) { // comes before the move's mousemove
+    lastPointer = {x: e.clientX, y: e.clientY, at: Date.now()};
+    setHold(inBar(e.target) || focusInBar());
+  });
   document.addEventListener("focusin", function (e) { if (inBar(e.target)) { setHold(true); } });
-  document.addEventListener("focusout", function (e) { if (!inBar(e.relatedTarget)) { setHold(false); } });
+  // A clicked Acknowledge is disabled and drops its focus while the pointer is still on it: the
+  // hold stays until the pointer leaves (new rows drawn then moved another alert under it).
+  document.addEventListener("focusout", function (e) {
+    if (!inBar(e.relatedTarget)) { setHold(pointerInBar()); }
+  });
 
   // The sticky head (top bar + RED ALERT bar) is never in front of a section the nav jumps to.
   function trackHead() {
@@ -236,7 +248,7 @@
                       Date.now() - lastPointer.at < HOLD_MAX_MS;
         if (trig.indexOf("banner-data.data") !== -1 || trig.length !== 1) {
           if (holding) { bannerPending = true; } else { render = true; }
-        } else if (trig[0] === "banner-hold.data" && !hold && bannerPending) {
+        } else if (trig[0] === "banner-hold.data" && !hold && bannerPending && !holding) {
           render = true;
         }
         if (render) { bannerPending = false; bannerShown = count; }
@@ -251,15 +263,25 @@
                 expanded ? "Show fewer" : "Show all (" + bannerShown + ")"];
       },
 
-      // Feedback at once: the clicked Acknowledge says so and cannot be clicked twice.
+      // Feedback at once: the clicked Acknowledge says so and cannot be clicked twice. The click is
+      // handed to the server through a stable store (banner-ack-request): the buttons are replaced
+      // whenever the bar shows new content, and were they the server callback's input, each
+      // re-render would re-run it and Dash would drop the answer still in flight for the click.
       ackPending: function (clicks) {
         var ctx = window.dash_clientside.callback_context;
-        var t = (ctx.triggered || [])[0];
-        var id = ctx.triggered_id;
-        if (t && t.value && id && typeof id.alert === "string") { pendingAcks[id.alert] = true; }
+        var request = window.dash_clientside.no_update;
+        (ctx.triggered || []).forEach(function (t) {
+          if (!t.value) { return; } // freshly rendered buttons (n_clicks 0) are listed too
+          var id;
+          try { id = JSON.parse(t.prop_id.slice(0, t.prop_id.lastIndexOf("."))); } catch (err) { return; }
+          if (id && typeof id.alert === "string" && !pendingAcks[id.alert]) {
+            pendingAcks[id.alert] = true;
+            request = {type: id.type, alert: id.alert, v: id.v, at: Date.now()};
+          }
+        });
         var ids = (ctx.outputs_list && ctx.outputs_list[0]) || [];
         return [ids.map(function (o) { return pendingAcks[o.id.alert] ? "Acknowledging\u2026" : "Acknowledge"; }),
-                ids.map(function (o) { return Boolean(pendingAcks[o.id.alert]); })];
+                ids.map(function (o) { return Boolean(pendingAcks[o.id.alert]); }), request];
       }
     }
   });

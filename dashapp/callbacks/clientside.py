@@ -98,6 +98,7 @@ def _register_workflow_side(app: Dash) -> None:
         _fn("ackPending"),
         Output(BANNER_ACK, "children"),
         Output(BANNER_ACK, "disabled"),
+        Output("banner-ack-request", "data"),  # the server acknowledges from this stable store
         Input(BANNER_ACK, "n_clicks"),
         prevent_initial_call=True,
     )

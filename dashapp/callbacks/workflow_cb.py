@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State, ctx, no_update
+from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from werkzeug.exceptions import BadRequest, Unauthorized
 
@@ -137,7 +136,7 @@ def show_selected(wf: AlertWorkflow, pick: Any, selected: Any = None, user: str 
 
 
 def banner_target(trig: Any) -> tuple[str, int]:
-    """(alert id, version) named by a banner button's id; a forged one is a 400."""
+    """(alert id, version) named by a banner acknowledge request (the button's id); a forged one is a 400."""
     if not isinstance(trig, dict) or not isinstance(trig.get("alert"), str):
         raise BadRequest("banner button id must name an alert")
     version = trig.get("v")
@@ -200,20 +199,17 @@ def register_workflow(app: Dash, wf: AlertWorkflow) -> Any:
 
     @app.callback(
         Output("red-alert-message", "children"),
-        Input({"type": "banner-ack", "alert": ALL, "v": ALL}, "n_clicks"),
+        # a stable store, set in the browser by a real click (assets/app.js ackPending): the bar's
+        # buttons are re-rendered with new content, and an input among them re-ran this callback,
+        # which made Dash drop the answer still in flight for the click
+        Input("banner-ack-request", "data"),
         prevent_initial_call=True,
     )
-    def banner_ack(_clicks: list[int | None]) -> str:
+    def banner_ack(request: Any) -> str:
         """Acknowledge one banner alert; the banner itself refreshes on the next tick."""
-        # the clicked button: freshly rendered ones (n_clicks 0) may be listed as triggered with it
-        clicked = [t for t in ctx.triggered if t.get("value")]
-        if not clicked:
+        if request is None:
             raise PreventUpdate
-        try:
-            trig = json.loads(str(clicked[0].get("prop_id", "")).rsplit(".", 1)[0])
-        except ValueError:
-            raise BadRequest("banner button id is not JSON") from None
-        alert_id, version = banner_target(trig)
+        alert_id, version = banner_target(request)
         try:
             row = wf.act(alert_id, "acknowledge", _user(), version)
         except (VersionConflict, AlertNotFound, InvalidAction) as exc:
