@@ -179,10 +179,12 @@ def _bridge(ctx: Context, topic: str, total: int, custom: list[dict[str, Any]], 
 
 def _stream(ctx: Context, name: str, topic: str, total: int) -> dict[str, Any]:
     raw: list[float] = []
+    raw_cpu: list[float] = []
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     for rep in range(ctx.sizes.reps):
-        samples, _ = run_worker_full(ctx, "raw-consumer", topic, total, group=ctx.name(f"raw-{name}"))
+        samples, cpu_s = run_worker_full(ctx, "raw-consumer", topic, total, group=ctx.name(f"raw-{name}"))
         raw.append(window_rate(samples, total, ctx.sizes.window_frac))
+        raw_cpu.append(1e6 * cpu_s / total)
         for variant, custom in VARIANTS.items():
             runs[variant].append(_bridge(ctx, topic, total, custom, f"{name}-{variant}"))
         logger.info(
@@ -192,13 +194,19 @@ def _stream(ctx: Context, name: str, topic: str, total: int) -> dict[str, Any]:
             raw[-1],
             " ".join(f"{v}={r[-1]['eps']:.0f}" for v, r in runs.items()),
         )
-    out: dict[str, Any] = {"events": total, "raw_consumer_eps": summarize(raw)}
+    out: dict[str, Any] = {
+        "events": total,
+        "raw_consumer_eps": summarize(raw),
+        "raw_consumer_cpu_us_per_event": summarize(raw_cpu),
+    }
     for variant, rs in runs.items():
         eps = [r["eps"] for r in rs]
         out[variant] = {
             "bridge_eps": summarize(eps),
             "ratio_bridge_vs_raw": summarize(ratios(eps, raw)),
             "cpu_us_per_event": summarize([r["cpu_us"] for r in rs]),
+            # CPU per event barely moves with other people's load, unlike wall-clock rates
+            "cpu_ratio_raw_vs_bridge": summarize(ratios(raw_cpu, [r["cpu_us"] for r in rs])),
             "alert_share": summarize([r["alert_share"] for r in rs]),
             "engine": rs[-1]["engine"],
         }
