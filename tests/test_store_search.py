@@ -16,6 +16,7 @@ from dashapp.store import AlertWorkflow
 from dashapp.store.alert_rows import AlertRow, fetch_rows
 from dashapp.store.search import AlertSearch
 from dashapp.store.search_query import AlertQuery, InvalidQuery, matches, my_queue, parse_query
+from dashapp.store.search_sets import IndexIntersection
 from tests.test_store_fixtures import BASE_MS, make_alert, txn_payload
 
 pytestmark = pytest.mark.integration
@@ -197,3 +198,62 @@ def test_query_arguments_round_trip() -> None:
     q = parse_query({"card": "c1", "status": "open", "since": "2026-09-21T12:00:00Z", "order": "oldest"})
     assert q.since_ms == datetime(2026, 9, 21, 12, tzinfo=UTC).timestamp() * 1000 and q.oldest_first
     assert parse_query(q.filters()) == q
+
+
+# --- the multi-filter plan: one Lua call intersects the indexes inside Redis (search_sets) ----------
+def _brute_page(sets: list[dict[str, int]], any_of: list[dict[str, int]], lo: int, hi: int) -> list[str]:
+    """Members in every set of `sets` and in one of `any_of`, scored in [lo, hi], in (score, id) order."""
+    members = set(sets[0]).intersection(*sets[1:]) if sets else set().union(*any_of)
+    if any_of:
+        members &= set().union(*any_of)
+    score = {m: s for d in sets + any_of for m, s in d.items()}
+    return sorted((m for m in members if lo <= score[m] <= hi), key=lambda m: (score[m], m))
+
+
+def test_index_intersection_counts_and_pages_like_brute_force(redis_client, keys) -> None:
+    rng = random.Random(11)
+    universe = {f"a{i:04d}": BASE_MS + rng.randrange(400) * 1000 for i in range(1500)}  # many ties
+    names = [keys.alerts_by_rule(f"r{i}") for i in range(3)] + [keys.alerts_by_status(s) for s in "xyz"]
+    content: dict[str, dict[str, int]] = {}
+    for i, name in enumerate(names):
+        if i < 3:  # rule-like indexes overlap freely; status-like ones are disjoint
+            picked = [m for m in universe if rng.random() < (0.7, 0.3, 0.05)[i]]
+        else:
+            picked = [m for m in universe if int(m[1:]) % 3 == i - 3]
+        content[name] = {m: universe[m] for m in picked}
+        redis_client.zadd(name, content[name])
+    sets_ = IndexIntersection(redis_client)
+    before = set(redis_client.keys(f"{keys.prefix}*"))
+    for _ in range(120):
+        singles = rng.sample(names[:3], rng.randint(0, 3))
+        any_of = rng.sample(names[3:], rng.randint(0 if singles else 1, 3))
+        if len(singles) + (1 if any_of else 0) < 2 and rng.random() < 0.5:
+            any_of = names[3:]
+        lo = BASE_MS + rng.randrange(200) * 1000 if rng.random() < 0.5 else "-inf"
+        hi = BASE_MS + rng.randrange(200, 400) * 1000 if rng.random() < 0.5 else "+inf"
+        want = _brute_page(
+            [content[n] for n in singles],
+            [content[n] for n in any_of],
+            -(2**62) if lo == "-inf" else int(lo),
+            2**62 if hi == "+inf" else int(hi),
+        )
+        newest, offset, limit = rng.random() < 0.5, rng.choice([0, 3, 40]), rng.choice([1, 25, 500])
+        count, ids = sets_.page(singles, any_of, (lo, hi), newest_first=newest, offset=offset, limit=limit)
+        order = want[::-1] if newest else want
+        assert count == len(want), (singles, any_of, lo, hi)
+        assert ids == order[offset : offset + limit], (singles, any_of, lo, hi, newest, offset, limit)
+    # nothing is stored on the way: no temporary keys to expire or to leak
+    assert set(redis_client.keys(f"{keys.prefix}*")) == before
+
+
+def test_multi_filter_search_counts_exactly_and_pages_from_both_ends(world) -> None:
+    search, _flow, _alerts = world
+    q = AlertQuery(rule="velocity", status="open", limit=5)
+    everything = [r.alert_id for r in search.iter_rows(q)]
+    got = search.search(q)
+    assert got.exact and got.total == len(everything) and got.total > 10
+    assert [r.alert_id for r in got.rows] == everything[:5]
+    last = search.search(q.page(got.total - 2, 5))
+    assert [r.alert_id for r in last.rows] == everything[-2:]
+    oldest = search.search(AlertQuery(rule="velocity", status="open", oldest_first=True, limit=3))
+    assert [r.alert_id for r in oldest.rows] == everything[::-1][:3]

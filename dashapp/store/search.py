@@ -16,8 +16,8 @@ from dashapp.store._codec import str_hash, text, to_float, to_int
 from dashapp.store.alert_rows import AlertRow, fetch_rows
 from dashapp.store.models import TxnRow
 from dashapp.store.search_query import OPEN, AlertQuery, matches
+from dashapp.store.search_sets import IndexIntersection
 
-SCAN_MAX = 200_000  # index entries a multi-filter query examines to count its matches
 CHUNK = 2_000
 DAY_MS = 86_400_000
 
@@ -28,7 +28,7 @@ class SearchResult:
 
     rows: tuple[AlertRow, ...]
     total: int
-    exact: bool = True  # False: `total` is a lower bound (the scan stopped at SCAN_MAX entries)
+    exact: bool = True  # False: `total` is a lower bound (kept for API callers; every count is exact)
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class AlertSearch:
 
     def __init__(self, redis_client: redis.Redis, keys: RedisKeys) -> None:
         self._r, self._keys = redis_client, keys
+        self._sets = IndexIntersection(redis_client)
 
     def _groups(self, q: AlertQuery) -> list[list[str]]:
         """Index keys per filter; an alert matches if it is in at least one key of every group."""
@@ -92,38 +93,44 @@ class AlertSearch:
         return ("-inf" if q.since_ms is None else q.since_ms), ("+inf" if q.until_ms is None else q.until_ms)
 
     def search(self, q: AlertQuery) -> SearchResult:
-        """One page of ``q`` and its match count (exact unless more than SCAN_MAX entries were needed)."""
+        """One page of ``q`` and its exact match count."""
         if q.alert_id:
             one = [r for r in fetch_rows(self._r, self._keys, [q.alert_id]) if matches(r, q)]
             return SearchResult(tuple(one[q.offset : q.offset + q.limit]), len(one))
         groups, (lo, hi) = self._groups(q), self._bounds(q)
-        if len(groups) > 1:  # several filters: count while scanning the smallest index
-            rows, count, scan = self._page(q, stop_early=False)
-            return SearchResult(rows, count, scan.complete)
+        if len(groups) > 1:  # several filters: intersected inside Redis, exact count and one page
+            count, found = self._sets.page(
+                [g[0] for g in groups if len(g) == 1],
+                next((g for g in groups if len(g) > 1), []),
+                (lo, hi),
+                newest_first=not q.oldest_first,
+                offset=q.offset,
+                limit=q.limit,
+            )
+            rows = tuple(r for r in fetch_rows(self._r, self._keys, found) if matches(r, q))
+            return SearchResult(rows, count)
         keys = groups[0] if groups else [self._keys.alert_index]
         pipe = self._r.pipeline(transaction=False)
         for key in keys:
             pipe.zcount(key, lo, hi)
         total = sum(to_int(n) for n in pipe.execute())  # the status indexes are disjoint
         if len(keys) > 1:  # status "open": scan the time index until the page is full
-            return SearchResult(self._page(q, stop_early=True)[0], total)
+            return SearchResult(self._page(q), total)
         first, last = (lo, hi) if q.oldest_first else (hi, lo)
         ids = self._r.zrange(
             keys[0], first, last, byscore=True, desc=not q.oldest_first, offset=q.offset, num=q.limit
         )
         return SearchResult(tuple(r for r in fetch_rows(self._r, self._keys, ids) if matches(r, q)), total)
 
-    def _page(self, q: AlertQuery, *, stop_early: bool) -> tuple[tuple[AlertRow, ...], int, _Scan]:
-        """The page's rows, the matches counted, and how far the scan got."""
-        scan, wanted, count = _Scan(), [], 0
-        for alert_id in self._ids(q, scan, None if stop_early else SCAN_MAX):
-            if q.offset <= count < q.offset + q.limit:
+    def _page(self, q: AlertQuery) -> tuple[AlertRow, ...]:
+        """The page's rows, scanning the time index only until the page is full."""
+        wanted = []
+        for count, alert_id in enumerate(self._ids(q, _Scan(), None), 1):
+            if count > q.offset:
                 wanted.append(alert_id)
-            count += 1
-            if stop_early and count >= q.offset + q.limit:
+            if count >= q.offset + q.limit:
                 break
-        rows = tuple(r for r in fetch_rows(self._r, self._keys, wanted) if matches(r, q))
-        return rows, count, scan
+        return tuple(r for r in fetch_rows(self._r, self._keys, wanted) if matches(r, q))
 
     def _ids(self, q: AlertQuery, scan: _Scan, max_examined: int | None) -> Iterator[str]:
         """Matching ids in order: the smallest index in the time range drives, the others are checked."""
