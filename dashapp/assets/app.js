@@ -107,6 +107,29 @@
   }
   var headTimer = setInterval(function () { if (trackHead()) { clearInterval(headTimer); } }, 200);
 
+  // Accessible names and roles for two pieces of Dash 4.4 markup (axe, WCAG 4.1.2), on every page
+  // element Dash draws, now or later (the rule builder adds some while the page is open):
+  // - RadioItems and Checklist draw native radios/checkboxes inside labels marked role=option of a
+  //   role=listbox: controls nested in interactive roles, announced twice. The native inputs are the
+  //   controls; the labels lose the option role and the list becomes a radiogroup/group. Dash keeps
+  //   handling clicks and keys on the inputs, so the value callbacks are untouched.
+  // - Dropdown keeps a hidden (aria-hidden) input in the tab order as a focus relay, and takes it out
+  //   itself on the first focus; out of the tab order from the start (the combobox button stays).
+  function repairMarkup(root) {
+    root.querySelectorAll('[role="listbox"]').forEach(function (box) {
+      var input = box.querySelector(":scope > label.dash-options-list-option input");
+      if (input) { box.setAttribute("role", input.type === "radio" ? "radiogroup" : "group"); }
+    });
+    root.querySelectorAll("label.dash-options-list-option[role], label.dash-options-list-option[aria-selected]")
+      .forEach(function (label) { label.removeAttribute("role"); label.removeAttribute("aria-selected"); });
+    root.querySelectorAll("input.dash-dropdown-focus-target").forEach(function (relay) {
+      if (relay.tabIndex !== -1) { relay.tabIndex = -1; }
+    });
+  }
+  new MutationObserver(function () { repairMarkup(document); }).observe(document.documentElement, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["role", "aria-selected", "tabindex"]
+  });
+
   // Logging out forgets this browser's view state (pause, filter): the next user starts afresh.
   document.addEventListener("submit", function (e) {
     if (e.target && e.target.id === "logout-form") {
