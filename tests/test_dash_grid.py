@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashapp.tick.build import FrameMemo, run_tick
 from dashapp.store import DashboardReader
+from dashapp.tick.build import FrameMemo, run_tick
 from tests.test_dash_live import CFG, NOW_MS, VIEW, _seed, _tick
 from tests.test_store_fixtures import make_alert, put_alert
 
