@@ -26,7 +26,10 @@ RESEND_S = 2.0  # one more event after this long without an alert (the bridge ap
 def _choose(page: Any, part: str, option: str) -> None:
     """Pick `option` in the form's dropdown `part` (a CSS selector of its labelled wrapper)."""
     page.locator(f"{part} button.dash-dropdown").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    # app.js gives Dash's option labels plain native-input semantics (axe), so pick by the label's text
+    page.locator("label.dash-options-list-option").filter(
+        has=page.get_by_text(option, exact=True)
+    ).first.click()
     expect(page.locator(f"{part} button.dash-dropdown")).to_contain_text(option)
 
 
