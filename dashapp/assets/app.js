@@ -6,22 +6,17 @@
   var clockOffset = 0; // server clock minus browser clock, learnt from each data tick
 
   // Polling gate: the Interval is disabled while the tab is hidden and while a live tick is in
-  // flight. Dash drops the answer of a request superseded by a newer one, so a tick that outlived
-  // the interval would otherwise be thrown away again and again; now the next tick waits for it.
+  // flight (tick.js marks it busy). Dash drops the result of a callback run superseded by a newer
+  // one, so a tick that outlived the interval would otherwise be thrown away again and again.
   var gate = {hidden: document.hidden, busy: false};
-  var busySince = 0;
-  var BUSY_MAX_MS = 15000;
   function pushGate() {
     if (window.dash_clientside && window.dash_clientside.set_props) {
       window.dash_clientside.set_props("poll-gate", {data: {hidden: gate.hidden, busy: gate.busy}});
     }
   }
   document.addEventListener("visibilitychange", function () { gate.hidden = document.hidden; pushGate(); });
-  setInterval(function () {
-    if (gate.busy && Date.now() - busySince > BUSY_MAX_MS) { gate.busy = false; pushGate(); }
-  }, 5000);
 
-  // A callback answered 401: the session is gone. Say so instead of silently freezing.
+  // A request answered 401: the session is gone. Say so instead of silently freezing.
   function showExpired() {
     if (document.getElementById("session-expired")) { return; }
     var box = document.createElement("div");
@@ -35,22 +30,20 @@
     box.appendChild(link);
     document.body.appendChild(box);
   }
-  function isTick(init) {
-    return init && typeof init.body === "string" && init.body.indexOf('"tick-state"') !== -1;
-  }
+  // What tick.js (loaded after this file: Dash serves assets in name order) shares with the page.
+  window.fraudPage = {
+    showExpired: showExpired,
+    setBusy: function (on) { gate.busy = on; gate.hidden = document.hidden; pushGate(); }
+  };
   var origFetch = window.fetch;
-  window.fetch = function (input, init) {
-    var tick = isTick(init);
-    if (tick) { gate.busy = true; busySince = Date.now(); pushGate(); }
-    var done = function () { if (tick) { gate.busy = false; pushGate(); } };
+  window.fetch = function () {
     return origFetch.apply(this, arguments).then(function (resp) {
-      done();
       if (resp.status === 401 && String(resp.url).indexOf("/_dash-update-component") !== -1) {
         showExpired();
         return new Response(null, {status: 204}); // "nothing to update": the page stays as it was
       }
       return resp;
-    }, function (err) { done(); throw err; });
+    });
   };
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }

@@ -6,28 +6,9 @@
   var TIMEOUT_MS = 15000; // a poll never holds the gate longer than this
   var latest = 0; // the newest poll: only its end reopens the gate (a view change can start one early)
 
-  // The Interval is disabled while a poll is in flight (the poll-gate store, read by the
-  // intervalDisabled callback): Dash drops the result of a callback run superseded by a newer one,
-  // so a poll that outlived the interval would otherwise be thrown away again and again.
-  function setBusy(on) {
-    var dc = window.dash_clientside;
-    if (dc && dc.set_props) { dc.set_props("poll-gate", {data: {hidden: document.hidden, busy: on}}); }
-  }
-
-  // The session is gone (logout, revocation, expiry): say so instead of silently freezing.
-  function showExpired() {
-    if (document.getElementById("session-expired")) { return; }
-    var box = document.createElement("div");
-    box.id = "session-expired";
-    box.className = "session-expired";
-    box.setAttribute("role", "alert");
-    box.appendChild(document.createTextNode("Session expired \u2014 "));
-    var link = document.createElement("a");
-    link.href = "/login?next=" + encodeURIComponent(window.location.pathname);
-    link.textContent = "log in again";
-    box.appendChild(link);
-    document.body.appendChild(box);
-  }
+  // The poll gate and the session-expired notice belong to the page (app.js, window.fraudPage):
+  // a poll marks the gate busy so the Interval waits for it.
+  var page = window.fraudPage;
 
   function query(view, since, viewChanged) {
     var v = view || {};
@@ -53,17 +34,17 @@
         var abort = new AbortController();
         var timer = setTimeout(function () { abort.abort(); }, TIMEOUT_MS);
         var mine = ++latest;
-        setBusy(true);
+        page.setBusy(true);
         var done = function () {
           clearTimeout(timer);
-          if (mine === latest) { setBusy(false); }
+          if (mine === latest) { page.setBusy(false); }
         };
         return fetch(query(view, since, viewChanged), {
           credentials: "same-origin",
           headers: {Accept: "application/json"},
           signal: abort.signal
         }).then(function (resp) {
-          if (resp.status === 401) { showExpired(); }
+          if (resp.status === 401) { page.showExpired(); }
           if (resp.status !== 200) { throw dc.PreventUpdate; }
           return resp.json();
         }).then(function (data) {
