@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
-from flask import Flask, Response, jsonify, request, session
-from flask_login import current_user
+from flask import Flask, Response, jsonify, request
 
+from dashapp.api_common import ApiError, check_session_intent
 from dashapp.auth.core import current_name
 from dashapp.store import AlertNotFound, AlertRow, AlertWorkflow, InvalidAction, VersionConflict
 from dashapp.store.workflow import MAX_NOTE_CHARS
 
 logger = logging.getLogger(__name__)
 
-CSRF_HEADER = "X-CSRF-Token"  # the page's form token; only session callers send it
 MAX_VERSION = 2**53  # what a JSON client can hold exactly (the console's bound too)
 DISPOSITIONS = {"fraud": "resolve_fraud", "false_positive": "resolve_false_positive"}
-
-
-class ApiRefusal(Exception):
-    """A request answered with a 4xx: status, message and extra JSON fields."""
-
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.extra = status, extra
 
 
 def refusal(status: int, message: str, **extra: Any) -> Response:
@@ -38,40 +27,19 @@ def refusal(status: int, message: str, **extra: Any) -> Response:
     return resp
 
 
-def _same_origin() -> bool:
-    """A browser's cross-site request carries a foreign Origin (or Referer); scripts send neither."""
-    source = request.headers.get("Origin") or request.headers.get("Referer")
-    if not source:
-        return True
-    return source != "null" and urlsplit(source).netloc == request.host
-
-
-def check_write_origin() -> None:
-    """Session callers prove intent with the page's token and this origin; token/Basic callers need not.
-
-    A cookie rides along on any cross-site request; an Authorization header never does.
-    """
-    if not current_user.is_authenticated:
-        return
-    sent, expected = request.headers.get(CSRF_HEADER, ""), session.get("csrf")
-    valid = isinstance(expected, str) and hmac.compare_digest(sent.encode(), expected.encode())
-    if not valid or not _same_origin():
-        raise ApiRefusal(403, f"session writes need the {CSRF_HEADER} header (the page's token)")
-
-
 def json_body() -> dict[str, Any]:
     """The request's JSON object ({} for an empty body); 415/400 for anything else."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     if not request.is_json:
-        raise ApiRefusal(415, "send the body as application/json")
+        raise ApiError(415, "send the body as application/json")
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):  # bad UTF-8 or JSON, or nesting too deep
-        raise ApiRefusal(400, "body is not valid JSON") from None
+        raise ApiError(400, "body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ApiRefusal(400, "body must be a JSON object")
+        raise ApiError(400, "body must be a JSON object")
     return body
 
 
@@ -81,7 +49,7 @@ def _if_match() -> int | None:
         return None
     text = raw.strip().removeprefix("W/").strip('"')
     if not text.isdecimal() or len(text) > 16:
-        raise ApiRefusal(400, f"If-Match must be the alert's version, got {raw!r:.40}")
+        raise ApiError(400, f"If-Match must be the alert's version, got {raw!r:.40}")
     return int(text)
 
 
@@ -89,14 +57,14 @@ def expected_version(body: dict[str, Any]) -> int:
     """The version the caller saw: body `version` or `If-Match` (the ETag); 428 if neither."""
     version, header = body.get("version"), _if_match()
     if version is None and header is None:
-        raise ApiRefusal(428, "give the version you saw: body `version` or an If-Match header")
+        raise ApiError(428, "give the version you saw: body `version` or an If-Match header")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-        raise ApiRefusal(400, "version must be an integer")
+        raise ApiError(400, "version must be an integer")
     if version is not None and header is not None and version != header:
-        raise ApiRefusal(400, "body version and If-Match disagree")
+        raise ApiError(400, "body version and If-Match disagree")
     chosen = version if version is not None else (header or 0)
     if not 0 < chosen < MAX_VERSION:
-        raise ApiRefusal(400, f"version must be between 1 and {MAX_VERSION - 1}")
+        raise ApiError(400, f"version must be between 1 and {MAX_VERSION - 1}")
     return chosen
 
 
@@ -105,16 +73,16 @@ def text_field(body: dict[str, Any], name: str, limit: int, *, required: bool = 
     value = body.get(name)
     if value is None:
         if required:
-            raise ApiRefusal(400, f"{name} is required")
+            raise ApiError(400, f"{name} is required")
         return ""
     if not isinstance(value, str):
-        raise ApiRefusal(400, f"{name} must be text")
+        raise ApiError(400, f"{name} must be text")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ApiRefusal(400, f"{name} is not valid Unicode text (a lone surrogate)") from None
+        raise ApiError(400, f"{name} is not valid Unicode text (a lone surrogate)") from None
     if len(value) > limit:
-        raise ApiRefusal(400, f"{name} is too long (max {limit} characters)")
+        raise ApiError(400, f"{name} is too long (max {limit} characters)")
     return value
 
 
@@ -125,11 +93,11 @@ def _action(kind: str, body: dict[str, Any], user: str) -> str:
     if kind == "assign":
         assignee = text_field(body, "assignee", 100, required=True).strip().lower()
         if assignee != user:
-            raise ApiRefusal(403, "an alert is assigned to the analyst taking it, as in the console")
+            raise ApiError(403, "an alert is assigned to the analyst taking it, as in the console")
         return "assign_to_me"
     disposition = body.get("disposition")
     if disposition not in DISPOSITIONS:
-        raise ApiRefusal(400, f"disposition must be one of {', '.join(DISPOSITIONS)}")
+        raise ApiError(400, f"disposition must be one of {', '.join(DISPOSITIONS)}")
     return DISPOSITIONS[str(disposition)]
 
 
@@ -142,7 +110,7 @@ def _answer(row: AlertRow, status: int = 200, **extra: Any) -> Response:
 
 def _refused(wf: AlertWorkflow, alert_id: str, exc: Exception) -> Response:
     """The 4xx (or 503) answer of an action the store refused."""
-    if isinstance(exc, ApiRefusal):
+    if isinstance(exc, ApiError):
         return refusal(exc.status, str(exc), **exc.extra)
     if isinstance(exc, VersionConflict):
         current = exc.current if isinstance(exc.current, AlertRow) else None
@@ -165,13 +133,13 @@ def act(wf: AlertWorkflow, alert_id: str, kind: str) -> Response:
     """Apply one workflow action for the authenticated user; every refusal is a 4xx."""
     user = current_name()
     try:
-        check_write_origin()
+        check_session_intent()
         body = json_body()
         version = expected_version(body)
         action = _action(kind, body, user)
         note = text_field(body, "note", MAX_NOTE_CHARS)
         return _answer(wf.act(alert_id, action, user, version, note))
-    except (ApiRefusal, AlertNotFound, VersionConflict, InvalidAction, redis.RedisError) as exc:
+    except (ApiError, AlertNotFound, VersionConflict, InvalidAction, redis.RedisError) as exc:
         return _refused(wf, alert_id, exc)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import msgspec
 from flask import Flask, Response, jsonify, request, stream_with_context
 
-from dashapp.api_rules import ApiError, answer, body_text, comment_arg, handled, writer
+from dashapp.api_common import ApiError
+from dashapp.api_rules import answer, body_text, comment_arg, handled, writer
 from dashapp.store.list_csv import csv_chunks, entries_from_csv
 from dashapp.store.list_entries import ListInUse, check_name, entries_from_json, entry_json
 from dashapp.store.lists import ListStore

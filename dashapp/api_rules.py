@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import zlib
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
-from flask import Flask, Response, jsonify, request, session
-from flask_login import current_user
+from flask import Flask, Response, jsonify, request
 
 from common.rulelang import load_text
 from common.rules import RuleValidationError
+from dashapp.api_common import ApiError, check_session_intent, same_origin
 from dashapp.auth.core import current_name, current_role
 from dashapp.store.errors import InvalidAction, StoreError, VersionConflict
 from dashapp.store.list_entries import ListTooLarge
@@ -23,17 +21,8 @@ from dashapp.store.rules_store import MAX_COMMENT, RulesStore
 
 logger = logging.getLogger(__name__)
 
-CSRF_HEADER = "X-CSRF-Token"  # session callers send the page's token (Basic callers need none)
 MAX_INFLATED = 64 * 1024 * 1024  # a gzip body may expand to this much (a bomb stops here)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-
-
-class ApiError(Exception):
-    """An HTTP error answer: status, message, and extra JSON fields (e.g. the error's `path`)."""
-
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.extra = status, extra
 
 
 def answer(status: int, **body: Any) -> Response:
@@ -73,26 +62,15 @@ def handled(view: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
-def _same_origin() -> bool:
-    """A browser's cross-site request carries a foreign Origin (or Referer); scripts send neither."""
-    source = request.headers.get("Origin") or request.headers.get("Referer")
-    if not source:
-        return True
-    return source != "null" and urlsplit(source).netloc == request.host
-
-
 def writer() -> str:
     """The admin making this write, or ApiError 403 (role, cross-site, or a session without the token)."""
     name = current_name()
     if current_role() != "admin":
         logger.warning("dashapp.api: write refused for non-admin user=%s path=%s", name, request.path)
         raise ApiError(403, "only admins can change rules and lists")
-    if not _same_origin():
+    if not same_origin():
         raise ApiError(403, "cross-site request refused")
-    if current_user.is_authenticated:  # a browser session: the cookie alone does not prove intent
-        sent, expected = request.headers.get(CSRF_HEADER, ""), session.get("csrf")
-        if not isinstance(expected, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
-            raise ApiError(403, f"session writes need the {CSRF_HEADER} header (the page's token)")
+    check_session_intent()  # a browser session: the cookie alone does not prove intent
     return name
 
 

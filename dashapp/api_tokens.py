@@ -7,7 +7,8 @@ import logging
 import redis
 from flask import Flask, Response, jsonify
 
-from dashapp.api_actions import ApiRefusal, check_write_origin, json_body, refusal, text_field
+from dashapp.api_actions import json_body, refusal, text_field
+from dashapp.api_common import ApiError, check_session_intent
 from dashapp.auth.core import app_auth, current_name, current_role
 from dashapp.auth.tokens import TokenError, TokenStore
 
@@ -18,7 +19,7 @@ def _admin() -> str:
     name = current_name()
     if current_role() != "admin":
         logger.warning("dashapp.api: token request refused for non-admin user=%s", name)
-        raise ApiRefusal(403, "only admins manage API tokens")
+        raise ApiError(403, "only admins manage API tokens")
     return name
 
 
@@ -28,7 +29,7 @@ def install_tokens_api(server: Flask, store: TokenStore) -> None:
     def guarded(view: object) -> Response:
         try:
             return view()  # type: ignore[operator]
-        except ApiRefusal as exc:
+        except ApiError as exc:
             return refusal(exc.status, str(exc), **exc.extra)
         except TokenError as exc:
             return refusal(400, str(exc))
@@ -42,12 +43,12 @@ def install_tokens_api(server: Flask, store: TokenStore) -> None:
 
     def create() -> Response:
         admin = _admin()
-        check_write_origin()
+        check_session_intent()
         body = json_body()
         user = text_field(body, "user", 64, required=True).strip().lower()
         auth = app_auth(server)
         if auth is None or auth.users.get(user) is None:
-            raise ApiRefusal(404, "no such user")
+            raise ApiError(404, "no such user")
         info, secret = store.create(user, text_field(body, "name", 64))
         logger.info("dashapp.api: token created id=%s user=%s by=%s", info.id, user, admin)
         resp = jsonify(**info.to_dict(), token=secret, shown_once=True)
@@ -56,10 +57,10 @@ def install_tokens_api(server: Flask, store: TokenStore) -> None:
 
     def revoke(token_id: str) -> Response:
         admin = _admin()
-        check_write_origin()
+        check_session_intent()
         info = store.revoke(token_id)
         if info is None:
-            raise ApiRefusal(404, "no such token")
+            raise ApiError(404, "no such token")
         logger.info("dashapp.api: token revoked id=%s by=%s", info.id, admin)
         return jsonify(revoked=info.to_dict())
 
