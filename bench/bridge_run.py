@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,26 @@ def start_bridges(
     return [spawn(["-m", "bridge", "--metrics-port", "0"], child_env, log) for _ in range(instances)]
 
 
+def wait_processed(
+    ctx: Context,
+    keys: RedisKeys,
+    procs: Sequence[subprocess.Popen[bytes]],
+    total: int,
+    what: str,
+    samples: list[tuple[float, int]],
+) -> None:
+    """Sample (time, records applied) into `samples` until `total`; raise if a bridge dies or stalls."""
+    deadline = time.monotonic() + ctx.sizes.timeout_s
+    while True:
+        n = processed(ctx, keys)
+        samples.append((time.time(), n))
+        if n >= total:
+            return
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            raise RuntimeError(f"bench: {what} stalled at {n}/{total} (see bench/out/logs)")
+        time.sleep(0.05)
+
+
 def run_bridges(
     ctx: Context,
     topic: str,
@@ -83,16 +104,7 @@ def run_bridges(
     samples: list[tuple[float, int]] = []
     run = BridgeRun(float("nan"), samples, keys)
     try:
-        deadline = time.monotonic() + ctx.sizes.timeout_s
-        while True:
-            n = processed(ctx, keys)
-            samples.append((time.time(), n))
-            if n >= total:
-                break
-            dead = [p for p in procs if p.poll() is not None]
-            if dead or time.monotonic() > deadline:
-                raise RuntimeError(f"bench: bridge run {tag} stalled at {n}/{total} (see bench/out/logs)")
-            time.sleep(0.05)
+        wait_processed(ctx, keys, procs, total, f"bridge run {tag}", samples)
         run.cpu_s = sum(cpu_seconds(p.pid) for p in procs)
         run.rss_mb = [rss_mb(p.pid) for p in procs]
         run.peak_rss_mb = [rss_mb(p.pid, peak=True) for p in procs]

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.bridge_run import processed, start_bridges, write_rules
+from bench.bridge_run import processed, start_bridges, wait_processed, write_rules
 from bench.feed import dataset
 from bench.stack import Context, cpu_seconds, machine_note, spawn, stop
 from bench.stats import latency_summary, ratios, summarize, window_rate
@@ -135,13 +135,7 @@ def _throughput(ctx: Context, topic: str, total: int, size: int, tag: str) -> tu
     procs = start_bridges(ctx, topic, keys, 1, f"reg-{tag}")
     samples: list[tuple[float, int]] = []
     try:
-        deadline = time.monotonic() + ctx.sizes.timeout_s
-        while (n := processed(ctx, keys)) < total:
-            samples.append((time.time(), n))
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"bench: registry run {tag} stalled at {n}/{total}")
-            time.sleep(0.05)
-        samples.append((time.time(), processed(ctx, keys)))
+        wait_processed(ctx, keys, procs, total, f"registry run {tag}", samples)
         cpu_us = 1e6 * cpu_seconds(procs[0].pid) / total  # steadier than wall-clock rates under load
         engines = {str(_engine(ctx, keys, b)) for b in ctx.redis.zrange(keys.bridges, 0, -1)}
     finally:

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from bench.bridge_run import processed, run_worker_full, start_bridges, write_rules
+from bench.bridge_run import run_worker_full, start_bridges, wait_processed, write_rules
 from bench.feed import make_producer
 from bench.stack import Context, cpu_seconds, machine_note, stop
 from bench.stats import ratios, summarize, window_rate
@@ -154,14 +154,8 @@ def _bridge(ctx: Context, topic: str, total: int, custom: list[dict[str, Any]], 
     procs = start_bridges(ctx, topic, keys, 1, f"cr-{tag}")
     samples: list[tuple[float, int]] = []
     try:
-        deadline = time.monotonic() + ctx.sizes.timeout_s
-        while (n := processed(ctx, keys)) < total:
-            samples.append((time.time(), n))
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"bench: custom-rules run {tag} stalled at {n}/{total}")
-            time.sleep(0.05)
-        done = time.time()
-        samples.append((done, processed(ctx, keys)))
+        wait_processed(ctx, keys, procs, total, f"custom-rules run {tag}", samples)
+        done = samples[-1][0]
         cpu_us = 1e6 * cpu_seconds(procs[0].pid) / total
         names: Any = ctx.redis.zrange(keys.bridges, 0, -1)
         beats = [keys.bridge(_text(b)) for b in names]
