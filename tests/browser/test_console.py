@@ -237,6 +237,8 @@ def test_resolved_alert_can_be_reopened_and_only_allowed_actions_are_enabled(
     def enabled() -> list[str]:
         return [b for b in buttons if page.locator(b).is_enabled()]
 
+    # the page is shared across tests: wait until the buttons follow this alert, not the last one
+    expect(page.locator("#wf-ack")).to_be_enabled(timeout=WAIT_MS)
     expect(page.locator("#wf-reopen")).to_be_disabled(timeout=WAIT_MS)
     assert enabled() == list(buttons[:4])
     page.click("#wf-resolve-fraud")
