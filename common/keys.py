@@ -26,6 +26,8 @@ LIST_ENTRIES_MAX = 1_000_000  # entries one list may hold (a write that would ex
 LIST_CHANGES_MAX = 64  # change records kept per list (a bridge further behind reloads the list)
 LIST_DELTA_MAX = 1_000  # a change touching more values is recorded as "reload it all"
 LIST_STAGING_TTL_S = 600  # a large list write that dies half-way leaves no key behind for long
+WEBHOOK_LOG_MAX = 10_000  # webhook deliveries kept in the log (newest)
+WEBHOOK_DEAD_MAX = 10_000  # webhook dead letters kept (newest)
 
 
 @dataclass(frozen=True)
@@ -289,3 +291,38 @@ class RedisKeys:
     def api_tokens_used(self) -> str:
         """HASH token id -> last use (epoch ms); each worker writes it at most once a minute per token."""
         return f"{self.prefix}api:tokens-used"
+
+    # --- webhooks (common/webhooks.py, common/webhook_log.py; the notifier delivers) -----------------
+    @property
+    def webhook_endpoints(self) -> str:
+        """HASH endpoint id -> JSON endpoint {id, name, url, secret, format, min_severity, rules, events,
+        enabled, created_by, created_ms}: the ones admins manage in the dashboard (holds the HMAC secrets)."""
+        return f"{self.prefix}webhooks:endpoints"
+
+    @property
+    def webhook_file_endpoints(self) -> str:
+        """HASH endpoint id -> JSON endpoint without its secret: the ones a notifier loaded from its file
+        (NOTIFIER_ENDPOINTS_FILE), so admins see them; rewritten at each notifier start."""
+        return f"{self.prefix}webhooks:file-endpoints"
+
+    @property
+    def webhook_deliveries(self) -> str:
+        """HASH delivery id (`<endpoint id>:<event id>`) -> JSON {endpoint, event, status, attempts,
+        last_error, first_ms, last_ms}: the delivery log; WEBHOOK_LOG_MAX kept (oldest dropped)."""
+        return f"{self.prefix}webhooks:deliveries"
+
+    @property
+    def webhook_delivery_order(self) -> str:
+        """ZSET delivery id -> first attempt (epoch ms): the log's order and its bound."""
+        return f"{self.prefix}webhooks:deliveries:order"
+
+    @property
+    def webhook_dead(self) -> str:
+        """LIST (newest first) of JSON dead letters {delivery, endpoint_id, event_id, kind, attempts,
+        last_error, at_ms, body}; WEBHOOK_DEAD_MAX kept (the `dead_dropped` stat counts the rest)."""
+        return f"{self.prefix}webhooks:dead"
+
+    @property
+    def webhook_stats(self) -> str:
+        """HASH counters: delivered, dead, failed_attempts, invalid_records, dead_dropped."""
+        return f"{self.prefix}webhooks:stats"

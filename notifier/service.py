@@ -1,0 +1,145 @@
+"""The notifier's loop: read alerts, match endpoints, hand deliveries to senders, commit what is done."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from common.alerts import InvalidAlert
+from common.webhook_log import DeliveryLog
+from common.webhooks import Endpoint, EndpointStore
+from notifier.events import Event, alert_event, matches
+from notifier.sender import Dispatcher, Job
+from notifier.tracker import OffsetTracker
+
+logger = logging.getLogger(__name__)
+POLL_MS = 200
+POLL_RECORDS = 500
+
+
+class Endpoints:
+    """The endpoints in force: the dashboard's (reloaded from Redis) merged with the file's."""
+
+    def __init__(self, store: EndpointStore, file_endpoints: list[Endpoint]) -> None:
+        self._store, self._file = store, file_endpoints
+        self._by_id: dict[str, Endpoint] = {e.id: e for e in file_endpoints}
+
+    def reload(self) -> None:
+        """Swap in the current set (readers on other threads see the old or the new dict, whole)."""
+        self._by_id = {**{e.id: e for e in self._store.all()}, **{e.id: e for e in self._file}}
+
+    def get(self, endpoint_id: str) -> Endpoint | None:
+        return self._by_id.get(endpoint_id)
+
+    def matching(self, event: Event) -> list[Endpoint]:
+        return [e for e in self._by_id.values() if matches(e, event)]
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, on_revoked: Callable[[list[TopicPartition]], None]) -> None:
+        self._on_revoked = on_revoked
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self._on_revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        logger.info("notifier: assigned partitions=%s", sorted(p.partition for p in assigned))
+
+
+class Notifier:
+    """One consumer-group member; run() until `stop` is set, then commit what is done and return."""
+
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        topic: str,
+        endpoints: Endpoints,
+        dispatcher: Dispatcher,
+        log: DeliveryLog,
+        *,
+        max_pending: int,
+        refresh_s: float,
+        commit_interval_s: float,
+    ) -> None:
+        self.consumer, self.endpoints, self.dispatcher, self.log = consumer, endpoints, dispatcher, log
+        self.tracker = OffsetTracker()
+        self._max_pending, self._refresh_s, self._commit_s = max_pending, refresh_s, commit_interval_s
+        self._paused = False
+        consumer.subscribe([topic], listener=_Rebalance(self._revoked))
+
+    def _revoked(self, partitions: list[TopicPartition]) -> None:
+        self.commit()
+        self.tracker.forget(partitions)
+
+    def commit(self) -> None:
+        """Commit each partition up to its first record with a delivery still owed."""
+        ready = self.tracker.take()
+        if ready:
+            self.consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ready.items()})
+            logger.debug("notifier: committed %s", ready)
+
+    def handle(self, record: ConsumerRecord) -> None:
+        """Match one record and queue its deliveries; a record that is not an alert is counted and skipped."""
+        tp = TopicPartition(record.topic, record.partition)
+        try:
+            event = alert_event(record.value)
+        except InvalidAlert as exc:
+            logger.warning(
+                "notifier: invalid record topic=%s partition=%d offset=%d error=%s",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
+            self.log.count("invalid_records")
+            self.tracker.add(tp, record.offset, 0)
+            return
+        targets = self.endpoints.matching(event)
+        self.tracker.add(tp, record.offset, len(targets))
+        for endpoint in targets:
+            self.dispatcher.submit(Job(endpoint.id, event, lambda: self.tracker.done(tp, record.offset)))
+
+    def _flow_control(self) -> None:
+        """Pause fetching while too many records are owed (memory stays bounded), resume below half."""
+        owed = self.tracker.in_flight()
+        if not self._paused and owed >= self._max_pending:
+            self.consumer.pause(*self.consumer.assignment())
+            self._paused = True
+            logger.warning("notifier: paused reading records_owed=%d", owed)
+        elif self._paused and owed < self._max_pending // 2:
+            self.consumer.resume(*self.consumer.paused())
+            self._paused = False
+            logger.info("notifier: resumed reading records_owed=%d", owed)
+
+    def run(self, stop: threading.Event, max_records: int | None = None) -> int:
+        """Loop until `stop` (or `max_records` read); return the number of records read."""
+        seen, next_refresh, next_commit = 0, 0.0, time.monotonic() + self._commit_s
+        try:
+            while not stop.is_set() and (max_records is None or seen < max_records):
+                now = time.monotonic()
+                if now >= next_refresh:
+                    try:
+                        self.endpoints.reload()
+                    except redis.RedisError as exc:  # keep the endpoints we have; try again next period
+                        logger.warning("notifier: cannot reload endpoints error=%s", exc)
+                    next_refresh = now + self._refresh_s
+                self._flow_control()
+                batch = self.consumer.poll(timeout_ms=POLL_MS, max_records=POLL_RECORDS)
+                for records in batch.values():
+                    for record in records:
+                        self.handle(record)
+                        seen += 1
+                if time.monotonic() >= next_commit:
+                    self.commit()
+                    next_commit = time.monotonic() + self._commit_s
+        finally:
+            self.dispatcher.close(timeout_s=30.0)
+            self.commit()
+        return seen
