@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from bridge.alert_out import AlertPublisher
 from bridge.config import BridgeSettings
 from bridge.dlq import DeadLetterWriter, dlq_headers
 from bridge.engines import Engines
@@ -61,8 +62,10 @@ class BatchApplier:
         metrics: BridgeMetrics,
         health: Health,
         progress: Progress,
+        alerts: AlertPublisher | None,
     ) -> None:
         self.settings, self.keys, self.topic = settings, keys, settings.kafka_topic
+        self.alerts = alerts  # None only in the bench's baseline (bridge.cli.main(publish_alerts=False))
         self.sink, self.dlq, self.engines, self.rules = sink, dlq, engines, rules
         self.metrics, self.health, self.progress = metrics, health, progress
         self.unconfirmed: Unconfirmed | None = None  # the last batch, sent to Redis but not confirmed
@@ -99,9 +102,15 @@ class BatchApplier:
             det = detect(polled, self.rules.detector, self.rules.version, self.engines.cache.get, loaded)
             rejected, dead = det.rejected, dead_letters(det.rejected)
             outcome = outcome_of(Batch(det.scored, dead, encoded_states(det.states), nxt))
+        if self.alerts is not None:
+            self.alerts.send(outcome.alerted)  # acknowledged below, while the plan is built
         self._send_dead(rejected, dead)
         now_ms = int(time.time() * 1000)
         plan = plan_outcome(self.keys, self.topic, outcome, now_ms, self.settings.card_state_ttl_s)
+        if self.alerts is not None:
+            # Every alert this transaction stores is on the alerts topic before Redis sees it: a
+            # crash or fence from here on only ever means copies on the topic, never a gap.
+            self.alerts.confirm()
         self.sink.send_commit(plan, {p: prepared.stored[p] for p in parts})
         # From here the batch counts as applied; if Redis says otherwise, confirm_previous()
         # takes it back before anything else is done.

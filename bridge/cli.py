@@ -63,8 +63,13 @@ def _connect(what: str, factory: Callable[[], T], stop: threading.Event) -> T | 
     return None
 
 
-def main(argv: list[str] | None = None, early_stop: threading.Event | None = None) -> int:
-    """Entry point: settings from the environment, clients built here, run, close."""
+def main(
+    argv: list[str] | None = None, early_stop: threading.Event | None = None, *, publish_alerts: bool = True
+) -> int:
+    """Entry point: settings from the environment, clients built here, run, close.
+
+    `publish_alerts=False` is no option of the service: only bench/bridge_baseline.py uses it.
+    """
     args = _parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -89,7 +94,9 @@ def main(argv: list[str] | None = None, early_stop: threading.Event | None = Non
     try:
         if consumer is not None and producer is not None and not signals.stop.is_set():
             factory = partial(make_consumer, settings)
-            bridge = signals.bridge = Bridge(settings, consumer, producer, client, consumer_factory=factory)
+            bridge = signals.bridge = Bridge(
+                settings, consumer, producer, client, consumer_factory=factory, publish_alerts=publish_alerts
+            )
             if signals.stop.is_set():  # a signal raced with construction
                 bridge.stop()
             bridge.run(max_events=args.max_events)

@@ -21,6 +21,11 @@ class BridgeSettings(KafkaSettings, RedisSettings):
     """Everything the bridge reads from the environment (explicit argument > env > default)."""
 
     kafka_dlq_topic: str = setting("transactions.dlq", "dead-letter topic")
+    kafka_alerts_topic: str = setting(
+        "alerts",
+        "every alert, published and acknowledged before its batch commits to Redis (key card id, "
+        "headers `alert_id`, `severity`; docs/reliability.md); must exist",
+    )
     group_id: str = setting(
         "fraud-bridge", "consumer group (start more bridges to scale out)", env="BRIDGE_GROUP_ID"
     )
@@ -82,6 +87,8 @@ class BridgeSettings(KafkaSettings, RedisSettings):
             raise ConfigError(
                 "bad BRIDGE_STATE_CACHE_MAX / BRIDGE_MAX_RECORD_BYTES / BRIDGE_RULES_POLL_S (0..1]"
             )
+        if not self.kafka_alerts_topic:
+            raise ConfigError("KAFKA_ALERTS_TOPIC must name a topic (alerts are always published)")
         if self.engine not in ("auto", "native", "python"):
             raise ConfigError("BRIDGE_ENGINE must be auto, native or python")
         if not self.alert_retention_days > 0:

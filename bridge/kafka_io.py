@@ -42,10 +42,13 @@ def make_consumer(settings: BridgeSettings) -> KafkaConsumer:
 
 
 def make_producer(settings: BridgeSettings) -> KafkaProducer:
-    """The dead-letter producer: acks=all + idempotence (kafka-python defaults), small linger."""
+    """The producer of dead letters and alerts: acks=all + idempotence (spelled out: the alerts
+    guarantee rests on them), small linger (a batch's flush sends at once anyway)."""
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=f"bridge-dlq-{settings.instance_id}",
+        client_id=f"bridge-out-{settings.instance_id}",
+        acks="all",
+        enable_idempotence=True,
         linger_ms=5,
         max_request_size=16 * 1024 * 1024,
         bootstrap_timeout_ms=5_000,

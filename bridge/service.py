@@ -14,6 +14,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import MemberState
 
+from bridge.alert_out import AlertPublisher, AlertsUnpublished
 from bridge.apply import BatchApplier, Progress, Taken
 from bridge.backoff import Backoff
 from bridge.config import BridgeSettings
@@ -36,7 +37,7 @@ from bridge.sink import Fenced, RedisSink, SinkUnavailable
 from common.keys import RedisKeys
 
 logger = logging.getLogger(__name__)
-INFRA_ERRORS = (SinkUnavailable, DlqUnavailable, redis.RedisError, KafkaError, OSError)
+INFRA_ERRORS = (SinkUnavailable, DlqUnavailable, AlertsUnpublished, redis.RedisError, KafkaError, OSError)
 # Smaller batches (the bridge keeps up) are applied on the main thread and confirmed at once.
 INLINE_MAX = 1_000
 
@@ -53,7 +54,9 @@ class Bridge:
         *,
         metrics: BridgeMetrics | None = None,
         consumer_factory: Callable[[], KafkaConsumer] | None = None,
+        publish_alerts: bool = True,
     ) -> None:
+        """`publish_alerts=False` is for the bench's baseline only: alerts then never reach Kafka."""
         self.settings, self.topic = settings, settings.kafka_topic
         self.keys = RedisKeys(settings.redis_key_prefix)
         self.consumer, self.client = consumer, client
@@ -65,6 +68,7 @@ class Bridge:
         self.engines = Engines(settings)
         self.rules.on_lists = self.engines.set_lists  # list changes reach the native engine too
         self.dlq = DeadLetterWriter(producer, settings.kafka_dlq_topic)
+        self.alerts = AlertPublisher(producer, settings.kafka_alerts_topic) if publish_alerts else None
         self.rebalancer = Rebalancer(self.topic)
         self.progress = Progress()
         self.pos = self.progress.pos  # the same dict, never rebound
@@ -79,6 +83,7 @@ class Bridge:
             metrics=self.metrics,
             health=self.health,
             progress=self.progress,
+            alerts=self.alerts,
         )
         self._stop = threading.Event()
         self._backoff = Backoff(0.1, settings.backoff_max_s)
@@ -138,6 +143,9 @@ class Bridge:
     def _await_topic(self) -> None:
         if not self.consumer.partitions_for_topic(self.topic):
             raise KafkaError(f"topic {self.topic} has no partition metadata yet")
+        # Checked here, else the first alert would block in send() (no auto-created topics).
+        if self.alerts is not None and not self.consumer.partitions_for_topic(self.alerts.topic):
+            raise KafkaError(f"alerts topic {self.alerts.topic} does not exist (make services creates it)")
 
     def _retry_until_ok(self, fn: Any) -> None:
         while not self.stopping:
@@ -303,6 +311,8 @@ class Bridge:
     def _on_fenced(self, exc: Fenced) -> None:
         self.metrics.fenced.inc()
         self.dlq.discard()
+        if self.alerts is not None:
+            self.alerts.discard()
         logger.warning("bridge: batch fenced stored=%s", exc.stored)
         self.engines.forget(set(self.progress.inflight) | set(exc.stored))
         targets: dict[int, int | None] = dict(self.progress.inflight)
@@ -314,6 +324,8 @@ class Bridge:
         kind = type(exc).__name__
         self.metrics.retries.labels(kind).inc()
         self.dlq.discard()
+        if self.alerts is not None:
+            self.alerts.discard()
         targets: dict[int, int | None] = dict(self.progress.inflight)
         self.progress.inflight = {}
         self._rewind(targets)  # nothing acknowledged: the same records come again

@@ -27,6 +27,18 @@ class LocalStack:
     topic: str
     dlq_topic: str
     partitions: int
+    alerts_topic: str = "alerts"
+    alert_events_topic: str = "alert-events"
+
+    def topics(self) -> dict[str, int]:
+        """Every topic the stack holds, with its partition count (alerts keyed by card like the
+        transactions; workflow events in one ordered log)."""
+        return {
+            self.topic: self.partitions,
+            self.dlq_topic: 1,
+            self.alerts_topic: self.partitions,
+            self.alert_events_topic: 1,
+        }
 
     @classmethod
     def from_env(
@@ -51,6 +63,8 @@ class LocalStack:
                 topic=e.get("KAFKA_TOPIC", "transactions"),
                 dlq_topic=e.get("KAFKA_DLQ_TOPIC", "transactions.dlq"),
                 partitions=int(e.get("KAFKA_TOPIC_PARTITIONS", "3")),
+                alerts_topic=e.get("KAFKA_ALERTS_TOPIC", "alerts"),
+                alert_events_topic=e.get("KAFKA_ALERT_EVENTS_TOPIC", "alert-events"),
             )
         except ValueError as exc:
             raise InfraError(f"bad port or partition count in the environment: {exc}") from None
@@ -66,8 +80,8 @@ class LocalStack:
             t1 = time.monotonic()
             kafka_local.start(self.kafka)
             timings["kafka_s"] = time.monotonic() - t1
-            kafka_topics.ensure_topics(self.kafka.bootstrap, {self.topic: self.partitions, self.dlq_topic: 1})
-            kafka_topics.wait_serving(self.kafka.bootstrap, [self.topic, self.dlq_topic])
+            kafka_topics.ensure_topics(self.kafka.bootstrap, self.topics())
+            kafka_topics.wait_serving(self.kafka.bootstrap, list(self.topics()))
         except BaseException:
             # Never leave half a stack behind: undo what this call started.
             if started_redis:
@@ -82,8 +96,8 @@ class LocalStack:
         """
         redis_local.wait_ready(redis_url, timeout_s=20)
         kafka_local.wait_ready(bootstrap, timeout_s=60)
-        kafka_topics.ensure_topics(bootstrap, {self.topic: self.partitions, self.dlq_topic: 1})
-        kafka_topics.wait_serving(bootstrap, [self.topic, self.dlq_topic])
+        kafka_topics.ensure_topics(bootstrap, self.topics())
+        kafka_topics.wait_serving(bootstrap, list(self.topics()))
 
     def down(self) -> list[str]:
         """Stop both; return the names of those that were running."""

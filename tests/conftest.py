@@ -48,6 +48,10 @@ def services() -> Iterator[Services]:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", stack.kafka.bootstrap)
     redis_url = os.environ.get("REDIS_URL", stack.redis.url)
     if _already_running(bootstrap, redis_url):
+        from infra.kafka_topics import ensure_topics
+
+        # The default alerts topics: bridges a test builds with default settings publish there.
+        ensure_topics(bootstrap, {stack.alerts_topic: 3, stack.alert_events_topic: 1})
         yield Services(bootstrap, redis_url, started_here=False)
         return
     stack.up()
@@ -89,6 +93,16 @@ def dlq_topic(kafka_bootstrap: str) -> str:
 
     name = unique("t-dlq")
     ensure_topics(kafka_bootstrap, {name: 1})
+    return name
+
+
+@pytest.fixture
+def alerts_topic(kafka_bootstrap: str) -> str:
+    """A fresh 3-partition alerts topic for this test (KAFKA_ALERTS_TOPIC / kafka_alerts_topic)."""
+    from infra.kafka_topics import ensure_topics
+
+    name = unique("t-alerts")
+    ensure_topics(kafka_bootstrap, {name: 3})
     return name
 
 

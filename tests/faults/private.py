@@ -80,4 +80,5 @@ class PrivateKafka:
         kafka_local.stop(self.cfg)
 
     def create_topics(self, topics: dict[str, int]) -> None:
-        kafka_topics.ensure_topics(self.bootstrap, topics)
+        """Create `topics` and the default alerts topic (every bridge publishes its alerts)."""
+        kafka_topics.ensure_topics(self.bootstrap, {"alerts": 3, **topics})
