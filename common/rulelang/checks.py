@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from common.rulelang import model as m
@@ -77,3 +77,13 @@ def list_name(obj: Any, path: str, known: Collection[str] | None) -> str:
     if known is not None and obj not in known:
         raise fail(path, f"no list named {show(obj)}")
     return obj
+
+
+def unique_ids(rules: Iterable[tuple[str, str]]) -> set[str]:
+    """The ids of (id, the rule's path) pairs; an id used again is refused at `<path>.id`."""
+    first: dict[str, str] = {}
+    for rid, path in rules:
+        if rid in first:
+            raise fail(f"{path}.id", f"the id {show(rid)} is already used by {first[rid]}")
+        first[rid] = path
+    return set(first)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from common.rulelang import model as m
-from common.rulelang.checks import fail, keys_of, list_name, show, text
+from common.rulelang.checks import fail, keys_of, list_name, show, text, unique_ids
 from common.rulelang.conditions import Context, condition
 from common.rulelang.explain import parse_template
 from common.rulelang.model import CustomRule, Suppression
@@ -51,16 +51,18 @@ def parse_document(obj: Any, known_lists: Collection[str] | None = None) -> Rule
             "rules", f"at most {m.MAX_CUSTOM_RULES} custom rules besides the {len(BUILTINS)} built-ins"
         )
     custom: list[CustomRule] = []
+    paths: list[str] = []  # each custom rule's path in the document, for a repeated id's error
     for i, raw in enumerate(rules):
         path = f"rules[{i}]"
         if isinstance(raw, Mapping) and "builtin" in raw:
             _builtin(raw, path, defaults, merged)
         else:
             custom.append(parse_custom(raw, path, known_lists))
+            paths.append(path)
     missing = [name for name in BUILTINS if name not in merged]
     if missing:
         raise fail("rules", f"built-in {missing[0]} is missing (a built-in can be disabled, not deleted)")
-    ids = _unique_ids(custom, "rules")
+    ids = unique_ids((r.id, p) for r, p in zip(custom, paths, strict=True))
     suppressions = parse_suppressions(doc.get("suppressions", []), "suppressions", ids, known_lists)
     return build_config(merged, tuple(custom), suppressions)
 
@@ -132,15 +134,6 @@ def parse_custom(raw: Any, path: str, known_lists: Collection[str] | None = None
     )
 
 
-def _unique_ids(custom: Collection[CustomRule], path: str) -> set[str]:
-    ids: set[str] = set()
-    for i, rule in enumerate(custom):
-        if rule.id in ids:
-            raise fail(f"{path}", f"two rules have the id {show(rule.id)} (custom rule #{i + 1})")
-        ids.add(rule.id)
-    return ids
-
-
 def parse_custom_list(
     raw: Any, path: str, known_lists: Collection[str] | None = None
 ) -> tuple[CustomRule, ...]:
@@ -148,7 +141,7 @@ def parse_custom_list(
     if not isinstance(raw, list | tuple) or len(raw) > m.MAX_CUSTOM_RULES:
         raise fail(path, f"expected a list of at most {m.MAX_CUSTOM_RULES} custom rules, got {show(raw)}")
     rules = tuple(parse_custom(r, f"{path}[{i}]", known_lists) for i, r in enumerate(raw))
-    _unique_ids(rules, path)
+    unique_ids((r.id, f"{path}[{i}]") for i, r in enumerate(rules))
     return rules
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
-import msgspec
 import yaml
 
+from common.rulelang.checks import show
 from common.rules import RuleValidationError
 
 MAX_BYTES = 1_000_000
@@ -29,13 +30,17 @@ def load_text(text: str | bytes) -> Any:
     size = len(text.encode() if isinstance(text, str) else text)
     if size > MAX_BYTES:
         raise _refuse(f"at most {MAX_BYTES:,} bytes, got {size:,}")
+    twice: list[tuple[object, Any]] = []  # (the mapping, its repeated key): found while loading
     try:
-        obj = msgspec.json.decode(text)
+        obj = json.loads(text, object_pairs_hook=lambda pairs: _mapping(pairs, twice))
     except RecursionError:
         raise _refuse("nested too deeply") from None
-    except msgspec.DecodeError:
-        obj = _yaml(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        twice.clear()  # from objects of a text that turned out not to be JSON
+        obj = _yaml(text, twice)
     _check_shape(obj)
+    if twice:
+        raise _duplicate(obj, twice[0])
     return obj
 
 
@@ -43,10 +48,39 @@ def _refuse(problem: str) -> RuleValidationError:
     return RuleValidationError(f"document: {problem}", "document")
 
 
-def _yaml(text: str | bytes) -> Any:
+def _mapping(pairs: list[tuple[str, Any]], twice: list[tuple[object, Any]]) -> dict[str, Any]:
+    """A JSON object; a repeated key is recorded (JSON and Python would silently keep the last)."""
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        twice.append((out, _first_repeat(k for k, _ in pairs)))
+    return out
+
+
+def _duplicate(obj: Any, found: tuple[object, Any]) -> RuleValidationError:
+    """The error naming the repeated key's path (`rules[2].when.op`), found by the mapping's identity."""
+    target, key = found
+    stack: list[tuple[Any, str]] = [(obj, "")]
+    while stack:
+        value, path = stack.pop()
+        if value is target:
+            where = f"{path}.{key}" if path else str(key)
+            return RuleValidationError(f"{where}: the key {show(key)} appears twice in one object", where)
+        if isinstance(value, Mapping):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
+    return _refuse(f"the key {show(key)} appears twice in one object")
+
+
+def _yaml(text: str | bytes, twice: list[tuple[object, Any]]) -> Any:
     try:
         _scan(text)
-        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (SafeLoader or CSafeLoader)
+        loader = _Loader(text)
+        try:
+            loader.twice = twice
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except RuleValidationError:
         raise  # the scan's own refusal (a ValueError too: not to be rewrapped below)
     except RecursionError:
@@ -58,6 +92,37 @@ def _yaml(text: str | bytes) -> Any:
         raise _refuse(f"not valid JSON or YAML: {problem}{where}") from None
     except (UnicodeDecodeError, ValueError) as exc:  # bytes that are not text; YAML's own value errors
         raise _refuse(f"not valid JSON or YAML: {exc}") from None
+
+
+class _Loader(_LOADER):
+    """The safe loader, recording a mapping that repeats one of its own keys (YAML keeps the last)."""
+
+    twice: list[tuple[object, Any]]
+
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
+        data: dict[Any, Any] = {}
+        yield data  # first, as PyYAML does, so anchors and aliases can refer to it
+        # Its own keys, before construct_mapping flattens merges (`<<: *base`) into node.value: a
+        # merged key may be overridden, a key written twice may not.
+        own = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        data.update(self.construct_mapping(node))
+        repeated = _first_repeat(self.construct_object(k) for k in own)
+        if repeated is not None:
+            self.twice.append((data, repeated))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+
+
+def _first_repeat(keys: Iterable[Any]) -> Any:
+    """The first key seen twice (None if none)."""
+    seen: set[Any] = set()
+    for key in keys:
+        if isinstance(key, Hashable):
+            if key in seen:
+                return key
+            seen.add(key)
+    return None
 
 
 def _scan(text: str | bytes) -> None:

@@ -82,7 +82,7 @@ CASES: list[tuple[Any, str, str]] = [
     (doc(custom(rid="velocity")), "rules[7].id", "is a built-in's id"),
     (doc(custom(rid="Bad-Id")), "rules[7].id", "expected an id"),
     (doc(custom(rid="ab")), "rules[7].id", "expected an id"),
-    (doc(custom(), custom()), "rules", 'two rules have the id "online_big"'),
+    (doc(custom(), custom()), "rules[8].id", 'the id "online_big" is already used by rules[7]'),
     (doc(custom(colour="red")), "rules[7]", 'unknown key "colour"'),
     (doc({k: v for k, v in custom().items() if k != "when"}), "rules[7].when", "missing"),
     (doc(custom(score=1.5)), "rules[7].score", "out of range"),

@@ -45,7 +45,7 @@ def test_the_stored_doc_keeps_custom_rules_and_suppressions() -> None:
     [
         ({}, "custom: expected a list"),
         ([{**RULE, "id": "x"}], "custom[0].id: expected an id"),
-        ([RULE, RULE], 'custom: two rules have the id "online_big"'),
+        ([RULE, RULE], 'custom[1].id: the id "online_big" is already used by custom[0]'),
         ([{**RULE, "when": {"field": "amount_usd", "op": "gt", "value": "x"}}], "custom[0].when.value"),
     ],
 )
