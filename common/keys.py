@@ -26,6 +26,7 @@ LIST_ENTRIES_MAX = 1_000_000  # entries one list may hold (a write that would ex
 LIST_CHANGES_MAX = 64  # change records kept per list (a bridge further behind reloads the list)
 LIST_DELTA_MAX = 1_000  # a change touching more values is recorded as "reload it all"
 LIST_STAGING_TTL_S = 600  # a large list write that dies half-way leaves no key behind for long
+BACKTEST_RUNS_MAX = 20  # backtest runs kept (queued, running or finished); older ones are deleted
 WEBHOOK_LOG_MAX = 10_000  # webhook deliveries kept in the log (newest)
 WEBHOOK_DEAD_MAX = 10_000  # webhook dead letters kept (newest)
 
@@ -326,3 +327,22 @@ class RedisKeys:
     def webhook_stats(self) -> str:
         """HASH counters: delivered, dead, failed_attempts, invalid_records, dead_dropped."""
         return f"{self.prefix}webhooks:stats"
+
+    # --- backtests (backtest/): their own namespace; a backtest never writes any key above ---------
+    @property
+    def backtest_queue(self) -> str:
+        """LIST of queued run ids (LPUSH by submitters, BLMOVE by workers, oldest first)."""
+        return f"{self.prefix}backtest:queue"
+
+    @property
+    def backtest_runs(self) -> str:
+        """ZSET run id -> submission time (epoch ms); the newest BACKTEST_RUNS_MAX are kept."""
+        return f"{self.prefix}backtest:runs"
+
+    def backtest_run(self, run_id: str) -> str:
+        """HASH one run: `spec` JSON, `status`, `by`, `created_ms`, `progress` JSON, `error`, `cancel`."""
+        return f"{self.prefix}backtest:run:{run_id}"
+
+    def backtest_result(self, run_id: str) -> str:
+        """STRING the finished run's result JSON (backtest.compare.Result): per-rule rows, hours, samples."""
+        return f"{self.prefix}backtest:result:{run_id}"
