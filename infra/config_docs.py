@@ -11,6 +11,7 @@ import sys
 from dataclasses import MISSING, Field, fields
 from pathlib import Path
 
+from backtest.settings import BacktestSettings
 from bridge.config import BridgeSettings
 from common.settings import KafkaSettings, RedisSettings
 from dashapp.settings import DashSettings
@@ -23,6 +24,7 @@ SERVICES: tuple[tuple[str, type], ...] = (
     ("bridge", BridgeSettings),
     ("dashapp", DashSettings),
     ("producer", ProducerSettings),
+    ("backtest", BacktestSettings),
 )
 SHARED: tuple[type, ...] = (KafkaSettings, RedisSettings)
 
