@@ -1,0 +1,87 @@
+"""Backtest runs on real Kafka + Redis: queueing behind one worker, cancel mid-run, refusals, dispositions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from backtest.compare import ANY_RULE
+from common.alerts import alert_id_for
+from common.keys import RedisKeys
+from tests.streams import generated, produce
+from tests.test_backtest import Worker, plant, planted_draft, rows, worker
+
+pytestmark = pytest.mark.integration
+__all__ = ["worker"]  # the fixture, shared with test_backtest.py
+
+
+def test_runs_queue_behind_one_worker_and_a_cancel_stops_the_running_one(
+    worker: Worker, kafka_bootstrap: str, topic: str
+) -> None:
+    start_ms = int(time.time() * 1000) - 1_000
+    produce(kafka_bootstrap, topic, generated(40_000, seed=3))
+    end_ms = int(time.time() * 1000) + 1_000
+    first = worker.store.submit(planted_draft(), start_ms, end_ms, by="a")
+    second = worker.store.submit(planted_draft(), start_ms, end_ms, by="b")
+    running = worker.wait(
+        first, lambda r: r["status"] == "running" and (r["progress"] or {}).get("done", 0) > 0
+    )
+    assert worker.store.get(second)["status"] == "queued"  # one worker runs one run at a time
+    assert running["progress"]["total"] == 40_000
+
+    assert worker.store.cancel(first) == "running"
+    cancelled = worker.finished(first)
+    assert cancelled["status"] == "cancelled" and cancelled["error"] is None
+    assert cancelled["progress"]["done"] < 40_000
+    assert worker.store.result(first) is None
+
+    done = worker.finished(second)
+    assert done["status"] == "done"
+    result = worker.store.result(second)
+    assert result is not None and result["summary"]["range_events"] == 40_000
+    assert [r["id"] for r in worker.store.runs()] == [second, first]
+
+
+def test_a_queued_run_cancels_at_once_and_a_deleted_run_is_gone(worker: Worker) -> None:
+    worker.stopping.set()  # no worker takes runs: they stay queued
+    worker.thread.join(timeout=10)
+    run_id = worker.store.submit(planted_draft(), None, None, by="a")
+    assert worker.store.cancel(run_id) == "cancelled"
+    assert worker.store.get(run_id)["status"] == "cancelled"
+    assert worker.store.delete(run_id) is True
+    assert worker.store.runs() == []
+
+
+def test_ranges_the_topic_cannot_replay_are_refused_with_a_clear_error(worker: Worker) -> None:
+    now = int(time.time() * 1000)
+    future = worker.store.submit(planted_draft(), now + 3_600_000, now + 7_200_000, by="a")
+    run = worker.finished(future)
+    assert run["status"] == "failed" and "future" in run["error"]
+    backwards = worker.store.submit(planted_draft(), now, now - 1, by="a")
+    assert "must end after it starts" in worker.finished(backwards)["error"]
+
+
+def test_quality_from_analysts_dispositions_of_those_transactions(
+    worker: Worker, kafka_bootstrap: str, topic: str, redis_client: redis.Redis
+) -> None:
+    records, planted = plant(generated(600, seed=9), every=50)
+    start_ms = int(time.time() * 1000) - 1_000
+    produce(kafka_bootstrap, topic, records)
+    keys = RedisKeys(worker.settings.redis_key_prefix)
+    fraud, false_positive = sorted(planted)[:2]
+    redis_client.hset(keys.alert(alert_id_for(fraud)), "status", "resolved_fraud")
+    redis_client.hset(keys.alert(alert_id_for(false_positive)), "status", "resolved_false_positive")
+
+    run_id = worker.store.submit(planted_draft(), start_ms, int(time.time() * 1000) + 1_000, by="a")
+    assert worker.finished(run_id)["status"] == "done"
+    result = worker.store.result(run_id)
+    assert result is not None
+    draft = rows(result)["planted_merchant"]["draft"]
+    assert (draft["resolved_fraud"], draft["resolved_false_positive"], draft["analyst_precision"]) == (
+        1,
+        1,
+        0.5,
+    )
+    assert rows(result)[ANY_RULE]["draft"]["resolved_fraud"] == 1
