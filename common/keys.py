@@ -272,6 +272,16 @@ class RedisKeys:
         """ZSET the open alerts assigned to one analyst ("my queue"): left on resolve or reassignment."""
         return f"{self.prefix}alerts:queue:{user}"
 
+    # --- rule quality from analysts' work (dashapp/store/rule_quality.py; written by the workflow) ---
+    def rule_resolved(self, rule: str, status: str) -> str:
+        """ZSET a rule's alerts resolved with `status` (resolved_fraud|..._false_positive), by resolution
+        time (ms); a reopen removes the alert; entries older than 8 days are trimmed on each write."""
+        return f"{self.prefix}quality:resolved-at:{status}:{rule}"
+
+    def rule_resolved_raised(self, rule: str) -> str:
+        """ZSET a rule's resolved alerts by event time (ms): raised in a window minus these = still open."""
+        return f"{self.prefix}quality:resolved-raised:{rule}"
+
     @property
     def alert_retention(self) -> str:
         """HASH the retention sweep's report: days, cutoff_ms, swept, kept_unresolved, at_ms."""

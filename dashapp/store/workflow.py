@@ -23,6 +23,7 @@ from dashapp.store.alert_rows import (
     valid_alert_id,
 )
 from dashapp.store.errors import AlertNotFound, InvalidAction, VersionConflict
+from dashapp.store.rule_quality import resolution_writes
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ def transition(
         out.append(("ZADD", keys.alert_queue(assignee), at, aid))
     if status != "new":
         out.append(("ZREM", keys.banner, aid))
+    out += resolution_writes(keys, row, new)  # rule quality (dashapp/store/rule_quality.py)
     out.append(("INCR", keys.seq))
     return new, out
 
