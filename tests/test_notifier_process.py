@@ -1,0 +1,121 @@
+"""The notifier as a real process: stopped or killed mid-delivery, a restart delivers everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import redis
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.structs import TopicPartition
+
+from common.alert_topic import alert_record
+from common.keys import RedisKeys
+from common.webhook_log import DELIVERED, DeliveryLog
+from common.webhooks import EndpointStore
+from tests.conftest import REPO_ROOT, unique
+from tests.notifier_receiver import Receiver, make_alert, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def alerts_topic(kafka_bootstrap: str) -> str:
+    from infra.kafka_topics import ensure_topics
+
+    name = unique("t-alerts")
+    ensure_topics(kafka_bootstrap, {name: 1})
+    return name
+
+
+@pytest.fixture
+def env(kafka_bootstrap: str, redis_url: str, redis_prefix: str, alerts_topic: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "KAFKA_ALERTS_TOPIC": alerts_topic,
+        "NOTIFIER_GROUP_ID": unique("notifier"),
+        "NOTIFIER_BACKOFF_BASE_S": "0.2",
+        "NOTIFIER_BACKOFF_MAX_S": "1",
+        "NOTIFIER_MAX_ATTEMPTS": "1000",
+        "NOTIFIER_COMMIT_INTERVAL_S": "0.2",
+        "NOTIFIER_REFRESH_S": "0.2",
+    }
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> int | None:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return consumer.committed(TopicPartition(topic, 0))
+    finally:
+        consumer.close(autocommit=False)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_restart_mid_delivery_loses_nothing(
+    sig: signal.Signals,
+    env: dict[str, str],
+    procs: list[subprocess.Popen[bytes]],
+    kafka_bootstrap: str,
+    alerts_topic: str,
+    redis_client: redis.Redis,
+    keys: RedisKeys,
+) -> None:
+    receiver = Receiver()
+    port = receiver.port
+    receiver.stop()  # down while the first notifier runs
+    try:
+        EndpointStore(redis_client, keys).create(
+            {"name": "ops", "url": f"http://127.0.0.1:{port}/hook"}, "admin"
+        )
+        cmd = [sys.executable, "-m", "notifier"]
+        first = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT)
+        procs.append(first)
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        sent = []
+        for n in range(10):
+            key, value, headers = alert_record(make_alert(n))
+            producer.send(alerts_topic, key=key, value=value, headers=headers)
+            sent.append(make_alert(n).alert_id)
+        producer.flush()
+        producer.close()
+        log = DeliveryLog(redis_client, keys)
+        # 4 senders per endpoint: 4 alerts are in retry, the other 6 wait in the endpoint's queue
+        wait_until(lambda: log.stats().get("failed_attempts", 0) >= 8, 60, "alerts in retry")
+        first.send_signal(sig)
+        code = first.wait(60)
+        assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
+        # nothing was delivered, so nothing may be committed
+        assert _committed(kafka_bootstrap, env["NOTIFIER_GROUP_ID"], alerts_topic) in (None, 0)
+
+        receiver = Receiver(port=port)
+        second = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT)
+        procs.append(second)
+        wait_until(lambda: set(receiver.event_ids()) == set(sent), 90, "every alert after the restart")
+        wait_until(lambda: all(r["status"] == DELIVERED for r in log.recent(100)), 30, "the log")
+        wait_until(
+            lambda: _committed(kafka_bootstrap, env["NOTIFIER_GROUP_ID"], alerts_topic) == 10,
+            30,
+            "the commit",
+        )
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(60) == 0
+        assert sorted(receiver.event_ids()) == sorted(sent)  # and each once: none was done before
+    finally:
+        receiver.stop()
