@@ -10,6 +10,7 @@ import redis
 from flask import Flask, Response, jsonify, request, stream_with_context
 
 from dashapp.api_actions import install_alert_actions
+from dashapp.api_backtest import install_backtest_api
 from dashapp.api_lists import install_lists_api
 from dashapp.api_rules import install_rules_api
 from dashapp.api_tokens import install_tokens_api
@@ -17,6 +18,7 @@ from dashapp.auth.tokens import TokenStore, install_tokens
 from dashapp.openapi import install_openapi
 from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
 from dashapp.store.lists import ListStore
+from dashapp.store.rule_quality import RuleQualityReader
 from dashapp.store.search import AlertSearch
 from dashapp.store.search_query import InvalidQuery, parse_query
 from dashapp.views.alerts_csv import csv_chunks
@@ -79,8 +81,9 @@ def install_api(server: Flask, reader: DashboardReader, client: redis.Redis) -> 
     server.add_url_rule("/api/stats", "api_stats", stats, methods=["GET"])
     server.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     rules = RulesStore(client, reader.keys)
-    install_rules_api(server, rules)
+    install_rules_api(server, rules, RuleQualityReader(client, reader.keys))  # + /api/rules/quality
     install_lists_api(server, ListStore(client, reader.keys, in_use=rules.lists_in_use))
+    install_backtest_api(server, client, reader.keys)  # /api/backtests: queue, follow, cancel, export
     install_alert_actions(server, AlertWorkflow(client, reader.keys))  # POST /api/alerts/<id>/...
     tokens = TokenStore(client, reader.keys)
     install_tokens(server, tokens)  # Bearer tokens for the access guard

@@ -13,6 +13,7 @@ from flask import Flask, Response, jsonify
 
 from dashapp.openapi_parts import (
     ADMIN,
+    BACKTEST_PATHS,
     IF_MATCH,
     LIST,
     RULE_VERSION,
@@ -178,6 +179,7 @@ PATHS: dict[str, dict[str, Op]] = {
     "/api/lists/{name}/audit": {
         "get": op("a list's change records", ok("audit"), params=[LIST], tag="lists")
     },
+    **BACKTEST_PATHS,
 }
 
 DOCUMENT: dict[str, Any] = {

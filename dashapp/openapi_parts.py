@@ -93,3 +93,55 @@ def alert_action(summary: str, extra: dict[str, Any] | None = None, required: li
         body=schema,
         errors=WRITE_ERRORS,
     )
+
+
+BACKTEST = path("run_id", "a backtest run's id")
+BACKTEST_PATHS: dict[str, dict[str, Op]] = {
+    "/api/backtests": {
+        "get": op("the backtest runs kept (the newest 20), newest first", ok("runs"), tag="backtests"),
+        "post": op(
+            "queue a backtest of a draft rule set against the live one (admins); body {draft, from, to} "
+            "or the draft document itself (JSON or YAML, range in the query)",
+            ok("id, status (Location: the run)"),
+            code="202",
+            params=query("from", "to"),
+            body={"type": "object"},
+            tag="backtests",
+            errors={**ADMIN, "400": "invalid draft (with path) or range"},
+        ),
+    },
+    "/api/backtests/{run_id}": {
+        "get": op(
+            "a run: status, progress (done, total, rate, eta_s), error, and its result when done",
+            ok("run, result"),
+            params=[BACKTEST, *query("draft")],
+            tag="backtests",
+            errors={"404": "no such run"},
+        ),
+        "delete": op(
+            "delete a run and its result (admins)",
+            ok("deleted"),
+            params=[BACKTEST],
+            tag="backtests",
+            errors={**ADMIN, "404": "no such run"},
+        ),
+    },
+    "/api/backtests/{run_id}/cancel": {
+        "post": op(
+            "cancel a queued or running run (admins); a running one stops within a second",
+            ok("status"),
+            params=[BACKTEST],
+            tag="backtests",
+            errors={**ADMIN, "404": "no such run"},
+        )
+    },
+    "/api/backtests/{run_id}/export": {
+        "get": op(
+            "a finished run's result: per-rule CSV or the whole JSON",
+            ok("the export", "text/csv"),
+            params=[BACKTEST, *query("format")],
+            tag="backtests",
+            errors={"404": "no such run", "409": "no result yet"},
+        )
+    },
+}

@@ -82,6 +82,11 @@ class Worker:
             time.sleep(0.05)
         raise AssertionError(f"run {run_id} never got there: {self.store.get(run_id)}")
 
+    def stop(self) -> None:
+        """Stop taking runs (after the one in hand): runs submitted from now on stay queued."""
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
     def finished(self, run_id: str) -> dict[str, Any]:
         return self.wait(run_id, lambda r: r["status"] in FINISHED)
 
@@ -101,8 +106,7 @@ def worker(
     )
     w = Worker(settings, redis_client)
     yield w
-    w.stopping.set()
-    w.thread.join(timeout=10)
+    w.stop()
 
 
 def expected_live(records: list[Record]) -> dict[str, str]:

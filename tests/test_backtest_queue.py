@@ -45,8 +45,7 @@ def test_runs_queue_behind_one_worker_and_a_cancel_stops_the_running_one(
 
 
 def test_a_queued_run_cancels_at_once_and_a_deleted_run_is_gone(worker: Worker) -> None:
-    worker.stopping.set()  # no worker takes runs: they stay queued
-    worker.thread.join(timeout=10)
+    worker.stop()  # no worker takes runs: they stay queued
     run_id = worker.store.submit(planted_draft(), None, None, by="a")
     assert worker.store.cancel(run_id) == "cancelled"
     assert worker.store.get(run_id)["status"] == "cancelled"
