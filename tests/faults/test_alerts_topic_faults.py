@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import random
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,11 +20,15 @@ from typing import Any
 import pytest
 import redis
 
+from common.keys import RedisKeys
 from infra.kafka_topics import ensure_topics
 from tests.conftest import unique
 from tests.faults.alerts_topic import TopicAlerts, read_alerts, redis_alert_ids
-from tests.faults.flow import finish_and_compare, progress, start_producing
+from tests.faults.flow import finish_and_compare, progress, start_producing, wait_caught_up
 from tests.faults.harness import BridgeFactory, wait_until
+from tests.faults.kafka_io import end_offsets, produce
+from tests.faults.private import PrivateKafka
+from tests.test_bridge_pipeline import expected_alerts
 
 pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)
@@ -148,6 +154,71 @@ def test_rebalance_after_a_killed_member_loses_no_alert_on_the_topic(
     )
     logger.warning(
         "faults: alerts after a member was killed and b took over: %d alerts, %d duplicate records",
+        len(got.ids),
+        got.duplicates,
+    )
+
+
+def test_frozen_broker_mid_publish_commits_no_unpublished_alert(
+    private_kafka: PrivateKafka,
+    redis_url: str,
+    redis_client: redis.Redis,
+    bridge_factory: BridgeFactory,
+    prefix_factory: Callable[[str, str], str],
+) -> None:
+    """The broker freezes (SIGSTOP) while the bridge works through a backlog from its fetch buffer:
+    each batch's alert flush hangs, times out and is retried, never committed; the bridge is then
+    SIGKILLed with the broker still frozen. Had any batch reached Redis before its alerts reached
+    Kafka, its alerts would be missing from the topic for good (Redis has its offsets: no replay)."""
+    events = _storm()
+    topic, alerts = unique("t-alfrozen"), unique("t-alerts-frozen")
+    private_kafka.create_topics({topic: 3, alerts: 3})
+    prefix = prefix_factory(redis_url, "alfrozen")
+    bridge = bridge_factory(
+        "bridge",
+        bootstrap=private_kafka.bootstrap,
+        topic=topic,
+        redis_url=redis_url,
+        prefix=prefix,
+        group=unique("g-alfrozen"),
+        KAFKA_ALERTS_TOPIC=alerts,
+        BRIDGE_BATCH_MAX="200",  # many batches, most of them with alerts
+    )
+    produce(private_kafka.bootstrap, topic, events)
+    bridge.start().wait_assigned()
+    done = progress(redis_client, prefix)
+    wait_until(lambda: done() >= COUNT // 4, 120, "a quarter applied", describe=bridge.log)
+    pid = private_kafka.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        frozen_at = done()
+        mark = bridge.log_path.stat().st_size
+        wait_until(
+            lambda: "AlertsUnpublished" in bridge.log_path.read_text(errors="replace")[mark:],
+            60,
+            "an alert flush to time out while the broker is frozen",
+            describe=bridge.log,
+        )
+        stalled_at = done()
+        bridge.kill()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert stalled_at < COUNT, "the bridge finished while the broker was frozen: nothing was tested"
+    bridge.start()
+    ends = end_offsets(private_kafka.bootstrap, topic)
+    wait_caught_up(redis_client, RedisKeys(prefix).offsets(topic), ends, 240, [bridge])
+    assert bridge.terminate() == 0, f"bridge did not exit 0 on SIGTERM\n{bridge.log()}"
+    want = set(expected_alerts([(e.value, e.key, e.headers) for e in events]))
+    got, in_redis = read_alerts(private_kafka.bootstrap, alerts), redis_alert_ids(redis_client, prefix)
+    assert in_redis == want
+    lost = in_redis - got.ids
+    assert not lost, f"{len(lost)} alerts committed to Redis never reached the topic, e.g. {sorted(lost)[:5]}"
+    assert got.ids == want
+    logger.warning(
+        "faults: broker frozen at applied=%d, bridge killed at %d: %d alerts, %d duplicate records",
+        frozen_at,
+        stalled_at,
         len(got.ids),
         got.duplicates,
     )
