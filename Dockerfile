@@ -27,6 +27,7 @@ COPY common/ common/
 COPY producer/ producer/
 COPY bridge/ bridge/
 COPY dashapp/ dashapp/
+COPY notifier/ notifier/
 
 RUN useradd --create-home --uid 10001 app && mkdir -p /data && chown app /data
 USER app

@@ -15,6 +15,7 @@ from backtest.settings import BacktestSettings
 from bridge.config import BridgeSettings
 from common.settings import KafkaSettings, RedisSettings
 from dashapp.settings import DashSettings
+from notifier.config import NotifierSettings
 from producer.cli import ProducerSettings
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -24,6 +25,7 @@ SERVICES: tuple[tuple[str, type], ...] = (
     ("bridge", BridgeSettings),
     ("dashapp", DashSettings),
     ("producer", ProducerSettings),
+    ("notifier", NotifierSettings),
     ("backtest", BacktestSettings),
 )
 SHARED: tuple[type, ...] = (KafkaSettings, RedisSettings)

@@ -70,6 +70,7 @@ def build(
         max_pending=settings.max_pending,
         refresh_s=settings.refresh_s,
         commit_interval_s=settings.commit_interval_s,
+        heartbeat_file=settings.heartbeat_file,
     )
 
 

@@ -48,6 +48,12 @@ class NotifierSettings(KafkaSettings, RedisSettings):
         env="NOTIFIER_COMMIT_INTERVAL_S",
     )
 
+    heartbeat_file: str = setting(
+        "",
+        "file touched every loop turn (a container healthcheck reads its age; empty = none)",
+        env="NOTIFIER_HEARTBEAT_FILE",
+    )
+
     def __post_init__(self) -> None:
         if self.endpoint_concurrency < 1 or self.max_attempts < 1 or self.max_pending < 1:
             raise ConfigError(

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import redis
 from kafka import ConsumerRebalanceListener, KafkaConsumer
@@ -67,11 +68,13 @@ class Notifier:
         max_pending: int,
         refresh_s: float,
         commit_interval_s: float,
+        heartbeat_file: str = "",
     ) -> None:
         self.consumer, self.endpoints, self.dispatcher, self.log = consumer, endpoints, dispatcher, log
         self.tracker = OffsetTracker()
         self._max_pending, self._refresh_s, self._commit_s = max_pending, refresh_s, commit_interval_s
         self._paused = False
+        self._heartbeat = Path(heartbeat_file) if heartbeat_file else None
         consumer.subscribe([topic], listener=_Rebalance(self._revoked))
 
     def _revoked(self, partitions: list[TopicPartition]) -> None:
@@ -130,6 +133,8 @@ class Notifier:
                     except redis.RedisError as exc:  # keep the endpoints we have; try again next period
                         logger.warning("notifier: cannot reload endpoints error=%s", exc)
                     next_refresh = now + self._refresh_s
+                    if self._heartbeat is not None:
+                        self._heartbeat.touch()
                 self._flow_control()
                 batch = self.consumer.poll(timeout_ms=POLL_MS, max_records=POLL_RECORDS)
                 for records in batch.values():

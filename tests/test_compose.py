@@ -16,8 +16,8 @@ import yaml
 from infra.kafka_local import KAFKA_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
-PY_SERVICES = ("producer", "bridge", "dashapp")
-CODE_DIRS = ("common", "producer", "bridge", "dashapp")
+PY_SERVICES = ("producer", "bridge", "dashapp", "notifier")
+CODE_DIRS = ("common", "producer", "bridge", "dashapp", "notifier")
 
 
 @pytest.fixture(scope="module")
