@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from dashapp.api_common import ApiError, check_session_intent, same_origin
 from dashapp.auth.core import current_name, current_role
 from dashapp.store.errors import InvalidAction, StoreError, VersionConflict
 from dashapp.store.list_entries import ListTooLarge
+from dashapp.store.rule_quality import WINDOWS, RuleQualityReader, live_quality
 from dashapp.store.rule_versions import check_number
 from dashapp.store.rules_store import MAX_COMMENT, RulesStore
 
@@ -138,8 +140,8 @@ def document_response(doc: dict[str, Any], version: int) -> Response:
     return resp
 
 
-def install_rules_api(server: Flask, store: RulesStore) -> None:
-    """GET/PUT /api/rules, /api/rules/versions[/<n>[/restore]], /api/rules/diff."""
+def install_rules_api(server: Flask, store: RulesStore, quality: RuleQualityReader | None = None) -> None:
+    """GET/PUT /api/rules, /api/rules/versions[/<n>[/restore]], /api/rules/diff, /api/rules/quality."""
 
     @handled
     def get_rules() -> Response:
@@ -183,7 +185,16 @@ def install_rules_api(server: Flask, store: RulesStore) -> None:
         doc = store.restore(n, author, comment_arg(body), expected_version())
         return answer(200, version=doc.version, restored_from=check_number(n), updated_by=doc.updated_by)
 
+    @handled
+    def rule_quality() -> Response:
+        if quality is None:
+            raise ApiError(404, "rule quality is not served here")
+        now_ms = int(time.time() * 1000)
+        rules = live_quality(quality, store.document(), now_ms)
+        return jsonify(now_ms=now_ms, windows=[name for name, _ in WINDOWS], rules=rules)
+
     server.add_url_rule("/api/rules", "api_rules_get", get_rules, methods=["GET"])
+    server.add_url_rule("/api/rules/quality", "api_rules_quality", rule_quality, methods=["GET"])
     server.add_url_rule("/api/rules", "api_rules_put", put_rules, methods=["PUT"])
     server.add_url_rule("/api/rules/versions", "api_rules_versions", versions, methods=["GET"])
     server.add_url_rule("/api/rules/versions/<n>", "api_rules_version", version, methods=["GET"])

@@ -67,6 +67,23 @@ class ListReader:
         rows.sort(key=lambda r: r[0])
         return iter(rows)
 
+    def entry(self, name: str, value: str) -> Stored | None:
+        """One entry of a list (None if the value is not in it); ListNotFound if there is no list."""
+        check_name(name)
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.hget(self._keys.lists_index, name)
+            pipe.hget(self._keys.list_entries(name), value)
+            version, raw = pipe.execute()
+        if version is None:
+            raise ListNotFound(name)
+        if raw is None:
+            return None
+        try:
+            return _stored.decode(raw)
+        except msgspec.DecodeError:
+            logger.warning("lists: garbage entry list=%s value=%.60r", name, value)
+            return None
+
     def get(self, name: str) -> list[tuple[str, Stored]]:
         """Every entry of a list, sorted by value."""
         return list(self.iter_entries(name))

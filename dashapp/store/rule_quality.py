@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -137,3 +137,29 @@ def backfill(redis_client: redis.Redis, keys: RedisKeys) -> int:
 
 def _resolved(rows: Iterable[AlertRow | None]) -> Iterable[AlertRow]:
     return (r for r in rows if r is not None and r.status in RESOLVED_STATUSES and r.updated_at > 0)
+
+
+def by_rule(rules: Sequence[Mapping[str, Any]], rows: Sequence[RuleQuality]) -> list[dict[str, Any]]:
+    """One JSON-ready entry per rule of the document (`id`, `name`, `enabled`, `builtin`), its
+    windows keyed by name: the shape of GET /api/rules/quality and of the rules view's table."""
+    per: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        per.setdefault(row.rule, {})[row.window] = {
+            k: v for k, v in row.to_dict().items() if k not in ("rule", "window")
+        }
+    return [
+        {
+            "rule": r["id"],
+            "name": r.get("name", r["id"]),
+            "enabled": bool(r.get("enabled", True)),
+            "builtin": "builtin" in r,
+            "windows": per.get(r["id"], {}),
+        }
+        for r in rules
+    ]
+
+
+def live_quality(reader: RuleQualityReader, document: Mapping[str, Any], now_ms: int) -> list[dict[str, Any]]:
+    """by_rule() for every rule of a rules document (the live one: built-ins first, then custom)."""
+    rules = [r for r in document.get("rules", []) if isinstance(r, Mapping) and isinstance(r.get("id"), str)]
+    return by_rule(rules, reader.quality([r["id"] for r in rules], now_ms))
