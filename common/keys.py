@@ -356,3 +356,15 @@ class RedisKeys:
     def backtest_result(self, run_id: str) -> str:
         """STRING the finished run's result JSON (backtest.compare.Result): per-rule rows, hours, samples."""
         return f"{self.prefix}backtest:result:{run_id}"
+
+    # --- alert-events outbox (outbox/): written in the same MULTI as the change it records ---------
+    @property
+    def events_outbox(self) -> str:
+        """STREAM field `e` = alert-event JSON (common/alert_events.py), one entry per workflow, rules or
+        list change; the relay publishes entries to KAFKA_ALERT_EVENTS_TOPIC in order, then trims them."""
+        return f"{self.prefix}events:outbox"
+
+    @property
+    def events_relay(self) -> str:
+        """HASH the relay's progress: last_id (last entry published and trimmed), published, at_ms."""
+        return f"{self.prefix}events:relay"

@@ -20,6 +20,7 @@ from common.keys import (
     LISTS_AUDIT_MAX,
     RedisKeys,
 )
+from dashapp.store import outbox_events
 from dashapp.store.errors import InvalidAction, StoreError
 from dashapp.store.list_entries import (
     EntryIn,
@@ -71,10 +72,12 @@ class ListStore(ListReader):
         in_use: Callable[[redis.client.Pipeline, str], list[str]] | None = None,
         clock: Callable[[], float] = time.time,
         max_entries: int = LIST_ENTRIES_MAX,
+        outbox: bool = True,  # False only for the rebuild (outbox/rebuild.py): it replays events
     ) -> None:
         super().__init__(redis_client, keys)
         self._clock, self._in_use = clock, in_use
         self.max_entries = max_entries
+        self._outbox = outbox
 
     def put(self, name: str, entries: Sequence[EntryIn], user: str, comment: str = "") -> ListInfo:
         """Replace the list's entries (creating the list); ListTooLarge above the cap."""
@@ -228,6 +231,12 @@ class ListStore(ListReader):
         pipe.lpush(self._keys.lists_audit, _enc.encode(entry))
         pipe.ltrim(self._keys.lists_audit, 0, LISTS_AUDIT_MAX - 1)
         pipe.incr(self._keys.seq)
+        if self._outbox:  # every write path audits inside its MULTI, so its event rides there too
+            c = change
+            events = outbox_events.list_events(
+                c.name, c.action, user=c.user, at=c.at, comment=c.comment, rows=c.rows, removals=c.removals
+            )
+            outbox_events.queue(pipe, self._keys, events)
 
     @staticmethod
     def _done(change: _Change, count: int, version: int) -> ListInfo:

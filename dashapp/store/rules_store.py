@@ -15,6 +15,7 @@ from common.keys import AUDIT_MAX, RULE_VERSIONS_MAX, RedisKeys
 from common.rulelang import parse_document, to_document
 from common.rules import RulesConfig, RuleValidationError, apply_changes, default_rules
 from common.rules_doc import RulesDoc, decode_rules_doc, diff_rules, encode_rules_doc
+from dashapp.store import outbox_events
 from dashapp.store._codec import load_json, text
 from dashapp.store.errors import InvalidAction, VersionConflict
 from dashapp.store.rule_versions import (
@@ -52,11 +53,17 @@ class RulesStore:
     """
 
     def __init__(
-        self, redis_client: redis.Redis, keys: RedisKeys, clock: Callable[[], float] = time.time
+        self,
+        redis_client: redis.Redis,
+        keys: RedisKeys,
+        clock: Callable[[], float] = time.time,
+        *,
+        outbox: bool = True,  # False only for the rebuild (outbox/rebuild.py): it replays events
     ) -> None:
         self._r = redis_client
         self._keys = keys
         self._clock = clock
+        self._outbox = outbox
 
     def _seed(self) -> RulesDoc:
         return RulesDoc(
@@ -212,6 +219,12 @@ class RulesStore:
         pipe.lpush(self._keys.rules_audit, msgspec.json.encode(entry))
         pipe.ltrim(self._keys.rules_audit, 0, AUDIT_MAX - 1)
         pipe.incr(self._keys.seq)
+        if self._outbox:  # in the same MULTI: no version is made without its event
+            event = outbox_events.rules_event(
+                doc, new, comment=comment, restored_from=restored_from, recorded_base=has_base,
+                changes=entry["changes"],  # type: ignore[arg-type]
+            )  # fmt: skip
+            outbox_events.queue(pipe, self._keys, [event])
         return new
 
     # --- reads -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import redis
 from redis.typing import EncodableT
 
 from common.keys import RedisKeys
+from dashapp.store import outbox_events
 from dashapp.store._codec import load_json
 from dashapp.store.alert_rows import (
     OPEN_STATUSES,
@@ -202,6 +203,10 @@ class AlertWorkflow:
         pipe.multi()
         for command in writes:
             pipe.execute_command(*command)
+        # the outbox entry rides in the same MULTI: no change is stored without its event (outbox/)
+        pipe.execute_command(
+            *outbox_events.xadd(self._keys, outbox_events.workflow_event(row, new, action, note))
+        )
         return new
 
     def act_many(
