@@ -17,6 +17,7 @@ from dashapp.openapi_parts import (
     IF_MATCH,
     LIST,
     RULE_VERSION,
+    RULES_LISTS_MORE,
     Op,
     alert_action,
     ok,
@@ -180,6 +181,7 @@ PATHS: dict[str, dict[str, Op]] = {
         "get": op("a list's change records", ok("audit"), params=[LIST], tag="lists")
     },
     **BACKTEST_PATHS,
+    **RULES_LISTS_MORE,  # rule quality, single list entries
 }
 
 DOCUMENT: dict[str, Any] = {

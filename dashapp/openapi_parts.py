@@ -145,3 +145,38 @@ BACKTEST_PATHS: dict[str, dict[str, Op]] = {
         )
     },
 }
+
+ENTRY = path("value", "one value of the list (URL-encoded; may hold a slash)")
+RULES_LISTS_MORE: dict[str, dict[str, Op]] = {
+    "/api/rules/quality": {
+        "get": op(
+            "per live rule, over 24 h and 7 d: alerts raised, resolved as fraud / false positive (by "
+            "resolution time), still open, and precision = fraud / (fraud + false positive) with its n",
+            ok("now_ms, windows, rules: [{rule, name, enabled, builtin, windows}]"),
+            tag="rules",
+        )
+    },
+    "/api/lists/{name}/entries/{value}": {
+        "get": op(
+            "one entry (value, expires_at, note, by, at, member now)",
+            ok("the entry"),
+            params=[LIST, ENTRY],
+            tag="lists",
+            errors={"404": "no such list or value"},
+        ),
+        "put": op(
+            "add or update one entry of an existing list (admins); optional JSON {expires_at, note, comment}",
+            ok("name, value, count, version"),
+            params=[LIST, ENTRY],
+            tag="lists",
+            errors={**ADMIN, "400": "bad value, expiry or note", "404": "no such list", "413": "list full"},
+        ),
+        "delete": op(
+            "remove one entry (admins)",
+            ok("name, removed, count, version"),
+            params=[LIST, ENTRY, *query("comment")],
+            tag="lists",
+            errors={**ADMIN, "404": "no such list or value"},
+        ),
+    },
+}
