@@ -189,8 +189,6 @@
         return count > 0 ? "brand brand-alert" : "brand";
       },
 
-      exportCsv: function (n) { return n > 0; },
-
       // A row click (cellClicked: fired for every click, even on the selected row) or a keyboard
       // selection opens that alert. The grid's own selection events are dropped by dash-ag-grid
       // while a data update is being applied (a tick lands every second), so a click is not

@@ -48,12 +48,6 @@ def register_clientside(app: Dash) -> None:
         Output("app-title", "className"),
         Input("banner-count-store", "data"),
     )
-    app.clientside_callback(
-        _fn("exportCsv"),
-        Output("alerts-grid", "exportDataAsCsv"),
-        Input("grid-export", "n_clicks"),
-        prevent_initial_call=True,
-    )
     _register_workflow_side(app)
 
 

@@ -20,7 +20,7 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "filter": "agNumberColumnFilter",
         # the amount with its currency, as the server wrote it; sorting and filtering use the number
         "valueFormatter": {"function": "params.data ? params.data.amount_text : params.value"},
-        "minWidth": 130,
+        "minWidth": 150,  # "3,488,824 KRW": the currency must stay visible at 1280 px
     },
     {"field": "city", "headerName": "City"},
     {"field": "rules", "headerName": "Rules", "minWidth": 180, "tooltipField": "reasons"},

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,6 +225,31 @@ def test_a_note_never_follows_the_analyst_to_another_alert(analysts: Open, pipel
     notes = [re.search(r'"note": "([^"]*)"', h).group(1) for h in _history(pipeline, id_b)]  # type: ignore[union-attr]
     assert notes == ["B: customer confirmed travel", ""], notes
     assert _history(pipeline, id_a) == []
+
+
+# --- 8 and 13. the alerts table's Export CSV is the server's export ----------------------------------
+def test_alerts_table_export_has_every_field_numbers_as_numbers_and_no_formulas(
+    analysts: Open, pipeline: Pipeline
+) -> None:
+    # It was AG Grid's own export: the table's rows only, "18,750.00 EUR" as text, no alert id,
+    # currency, reasons or note, and `=HYPERLINK(...)` from the stream written as it came.
+    txn = _txn("csv")
+    formula_city, formula_merchant = '=HYPERLINK("http://evil.example","x")', "@SUM(1+1)*cmd|x"
+    value, alert_id = high_amount_event(txn, city=formula_city, merchant_id=formula_merchant)
+    pipeline.send(value)
+    pipeline.wait_alert(alert_id)
+    page = analysts("alice").page
+    with page.expect_download(timeout=DATA_WAIT_MS) as download:
+        page.click("#grid-export")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows, text[:300]
+    for column in ("alert_id", "amount", "currency", "reasons", "status", "assignee", "note"):
+        assert column in rows[0], f"no {column} column in {list(rows[0])}"
+    [row] = [r for r in rows if r["alert_id"] == alert_id]
+    assert (row["amount"], row["currency"]) == ("18750.0", "EUR")
+    assert row["city"] == "'" + formula_city
+    assert row["merchant_id"] == "'" + formula_merchant
 
 
 # --- 6. reopen, actions the state allows, words ---------------------------------------------------
