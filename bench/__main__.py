@@ -25,6 +25,7 @@ from bench import (
     docs,
     plots,
     report,
+    sec_backtest,
     sec_bridge,
     sec_dash,
     sec_latency,
@@ -49,6 +50,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "search": sec_search.run,
     "registry": sec_registry.run,
     "rules": sec_rules.run,
+    "backtest": sec_backtest.run,
 }
 BENCH_DIR = REPO_ROOT / "bench"
 
