@@ -38,7 +38,7 @@ type SlowAnswer = (
 pub type Finished = (Tally, Vec<(String, i64, Held)>, Vec<Vec<u8>>, usize);
 
 /// A card's newest state: one this engine reads, or bytes only Python reads (a layout newer than
-/// cs1, e.g. cs2), which are kept verbatim and send every record of the card to Python.
+/// cs1 or cs2), which are kept verbatim and send every record of the card to Python.
 pub enum Held {
     Native(CardState),
     Foreign(Vec<u8>),
@@ -340,7 +340,7 @@ impl Run {
 }
 
 /// State bytes the native parser does not take, normalised by Python's decode_state(); None
-/// when even the normalised bytes are not cs1 (a newer layout): Python decides that card.
+/// when even the normalised bytes are not cs1/cs2 (a newer layout): Python decides that card.
 fn parse_via_python(canonical: &Bound<'_, PyAny>, raw: &[u8]) -> PyResult<Option<CardState>> {
     let fixed: Vec<u8> = canonical
         .call1((PyBytes::new_bound(canonical.py(), raw),))?

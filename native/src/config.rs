@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::rules::{self, Compiled};
+use crate::rules::{self, Cond, Needs};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,9 +134,9 @@ pub struct Rules {
     pub ml_anomaly: Ml,
     pub currency: HashMap<String, f64>,
     /// The enabled custom rules, compiled; an event is quiet only if each evaluates to false.
-    pub custom: Vec<Compiled>,
-    /// Names of the lists the enabled rules read (the bridge sends their entries).
-    pub lists: Vec<String>,
+    pub custom: Vec<Cond>,
+    /// What they read: lists (the bridge sends their entries), aggregates, history columns.
+    pub needs: Needs,
 }
 
 /// Read a rules config; Err is the refusal, in words for the log and the health panel.
@@ -144,16 +144,11 @@ pub fn parse(raw: &[u8]) -> Result<Rules, String> {
     let w: Wire = serde_json::from_slice(raw)
         .map_err(|e| format!("the rules config does not parse natively ({e})"))?;
     let mut custom = Vec::new();
-    let mut lists = Vec::new();
+    let mut needs = Needs::default();
     for rule in w.custom.iter().filter(|r| r.enabled) {
-        let compiled =
-            rules::compile(&rule.when).map_err(|why| format!("rule {} uses {why}", rule.id))?;
-        for name in &compiled.lists {
-            if !lists.contains(name) {
-                lists.push(name.clone());
-            }
-        }
-        custom.push(compiled);
+        let cond = rules::compile_into(&rule.when, &mut needs)
+            .map_err(|why| format!("rule {} uses {why}", rule.id))?;
+        custom.push(cond);
     }
     Ok(Rules {
         high_amount: w.high_amount,
@@ -165,6 +160,6 @@ pub fn parse(raw: &[u8]) -> Result<Rules, String> {
         ml_anomaly: w.ml_anomaly,
         currency: w.currency,
         custom,
-        lists,
+        needs,
     })
 }

@@ -7,7 +7,8 @@
 use crate::config::{Rules, Velocity};
 use crate::eval::{self, Facts, Lists, Tri};
 use crate::event::Event;
-use crate::state::{CardState, RATE_CAP, RECENT_MAX, STATS_CAP, TINY_MAX};
+use crate::history;
+use crate::state::{CardState, History, RATE_CAP, RECENT_MAX, STATS_CAP, TINY_MAX};
 
 const MARGIN: f64 = 1e-6; // relative slack on float thresholds: near a limit, ask Python
 const PRIOR_SEEN: f64 = 2.0;
@@ -126,18 +127,23 @@ pub fn quiet(r: &Rules, lists: Option<&Lists>, ev: &Event, prev: &CardState) -> 
     if r.ml_anomaly.enabled {
         return None;
     }
-    // custom rules: quiet only if each one is certainly false on this event
+    // custom rules: quiet only if each one is certainly false on this event; their history
+    // (cs2) slides with every event, as custom.observe builds it before the rules read it
+    let mut ext = None;
     if !r.custom.is_empty() {
-        let mut facts = Facts::new(ev, amount, prev, lists);
+        let (next, alone) = history::observe(&r.needs, prev.history(), ev, amount, t, newest);
+        let ring = alone.as_ref().unwrap_or(&next);
+        let mut facts = Facts::new(ev, amount, prev, lists).with_history(&r.needs.aggs, ring);
         if r.custom
             .iter()
-            .any(|c| eval::eval(&c.cond, &mut facts) != Tri::False)
+            .any(|c| eval::eval(c, &mut facts) != Tri::False)
         {
             return None;
         }
+        ext = next.boxed();
     }
     Some(next_state(
-        r, prev, ev, amount, t, newest, recent_ms, recent_amt, moved,
+        r, prev, ev, amount, t, newest, recent_ms, recent_amt, moved, ext,
     ))
 }
 
@@ -152,6 +158,7 @@ fn next_state(
     recent_ms: Vec<i64>,
     recent_amt: Vec<f64>,
     moved: bool,
+    ext: Option<Box<History>>,
 ) -> CardState {
     let tiny_below = r.card_testing.tiny_below;
     let (tiny_ms, tiny_merchants) = if !prev.tiny_ms.is_empty() || amount < tiny_below {
@@ -201,6 +208,7 @@ fn next_state(
         n,
         log_mean,
         log_m2,
+        ext,
     }
 }
 

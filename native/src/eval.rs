@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 
 use crate::event::Event;
-use crate::rules::{Cond, Num, NumOp, Order, Text, TextOp};
-use crate::state::{CardState, NO_TIME};
+use crate::history;
+use crate::rules::{AggSpec, Cond, Num, NumOp, Order, Text, TextOp};
+use crate::state::{CardState, History, NO_TIME};
 
 /// List name -> value -> expiry in event-time epoch ms (0: never), common.rulelang.lists'
 /// ListSnapshot; a list missing from it is empty, as there.
@@ -25,6 +26,14 @@ pub trait Source {
     /// Relative distance to a limit below which a derived feature is Unsure (0: exact).
     fn slack(&self) -> f64 {
         FEATURE_SLACK
+    }
+    /// The value of compiled aggregate `i` (NaN, i.e. Unsure, where a source has none).
+    fn agg(&mut self, _i: usize) -> f64 {
+        f64::NAN
+    }
+    /// Whether the event's value of seen feature `which` is new for the card (None: Unsure).
+    fn is_new(&self, _which: usize) -> Option<bool> {
+        None
     }
 }
 
@@ -63,6 +72,9 @@ pub struct Facts<'a> {
     pub prev: &'a CardState,
     pub lists: Option<&'a Lists>,
     geo: Option<(f64, f64)>, // (distance_km, speed_kmh)
+    aggs: &'a [AggSpec],
+    ring: Option<&'a History>, // the slid ring (or the late event alone) aggregates read
+    agg_values: Vec<f64>,      // computed on first read (NaN: not yet)
 }
 
 /// Derived features from the cs1 state, as bridge/detection/features.py defines them.
@@ -82,7 +94,18 @@ impl<'a> Facts<'a> {
             prev,
             lists,
             geo: None,
+            aggs: &[],
+            ring: None,
+            agg_values: Vec::new(),
         }
+    }
+
+    /// The same facts with the rules' aggregates over `ring` (history::observe's).
+    pub fn with_history(mut self, aggs: &'a [AggSpec], ring: &'a History) -> Self {
+        self.aggs = aggs;
+        self.ring = Some(ring);
+        self.agg_values = vec![f64::NAN; aggs.len()];
+        self
     }
 
     fn geo(&mut self) -> (f64, f64) {
@@ -144,6 +167,20 @@ impl Source for Facts<'_> {
 
     fn t_ms(&self) -> i64 {
         self.ev.t_ms
+    }
+
+    fn agg(&mut self, i: usize) -> f64 {
+        let (Some(ring), Some(spec)) = (self.ring, self.aggs.get(i)) else {
+            return f64::NAN; // no history bound: Unsure, Python decides
+        };
+        if self.agg_values[i].is_nan() {
+            self.agg_values[i] = history::aggregate(spec, ring, self.ev.t_ms);
+        }
+        self.agg_values[i]
+    }
+
+    fn is_new(&self, which: usize) -> Option<bool> {
+        Some(history::is_new(self.prev.history(), self.ev, which))
     }
 }
 
@@ -262,6 +299,14 @@ pub fn eval<S: Source>(c: &Cond, f: &mut S) -> Tri {
             num_op(f.number(*n), op, if derived { f.slack() } else { 0.0 })
         }
         Cond::Text(t, op) => text_op(f.text(*t), op),
+        Cond::Agg(i, op, summed) => {
+            let x = f.agg(*i);
+            num_op(x, op, if *summed { f.slack() } else { 0.0 })
+        }
+        Cond::New(which, negated, value) => match f.is_new(*which) {
+            Some(new) => Tri::of((new == *value) != *negated),
+            None => Tri::Unsure,
+        },
         Cond::List(field, list, negated) => {
             let t = member(f, *field, list);
             if *negated {

@@ -5,6 +5,7 @@
 //! and handing every other record to a Python callback), then `commit` once Redis has the batch.
 //! Parsing and the quiet pass run without the GIL, so they overlap the consumer's next poll.
 
+mod aggregate;
 mod batch;
 mod config;
 mod detect;
@@ -13,6 +14,7 @@ mod event;
 mod floatfmt;
 #[cfg(test)]
 mod golden_tests;
+mod history;
 mod rules;
 mod state;
 mod tally;
@@ -223,7 +225,7 @@ impl Engine {
     fn list_names(&self) -> Vec<String> {
         self.rules
             .as_ref()
-            .map(|r| r.lists.clone())
+            .map(|r| r.needs.lists.clone())
             .unwrap_or_default()
     }
 

@@ -1,8 +1,9 @@
 //! Custom rule conditions (docs/rules-language.md), compiled from their document form.
 //!
 //! Compiling is where the native engine refuses: anything it does not evaluate itself (an
-//! aggregate, a `new_*` feature, an unknown key, field, operator or feature) is an Err naming it,
-//! and the bridge then hands every event to Python. Nothing unknown is ever skipped.
+//! unknown key, field, operator, feature or aggregate shape) is an Err naming it, and the bridge
+//! then hands every event to Python. Nothing unknown is ever skipped. Aggregates and `new_*`
+//! features compile to their per-card history needs (history.rs reads them).
 
 use std::collections::HashSet;
 
@@ -66,27 +67,102 @@ pub enum Cond {
     Num(Num, NumOp),
     Text(Text, TextOp),
     List(Text, String, bool), // field, list name, negated: not_in_list
+    /// Aggregate (index into the compiled aggregates), its test, and whether its value is a float
+    /// sum (sum/avg: Python may add in another order one day, so near its limit is Unsure).
+    Agg(usize, NumOp, bool),
+    /// new_country / new_merchant / new_category (SEEN index), op eq (false) or ne (true), value.
+    New(usize, bool, bool),
 }
 
-/// One enabled custom rule, ready to evaluate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AggKind {
+    Count,
+    Sum,
+    Avg,
+    Max,
+    Distinct(usize), // a COLUMNS index
+}
+
+/// A `where` filter over one history entry (strings compare as crc32, as history.py stores them).
+#[derive(Debug)]
+pub enum Where {
+    All(Vec<Where>),
+    Any(Vec<Where>),
+    Not(Box<Where>),
+    Amount(NumOp),
+    Crc(usize, HashSet<i64>, bool), // COLUMNS index, values, negated (ne / not_in)
+}
+
+/// One per-card aggregate over a sliding event-time window, the event included.
+#[derive(Debug)]
+pub struct AggSpec {
+    pub kind: AggKind,
+    pub window_ms: i64,
+    pub filter: Option<Where>,
+    /// Python's AggSpec key (plan.agg_key) for the plain numbers the fixtures use; equal specs
+    /// share it, so each aggregate is computed once per event.
+    pub key: String,
+}
+
+/// History columns in cs2 order (bridge/detection/history.py COLUMNS).
+pub const COLUMNS: [&str; 6] = [
+    "amount_usd",
+    "merchant_id",
+    "country",
+    "city",
+    "merchant_category",
+    "channel",
+];
+/// Seen-value features in cs2 order (history.py SEEN).
+pub const SEEN: [&str; 3] = ["new_country", "new_merchant", "new_category"];
+
+/// What the compiled conditions read: lists, aggregates, and the history they need kept.
+#[derive(Debug, Default)]
+pub struct Needs {
+    pub lists: Vec<String>,
+    pub aggs: Vec<AggSpec>,
+    pub keep: [bool; 6], // per COLUMNS entry
+    pub seen: [bool; 3], // per SEEN entry
+}
+
+impl Needs {
+    /// The longest aggregate window; 0: no history ring.
+    pub fn longest_ms(&self) -> i64 {
+        self.aggs.iter().map(|a| a.window_ms).max().unwrap_or(0)
+    }
+}
+
+/// One custom rule compiled alone (the tests'; config.rs compiles a rule set into shared Needs).
+#[cfg(test)]
 #[derive(Debug)]
 pub struct Compiled {
     pub cond: Cond,
     pub lists: Vec<String>,
+    pub needs: Needs,
 }
 
 type Res<T> = Result<T, String>;
 
-/// Compile a rule's `when`; Err says what the native engine does not support, for the refusal.
+/// Compile a rule's `when` alone; Err says what the native engine does not support.
+#[cfg(test)]
 pub fn compile(when: &Value) -> Res<Compiled> {
-    let mut lists = Vec::new();
-    let cond = cond(when, &mut lists, 0)?;
-    Ok(Compiled { cond, lists })
+    let mut needs = Needs::default();
+    let cond = compile_into(when, &mut needs)?;
+    Ok(Compiled {
+        cond,
+        lists: needs.lists.clone(),
+        needs,
+    })
+}
+
+/// Compile a rule's `when`, adding what it reads to `needs` (shared by a rule set's rules).
+pub fn compile_into(when: &Value, needs: &mut Needs) -> Res<Cond> {
+    cond(when, needs, 0)
 }
 
 const MAX_DEPTH: usize = 64; // far past the language's 6: only a guard against stack overflow
 
-fn cond(v: &Value, lists: &mut Vec<String>, depth: usize) -> Res<Cond> {
+fn cond(v: &Value, needs: &mut Needs, depth: usize) -> Res<Cond> {
     let Some(obj) = v.as_object() else {
         return Err(format!("a condition that is not an object ({})", short(v)));
     };
@@ -97,14 +173,14 @@ fn cond(v: &Value, lists: &mut Vec<String>, depth: usize) -> Res<Cond> {
         let Some(inner) = obj.get(key) else { continue };
         only(obj, &[key])?;
         return Ok(match make {
-            2 => Cond::Not(Box::new(cond(inner, lists, depth + 1)?)),
+            2 => Cond::Not(Box::new(cond(inner, needs, depth + 1)?)),
             _ => {
                 let items = inner
                     .as_array()
                     .ok_or_else(|| format!("{key} without a list of conditions"))?;
                 let parts = items
                     .iter()
-                    .map(|c| cond(c, lists, depth + 1))
+                    .map(|c| cond(c, needs, depth + 1))
                     .collect::<Res<Vec<_>>>()?;
                 if make == 0 {
                     Cond::All(parts)
@@ -114,10 +190,10 @@ fn cond(v: &Value, lists: &mut Vec<String>, depth: usize) -> Res<Cond> {
             }
         });
     }
-    if let Some(kind) = obj.get("agg") {
-        return Err(format!("agg {} (not supported natively)", short(kind)));
-    }
     let op = obj.get("op").and_then(Value::as_str).unwrap_or("");
+    if obj.contains_key("agg") {
+        return crate::aggregate::compile(obj, op, needs);
+    }
     if let Some(name) = obj.get("feature") {
         only(obj, &["feature", "op", "value", "as"])?;
         let num = match name.as_str().unwrap_or("") {
@@ -126,7 +202,18 @@ fn cond(v: &Value, lists: &mut Vec<String>, depth: usize) -> Res<Cond> {
             "amount_ratio" => Num::AmountRatio,
             "since_prev_s" => Num::SincePrevS,
             f @ ("new_country" | "new_merchant" | "new_category") => {
-                return Err(format!("feature {f} (not supported natively)"));
+                let which = SEEN.iter().position(|s| *s == f).unwrap_or(0);
+                let value = match obj.get("value") {
+                    Some(Value::Bool(b)) => *b,
+                    _ => return Err(format!("feature {f} with a non-boolean value")),
+                };
+                let negated = match op {
+                    "eq" => false,
+                    "ne" => true,
+                    _ => return Err(format!("operator {op} on {f} (not known natively)")),
+                };
+                needs.seen[which] = true;
+                return Ok(Cond::New(which, negated, value));
             }
             _ => return Err(format!("feature {} (not known natively)", short(name))),
         };
@@ -148,8 +235,8 @@ fn cond(v: &Value, lists: &mut Vec<String>, depth: usize) -> Res<Cond> {
             "not_in_list" => true,
             _ => return Err(format!("operator {op} with a list (not known natively)")),
         };
-        if !lists.iter().any(|l| l == name) {
-            lists.push(name.to_owned());
+        if !needs.lists.iter().any(|l| l == name) {
+            needs.lists.push(name.to_owned());
         }
         return Ok(Cond::List(text, name.to_owned(), negated));
     }
@@ -170,14 +257,14 @@ fn cond(v: &Value, lists: &mut Vec<String>, depth: usize) -> Res<Cond> {
     }
 }
 
-fn only(obj: &Map<String, Value>, allowed: &[&str]) -> Res<()> {
+pub fn only(obj: &Map<String, Value>, allowed: &[&str]) -> Res<()> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(format!("key {k:?} in a condition (not known natively)")),
         None => Ok(()),
     }
 }
 
-fn short(v: &Value) -> String {
+pub fn short(v: &Value) -> String {
     let s = v.to_string();
     let s = s.trim_matches('"');
     s.chars().take(60).collect()
@@ -215,7 +302,7 @@ fn numbers(v: Option<&Value>, op: &str) -> Res<Vec<f64>> {
     items.iter().map(|x| number(Some(x), op)).collect()
 }
 
-fn num_op(op: &str, v: Option<&Value>) -> Res<NumOp> {
+pub fn num_op(op: &str, v: Option<&Value>) -> Res<NumOp> {
     let order = match op {
         "eq" => Order::Eq,
         "ne" => Order::Ne,

@@ -50,28 +50,50 @@ fn supported_conditions_compile() {
 fn every_refusal_reason_names_what_is_unsupported() {
     let cases = [
         (
-            json!({"agg": "distinct", "of": "country", "window": "24h", "op": "ge", "value": 3}),
-            "agg distinct (not supported natively)",
+            json!({"agg": "median", "of": "amount_usd", "window": "24h", "op": "ge", "value": 3}),
+            "agg median of amount_usd (not known natively)",
         ),
         (
-            json!({"agg": "count", "window": 60, "op": "ge", "value": 3}),
-            "agg count (not supported natively)",
+            json!({"agg": "distinct", "of": "channel", "window": 60, "op": "ge", "value": 3}),
+            "agg distinct of channel (not known natively)",
         ),
         (
-            json!({"all": [{"not": {"agg": "sum", "of": "amount_usd", "window": "1h", "op": "gt", "value": 1.0}}]}),
-            "agg sum (not supported natively)",
+            json!({"agg": "count", "of": "amount_usd", "window": 60, "op": "ge", "value": 3}),
+            "agg count of amount_usd (not known natively)",
         ),
         (
-            json!({"feature": "new_country", "op": "eq", "value": true}),
-            "feature new_country (not supported natively)",
+            json!({"agg": "count", "window": "1w", "op": "ge", "value": 3}),
+            "window 1w (not known natively)",
         ),
         (
-            json!({"feature": "new_merchant", "op": "eq", "value": true}),
-            "feature new_merchant (not supported natively)",
+            json!({"agg": "count", "window": "8d", "op": "ge", "value": 3}),
+            "window 8d (not known natively)",
         ),
         (
-            json!({"feature": "new_category", "op": "eq", "value": true}),
-            "feature new_category (not supported natively)",
+            json!({"agg": "count", "window": 60, "op": "ge", "value": 3, "by": "x"}),
+            "key \"by\" in a condition (not known natively)",
+        ),
+        (
+            json!({"agg": "count", "window": 60, "op": "ge", "value": 3,
+                   "where": {"field": "city", "op": "starts_with", "value": "P"}}),
+            "where operator starts_with on city (not known natively)",
+        ),
+        (
+            json!({"agg": "count", "window": 60, "op": "ge", "value": 3,
+                   "where": {"field": "hour", "op": "eq", "value": 1}}),
+            "where on field hour (not known natively)",
+        ),
+        (
+            json!({"all": [{"not": {"agg": "sum", "of": "amount_usd", "window": "1h", "op": "matches", "value": 1.0}}]}),
+            "operator matches on a number (not known natively)",
+        ),
+        (
+            json!({"feature": "new_country", "op": "eq", "value": "yes"}),
+            "feature new_country with a non-boolean value",
+        ),
+        (
+            json!({"feature": "new_merchant", "op": "gt", "value": true}),
+            "operator gt on new_merchant (not known natively)",
         ),
         (
             json!({"feature": "risk", "op": "gt", "value": 1.0}),
@@ -157,7 +179,7 @@ fn deep_nesting_is_refused_not_overflowed() {
 
 #[test]
 fn the_config_is_refused_for_an_enabled_unsupported_rule_only() {
-    let agg = json!({"agg": "distinct", "of": "country", "window": "24h", "op": "ge", "value": 3});
+    let agg = json!({"agg": "distinct", "of": "channel", "window": "24h", "op": "ge", "value": 3});
     let off = config_with(json!([rule("many_countries", false, agg.clone())]));
     assert!(config::parse(&off).is_ok());
     let on = config_with(json!([
@@ -170,8 +192,46 @@ fn the_config_is_refused_for_an_enabled_unsupported_rule_only() {
     ]));
     assert_eq!(
         config::parse(&on).err().unwrap(),
-        "rule many_countries uses agg distinct (not supported natively)"
+        "rule many_countries uses agg distinct of channel (not known natively)"
     );
+}
+
+#[test]
+fn a_rule_set_shares_its_aggregates_and_history_needs() {
+    let same = |window: Value| json!({"agg": "distinct", "of": "country", "window": window, "op": "ge", "value": 3});
+    let cfg = config_with(json!([
+        rule("a_one", true, same(json!("24h"))),
+        rule("a_two", true, same(json!("1d"))),
+        rule(
+            "a_three",
+            true,
+            json!({"agg": "count", "window": 60, "op": "ge", "value": 3,
+            "where": {"any": [{"field": "channel", "op": "in", "value": ["online"]},
+                              {"field": "amount_usd", "op": "lt", "value": 2}]}})
+        ),
+        rule(
+            "a_four",
+            true,
+            json!({"feature": "new_category", "op": "eq", "value": true})
+        ),
+        rule(
+            "a_off",
+            false,
+            json!({"agg": "max", "of": "amount_usd", "window": "7d", "op": "gt", "value": 1.0})
+        ),
+    ]));
+    let rules = config::parse(&cfg).unwrap();
+    let keys: Vec<&str> = rules.needs.aggs.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "distinct(country)[86400s]",
+            "count[60s] where any(channel in [\"online\"],amount_usd lt 2)"
+        ]
+    );
+    assert_eq!(rules.needs.longest_ms(), 86_400_000); // the disabled 7 d rule keeps nothing
+    assert_eq!(rules.needs.keep, [true, false, true, false, false, true]);
+    assert_eq!(rules.needs.seen, [false, false, true]);
 }
 
 #[test]
