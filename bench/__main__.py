@@ -25,6 +25,7 @@ from bench import (
     docs,
     plots,
     report,
+    sec_alerts_out,
     sec_backtest,
     sec_bridge,
     sec_dash,
@@ -51,6 +52,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "registry": sec_registry.run,
     "rules": sec_rules.run,
     "backtest": sec_backtest.run,
+    "alerts_out": sec_alerts_out.run,
 }
 BENCH_DIR = REPO_ROOT / "bench"
 

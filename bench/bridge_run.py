@@ -47,9 +47,9 @@ def processed(ctx: Context, keys: RedisKeys) -> int:
 
 
 def start_bridges(
-    ctx: Context, topic: str, keys: RedisKeys, instances: int, tag: str, **env: str
+    ctx: Context, topic: str, keys: RedisKeys, instances: int, tag: str, module: str = "bridge", **env: str
 ) -> list[subprocess.Popen[bytes]]:
-    """Start `instances` bridges in one fresh consumer group writing under `keys`."""
+    """Start `instances` bridges (`python -m module`) in one fresh consumer group writing under `keys`."""
     group = ctx.name(f"grp-{tag}")
     child_env = ctx.env(
         KAFKA_TOPIC=topic,
@@ -60,7 +60,7 @@ def start_bridges(
         **env,
     )
     log = ctx.out_dir / "logs" / f"bridge-{tag}.log"
-    return [spawn(["-m", "bridge", "--metrics-port", "0"], child_env, log) for _ in range(instances)]
+    return [spawn(["-m", module, "--metrics-port", "0"], child_env, log) for _ in range(instances)]
 
 
 def wait_processed(

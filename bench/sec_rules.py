@@ -118,7 +118,7 @@ MIXED = [*NATIVE[:8], *AGGREGATES]  # field-only, derived, list and aggregate ru
 VARIANTS = {"default": [], "native10": NATIVE, "mixed10": MIXED}
 
 
-def _load(ctx: Context, topic_name: str, count: int, **kw: Any) -> str:
+def load_stream(ctx: Context, topic_name: str, count: int, **kw: Any) -> str:
     """Produce `count` generated events to a new topic (not measured)."""
     from producer import Generator, World
 
@@ -211,8 +211,8 @@ def run(ctx: Context) -> dict[str, Any]:
     """Quiet and storm streams; per stream, raw and the three rule sets side by side per repetition."""
     total = ctx.sizes.bridge_events // 2
     before = machine_note()
-    quiet = _load(ctx, "rules-quiet", total, fraud_ratio=0.0)
-    storm = _load(ctx, "rules-storm", total, fraud_ratio=STORM_RATIO, scenarios=STORM)
+    quiet = load_stream(ctx, "rules-quiet", total, fraud_ratio=0.0)
+    storm = load_stream(ctx, "rules-storm", total, fraud_ratio=STORM_RATIO, scenarios=STORM)
     return {
         "custom_rules": {v: [r["id"] for r in c] for v, c in VARIANTS.items() if c},
         "quiet": _stream(ctx, "quiet", quiet, total),

@@ -63,6 +63,12 @@ class Context:
             self.cache["dlq_topic"] = self.new_topic("dlq", 1)
         return str(self.cache["dlq_topic"])
 
+    def alerts_topic(self) -> str:
+        """One alerts topic shared by every bridge of this run (not the deployment's `alerts`)."""
+        if "alerts_topic" not in self.cache:
+            self.cache["alerts_topic"] = self.new_topic("alerts")
+        return str(self.cache["alerts_topic"])
+
     def new_keys(self, what: str) -> RedisKeys:
         return RedisKeys(f"{self.name(what)}:")
 
@@ -83,6 +89,7 @@ class Context:
         env.update(
             KAFKA_BOOTSTRAP_SERVERS=self.bootstrap, REDIS_URL=self.redis_url, PYTHONPATH=str(REPO_ROOT)
         )
+        env["KAFKA_ALERTS_TOPIC"] = self.alerts_topic()  # bridges publish their alerts here
         if self.sizes.batch_max is not None:
             env["BRIDGE_BATCH_MAX"] = str(self.sizes.batch_max)
         env.update(extra)
