@@ -23,6 +23,7 @@ from dashapp.auth.login import install_auth
 from dashapp.auth.session_cache import CachedCookieSessionInterface
 from dashapp.auth.sessions import SessionRegistry
 from dashapp.auth.users import UserDirectory
+from dashapp.callbacks.backtest_cb import register_backtest
 from dashapp.callbacks.clientside import register_clientside
 from dashapp.callbacks.lists_cb import register_lists
 from dashapp.callbacks.rule_builder_cb import register_rule_builder
@@ -134,6 +135,7 @@ def create_app(
     register_rule_builder(app, rules, reader, lists.names)  # the rule builder, its versions and lists tabs
     register_versions(app, rules)
     register_lists(app, lists)
+    register_backtest(app, redis_client, keys)  # the rule builder's backtest panel
     register_clientside(app)
     install_csp(server, app.csp_hashes())  # after every callback: Dash hashes its inline scripts
     install_http_metrics(server, redis_client, keys, settings.dash_metrics_token)  # wraps every WSGI layer
