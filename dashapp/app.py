@@ -15,6 +15,8 @@ from redis.retry import Retry
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.keys import RedisKeys
+from common.webhook_log import DeliveryLog
+from common.webhooks import EndpointStore
 from dashapp.api import install_api
 from dashapp.auth.basic import BasicVerifier
 from dashapp.auth.core import Auth
@@ -30,6 +32,7 @@ from dashapp.callbacks.rule_builder_cb import register_rule_builder
 from dashapp.callbacks.rules_cb import register_rules
 from dashapp.callbacks.search_cb import register_search
 from dashapp.callbacks.versions_cb import register_versions
+from dashapp.callbacks.webhooks_cb import register_webhooks
 from dashapp.callbacks.workflow_cb import register_workflow
 from dashapp.http_metrics import install_http_metrics
 from dashapp.layout import build_layout
@@ -37,6 +40,7 @@ from dashapp.security import install_csp, install_security
 from dashapp.settings import DashSettings, resolve_secret_key
 from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
 from dashapp.store.lists import ListStore
+from dashapp.store.rule_quality import RuleQualityReader
 from dashapp.store.throttle import LimiterPolicy, LoginLimiter
 from dashapp.tick import TickConfig, install_tick
 
@@ -133,9 +137,10 @@ def create_app(
     register_rules(app, rules)
     lists = ListStore(redis_client, keys, in_use=rules.lists_in_use)
     register_rule_builder(app, rules, reader, lists.names)  # the rule builder, its versions and lists tabs
-    register_versions(app, rules)
+    register_versions(app, rules, RuleQualityReader(redis_client, keys))  # + the rule-quality table
     register_lists(app, lists)
     register_backtest(app, redis_client, keys)  # the rule builder's backtest panel
+    register_webhooks(app, EndpointStore(redis_client, keys), DeliveryLog(redis_client, keys))
     register_clientside(app)
     install_csp(server, app.csp_hashes())  # after every callback: Dash hashes its inline scripts
     install_http_metrics(server, redis_client, keys, settings.dash_metrics_token)  # wraps every WSGI layer

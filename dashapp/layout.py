@@ -10,6 +10,7 @@ from dashapp.auth.login import LOGOUT_PATH, csrf_token, current_name, current_ro
 from dashapp.layout_panels import alerts_section, card, pipeline_section, rules_section
 from dashapp.layout_search import search_section
 from dashapp.views.kpis import KPI_CARDS
+from dashapp.views.webhooks_view import webhooks_panel
 
 WINDOWS = (5, 15, 60)  # throughput window choices, minutes
 DEFAULT_WINDOW_MIN = 5
@@ -36,6 +37,7 @@ def _header(name: str, role: str) -> html.Header:
                     for t, a in (
                         ("Live", "sec-live"),
                         ("Alerts", "sec-alerts"),
+                        ("Search", "sec-search"),
                         ("Pipeline", "sec-pipeline"),
                         ("Rules", "sec-rules"),
                     )
@@ -202,6 +204,12 @@ def build_layout(poll_ms: int) -> html.Div:
                     search_section(),
                     pipeline_section(),
                     rules_section(role == "admin"),
+                    # admins only: rendered for all so the callbacks' ids exist, hidden and empty for analysts
+                    html.Div(
+                        card("Webhooks", webhooks_panel()),
+                        id="sec-webhooks",
+                        style=None if role == "admin" else {"display": "none"},
+                    ),
                 ],
             ),
             *_stores(poll_ms, name),

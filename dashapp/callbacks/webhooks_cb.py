@@ -1,0 +1,103 @@
+"""Webhooks section: list endpoints and the delivery log (admins), add/disable/delete (checked here)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from dash import ALL, Dash, Input, Output, State, no_update
+
+from common.webhook_log import DeliveryLog
+from common.webhooks import EndpointError, EndpointStore
+from dashapp.callbacks.rule_access import admin_or_403, clicked_id, is_admin, user_or_401
+from dashapp.views.webhooks_view import (
+    DELETE,
+    LOG_ROWS,
+    TOGGLE,
+    dead_table,
+    deliveries_table,
+    endpoints_table,
+    stats_line,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def webhook_write(store: EndpointStore, trigger: Any, form: dict[str, Any], user: str) -> str:
+    """Apply one change as `user`; return what happened (EndpointError: refused). A new secret is in it."""
+    if trigger == "wh-add":
+        e = store.create(form, user)
+        return (
+            f"Added {e.name} ({e.id}). Signing secret, shown only now: {e.secret} "
+            "(copy it into the receiver; docs/webhooks.md shows how to verify)."
+        )
+    if isinstance(trigger, dict) and trigger.get("type") == TOGGLE:
+        current = {e.id: e for e in store.all()}.get(str(trigger.get("id")))
+        if current is None:
+            raise EndpointError("no such endpoint")
+        store.set_enabled(current.id, not current.enabled)
+        return f"{'Disabled' if current.enabled else 'Enabled'} {current.name}."
+    if isinstance(trigger, dict) and trigger.get("type") == DELETE:
+        if not store.delete(str(trigger.get("id"))):
+            raise EndpointError("no such endpoint")
+        return f"Deleted endpoint {trigger.get('id')}."
+    raise EndpointError("nothing to do")
+
+
+def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None:
+    """Register the section's callbacks; analysts get no data from them."""
+
+    @app.callback(
+        Output("wh-endpoints", "children"),
+        Output("wh-log", "children"),
+        Output("wh-dead", "children"),
+        Output("wh-stats", "children"),
+        Input("wh-changed", "data"),
+        Input("wh-refresh", "n_clicks"),
+    )
+    def webhooks_load(_changed: Any, _refresh: Any) -> tuple[Any, ...]:
+        user_or_401()
+        if not is_admin():
+            return [], [], [], ""
+        try:
+            endpoints = [e.public() for e in store.all()] + store.file_endpoints()
+            return (
+                endpoints_table(endpoints),
+                deliveries_table(log.recent(LOG_ROWS)),
+                dead_table(log.dead(LOG_ROWS)),
+                stats_line(log.stats()),
+            )
+        except redis.RedisError as exc:
+            logger.warning("dashapp.webhooks: store unreachable error=%s", exc)
+            return no_update, no_update, no_update, "cannot reach Redis now; try again"
+
+    @app.callback(
+        Output("wh-message", "children"),
+        Output("wh-message", "className"),
+        Output("wh-changed", "data"),
+        Input("wh-add", "n_clicks"),
+        Input({"type": TOGGLE, "id": ALL}, "n_clicks"),
+        Input({"type": DELETE, "id": ALL}, "n_clicks"),
+        State("wh-name", "value"),
+        State("wh-url", "value"),
+        State("wh-format", "value"),
+        State("wh-severity", "value"),
+        State("wh-rules", "value"),
+        State("wh-changed", "data"),
+        prevent_initial_call=True,
+    )
+    def webhooks_write(_add: Any, _toggles: Any, _deletes: Any, *states: Any) -> tuple[Any, ...]:
+        name, url, fmt, severity, rules, changed = states
+        trigger = clicked_id()
+        if trigger is None:
+            return no_update, no_update, no_update  # buttons redrawn, not clicked
+        user = user_or_401()
+        admin_or_403(user, "webhook change")
+        form = {"name": name, "url": url, "format": fmt, "min_severity": severity, "rules": rules or ""}
+        try:
+            text = webhook_write(store, trigger, form, user)
+        except (EndpointError, redis.RedisError) as exc:
+            return f"Not changed: {exc}", "message error", no_update
+        logger.info("dashapp.webhooks: change by=%s trigger=%s", user, trigger)  # never the secret
+        return text, "message ok", (changed if isinstance(changed, int) else 0) + 1
