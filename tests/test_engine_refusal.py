@@ -20,6 +20,9 @@ from tests.test_native_path import MAX_BYTES, Paths, as_records, batches
 pytestmark = needs_native()
 
 AGG = {"agg": "distinct", "of": "country", "window": "24h", "op": "ge", "value": 3}
+# Shapes the language may grow and the native engine does not know (a distinct over a column the
+# history does not keep, a median, a week unit): each must refuse, never be skipped.
+UNKNOWN_AGG = {**AGG, "of": "channel"}
 
 
 def custom_rule(rule_id: str, when: dict[str, Any], *, enabled: bool = True) -> dict[str, Any]:
@@ -46,14 +49,19 @@ def config(custom: list[dict[str, Any]], **sections: Any) -> bytes:
 @pytest.mark.parametrize(
     ("when", "reason"),
     [
-        (AGG, "rule r_test uses agg distinct (not supported natively)"),
+        (UNKNOWN_AGG, "rule r_test uses agg distinct of channel (not known natively)"),
         (
-            {"all": [{"field": "channel", "op": "eq", "value": "online"}, {"not": {**AGG, "agg": "max"}}]},
-            "rule r_test uses agg max (not supported natively)",
+            {"all": [{"field": "channel", "op": "eq", "value": "online"}, {"not": {**AGG, "agg": "median"}}]},
+            "rule r_test uses agg median of country (not known natively)",
+        ),
+        ({**AGG, "window": "1w"}, "rule r_test uses window 1w (not known natively)"),
+        (
+            {**AGG, "where": {"field": "city", "op": "starts_with", "value": "Pa"}},
+            "rule r_test uses where operator starts_with on city (not known natively)",
         ),
         (
-            {"feature": "new_country", "op": "eq", "value": True},
-            "rule r_test uses feature new_country (not supported natively)",
+            {"feature": "new_country", "op": "gt", "value": True},
+            "rule r_test uses operator gt on new_country (not known natively)",
         ),
         ({"feature": "risk", "op": "gt", "value": 1}, "rule r_test uses feature risk (not known natively)"),
         ({"field": "ip", "op": "eq", "value": "x"}, "rule r_test uses field ip (not known natively)"),
@@ -92,11 +100,21 @@ def test_a_config_that_does_not_parse_natively_is_refused(change: dict[str, Any]
     assert f"unknown field `{unknown}`" in why
 
 
+def test_aggregates_and_new_features_are_evaluated_natively() -> None:
+    path = NativePath(default_rules(), MAX_BYTES, 100)
+    for when in (
+        AGG,
+        {"feature": "new_country", "op": "eq", "value": True},
+        {"not": {**AGG, "agg": "max", "of": "amount_usd"}},
+    ):
+        assert path.engine.set_rules(config([custom_rule("r_test", when)])) is None
+
+
 def test_a_refused_engine_hands_every_event_to_python() -> None:
     """With refused rules the native engine decides nothing, yet writes exactly what Python does."""
     records = as_records(generate(seed=3, count=3_000))
     paths = Paths(default_rules())
-    paths.native.engine.set_rules(config([custom_rule("many_countries", AGG)]))
+    paths.native.engine.set_rules(config([custom_rule("many_channels", UNKNOWN_AGG)]))
     assert paths.native.refusal is not None
     for k, batch in enumerate(batches(records)):
         paths.step(batch, f"batch {k}")
@@ -146,7 +164,7 @@ def _texts(node: Any) -> list[str]:
 
 def test_the_health_panel_says_which_engine_decides_and_why() -> None:
     off = (
-        "native engine off: rule many_countries uses agg distinct (not supported natively)"
+        "native engine off: rule many_channels uses agg distinct of channel (not known natively)"
         " \u2014 Python decides every event"
     )
     h = _health(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -23,13 +24,20 @@ from tests.test_native_rules import CUSTOM, paths_for, rule, rules_with_custom
 pytestmark = needs_native()
 
 HOUR = 3_600_000
+LATE_BY = (1_000, 60_000, 25 * 60_000, 2 * HOUR, 30 * HOUR, 50 * HOUR)  # inside and past windows
 
 # Aggregate and new_* rules of every kind; each fires on a few events of the default mix.
 HISTORY = [
     rule("busy_hour", {"agg": "count", "window": "1h", "op": "ge", "value": 6, "as": "n"}),
     rule(
         "small_probes",
-        {"agg": "count", "window": "30m", "where": {"field": "amount_usd", "op": "lt", "value": 2}, "op": "ge", "value": 3},
+        {
+            "agg": "count",
+            "window": "30m",
+            "where": {"field": "amount_usd", "op": "lt", "value": 2},
+            "op": "ge",
+            "value": 3,
+        },
     ),
     rule("spend_hour", {"agg": "sum", "of": "amount_usd", "window": 3600, "op": "gt", "value": 2500}),
     rule(
@@ -65,14 +73,24 @@ HISTORY = [
             "agg": "distinct",
             "of": "city",
             "window": "7d",
-            "where": {"any": [{"field": "merchant_category", "op": "ne", "value": "grocery"}, {"field": "amount_usd", "op": "gt", "value": 50}]},
+            "where": {
+                "any": [
+                    {"field": "merchant_category", "op": "ne", "value": "grocery"},
+                    {"field": "amount_usd", "op": "gt", "value": 50},
+                ]
+            },
             "op": "ge",
             "value": 4,
         },
     ),
     rule(
         "new_country_big",
-        {"all": [{"feature": "new_country", "op": "eq", "value": True}, {"field": "amount_usd", "op": "gt", "value": 500}]},
+        {
+            "all": [
+                {"feature": "new_country", "op": "eq", "value": True},
+                {"field": "amount_usd", "op": "gt", "value": 500},
+            ]
+        },
     ),
     rule(
         "new_place_online",
@@ -97,10 +115,11 @@ def late(records: list[Any], seed: int, share: float) -> list[Any]:
     """The records with `share` of them moved back in event time (minutes to two days): late events."""
     rng = random.Random(seed)
     out = []
-    for r in records:
+    for rec in records:
+        r = rec
         body = json.loads(r.value)
         if rng.random() < share and isinstance(body.get("ts"), str):
-            ms = int(_epoch_ms(body["ts"]) - rng.choice([1_000, 60_000, 25 * 60_000, 2 * HOUR, 30 * HOUR, 50 * HOUR]))
+            ms = int(_epoch_ms(body["ts"]) - rng.choice(LATE_BY))
             body["ts"] = canonical_ts(ms)
             value = json.dumps(body, separators=(",", ":")).encode()
             r = r._replace(value=value, serialized_value_size=len(value))
@@ -109,8 +128,6 @@ def late(records: list[Any], seed: int, share: float) -> list[Any]:
 
 
 def _epoch_ms(ts: str) -> int:
-    from datetime import datetime
-
     return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
 
 
@@ -176,11 +193,27 @@ def test_window_edges_caps_and_filters_match() -> None:
             rule("twice_a_minute", {"agg": "count", "window": 60, "op": "ge", "value": 3}),
             rule(
                 "probes_minute",
-                {"agg": "count", "window": "1m", "where": {"field": "amount_usd", "op": "lt", "value": 1.5}, "op": "ge", "value": 4},
+                {
+                    "agg": "count",
+                    "window": "1m",
+                    "where": {"field": "amount_usd", "op": "lt", "value": 1.5},
+                    "op": "ge",
+                    "value": 4,
+                },
             ),
-            rule("merchants", {"agg": "distinct", "of": "merchant_id", "window": "2m", "op": "ge", "value": 20}),
+            rule(
+                "merchants", {"agg": "distinct", "of": "merchant_id", "window": "2m", "op": "ge", "value": 20}
+            ),
             rule("spent", {"agg": "sum", "of": "amount_usd", "window": "2m", "op": "ge", "value": 800}),
-            rule("fresh_merchant_big", {"all": [{"feature": "new_merchant", "op": "eq", "value": True}, {"field": "amount_usd", "op": "gt", "value": 100}]}),
+            rule(
+                "fresh_merchant_big",
+                {
+                    "all": [
+                        {"feature": "new_merchant", "op": "eq", "value": True},
+                        {"field": "amount_usd", "op": "gt", "value": 100},
+                    ]
+                },
+            ),
         ],
         suppress=False,
     )
