@@ -17,6 +17,7 @@ REOPENED = "alert.reopened"
 RULES_PUBLISHED = "rules.published"  # a whole document published, or the threshold editor's change
 RULES_RESTORED = "rules.restored"  # an earlier version published again (after["restored_from"])
 LIST_CHANGED = "list.changed"  # after["action"]: put | add | remove | delete
+OUTBOX_FIELD = "e"  # the outbox stream entry's one field: the event JSON (RedisKeys.events_outbox)
 KINDS = (ACKNOWLEDGED, ASSIGNED, RESOLVED, REOPENED, RULES_PUBLISHED, RULES_RESTORED, LIST_CHANGED)
 
 # The console's workflow actions (dashapp/store/workflow.py) and the event each one is.

@@ -368,3 +368,8 @@ class RedisKeys:
     def events_relay(self) -> str:
         """HASH the relay's progress: last_id (last entry published and trimmed), published, at_ms."""
         return f"{self.prefix}events:relay"
+
+    @property
+    def events_dead(self) -> str:
+        """STREAM outbox entries the relay could not read as an event (moved here, never published)."""
+        return f"{self.prefix}events:dead"

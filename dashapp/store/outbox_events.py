@@ -14,6 +14,7 @@ from common.alert_events import (
     ACTION_KINDS,
     DISPOSITIONS,
     LIST_CHANGED,
+    OUTBOX_FIELD,
     RULES_PUBLISHED,
     RULES_RESTORED,
     AlertEvent,
@@ -25,7 +26,6 @@ from common.rulelang import to_document
 from common.rules_doc import RulesDoc, encode_rules_doc
 from dashapp.store.alert_rows import AlertRow
 
-OUTBOX_FIELD = "e"
 # Entries per list event: a list write of up to a million entries becomes several parts (all in
 # one MULTI, so consecutive in the outbox), each well under Kafka's default 1 MB message limit
 # (an entry is at most ~330 bytes of JSON: a 100-character value and a 200-character note).
