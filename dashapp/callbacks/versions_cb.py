@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, no_update
@@ -11,6 +12,8 @@ from common.rules import RuleValidationError
 from dashapp.callbacks.rule_access import admin_or_403, clicked, clicked_id, user_or_401
 from dashapp.store import RulesStore, VersionConflict
 from dashapp.store.errors import StoreError
+from dashapp.store.rule_quality import RuleQualityReader, live_quality
+from dashapp.views.rule_quality_view import quality_table
 from dashapp.views.versions_view import VIEW, as_text, diff_table, doc_diff, version_options, versions_table
 
 logger = logging.getLogger(__name__)
@@ -32,8 +35,10 @@ def restore(store: RulesStore, number: Any, comment: Any, user: str) -> tuple[st
     return f"Version {number} restored as version {doc.version}.", "message ok", True
 
 
-def register_versions(app: Dash, store: RulesStore) -> None:
-    """Register the Versions tab's callbacks."""
+def register_versions(app: Dash, store: RulesStore, quality: RuleQualityReader | None = None) -> None:
+    """Register the Versions tab's callbacks (and its rule-quality table when `quality` is given)."""
+    if quality is not None:
+        _register_quality(app, store, quality)
 
     @app.callback(
         Output("ver-list", "children"),
@@ -111,3 +116,15 @@ def register_versions(app: Dash, store: RulesStore) -> None:
         admin_or_403(user, "rule restore")
         message, cls, done = restore(store, number, comment, user)
         return message, cls, n if done else no_update
+
+
+def _register_quality(app: Dash, store: RulesStore, quality: RuleQualityReader) -> None:
+    @app.callback(Output("rq-out", "children"), Input("rb-live", "data"), Input("rq-refresh", "n_clicks"))
+    def rule_quality(_live: Any, _n: Any) -> Any:
+        """Counted again on a publish (rules come and go) and on Refresh."""
+        user_or_401()
+        try:
+            rules = live_quality(quality, store.document(), int(time.time() * 1000))
+        except StoreError as exc:
+            return str(exc)
+        return quality_table(rules)

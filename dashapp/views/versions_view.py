@@ -9,6 +9,8 @@ from typing import Any, NamedTuple
 import yaml
 from dash import dcc, html
 
+from dashapp.views.rule_quality_view import quality_panel
+
 VIEW = "ver-view"  # {"type": VIEW, "n": version}
 MAX_CELL = 300  # characters of one old/new value shown in the diff
 
@@ -158,6 +160,8 @@ def versions_panel(admin: bool) -> html.Div:
     )
     return html.Div(
         [
+            quality_panel(),  # how analysts judged each rule's alerts: read beside its versions
+            html.H4("Versions"),
             html.Div(id="ver-list"),
             html.H4("Compare two versions"),
             html.Div(
