@@ -63,7 +63,10 @@ def build(
     )
     return Notifier(
         consumer,
-        settings.kafka_alerts_topic,
+        [
+            settings.kafka_alerts_topic,
+            *([settings.kafka_alert_events_topic] if settings.kafka_alert_events_topic else []),
+        ],
         endpoints,
         dispatcher,
         log,

@@ -12,6 +12,10 @@ class NotifierSettings(KafkaSettings, RedisSettings):
     """Everything the notifier reads from the environment (explicit argument > env > default)."""
 
     kafka_alerts_topic: str = setting("alerts", "the alerts topic the notifier reads (the bridge writes it)")
+    kafka_alert_events_topic: str = setting(
+        "alert-events",
+        "the workflow-events topic the notifier reads for `alert.resolved` (empty: alerts only)",
+    )
     group_id: str = setting("fraud-notifier", "the notifier's consumer group", env="NOTIFIER_GROUP_ID")
     endpoints_file: str = setting(
         "",

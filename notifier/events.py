@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from common.alert_events import RESOLVED, decode_event
 from common.alert_topic import decode_alert_record
 from common.alerts import SEVERITIES
 from common.webhooks import ALERT_RAISED, Endpoint
@@ -37,10 +38,29 @@ def alert_event(value: bytes) -> Event:
     )
 
 
+def resolution_event(value: bytes) -> Event | None:
+    """The `alert.resolved` event of an alert-events value (None: another kind, not delivered);
+    InvalidAlertEvent on bytes that are not an event. Its id is the relay's event id."""
+    change = decode_event(value)
+    if change.kind != RESOLVED:
+        return None
+    return Event(
+        id=change.event_id or f"{change.subject}@{change.at_ms}",
+        kind=RESOLVED,
+        severity="",
+        rules=(),
+        data=msgspec.to_builtins(change),
+        at_ms=change.at_ms,
+    )
+
+
 def matches(endpoint: Endpoint, event: Event) -> bool:
-    """Whether `endpoint` subscribes to `event` (enabled, kind, minimum severity and rules)."""
+    """Whether `endpoint` subscribes to `event`: enabled and the kind; for alerts also the minimum
+    severity and the rules (a resolution carries neither: every one goes to its subscribers)."""
     if not endpoint.enabled or event.kind not in endpoint.events:
         return False
-    if event.severity and SEVERITIES.index(event.severity) < SEVERITIES.index(endpoint.min_severity):
+    if event.kind != ALERT_RAISED:
+        return True
+    if SEVERITIES.index(event.severity) < SEVERITIES.index(endpoint.min_severity):
         return False
     return not endpoint.rules or any(r in endpoint.rules for r in event.rules)

@@ -37,8 +37,11 @@ def slack_text(event: Event) -> str:
             f"card `{d.get('card_id')}` {d.get('amount')} {d.get('currency')} at {d.get('merchant_id')} "
             f"({d.get('city')}): {reasons}"
         )
+    after = d.get("after") or {}
+    note = f": {d['note']}" if d.get("note") else ""
     return (
-        f":white_check_mark: {event.kind} `{event.id}` by {d.get('actor', '?')}: {d.get('disposition', '')}"
+        f":white_check_mark: alert `{d.get('subject')}` resolved as {after.get('disposition', '?')} "
+        f"by {d.get('actor', '?')}{note}"
     )
 
 

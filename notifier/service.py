@@ -13,10 +13,11 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from common.alert_events import InvalidAlertEvent
 from common.alerts import InvalidAlert
 from common.webhook_log import DeliveryLog
 from common.webhooks import Endpoint, EndpointStore
-from notifier.events import Event, alert_event, matches
+from notifier.events import Event, alert_event, matches, resolution_event
 from notifier.sender import Dispatcher, Job
 from notifier.tracker import OffsetTracker
 
@@ -60,7 +61,7 @@ class Notifier:
     def __init__(
         self,
         consumer: KafkaConsumer,
-        topic: str,
+        topics: list[str],
         endpoints: Endpoints,
         dispatcher: Dispatcher,
         log: DeliveryLog,
@@ -75,7 +76,8 @@ class Notifier:
         self._max_pending, self._refresh_s, self._commit_s = max_pending, refresh_s, commit_interval_s
         self._paused = False
         self._heartbeat = Path(heartbeat_file) if heartbeat_file else None
-        consumer.subscribe([topic], listener=_Rebalance(self._revoked))
+        self._alerts_topic = topics[0]  # the others carry workflow events
+        consumer.subscribe(topics, listener=_Rebalance(self._revoked))
 
     def _revoked(self, partitions: list[TopicPartition]) -> None:
         self.commit()
@@ -92,8 +94,11 @@ class Notifier:
         """Match one record and queue its deliveries; a record that is not an alert is counted and skipped."""
         tp = TopicPartition(record.topic, record.partition)
         try:
-            event = alert_event(record.value)
-        except InvalidAlert as exc:
+            if record.topic == self._alerts_topic:
+                event: Event | None = alert_event(record.value)
+            else:
+                event = resolution_event(record.value)
+        except (InvalidAlert, InvalidAlertEvent) as exc:
             logger.warning(
                 "notifier: invalid record topic=%s partition=%d offset=%d error=%s",
                 record.topic,
@@ -102,6 +107,9 @@ class Notifier:
                 exc,
             )
             self.log.count("invalid_records")
+            self.tracker.add(tp, record.offset, 0)
+            return
+        if event is None:  # a workflow event of a kind no endpoint can subscribe to
             self.tracker.add(tp, record.offset, 0)
             return
         targets = self.endpoints.matching(event)

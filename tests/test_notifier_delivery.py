@@ -37,6 +37,15 @@ def alerts_topic(kafka_bootstrap: str) -> str:
 
 
 @pytest.fixture
+def events_topic(kafka_bootstrap: str) -> str:
+    from infra.kafka_topics import ensure_topics
+
+    name = unique("t-alert-events")
+    ensure_topics(kafka_bootstrap, {name: 1})
+    return name
+
+
+@pytest.fixture
 def produce(kafka_bootstrap: str, alerts_topic: str) -> Iterator[Callable[..., list[str]]]:
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
 
@@ -56,7 +65,7 @@ def produce(kafka_bootstrap: str, alerts_topic: str) -> Iterator[Callable[..., l
 
 @pytest.fixture
 def start_notifier(
-    kafka_bootstrap: str, redis_url: str, redis_prefix: str, alerts_topic: str
+    kafka_bootstrap: str, redis_url: str, redis_prefix: str, alerts_topic: str, events_topic: str
 ) -> Iterator[Callable[..., NotifierSettings]]:
     running: list[tuple[threading.Event, threading.Thread, KafkaConsumer, redis.Redis]] = []
 
@@ -66,6 +75,7 @@ def start_notifier(
             redis_url=redis_url,
             redis_key_prefix=redis_prefix,
             kafka_alerts_topic=alerts_topic,
+            kafka_alert_events_topic=events_topic,
             group_id=unique("notifier"),
             backoff_base_s=0.2,
             backoff_max_s=1.0,
@@ -203,3 +213,53 @@ def test_a_disabled_endpoint_gets_nothing_and_invalid_records_are_counted(
     finally:
         on.stop()
         off.stop()
+
+
+def test_resolutions_reach_their_subscribers_only(
+    redis_client: redis.Redis,
+    keys: RedisKeys,
+    kafka_bootstrap: str,
+    events_topic: str,
+    start_notifier: Callable[..., object],
+) -> None:
+    from common.alert_events import ACKNOWLEDGED, RESOLVED, encode_event, make_event, record_key, with_id
+
+    resolutions, alerts_only, chat = Receiver(), Receiver(), Receiver()
+    try:
+        sub = _endpoint(redis_client, keys, resolutions.url, events=[RESOLVED])
+        _endpoint(redis_client, keys, alerts_only.url)
+        _endpoint(redis_client, keys, chat.url, events=[RESOLVED], format="slack")
+        start_notifier()
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        changes = [
+            with_id(make_event(ACKNOWLEDGED, at_ms=1, actor="ann", subject="a00001"), "1-0"),
+            with_id(
+                make_event(
+                    RESOLVED,
+                    at_ms=2,
+                    actor="ann",
+                    subject="a00001",
+                    after={"disposition": "fraud"},
+                    note="called",
+                ),
+                "2-0",
+            ),
+        ]
+        for change in changes:
+            producer.send(events_topic, key=record_key(change), value=encode_event(change))
+        producer.flush()
+        producer.close()
+        wait_until(lambda: len(resolutions.received) == 1 and len(chat.received) == 1, 30, "the resolution")
+        (req,) = resolutions.received
+        doc = json.loads(req.body)
+        assert req.headers["X-Fraud-Event-Id"] == "2-0" and doc["type"] == RESOLVED
+        assert doc["data"]["subject"] == "a00001" and doc["data"]["after"] == {"disposition": "fraud"}
+        assert verify(sub.secret, req.headers["X-Fraud-Signature"], req.body, now=time.time())
+        text = json.loads(chat.received[0].body)["text"]
+        assert "a00001" in text and "fraud" in text and "ann" in text
+        # the acknowledgement went nowhere, the resolution only to its subscribers
+        assert alerts_only.received == []
+    finally:
+        resolutions.stop()
+        alerts_only.stop()
+        chat.stop()

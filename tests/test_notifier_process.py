@@ -40,6 +40,7 @@ def env(kafka_bootstrap: str, redis_url: str, redis_prefix: str, alerts_topic: s
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": redis_prefix,
         "KAFKA_ALERTS_TOPIC": alerts_topic,
+        "KAFKA_ALERT_EVENTS_TOPIC": "",  # alerts only here
         "NOTIFIER_GROUP_ID": unique("notifier"),
         "NOTIFIER_BACKOFF_BASE_S": "0.2",
         "NOTIFIER_BACKOFF_MAX_S": "1",
