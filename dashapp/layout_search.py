@@ -133,16 +133,14 @@ def search_section() -> html.Div:
         id="sec-search",
         children=[
             card("Search alerts", html.Div([_form(), html.Div(id="search-message", className="message")])),
+            # Results take the full width: in half of it the time, card and amount (with its
+            # currency) were cut off at 1400 px.
+            card("Results", results),
             html.Div(
                 className="grid-2",
                 children=[
-                    card("Results", results),
-                    html.Div(
-                        [
-                            card("Bulk action", _bulk()),
-                            card("Card history", html.Div(id="search-card-history")),
-                        ]
-                    ),
+                    card("Bulk action", _bulk()),
+                    card("Card history", html.Div(id="search-card-history")),
                 ],
             ),
             dcc.Store(id="search-query", storage_type="memory"),

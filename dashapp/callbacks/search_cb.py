@@ -123,7 +123,7 @@ class SearchCallbacks:
             row = self.wf.get(alert_id)
         except AlertNotFound:
             return ["That alert no longer exists."]
-        return card_history_view(self.search.card_history(row.card_id))
+        return card_history_view(self.search.card_history(row.card_id), RULE_LABELS)
 
 
 def register_search(app: Dash, redis_client: redis.Redis, keys: RedisKeys, sla_min: float) -> SearchCallbacks:

@@ -18,11 +18,11 @@ from dashapp.views.wording import format_money, in_words, status_word
 EXPORT_PATH = "/api/alerts.csv"
 FORM_FIELDS = ("alert_id", "card", "merchant", "assignee", "rule", "status", "since", "until", "order")
 SEARCH_COLUMNS: list[dict[str, Any]] = [
-    {"field": "time", "headerName": "Time (UTC)", "minWidth": 170},
+    {"field": "time", "headerName": "Time (UTC)", "minWidth": 200},  # whole, to the millisecond
     {"field": "age", "headerName": "Age", "minWidth": 90},
     {"field": "card", "headerName": "Card", "minWidth": 120},
     {"field": "amount", "headerName": "Amount", "type": "numericColumn",
-     "valueFormatter": {"function": "params.data ? params.data.amount_text : params.value"}},
+     "valueFormatter": {"function": "params.data ? params.data.amount_text : params.value"}, "minWidth": 150},
     {"field": "merchant", "headerName": "Merchant"},
     {"field": "rules", "headerName": "Rules", "minWidth": 160, "tooltipField": "reasons"},
     {"field": "severity", "headerName": "Severity"},
@@ -103,11 +103,11 @@ def retention_text(info: RetentionInfo) -> str:
     return text
 
 
-def card_history_view(history: CardHistory) -> list[Any]:
-    """The card's other alerts and its recent transactions, as two short lists."""
+def card_history_view(history: CardHistory, labels: Mapping[str, str]) -> list[Any]:
+    """The card's other alerts (rules by their names) and its recent transactions, as two short lists."""
     alerts = [
         html.Li(f"{a.ts[:19].replace('T', ' ')}  {format_money(a.amount, a.currency)}  "
-                f"{', '.join(a.rules)}  \u2013 {status_word(a.status)}")
+                f"{', '.join(labels.get(r, r) for r in a.rules)}  \u2013 {status_word(a.status)}")
         for a in history.alerts
     ]  # fmt: skip
     txns = [
@@ -115,8 +115,9 @@ def card_history_view(history: CardHistory) -> list[Any]:
                 f"{t.city}{'  (alert)' if t.alert else ''}")
         for t in history.txns
     ]  # fmt: skip
+    n = history.alert_total
     return [
-        html.H4(f"Card {history.card_id}: {history.alert_total:,} alerts kept"),
+        html.H4(f"Card {history.card_id}: {n:,} alert{'' if n == 1 else 's'} kept"),
         html.Ul(alerts) if alerts else html.P("No alerts.", className="muted"),
         html.H4("Recent transactions"),
         html.Ul(txns) if txns else html.P("None in the recent stream.", className="muted"),

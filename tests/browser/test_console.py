@@ -252,6 +252,35 @@ def test_alerts_table_export_has_every_field_numbers_as_numbers_and_no_formulas(
     assert row["merchant_id"] == "'" + formula_merchant
 
 
+# --- 4. search: in the nav, whole cells, a card's history in words -----------------------------------
+_CLIPPED = """(cell) => { const v = cell.querySelector('.ag-cell-value') || cell;
+                        return v.scrollWidth > v.clientWidth ? v.textContent : ''; }"""
+
+
+def test_search_is_in_the_nav_and_shows_whole_times_and_amounts(analysts: Open, pipeline: Pipeline) -> None:
+    [(card, alert_id)] = _alerts(pipeline, "srch", 1)
+    page = analysts("alice").page
+    page.set_viewport_size({"width": 1400, "height": 850})
+    page.get_by_role("link", name="Search", exact=True).click()  # it was not in the nav at all
+    page.wait_for_timeout(300)  # the jump is instant; let layout settle after it
+    assert page.evaluate(_UNCOVERED, "#search-card") == ""
+    page.fill("#search-card", card)
+    page.click("#search-go")
+    row = page.locator(f'#search-grid .ag-center-cols-container .ag-row[row-id="{alert_id}"]')
+    expect(row).to_be_visible(timeout=WAIT_MS)
+    # In half the page's width "2026-12-05 23:42:2…" and "18,750…" (no currency) were shown.
+    clipped = [
+        text for col in ("time", "amount") if (text := row.locator(f'[col-id="{col}"]').evaluate(_CLIPPED))
+    ]
+    assert clipped == [], clipped
+    expect(row.locator('[col-id="amount"]')).to_have_text("18,750.00 EUR")
+    row.locator('[col-id="card"]').click()
+    history = page.locator("#search-card-history")
+    expect(history).to_contain_text(f"Card {card}: 1 alert kept", timeout=DATA_WAIT_MS)
+    expect(history).to_contain_text("High amount")
+    assert "high_amount" not in history.inner_text()
+
+
 # --- 6. reopen, actions the state allows, words ---------------------------------------------------
 def test_resolved_alert_can_be_reopened_and_only_allowed_actions_are_enabled(
     analysts: Open, pipeline: Pipeline
