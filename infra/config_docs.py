@@ -16,6 +16,7 @@ from bridge.config import BridgeSettings
 from common.settings import KafkaSettings, RedisSettings
 from dashapp.settings import DashSettings
 from notifier.config import NotifierSettings
+from outbox.settings import OutboxSettings
 from producer.cli import ProducerSettings
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -27,6 +28,7 @@ SERVICES: tuple[tuple[str, type], ...] = (
     ("producer", ProducerSettings),
     ("notifier", NotifierSettings),
     ("backtest", BacktestSettings),
+    ("outbox", OutboxSettings),
 )
 SHARED: tuple[type, ...] = (KafkaSettings, RedisSettings)
 
