@@ -28,6 +28,7 @@ COPY producer/ producer/
 COPY bridge/ bridge/
 COPY dashapp/ dashapp/
 COPY notifier/ notifier/
+COPY backtest/ backtest/
 COPY outbox/ outbox/
 
 RUN useradd --create-home --uid 10001 app && mkdir -p /data && chown app /data

@@ -139,6 +139,7 @@ def main() -> int:
         commands = [
             [py, "-m", "producer", "--rate", env.get("PRODUCER_RATE", "20")],
             [py, "-m", "bridge", "--metrics-port", env.get("BRIDGE_METRICS_PORT", "9108")],
+            [py, "-m", "backtest", "worker"],  # backtests (docs/backtest.md); idle until a run is queued
             [py, "-m", "notifier"],  # webhooks (docs/webhooks.md); idle until an endpoint is configured
             [py, "-m", "outbox", "relay"],  # workflow and rules events -> alert-events (docs/events.md)
             [str(Path(py).parent / "gunicorn"), "-c", "dashapp/gunicorn.conf.py", "dashapp.wsgi:server"],
