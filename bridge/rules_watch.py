@@ -64,6 +64,10 @@ class RulesWatcher:
         self._client, self._keys, self._interval = client, keys, interval_s
         self._raw: bytes | None = None
         self._lists_seen: bytes | None = None  # the lists version counter last loaded
+        # Lists are loaded on the first refresh even when none exist (no counter yet): the native
+        # engine treats "no snapshot" as unknown and hands every event a list rule might fire on to
+        # Python, while an empty snapshot answers "not a member" there as Python does.
+        self._lists_loaded = False
         self._list_versions: dict[str, int] = {}
         self._next = 0.0
         doc = default_doc()
@@ -89,7 +93,7 @@ class RulesWatcher:
             pipe.get(self._keys.lists_version)
             raw, lists_raw = pipe.execute()
         rebuilt = self._rules(raw)
-        if lists_raw != self._lists_seen:
+        if lists_raw != self._lists_seen or not self._lists_loaded:
             self._load_lists(lists_raw)
             rebuilt = True
         return rebuilt
@@ -121,6 +125,7 @@ class RulesWatcher:
             lists[name], versions[name], delta = self._reload(name, lists.get(name), versions.get(name))
             how.append(f"{name}={len(lists[name])}{'' if delta else ' (whole)'}")
         self._list_versions, self._lists_seen, self.lists = versions, counter, lists
+        self._lists_loaded = True
         self.detector = self.detector.with_lists(lists)
         if self.on_lists is not None:
             self.on_lists(lists)
