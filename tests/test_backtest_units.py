@@ -1,0 +1,114 @@
+"""Backtest logic without I/O: the live-vs-draft comparison, warm-up, range defaults, export, view."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from backtest.compare import ANY_RULE, HOUR_MS, Comparison, fingerprint
+from backtest.engine import warmup_ms
+from backtest.export import csv_text
+from backtest.worker import time_range
+from common.alerts import Alert, Reason, alert_id_for
+from common.rulelang import parse_document, to_document
+from common.rules import apply_changes, default_rules
+from dashapp.views.backtest_view import hourly_figure, rules_table, status_line
+
+
+def alert(txn: str, *rules: str) -> Alert:
+    return Alert(
+        alert_id=alert_id_for(txn),
+        txn_id=txn,
+        ts="2026-01-01T00:00:00.000Z",
+        event_ms=0,
+        card_id=f"C-{txn}",
+        account_id="A",
+        amount=10.0,
+        currency="USD",
+        merchant_id="M",
+        merchant_category="grocery",
+        city="Paris",
+        channel="pos",
+        score=0.9,
+        severity="high",
+        reasons=tuple(Reason(r, 1, 0, f"{r} fired") for r in rules),
+        rules_version=1,
+    )
+
+
+def by_rule(c: Comparison) -> dict[str, dict[str, Any]]:
+    return {row["rule"]: row for row in c.result()["rules"]}
+
+
+def test_added_removed_and_unchanged_per_rule_and_for_any_alert() -> None:
+    c = Comparison(sample_max=1)
+    c.observe(0, alert("t1", "a"), alert("t1", "a", "b"), scenario="normal", scenario_id="n1")
+    c.observe(10, alert("t2", "a"), None, scenario="card_testing", scenario_id="i1")
+    c.observe(HOUR_MS + 5, None, alert("t3", "b"), scenario="card_testing", scenario_id="i2")
+    c.observe(HOUR_MS + 6, None, alert("t4", "b"), status="resolved_fraud")
+    c.observe(HOUR_MS + 7, None, None, scenario="card_testing", scenario_id="i3")
+    rows = by_rule(c)
+    assert (rows["a"]["added"], rows["a"]["removed"], rows["a"]["unchanged"]) == (0, 1, 1)
+    assert (rows["b"]["added"], rows["b"]["removed"], rows["b"]["unchanged"]) == (3, 0, 0)
+    assert (rows[ANY_RULE]["added"], rows[ANY_RULE]["removed"], rows[ANY_RULE]["unchanged"]) == (2, 1, 1)
+    assert rows["a"]["live"]["precision"] == 0.5  # one normal, one fraud
+    assert rows["b"]["draft"]["instance_recall"] == round(1 / 3, 4)  # i2 of i1, i2, i3
+    assert rows["b"]["draft"]["analyst_precision"] == 1.0 and rows["a"]["live"]["analyst_precision"] is None
+    result = c.result()
+    assert result["events"] == 5 and result["fraud_instances"] == 3
+    assert [s["txn_id"] for s in result["samples"]["added"]] == ["t3"]  # sample_max=1
+    assert [s["txn_id"] for s in result["samples"]["removed"]] == ["t2"]
+    hours = {(h["hour_ms"], h["rule"]): (h["live"], h["draft"]) for h in result["hours"]}
+    assert hours[(0, ANY_RULE)] == (2, 1) and hours[(HOUR_MS, "b")] == (0, 2)
+    assert result["alert_sets"]["live"] == fingerprint([alert_id_for("t1"), alert_id_for("t2")])
+    assert fingerprint([]) == {"count": 0, "xor": "0" * 20}
+
+
+def test_instances_beyond_the_bound_are_counted_not_kept() -> None:
+    c = Comparison(instances_max=2)
+    for i in range(5):
+        c.observe(0, None, None, scenario="card_testing", scenario_id=f"i{i}")
+    assert len(c.instances) == 2 and c.untracked_instances == 3
+
+
+def test_warmup_is_the_longest_window_within_the_bounds() -> None:
+    live = default_rules()
+    doc = to_document(live)
+    doc["rules"].append(
+        {"id": "wide", "score": 0.5, "when": {"agg": "count", "window": "6h", "op": "ge", "value": 3}}
+    )
+    wide = parse_document(doc)
+    assert warmup_ms(live, live, 0, 86_400) == live.card_testing.window_s * 1000
+    assert warmup_ms(live, wide, 0, 86_400) == 6 * 3_600_000
+    assert warmup_ms(live, wide, 0, 3_600) == 3_600_000  # capped
+    quiet = apply_changes(live, {"velocity": {"enabled": False}, "card_testing": {"enabled": False}})
+    assert warmup_ms(quiet, quiet, 600, 3_600) == 600_000  # the floor
+
+
+def test_a_run_without_a_range_replays_the_last_default_seconds() -> None:
+    assert time_range({}, 3600, 10_000_000) == (10_000_000 - 3_600_000, 10_000_000)
+    assert time_range({"from_ms": 5, "to_ms": 9}, 3600, 10_000_000) == (5, 9)
+
+
+def test_csv_export_has_a_row_per_rule_and_neutralises_formula_cells() -> None:
+    c = Comparison()
+    c.observe(0, None, alert("t1", "=cmd"))
+    rows = list(csv.reader(io.StringIO(csv_text(c.result()))))
+    assert rows[0][:4] == ["rule", "added", "removed", "unchanged"]
+    assert [r[0] for r in rows[1:]] == [ANY_RULE, "'=cmd"]
+    assert rows[2][1:4] == ["1", "0", "0"] and rows[2][4] == "0" and rows[2][5] == ""
+
+
+def test_the_view_shows_progress_the_table_and_the_hourly_figure() -> None:
+    run = {"id": "r1", "status": "running", "progress": {"done": 500, "total": 2000, "rate": 250, "eta_s": 6}}
+    assert status_line(run) == "Backtest r1: running \u2014 500 / 2,000 events, 250 events/s, about 6 s left"
+    failed = {"id": "r2", "status": "failed", "error": "the range starts in the future"}
+    assert status_line(failed).endswith("failed. the range starts in the future")
+    c = Comparison()
+    c.observe(0, alert("t1", "a"), None)
+    table = rules_table(c.result())
+    assert "all alerts" in str(table) and "'a'" in str(table)
+    figure = hourly_figure(c.result())
+    assert [t["name"] for t in figure["data"]] == ["live", "draft"] and figure["data"][0]["y"] == [1]
+    assert hourly_figure({"hours": []})["data"] == []
