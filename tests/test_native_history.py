@@ -12,10 +12,12 @@ import random
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import pytest
 
 from bridge.detection import decode_state
 from bridge.detection.state import HIST_MAX, SEEN_MAX, HistoryState
+from common.rules import RulesConfig
 from producer import generate
 from tests.native_gate import needs_native
 from tests.test_native_path import T0, as_records, batches, canonical_ts, record
@@ -24,6 +26,14 @@ from tests.test_native_rules import CUSTOM, paths_for, rule, rules_with_custom
 pytestmark = needs_native()
 
 HOUR = 3_600_000
+BUILT_INS = (
+    "high_amount",
+    "unknown_location",
+    "velocity",
+    "impossible_travel",
+    "card_testing",
+    "amount_anomaly",
+)
 LATE_BY = (1_000, 60_000, 25 * 60_000, 2 * HOUR, 30 * HOUR, 50 * HOUR)  # inside and past windows
 
 # Aggregate and new_* rules of every kind; each fires on a few events of the default mix.
@@ -239,3 +249,47 @@ def test_cards_switch_cs1_to_cs2_and_back(stream: list[Any]) -> None:
         paths.step(batch, f"switch batch {k}")
     cs2 = sum(raw.startswith(b'["cs2"') for raw in paths.redis.values())
     assert cs2 < len(paths.redis)  # back on plain rules: the cards seen since write cs1 again
+
+
+NEVER = 10**9  # thresholds no event reaches: every event below is decided by the native engine
+
+
+def custom_only(custom: list[dict[str, Any]]) -> RulesConfig:
+    """These custom rules with every built-in family off (the burst below would trip velocity)."""
+    cfg = rules_with_custom(custom, suppress=False)
+    off = {name: msgspec.structs.replace(getattr(cfg, name), enabled=False) for name in BUILT_INS}
+    return msgspec.structs.replace(cfg, **off)
+
+
+def test_quiet_cards_history_is_written_natively_exactly() -> None:
+    """With rules that never fire the native engine decides every event, so every cs2 state
+    compared is its own: an entry exactly at the window's start expires, a late event at or
+    before the cutoff is not kept, the ring and the seen values stay capped, and a column a new
+    rule needs restarts the ring. One event per batch, so no Python state heals a wrong one."""
+    window = 60_000
+    steps = [(0, "5", "M0"), (window, "5", "M1"), (2 * window, "5", "M2"), (window, "5", "M3")]
+    steps += [(2 * window + 1, "5", "M1"), (window + 1, "5", "M4"), (2 * window + 2, "5", "M5")]
+    steps += [(3 * window + i * 100, "5", f"M{i}") for i in range(HIST_MAX + SEEN_MAX)]
+    values = card_events("CQ1", steps)
+    records = [record(v, offset=i, partition=0, ts_ms=T0 + i) for i, v in enumerate(values)]
+    never = {"field": "amount_usd", "op": "gt", "value": NEVER}
+    count = rule("count", {"all": [{"agg": "count", "window": 60, "op": "ge", "value": 1}, never]})
+    merchants = rule(
+        "merchants",
+        {
+            "all": [
+                {"agg": "distinct", "of": "merchant_id", "window": "1m", "op": "ge", "value": 32},
+                {"feature": "new_merchant", "op": "eq", "value": True},
+                {"field": "amount_usd", "op": "gt", "value": NEVER},
+            ]
+        },
+    )
+    paths = paths_for(custom_only([count]), {})
+    for k, rec in enumerate(records):
+        if k == 12:  # a rule reading the merchant column: the stored ring lacks it, starts afresh
+            paths.set_rules(custom_only([count, merchants]))
+        paths.step([rec], f"event {k}")
+    assert paths.nat_detector.calls == 0  # all decided natively, all compared with Python
+    final = decode_state(paths.redis["CQ1"])
+    assert isinstance(final, HistoryState)
+    assert len(final.hist_ms) == HIST_MAX and len(final.seen_merchants) == SEEN_MAX
