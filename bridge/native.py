@@ -6,8 +6,9 @@ outside the subset, a dead letter) is handed back, in order, to `_Slow`, which r
 Python path on it. So the Python engine stays the reference and the native one only ever takes
 the quiet majority; tests/test_native_path.py checks both give the same Redis writes.
 
-Rules it cannot evaluate itself (a custom rule using an aggregate, an unknown field, ...) it
-refuses whole: `refusal` says why, and bridge/engines.py then sends every event to Python.
+Custom rules with aggregates and new_* features it evaluates itself over the cs2 card history
+(docs/native-rules.md); rules it cannot evaluate (an unknown field, operator, aggregate shape, ...)
+it refuses whole: `refusal` says why, and bridge/engines.py then sends every event to Python.
 """
 
 from __future__ import annotations
