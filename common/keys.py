@@ -192,6 +192,20 @@ class RedisKeys:
         bridges never load half a list); TTL LIST_STAGING_TTL_S until then."""
         return f"{self.prefix}list-staging:{name}:{token}"
 
+    def list_order(self, name: str) -> str:
+        """ZSET every value of a list, score 0 (so in value order): the dashboard's pages read a range
+        of it. Derived data: readers bring it up to date from `list_changes` (dashapp/store/list_order.py)."""
+        return f"{self.prefix}list-order:{name}"
+
+    def list_order_staging(self, name: str, token: str) -> str:
+        """ZSET a rebuild of `list_order` fills, then RENAMEs over it; TTL 1 h until then."""
+        return f"{self.prefix}list-order-staging:{name}:{token}"
+
+    @property
+    def list_order_versions(self) -> str:
+        """HASH list name -> the list version its `list_order` reflects."""
+        return f"{self.prefix}list-order-versions"
+
     @property
     def lists_version(self) -> str:
         """INT, INCR'd by every list change; bridges poll it (one GET) to know when to reload."""

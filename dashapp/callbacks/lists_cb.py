@@ -14,7 +14,7 @@ from dashapp.store.errors import StoreError
 from dashapp.store.list_csv import csv_chunks, entries_from_csv
 from dashapp.store.list_entries import entries_from_json, format_expiry
 from dashapp.store.lists import ListStore
-from dashapp.views.lists_view import PAGE_ENTRIES, REMOVE, audit_table, entries_table, list_options, page_of
+from dashapp.views.lists_view import PAGE_ENTRIES, REMOVE, audit_table, entries_table, list_options
 
 logger = logging.getLogger(__name__)
 AUDIT_ROWS = 50
@@ -96,11 +96,11 @@ def register_lists(app: Dash, store: ListStore) -> None:
         page = page if isinstance(page, int) and not isinstance(page, bool) else 0
         step = {"lst-prev": -1, "lst-next": 1}.get(str(clicked_id()), 0)
         page = page + step if step else (page if ctx.triggered_id == "lst-changed" else 0)
-        try:
-            rows = store.iter_entries(name)
+        needle = contains if isinstance(contains, str) else ""
+        try:  # one page read from the list's order index: O(page), not the whole list
+            shown, page, total = store.page(name, page, PAGE_ENTRIES, needle)
         except StoreError as exc:
             return entries_table([], False, format_expiry), str(exc), 0
-        shown, page, total = page_of(rows, page, contains if isinstance(contains, str) else "")
         last = max(1, -(-total // PAGE_ENTRIES))
         label = f"page {page + 1:,} of {last:,} \u2013 {total:,} entr{'y' if total == 1 else 'ies'}"
         return entries_table(shown, is_admin(), format_expiry), label, page

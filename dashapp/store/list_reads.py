@@ -11,6 +11,7 @@ import redis
 from common.keys import LISTS_AUDIT_MAX, RedisKeys
 from dashapp.store._codec import load_json, text
 from dashapp.store.list_entries import ListInfo, ListNotFound, Stored, check_name
+from dashapp.store.list_order import ListOrder, contains_glob
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ class ListReader:
 
     def __init__(self, redis_client: redis.Redis, keys: RedisKeys) -> None:
         self._r, self._keys = redis_client, keys
+        self._order = ListOrder(redis_client, keys)
 
     def names(self) -> list[str]:
         """Every list name, sorted."""
@@ -83,6 +85,49 @@ class ListReader:
         except msgspec.DecodeError:
             logger.warning("lists: garbage entry list=%s value=%.60r", name, value)
             return None
+
+    def page(
+        self, name: str, page: int, size: int, contains: str = ""
+    ) -> tuple[list[tuple[str, Stored]], int, int]:
+        """(the entries of `page` in value order, the page shown, how many entries match).
+
+        Reads a range of the list's order index (ListOrder; kept up to date from the change records),
+        so a page costs O(page) whatever the list's size. `contains` keeps values holding that text
+        (case-insensitive): Redis filters the index (ZSCAN MATCH), only matches reach Python. A page
+        past the end shows the last one. ListNotFound if there is no list.
+        """
+        try:
+            info = self.info(name)
+        except ListNotFound:
+            self._order.forget(name)
+            raise
+        self._order.sync(name, info.version, info.count)
+        key = self._keys.list_order(name)
+        needle = contains.strip().lower()
+        if needle:
+            pattern = contains_glob(needle)
+            found = sorted(
+                v for v in (text(m) or "" for m, _ in self._r.zscan_iter(key, match=pattern, count=CHUNK))
+                if needle in v.lower()
+            )  # fmt: skip
+            total = len(found)
+        else:
+            total = int(self._r.zcard(key))
+        page = min(max(0, page), max(0, (total - 1) // size))
+        start = page * size
+        if needle:
+            values = found[start : start + size]
+        else:
+            values = [text(m) or "" for m in self._r.zrange(key, start, start + size - 1)]
+        raws = self._r.hmget(self._keys.list_entries(name), values) if values else []
+        rows = []
+        for value, raw in zip(values, raws, strict=True):
+            try:
+                if raw is not None:  # removed since the order was read: the next page read drops it
+                    rows.append((value, _stored.decode(raw)))
+            except msgspec.DecodeError:
+                logger.warning("lists: garbage entry skipped list=%s value=%.60r", name, value)
+        return rows, page, total
 
     def get(self, name: str) -> list[tuple[str, Stored]]:
         """Every entry of a list, sorted by value."""
