@@ -1,4 +1,4 @@
-"""One page of a 100,000-entry list: the whole-list read vs the order index (python -m bench.sec_list_paging)."""
+"""A page of a 100,000-entry list: whole-list read vs the order index (python -m bench.sec_list_paging)."""
 
 from __future__ import annotations
 
