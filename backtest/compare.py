@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +83,18 @@ class Comparison:
         # the live bridges, raised the same alerts when count and fingerprint agree; no id list is kept.
         self.fingerprints = {"live": [0, 0], "draft": [0, 0]}
 
-    def observe(  # noqa: PLR0912 - one branch per outcome, kept together to read as one table
+    def seen(self, events: int, instance_ids: Iterable[str]) -> None:
+        """Count replayed valid events and the fraud instances they belong to (recall's denominator)."""
+        self.events += events
+        for sid in instance_ids:
+            if sid in self.instances:
+                continue
+            if len(self.instances) < self._instances_max:
+                self.instances.add(sid)
+            else:
+                self.untracked_instances += 1  # events of instances beyond the bound
+
+    def observe(
         self,
         record_ms: int,
         live: Alert | None,
@@ -92,17 +104,12 @@ class Comparison:
         scenario_id: str | None = None,
         status: str | None = None,
     ) -> None:
-        """Count one replayed event: its live and draft alert (or None), ground truth and disposition."""
-        self.events += 1
-        fraud_instance = None
-        if scenario is not None and scenario != NORMAL_SCENARIO and scenario_id is not None:
-            if scenario_id in self.instances or len(self.instances) < self._instances_max:
-                self.instances.add(scenario_id)
-                fraud_instance = scenario_id
-            else:
-                self.untracked_instances += 1
+        """Count one event either side alerted on (after `seen` counted its batch): the rules each side
+        fired, ground truth from its headers and the analysts' disposition of its alert."""
         if live is None and draft is None:
             return
+        fraud = scenario is not None and scenario != NORMAL_SCENARIO
+        fraud_instance = scenario_id if fraud and scenario_id in self.instances else None
         for name, alert in (("live", live), ("draft", draft)):
             if alert is not None:
                 fp = self.fingerprints[name]

@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from backtest.compare import Comparison
+from backtest.native_pair import NativePair, Outcome
 from backtest.replay import Plan
 from bridge.detection import CardState, Detector, make_alert
 from bridge.processor import validate_records
@@ -19,6 +20,7 @@ from common.alerts import Alert
 from common.keys import RedisKeys
 from common.rulelang import compile_rules
 from common.rules import RulesConfig
+from common.schema import NORMAL_SCENARIO
 
 logger = logging.getLogger(__name__)
 DRAFT_VERSION = 0  # the rules_version of a draft's alerts (it has none yet)
@@ -62,22 +64,47 @@ class Sides:
         draft = live if same else Detector(draft_rules, None, live.lists)
         return cls(live, live_version, draft, same, {}, {})
 
+    def cards(self) -> int:
+        return len(self.live_states)
 
-def _step(sides: Sides, ev: Any, warm: bool) -> tuple[Alert | None, Alert | None]:
-    """Evaluate one event on both sides (decoded once); alerts only outside the warm-up."""
-    card = ev.card_id
-    live_d, sides.live_states[card] = sides.live.evaluate(ev, sides.live_states.get(card))
-    if sides.same:
-        draft_d = live_d
-    else:
-        draft_d, sides.draft_states[card] = sides.draft.evaluate(ev, sides.draft_states.get(card))
-    if warm:
-        return None, None
-    live = make_alert(ev, live_d, sides.live_version) if live_d.is_alert else None
-    if sides.same:
-        return live, live
-    draft = make_alert(ev, draft_d, DRAFT_VERSION) if draft_d.is_alert else None
-    return live, draft
+    def batch(self, records: list[Any], warm: bool, max_bytes: int) -> Outcome:
+        """Decode each record once and evaluate it on both sides; alerts only outside the warm-up."""
+        alerted: list[tuple[Any, Alert | None, Alert | None]] = []
+        instances: list[str] = []
+        events = invalid = 0
+        for item in validate_records(records, max_bytes):
+            ev = item.result
+            if isinstance(ev, Rejected):
+                invalid += 1
+                continue
+            try:
+                live, draft = self._step(ev, warm)
+            except Exception:  # a poison event is counted, like the bridge's dead letters
+                logger.exception("backtest: detector failed offset=%s", item.meta.offset)
+                invalid += 1
+                continue
+            events += 1
+            meta = item.meta
+            if meta.scenario_id is not None and meta.scenario not in (None, NORMAL_SCENARIO):
+                instances.append(meta.scenario_id)
+            if live is not None or draft is not None:
+                alerted.append((meta, live, draft))
+        return Outcome(alerted, events, instances, invalid)
+
+    def _step(self, ev: Any, warm: bool) -> tuple[Alert | None, Alert | None]:
+        card = ev.card_id
+        live_d, self.live_states[card] = self.live.evaluate(ev, self.live_states.get(card))
+        if self.same:
+            draft_d = live_d
+        else:
+            draft_d, self.draft_states[card] = self.draft.evaluate(ev, self.draft_states.get(card))
+        if warm:
+            return None, None
+        live = make_alert(ev, live_d, self.live_version) if live_d.is_alert else None
+        if self.same:
+            return live, live
+        draft = make_alert(ev, draft_d, DRAFT_VERSION) if draft_d.is_alert else None
+        return live, draft
 
 
 def _statuses(client: redis.Redis, keys: RedisKeys, alert_ids: list[str]) -> list[str | None]:
@@ -108,41 +135,32 @@ def run_plan(
     client: redis.Redis,
     keys: RedisKeys,
     max_record_bytes: int,
+    native: NativePair | None = None,
     on_batch: Callable[[Counters], None] = lambda _c: None,
 ) -> Counters:
-    """Feed every batch through both sides into `comparison`; `on_batch` sees the counters after each."""
+    """Feed every batch through both sides (on `native` when given) into `comparison`."""
     counts = Counters()
     for warm, records in batches:
-        pending: list[tuple[int, Alert | None, Alert | None, Any]] = []
-        for item in validate_records(records, max_record_bytes):
-            ev = item.result
-            if isinstance(ev, Rejected):
-                counts.invalid += 1
-                continue
-            try:
-                live, draft = _step(sides, ev, warm)
-            except Exception:  # a poison event is counted, like the bridge's dead letters
-                logger.exception("backtest: detector failed offset=%s", item.meta.offset)
-                counts.invalid += 1
-                continue
-            if not warm:
-                pending.append((item.meta.ts_ms, live, draft, item.meta))
+        out = native.batch(records) if native is not None else sides.batch(records, warm, max_record_bytes)
         if warm:
             counts.warm += len(records)
-        else:
-            counts.done += len(records)
-            ids = [(a or b).alert_id for _, a, b, _ in pending if (a or b) is not None]  # type: ignore[union-attr]
-            statuses = iter(_statuses(client, keys, ids))
-            for ts_ms, live, draft, meta in pending:
-                status = next(statuses) if (live or draft) is not None else None
-                comparison.observe(
-                    ts_ms, live, draft, scenario=meta.scenario, scenario_id=meta.scenario_id, status=status
-                )
+            on_batch(counts)
+            continue
+        counts.done += len(records)
+        counts.invalid += out.invalid
+        comparison.seen(out.events, out.instances)
+        ids = [(live or draft).alert_id for _, live, draft in out.alerted]  # type: ignore[union-attr]
+        for (meta, live, draft), status in zip(out.alerted, _statuses(client, keys, ids), strict=True):
+            comparison.observe(
+                meta.ts_ms, live, draft, scenario=meta.scenario, scenario_id=meta.scenario_id, status=status
+            )
         on_batch(counts)
     return counts
 
 
-def summary(plan: Plan, counts: Counters, sides: Sides, seconds: float) -> dict[str, Any]:
+def summary(
+    plan: Plan, counts: Counters, sides: Sides, seconds: float, *, cards: int, native: bool
+) -> dict[str, Any]:
     """The run's header: range, warm-up, events, rule versions and speed."""
     events = counts.done + counts.warm
     return {
@@ -155,7 +173,8 @@ def summary(plan: Plan, counts: Counters, sides: Sides, seconds: float) -> dict[
         "invalid_events": counts.invalid,
         "live_version": sides.live_version,
         "draft_equals_live": sides.same,
-        "cards": len(sides.live_states),
+        "engine": "native" if native else "python",
+        "cards": cards,
         "seconds": round(seconds, 3),
         "events_per_s": round(events / seconds, 1) if seconds > 0 else None,
     }

@@ -98,7 +98,7 @@ def resolve(
                 f"at offset {begins[tp]}: older records left the retention); choose a later start"
             )
     stops = _offsets_at(consumer, tps, to_ms, ends)
-    warms = _offsets_at(consumer, tps, from_ms - warmup_ms, ends) if warmup_ms > 0 else starts
+    warms = _offsets_at(consumer, tps, max(from_ms - warmup_ms, 0), ends) if warmup_ms > 0 else starts
     spans = {
         tp.partition: Span(
             min(warms[tp.partition], starts[tp.partition]), starts[tp.partition], stops[tp.partition]

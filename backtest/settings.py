@@ -36,6 +36,12 @@ class BacktestSettings(KafkaSettings, RedisSettings):
         "fraud instances tracked for instance recall (further ones are counted as untracked)",
         env="BACKTEST_INSTANCES_MAX",
     )
+    engine: str = setting(
+        "auto",
+        "`auto`: the bridge's native engine for both rule sets when it is built and accepts them (runs "
+        "of at most 1,000,000 records), else the Python engine; `python`: always the Python engine",
+        env="BACKTEST_ENGINE",
+    )
     max_record_bytes: int = setting(
         65_536, "larger records are skipped and counted as invalid", env="BRIDGE_MAX_RECORD_BYTES"
     )
@@ -43,6 +49,8 @@ class BacktestSettings(KafkaSettings, RedisSettings):
     def __post_init__(self) -> None:
         if self.default_range_s < 1 or self.warmup_max_s < 0 or self.warmup_min_s < 0:
             raise ConfigError("BACKTEST_DEFAULT_RANGE_S must be positive, the warm-ups not negative")
+        if self.engine not in ("auto", "python"):
+            raise ConfigError("BACKTEST_ENGINE must be auto or python")
         if self.batch_max < 1 or self.sample_max < 0 or self.instances_max < 0:
             raise ConfigError("BACKTEST_BATCH_MAX must be positive, the other bounds not negative")
 

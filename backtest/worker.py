@@ -12,7 +12,8 @@ import redis
 from kafka.errors import KafkaError
 
 from backtest.compare import Comparison
-from backtest.engine import Progress, Sides, run_plan, summary, warmup_ms
+from backtest.engine import DRAFT_VERSION, Progress, Sides, run_plan, summary, warmup_ms
+from backtest.native_pair import NativePair
 from backtest.replay import RangeError, make_consumer, replay, resolve
 from backtest.runs import CANCELLED, DONE, FAILED, RunNotFound, RunStore
 from backtest.settings import BacktestSettings
@@ -59,6 +60,16 @@ def execute(
     try:
         plan = resolve(consumer, settings.kafka_topic, from_ms, to_ms, warmup_ms=warm)
         sides = Sides.build(watcher.detector, watcher.version, draft)
+        native = None
+        if settings.engine == "auto":
+            native = NativePair.build(
+                watcher.detector,
+                watcher.version,
+                draft,
+                draft_version=DRAFT_VERSION,
+                max_bytes=settings.max_record_bytes,
+                records=plan.total + plan.warm_total,
+            )
         comparison = Comparison(settings.sample_max, settings.instances_max)
         progress = Progress(plan.total + plan.warm_total, lambda body: store.report(run_id, body), REPORT_S)
         logger.info(
@@ -73,6 +84,7 @@ def execute(
             client=client,
             keys=keys,
             max_record_bytes=settings.max_record_bytes,
+            native=native,
             on_batch=progress,
         )
         progress(counts, final=True)
@@ -86,7 +98,9 @@ def execute(
         store.finish(run_id, CANCELLED, error=why)
         return CANCELLED
     result = comparison.result()
-    result["summary"] = summary(plan, counts, sides, time.monotonic() - progress.started)
+    seconds = time.monotonic() - progress.started
+    cards = (native or sides).cards()
+    result["summary"] = summary(plan, counts, sides, seconds, cards=cards, native=native is not None)
     store.finish(run_id, DONE, result)
     logger.info("backtest: run=%s done events=%d in %.1fs", run_id, counts.done, result["summary"]["seconds"])
     return DONE

@@ -16,6 +16,7 @@ from backtest.runs import FINISHED, RunStore
 from backtest.settings import BacktestSettings
 from backtest.settings import load_settings as backtest_settings
 from backtest.worker import serve
+from bridge import native
 from bridge.config import load_settings as bridge_settings
 from bridge.detection import Detector
 from bridge.kafka_io import make_consumer, make_producer
@@ -93,9 +94,16 @@ class Worker:
 
 @pytest.fixture
 def worker(
-    kafka_bootstrap: str, redis_url: str, topic: str, redis_prefix: str, redis_client: redis.Redis
+    request: pytest.FixtureRequest,
+    kafka_bootstrap: str,
+    redis_url: str,
+    topic: str,
+    redis_prefix: str,
+    redis_client: redis.Redis,
 ) -> Iterator[Worker]:
+    """A worker on this test's topic and prefix; parametrize it indirectly with "auto" or "python"."""
     settings = backtest_settings(
+        engine=getattr(request, "param", "auto"),
         env={},
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_topic=topic,
@@ -125,6 +133,15 @@ def rows(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {row["rule"]: row for row in result["rules"]}
 
 
+def engine_used(worker: Worker) -> str:
+    """What the worker's summary must name: the native engine whenever `auto` can have it."""
+    return "native" if worker.settings.engine == "auto" and native.available() else "python"
+
+
+ENGINES = pytest.mark.parametrize("worker", ["auto", "python"], indirect=True)
+
+
+@ENGINES
 def test_a_draft_rule_fires_on_exactly_the_planted_events(
     worker: Worker, kafka_bootstrap: str, topic: str
 ) -> None:
@@ -151,6 +168,7 @@ def test_a_draft_rule_fires_on_exactly_the_planted_events(
     added = {s["txn_id"] for s in result["samples"]["added"]}
     assert added and added <= planted
     assert result["summary"]["range_events"] == len(records)
+    assert result["summary"]["engine"] == engine_used(worker)
     hourly = sum(h["draft"] for h in result["hours"] if h["rule"] == "planted_merchant")
     assert hourly == len(planted)
 
@@ -162,6 +180,7 @@ def _live_snapshot(client: redis.Redis, prefix: str) -> dict[bytes, bytes | None
     return {k: client.dump(k) for k in sorted(names)}
 
 
+@ENGINES
 def test_replaying_the_live_rules_reproduces_the_bridges_alerts_and_touches_no_live_key(
     worker: Worker,
     kafka_bootstrap: str,
@@ -203,6 +222,7 @@ def test_replaying_the_live_rules_reproduces_the_bridges_alerts_and_touches_no_l
     result = worker.store.result(run_id)
     assert result is not None
     assert result["summary"]["draft_equals_live"] is True
+    assert result["summary"]["engine"] == engine_used(worker)
     assert result["alert_sets"]["live"] == fingerprint(raised) == result["alert_sets"]["draft"]
     whole = rows(result)[ANY_RULE]
     assert (whole["added"], whole["removed"], whole["unchanged"]) == (0, 0, len(raised))

@@ -43,11 +43,11 @@ def by_rule(c: Comparison) -> dict[str, dict[str, Any]]:
 
 def test_added_removed_and_unchanged_per_rule_and_for_any_alert() -> None:
     c = Comparison(sample_max=1)
+    c.seen(5, ["i1", "i2", "i3"])
     c.observe(0, alert("t1", "a"), alert("t1", "a", "b"), scenario="normal", scenario_id="n1")
     c.observe(10, alert("t2", "a"), None, scenario="card_testing", scenario_id="i1")
     c.observe(HOUR_MS + 5, None, alert("t3", "b"), scenario="card_testing", scenario_id="i2")
     c.observe(HOUR_MS + 6, None, alert("t4", "b"), status="resolved_fraud")
-    c.observe(HOUR_MS + 7, None, None, scenario="card_testing", scenario_id="i3")
     rows = by_rule(c)
     assert (rows["a"]["added"], rows["a"]["removed"], rows["a"]["unchanged"]) == (0, 1, 1)
     assert (rows["b"]["added"], rows["b"]["removed"], rows["b"]["unchanged"]) == (3, 0, 0)
@@ -67,9 +67,9 @@ def test_added_removed_and_unchanged_per_rule_and_for_any_alert() -> None:
 
 def test_instances_beyond_the_bound_are_counted_not_kept() -> None:
     c = Comparison(instances_max=2)
-    for i in range(5):
-        c.observe(0, None, None, scenario="card_testing", scenario_id=f"i{i}")
-    assert len(c.instances) == 2 and c.untracked_instances == 3
+    c.seen(5, [f"i{i}" for i in range(5)])
+    c.seen(1, ["i0", "i9"])
+    assert c.instances == {"i0", "i1"} and c.untracked_instances == 4 and c.events == 6
 
 
 def test_warmup_is_the_longest_window_within_the_bounds() -> None:
