@@ -22,7 +22,8 @@ def test_quality_counts_every_live_rule_in_both_windows(http, redis_client, keys
         put_alert(redis_client, keys, make_alert(n, event_ms=now - 2 * H, rules=("velocity",)))
         for n in range(4)
     ]
-    for aid, action in zip(ids[:3], ["resolve_fraud", "resolve_fraud", "resolve_false_positive"], strict=True):
+    actions = ["resolve_fraud", "resolve_fraud", "resolve_false_positive"]
+    for aid, action in zip(ids[:3], actions, strict=True):
         wf.act(aid, action, "ann", 1)
     clock_ms[0] = now - 3 * 24 * H  # resolved 3 days ago: in the 7-day window only
     old = put_alert(redis_client, keys, make_alert(9, event_ms=now - 4 * 24 * H, rules=("velocity",)))
