@@ -36,6 +36,7 @@ from bench import (
     sec_registry,
     sec_rules,
     sec_search,
+    sec_webhooks,
 )
 from bench.config import sizes_for
 from bench.stack import REPO_ROOT, Context, ensure_services, machine_note
@@ -53,6 +54,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "rules": sec_rules.run,
     "backtest": sec_backtest.run,
     "alerts_out": sec_alerts_out.run,
+    "webhooks": sec_webhooks.run,
 }
 BENCH_DIR = REPO_ROOT / "bench"
 
