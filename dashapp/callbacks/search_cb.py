@@ -94,26 +94,33 @@ class SearchCallbacks:
 
     def bulk(self, action: Any, note: Any, *, rows: Any, every: Any, stored: Any, user: str) -> list[Any]:
         """Apply ``action`` with one note to the selected rows, or to every match of the stored search."""
+        return self.bulk_applied(action, note, rows=rows, every=every, stored=stored, user=user)[0]
+
+    def bulk_applied(
+        self, action: Any, note: Any, *, rows: Any, every: Any, stored: Any, user: str
+    ) -> tuple[list[Any], bool]:
+        """As `bulk`, and whether any alert was changed (then the note box is emptied)."""
         if action not in BULK_ACTIONS:
             raise BadRequest("unknown bulk action")
         if note is not None and not isinstance(note, str):
             raise BadRequest("note must be text")
         if isinstance(every, list) and "all" in every:
             if stored is None:
-                return ["Search first: the action applies to every alert the search matches."]
+                return ["Search first: the action applies to every alert the search matches."], False
             query = _stored_query(stored)
             matched = [(r.alert_id, r.version) for r in islice(self.search.iter_rows(query), MAX_BULK + 1)]
             if len(matched) > MAX_BULK:
-                return [f"More than {MAX_BULK:,} alerts match: narrow the search first."]
+                return [f"More than {MAX_BULK:,} alerts match: narrow the search first."], False
             targets = matched
         else:
             targets = _targets(rows)
         if not targets:
-            return ["Select alerts first (or tick “every alert matching the search”)."]
+            return ["Select alerts first (or tick “every alert matching the search”)."], False
         try:
-            return bulk_view(self.wf.act_many(targets, action, user, note or ""))
+            result = self.wf.act_many(targets, action, user, note or "")
         except InvalidAction as exc:
-            return [in_words(str(exc))]
+            return [in_words(str(exc))], False
+        return bulk_view(result), bool(result.done)
 
     def history(self, clicked: Any) -> list[Any]:
         alert_id = clicked.get("rowId") if isinstance(clicked, dict) else None
@@ -163,6 +170,7 @@ def register_search(app: Dash, redis_client: redis.Redis, keys: RedisKeys, sla_m
 
     @app.callback(
         Output("bulk-result", "children"),
+        Output("bulk-note", "value"),
         Input("bulk-apply", "n_clicks"),
         State("bulk-action", "value"),
         State("bulk-note", "value"),
@@ -171,12 +179,17 @@ def register_search(app: Dash, redis_client: redis.Redis, keys: RedisKeys, sla_m
         State("search-query", "data"),
         prevent_initial_call=True,
     )
-    def alert_bulk(clicks: Any, *states: Any) -> list[Any]:
-        """Apply one action, one note, to the selected rows or every alert matching the search."""
+    def alert_bulk(clicks: Any, *states: Any) -> tuple[list[Any], Any]:
+        """Apply one action, one note, to the selected rows or every alert matching the search.
+
+        The note box is emptied once the note is stored (as the single alert's): a note typed for
+        these alerts must not ride along into the next bulk action on other customers' alerts.
+        """
         if not clicks:
             raise PreventUpdate
         action, note, rows, every, stored = states
-        return cb.bulk(action, note, rows=rows, every=every, stored=stored, user=_user())
+        view, applied = cb.bulk_applied(action, note, rows=rows, every=every, stored=stored, user=_user())
+        return view, "" if applied else no_update
 
     @app.callback(
         Output("search-card-history", "children"),

@@ -89,7 +89,8 @@ def summary_text(found: SearchResult, query: AlertQuery, now_ms: int, sla_ms: in
     overdue = sum(is_overdue(r, now_ms, sla_ms) for r in found.rows)
     shown = f" (showing {first:,}\u2013{last:,})" if len(found.rows) < found.total else ""
     late = f", {overdue:,} overdue (older than {age_text(sla_ms)}, still open)" if overdue else ""
-    return f"{found.total:,}{more} matches{shown}{late}."
+    noun = "match" if found.total == 1 and found.exact else "matches"
+    return f"{found.total:,}{more} {noun}{shown}{late}."
 
 
 def retention_text(info: RetentionInfo) -> str:

@@ -281,6 +281,30 @@ def test_search_is_in_the_nav_and_shows_whole_times_and_amounts(analysts: Open, 
     assert "high_amount" not in history.inner_text()
 
 
+# --- 5. a bulk note is stored once, then the box is empty ---------------------------------------------
+def test_bulk_note_is_cleared_once_stored(analysts: Open, pipeline: Pipeline) -> None:
+    [(card, alert_id)] = _alerts(pipeline, "bulknote", 1)
+    page = analysts("bob").page
+    page.get_by_role("link", name="Search", exact=True).click()
+    page.fill("#search-card", card)
+    page.click("#search-go")
+    expect(page.locator("#search-summary")).to_have_text("1 match.", timeout=WAIT_MS)
+    row = page.locator(f'#search-grid .ag-center-cols-container .ag-row[row-id="{alert_id}"]')
+    row.locator(".ag-checkbox-input").check()
+    note = page.locator("#bulk-note")
+    note.fill("bulk: customer called, card blocked")
+    page.click("#bulk-apply")  # the default action: acknowledge
+    expect(page.locator("#bulk-result")).to_contain_text("1 acknowledged", timeout=WAIT_MS)
+    # it stayed, so the next bulk action on other customers' alerts carried it into their history
+    expect(note).to_have_value("")
+    assert '"note": "bulk: customer called, card blocked"' in _history(pipeline, alert_id)[0]
+    note.fill("kept when nothing applied")
+    page.click("#bulk-apply")  # already acknowledged (refused, or a conflict if the row is stale): note stays
+    expect(page.locator("#bulk-result")).to_contain_text("0 acknowledged", timeout=WAIT_MS)
+    expect(note).to_have_value("kept when nothing applied")
+    note.fill("")
+
+
 # --- 6. reopen, actions the state allows, words ---------------------------------------------------
 def test_resolved_alert_can_be_reopened_and_only_allowed_actions_are_enabled(
     analysts: Open, pipeline: Pipeline
