@@ -70,8 +70,10 @@ def test_quality_from_analysts_dispositions_of_those_transactions(
     produce(kafka_bootstrap, topic, records)
     keys = RedisKeys(worker.settings.redis_key_prefix)
     fraud, false_positive = sorted(planted)[:2]
-    redis_client.hset(keys.alert(alert_id_for(fraud)), "status", "resolved_fraud")
-    redis_client.hset(keys.alert(alert_id_for(false_positive)), "status", "resolved_false_positive")
+    # what the workflow writes when analysts resolve (dashapp/store/workflow.py): the status index
+    redis_client.zadd(keys.alerts_by_status("resolved_fraud"), {alert_id_for(fraud): 1})
+    redis_client.zadd(keys.alerts_by_status("resolved_false_positive"), {alert_id_for(false_positive): 1})
+    redis_client.zadd(keys.alerts_by_status("acknowledged"), {alert_id_for(sorted(planted)[2]): 1})
 
     run_id = worker.store.submit(planted_draft(), start_ms, int(time.time() * 1000) + 1_000, by="a")
     assert worker.finished(run_id)["status"] == "done"
