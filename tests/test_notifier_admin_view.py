@@ -17,10 +17,18 @@ from common.webhooks import EndpointStore
 from dashapp.app import create_app
 from dashapp.auth.users import add_user
 from dashapp.settings import DashSettings
-from tests.test_rule_builder_http import PASSWORDS, _call, _dep, login
+from tests.test_rule_builder_http import PASSWORDS, _dep, _outputs, login
 
 pytestmark = pytest.mark.integration
-FORM = ["Ops", "https://hooks.example.com/fraud", "json", "medium", "high_amount", 0]
+FORM = [
+    "Ops",
+    "https://hooks.example.com/fraud",
+    "json",
+    "medium",
+    "high_amount",
+    ["alert.raised", "alert.resolved"],
+    0,
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +49,23 @@ def signed(redis_client: redis.Redis, redis_prefix: str, users_file: Path) -> tu
     login(analyst, "ann")
     login(admin, "root")
     return analyst, admin
+
+
+def _call(client: FlaskClient, dep: dict[str, Any], inputs: list[Any], state: list[Any], changed: str) -> Any:
+    """POST a renderer-shaped callback body; wildcard inputs (dict ids) take the list as given."""
+
+    def slot(spec: dict[str, Any], value: Any) -> Any:
+        wildcard = isinstance(spec["id"], dict) or str(spec["id"]).startswith("{")
+        return value if wildcard else {"id": spec["id"], "property": spec["property"], "value": value}
+
+    body = {
+        "output": dep["output"],
+        "outputs": _outputs(dep),
+        "inputs": [slot(i, v) for i, v in zip(dep["inputs"], inputs, strict=True)],
+        "state": [slot(i, v) for i, v in zip(dep["state"], state, strict=True)],
+        "changedPropIds": [changed],
+    }
+    return client.post("/_dash-update-component", json=body)
 
 
 def _add(client: FlaskClient) -> Any:
@@ -69,6 +94,7 @@ def test_admins_add_an_endpoint_and_see_its_secret_once(
         ("high_amount",),
         "root",
     )
+    assert endpoint.events == ("alert.raised", "alert.resolved")
     assert endpoint.secret in added.get_data(as_text=True)  # shown once, in the answer to the creation
     listing = _load(admin)
     assert endpoint.id in listing and "hooks.example.com" in listing
@@ -109,7 +135,7 @@ def test_admins_see_the_delivery_log_and_disable_and_delete(
 
 def test_a_bad_url_is_refused_with_the_reason(signed: tuple[FlaskClient, FlaskClient]) -> None:
     _, admin = signed
-    bad = ["x", "ftp://nope", "json", "high", "", 0]
+    bad = ["x", "ftp://nope", "json", "high", "", [], 0]
     done = _call(admin, _dep(admin, "wh-add"), [1, [], []], bad, "wh-add.n_clicks")
     assert (
         done.status_code == 200

@@ -84,17 +84,25 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
         State("wh-format", "value"),
         State("wh-severity", "value"),
         State("wh-rules", "value"),
+        State("wh-events", "value"),
         State("wh-changed", "data"),
         prevent_initial_call=True,
     )
     def webhooks_write(_add: Any, _toggles: Any, _deletes: Any, *states: Any) -> tuple[Any, ...]:
-        name, url, fmt, severity, rules, changed = states
+        name, url, fmt, severity, rules, events, changed = states
         trigger = clicked_id()
         if trigger is None:
             return no_update, no_update, no_update  # buttons redrawn, not clicked
         user = user_or_401()
         admin_or_403(user, "webhook change")
-        form = {"name": name, "url": url, "format": fmt, "min_severity": severity, "rules": rules or ""}
+        form = {
+            "name": name,
+            "url": url,
+            "format": fmt,
+            "min_severity": severity,
+            "rules": rules or "",
+            "events": events if isinstance(events, list) and events else None,  # None: the default, alerts
+        }
         try:
             text = webhook_write(store, trigger, form, user)
         except (EndpointError, redis.RedisError) as exc:

@@ -186,6 +186,21 @@ def webhooks_panel() -> html.Div:
                     className="rb-text",
                 ),
             ),
+            html.Fieldset(
+                [
+                    html.Legend("Events", className="rb-label"),
+                    dcc.Checklist(
+                        id="wh-events",
+                        options=[
+                            {"label": "alerts", "value": "alert.raised"},
+                            {"label": "resolutions", "value": "alert.resolved"},
+                        ],
+                        value=["alert.raised"],
+                        inline=True,
+                    ),
+                ],
+                className="rb-part",
+            ),
             html.Button("Add endpoint", id="wh-add", n_clicks=0, className="btn btn-small"),
         ],
         className="rb-inline",
