@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -10,6 +15,7 @@ import redis
 from backtest.compare import ANY_RULE
 from common.alerts import alert_id_for
 from common.keys import RedisKeys
+from tests.conftest import REPO_ROOT
 from tests.streams import generated, produce
 from tests.test_backtest import Worker, plant, planted_draft, rows, worker
 
@@ -86,3 +92,34 @@ def test_quality_from_analysts_dispositions_of_those_transactions(
         0.5,
     )
     assert rows(result)[ANY_RULE]["draft"]["resolved_fraud"] == 1
+
+
+def test_sigterm_stops_the_running_backtest_and_the_worker_exits_0(
+    worker: Worker, kafka_bootstrap: str, topic: str, tmp_path: Path
+) -> None:
+    worker.stop()  # the process below takes the run
+    start_ms = int(time.time() * 1000) - 1_000
+    produce(kafka_bootstrap, topic, generated(60_000, seed=8))
+    run_id = worker.store.submit(planted_draft(), start_ms, int(time.time() * 1000) + 1_000, by="a")
+    s = worker.settings
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+        "KAFKA_TOPIC": s.kafka_topic,
+        "REDIS_URL": s.redis_url,
+        "REDIS_KEY_PREFIX": s.redis_key_prefix,
+        "BACKTEST_BATCH_MAX": "500",
+    }
+    with (tmp_path / "worker.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "backtest", "worker"], env=env, stdout=log, stderr=log)
+    try:
+        worker.wait(run_id, lambda r: r["status"] == "running" and (r["progress"] or {}).get("done", 0) > 0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = worker.store.get(run_id)
+    assert run["status"] == "cancelled" and run["error"] == "stopped by the worker's shutdown"
+    assert run["progress"]["done"] < run["progress"]["total"]
