@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import redis
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from common.alert_events import InvalidAlertEvent
@@ -86,9 +88,14 @@ class Notifier:
     def commit(self) -> None:
         """Commit each partition up to its first record with a delivery still owed."""
         ready = self.tracker.take()
-        if ready:
+        if not ready:
+            return
+        try:
             self.consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ready.items()})
-            logger.debug("notifier: committed %s", ready)
+        except KafkaError as exc:  # e.g. a rebalance meanwhile: the next owner redelivers (receivers dedupe)
+            logger.warning("notifier: commit failed error=%s", exc)
+            return
+        logger.debug("notifier: committed %s", ready)
 
     def handle(self, record: ConsumerRecord) -> None:
         """Match one record and queue its deliveries; a record that is not an alert is counted and skipped."""
@@ -106,8 +113,9 @@ class Notifier:
                 record.offset,
                 exc,
             )
-            self.log.count("invalid_records")
-            self.tracker.add(tp, record.offset, 0)
+            self.tracker.add(tp, record.offset, 0)  # tracked before anything that can fail
+            with contextlib.suppress(redis.RedisError):  # the warning names it; a counter is not worth a stop
+                self.log.count("invalid_records")
             return
         if event is None:  # a workflow event of a kind no endpoint can subscribe to
             self.tracker.add(tp, record.offset, 0)
