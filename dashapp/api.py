@@ -9,11 +9,14 @@ import time
 import redis
 from flask import Flask, Response, jsonify, request, stream_with_context
 
+from common.webhook_log import DeliveryLog
+from common.webhooks import EndpointStore
 from dashapp.api_actions import install_alert_actions
 from dashapp.api_backtest import install_backtest_api
 from dashapp.api_lists import install_lists_api
 from dashapp.api_rules import install_rules_api
 from dashapp.api_tokens import install_tokens_api
+from dashapp.api_webhooks import install_webhooks_api
 from dashapp.auth.tokens import TokenStore, install_tokens
 from dashapp.openapi import install_openapi
 from dashapp.store import AlertWorkflow, DashboardReader, RulesStore
@@ -88,4 +91,5 @@ def install_api(server: Flask, reader: DashboardReader, client: redis.Redis) -> 
     tokens = TokenStore(client, reader.keys)
     install_tokens(server, tokens)  # Bearer tokens for the access guard
     install_tokens_api(server, tokens)
+    install_webhooks_api(server, EndpointStore(client, reader.keys), DeliveryLog(client, reader.keys))
     install_openapi(server)
