@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -77,16 +78,17 @@ def test_restart_mid_delivery_loses_nothing(
     alerts_topic: str,
     redis_client: redis.Redis,
     keys: RedisKeys,
+    tmp_path: Path,
 ) -> None:
     receiver = Receiver()
     port = receiver.port
     receiver.stop()  # down while the first notifier runs
     try:
-        EndpointStore(redis_client, keys).create(
-            {"name": "ops", "url": f"http://127.0.0.1:{port}/hook"}, "admin"
-        )
+        url = f"http://127.0.0.1:{port}/hook?token=url-secret"  # chat webhook URLs are secrets too
+        endpoint = EndpointStore(redis_client, keys).create({"name": "ops", "url": url}, "admin")
         cmd = [sys.executable, "-m", "notifier"]
-        first = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT)
+        out = (tmp_path / "notifier.log").open("wb")
+        first = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
         procs.append(first)
         producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
         sent = []
@@ -106,7 +108,7 @@ def test_restart_mid_delivery_loses_nothing(
         assert _committed(kafka_bootstrap, env["NOTIFIER_GROUP_ID"], alerts_topic) in (None, 0)
 
         receiver = Receiver(port=port)
-        second = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT)
+        second = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
         procs.append(second)
         wait_until(lambda: set(receiver.event_ids()) == set(sent), 90, "every alert after the restart")
         wait_until(lambda: all(r["status"] == DELIVERED for r in log.recent(100)), 30, "the log")
@@ -118,5 +120,9 @@ def test_restart_mid_delivery_loses_nothing(
         second.send_signal(signal.SIGTERM)
         assert second.wait(60) == 0
         assert sorted(receiver.event_ids()) == sorted(sent)  # and each once: none was done before
+        out.close()
+        logged = (tmp_path / "notifier.log").read_text()
+        assert "attempt 1 failed" in logged  # the log was captured...
+        assert endpoint.secret not in logged and "url-secret" not in logged  # ...and holds no secret
     finally:
         receiver.stop()
