@@ -65,6 +65,18 @@ def _offsets_at(
     return {tp.partition: (hit.offset if hit is not None else ends[tp]) for tp, hit in found.items()}
 
 
+def _timestamp_at(consumer: KafkaConsumer, tp: TopicPartition, offset: int, wait_ms: int = 5_000) -> int:
+    """The record time of the record at `offset` (the consumer is re-assigned before a replay)."""
+    consumer.assign([tp])
+    consumer.seek(tp, offset)
+    deadline = time.monotonic() + wait_ms / 1000
+    while time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=200, max_records=1).values():
+            if records:
+                return int(records[0].timestamp)
+    raise RangeError(f"partition {tp.partition}: no record at offset {offset} within {wait_ms} ms")
+
+
 def resolve(
     consumer: KafkaConsumer,
     topic: str,
@@ -92,7 +104,13 @@ def resolve(
     begins, ends = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
     starts = _offsets_at(consumer, tps, from_ms, ends)
     for tp in tps:
-        if begins[tp] > 0 and starts[tp.partition] == begins[tp]:
+        # Records before the log start were deleted; the range reaches into them unless it starts at
+        # or after the oldest record kept (then the first offset at `from_ms` is the log start too).
+        if (
+            begins[tp] > 0
+            and starts[tp.partition] == begins[tp] < ends[tp]
+            and from_ms < _timestamp_at(consumer, tp, begins[tp])
+        ):
             raise RangeError(
                 f"the range starts before the oldest record Kafka keeps (partition {tp.partition} starts "
                 f"at offset {begins[tp]}: older records left the retention); choose a later start"

@@ -8,9 +8,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from backtest.compare import ANY_RULE
 from common.alerts import alert_id_for
@@ -123,3 +125,35 @@ def test_sigterm_stops_the_running_backtest_and_the_worker_exits_0(
     run = worker.store.get(run_id)
     assert run["status"] == "cancelled" and run["error"] == "stopped by the worker's shutdown"
     assert run["progress"]["done"] < run["progress"]["total"]
+
+
+def test_a_range_older_than_what_kafka_keeps_is_refused(
+    worker: Worker, kafka_bootstrap: str, topic: str
+) -> None:
+    start_ms = int(time.time() * 1000) - 1_000
+    produce(kafka_bootstrap, topic, generated(300, seed=2), partition=0)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:  # what retention does to old segments: the log start offset moves past the first records
+        admin.delete_records({TopicPartition(topic, 0): 100})
+    finally:
+        admin.close()
+    run_id = worker.store.submit(planted_draft(), start_ms, int(time.time() * 1000) + 1_000, by="a")
+    run = worker.finished(run_id)
+    assert run["status"] == "failed" and "before the oldest record Kafka keeps" in run["error"]
+    assert worker.store.result(run_id) is None
+
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
+    try:  # a range from the oldest record kept on is replayed
+        consumer.assign([TopicPartition(topic, 0)])
+        consumer.seek(TopicPartition(topic, 0), 100)
+        polled: list[Any] = []
+        deadline = time.monotonic() + 30
+        while not polled and time.monotonic() < deadline:
+            polled = [r for recs in consumer.poll(timeout_ms=500).values() for r in recs]
+        oldest = polled[0].timestamp
+    finally:
+        consumer.close()
+    run_id = worker.store.submit(planted_draft(), oldest, int(time.time() * 1000) + 1_000, by="a")
+    assert worker.finished(run_id)["status"] == "done"
+    result = worker.store.result(run_id)
+    assert result is not None and result["summary"]["range_events"] == 200
