@@ -116,7 +116,9 @@ AGGREGATES = [
     _rule("hourly_total", {"agg": "sum", "of": "amount_usd", "window": "1h", "op": "gt", "value": 20000}),
 ]
 MIXED = [*NATIVE[:8], *AGGREGATES]  # field-only, derived, list and aggregate rules
-VARIANTS = {"default": [], "native10": NATIVE, "mixed10": MIXED}
+VARIANTS = {"default": [], "native10": NATIVE, "mixed10": MIXED, "mixed10_python": MIXED}
+# The same mixed rules with BRIDGE_ENGINE=python, side by side: what the native engine saves on them
+ENGINE = {"mixed10_python": "python"}
 
 
 def load_stream(ctx: Context, topic_name: str, count: int, **kw: Any) -> str:
@@ -148,11 +150,14 @@ def _text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
-def _bridge(ctx: Context, topic: str, total: int, custom: list[dict[str, Any]], tag: str) -> dict[str, Any]:
+def _bridge(
+    ctx: Context, topic: str, total: int, custom: list[dict[str, Any]], tag: str, engine: str | None = None
+) -> dict[str, Any]:
     """One bridge over the topic: steady events/s, CPU µs per event, alert share, engine status."""
     keys = ctx.new_keys(f"cr{tag}")
     _publish(ctx, keys, custom)
-    procs = start_bridges(ctx, topic, keys, 1, f"cr-{tag}")
+    env = {"BRIDGE_ENGINE": engine} if engine else {}
+    procs = start_bridges(ctx, topic, keys, 1, f"cr-{tag}", **env)
     samples: list[tuple[float, int]] = []
     try:
         wait_processed(ctx, keys, procs, total, f"custom-rules run {tag}", samples)
@@ -164,12 +169,17 @@ def _bridge(ctx: Context, topic: str, total: int, custom: list[dict[str, Any]], 
         while time.monotonic() < until and not all(float(ctx.redis.hget(k, "ts") or 0) > done for k in beats):
             time.sleep(0.05)
         alerts = int(ctx.redis.hget(keys.totals, "alerts") or 0)
-        engine = {_text(ctx.redis.hget(k, "engine")) for k in beats}
+        engines = {_text(ctx.redis.hget(k, "engine")) for k in beats}
     finally:
         stop(procs)
         ctx.drop_prefix(keys)
     rate = window_rate(samples, total, ctx.sizes.window_frac)
-    return {"eps": rate, "cpu_us": cpu_us, "alert_share": alerts / total, "engine": ", ".join(sorted(engine))}
+    return {
+        "eps": rate,
+        "cpu_us": cpu_us,
+        "alert_share": alerts / total,
+        "engine": ", ".join(sorted(engines)),
+    }
 
 
 def _stream(ctx: Context, name: str, topic: str, total: int) -> dict[str, Any]:
@@ -181,7 +191,7 @@ def _stream(ctx: Context, name: str, topic: str, total: int) -> dict[str, Any]:
         raw.append(window_rate(samples, total, ctx.sizes.window_frac))
         raw_cpu.append(1e6 * cpu_s / total)
         for variant, custom in VARIANTS.items():
-            runs[variant].append(_bridge(ctx, topic, total, custom, f"{name}-{variant}"))
+            runs[variant].append(_bridge(ctx, topic, total, custom, f"{name}-{variant}", ENGINE.get(variant)))
         logger.info(
             "bench: rules %s rep=%d raw=%.0f %s ev/s",
             name,
@@ -209,7 +219,7 @@ def _stream(ctx: Context, name: str, topic: str, total: int) -> dict[str, Any]:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    """Quiet and storm streams; per stream, raw and the three rule sets side by side per repetition."""
+    """Quiet and storm streams; per stream, raw and the rule-set variants side by side per repetition."""
     total = ctx.sizes.bridge_events // 2
     before = machine_note()
     quiet = load_stream(ctx, "rules-quiet", total, fraud_ratio=0.0)
