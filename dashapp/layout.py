@@ -49,6 +49,7 @@ def _header(name: str, role: str) -> html.Header:
                         ("Search", "sec-search"),
                         ("Pipeline", "sec-pipeline"),
                         ("Rules", "sec-rules"),
+                        *((("Webhooks", "sec-webhooks"),) if role == "admin" else ()),
                     )
                 ],
                 className="topnav",
