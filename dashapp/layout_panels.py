@@ -32,6 +32,9 @@ def alerts_section() -> html.Div:
             "rowSelection": {"mode": "singleRow", "enableClickSelection": True, "checkboxes": False},
             "animateRows": False,
             "tooltipShowDelay": 300,
+            # Tab leaves the grid (arrows move between cells, Space picks a row): AG Grid's default
+            # walks Tab through every cell of every row, 2,700 presses to reach the note box.
+            "tabToNextCell": {"function": "false"},
         },
         className="ag-theme-quartz",
         style={"height": "420px"},

@@ -118,6 +118,9 @@ def search_section() -> html.Div:
             "paginationPageSizeSelector": False,
             "animateRows": False,
             "tooltipShowDelay": 300,
+            # Tab leaves the grid (arrows move between cells, Space picks a row): AG Grid's default
+            # walks Tab through every cell of every row, 2,700 presses to reach the note box.
+            "tabToNextCell": {"function": "false"},
         },
         className="ag-theme-quartz",
         style={"height": "460px"},

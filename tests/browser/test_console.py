@@ -206,6 +206,23 @@ def test_each_row_click_opens_its_alert_while_the_grid_is_updating(
     expect(_grid_row(alice, picks[0][1])).to_have_class(re.compile(r"\bag-row-selected\b"), timeout=WAIT_MS)
 
 
+# --- 9. keyboard: Tab leaves the alerts grid ----------------------------------------------------------
+def test_tab_leaves_the_alerts_grid_for_the_note_box(analysts: Open, pipeline: Pipeline) -> None:
+    [(card, alert_id)] = _alerts(pipeline, "tab", 1)
+    alice = analysts("alice")
+    page = alice.page
+    _select(alice, card, alert_id)
+    _grid_row(alice, alert_id).locator('[col-id="card"]').focus()
+    # AG Grid's default walked Tab through every cell of every row (up to 300 x 9) before leaving.
+    landed = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        landed.append(page.evaluate("() => document.activeElement.id || document.activeElement.className"))
+        if landed[-1] == "wf-note":
+            break
+    assert landed[-1] == "wf-note", landed
+
+
 # --- 2. a note never follows the analyst to another alert --------------------------------------------
 def test_a_note_never_follows_the_analyst_to_another_alert(analysts: Open, pipeline: Pipeline) -> None:
     (card_a, id_a), (card_b, id_b) = _alerts(pipeline, "note", 2)
@@ -350,7 +367,7 @@ def test_pause_stops_only_the_charts_and_view_state_leaves_with_the_user(
         expect(page.locator("#pause-indicator")).to_be_visible()
         expect(page.locator("#live-charts")).to_have_class(re.compile(r"\bcharts-paused\b"))
         [(_, alert_id)] = _alerts(pipeline, "paused", 1)
-        row = page.locator(f'.ag-center-cols-container .ag-row[row-id="{alert_id}"]')
+        row = page.locator(f'#alerts-grid .ag-center-cols-container .ag-row[row-id="{alert_id}"]')
         expect(row).to_be_attached(timeout=DATA_WAIT_MS)  # the table is not paused
         box = page.locator("#grid-quick-filter")
         box.fill("Oslo")

@@ -53,7 +53,7 @@ def _banner_item(who: Analyst, card_id: str) -> Any:
 
 
 def _grid_row(who: Analyst, alert_id: str) -> Any:
-    return who.page.locator(f'.ag-center-cols-container .ag-row[row-id="{alert_id}"]')
+    return who.page.locator(f'#alerts-grid .ag-center-cols-container .ag-row[row-id="{alert_id}"]')
 
 
 def _show_only(who: Analyst, text: str) -> None:
@@ -62,7 +62,7 @@ def _show_only(who: Analyst, text: str) -> None:
     box.fill(text)
     box.press("Enter")
     # wait until the filter is applied, so its selection changes land before the test clicks
-    rows = who.page.locator(".ag-center-cols-container .ag-row")
+    rows = who.page.locator("#alerts-grid .ag-center-cols-container .ag-row")
     expect(rows.filter(has_not_text=text)).to_have_count(0, timeout=WAIT_MS)
 
 
@@ -262,7 +262,7 @@ def test_screenshot_of_live_dashboard_with_red_alert(analysts: Open, pipeline: P
     page.set_viewport_size({"width": 1440, "height": 1280})
     expect(page.locator(BANNER)).not_to_have_class(re.compile(r"\bhidden\b"), timeout=DATA_WAIT_MS)
     expect(page.locator("#kpi-bridges")).to_have_text("1", timeout=WAIT_MS)
-    expect(page.locator(".ag-center-cols-container .ag-row").first).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#alerts-grid .ag-center-cols-container .ag-row").first).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#freshness-badge")).to_have_class(re.compile("badge-green"), timeout=WAIT_MS)
     # the injected scenarios have reached the slower aggregate views too
     expect(page.locator("#rules-graph")).to_contain_text("Card testing", timeout=DATA_WAIT_MS)
