@@ -9,6 +9,7 @@ import msgspec
 import pytest
 import redis
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from common.alert_events import decode_event
 from common.keys import RedisKeys
@@ -149,3 +150,25 @@ def test_relay_publishes_in_order_with_ids_and_keeps_non_events_aside(
     assert [e.event_id for e in events] == [ids[0], ids[2]]
     assert [e.kind for e in events] == ["alert.acknowledged", "alert.assigned"]
     assert redis_client.hget(keys.events_relay, "published") == b"2"
+
+
+def test_relay_deletes_nothing_when_kafka_does_not_take_the_events(
+    redis_client, keys, kafka_bootstrap
+) -> None:
+    """A topic that does not exist (the test broker creates none on demand) stands in for an
+    unreachable Kafka: the send fails, the outbox keeps every entry, a later round publishes them."""
+    aid = put_alert(redis_client, keys, make_alert(5))
+    AlertWorkflow(redis_client, keys, clock=lambda: CLOCK_S).act(aid, "acknowledge", "ana", 1)
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, acks="all", max_block_ms=1_000, bootstrap_timeout_ms=5_000
+    )
+    try:
+        with pytest.raises(KafkaError):
+            Relay(redis_client, keys, producer, unique("t-missing")).step()
+        assert redis_client.xlen(keys.events_outbox) == 1
+        topic = unique("t-alert-events")
+        ensure_topics(kafka_bootstrap, {topic: 1})
+        assert Relay(redis_client, keys, producer, topic).step().published == 1
+    finally:
+        producer.close()
+    assert redis_client.xlen(keys.events_outbox) == 0
