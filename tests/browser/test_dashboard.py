@@ -262,7 +262,9 @@ def test_screenshot_of_live_dashboard_with_red_alert(analysts: Open, pipeline: P
     page.set_viewport_size({"width": 1440, "height": 1280})
     expect(page.locator(BANNER)).not_to_have_class(re.compile(r"\bhidden\b"), timeout=DATA_WAIT_MS)
     expect(page.locator("#kpi-bridges")).to_have_text("1", timeout=WAIT_MS)
-    expect(page.locator("#alerts-grid .ag-center-cols-container .ag-row").first).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#alerts-grid .ag-center-cols-container .ag-row").first).to_be_visible(
+        timeout=WAIT_MS
+    )
     expect(page.locator("#freshness-badge")).to_have_class(re.compile("badge-green"), timeout=WAIT_MS)
     # the injected scenarios have reached the slower aggregate views too
     expect(page.locator("#rules-graph")).to_contain_text("Card testing", timeout=DATA_WAIT_MS)
