@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import Analyst, Pipeline, _spawn, _stop
 from tests.browser.harness import ADMIN, event
+from tests.browser.test_a11y import _axe, _report
 from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -54,5 +55,7 @@ def test_admin_backtests_a_draft_that_disables_a_rule_and_reads_what_it_removes(
         href = page.locator("#bt-result a", has_text="Export CSV").get_attribute("href") or ""
         csv = page.request.get(urljoin(page.url, href))  # the page's session
         assert csv.ok and f"high_amount,0,{removed},0" in csv.text()
+        violations = _axe(page)  # the whole page, with the result shown
+        assert violations == [], f"the backtest result breaks WCAG 2.1 AA:\n{_report(violations)}"
     finally:
         _stop(worker)
