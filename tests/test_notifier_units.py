@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from kafka.structs import TopicPartition
 
 from common.alert_topic import alert_record
 from common.webhooks import ALERT_RESOLVED, EndpointError, endpoint_from
-from notifier.endpoints_file import parse_endpoints
+from notifier.endpoints_file import load_endpoints, parse_endpoints
 from notifier.events import alert_event, matches
 from notifier.payloads import backoff_s, body_for, headers_for, sign, verify
 from notifier.tracker import OffsetTracker
@@ -130,3 +131,21 @@ def test_endpoints_file_reads_secrets_from_the_environment() -> None:
         parse_endpoints(doc, {})
     with pytest.raises(EndpointError, match="unique"):
         parse_endpoints([doc["endpoints"][0]] * 2, {"SIEM_SECRET": SECRET})
+
+
+def test_the_docs_example_file_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "webhooks.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "endpoints.yaml").write_text(example)
+    env = {"SIEM_WEBHOOK_SECRET": SECRET, "CHAT_WEBHOOK_SECRET": SECRET[::-1]}
+    siem, chat = load_endpoints(str(tmp_path / "endpoints.yaml"), env)
+    assert (siem.id, siem.min_severity, chat.format, chat.rules) == (
+        "file:siem",
+        "medium",
+        "slack",
+        ("high_amount", "unknown_location"),
+    )
+    (tmp_path / "bad.yaml").write_text("endpoints: [{id: x, url: 'ftp://x', secret: 0123456789abcdefgh}]")
+    with pytest.raises(EndpointError, match="http"):
+        load_endpoints(str(tmp_path / "bad.yaml"), {})
+    assert load_endpoints("", {}) == []
