@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import redis
 from redis.typing import EncodableT, FieldT
 
-from common.alerts import OPEN_STATUSES, RESOLVED_STATUSES, InvalidAlert, decode_alert, index_keys
+from common.alerts import OPEN_STATUSES, RESOLVED_STATUSES, Alert, InvalidAlert, decode_alert, index_keys
 from common.keys import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,17 @@ DROP_IF_RESOLVED = (
 )
 
 UNLINK = "for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end return 0"
+
+
+def _quality_keys(keys: RedisKeys, alert: Alert) -> list[str]:
+    """The rule-quality sets a resolved alert is in (dashapp/store/rule_quality.py): they are trimmed
+    by age on each resolve, but a swept alert leaves them too, so they never outgrow the alerts kept."""
+    rules = dict.fromkeys(r.rule for r in alert.reasons)
+    return [
+        k
+        for rule in rules
+        for k in (keys.rule_resolved_raised(rule), *(keys.rule_resolved(rule, s) for s in RESOLVED_STATUSES))
+    ]
 
 
 class SweepReport(NamedTuple):
@@ -118,7 +129,9 @@ class AlertRetention:
             if who:
                 zsets.append(keys.alerts_by_assignee(who))
             try:
-                zsets.extend(index_keys(keys, decode_alert(blob)))
+                alert = decode_alert(blob)
+                zsets.extend(index_keys(keys, alert))
+                zsets.extend(_quality_keys(keys, alert))
             except InvalidAlert:
                 logger.warning("retention: undecodable alert dropped alert_id=%s", alert_id)
             record = [keys.alert(alert_id), keys.alert_history(alert_id)]
