@@ -42,7 +42,9 @@ def test_runs_queue_behind_one_worker_and_a_cancel_stops_the_running_one(
     assert worker.store.cancel(first) == "running"
     cancelled = worker.finished(first)
     assert cancelled["status"] == "cancelled" and cancelled["error"] is None
-    assert cancelled["progress"]["done"] < 40_000
+    # The cancel can land after the last event was read but before the result is written: the run
+    # still ends cancelled without a result, which is what "stops" means here.
+    assert cancelled["progress"]["done"] <= 40_000
     assert worker.store.result(first) is None
 
     done = worker.finished(second)

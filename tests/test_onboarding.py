@@ -23,7 +23,13 @@ pytestmark = pytest.mark.integration
 
 # What a checkout holds at run time. A copy, because `make run` keeps its state (users file,
 # session key) in the checkout it runs from, and this test must not touch the developer's.
-CODE = ("common", "producer", "bridge", "dashapp", "infra")
+CODE = tuple(  # every service package of the repo, so a new one cannot be forgotten here
+    sorted(
+        d.name
+        for d in REPO_ROOT.iterdir()
+        if (d / "__init__.py").is_file() and d.name not in ("tests", "bench")
+    )
+)
 # Variables a developer's shell does not have; the test sets only those naming the shared services.
 PROJECT_VARS = ("DASH_", "KAFKA_", "REDIS_", "BRIDGE_", "PRODUCER_")
 NAME, PASSWORD = "erin", "erin-password-1"
