@@ -72,7 +72,7 @@ def run(smoke: bool, only: list[str], reps: int | None, out_dir: Path | None = N
     out = out_dir or (BENCH_DIR / "out" if smoke else BENCH_DIR)
     bootstrap, redis_url, started = ensure_services()
     ctx = Context(sizes, smoke, bootstrap, redis_url)
-    ctx.out_dir = BENCH_DIR / "out"
+    ctx.out_dir = out_dir or BENCH_DIR / "out"  # logs and scratch files: a run into --out DIR stays there
     results: dict[str, Any] = {}
     results_path = out / "results.json"
     if only and not smoke and results_path.exists():  # re-running some sections keeps the others
@@ -101,7 +101,7 @@ def run(smoke: bool, only: list[str], reps: int | None, out_dir: Path | None = N
             from infra.services import LocalStack
 
             LocalStack.from_env().down()
-        _finish(results, sizes, smoke, load_start, timings, errors, out, ran)
+        _finish(results, sizes, smoke, load_start, timings, errors, out, ran, scratch=out_dir is not None)
     return 1 if errors else 0
 
 
@@ -114,6 +114,8 @@ def _finish(
     errors: dict[str, str],
     out: Path,
     ran: list[str],
+    *,
+    scratch: bool = False,
 ) -> None:
     """Record the run's metadata and write every output (also after an interruption)."""
     reps_by = dict(results.get("meta", {}).get("reps_by_section", {}))
@@ -136,19 +138,22 @@ def _finish(
         "section_seconds": timings,
         "errors": errors,
     }
-    write_outputs(results, out, smoke)
+    write_outputs(results, out, smoke, scratch=scratch)
 
 
-def write_outputs(results: dict[str, Any], out: Path, smoke: bool) -> None:
-    """results.json, the Markdown table, the plots and (full runs only) the generated doc blocks."""
+def write_outputs(results: dict[str, Any], out: Path, smoke: bool, *, scratch: bool = False) -> None:
+    """results.json, the Markdown table, the plots and (full runs into the repo only) the generated
+    doc blocks. `scratch` (a run with `--out DIR`): everything goes to DIR, nothing in the repo changes."""
     report.write_json(results, out / "results.json")
     table = report.markdown(results)
-    md = BENCH_DIR / "out" / ("table-smoke.md" if smoke else "table.md")
+    md = (out if scratch else BENCH_DIR / "out") / ("table-smoke.md" if smoke else "table.md")
     md.parent.mkdir(parents=True, exist_ok=True)
     md.write_text(table + "\n")
     written = plots.write_all(results, out)
     logger.info("bench: wrote %s, %s and %d plots", out / "results.json", md, len(written))
-    if not smoke:
+    if scratch:
+        logger.info("bench: --out given, the docs are not re-spliced (python -m bench docs reads bench/)")
+    elif not smoke:
         for path in docs.write_docs(results, REPO_ROOT):
             logger.info("bench: %s updated from the results", path.relative_to(REPO_ROOT))
 
@@ -172,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only these sections ({', '.join(SECTIONS)})",
     )
     r.add_argument("--reps", type=int, default=None, help="repetitions (default: 3 full, 1 smoke)")
-    r.add_argument("--out", type=Path, default=None, help="output directory (default: bench/ or bench/out/)")
+    r.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: bench/ or bench/out/); with it, nothing in the repo is written",
+    )
     sub.add_parser("docs", help="re-splice docs/performance.md and the README headline from results.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

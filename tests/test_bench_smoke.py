@@ -127,5 +127,22 @@ def test_bench_smoke_run(tmp_path: Path, kafka_bootstrap: str, redis_url: str) -
     assert all(math.isfinite(x) for x in _numbers(results))
     for png in ("latency_cdf.png", "throughput.png", "analysts_p95.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
-    table = (REPO_ROOT / "bench" / "out" / "table-smoke.md").read_text()
+    table = (tmp_path / "table-smoke.md").read_text()  # --out DIR: every output in DIR
     assert "| Measure | Result | Notes |" in table
+
+
+def test_a_full_run_into_a_scratch_dir_leaves_the_repo_alone(tmp_path: Path) -> None:
+    """`python -m bench run --out DIR`: results, table and plots in DIR; no doc block re-spliced."""
+    from bench.__main__ import write_outputs
+
+    tracked = [
+        REPO_ROOT / "README.md",
+        REPO_ROOT / "docs" / "performance.md",
+        REPO_ROOT / "docs" / "webhooks.md",
+    ]
+    before = {p: p.read_bytes() for p in tracked}
+    meta = {"date": "scratch", "cpus": 2, "load_start": [1.0], "load_end": [2.0], "reps": 1, "smoke": False}
+    write_outputs({"meta": meta}, tmp_path, smoke=False, scratch=True)
+    assert json.loads((tmp_path / "results.json").read_text())["meta"]["date"] == "scratch"
+    assert "| Measure | Result | Notes |" in (tmp_path / "table.md").read_text()
+    assert {p: p.read_bytes() for p in tracked} == before
