@@ -29,6 +29,7 @@ class LocalStack:
     partitions: int
     alerts_topic: str = "alerts"
     alert_events_topic: str = "alert-events"
+    labels_topic: str = "labels"
 
     def topics(self) -> dict[str, int]:
         """Every topic the stack holds, with its partition count (alerts keyed by card like the
@@ -38,6 +39,7 @@ class LocalStack:
             self.dlq_topic: 1,
             self.alerts_topic: self.partitions,
             self.alert_events_topic: 1,
+            self.labels_topic: self.partitions,  # keyed by card like the transactions (docs/labels.md)
         }
 
     @classmethod
@@ -65,6 +67,7 @@ class LocalStack:
                 partitions=int(e.get("KAFKA_TOPIC_PARTITIONS", "3")),
                 alerts_topic=e.get("KAFKA_ALERTS_TOPIC", "alerts"),
                 alert_events_topic=e.get("KAFKA_ALERT_EVENTS_TOPIC", "alert-events"),
+                labels_topic=e.get("KAFKA_LABELS_TOPIC", "labels"),
             )
         except ValueError as exc:
             raise InfraError(f"bad port or partition count in the environment: {exc}") from None

@@ -54,10 +54,13 @@ def relay_main(settings: OutboxSettings, stop: threading.Event) -> int:
         return 0
     relay = Relay(
         client, RedisKeys(settings.redis_key_prefix), producer, settings.kafka_alert_events_topic,
-        batch=settings.batch,
+        batch=settings.batch, labels_topic=settings.kafka_labels_topic if settings.labels else None,
     )  # fmt: skip
     logger.info(
-        "relay: outbox -> topic=%s prefix=%s", settings.kafka_alert_events_topic, settings.redis_key_prefix
+        "relay: outbox -> topic=%s labels=%s prefix=%s",
+        settings.kafka_alert_events_topic,
+        settings.kafka_labels_topic if settings.labels else "off",
+        settings.redis_key_prefix,
     )
     try:
         total = relay.run(

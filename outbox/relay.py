@@ -14,6 +14,7 @@ from kafka.errors import KafkaError
 
 from common.alert_events import (
     OUTBOX_FIELD,
+    AlertEvent,
     InvalidAlertEvent,
     decode_event,
     encode_event,
@@ -21,6 +22,8 @@ from common.alert_events import (
     with_id,
 )
 from common.keys import RedisKeys
+from common.labels import InvalidLabel, label_record
+from outbox.labels import analyst_label
 
 logger = logging.getLogger(__name__)
 EVENT_ID_HEADER = "event_id"
@@ -42,6 +45,7 @@ class Sent:
     published: int
     invalid: int
     last_id: str
+    labels: int = 0  # analysts' labels published with the events (docs/labels.md)
 
 
 def _text(raw: bytes | str) -> str:
@@ -65,9 +69,10 @@ class Relay:
         *,
         batch: int = 500,
         send_timeout_s: float = 30.0,
+        labels_topic: str | None = None,
     ) -> None:
         self._r, self._keys, self._producer, self._topic = client, keys, producer, topic
-        self._batch, self._timeout = batch, send_timeout_s
+        self._batch, self._timeout, self._labels_topic = batch, send_timeout_s, labels_topic
 
     def backlog(self) -> int:
         """Entries waiting in the outbox."""
@@ -83,7 +88,8 @@ class Relay:
         )
         if not entries:
             return Sent(0, 0, "")
-        futures, bad = [], []
+        futures: list[Any] = []
+        bad, labels = [], 0
         for raw_id, fields in entries:
             entry_id = _text(raw_id)
             payload = fields.get(OUTBOX_FIELD.encode(), b"")
@@ -95,6 +101,8 @@ class Relay:
                 continue
             headers = [(EVENT_ID_HEADER, entry_id.encode()), (KIND_HEADER, event.kind.encode())]
             futures.append(self._producer.send(self._topic, encode_event(event), record_key(event), headers))
+            if self._labels_topic is not None and self._send_label(self._labels_topic, event, futures):
+                labels += 1
         self._producer.flush(timeout=self._timeout)
         for future in futures:
             future.get(timeout=self._timeout)  # raises the send's KafkaError: nothing is deleted
@@ -104,11 +112,27 @@ class Relay:
                 pipe.xadd(self._keys.events_dead, {OUTBOX_FIELD: payload, "id": entry_id})
             pipe.xdel(self._keys.events_outbox, *[e[0] for e in entries])
             pipe.hset(self._keys.events_relay, mapping={"last_id": last_id, "at_ms": int(time.time() * 1000)})
-            pipe.hincrby(self._keys.events_relay, "published", len(futures))
+            pipe.hincrby(self._keys.events_relay, "published", len(futures) - labels)
+            if labels:
+                pipe.hincrby(self._keys.events_relay, "labels", labels)
             if bad:
                 pipe.hincrby(self._keys.events_relay, "invalid", len(bad))
             pipe.execute()
-        return Sent(len(futures), len(bad), last_id)
+        return Sent(len(futures) - labels, len(bad), last_id, labels)
+
+    def _send_label(self, topic: str, event: AlertEvent, futures: list[Any]) -> bool:
+        """Queue the label a resolution implies beside its event: it is acknowledged before the
+        entry is deleted, so labels get the events' at-least-once guarantee. True if one was sent."""
+        try:
+            label = analyst_label(event)
+        except InvalidLabel as exc:  # the event itself is still published
+            logger.warning("relay: no label for event id=%s error=%s", event.event_id, exc)
+            return False
+        if label is None:
+            return False
+        key, value, headers = label_record(label)
+        futures.append(self._producer.send(topic, value, key, headers))
+        return True
 
     def run(
         self,

@@ -15,6 +15,13 @@ class OutboxSettings(KafkaSettings, RedisSettings):
         "alert-events", "the topic of workflow and configuration events (docs/events.md)"
     )
     kafka_alerts_topic: str = setting("alerts", "the alerts topic the rebuild replays first")
+    kafka_labels_topic: str = setting(
+        "labels",
+        "the topic of fraud / legitimate labels: analysts' resolutions, chargebacks (docs/labels.md)",
+    )
+    labels: bool = setting(
+        True, "the relay publishes a label for every resolution (fraud / false positive)", env="OUTBOX_LABELS"
+    )
     batch: int = setting(500, "outbox entries the relay publishes per round trip", env="OUTBOX_RELAY_BATCH")
     poll_s: float = setting(
         0.2, "how long the relay waits for new outbox entries when it is empty", env="OUTBOX_RELAY_POLL_S"

@@ -29,6 +29,7 @@ from producer.kafka_io import (
     make_producer,
     send_events,
 )
+from producer.labels import DEFAULT_DELAY_S, DEFAULT_MAX_PENDING, DelayedLabels, LabelSender
 from producer.runner import describe, run, settle_heap
 from producer.scenarios import SCENARIOS, make_instance, parse_scenarios
 from producer.world import DEFAULT_CARDS, World
@@ -81,6 +82,28 @@ class ProducerSettings(KafkaSettings):
     linger_ms: int = setting(0, "batching linger (part of alert latency)", env="PRODUCER_LINGER_MS")
     batch_size: int = setting(128 * 1024, "batch size in bytes", env="PRODUCER_BATCH_SIZE")
     compression: str = setting("", "compression codec (none by default)", env="PRODUCER_COMPRESSION")
+    kafka_labels_topic: str = setting(
+        "labels",
+        "the topic of fraud / legitimate labels: analysts' resolutions, chargebacks (docs/labels.md)",
+    )
+    labels: bool = setting(
+        False,
+        "send the ground truth as delayed labels: a chargeback per fraud event (docs/labels.md)",
+        env="PRODUCER_LABELS",
+    )
+    labels_delay_s: float = setting(
+        float(DEFAULT_DELAY_S),
+        "event-time delay of those labels (7 days: chargebacks come late)",
+        env="PRODUCER_LABELS_DELAY_S",
+    )
+    labels_legitimate: bool = setting(
+        False, "also a `ground_truth` legitimate label per non-fraud event", env="PRODUCER_LABELS_LEGITIMATE"
+    )
+    labels_max_pending: int = setting(
+        DEFAULT_MAX_PENDING,
+        "labels held until due; beyond it new ones are dropped and counted",
+        env="PRODUCER_LABELS_MAX_PENDING",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -122,6 +145,22 @@ def stream_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--state-file", help="keep where each card is across runs in this file (env PRODUCER_STATE_FILE)"
     )
+    p.add_argument(
+        "--labels", action="store_const", const=True, help="send delayed labels (env PRODUCER_LABELS)"
+    )
+    p.add_argument(
+        "--labels-delay",
+        type=float,
+        dest="labels_delay_s",
+        help="event-time delay of the labels in seconds (default 604800 = 7 days); implies --labels",
+    )
+    p.add_argument(
+        "--labels-legitimate",
+        action="store_const",
+        const=True,
+        help="also label every non-fraud event legitimate (env PRODUCER_LABELS_LEGITIMATE)",
+    )
+    p.add_argument("--labels-topic", dest="kafka_labels_topic", help="labels topic (env KAFKA_LABELS_TOPIC)")
     _common(p)
     return p
 
@@ -137,7 +176,21 @@ def inject_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> ProducerSettings:
     known = {f for f in ProducerSettings.__dataclass_fields__}
-    return from_env(ProducerSettings, **{k: v for k, v in vars(args).items() if k in known})
+    given = {k: v for k, v in vars(args).items() if k in known}
+    if given.get("labels_delay_s") is not None:
+        given["labels"] = True  # --labels-delay alone asks for labels
+    return from_env(ProducerSettings, **given)
+
+
+def _label_sender(s: ProducerSettings, producer: KafkaProducer, errors: DeliveryErrors) -> LabelSender | None:
+    """The delayed-label sender when labels are on (checks the labels topic exists first)."""
+    if not s.labels:
+        return None
+    check_topic(producer, s.kafka_labels_topic)
+    pending = DelayedLabels(
+        round(s.labels_delay_s * 1000), legitimate=s.labels_legitimate, max_pending=s.labels_max_pending
+    )
+    return LabelSender(producer, s.kafka_labels_topic, pending, errors)
 
 
 def _connect(s: ProducerSettings) -> KafkaProducer:
@@ -199,6 +252,7 @@ def stream(args: argparse.Namespace) -> int:
     errors = DeliveryErrors()
     try:
         check_topic(producer, s.kafka_topic)
+        labels = _label_sender(s, producer, errors)
         settle_heap()
         stats = run(
             producer,
@@ -209,7 +263,15 @@ def stream(args: argparse.Namespace) -> int:
             stop=stop,
             errors=errors,
             verbose=args.verbose,
+            labels=labels,
         )
+        if labels is not None:  # not yet due: their chargebacks have not "arrived" in event time
+            logger.info(
+                "producer: labels sent=%d pending_unsent=%d dropped=%d",
+                labels.sent,
+                len(labels.pending),
+                labels.pending.dropped,
+            )
         if state_file is not None:  # before the flush, which may outlast the stop grace period
             try:
                 whereabouts.save(state_file, s.world_seed, gen.clock_ms, gen.normal)

@@ -15,6 +15,7 @@ from kafka import KafkaProducer
 
 from producer.events import GeneratedEvent
 from producer.kafka_io import DeliveryErrors, KeyPartitions
+from producer.labels import LabelSender
 from producer.pacing import Pacer
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def run(
     errors: DeliveryErrors,
     verbose: bool = False,
     status_every_s: float = 10.0,
+    labels: LabelSender | None = None,
 ) -> RunStats:
     """Send until `count` events (0 = forever) or `stop` is set; the caller flushes and closes.
 
@@ -93,6 +95,8 @@ def run(
         for ev in batch:
             key = ev.key
             send(topic, ev.value, key, ev.headers, partition[key]).add_errback(errors)
+        if labels is not None:  # after the batch: a label never precedes its transaction
+            labels.after_batch(batch)
         for ev in batch:
             if ev.scenario_id is not None:
                 stats.fraud[ev.scenario] += 1

@@ -51,7 +51,7 @@ def services() -> Iterator[Services]:
         from infra.kafka_topics import ensure_topics
 
         # The default alerts topics: bridges a test builds with default settings publish there.
-        ensure_topics(bootstrap, {stack.alerts_topic: 3, stack.alert_events_topic: 1})
+        ensure_topics(bootstrap, {stack.alerts_topic: 3, stack.alert_events_topic: 1, stack.labels_topic: 3})
         yield Services(bootstrap, redis_url, started_here=False)
         return
     stack.up()
@@ -102,6 +102,16 @@ def alerts_topic(kafka_bootstrap: str) -> str:
     from infra.kafka_topics import ensure_topics
 
     name = unique("t-alerts")
+    ensure_topics(kafka_bootstrap, {name: 3})
+    return name
+
+
+@pytest.fixture
+def labels_topic(kafka_bootstrap: str) -> str:
+    """A fresh 3-partition labels topic for this test (KAFKA_LABELS_TOPIC / kafka_labels_topic)."""
+    from infra.kafka_topics import ensure_topics
+
+    name = unique("t-labels")
     ensure_topics(kafka_bootstrap, {name: 3})
     return name
 

@@ -23,7 +23,7 @@ from infra.kafka_topics import ensure_topics
 from outbox.relay import Relay
 from outbox.topic_read import read_topic
 from tests.conftest import unique
-from tests.test_store_fixtures import make_alert, put_alert
+from tests.test_store_fixtures import BASE_MS, make_alert, put_alert
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +47,7 @@ def test_workflow_action_writes_one_event_with_before_and_after(redis_client, ke
     assert resolved["before"] == {"status": "assigned", "assignee": "ana", "version": 2}
     assert resolved["after"] == {
         "status": "resolved_fraud", "assignee": "ana", "version": 3, "disposition": "fraud",
+        "txn_id": "txn-1", "card_id": "card-1", "event_ms": BASE_MS + 1000,
     }  # fmt: skip
     assert resolved["at_ms"] == int(CLOCK_S * 1000) and resolved["at"] == "2026-09-21T14:21:40.250Z"
 

@@ -45,8 +45,10 @@ def xadd(keys: RedisKeys, event: AlertEvent) -> tuple[EncodableT, ...]:
 def workflow_event(old: AlertRow, new: AlertRow, action: str, note: str) -> AlertEvent:
     """An analyst's action on one alert: status, assignee and version before and after."""
     after: dict[str, Any] = {"status": new.status, "assignee": new.assignee, "version": new.version}
-    if action in DISPOSITIONS:
-        after["disposition"] = DISPOSITIONS[action]
+    if action in DISPOSITIONS:  # the transaction too: the relay turns a resolution into a label
+        after.update(
+            disposition=DISPOSITIONS[action], txn_id=new.txn_id, card_id=new.card_id, event_ms=new.event_ms
+        )
     return make_event(
         ACTION_KINDS[action],
         at_ms=new.updated_at,
