@@ -1,0 +1,183 @@
+"""Point-in-time features: one incremental state, used per batch in serving and once in bulk for training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from model import windows as win
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+DAY_S = 86_400
+# Bumped whenever a feature's definition changes: a model trained on another version is refused.
+FEATURE_VERSION = "pit-1"
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Window lengths and the label delay; part of a model's identity (stored in its card)."""
+
+    card_windows_days: tuple[int, ...] = (1, 7, 30)
+    terminal_windows_days: tuple[int, ...] = (1, 7, 30)
+    label_delay_days: int = 7  # a merchant's window ends this long before the transaction
+
+    def names(self) -> tuple[str, ...]:
+        """The feature columns, in order."""
+        card = [f"card_{k}_{w}d" for w in self.card_windows_days for k in ("count", "avg_amount")]
+        ratio = [f"amount_over_card_avg_{w}d" for w in self.card_windows_days if w > 1]
+        term = [f"terminal_{k}_{w}d" for w in self.terminal_windows_days for k in ("count", "fraud_rate")]
+        return ("amount", "hour", "night", "weekend", *card, *ratio, *term)
+
+
+@dataclass(frozen=True)
+class Events:
+    """A batch of transactions in arrival order (card and terminal as integer ids)."""
+
+    ts: I64  # event time, epoch seconds
+    card: I64
+    terminal: I64
+    amount_cents: I64
+
+    def __post_init__(self) -> None:
+        n = len(self.ts)
+        if any(len(a) != n for a in (self.card, self.terminal, self.amount_cents)):
+            raise ValueError("Events: ts, card, terminal and amount_cents must have the same length")
+        win.check_keys_times(self.card, self.ts, "Events.card")
+        win.check_keys_times(self.terminal, self.ts, "Events.terminal")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Fraud labels: the labelled transaction (id, terminal, event time) and when the label became known."""
+
+    tx_id: I64
+    terminal: I64
+    txn_ts: I64
+    known_at: I64  # the label's own event time (a chargeback's date, an analyst's decision)
+
+    def __post_init__(self) -> None:
+        n = len(self.tx_id)
+        if any(len(a) != n for a in (self.terminal, self.txn_ts, self.known_at)):
+            raise ValueError("Labels: tx_id, terminal, txn_ts and known_at must have the same length")
+        win.check_keys_times(self.terminal, self.txn_ts, "Labels.terminal")
+        win.check_keys_times(self.terminal, self.known_at, "Labels.known_at")
+
+
+def _empty() -> I64:
+    return np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class FeatureState:
+    """What the features need of the past: recent card and terminal events and the fraud labels known.
+
+    `transform(batch)` returns the batch's features and then remembers the batch; a transaction at
+    time t sees only events that arrived before it (or itself) with event time <= t, and a fraud
+    label only when the label is known by t and its transaction is at least the label delay old.
+    Calling it once with everything (training) or batch by batch (serving) gives byte-equal
+    features for streams in event-time order (a late event is not added to features already given).
+    """
+
+    config: FeatureConfig = field(default_factory=FeatureConfig)
+    _card: I64 = field(default_factory=_empty)
+    _card_ts: I64 = field(default_factory=_empty)
+    _cents: I64 = field(default_factory=_empty)
+    _term: I64 = field(default_factory=_empty)
+    _term_ts: I64 = field(default_factory=_empty)
+    _labels: Labels = field(default_factory=lambda: Labels(_empty(), _empty(), _empty(), _empty()))
+    _intervals: dict[int, tuple[I64, I64]] = field(default_factory=dict)
+    _watermark: int = -1
+
+    def add_labels(self, labels: Labels) -> None:
+        """Remember fraud labels; a transaction labelled twice counts once, from its earliest label."""
+        cat = Labels(*(np.concatenate([getattr(self._labels, f), getattr(labels, f)]) for f in _LABEL_FIELDS))
+        order = np.lexsort((cat.known_at, cat.tx_id))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = cat.tx_id[order][1:] != cat.tx_id[order][:-1]
+        keep = order[first]
+        self._labels = Labels(*(getattr(cat, f)[keep] for f in _LABEL_FIELDS))
+        self._intervals = {}
+
+    def transform(self, batch: Events) -> F64:
+        """The batch's feature matrix (rows in batch order, columns `config.names()`); then remember it."""
+        cfg = self.config
+        n = len(batch.ts)
+        ts = batch.ts
+        amount = batch.amount_cents / 100.0
+        hour = (ts // 3600) % 24
+        weekday = (ts // DAY_S + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
+        cols: list[F64] = [
+            amount,
+            hour.astype(np.float64),
+            (hour < 6).astype(np.float64),
+            (weekday >= 5).astype(np.float64),
+        ]
+
+        card = np.concatenate([self._card, batch.card])
+        card_ts = np.concatenate([self._card_ts, ts])
+        cents = np.concatenate([self._cents, batch.amount_cents])
+        avgs: dict[int, F64] = {}
+        sums = win.trailing(card, card_ts, cents, n, tuple(w * DAY_S for w in cfg.card_windows_days))
+        for w, (count, total) in zip(cfg.card_windows_days, sums, strict=True):
+            avgs[w] = total / count / 100.0
+            cols += [count.astype(np.float64), avgs[w]]
+        for w in cfg.card_windows_days:
+            if w > 1:
+                cols.append(np.divide(amount, avgs[w], out=np.ones(n), where=avgs[w] > 0))
+
+        term = np.concatenate([self._term, batch.terminal])
+        term_ts = np.concatenate([self._term_ts, ts])
+        term_sorted = np.sort(win.pack(term, term_ts))
+        delay = cfg.label_delay_days * DAY_S
+        for w in cfg.terminal_windows_days:
+            count = win.count_between(term_sorted, batch.terminal, ts - delay - w * DAY_S, ts - delay)
+            starts, ends = self._label_intervals(w)
+            frauds = win.count_upto(starts, batch.terminal, ts) - win.count_upto(ends, batch.terminal, ts)
+            rate = np.divide(frauds, count, out=np.zeros(n), where=count > 0)
+            cols += [count.astype(np.float64), np.minimum(rate, 1.0)]
+
+        self._remember(card, card_ts, cents, term, term_ts)
+        return np.column_stack(cols) if n else np.zeros((0, len(cfg.names())))
+
+    def _label_intervals(self, window_days: int) -> tuple[I64, I64]:
+        """Sorted packed (terminal, from) and (terminal, until) of the times t at which each label
+        counts: its transaction in (t - delay - w, t - delay] and the label known by t."""
+        if window_days not in self._intervals:
+            lab, delay = self._labels, self.config.label_delay_days * DAY_S
+            start = np.maximum(lab.txn_ts + delay, lab.known_at)
+            end = lab.txn_ts + delay + window_days * DAY_S
+            live = start < end  # a label known after its window closed never counts
+            self._intervals[window_days] = (
+                np.sort(win.pack(lab.terminal[live], start[live])),
+                np.sort(win.pack(lab.terminal[live], end[live])),
+            )
+        return self._intervals[window_days]
+
+    def _remember(self, card: I64, card_ts: I64, cents: I64, term: I64, term_ts: I64) -> None:
+        """Keep only what a later transaction (at or after the newest event time) can still see."""
+        cfg = self.config
+        if len(card_ts):
+            self._watermark = max(self._watermark, int(card_ts.max()))
+        keep_card = card_ts > self._watermark - max(cfg.card_windows_days) * DAY_S
+        self._card, self._card_ts, self._cents = card[keep_card], card_ts[keep_card], cents[keep_card]
+        reach = (cfg.label_delay_days + max(cfg.terminal_windows_days)) * DAY_S
+        keep_term = term_ts > self._watermark - reach
+        self._term, self._term_ts = term[keep_term], term_ts[keep_term]
+        lab = self._labels
+        live = lab.txn_ts + reach > self._watermark
+        if not live.all():
+            self._labels = Labels(*(getattr(lab, f)[live] for f in _LABEL_FIELDS))
+            self._intervals = {}
+
+
+_LABEL_FIELDS = ("tx_id", "terminal", "txn_ts", "known_at")
+
+
+def compute_features(events: Events, labels: Labels, config: FeatureConfig | None = None) -> F64:
+    """Bulk: every transaction's features in one call of the same state (training, backtests)."""
+    state = FeatureState(config or FeatureConfig())
+    state.add_labels(labels)
+    return state.transform(events)
