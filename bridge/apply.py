@@ -15,6 +15,8 @@ from bridge.metrics import BridgeMetrics
 from bridge.plan import Batch, Outcome, outcome_of, plan_outcome
 from bridge.processor import Polled, dead_letters, detect, encoded_states, missing_cards, validate_records
 from bridge.rules_watch import RulesWatcher
+from bridge.shadow import ShadowTee, tee_for
+from bridge.shadow_plan import shadow_commands
 from bridge.sink import Fenced, RedisSink, fence_conflicts
 from common.keys import RedisKeys
 
@@ -78,6 +80,7 @@ class BatchApplier:
         progress.inflight = first
         parts = sorted(first)
         native = self.engines.native_path(self.rules)
+        detector = tee_for(self.rules.detector, self.rules.shadow.current)  # one shadow set per batch
         if native is not None:
             missing = native.scan(records)
         else:
@@ -93,13 +96,11 @@ class BatchApplier:
         loaded = {c: prepared.states[self.keys.card_state(c)] for c in missing}
         if native is not None:
             prefix = self.keys.card_state("")
-            res = native.detect(
-                records, self.rules.detector, self.rules.version, loaded, state_key_prefix=prefix
-            )
+            res = native.detect(records, detector, self.rules.version, loaded, state_key_prefix=prefix)
             rejected, dead = res.rejected, dead_letters(res.rejected)
             outcome = Outcome(res.tally, res.alerted, dead, res.states, nxt, res.scored, res.packed)
         else:
-            det = detect(polled, self.rules.detector, self.rules.version, self.engines.cache.get, loaded)
+            det = detect(polled, detector, self.rules.version, self.engines.cache.get, loaded)
             rejected, dead = det.rejected, dead_letters(det.rejected)
             outcome = outcome_of(Batch(det.scored, dead, encoded_states(det.states), nxt))
         if self.alerts is not None:
@@ -107,6 +108,17 @@ class BatchApplier:
         self._send_dead(rejected, dead)
         now_ms = int(time.time() * 1000)
         plan = plan_outcome(self.keys, self.topic, outcome, now_ms, self.settings.card_state_ttl_s)
+        if isinstance(detector, ShadowTee):  # in this batch's MULTI: exactly once in effect
+            metas = res.metas if native is not None else {id(s.event): s.meta for s in det.scored}
+            plan.extend(
+                shadow_commands(
+                    self.keys,
+                    detector,
+                    metas=metas or {},
+                    live_version=self.rules.version,
+                    events=outcome.scored,
+                )
+            )
         if self.alerts is not None:
             # Every alert this transaction stores is on the alerts topic before Redis sees it: a
             # crash or fence from here on only ever means copies on the topic, never a gap.

@@ -25,6 +25,7 @@ class Engines:
         self._on_native = False
         self._refusal: str | None = None  # why the native engine refuses the current rules
         self._ml = False
+        self._shadow = False  # a shadow set is on and the native gate cannot take it
         # (snapshot, sequence number), replaced whole by the main thread; the batch thread sends
         # each sequence number once (a tuple store is atomic: no half-seen update)
         self._lists: tuple[Mapping[str, Mapping[str, int]], int] | None = None
@@ -48,7 +49,8 @@ class Engines:
             native.set_lists(pending[0])  # here, on the batch thread: never under a running batch
             self._lists_sent = pending[1]
         self._ml = rules.detector.rules.ml_anomaly.enabled
-        use = native is not None and not self._ml and self._refusal is None
+        self._shadow = rules.shadow.current is not None
+        use = native is not None and not self._ml and self._refusal is None and not self._shadow
         if use != self._on_native:  # the other path's cache may be stale: both start from Redis
             self.forget_all()
             self._on_native = use
@@ -66,6 +68,8 @@ class Engines:
             return f"native engine off: {self._refusal} \u2014 {PYTHON_DECIDES}"
         if self._ml:
             return f"native engine off: ml_anomaly is on \u2014 {PYTHON_DECIDES}"
+        if self._shadow:
+            return f"native engine off: a shadow rule set is on \u2014 {PYTHON_DECIDES}"
         return "native"
 
     def forget(self, partitions: Iterable[int]) -> None:

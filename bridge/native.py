@@ -21,7 +21,7 @@ import msgspec
 
 from bridge.config import BridgeSettings
 from bridge.detection import Detector, decode_state, encode_state
-from bridge.plan import Packed, Scored, Tally, txn_row
+from bridge.plan import Packed, RecordMeta, Scored, Tally, txn_row
 from bridge.processor import Polled, evaluate, validate_records
 from bridge.validation import Rejected
 from common.keys import RECENT_TXNS_MAX
@@ -61,6 +61,7 @@ class NativeResult(NamedTuple):
     states: dict[str, bytes]  # card_id -> encoded state after the batch (empty when packed)
     scored: int
     packed: Packed | None
+    metas: dict[int, RecordMeta] | None = None  # id(event) -> its record, for every event Python evaluated
 
 
 class _Slow:
@@ -79,6 +80,7 @@ class _Slow:
         self.alerted: list[Scored] = []
         self.rejected: list[Polled] = []
         self.finished: list[tuple[str, str]] = []  # the native engine hands every last event back
+        self.metas: dict[int, RecordMeta] = {}  # the shadow set's findings are joined to their records
 
     def __call__(self, index: int, state: bytes | None) -> SlowAnswer | None:
         item = self.polled.get(index)
@@ -95,6 +97,7 @@ class _Slow:
             self.rejected.append(done)
             return None
         scored, new_state = done
+        self.metas[id(ev)] = item.meta
         if scored.alert is not None:
             self.alerted.append(scored)
         meta = item.meta
@@ -185,10 +188,10 @@ class NativePath:
             rows = self.engine.batch_rows()
             tally = Tally(seconds, cities, geo, scenarios, instances, rows, slow.finished)
             states = dict(self.engine.batch_states())
-            return NativeResult(tally, slow.alerted, slow.rejected, states, scored, None)
+            return NativeResult(tally, slow.alerted, slow.rejected, states, scored, None, slow.metas)
         packed = Packed(*self.engine.packed())
         tally = Tally(seconds, cities, geo, scenarios, instances, [], slow.finished)
-        return NativeResult(tally, slow.alerted, slow.rejected, {}, scored, packed)
+        return NativeResult(tally, slow.alerted, slow.rejected, {}, scored, packed, slow.metas)
 
     def commit(self) -> None:
         """The batch is in Redis: its states become the cache's."""

@@ -11,6 +11,7 @@ import msgspec
 import redis
 
 from bridge.detection import Detector
+from bridge.shadow import ShadowSlot
 from common.keys import RedisKeys
 from common.rulelang.lists import NEVER, ListSnapshot
 from common.rules import RuleValidationError, default_rules
@@ -75,6 +76,7 @@ class RulesWatcher:
         self.detector = Detector(doc.rules)
         self.lists: ListSnapshot = {}
         self.on_lists: Callable[[ListSnapshot], None] | None = None
+        self.shadow = ShadowSlot()  # the shadow set (docs/shadow.md), read in the same round trip
 
     def seed(self) -> None:
         """Store the default document unless one exists (SET NX), then load whatever is there."""
@@ -91,12 +93,13 @@ class RulesWatcher:
         with self._client.pipeline(transaction=False) as pipe:
             pipe.get(self._keys.rules)
             pipe.get(self._keys.lists_version)
-            raw, lists_raw = pipe.execute()
+            pipe.get(self._keys.shadow_rules)
+            raw, lists_raw, shadow_raw = pipe.execute()
         rebuilt = self._rules(raw)
         if lists_raw != self._lists_seen or not self._lists_loaded:
             self._load_lists(lists_raw)
             rebuilt = True
-        return rebuilt
+        return self.shadow.update(shadow_raw, self.lists) or rebuilt
 
     def _rules(self, raw: bytes | None) -> bool:
         if raw is None or raw == self._raw:
@@ -127,6 +130,7 @@ class RulesWatcher:
         self._list_versions, self._lists_seen, self.lists = versions, counter, lists
         self._lists_loaded = True
         self.detector = self.detector.with_lists(lists)
+        self.shadow.relist(lists)
         if self.on_lists is not None:
             self.on_lists(lists)
         logger.info("bridge: lists loaded version=%d changed=[%s]", int(counter or 0), ", ".join(how))

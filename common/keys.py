@@ -29,6 +29,7 @@ LIST_STAGING_TTL_S = 600  # a large list write that dies half-way leaves no key 
 BACKTEST_RUNS_MAX = 20  # backtest runs kept (queued, running or finished); older ones are deleted
 WEBHOOK_LOG_MAX = 10_000  # webhook deliveries kept in the log (newest)
 WEBHOOK_DEAD_MAX = 10_000  # webhook dead letters kept (newest)
+SHADOW_ALERTS_MAX = 20_000  # events a shadow set or the live set alerted on, kept for the shadow panel
 
 
 @dataclass(frozen=True)
@@ -370,6 +371,33 @@ class RedisKeys:
     def backtest_result(self, run_id: str) -> str:
         """STRING the finished run's result JSON (backtest.compare.Result): per-rule rows, hours, samples."""
         return f"{self.prefix}backtest:result:{run_id}"
+
+    # --- shadow rule set (bridge/shadow*.py, dashapp/store/shadow*.py; docs/shadow.md) --------------
+    @property
+    def shadow_rules(self) -> str:
+        """STRING JSON {id, rules, base_version, by, at, comment}: the one shadow set bridges evaluate."""
+        return f"{self.prefix}shadow:rules"
+
+    @property
+    def shadow_alerts(self) -> str:
+        """ZSET alert id -> record time (ms): events the shadow or the live set alerted on while a
+        shadow ran; the newest SHADOW_ALERTS_MAX kept, written in the bridge's batch MULTI."""
+        return f"{self.prefix}shadow:alerts"
+
+    @property
+    def shadow_pairs(self) -> str:
+        """HASH alert id -> JSON {shadow id, record ms, scenario, scenario id, live alert, shadow alert}."""
+        return f"{self.prefix}shadow:pairs"
+
+    @property
+    def shadow_stats(self) -> str:
+        """HASH `events:<shadow id>` -> valid events evaluated beside that shadow set (per batch MULTI)."""
+        return f"{self.prefix}shadow:stats"
+
+    @property
+    def shadow_history(self) -> str:
+        """LIST (newest first) JSON {action: published, dropped or promoted, id, who, when}; AUDIT_MAX kept"""
+        return f"{self.prefix}shadow:history"
 
     # --- alert-events outbox (outbox/): written in the same MULTI as the change it records ---------
     @property

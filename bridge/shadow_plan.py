@@ -1,0 +1,67 @@
+"""Pure: a batch's shadow findings -> the Redis commands added to the batch's own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from bridge.detection import make_alert
+from bridge.plan import RecordMeta
+from bridge.resp import Command
+from bridge.shadow import Found, ShadowTee
+from common.keys import SHADOW_ALERTS_MAX, RedisKeys
+from common.shadow_doc import Pair, encode_pair
+
+# KEYS[1] shadow:alerts (zset), KEYS[2] shadow:pairs (hash); ARGV[1] the cap. Drops the oldest ids
+# beyond the cap from both, so the shadow keys stay bounded however long a shadow runs.
+TRIM = (
+    "local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1]) "
+    "if over <= 0 then return 0 end "
+    "local old = redis.call('ZRANGE', KEYS[1], 0, over - 1) "
+    "redis.call('ZREM', KEYS[1], unpack(old)) redis.call('HDEL', KEYS[2], unpack(old)) return over"
+)
+
+
+def pairs_of(
+    found: Iterable[Found], metas: Mapping[int, RecordMeta], shadow_id: int, live_version: int
+) -> list[Pair]:
+    """One Pair per event either set alerted on (alerts built exactly as the live bridge builds them)."""
+    out = []
+    for event, live, shadow in found:
+        meta = metas.get(id(event))
+        if meta is None:  # not stored by this batch (a dead letter): nothing to compare
+            continue
+        out.append(
+            Pair(
+                shadow=shadow_id,
+                record_ms=meta.ts_ms,
+                scenario=meta.scenario,
+                scenario_id=meta.scenario_id,
+                live=make_alert(event, live, live_version) if live.is_alert else None,
+                alert=make_alert(event, shadow, shadow_id) if shadow and shadow.is_alert else None,
+            )
+        )
+    return out
+
+
+def shadow_commands(
+    keys: RedisKeys,
+    tee: ShadowTee,
+    *,
+    metas: Mapping[int, RecordMeta],
+    live_version: int,
+    events: int,
+    cap: int = SHADOW_ALERTS_MAX,
+) -> list[Command]:
+    """Writes of one batch under the shadow keys only; idempotent per pair, counted once per MULTI."""
+    shadow_id = tee.shadow_id
+    pairs = pairs_of(tee.found, metas, shadow_id, live_version)
+    out: list[Command] = []
+    for pair in pairs:
+        aid = (pair.alert or pair.live).alert_id  # type: ignore[union-attr]
+        out.append(("HSET", keys.shadow_pairs, aid, encode_pair(pair)))
+        out.append(("ZADD", keys.shadow_alerts, pair.record_ms, aid))
+    if pairs:
+        out.append(("EVAL", TRIM, 2, keys.shadow_alerts, keys.shadow_pairs, cap))
+    if events:
+        out.append(("HINCRBY", keys.shadow_stats, f"events:{shadow_id}", events))
+    return out
