@@ -73,7 +73,8 @@ def fill(ctx: Context, keys: RedisKeys, total: int) -> float:
         plan = alert_commands(keys, alerts, now_ms=T0)
         for i, alert in enumerate(alerts, start):
             plan += _workflow(keys, alert, i, total, rng)
-        sink.commit(plan, {})
+        sink.send_commit(plan, {})
+        sink.confirm()
         if start % 100_000 == 0:
             logger.info("bench: search fill %d/%d", start, total)
     client.close()

@@ -116,13 +116,6 @@ class RedisSink:
         self._send(commands)
         return self._read(len(commands))
 
-    def stored_offsets(self, partitions: Sequence[int]) -> dict[int, int | None]:
-        """Read the next offsets stored for `partitions` (no WATCH)."""
-        if not partitions:
-            return {}
-        (values,) = self._roundtrip([("HMGET", self._offsets_key, *partitions)])
-        return {p: _int_or_none(v) for p, v in zip(partitions, values, strict=True)}
-
     def prepare(self, partitions: Sequence[int], card_keys: Sequence[str]) -> Prepared:
         """WATCH the offsets hash and read offsets + card states in one round trip."""
         commands: list[Command] = [
@@ -139,11 +132,6 @@ class RedisSink:
         stored = {p: _int_or_none(v) for p, v in zip(partitions, replies[2], strict=True)}
         states = dict(zip(card_keys, replies[3], strict=True)) if card_keys else {}
         return Prepared(stored, states)
-
-    def commit(self, plan: Sequence[Command], expected: Mapping[int, int | None]) -> None:
-        """Apply `plan` in MULTI/EXEC if `expected` still holds; raise Fenced if it does not."""
-        self.send_commit(plan, expected)
-        self.confirm()
 
     def send_commit(self, plan: Sequence[Command], expected: Mapping[int, int | None]) -> None:
         """Send `plan` in MULTI/EXEC without waiting for Redis; confirm() must come next."""

@@ -25,6 +25,7 @@ from dashapp.store import DashboardReader
 from dashapp.store.alert_rows import row_from_alert
 from dashapp.store.workflow import transition
 from producer import generate
+from tests.sink_support import commit
 from tests.test_store_fixtures import make_alert
 
 pytestmark = pytest.mark.integration
@@ -79,7 +80,7 @@ def test_alert_memory_stays_flat_while_alerts_flow_through(redis_client, keys, t
         plan = alert_commands(keys, alerts, now_ms=T0)
         for alert in alerts[KEPT_OPEN if start == 0 else 0 :]:
             plan += transition(keys, row_from_alert(alert), "resolve_fraud", "ana", note="ok", now_ms=T0)[1]
-        sink.commit(plan, {})
+        commit(sink, plan, {})
         now_ms = alerts[-1].event_ms
         while sweeper.sweep(now_ms).swept:
             pass
@@ -112,7 +113,7 @@ def test_sweep_spares_reopened_and_open_alerts_and_removes_every_index_entry(red
     plan += transition(keys, rows[second], "resolve_false_positive", "bo", note="", now_ms=T0)[1]
     resolved, writes = transition(keys, rows[third], "resolve_fraud", "bo", note="", now_ms=T0)
     plan += writes + transition(keys, resolved, "reopen", "bo", note="", now_ms=T0)[1]
-    sink.commit(plan, {})
+    commit(sink, plan, {})
     report = AlertRetention(redis_client, keys, days=1).sweep(T0 + 2 * DAY_MS)
     assert report.swept == 2 and report.kept_unresolved == 2
     left = {k.decode() for k in redis_client.scan_iter(match=f"{keys.prefix}*")}
@@ -129,7 +130,7 @@ def test_a_fresh_resolved_alert_is_kept(redis_client, keys) -> None:
     alert = make_alert(5, event_ms=T0)
     plan = alert_commands(keys, [alert], now_ms=T0)
     plan += transition(keys, row_from_alert(alert), "resolve_fraud", "ana", note="", now_ms=T0)[1]
-    RedisSink(redis_client, keys, "t").commit(plan, {})
+    commit(RedisSink(redis_client, keys, "t"), plan, {})
     assert AlertRetention(redis_client, keys, days=30).sweep(T0 + 29 * DAY_MS).swept == 0
     assert redis_client.exists(keys.alert(alert.alert_id))
 
@@ -171,7 +172,7 @@ def test_random_cities_leave_the_map_bounded_on_both_engine_paths(redis_client, 
             outcome = outcome_of(
                 Batch(det.scored, dead_letters(det.rejected), encoded_states(det.states), {})
             )
-        sink.commit(plan_outcome(keys, "t", outcome, T0, 600), {})
+        commit(sink, plan_outcome(keys, "t", outcome, T0, 600), {})
     for key in (keys.city_txns, keys.city_alerts, keys.city_geo):
         assert redis_client.hlen(key) <= CITIES_MAX + 1, key
     cities = DashboardReader(redis_client, keys).cities()

@@ -22,6 +22,7 @@ from dashapp.settings import DashSettings
 from dashapp.store import AlertWorkflow
 from dashapp.store.alert_rows import row_from_alert
 from dashapp.views.alerts_csv import COLUMNS, csv_cells, safe_text
+from tests.sink_support import commit
 from tests.test_store_fixtures import BASE_MS, make_alert
 
 pytestmark = pytest.mark.integration
@@ -52,7 +53,7 @@ def auth() -> dict[str, str]:
 
 
 def write(redis_client: redis.Redis, keys: Any, alerts: list[Alert]) -> None:
-    RedisSink(redis_client, keys, "t").commit(alert_commands(keys, alerts, now_ms=BASE_MS), {})
+    commit(RedisSink(redis_client, keys, "t"), alert_commands(keys, alerts, now_ms=BASE_MS), {})
 
 
 def hostile_alerts() -> list[Alert]:

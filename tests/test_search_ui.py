@@ -17,6 +17,7 @@ from dashapp.store.alert_rows import row_from_alert
 from dashapp.store.search import AlertSearch, SearchResult
 from dashapp.store.search_query import AlertQuery, my_queue
 from dashapp.views.search import age_text, export_href, form_args, is_overdue, search_row, summary_text
+from tests.sink_support import commit
 from tests.test_store_fixtures import BASE_MS, make_alert
 
 MIN = 60_000
@@ -56,7 +57,7 @@ def test_search_my_queue_and_bulk_through_the_callback_logic(redis_client, keys)
     alerts = [
         msgspec.structs.replace(make_alert(n), event_ms=now - (40 - n) * MIN + MIN // 2) for n in range(40)
     ]
-    RedisSink(redis_client, keys, "t").commit(alert_commands(keys, alerts, now_ms=now), {})
+    commit(RedisSink(redis_client, keys, "t"), alert_commands(keys, alerts, now_ms=now), {})
     wf = AlertWorkflow(redis_client, keys)
     cb = SearchCallbacks(AlertSearch(redis_client, keys), wf, sla_ms=30 * MIN)
     rows, summary, href, stored, message, _ = cb.run(AlertQuery(status="new", limit=500))

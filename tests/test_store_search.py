@@ -17,6 +17,7 @@ from dashapp.store.alert_rows import AlertRow, fetch_rows
 from dashapp.store.search import AlertSearch
 from dashapp.store.search_query import AlertQuery, InvalidQuery, matches, my_queue, parse_query
 from dashapp.store.search_sets import IndexIntersection
+from tests.sink_support import commit
 from tests.test_store_fixtures import BASE_MS, make_alert, txn_payload
 
 pytestmark = pytest.mark.integration
@@ -35,7 +36,7 @@ def corpus(n: int) -> list[Alert]:
 
 def write(redis_client, keys, alerts: list[Alert]) -> None:
     """Write alerts with the bridge's writer, in its MULTI, through its sink."""
-    RedisSink(redis_client, keys, "t").commit(alert_commands(keys, alerts, now_ms=BASE_MS), {})
+    commit(RedisSink(redis_client, keys, "t"), alert_commands(keys, alerts, now_ms=BASE_MS), {})
 
 
 @pytest.fixture

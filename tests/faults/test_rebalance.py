@@ -23,6 +23,7 @@ from tests.faults.flow import finish_and_compare, progress, start_producing
 from tests.faults.harness import BridgeFactory, BridgeProc, hget_int, stored_offsets, wait_until
 from tests.faults.kafka_io import produce
 from tests.faults.private import PrivateRedis
+from tests.sink_support import commit
 
 pytestmark = pytest.mark.integration
 SOAK = [pytest.mark.soak, pytest.mark.timeout(1500)]  # long variants: make soak only
@@ -138,10 +139,10 @@ def test_stale_owner_commit_is_fenced_and_writes_nothing(
     try:
         stale = old.prepare([0], [])  # the zombie read offset None and WATCHes the offsets
         fresh = new.prepare([0], [])
-        new.commit(plan(10, 10), fresh.stored)  # the new owner applies records 0..9
+        commit(new, plan(10, 10), fresh.stored)  # the new owner applies records 0..9
         time.sleep(0.05)
         with pytest.raises(Fenced) as info:
-            old.commit(plan(10, 10), stale.stored)  # the zombie's copy of the same records
+            commit(old, plan(10, 10), stale.stored)  # the zombie's copy of the same records
         assert info.value.stored == {0: 10}
         assert hget_int(redis_client, keys.totals, "txns") == 10, "the stale batch was applied"
         again = old.prepare([0], [])  # after re-reading, the zombie sees where the owner is
