@@ -12,7 +12,7 @@ from producer.events import GeneratedEvent
 
 logger = logging.getLogger(__name__)
 DEFAULT_DELAY_S = 7 * 86_400  # chargebacks arrive days to weeks after the purchase
-DEFAULT_MAX_PENDING = 500_000  # ~7 days of fraud labels at the default 20 ev/s of event time
+DEFAULT_MAX_PENDING = 500_000  # ~2 weeks of fraud at 20 ev/s of event time, ~230 bytes each
 
 
 class DelayedLabels:
