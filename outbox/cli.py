@@ -47,7 +47,35 @@ def _connect(settings: OutboxSettings, stop: threading.Event, backoff_max_s: flo
     return None
 
 
+def labels_topic_missing(settings: OutboxSettings) -> bool:
+    """True only when the broker answers that the labels topic does not exist.
+
+    Sending to a missing topic would fail every round and hold back alert-events too; an
+    unreachable broker is left to the relay's own retries.
+    """
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id="outbox-relay",
+            bootstrap_timeout_ms=5_000,
+        )
+    except KafkaError:
+        return False
+    try:
+        return not consumer.partitions_for_topic(settings.kafka_labels_topic)
+    except KafkaError:
+        return False
+    finally:
+        consumer.close()
+
+
 def relay_main(settings: OutboxSettings, stop: threading.Event) -> int:
+    if settings.labels and labels_topic_missing(settings):
+        logger.error(
+            "relay: labels topic %r does not exist: create it (`make services`) or set OUTBOX_LABELS=0",
+            settings.kafka_labels_topic,
+        )
+        return 2
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0)
     producer = _connect(settings, stop, settings.backoff_max_s)
     if producer is None:

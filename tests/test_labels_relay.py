@@ -170,3 +170,23 @@ def test_each_resolution_is_one_label_and_a_relay_killed_before_its_delete_loses
     )
     assert [lb.label for lb in third] == [FRAUD, LEGITIMATE]
     client.close()
+
+
+def test_the_relay_refuses_to_start_without_the_labels_topic(kafka_bootstrap: str, keys: RedisKeys) -> None:
+    """Sending labels to a missing topic would hold back every event: the relay says so and exits 2."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_LABELS_TOPIC": unique("t-missing-labels"),
+        "REDIS_KEY_PREFIX": keys.prefix,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "outbox", "relay"],
+        check=False,
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert b"does not exist" in done.stderr and b"OUTBOX_LABELS=0" in done.stderr
