@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Literal
 
 import msgspec
@@ -92,3 +93,23 @@ def decode_label(value: bytes | str) -> Label:
     if label.label_id != label_id_for(label.source, label.txn_id, label.ref):
         raise InvalidLabel(f"label: label_id {label.label_id!r:.40} does not match its fields")
     return label
+
+
+def current_labels(
+    labels: Iterable[Label], *, known_at_ms: int | None = None
+) -> dict[tuple[str, str], Label]:
+    """The verdict standing per (txn_id, source), as the contract defines it (docs/labels.md).
+
+    Duplicates (same label_id) count once; a label counts only from its `label_ms` (none later than
+    `known_at_ms` when given); the greatest `label_ms` wins, ties by `label_id`, so the result does
+    not depend on the order the labels were read in.
+    """
+    out: dict[tuple[str, str], Label] = {}
+    for label in labels:
+        if known_at_ms is not None and label.label_ms > known_at_ms:
+            continue
+        key = (label.txn_id, label.source)
+        held = out.get(key)
+        if held is None or (label.label_ms, label.label_id) > (held.label_ms, held.label_id):
+            out[key] = label
+    return out

@@ -16,6 +16,7 @@ from common.labels import (
     LEGITIMATE,
     InvalidLabel,
     Label,
+    current_labels,
     decode_label,
     label_id_for,
     label_record,
@@ -171,3 +172,20 @@ def test_legitimate_labels_only_when_asked_and_the_cap_drops_and_counts() -> Non
     assert len(capped) == 100 and capped.dropped == 400
     with pytest.raises(ValueError, match="delay"):
         DelayedLabels(-1)
+
+
+def test_the_standing_verdict_ignores_duplicates_read_order_and_labels_not_yet_known() -> None:
+    first = _label(source=ANALYST, ref="1-0", label_ms=1_000)
+    later = _label(source=ANALYST, ref="2-0", label=LEGITIMATE, label_ms=2_000)
+    chargeback = _label(label_ms=5_000)
+    other = _label(txn_id="t-2", label_ms=500)
+    read = [later, first, chargeback, later, other, first]  # duplicates, out of order
+    for order in (read, read[::-1]):
+        standing = current_labels(order)
+        assert standing == {
+            ("t-1", ANALYST): later,
+            ("t-1", CHARGEBACK): chargeback,
+            ("t-2", CHARGEBACK): other,
+        }
+    assert current_labels(read, known_at_ms=1_500) == {("t-1", ANALYST): first, ("t-2", CHARGEBACK): other}
+    assert current_labels(read, known_at_ms=499) == {}
