@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from bridge.detection import make_alert
@@ -9,7 +10,7 @@ from bridge.plan import RecordMeta
 from bridge.resp import Command
 from bridge.shadow import Found, ShadowTee
 from common.keys import SHADOW_ALERTS_MAX, RedisKeys
-from common.shadow_doc import Pair, encode_pair
+from common.shadow_doc import ANY_RULE, Pair, encode_pair
 
 # KEYS[1] shadow:alerts (zset), KEYS[2] shadow:pairs (hash); ARGV[1] the cap. Drops the oldest ids
 # beyond the cap from both, so the shadow keys stay bounded however long a shadow runs.
@@ -43,6 +44,21 @@ def pairs_of(
     return out
 
 
+def fire_fields(shadow_id: int, pair: Pair) -> list[str]:
+    """The exact per-rule counters one pair adds: `fires:<id>:<rule>:<live|shadow|both>` (rule `*`: any)."""
+    live = {r.rule for r in pair.live.reasons} if pair.live is not None else set()
+    shadow = {r.rule for r in pair.alert.reasons} if pair.alert is not None else set()
+    if pair.live is not None:
+        live.add(ANY_RULE)
+    if pair.alert is not None:
+        shadow.add(ANY_RULE)
+    out = []
+    for rule in sorted(live | shadow):
+        side = "both" if rule in live and rule in shadow else "live" if rule in live else "shadow"
+        out.append(f"fires:{shadow_id}:{rule}:{side}")
+    return out
+
+
 def shadow_commands(
     keys: RedisKeys,
     tee: ShadowTee,
@@ -56,10 +72,13 @@ def shadow_commands(
     shadow_id = tee.shadow_id
     pairs = pairs_of(tee.found, metas, shadow_id, live_version)
     out: list[Command] = []
+    fires: Counter[str] = Counter()
     for pair in pairs:
         aid = (pair.alert or pair.live).alert_id  # type: ignore[union-attr]
         out.append(("HSET", keys.shadow_pairs, aid, encode_pair(pair)))
         out.append(("ZADD", keys.shadow_alerts, pair.record_ms, aid))
+        fires.update(fire_fields(shadow_id, pair))
+    out.extend(("HINCRBY", keys.shadow_stats, name, n) for name, n in sorted(fires.items()))
     if pairs:
         out.append(("EVAL", TRIM, 2, keys.shadow_alerts, keys.shadow_pairs, cap))
     if events:

@@ -17,8 +17,18 @@ REOPENED = "alert.reopened"
 RULES_PUBLISHED = "rules.published"  # a whole document published, or the threshold editor's change
 RULES_RESTORED = "rules.restored"  # an earlier version published again (after["restored_from"])
 LIST_CHANGED = "list.changed"  # after["action"]: put | add | remove | delete
+SHADOW_CHANGED = "shadow.changed"  # the shadow rule set: after["action"]: published | dropped | promoted
 OUTBOX_FIELD = "e"  # the outbox stream entry's one field: the event JSON (RedisKeys.events_outbox)
-KINDS = (ACKNOWLEDGED, ASSIGNED, RESOLVED, REOPENED, RULES_PUBLISHED, RULES_RESTORED, LIST_CHANGED)
+KINDS = (
+    ACKNOWLEDGED,
+    ASSIGNED,
+    RESOLVED,
+    REOPENED,
+    RULES_PUBLISHED,
+    RULES_RESTORED,
+    LIST_CHANGED,
+    SHADOW_CHANGED,
+)
 
 # The console's workflow actions (dashapp/store/workflow.py) and the event each one is.
 ACTION_KINDS = {
@@ -114,6 +124,6 @@ def record_key(event: AlertEvent) -> bytes:
     """The Kafka key: the alert id, `rules`, or `list:<name>`, so one subject's events stay in order."""
     if event.kind.startswith("alert."):
         return event.subject.encode()
-    if event.kind.startswith("rules."):
+    if event.kind.startswith("rules.") or event.kind == SHADOW_CHANGED:  # a promote is both: in order
         return b"rules"
     return b"list:" + event.subject.encode()

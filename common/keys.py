@@ -391,7 +391,9 @@ class RedisKeys:
 
     @property
     def shadow_stats(self) -> str:
-        """HASH `events:<shadow id>` -> valid events evaluated beside that shadow set (per batch MULTI)."""
+        """HASH `events:<id>` valid events evaluated beside shadow <id>,
+        `fires:<id>:<rule>:<live|shadow|both>` exact per-rule alert counts, `last_id` (ids never
+        repeat); the bridge counts in its batch MULTI."""
         return f"{self.prefix}shadow:stats"
 
     @property

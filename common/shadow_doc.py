@@ -10,6 +10,7 @@ from common.alerts import Alert
 from common.rules import RulesConfig, RuleValidationError, validate_rules
 
 _encoder = msgspec.json.Encoder()
+ANY_RULE = "*"  # per-rule counters' row for "any rule" (as backtest.compare.ANY_RULE)
 
 
 class ShadowDoc(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,6 +15,7 @@ from dashapp.api_actions import install_alert_actions
 from dashapp.api_backtest import install_backtest_api
 from dashapp.api_lists import install_lists_api
 from dashapp.api_rules import install_rules_api
+from dashapp.api_shadow import install_shadow_api
 from dashapp.api_tokens import install_tokens_api
 from dashapp.api_webhooks import install_webhooks_api
 from dashapp.auth.tokens import TokenStore, install_tokens
@@ -24,6 +25,8 @@ from dashapp.store.lists import ListStore
 from dashapp.store.rule_quality import RuleQualityReader
 from dashapp.store.search import AlertSearch
 from dashapp.store.search_query import InvalidQuery, parse_query
+from dashapp.store.shadow_report import ShadowReader
+from dashapp.store.shadow_store import ShadowStore
 from dashapp.views.alerts_csv import csv_chunks
 
 logger = logging.getLogger(__name__)
@@ -87,6 +90,8 @@ def install_api(server: Flask, reader: DashboardReader, client: redis.Redis) -> 
     install_rules_api(server, rules, RuleQualityReader(client, reader.keys))  # + /api/rules/quality
     install_lists_api(server, ListStore(client, reader.keys, in_use=rules.lists_in_use))
     install_backtest_api(server, client, reader.keys)  # /api/backtests: queue, follow, cancel, export
+    shadow = ShadowStore(client, reader.keys, rules)
+    install_shadow_api(server, shadow, ShadowReader(client, reader.keys))  # /api/rules/shadow[/promote]
     install_alert_actions(server, AlertWorkflow(client, reader.keys))  # POST /api/alerts/<id>/...
     tokens = TokenStore(client, reader.keys)
     install_tokens(server, tokens)  # Bearer tokens for the access guard

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 
+from dashapp.api_shadow import SHADOW_PATHS
 from dashapp.api_webhooks import WEBHOOK_PATHS
 from dashapp.openapi_parts import (
     ADMIN,
@@ -184,6 +185,7 @@ PATHS: dict[str, dict[str, Op]] = {
     **BACKTEST_PATHS,
     **RULES_LISTS_MORE,  # rule quality, single list entries
     **WEBHOOK_PATHS,  # dashapp/api_webhooks.py
+    **SHADOW_PATHS,  # dashapp/api_shadow.py
 }
 
 DOCUMENT: dict[str, Any] = {

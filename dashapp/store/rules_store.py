@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -127,6 +127,35 @@ class RulesStore:
 
         return self._commit(build, author, comment, expected_version)
 
+    def publish_with(
+        self,
+        document: Callable[[], object],
+        author: str,
+        comment: str,
+        expected_version: int | None,
+        *,
+        watch: Sequence[str],
+        also: Callable[[redis.client.Pipeline], None],
+    ) -> RulesDoc:
+        """publish() a document read by `document()` while `watch` is WATCHed, queueing `also` into
+        the same MULTI (the shadow set's promote: the version and the shadow's removal are one change)."""
+        return self._commit(
+            lambda doc, lists: self.publish_build(document(), lists),
+            author,
+            comment,
+            expected_version,
+            watch=watch,
+            also=also,
+        )
+
+    @staticmethod
+    def publish_build(document: object, lists: list[str]) -> RulesConfig:
+        """Validate a document (or RulesConfig) exactly as publish() does."""
+        body = to_document(document) if isinstance(document, RulesConfig) else document
+        if isinstance(body, dict):
+            body = {k: v for k, v in body.items() if k != "version"}  # what GET /api/rules adds
+        return parse_document(body, known_lists=lists)
+
     def restore(
         self, version: object, author: str, comment: str = "", expected_version: int | None = None
     ) -> RulesDoc:
@@ -148,6 +177,9 @@ class RulesStore:
         comment: str,
         expected_version: int | None,
         restored_from: int | None = None,
+        *,
+        watch: Sequence[str] = (),
+        also: Callable[[redis.client.Pipeline], None] | None = None,
     ) -> RulesDoc:
         if not isinstance(user, str) or not user.strip():
             raise InvalidAction("user must be a non-empty name")
@@ -158,7 +190,7 @@ class RulesStore:
             with self._r.pipeline(transaction=True) as pipe:
                 try:
                     # the lists index too: a list deleted meanwhile must fail this publish's validation
-                    pipe.watch(self._keys.rules, self._keys.lists_index)
+                    pipe.watch(self._keys.rules, self._keys.lists_index, *watch)
                     doc = self._parse(pipe.get(self._keys.rules)) or self._seed()
                     if expected_version is not None and doc.version != expected_version:
                         raise VersionConflict(
@@ -176,6 +208,8 @@ class RulesStore:
                     new = self._write(
                         pipe, doc, rules, user, comment, restored_from=restored_from, has_base=has_base
                     )
+                    if also is not None:
+                        also(pipe)
                     pipe.execute()
                 except redis.WatchError:
                     continue

@@ -1,0 +1,151 @@
+"""Shadow set on real Redis and the real app: publish, drop and promote audited (history + event),
+version-checked (a stale shadow id refused, nothing changed), admins only; the report's pure parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from common.alerts import Alert, Reason
+from common.keys import RedisKeys
+from common.rulelang import to_document
+from common.rules import RuleValidationError, default_rules
+from common.shadow_doc import Pair
+from dashapp.store.errors import VersionConflict
+from dashapp.store.rules_store import RulesStore
+from dashapp.store.shadow_report import compare, fires_rows
+from dashapp.store.shadow_store import NoShadow, ShadowStore
+from tests.test_backtest import planted_draft
+from tests.test_outbox_store import outbox
+from tests.test_rules_registry_api import auth, http, users_file
+
+__all__ = ["http", "users_file"]  # fixtures
+
+
+def stores(client: redis.Redis, keys: RedisKeys) -> tuple[RulesStore, ShadowStore]:
+    rules = RulesStore(client, keys)
+    return rules, ShadowStore(client, keys, rules)
+
+
+@pytest.mark.integration
+def test_publish_then_promote_is_one_audited_rules_publish_and_clears_the_shadow(
+    redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    rules, shadow = stores(redis_client, keys)
+    live = rules.current()
+    doc = shadow.publish(planted_draft(), "root", "try the planted rule", expected=0)
+    assert (doc.id, doc.base_version, doc.by) == (1, live.version, "root")
+    redis_client.hset(keys.shadow_pairs, "a1", b"{}")  # findings a bridge wrote meanwhile
+    redis_client.hset(keys.shadow_stats, "events:1", 5)
+    with pytest.raises(VersionConflict):
+        shadow.promote("root", "", expected=2)  # stale: not the shadow reviewed
+    assert rules.current().version == live.version and shadow.current() == doc
+
+    _, promoted = shadow.promote("root", "ship it", expected=1)
+    assert promoted.version == live.version + 1
+    assert rules.current().rules == doc.rules
+    assert shadow.current() is None
+    assert not redis_client.exists(keys.shadow_pairs) and not redis_client.hexists(
+        keys.shadow_stats, "events:1"
+    )
+    assert [e["action"] for e in shadow.history()] == ["promoted", "published"]
+    assert rules.version(promoted.version).comment == "ship it"
+    assert rules.audit(1)[0]["version"] == promoted.version
+    events = outbox(redis_client, keys)
+    assert [(e["kind"], e["after"].get("action")) for e in events] == [
+        ("shadow.changed", "published"),
+        ("rules.published", None),
+        ("shadow.changed", "promoted"),
+    ]
+    assert events[1]["after"]["document"] == to_document(doc.rules)
+    with pytest.raises(NoShadow):
+        shadow.promote("root", "", expected=1)
+
+
+@pytest.mark.integration
+def test_drop_is_audited_and_version_checked_and_ids_never_repeat(
+    redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    rules, shadow = stores(redis_client, keys)
+    first = shadow.publish(to_document(default_rules()), "root")
+    with pytest.raises(VersionConflict):
+        shadow.publish(planted_draft(), "root", expected=0)  # someone published one meanwhile
+    with pytest.raises(VersionConflict):
+        shadow.drop("root", expected=first.id + 1)
+    assert shadow.current() == first
+    assert shadow.drop("root", "not now", expected=first.id) == first
+    assert shadow.current() is None
+    with pytest.raises(NoShadow):
+        shadow.drop("root")
+    assert shadow.history(1)[0] | {"when": ""} == {
+        "action": "dropped", "id": first.id, "who": "root", "when": "", "comment": "not now"
+    }  # fmt: skip
+    assert [e["kind"] for e in outbox(redis_client, keys)][-1] == "shadow.changed"
+    assert shadow.publish(planted_draft(), "root").id == first.id + 1
+    assert rules.current().version == 1  # neither publish nor drop touched the live rules
+
+
+@pytest.mark.integration
+def test_an_invalid_document_is_refused_and_nothing_is_stored(
+    redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    _, shadow = stores(redis_client, keys)
+    doc = planted_draft()
+    doc["rules"][-1]["when"]["value"] = 5
+    with pytest.raises(RuleValidationError) as info:
+        shadow.publish(doc, "root")
+    assert info.value.path.startswith("rules[7].when")
+    assert shadow.current() is None and shadow.history() == [] and outbox(redis_client, keys) == []
+
+
+@pytest.mark.integration
+def test_http_roles_etag_and_stale_ids(http: Any) -> None:
+    assert http.get("/api/rules/shadow", headers=auth("ann")).get_json()["shadow"] is None
+    assert http.put("/api/rules/shadow", json=planted_draft(), headers=auth("ann")).status_code == 403
+    put = http.put("/api/rules/shadow", json=planted_draft(), headers=auth())
+    assert put.status_code == 200 and put.headers["ETag"] == '"1"'
+    got = http.get("/api/rules/shadow", headers=auth("ann")).get_json()
+    assert got["shadow"]["id"] == 1 and got["events"] == 0 and got["rules"] == []
+    assert http.post("/api/rules/shadow/promote", headers=auth()).status_code == 428
+    assert http.post("/api/rules/shadow/promote", headers={**auth(), "If-Match": '"9"'}).status_code == 409
+    assert http.delete("/api/rules/shadow", headers=auth("ann")).status_code == 403
+    promoted = http.post("/api/rules/shadow/promote", headers={**auth(), "If-Match": '"1"'}).get_json()
+    assert promoted["promoted"] == 1 and promoted["version"] == 2
+    assert http.delete("/api/rules/shadow", headers=auth()).status_code == 404
+
+
+def _alert(aid: str, *rules: str) -> Alert:
+    return Alert(
+        alert_id=aid, txn_id="t", ts="2026-01-01T00:00:00Z", event_ms=0, card_id="c", account_id="a",
+        amount=1.0, currency="USD", merchant_id="m", merchant_category="x", city="X", country="GB",
+        lat=None, lon=None, channel="pos", score=0.9, severity="high",
+        reasons=tuple(Reason(rule=r, text=r, observed=1.0, limit=0.0) for r in rules), rules_version=1,
+    )  # fmt: skip
+
+
+def test_fires_come_from_the_exact_counters_of_the_current_shadow_only() -> None:
+    stats = {"fires:3:*:both": 4, "fires:3:*:shadow": 2, "fires:3:new:shadow": 2, "fires:3:old:live": 1,
+             "fires:2:new:shadow": 99, "events:3": 100, "last_id": 3}  # fmt: skip
+    rows = fires_rows(stats, 3)
+    assert rows["*"] == {"live": 4, "shadow": 6, "overlap": 4, "added": 2, "removed": 0}
+    assert rows["new"] == {"live": 0, "shadow": 2, "overlap": 0, "added": 2, "removed": 0}
+    assert rows["old"] == {"live": 1, "shadow": 0, "overlap": 0, "added": 0, "removed": 1}
+
+
+def test_quality_per_side_from_truth_and_dispositions() -> None:
+    pairs = [
+        Pair(shadow=1, record_ms=1, scenario="normal", live=_alert("a", "old"), alert=None),
+        Pair(shadow=1, record_ms=2, scenario="card_testing", scenario_id="i1", alert=_alert("b", "new")),
+        Pair(
+            shadow=1, record_ms=3, scenario="card_testing", live=_alert("c", "old"), alert=_alert("c", "new")
+        ),
+    ]
+    out = compare(pairs, {"c": "resolved_fraud", "a": "resolved_false_positive"})
+    assert out["quality"]["new"]["shadow"]["precision"] == 1.0
+    assert out["quality"]["old"]["live"]["precision"] == 0.5
+    assert out["quality"]["old"]["live"]["analyst_precision"] == 0.5
+    assert out["quality"]["new"]["shadow"]["analyst_precision"] == 1.0  # c was worked: same transaction
+    assert [s["alert_id"] for s in out["shadow_only"]] == ["b"]
+    assert [s["alert_id"] for s in out["live_only"]] == ["a"]
