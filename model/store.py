@@ -1,0 +1,92 @@
+"""Saved models: a versioned directory with the LightGBM model and its model card, refused when unusable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+
+from model.features import FEATURE_VERSION, FeatureConfig
+
+MODEL_FILE = "model.txt"  # LightGBM's own text format: no pickle, readable, portable
+CARD_FILE = "card.json"
+
+
+class ModelFileError(Exception):
+    """A saved model that cannot be used: missing, corrupt, or built for other features."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to score feature rows, and what it was trained on."""
+
+    booster: lgb.Booster
+    card: dict[str, Any]
+    path: Path
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a model card records."""
+    return {
+        "python": platform.python_version(),
+        **{name: version(name) for name in ("lightgbm", "scikit-learn", "numpy")},
+    }
+
+
+def save(root: Path, booster: lgb.Booster, config: FeatureConfig, card: dict[str, Any]) -> Path:
+    """Write `<root>/<version>/` with the model and its card; return the directory."""
+    text = booster.model_to_string()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    name = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest[:8]}"
+    out = root / name
+    out.mkdir(parents=True, exist_ok=False)
+    (out / MODEL_FILE).write_text(text)
+    full = {
+        **card,
+        "version": name,
+        "feature_version": FEATURE_VERSION,
+        "feature_config": asdict(config),
+        "features": list(config.names()),
+        "model_sha256": digest,
+        "libraries": library_versions(),
+    }
+    (out / CARD_FILE).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def load(path: Path, config: FeatureConfig) -> LoadedModel:
+    """Load a saved model for features built with `config`; ModelFileError says why it cannot be used."""
+    try:
+        card = json.loads((path / CARD_FILE).read_text())
+        text = (path / MODEL_FILE).read_text()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"model {path}: unreadable ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(card, dict):
+        raise ModelFileError(f"model {path}: {CARD_FILE} is not a JSON object")
+    if card.get("feature_version") != FEATURE_VERSION:
+        raise ModelFileError(
+            f"model {path}: built for feature version {card.get('feature_version')!r}, "
+            f"this code computes {FEATURE_VERSION!r}; retrain it"
+        )
+    if card.get("feature_config") != json.loads(json.dumps(asdict(config))):
+        raise ModelFileError(
+            f"model {path}: built for features {card.get('feature_config')}, not {asdict(config)}"
+        )
+    if hashlib.sha256(text.encode()).hexdigest() != card.get("model_sha256"):
+        raise ModelFileError(f"model {path}: {MODEL_FILE} does not match the checksum in its card (corrupt)")
+    try:
+        booster = lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:
+        raise ModelFileError(f"model {path}: LightGBM cannot read it ({exc})") from exc
+    if booster.num_feature() != len(config.names()):
+        raise ModelFileError(
+            f"model {path}: expects {booster.num_feature()} features, not {len(config.names())}"
+        )
+    return LoadedModel(booster=booster, card=card, path=path)
