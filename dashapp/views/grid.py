@@ -10,9 +10,17 @@ from common.alerts import Alert
 from dashapp.store.alert_rows import AlertRow
 from dashapp.views.wording import format_money, status_word
 
+# One severity look for every alert table (this grid and the search results): the colour classes
+# are in assets/style.css, with contrast checked by axe.
+SEVERITY_COLUMN: dict[str, Any] = {
+    "field": "severity",
+    "headerName": "Severity",
+    "minWidth": 80,
+    "cellClassRules": {"sev-high": "params.value === 'high'", "sev-medium": "params.value === 'medium'"},
+}
 COLUMN_DEFS: list[dict[str, Any]] = [
-    {"field": "time", "headerName": "Time (UTC)", "sort": "desc", "minWidth": 170},
-    {"field": "card", "headerName": "Card", "minWidth": 120},
+    {"field": "time", "headerName": "Time (UTC)", "sort": "desc", "minWidth": 160},
+    {"field": "card", "headerName": "Card", "minWidth": 96},  # "C0012345"
     {
         "field": "amount",
         "headerName": "Amount",
@@ -20,29 +28,28 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "filter": "agNumberColumnFilter",
         # the amount with its currency, as the server wrote it; sorting and filtering use the number
         "valueFormatter": {"function": "params.data ? params.data.amount_text : params.value"},
-        "minWidth": 150,  # "3,488,824 KRW": the currency must stay visible at 1280 px
+        "minWidth": 135,  # "13,488,824 KRW", "1,234,567.89 EUR": the currency must stay visible at 1280 px
     },
-    {"field": "city", "headerName": "City"},
-    {"field": "rules", "headerName": "Rules", "minWidth": 180, "tooltipField": "reasons"},
+    {"field": "city", "headerName": "City", "minWidth": 168},  # "UNKNOWN_IP_ADDR", "San Francisco"
+    # two rule names whole ("High amount, Unknown location"); more show in the tooltip
+    {"field": "rules", "headerName": "Rules", "minWidth": 224, "tooltipField": "reasons"},
     {
         "field": "score",
         "headerName": "Score",
         "type": "numericColumn",
         "filter": "agNumberColumnFilter",
         "valueFormatter": {"function": "d3.format('.2f')(params.value)"},
+        "minWidth": 64,
     },
-    {
-        "field": "severity",
-        "headerName": "Severity",
-        "cellClassRules": {"sev-high": "params.value === 'high'", "sev-medium": "params.value === 'medium'"},
-    },
+    SEVERITY_COLUMN,
     {
         "field": "status",
         "headerName": "Status",
         "valueFormatter": {"function": "params.data ? params.data.status_text : params.value"},
         "useValueFormatterForQuickFilter": True,
+        "minWidth": 172,  # "Resolved: false positive"
     },
-    {"field": "assignee", "headerName": "Assignee"},
+    {"field": "assignee", "headerName": "Assignee", "minWidth": 88},
 ]
 DEFAULT_COL_DEF = {
     "sortable": True,

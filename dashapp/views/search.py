@@ -13,6 +13,7 @@ from dashapp.store.alert_rows import AlertRow
 from dashapp.store.search import CardHistory, RetentionInfo, SearchResult
 from dashapp.store.search_query import AlertQuery
 from dashapp.store.workflow import BulkResult
+from dashapp.views.grid import SEVERITY_COLUMN
 from dashapp.views.wording import format_money, in_words, status_word
 
 EXPORT_PATH = "/api/alerts.csv"
@@ -25,7 +26,7 @@ SEARCH_COLUMNS: list[dict[str, Any]] = [
      "valueFormatter": {"function": "params.data ? params.data.amount_text : params.value"}, "minWidth": 150},
     {"field": "merchant", "headerName": "Merchant"},
     {"field": "rules", "headerName": "Rules", "minWidth": 160, "tooltipField": "reasons"},
-    {"field": "severity", "headerName": "Severity"},
+    SEVERITY_COLUMN,
     {"field": "status_text", "headerName": "Status"},
     {"field": "assignee", "headerName": "Assignee"},
 ]  # fmt: skip

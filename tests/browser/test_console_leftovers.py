@@ -1,0 +1,116 @@
+"""Real-browser tests of issue #19's leftovers: severity colour in search, whole cells, time inputs."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from dashapp.store import AlertWorkflow
+from tests.browser.conftest import DATA_WAIT_MS, WAIT_MS, Analyst, Pipeline
+from tests.browser.harness import event, high_amount_event
+from tests.browser.test_a11y import _axe, _report
+from tests.browser.test_dashboard import _grid_row, _show_only, _txn
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+Open = Callable[..., Analyst]
+# The longest cities the producer's world and the demo's marker put in the City column.
+UNKNOWN = {"city": "UNKNOWN_IP_ADDR", "country": "XX", "lat": None, "lon": None}
+SF = {"city": "San Francisco", "country": "US", "lat": 37.77, "lon": -122.42}
+# Cells whose text does not fit (AG Grid ends them with an ellipsis): "col-id: text" each.
+_CUT_CELLS = """(row) => [...row.querySelectorAll('.ag-cell')].flatMap((cell) => {
+  const v = cell.querySelector('.ag-cell-value') || cell;
+  return v.scrollWidth > v.clientWidth
+    ? [`${cell.getAttribute('col-id')}: ${v.textContent} (${v.scrollWidth} > ${v.clientWidth})`] : [];
+})"""
+# Texts (headers) that do not fit their box.
+_CUT_TEXT = "(els) => els.filter((e) => e.scrollWidth > e.clientWidth).map((e) => e.textContent)"
+# Each column's width in px, for the failure message.
+_WIDTHS = """(grid) => Object.fromEntries([...grid.querySelectorAll('.ag-header-cell')].map(
+  (h) => [h.getAttribute('col-id'), Math.round(h.getBoundingClientRect().width)]))"""
+# How far the grid's body scrolls sideways (0: every column is on screen).
+_SIDEWAYS = """(grid) => { const v = grid.querySelector('.ag-body-horizontal-scroll-viewport');
+                          return v ? v.scrollWidth - v.clientWidth : 0; }"""
+
+
+def _send(pipeline: Pipeline, tag: str, **fields: Any) -> tuple[str, str]:
+    """One high-amount alert (with `fields`); its (card, alert id) once stored."""
+    txn = _txn(tag)
+    card = fields.pop("card_id", f"C-{txn}")
+    value, alert_id = high_amount_event(txn, card_id=card)
+    if fields:
+        value = event(txn, **{"amount": 18_750.0, "card_id": card, **fields})
+    pipeline.send(value)
+    pipeline.wait_alert(alert_id)
+    return card, alert_id
+
+
+def _search(page: Any, **fields: str) -> None:
+    page.get_by_role("link", name="Search", exact=True).click()
+    for name in ("card", "since", "until"):
+        page.fill(f"#search-{name}", fields.get(name, ""))
+    page.click("#search-go")
+
+
+def _search_row(page: Any, alert_id: str) -> Any:
+    return page.locator(f'#search-grid .ag-center-cols-container .ag-row[row-id="{alert_id}"]')
+
+
+def test_search_results_show_severity_as_the_alerts_grid_does(analysts: Open, pipeline: Pipeline) -> None:
+    card, alert_id = _send(pipeline, "sevcol")
+    who = analysts("alice")
+    page = who.page
+    _show_only(who, card)
+    live = _grid_row(who, alert_id).locator('[col-id="severity"]')
+    expect(live).to_have_text("high", timeout=DATA_WAIT_MS)
+    _search(page, card=card)
+    found = _search_row(page, alert_id).locator('[col-id="severity"]')
+    expect(found).to_have_text("high", timeout=WAIT_MS)
+    style = "(e) => { const s = getComputedStyle(e); return [s.color, s.fontWeight]; }"
+    # the search results showed "high" in plain ink: the same class and the same computed colour
+    expect(found).to_have_class(re.compile(r"\bsev-high\b"))
+    assert found.evaluate(style) == live.evaluate(style)
+    violations = _axe(page)
+    assert violations == [], f"axe found WCAG 2.1 A/AA violations:\n{_report(violations)}"
+
+
+@pytest.mark.parametrize("width", [1280, 1440, 1920])
+def test_alerts_grid_shows_every_cell_whole(analysts: Open, pipeline: Pipeline, width: int) -> None:
+    # UNKNOWN_IP_ADDR adds the unknown-location rule: the longest city and two rule names; the
+    # longest status and an amount in won; card ids as the producer makes them (C + 7 digits)
+    tag = f"{width}{time.time_ns() % 10**6:06d}"[-7:]
+    rows = [
+        _send(pipeline, f"w{width}u", card_id=f"C{tag}", **UNKNOWN),
+        _send(pipeline, f"w{width}s", card_id=f"C{tag}", currency="KRW", amount=13_488_824.0, **SF),
+    ]
+    wf = AlertWorkflow(pipeline.client, pipeline.dashboard.keys)
+    wf.act(rows[1][1], "assign_to_me", "alice", 1)
+    wf.act(rows[1][1], "resolve_false_positive", "alice", 2)
+    who = analysts("alice")
+    page = who.page
+    page.set_viewport_size({"width": width, "height": 800})
+    _show_only(who, f"C{tag}")
+    for _card, alert_id in rows:
+        expect(_grid_row(who, alert_id).locator('[col-id="city"]')).not_to_be_empty(timeout=DATA_WAIT_MS)
+    page.wait_for_timeout(500)  # a resize reaches AG Grid's column widths on its next frame
+    cut = {aid: _grid_row(who, aid).evaluate(_CUT_CELLS) for _card, aid in rows}
+    widths = page.locator("#alerts-grid").evaluate(_WIDTHS)
+    assert cut == {aid: [] for _card, aid in rows}, f"{width} px: cells cut: {cut} (column widths {widths})"
+    heads = page.locator("#alerts-grid .ag-header-cell-text").evaluate_all(_CUT_TEXT)
+    assert heads == [], f"{width} px: headers cut: {heads}"
+    # a full table: the vertical scroll bar takes its width too
+    made = [high_amount_event(_txn(f"w{width}f{i}"), **SF) for i in range(15)]
+    pipeline.send(*(value for value, _ in made))
+    pipeline.wait_alert(made[-1][1])
+    page.fill("#grid-quick-filter", "")
+    page.press("#grid-quick-filter", "Enter")
+    expect(page.locator("#alerts-grid .ag-center-cols-container .ag-row").nth(14)).to_be_attached(
+        timeout=DATA_WAIT_MS
+    )
+    page.wait_for_timeout(500)
+    sideways = page.locator("#alerts-grid").evaluate(_SIDEWAYS)
+    assert sideways == 0, f"{width} px: the alerts grid scrolls {sideways} px sideways"
