@@ -54,7 +54,8 @@ class _Rebalance(ConsumerRebalanceListener):
         self._on_revoked(list(revoked))
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        logger.info("notifier: assigned partitions=%s", sorted(p.partition for p in assigned))
+        # Two topics (alerts, alert-events): name each partition's topic or the list reads "0, 0, 1, 2".
+        logger.info("notifier: assigned partitions=%s", sorted(f"{p.topic}:{p.partition}" for p in assigned))
 
 
 class Notifier:
