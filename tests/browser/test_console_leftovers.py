@@ -62,6 +62,9 @@ def _search_row(page: Any, alert_id: str) -> Any:
 
 def test_search_results_show_severity_as_the_alerts_grid_does(analysts: Open, pipeline: Pipeline) -> None:
     card, alert_id = _send(pipeline, "sevcol")
+    # and one of the card's alerts past the SLA: its row has the amber "overdue" band (axe checks it)
+    old = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 3 * 3600))
+    _, overdue_id = _send(pipeline, "sevold", card_id=card, ts=old)
     who = analysts("alice")
     page = who.page
     _show_only(who, card)
@@ -74,6 +77,10 @@ def test_search_results_show_severity_as_the_alerts_grid_does(analysts: Open, pi
     # the search results showed "high" in plain ink: the same class and the same computed colour
     expect(found).to_have_class(re.compile(r"\bsev-high\b"))
     assert found.evaluate(style) == live.evaluate(style)
+    expect(_search_row(page, overdue_id)).to_have_class(re.compile(r"\bsearch-overdue\b"))
+    expect(_search_row(page, overdue_id).locator('[col-id="severity"]')).to_have_class(
+        re.compile(r"\bsev-high\b")
+    )
     violations = _axe(page)
     assert violations == [], f"axe found WCAG 2.1 A/AA violations:\n{_report(violations)}"
 
