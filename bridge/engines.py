@@ -25,7 +25,8 @@ class Engines:
         self._on_native = False
         self._refusal: str | None = None  # why the native engine refuses the current rules
         self._ml = False
-        self._shadow = False  # a shadow set is on and the native gate cannot take it
+        self._shadow: str | None = None  # why the native gate refuses the shadow set
+        self._gate_id: int | None = None  # the shadow set the native gate holds (None: none)
         # (snapshot, sequence number), replaced whole by the main thread; the batch thread sends
         # each sequence number once (a tuple store is atomic: no half-seen update)
         self._lists: tuple[Mapping[str, Mapping[str, int]], int] | None = None
@@ -49,8 +50,14 @@ class Engines:
             native.set_lists(pending[0])  # here, on the batch thread: never under a running batch
             self._lists_sent = pending[1]
         self._ml = rules.detector.rules.ml_anomaly.enabled
-        self._shadow = rules.shadow.current is not None
-        use = native is not None and not self._ml and self._refusal is None and not self._shadow
+        shadow = rules.shadow.current
+        if native is not None and (shadow.id if shadow else None) != self._gate_id:
+            # the gate judges events on the live set's state: the cached states stay valid
+            self._shadow = native.set_gate(shadow.detector.rules if shadow else None)
+            if self._shadow is not None:
+                logger.error("bridge: native engine off while the shadow set is on: %s", self._shadow)
+            self._gate_id = shadow.id if shadow else None
+        use = native is not None and not self._ml and self._refusal is None and self._shadow is None
         if use != self._on_native:  # the other path's cache may be stale: both start from Redis
             self.forget_all()
             self._on_native = use
@@ -68,8 +75,8 @@ class Engines:
             return f"native engine off: {self._refusal} \u2014 {PYTHON_DECIDES}"
         if self._ml:
             return f"native engine off: ml_anomaly is on \u2014 {PYTHON_DECIDES}"
-        if self._shadow:
-            return f"native engine off: a shadow rule set is on \u2014 {PYTHON_DECIDES}"
+        if self._shadow is not None:
+            return f"native engine off: the shadow rules: {self._shadow} \u2014 {PYTHON_DECIDES}"
         return "native"
 
     def forget(self, partitions: Iterable[int]) -> None:

@@ -136,6 +136,11 @@ class NativePath:
         """Replace the rules; return why the engine refuses them (None: it evaluates them all)."""
         return self.engine.set_rules(msgspec.json.encode(rules))
 
+    def set_gate(self, rules: RulesConfig | None) -> str | None:
+        """Set (None: clear) the shadow rule set: an event is then quiet only if neither set can fire.
+        Returns why the engine refuses the shadow set (then every record must go to Python)."""
+        return self.engine.set_gate(msgspec.json.encode(rules) if rules is not None else None)
+
     @property
     def refusal(self) -> str | None:
         """Why the current rules are refused: then every record of every batch goes to Python."""

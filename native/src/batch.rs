@@ -170,7 +170,13 @@ impl Run {
 
     /// Decide every record that needs no Python, in order (runs without the GIL). Without
     /// rules (the engine refused them) nothing is decided here.
-    pub fn quiet_pass(&mut self, rules: Option<&Rules>, lists: Option<&Lists>, cache: &Cache) {
+    pub fn quiet_pass(
+        &mut self,
+        rules: Option<&Rules>,
+        gate: Option<&Rules>,
+        lists: Option<&Lists>,
+        cache: &Cache,
+    ) {
         let Some(rules) = rules else { return };
         let mut blocked: HashSet<String> = HashSet::new();
         for i in 0..self.records.len() {
@@ -182,9 +188,9 @@ impl Run {
             }
             let next = match (&self.records[i].event, self.lookup(&card, cache)) {
                 (None, _) | (_, Prev::NeedsPython(_)) => None,
-                (Some(ev), Prev::Have(s)) => detect::quiet(rules, lists, ev, s),
-                (Some(ev), Prev::Parsed(s)) => detect::quiet(rules, lists, ev, &s),
-                (Some(ev), Prev::Fresh) => detect::quiet(rules, lists, ev, &self.fresh),
+                (Some(ev), Prev::Have(s)) => detect::quiet_gated(rules, gate, lists, ev, s),
+                (Some(ev), Prev::Parsed(s)) => detect::quiet_gated(rules, gate, lists, ev, &s),
+                (Some(ev), Prev::Fresh) => detect::quiet_gated(rules, gate, lists, ev, &self.fresh),
             };
             match next {
                 Some(next) => {
@@ -200,10 +206,12 @@ impl Run {
     }
 
     /// Decide the rest in order, through the Python engine where needed (GIL held).
+    #[allow(clippy::too_many_arguments)]
     pub fn python_pass(
         &mut self,
         py: Python<'_>,
         rules: Option<&Rules>,
+        gate: Option<&Rules>,
         lists: Option<&Lists>,
         cache: &Cache,
         slow: &Bound<'_, PyAny>,
@@ -233,7 +241,7 @@ impl Run {
             };
             if let (Some(ev), Some(rules), None) = (&self.records[i].event, rules, &foreign) {
                 let before = prev.as_ref().unwrap_or(&self.fresh);
-                if let Some(next) = detect::quiet(rules, lists, ev, before) {
+                if let Some(next) = detect::quiet_gated(rules, gate, lists, ev, before) {
                     self.done[i] = Done::Quiet;
                     let partition = self.records[i].partition;
                     let card = card.expect("a parsed record has a card");

@@ -47,6 +47,22 @@ fn above(x: f64, limit: f64) -> bool {
     x > limit - limit.abs() * MARGIN
 }
 
+/// `quiet` under the live rules `r`, and only if no rule of the shadow set `gate` can fire either:
+/// the shadow set is judged on the same state and its own next state is dropped (it keeps none).
+pub fn quiet_gated(
+    r: &Rules,
+    gate: Option<&Rules>,
+    lists: Option<&Lists>,
+    ev: &Event,
+    prev: &CardState,
+) -> Option<CardState> {
+    let next = quiet(r, lists, ev, prev)?;
+    match gate {
+        Some(g) if quiet(g, lists, ev, prev).is_none() => None,
+        _ => Some(next),
+    }
+}
+
 /// Return the card's next state if no rule can fire on `ev`, else None (the Python engine decides).
 pub fn quiet(r: &Rules, lists: Option<&Lists>, ev: &Event, prev: &CardState) -> Option<CardState> {
     let t = ev.t_ms;

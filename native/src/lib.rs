@@ -37,6 +37,8 @@ use state::CardState;
 struct Engine {
     rules: Result<Rules, String>, // Err: refused (why), and every record goes to Python
     lists: Option<Lists>,         // None until the bridge sends them
+    // the shadow rule set (None: none): an event is quiet only if it cannot fire either
+    gate: Option<Result<Rules, String>>,
     max_bytes: usize,
     cache: LruCache<String, (i64, CardState)>,
     batch: Vec<Record>,
@@ -201,6 +203,7 @@ impl Engine {
         Ok(Engine {
             rules: config::parse(rules_json),
             lists: None,
+            gate: None,
             max_bytes: max_record_bytes,
             cache: LruCache::new(NonZeroUsize::new(cache_max.max(1)).unwrap()),
             batch: Vec::new(),
@@ -214,6 +217,17 @@ impl Engine {
     fn set_rules(&mut self, rules_json: &[u8]) -> Option<String> {
         self.rules = config::parse(rules_json);
         self.refusal()
+    }
+
+    /// Set (or with None clear) the shadow rule set; returns its refusal, if any (then the bridge
+    /// sends every record to Python: an event is never called quiet on a guess about the shadow).
+    #[pyo3(signature = (rules_json))]
+    fn set_gate(&mut self, rules_json: Option<&[u8]>) -> Option<String> {
+        self.gate = rules_json.map(config::parse);
+        match &self.gate {
+            Some(Err(why)) => Some(why.clone()),
+            _ => None,
+        }
     }
 
     /// Why the engine refuses the current rules (every record then goes to Python), or None.
@@ -287,11 +301,23 @@ impl Engine {
         }
         let mut run = batch::Run::new(std::mem::take(&mut self.batch), slow_cards, stored);
         let n = run.len();
-        let rules = self.rules.as_ref().ok();
+        let (rules, gate) = match &self.gate {
+            None => (self.rules.as_ref().ok(), None),
+            Some(Ok(g)) => (self.rules.as_ref().ok(), Some(g)),
+            Some(Err(_)) => (None, None), // a refused shadow set: Python decides every record
+        };
         unlocked(py, n, || {
-            run.quiet_pass(rules, self.lists.as_ref(), &self.cache)
+            run.quiet_pass(rules, gate, self.lists.as_ref(), &self.cache)
         });
-        run.python_pass(py, rules, self.lists.as_ref(), &self.cache, slow, canonical)?;
+        run.python_pass(
+            py,
+            rules,
+            gate,
+            self.lists.as_ref(),
+            &self.cache,
+            slow,
+            canonical,
+        )?;
         let (tally, pending, rows, scored) = unlocked(py, n, || run.finish(row_limit));
         self.pending = pending;
         self.rows = rows;
