@@ -14,6 +14,7 @@ import redis
 
 from bench.bridge_run import processed, start_bridges, write_rules
 from bench.feed import make_producer
+from bench.sec_rules import MIXED, publish_custom
 from bench.stack import Context, machine_note, spawn, stop, wait_until
 from bench.stats import latency_summary, summarize
 from common.alerts import alert_id_for
@@ -96,11 +97,17 @@ def banner_probes(ctx: Context, topic: str, keys: RedisKeys, n: int, gap_s: floa
     return out
 
 
-def one_rate(ctx: Context, rate: int, seed: int, probes: int) -> tuple[list[float], list[float]]:
-    """Stream at `rate` through one fresh bridge; return (latency samples ms, banner ms)."""
+def one_rate(
+    ctx: Context, rate: int, seed: int, probes: int, custom: list[dict[str, Any]] | None = None
+) -> tuple[list[float], list[float]]:
+    """Stream at `rate` through one fresh bridge (default rules, plus `custom` ones when given);
+    return (latency samples ms, banner ms)."""
     sz = ctx.sizes
     topic, keys = ctx.new_topic(f"lat{rate}"), ctx.new_keys(f"lat{rate}")
-    write_rules(ctx, keys, ml=False)
+    if custom:
+        publish_custom(ctx, keys, custom)
+    else:
+        write_rules(ctx, keys, ml=False)
     bridges = start_bridges(ctx, topic, keys, 1, f"lat{rate}")
     watcher = StreamWatcher(ctx.redis_url, keys)
     producer = None
@@ -146,9 +153,11 @@ def one_rate(ctx: Context, rate: int, seed: int, probes: int) -> tuple[list[floa
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    """Interleave the rates within each repetition; banner probes ride on the middle rate."""
+    """Interleave the rates within each repetition; banner probes ride on the middle rate; the middle
+    rate runs again with the default rules plus ten custom rules of mixed kinds (bench/sec_rules.py)."""
     sz = ctx.sizes
     per_rate: dict[int, dict[str, list[float]]] = {r: {} for r in sz.latency_rates}
+    custom_rate: dict[str, list[float]] = {}
     banner_rate = sz.latency_rates[len(sz.latency_rates) // 2]
     banner_all: list[list[float]] = []
     cdf: dict[str, list[float]] = {}
@@ -161,6 +170,10 @@ def run(ctx: Context) -> dict[str, Any]:
             if banner:
                 banner_all.append(banner)
             cdf[str(rate)] = sorted(samples)
+            if rate == banner_rate:
+                custom_samples, _ = one_rate(ctx, rate, 100 + rep, 0, MIXED)
+                for k, v in latency_summary(custom_samples).items():
+                    custom_rate.setdefault(k, []).append(v)
             logger.info(
                 "bench: latency rep=%d rate=%d n=%d p50=%.1f p95=%.1f p99=%.1f max=%.1f ms",
                 rep + 1,
@@ -176,6 +189,8 @@ def run(ctx: Context) -> dict[str, Any]:
         "duration_s": sz.latency_duration_s,
         "rates": {str(r): {k: summarize(v) for k, v in d.items()} for r, d in per_rate.items()},
         "banner_rate": banner_rate,
+        "custom_rules": {"rate": banner_rate, "rules": [r["id"] for r in MIXED]}
+        | {k: summarize(v) for k, v in custom_rate.items()},
         "banner_probes_per_rep": sz.banner_probes,
         "banner_ms": banner_stats,
         "cdf_last_rep": {r: _thin(v) for r, v in cdf.items()},

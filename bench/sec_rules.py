@@ -136,7 +136,8 @@ def load_stream(ctx: Context, topic_name: str, count: int, **kw: Any) -> str:
     return topic
 
 
-def _publish(ctx: Context, keys: RedisKeys, custom: list[dict[str, Any]]) -> None:
+def publish_custom(ctx: Context, keys: RedisKeys, custom: list[dict[str, Any]]) -> None:
+    """The default rules plus `custom`, with the lists they use, published under `keys`."""
     write_rules(ctx, keys, ml=False)
     lists = ListStore(ctx.redis, keys)
     lists.put("deny_merchants", [EntryIn(f"MX-{i:05d}") for i in range(1_000)], "bench")
@@ -155,7 +156,7 @@ def _bridge(
 ) -> dict[str, Any]:
     """One bridge over the topic: steady events/s, CPU µs per event, alert share, engine status."""
     keys = ctx.new_keys(f"cr{tag}")
-    _publish(ctx, keys, custom)
+    publish_custom(ctx, keys, custom)
     env = {"BRIDGE_ENGINE": engine} if engine else {}
     procs = start_bridges(ctx, topic, keys, 1, f"cr-{tag}", **env)
     samples: list[tuple[float, int]] = []

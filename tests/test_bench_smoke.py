@@ -29,6 +29,7 @@ REQUIRED = [
     ("quality", "ratio_ml_on_vs_off"),
     ("producer", "ratio_library_vs_raw"),
     ("latency", "banner_ms", "p50"),
+    ("latency", "custom_rules", "p99"),
     ("memory", "bridge_rss_mb"),
     ("memory", "bridge_settled_rss_mb"),
     ("memory", "redis_prefix_mb"),
