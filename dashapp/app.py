@@ -31,6 +31,7 @@ from dashapp.callbacks.lists_cb import register_lists
 from dashapp.callbacks.rule_builder_cb import register_rule_builder
 from dashapp.callbacks.rules_cb import register_rules
 from dashapp.callbacks.search_cb import register_search
+from dashapp.callbacks.shadow_cb import register_shadow
 from dashapp.callbacks.versions_cb import register_versions
 from dashapp.callbacks.webhooks_cb import register_webhooks
 from dashapp.callbacks.workflow_cb import register_workflow
@@ -140,6 +141,7 @@ def create_app(
     register_versions(app, rules, RuleQualityReader(redis_client, keys))  # + the rule-quality table
     register_lists(app, lists)
     register_backtest(app, redis_client, keys)  # the rule builder's backtest panel
+    register_shadow(app, redis_client, keys)  # the rule builder's shadow panel
     register_webhooks(app, EndpointStore(redis_client, keys), DeliveryLog(redis_client, keys))
     register_clientside(app)
     install_csp(server, app.csp_hashes())  # after every callback: Dash hashes its inline scripts

@@ -12,7 +12,7 @@ from common.keys import RedisKeys
 from common.shadow_doc import ANY_RULE, Pair, ShadowDoc, decode_pair
 from dashapp.store._codec import text
 
-PANEL_PAIRS_MAX = 5_000  # the newest pairs read for precision and samples (one panel load)
+PANEL_PAIRS_MAX = 2_000  # the newest pairs read for precision and samples (one panel load)
 SAMPLE_MAX = 25
 SIDES = ("live", "shadow", "both")
 FIRES = ("live", "shadow", "overlap", "added", "removed")

@@ -7,6 +7,7 @@ from dash import dcc, html
 from dashapp.views import rule_builder_supp as supp
 from dashapp.views.backtest_view import backtest_panel
 from dashapp.views.rule_builder_form import META_MSG, meta_fields
+from dashapp.views.shadow_view import shadow_panel
 
 
 def _form(admin: bool) -> html.Div:
@@ -174,6 +175,7 @@ def builder_panel(admin: bool) -> html.Div:
             _publish_bar(admin),
             html.Div(id="rb-message", className="message", role="status"),
             backtest_panel(admin),  # "Backtest this draft" and its result (dashapp/callbacks/backtest_cb.py)
+            shadow_panel(admin),  # "Publish as shadow", its comparison, promote / drop (shadow_cb.py)
             _form(admin),
             dcc.Store(id="rb-draft", storage_type="memory"),
             dcc.Store(id="rb-live", storage_type="memory"),

@@ -1,0 +1,115 @@
+"""The rule builder's shadow panel: publish the draft as shadow, its per-rule comparison, promote / drop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import dcc, html
+
+from dashapp.figures.base import esc
+
+POLL_MS = 10_000  # each look reads up to PANEL_PAIRS_MAX pairs: every 10 s is enough for a trial
+ANY_RULE = "*"  # common.shadow_doc.ANY_RULE
+
+
+def shadow_panel(admin: bool) -> html.Div:
+    """Under the backtest panel; the buttons are admins' (every callback checks the role too)."""
+    controls = html.Div(
+        [
+            html.Button("Publish as shadow", id="sh-publish", n_clicks=0, className="btn"),
+            html.Button("Promote shadow to live", id="sh-promote", n_clicks=0, className="btn btn-ghost"),
+            html.Button("Drop shadow", id="sh-drop", n_clicks=0, className="btn btn-ghost"),
+        ],
+        className="btn-row" if admin else "btn-row hidden",
+    )
+    return html.Div(
+        id="sh-panel",
+        className="rb-shadow",
+        children=[
+            html.H4("Shadow"),
+            html.P(
+                "Every live bridge evaluates the shadow set beside the live rules on live traffic; its "
+                "alerts reach no banner, table or counter. The comment above goes with each action.",
+                className="muted",
+            ),
+            controls,
+            html.Div(id="sh-msg", className="message", role="status"),
+            html.Div(id="sh-body", className="sh-body"),
+            dcc.Store(id="sh-id", storage_type="memory"),  # the shadow id shown: promote / drop check it
+            dcc.Store(id="sh-refresh", storage_type="memory"),
+            dcc.Interval(id="sh-poll", interval=POLL_MS),
+        ],
+    )
+
+
+def _ratio(value: Any) -> str:
+    return "\u2013" if value is None else f"{float(value):.2f}"
+
+
+def rules_table(report: dict[str, Any]) -> html.Table:
+    """Per rule: fires live vs shadow on the same events, overlap, added / removed, precision both ways."""
+    head = (
+        "rule",
+        "live",
+        "shadow",
+        "overlap",
+        "added",
+        "removed",
+        "precision live",
+        "precision shadow",
+        "analyst precision live",
+        "analyst precision shadow",
+    )
+    rows = []
+    for row in report.get("rules", []):
+        lq, sq = row["live_quality"], row["shadow_quality"]
+        name = "all alerts" if row["rule"] == ANY_RULE else row["rule"]
+        cells = (
+            name,
+            row["live"],
+            row["shadow"],
+            row["overlap"],
+            row["added"],
+            row["removed"],
+            _ratio(lq["precision"]),
+            _ratio(sq["precision"]),
+            _ratio(lq["analyst_precision"]),
+            _ratio(sq["analyst_precision"]),
+        )
+        rows.append(html.Tr([html.Td(str(c)) for c in cells], **{"data-rule": row["rule"]}))
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(rows)],
+        id="sh-table",
+        className="table bt-table",
+    )
+
+
+def samples_list(report: dict[str, Any]) -> html.Div:
+    """Shadow-only alerts (what promoting would add) and live-only ones (what it would remove)."""
+    parts: list[Any] = []
+    titles = (("shadow_only", "Only the shadow set alerts"), ("live_only", "Only the live set alerts"))
+    for change, title in titles:
+        items = [
+            html.Li(
+                f"{s['ts']} card {esc(s['card_id'])} {s['amount']:,.2f} {s['currency']} "
+                f"(score {s['score']:.2f}): " + "; ".join(s["reasons"])
+            )
+            for s in report.get(change, [])
+        ]
+        parts += [html.H5(f"{title} ({len(items)} shown)"), html.Ul(items or [html.Li("none")])]
+    return html.Div(parts, id="sh-samples", className="bt-samples")
+
+
+def shadow_body(report: dict[str, Any] | None) -> list[Any]:
+    """The panel's content: nothing published yet, or the shadow set's header, table and samples."""
+    if report is None:
+        return [html.P("No shadow set. Edit a draft, then Publish as shadow.", className="muted")]
+    s = report["shadow"]
+    head = html.P(
+        f"Shadow {s['id']} by {esc(s['by'])} at {s['at']} (published against live v{s['base_version']})"
+        f"{': ' + esc(s['comment']) if s.get('comment') else ''} — {report['events']:,} events evaluated; "
+        f"precision over the newest {report['pairs_read']:,} alerting events.",
+        id="sh-head",
+        className="muted",
+    )
+    return [head, rules_table(report), samples_list(report)]
