@@ -12,6 +12,7 @@ from dashapp.store.search_query import OPEN
 from dashapp.store.workflow import MAX_NOTE_CHARS
 from dashapp.views.rules_form import RULE_LABELS
 from dashapp.views.search import EXPORT_PATH, ROW_CLASS_RULES, SEARCH_COLUMNS
+from dashapp.views.search_time import TIME_HINT, TIME_PLACEHOLDER
 from dashapp.views.wording import status_word
 
 BULK_ACTIONS = {
@@ -31,6 +32,16 @@ def _text(elem_id: str, placeholder: str) -> dcc.Input:
     return dcc.Input(id=elem_id, type="text", placeholder=placeholder, maxLength=128, className="input")
 
 
+def _time_field(label: str, elem_id: str) -> html.Div:
+    """A time input showing the format it takes (not a sample date that reads as a value already
+    typed), and the place its inline error appears."""
+    box = dcc.Input(id=elem_id, type="text", placeholder=TIME_PLACEHOLDER, maxLength=40, className="input")
+    return html.Div(
+        [_field(label, box), html.Div(id=f"{elem_id}-error", className="field-error", role="alert")],
+        className="search-time",
+    )
+
+
 def _form() -> html.Div:
     statuses = [{"label": "Any", "value": ""}, {"label": "Open (not resolved)", "value": OPEN}]
     statuses += [{"label": status_word(s), "value": s} for s in STATUSES]
@@ -44,8 +55,8 @@ def _form() -> html.Div:
             _field("Assignee", _text("search-assignee", "analyst")),
             _field("Status", dcc.Dropdown(id="search-status", options=statuses, value="", clearable=False)),
             _field("Rule", dcc.Dropdown(id="search-rule", options=rules, value="", clearable=False)),
-            _field("From (UTC)", _text("search-since", "2026-09-21 12:00")),
-            _field("To (UTC)", _text("search-until", "2026-09-21 18:00")),
+            _time_field("From (UTC)", "search-since"),
+            _time_field("To (UTC)", "search-until"),
             _field(
                 "Order",
                 dcc.RadioItems(
@@ -59,6 +70,7 @@ def _form() -> html.Div:
                     className="radio",
                 ),
             ),
+            html.P(TIME_HINT, className="muted search-hint"),
             html.Div(
                 [
                     html.Button("Search", id="search-go", n_clicks=0, className="btn"),

@@ -29,9 +29,12 @@ from dashapp.views.search import (
     search_row,
     summary_text,
 )
+from dashapp.views.search_time import time_range
 from dashapp.views.wording import in_words
 
 logger = logging.getLogger(__name__)
+_INPUT, _BAD_INPUT = "input", "input input-invalid"
+_TIMES_OK = ("", "", _INPUT, _INPUT)  # no error beside either time field
 
 SEARCH_ROWS = 500  # rows sent to the browser per search; the grid pages them, export has them all
 FORM = ("card", "alert_id", "merchant", "assignee", "status", "rule", "since", "until", "order")
@@ -146,6 +149,10 @@ def register_search(app: Dash, redis_client: redis.Redis, keys: RedisKeys, sla_m
         Output("search-query", "data"),
         Output("search-message", "children"),
         Output("search-retention", "children"),
+        Output("search-since-error", "children"),
+        Output("search-until-error", "children"),
+        Output("search-since", "className"),
+        Output("search-until", "className"),
         Input("search-go", "n_clicks"),
         Input("search-my-queue", "n_clicks"),
         Input("bulk-result", "children"),  # after a bulk action: the same search again
@@ -154,19 +161,30 @@ def register_search(app: Dash, redis_client: redis.Redis, keys: RedisKeys, sla_m
         prevent_initial_call=True,
     )
     def alert_search(_go: Any, _mine: Any, _bulk: Any, *values: Any) -> tuple[Any, ...]:
-        """Search with the form, or list my queue; a bulk action re-runs the last search."""
+        """Search with the form, or list my queue; a bulk action re-runs the last search.
+
+        A time the form cannot read is shown beside its field and the results are emptied: the
+        results of an earlier search under an error read as this search's.
+        """
         trigger, stored = ctx.triggered_id, values[-1]
         if trigger == "search-my-queue":
-            return cb.run(my_queue(_user(), limit=SEARCH_ROWS))
+            return (*cb.run(my_queue(_user(), limit=SEARCH_ROWS)), *_TIMES_OK)
         if trigger == "bulk-result":
             if stored is None:
                 raise PreventUpdate
-            return cb.run(_stored_query(stored))
+            return (*cb.run(_stored_query(stored)), *_TIMES_OK)
+        form = _strings(values[:-1])
+        times = time_range(form.pop("since"), form.pop("until"))
+        if times.errors:
+            shown = [times.errors.get(n, "") for n in ("since", "until")]
+            marks = [_BAD_INPUT if times.errors.get(n) else _INPUT for n in ("since", "until")]
+            summary = "Not searched: correct the time range."
+            return [], summary, no_update, no_update, "", no_update, *shown, *marks
         try:
-            query = parse_query(form_args(_strings(values[:-1])), default_limit=SEARCH_ROWS)
+            query = parse_query({**form_args(form), **times.args}, default_limit=SEARCH_ROWS)
         except InvalidQuery as exc:
-            return no_update, no_update, no_update, no_update, in_words(str(exc)), no_update
-        return cb.run(query)
+            return no_update, no_update, no_update, no_update, in_words(str(exc)), no_update, *_TIMES_OK
+        return (*cb.run(query), *_TIMES_OK)
 
     @app.callback(
         Output("bulk-result", "children"),

@@ -121,3 +121,37 @@ def test_alerts_grid_shows_every_cell_whole(analysts: Open, pipeline: Pipeline, 
     page.wait_for_timeout(500)
     sideways = page.locator("#alerts-grid").evaluate(_SIDEWAYS)
     assert sideways == 0, f"{width} px: the alerts grid scrolls {sideways} px sideways"
+
+
+def test_search_time_range_shows_its_format_takes_it_and_says_what_is_wrong(
+    analysts: Open, pipeline: Pipeline
+) -> None:
+    card, alert_id = _send(pipeline, "trange")
+    page = analysts("bob").page
+    page.get_by_role("link", name="Search", exact=True).click()
+    # the fields showed "2026-09-21 12:00", a date that read as a value already typed
+    expect(page.locator("#search-since")).to_have_attribute("placeholder", "YYYY-MM-DD HH:MM")
+    expect(page.locator("#search-until")).to_have_attribute("placeholder", "YYYY-MM-DD HH:MM")
+    now = time.time()
+    today = time.strftime("%Y-%m-%d", time.gmtime(now))
+    this_minute = time.strftime("%Y-%m-%d %H:%M", time.gmtime(now))
+    hour_ago = time.strftime("%Y-%m-%d %H:%M", time.gmtime(now - 3600))
+    row = _search_row(page, alert_id)
+    # "To <today>" is the whole day and "To <this minute>" the whole minute: both held no alert at all
+    for since, until in ((today, today), (hour_ago, this_minute)):
+        _search(page, card=card, since=since, until=until)
+        expect(page.locator("#search-summary")).to_have_text("1 match.", timeout=WAIT_MS)
+        expect(row).to_be_visible()
+    _search(page, card=card, since="06/12/2026 14:00", until=this_minute)
+    error = page.locator("#search-since-error")
+    expect(error).to_have_text("From: “06/12/2026 14:00” is not a time. Write it as YYYY-MM-DD HH:MM (UTC).")
+    expect(page.locator("#search-summary")).to_have_text("Not searched: correct the time range.")
+    expect(row).to_have_count(0)  # no earlier results left under the error
+    marked = "(e) => getComputedStyle(e.closest('.input-invalid') || e).borderTopColor"  # Dash's box
+    assert page.locator("#search-since").evaluate(marked) == "rgb(220, 38, 38)"  # the red of errors
+    expect(page.locator("#search-until-error")).to_be_empty()
+    violations = _axe(page)
+    assert violations == [], f"axe found WCAG 2.1 A/AA violations:\n{_report(violations)}"
+    _search(page, card=card, since=hour_ago, until=this_minute)
+    expect(error).to_be_empty(timeout=WAIT_MS)
+    expect(row).to_be_visible()
