@@ -70,7 +70,7 @@ format: setup ## Apply ruff formatting and safe fixes
 	@$(BIN)/ruff format .
 
 typecheck: setup ## mypy over all packages
-	@$(BIN)/mypy common producer bridge dashapp infra notifier outbox backtest bench
+	@$(BIN)/mypy common producer bridge dashapp infra notifier outbox backtest bench model
 
 native-check: ## cargo test + clippy (warnings are errors) in native/
 	@cd native && cargo test --quiet

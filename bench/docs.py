@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bench import sec_shadow
+from bench.handbook import report as handbook_report
 from bench.report import fmt, markdown
 
 TABLES = ("<!-- bench:start -->", "<!-- bench:end -->")
@@ -124,4 +126,8 @@ def write_docs(results: dict[str, Any], repo: Path) -> list[Path]:
         done.append(repo / "README.md")
     if splice(repo / "docs" / "rules-api.md", TABLES, registry(results)):
         done.append(repo / "docs" / "rules-api.md")
+    if splice(repo / "docs" / "shadow.md", TABLES, sec_shadow.table(results)):
+        done.append(repo / "docs" / "shadow.md")
+    if splice(repo / "docs" / "model.md", TABLES, handbook_report.table(results)):
+        done.append(repo / "docs" / "model.md")
     return done

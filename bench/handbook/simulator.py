@@ -92,7 +92,7 @@ def simulate(p: SimParams = SimParams()) -> Transactions:
     ts = p.start_ts + day * DAY_S + secs
     order = np.argsort(ts, kind="stable")
     ts, cust, terminal, day = ts[order], cust[order], terminal[order], day[order]
-    cents = np.rint(amount[order] * 100).astype(np.int64)
+    cents = np.maximum(np.rint(amount[order] * 100).astype(np.int64), 1)  # our schema refuses 0.00
 
     scenario = np.zeros(len(ts), dtype=np.int8)
     scenario[cents > round(p.amount_cut * 100)] = 1
