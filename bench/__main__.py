@@ -29,6 +29,7 @@ from bench import (
     sec_backtest,
     sec_bridge,
     sec_dash,
+    sec_handbook,
     sec_latency,
     sec_memory,
     sec_producer,
@@ -55,6 +56,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "backtest": sec_backtest.run,
     "alerts_out": sec_alerts_out.run,
     "webhooks": sec_webhooks.run,
+    "handbook": sec_handbook.run,
 }
 BENCH_DIR = REPO_ROOT / "bench"
 
