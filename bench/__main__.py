@@ -37,6 +37,7 @@ from bench import (
     sec_registry,
     sec_rules,
     sec_search,
+    sec_shadow,
     sec_webhooks,
 )
 from bench.config import sizes_for
@@ -56,6 +57,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "backtest": sec_backtest.run,
     "alerts_out": sec_alerts_out.run,
     "webhooks": sec_webhooks.run,
+    "shadow": sec_shadow.run,
     "handbook": sec_handbook.run,
 }
 BENCH_DIR = REPO_ROOT / "bench"
