@@ -1,4 +1,4 @@
-"""Pipeline health (bridges, lag, DLQ, freshness) and ground-truth detection quality."""
+"""Pipeline health (bridges, lag, DLQ, freshness, the events outbox) and ground-truth detection quality."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import redis
 
 from common.keys import HEARTBEAT_TTL_S, RedisKeys
 from dashapp.store._codec import load_json, opt_float, str_hash, text, to_float, to_int
+from dashapp.store.events_health import from_replies, queue_reads
 from dashapp.store.metrics import sort_partitions
 from dashapp.store.models import (
     BridgeInfo,
@@ -62,7 +63,10 @@ def read_health(client: redis.Redis, keys: RedisKeys, now_ms: int) -> Health:
     pipe.hgetall(keys.dlq_reasons)
     pipe.lrange(keys.dlq_samples, 0, DLQ_SAMPLES_SHOWN - 1)
     pipe.get(keys.last_write)
-    beats, lag_raw, dlq, reasons_raw, samples, last_write = pipe.execute(raise_on_error=False)
+    queue_reads(pipe, keys)
+    replies = pipe.execute(raise_on_error=False)
+    beats, lag_raw, dlq, reasons_raw, samples, last_write = replies[:6]
+    events = from_replies(replies[6:], keys, int(now_ms))
     beats = [(text(m) or "", to_float(s)) for m, s in beats] if isinstance(beats, list) else []
     pipe = client.pipeline(transaction=False)
     for instance, _ in beats:
@@ -87,6 +91,7 @@ def read_health(client: redis.Redis, keys: RedisKeys, now_ms: int) -> Health:
         last_write_ms=None if last_ms is None else int(last_ms),
         last_write_age_s=age,
         freshness=freshness(age),
+        events=events,
     )
 
 

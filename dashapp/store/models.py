@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
+from dashapp.store.events_health import EventsHealth
+
 FRESH_S = 5.0  # last bridge write younger than this: "fresh"
 STALE_S = 30.0  # younger than this: "stale"; older or never: "dead"
 
@@ -109,6 +111,7 @@ class Health:
     last_write_ms: int | None
     last_write_age_s: float | None
     freshness: str  # "fresh" | "stale" | "dead"
+    events: EventsHealth = field(default_factory=EventsHealth)  # the alert-events outbox and webhooks
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""

@@ -6,7 +6,9 @@ from typing import Any
 
 from dash import html
 
+from dashapp.store.events_health import EventsHealth
 from dashapp.store.models import Health, Quality
+from dashapp.views.search import age_text
 
 
 def _table(head: list[str], rows: list[list[Any]], table_id: str) -> html.Table:
@@ -33,6 +35,41 @@ def engine_lines(h: Health) -> list[str]:
             by_status.setdefault(b.engine, []).append(b.instance)
     ordered = sorted(by_status.items(), key=lambda item: (item[0] == "native", item[0]))  # problems first
     return [f"{status} ({', '.join(names)})" for status, names in ordered]
+
+
+def _ago(age_s: float | None, never: str) -> str:
+    return never if age_s is None else f"{age_text(int(age_s * 1000))} ago"
+
+
+def events_rows(e: EventsHealth) -> list[list[str]]:
+    """The outbox relay's backlog and progress, and the webhook notifier's counters, as table rows."""
+    return [
+        ["waiting in the outbox", f"{e.waiting:,}"],
+        ["oldest waiting", age_text(int(e.oldest_age_s * 1000)) if e.oldest_age_s is not None else "\u2013"],
+        ["relay last published", _ago(e.relay_age_s, "never")],
+        ["published to Kafka", f"{e.published:,}"],
+        ["not events (set aside)", f"{e.invalid:,}"],
+        ["webhooks delivered", f"{e.webhooks_delivered:,}"],
+        ["webhook dead letters", f"{e.webhooks_dead:,}"],
+        ["webhook failed attempts", f"{e.webhooks_failed_attempts:,}"],
+    ]
+
+
+def events_block(e: EventsHealth) -> html.Div:
+    """The events panel: a warning line (or "relay keeping up") above the counters."""
+    state = (
+        html.P(e.warning, id="health-outbox-state", className="message warn", role="status")
+        if e.warning
+        else html.P("Relay keeping up.", id="health-outbox-state", className="message ok", role="status")
+    )
+    return html.Div(
+        [
+            html.H4("Alert events (outbox \u2192 Kafka)"),
+            state,
+            _table(["measure", "value"], events_rows(e), "health-outbox"),
+        ],
+        className="health-warn" if e.warning else "",
+    )
 
 
 def health_view(h: Health) -> list[Any]:
@@ -84,6 +121,7 @@ def health_view(h: Health) -> list[Any]:
                         _table(["reason", "records"], reasons, "health-dlq-reasons"),
                     ]
                 ),
+                events_block(h.events),
             ],
         ),
         html.H4("Last bad records"),
