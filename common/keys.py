@@ -29,7 +29,7 @@ LIST_STAGING_TTL_S = 600  # a large list write that dies half-way leaves no key 
 BACKTEST_RUNS_MAX = 20  # backtest runs kept (queued, running or finished); older ones are deleted
 WEBHOOK_LOG_MAX = 10_000  # webhook deliveries kept in the log (newest)
 WEBHOOK_DEAD_MAX = 10_000  # webhook dead letters kept (newest)
-SHADOW_ALERTS_MAX = 20_000  # events a shadow set or the live set alerted on, kept for the shadow panel
+SHADOW_ALERTS_MAX = 5_000  # events the shadow or the live set alerted on, kept for the panel (~1.5 KB each)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def run_bridge(
         batch_max=400,
     )
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    if shadow is not None:
+    if shadow is not None:  # None: leave whatever is stored
         client.set(RedisKeys(prefix).shadow_rules, encode_shadow_doc(shadow))
     consumer, producer = make_consumer(settings), make_producer(settings)
     try:
@@ -156,3 +156,43 @@ def test_shadow_alerts_stay_under_shadow_keys_and_the_live_views_are_byte_identi
         assert (p.live is not None) == (aid in live_ids)
     assert redis_client.zcard(keys.shadow_alerts) == len(pairs)
     assert int(redis_client.hget(keys.shadow_stats, f"events:{SHADOW_ID}") or 0) == len(records)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_second_bridge_replaying_the_topic_from_the_start_counts_no_shadow_fire_twice(
+    engine: str,
+    kafka_bootstrap: str,
+    redis_url: str,
+    topic: str,
+    dlq_topic: str,
+    redis_prefix: str,
+    redis_client: redis.Redis,
+) -> None:
+    records, planted = plant(generated(1_200, seed=9), every=30)
+    produce(kafka_bootstrap, topic, records)
+    env = {
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        "kafka_topic": topic,
+        "kafka_dlq_topic": dlq_topic,
+        "redis_url": redis_url,
+        "engine": engine,
+    }
+    shadow = ShadowDoc(
+        id=SHADOW_ID,
+        rules=parse_document(planted_draft()),
+        base_version=1,
+        by="tester",
+        at="2026-12-06T00:00:00Z",
+    )
+    alerts = unique("t-alerts-replay")
+    ensure_topics(kafka_bootstrap, {alerts: 3})
+    # the first bridge stops part-way; the second is a new consumer group (Kafka would hand it every
+    # record from offset 0) and resumes where Redis's offsets say, in the same MULTI as the shadow writes
+    keys = RedisKeys(redis_prefix)
+    run_bridge(env, 500, redis_prefix, alerts, shadow)
+    first = int(redis_client.hget(keys.shadow_stats, f"events:{SHADOW_ID}") or 0)
+    assert 500 <= first < len(records)
+    run_bridge(env, len(records) - first, redis_prefix, alerts, None)  # the shadow key stays as stored
+    assert int(redis_client.hget(keys.shadow_stats, f"events:{SHADOW_ID}") or 0) == len(records)
+    fired = int(redis_client.hget(keys.shadow_stats, f"fires:{SHADOW_ID}:planted_merchant:shadow") or 0)
+    assert fired == len(planted) == 40
