@@ -13,6 +13,8 @@ mod eval;
 mod event;
 mod floatfmt;
 #[cfg(test)]
+mod gate_tests;
+#[cfg(test)]
 mod golden_tests;
 mod history;
 mod rules;
