@@ -78,12 +78,9 @@ def run(smoke: bool, only: list[str], reps: int | None, out_dir: Path | None = N
     ctx = Context(sizes, smoke, bootstrap, redis_url)
     ctx.out_dir = out_dir or BENCH_DIR / "out"  # logs and scratch files: a run into --out DIR stays there
     results: dict[str, Any] = {}
-    results_path = out / "results.json"
-    if only and not smoke and results_path.exists():  # re-running some sections keeps the others
-        results = json.loads(results_path.read_text())
     load_start = machine_note()["loadavg"]
     errors: dict[str, str] = {}
-    timings: dict[str, float] = dict(results.get("meta", {}).get("section_seconds", {}))
+    timings: dict[str, float] = {}
     ran: list[str] = []
     try:
         for name, fn in SECTIONS.items():
@@ -105,7 +102,18 @@ def run(smoke: bool, only: list[str], reps: int | None, out_dir: Path | None = N
             from infra.services import LocalStack
 
             LocalStack.from_env().down()
-        _finish(results, sizes, smoke, load_start, timings, errors, out, ran, scratch=out_dir is not None)
+        _finish(
+            results,
+            sizes,
+            smoke,
+            load_start,
+            timings,
+            errors,
+            out,
+            ran,
+            scratch=out_dir is not None,
+            only=only,
+        )
     return 1 if errors else 0
 
 
@@ -120,10 +128,18 @@ def _finish(
     ran: list[str],
     *,
     scratch: bool = False,
+    only: list[str] | None = None,
 ) -> None:
     """Record the run's metadata and write every output (also after an interruption)."""
+    results_path = out / "results.json"
+    if only and not smoke and results_path.exists():
+        # Re-running some sections keeps the others, read now rather than at the start: another
+        # run that finished meanwhile (people share one checkout) keeps its sections too.
+        earlier = json.loads(results_path.read_text())
+        timings = {**earlier.get("meta", {}).get("section_seconds", {}), **timings}
+        results = {**earlier, **results, "meta": earlier.get("meta", {})}
     reps_by = dict(results.get("meta", {}).get("reps_by_section", {}))
-    reps_by.update({name: sizes.reps for name in timings if name not in errors and name in results})
+    reps_by.update({name: sizes.reps for name in ran if name not in errors and name in results})
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     # which run each section's figures come from: `--only` keeps the other sections' earlier figures
     dates = dict(results.get("meta", {}).get("section_dates", {}))

@@ -147,3 +147,31 @@ def test_a_full_run_into_a_scratch_dir_leaves_the_repo_alone(tmp_path: Path) -> 
     assert json.loads((tmp_path / "results.json").read_text())["meta"]["date"] == "scratch"
     assert "| Measure | Result | Notes |" in (tmp_path / "table.md").read_text()
     assert {p: p.read_bytes() for p in tracked} == before
+
+
+def test_an_only_run_keeps_sections_another_run_wrote_meanwhile(tmp_path: Path) -> None:
+    """`--only X` re-reads results.json when it writes, not when it starts: a section another run
+    wrote meanwhile (people share one checkout) survives, and X's date and reps are recorded."""
+    from bench.__main__ import _finish
+    from bench.config import sizes_for
+
+    meta = {"section_dates": {"older": "early"}, "section_seconds": {"older": 1.0}, "reps_by_section": {}}
+    (tmp_path / "results.json").write_text(json.dumps({"older": {"x": 1}, "other": {"y": 2}, "meta": meta}))
+    fresh = {"webhooks": {"z": 3}}
+    _finish(
+        fresh,
+        sizes_for(False, 3),
+        False,
+        [1.0],
+        {"webhooks": 2.0},
+        {},
+        tmp_path,
+        ["webhooks"],
+        scratch=True,
+        only=["webhooks"],
+    )
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert (written["older"], written["other"], written["webhooks"]) == ({"x": 1}, {"y": 2}, {"z": 3})
+    assert written["meta"]["section_dates"]["older"] == "early"
+    assert written["meta"]["section_seconds"] == {"older": 1.0, "webhooks": 2.0}
+    assert written["meta"]["reps_by_section"] == {"webhooks": 3}
