@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from common.keys import RedisKeys
 from dashapp.store import RulesStore
 from dashapp.store.shadow_store import ShadowStore
-from dashapp.views.shadow_view import shadow_body
+from dashapp.views.shadow_view import quality_body, shadow_body
 from tests.test_backtest import planted_draft
 from tests.test_rule_builder_http import _call, _dep, app, signed, users_file
 
@@ -61,8 +61,8 @@ def test_admins_publish_promote_and_drop_from_the_rules_view_analysts_only_read(
     assert [e["action"] for e in shadows.history()] == ["dropped", "published", "promoted", "published"]
 
 
-def test_the_view_shows_the_header_per_rule_rows_and_samples() -> None:
-    assert "No shadow set" in str(shadow_body(None))
+def test_the_view_shows_the_header_per_rule_counts_and_on_request_quality_and_samples() -> None:
+    assert "No shadow set" in str(shadow_body(None)) and quality_body(None) == []
     quality = {"alerts": 2, "precision": 0.5, "analyst_precision": None}
     report = {
         "shadow": {"id": 3, "by": "root", "at": "2026-12-06T02:00:00.000Z", "comment": "", "base_version": 4},
@@ -94,4 +94,6 @@ def test_the_view_shows_the_header_per_rule_rows_and_samples() -> None:
     }
     text = str(shadow_body(report))
     assert "Shadow 3 by root" in text and "12,345 events" in text and "live v4" in text
-    assert "all alerts" in text and "0.50" in text and "planted m" in text
+    assert "all alerts" in text and "0.50" not in text  # precision only on request
+    asked = str(quality_body(report))
+    assert "newest 7 events" in asked and "0.50" in asked and "planted m" in asked

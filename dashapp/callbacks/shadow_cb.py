@@ -16,7 +16,7 @@ from dashapp.store.errors import StoreError
 from dashapp.store.rules_store import RulesStore
 from dashapp.store.shadow_report import ShadowReader
 from dashapp.store.shadow_store import ShadowStore
-from dashapp.views.shadow_view import shadow_body
+from dashapp.views.shadow_view import quality_body, shadow_body
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,16 @@ class Shadows:
             return f"Not done: {exc}", "message error"
 
     def view(self) -> tuple[list[Any], int]:
-        """The panel's content and the shadow id it shows (0: none)."""
+        """The panel's content (from the counters only) and the shadow id it shows (0: none)."""
         doc = self.store.current()
         if doc is None:
             return shadow_body(None), 0
-        return shadow_body(self.reader.report(doc)), doc.id
+        return shadow_body(self.reader.report(doc, limit=0)), doc.id
+
+    def quality(self) -> list[Any]:
+        """Precision and samples over the newest pairs (read when asked)."""
+        doc = self.store.current()
+        return quality_body(self.reader.report(doc) if doc is not None else None)
 
 
 def register_shadow(app: Dash, client: redis.Redis, keys: RedisKeys) -> Shadows:
@@ -90,5 +95,16 @@ def register_shadow(app: Dash, client: redis.Redis, keys: RedisKeys) -> Shadows:
         user_or_401()
         body, shown = s.view()
         return body, shown
+
+    @app.callback(
+        Output("sh-quality-body", "children"),
+        Input("sh-quality", "n_clicks"),
+        Input("sh-refresh", "data"),
+        prevent_initial_call=True,
+    )
+    def sh_quality(_n: Any, _refresh: Any) -> list[Any]:
+        """Precision and samples on request (an action clears or refreshes them)."""
+        user_or_401()
+        return s.quality() if clicked_id() == "sh-quality" else []
 
     return s

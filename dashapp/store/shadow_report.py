@@ -109,9 +109,11 @@ class ShadowReader:
         self._r, self._keys = client, keys
 
     def report(self, doc: ShadowDoc, limit: int = PANEL_PAIRS_MAX) -> dict[str, Any]:
+        """The report over the newest `limit` pairs; limit 0 reads only the counters (one HGETALL)."""
         raw_stats = self._r.hgetall(self._keys.shadow_stats)
         stats = {text(k) or "": int(v) for k, v in raw_stats.items()}
-        ids = [text(x) or "" for x in self._r.zrevrange(self._keys.shadow_alerts, 0, limit - 1)]
+        newest = self._r.zrevrange(self._keys.shadow_alerts, 0, limit - 1) if limit > 0 else []
+        ids = [text(x) or "" for x in newest]
         blobs = self._r.hmget(self._keys.shadow_pairs, ids) if ids else []
         pairs = [p for p in map(decode_pair, reversed(blobs)) if p is not None and p.shadow == doc.id]  # type: ignore[arg-type]
         return report(

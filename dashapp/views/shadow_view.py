@@ -8,7 +8,7 @@ from dash import dcc, html
 
 from dashapp.figures.base import esc
 
-POLL_MS = 10_000  # each look reads up to PANEL_PAIRS_MAX pairs: every 10 s is enough for a trial
+POLL_MS = 10_000  # each look reads the shadow document and its counters (two small reads)
 ANY_RULE = "*"  # common.shadow_doc.ANY_RULE
 
 
@@ -35,6 +35,11 @@ def shadow_panel(admin: bool) -> html.Div:
             controls,
             html.Div(id="sh-msg", className="message", role="status"),
             html.Div(id="sh-body", className="sh-body"),
+            # precision and samples read the newest pairs: computed when asked, not on every poll
+            html.Button(
+                "Compute precision and samples", id="sh-quality", n_clicks=0, className="btn btn-ghost"
+            ),
+            html.Div(id="sh-quality-body", className="sh-body"),
             dcc.Store(id="sh-id", storage_type="memory"),  # the shadow id shown: promote / drop check it
             dcc.Store(id="sh-refresh", storage_type="memory"),
             dcc.Interval(id="sh-poll", interval=POLL_MS),
@@ -46,42 +51,47 @@ def _ratio(value: Any) -> str:
     return "\u2013" if value is None else f"{float(value):.2f}"
 
 
+def _table(table_id: str, head: tuple[str, ...], rows: list[tuple[str, tuple[Any, ...]]]) -> html.Table:
+    body = [html.Tr([html.Td(str(c)) for c in cells], **{"data-rule": rule}) for rule, cells in rows]  # type: ignore[arg-type]
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(body)],
+        id=table_id,
+        className="table bt-table",
+    )
+
+
+def _name(rule: str) -> str:
+    return "all alerts" if rule == ANY_RULE else rule
+
+
 def rules_table(report: dict[str, Any]) -> html.Table:
-    """Per rule: fires live vs shadow on the same events, overlap, added / removed, precision both ways."""
+    """Per rule: alerts live vs shadow on the same events, overlap, added / removed (exact counts)."""
+    head = ("rule", "live", "shadow", "overlap", "added", "removed")
+    keys = head[1:]
+    rows = [(r["rule"], (_name(r["rule"]), *(r[k] for k in keys))) for r in report.get("rules", [])]
+    return _table("sh-table", head, rows)
+
+
+def quality_table(report: dict[str, Any]) -> html.Table:
+    """Per rule: precision from ground truth and from analysts' dispositions, live vs shadow."""
     head = (
         "rule",
-        "live",
-        "shadow",
-        "overlap",
-        "added",
-        "removed",
+        "alerts live",
+        "alerts shadow",
         "precision live",
         "precision shadow",
         "analyst precision live",
         "analyst precision shadow",
     )
     rows = []
-    for row in report.get("rules", []):
-        lq, sq = row["live_quality"], row["shadow_quality"]
-        name = "all alerts" if row["rule"] == ANY_RULE else row["rule"]
-        cells = (
-            name,
-            row["live"],
-            row["shadow"],
-            row["overlap"],
-            row["added"],
-            row["removed"],
-            _ratio(lq["precision"]),
-            _ratio(sq["precision"]),
-            _ratio(lq["analyst_precision"]),
-            _ratio(sq["analyst_precision"]),
-        )
-        rows.append(html.Tr([html.Td(str(c)) for c in cells], **{"data-rule": row["rule"]}))
-    return html.Table(
-        [html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(rows)],
-        id="sh-table",
-        className="table bt-table",
-    )
+    for r in report.get("rules", []):
+        lq, sq = r["live_quality"], r["shadow_quality"]
+        if not (lq["alerts"] or sq["alerts"]):
+            continue
+        precision = (lq["precision"], sq["precision"], lq["analyst_precision"], sq["analyst_precision"])
+        cells = (_name(r["rule"]), lq["alerts"], sq["alerts"], *map(_ratio, precision))
+        rows.append((r["rule"], cells))
+    return _table("sh-quality-table", head, rows)
 
 
 def samples_list(report: dict[str, Any]) -> html.Div:
@@ -101,15 +111,26 @@ def samples_list(report: dict[str, Any]) -> html.Div:
 
 
 def shadow_body(report: dict[str, Any] | None) -> list[Any]:
-    """The panel's content: nothing published yet, or the shadow set's header, table and samples."""
+    """The panel's content: nothing published yet, or the shadow set's header and per-rule counts."""
     if report is None:
         return [html.P("No shadow set. Edit a draft, then Publish as shadow.", className="muted")]
     s = report["shadow"]
     head = html.P(
         f"Shadow {s['id']} by {esc(s['by'])} at {s['at']} (published against live v{s['base_version']})"
-        f"{': ' + esc(s['comment']) if s.get('comment') else ''} — {report['events']:,} events evaluated; "
-        f"precision over the newest {report['pairs_read']:,} alerting events.",
+        f"{': ' + esc(s['comment']) if s.get('comment') else ''} — {report['events']:,} events evaluated.",
         id="sh-head",
         className="muted",
     )
-    return [head, rules_table(report), samples_list(report)]
+    return [head, rules_table(report)]
+
+
+def quality_body(report: dict[str, Any] | None) -> list[Any]:
+    """Precision both ways and the samples, over the newest alerting events read."""
+    if report is None:
+        return []
+    note = html.P(
+        f"Shadow {report['shadow']['id']}: over the newest {report['pairs_read']:,} events "
+        "either set alerted on.",
+        className="muted",
+    )
+    return [note, quality_table(report), samples_list(report)]

@@ -46,6 +46,7 @@ def test_admin_shadows_a_draft_without_high_amount_and_sees_what_it_would_remove
         expect(page.locator("#sh-head")).to_contain_text(f"Shadow {shadow_id} by", timeout=DATA_WAIT_MS)
         row = page.locator('#sh-table tr[data-rule="high_amount"] td')
         expect(row.nth(0)).to_be_visible(timeout=DATA_WAIT_MS)
+        page.locator("#sh-quality").click()  # precision and samples are read on request
         samples = page.locator("#sh-samples")
         for card in cards:
             expect(samples).to_contain_text(card, timeout=DATA_WAIT_MS)
