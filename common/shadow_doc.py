@@ -76,3 +76,28 @@ def decode_pair(raw: bytes | str) -> Pair | None:
         return _pair.decode(raw)
     except (msgspec.DecodeError, RecursionError):
         return None
+
+
+def history_gaps(live: RulesConfig, shadow: RulesConfig) -> list[str]:
+    """What per-card history the shadow set would read that the live set's state does not keep.
+
+    The shadow set is evaluated on the live set's card state (docs/shadow.md): such a rule sees less
+    history than it would once promoted, so its fires are a lower bound until then.
+    """
+    from common.rulelang import compile_rules  # common.rules imports common.rulelang lazily too
+
+    have, want = compile_rules(live).plan, compile_rules(shadow).plan
+    out = []
+    missing = sorted(set(want.columns) - set(have.columns))
+    if missing:
+        out.append(f"history the live rules do not keep (empty until promoted): {', '.join(missing)}")
+    if want.longest_ms > have.longest_ms:
+        out.append(
+            f"aggregate windows up to {want.longest_ms // 1000:,} s; the live rules keep "
+            f"{have.longest_ms // 1000:,} s of history"
+        )
+    for name in ("velocity", "card_testing"):
+        mine, theirs = getattr(shadow, name), getattr(live, name)
+        if mine.enabled and mine.window_s > theirs.window_s:
+            out.append(f"{name} window {mine.window_s:,} s; the live state keeps {theirs.window_s:,} s")
+    return out

@@ -25,6 +25,7 @@ def install_shadow_api(server: Flask, store: ShadowStore, reader: ShadowReader) 
             resp.headers["ETag"] = '"0"'
             return resp
         body: dict[str, Any] = {"document": to_document(doc.rules), **reader.report(doc)}
+        body["warnings"] = store.gaps(doc)
         body["history"] = store.history(10)
         resp = jsonify(body)
         resp.headers["ETag"] = f'"{doc.id}"'
@@ -35,7 +36,7 @@ def install_shadow_api(server: Flask, store: ShadowStore, reader: ShadowReader) 
         author = writer()
         document = load_text(body_text())
         doc = store.publish(document, author, comment_arg(), expected_version())
-        resp = answer(200, id=doc.id, base_version=doc.base_version, by=doc.by)
+        resp = answer(200, id=doc.id, base_version=doc.base_version, by=doc.by, warnings=store.gaps(doc))
         resp.headers["ETag"] = f'"{doc.id}"'
         return resp
 
@@ -67,13 +68,13 @@ SHADOW_PATHS: dict[str, dict[str, Op]] = {
             "published against, per-rule fires shadow vs live (exact), overlap, added / removed, "
             "precision from ground truth and from analysts' dispositions over the newest pairs, a sample "
             "of shadow-only and live-only alerts, and its history; `shadow: null` when none (ETag: id)",
-            ok("shadow, document, events, rules, shadow_only, live_only, history"),
+            ok("shadow, document, events, rules, shadow_only, live_only, warnings, history"),
             tag="rules",
         ),
         "put": op(
             "publish a rule document as the shadow set (admins); validated like PUT /api/rules; "
             "replaces the current shadow set and clears its findings",
-            ok("id, base_version, by"),
+            ok("id, base_version, by, warnings (history the live rules' card state does not keep)"),
             tag="rules",
             params=[*query("comment", "expected_version"), IF_MATCH],
             body={"type": "object"},

@@ -95,5 +95,8 @@ def test_the_view_shows_the_header_per_rule_counts_and_on_request_quality_and_sa
     text = str(shadow_body(report))
     assert "Shadow 3 by root" in text and "12,345 events" in text and "live v4" in text
     assert "all alerts" in text and "0.50" not in text  # precision only on request
+    assert "sh-warnings" not in text
+    warned = str(shadow_body({**report, "warnings": ["history the live rules do not keep: hist_country"]}))
+    assert "sh-warnings" in warned and "hist_country" in warned
     asked = str(quality_body(report))
     assert "newest 7 events" in asked and "0.50" in asked and "planted m" in asked

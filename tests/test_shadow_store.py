@@ -10,9 +10,9 @@ import redis
 
 from common.alerts import Alert, Reason
 from common.keys import RedisKeys
-from common.rulelang import to_document
+from common.rulelang import parse_document, to_document
 from common.rules import RuleValidationError, default_rules
-from common.shadow_doc import Pair
+from common.shadow_doc import Pair, history_gaps
 from dashapp.store.errors import VersionConflict
 from dashapp.store.rules_store import RulesStore
 from dashapp.store.shadow_report import compare, fires_rows
@@ -149,3 +149,19 @@ def test_quality_per_side_from_truth_and_dispositions() -> None:
     assert out["quality"]["new"]["shadow"]["analyst_precision"] == 1.0  # c was worked: same transaction
     assert [s["alert_id"] for s in out["shadow_only"]] == ["b"]
     assert [s["alert_id"] for s in out["live_only"]] == ["a"]
+
+
+def test_history_the_live_state_does_not_keep_is_named() -> None:
+    live = default_rules()
+    assert history_gaps(live, live) == []
+    doc = to_document(live)
+    doc["rules"].append(
+        {"id": "many", "score": 0.6, "explain": "x",
+         "when": {"agg": "distinct", "of": "country", "window": "24h", "op": "ge", "value": 4}}
+    )  # fmt: skip
+    velocity = next(r for r in doc["rules"] if r["id"] == "velocity")
+    velocity["params"]["window_s"] = live.velocity.window_s * 2
+    gaps = history_gaps(live, parse_document(doc))
+    assert any("hist_country" in g for g in gaps) and any("86,400 s" in g for g in gaps)
+    assert any(g.startswith("velocity window") for g in gaps)
+    assert history_gaps(parse_document(doc), live) == []  # the live set keeps more: nothing missing

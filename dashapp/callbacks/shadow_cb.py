@@ -35,6 +35,9 @@ class Shadows:
         try:
             if action == "sh-publish":
                 doc = self.store.publish(draft if isinstance(draft, dict) else {}, user, note, expected)
+                gaps = self.store.gaps(doc)
+                if gaps:
+                    return f"Shadow {doc.id} published; note: {'; '.join(gaps)}.", "message warn"
                 return f"Shadow {doc.id} published: bridges evaluate it within a second.", "message ok"
             if action == "sh-promote":
                 shadow, live = self.store.promote(user, note, expected)
@@ -49,7 +52,9 @@ class Shadows:
         doc = self.store.current()
         if doc is None:
             return shadow_body(None), 0
-        return shadow_body(self.reader.report(doc, limit=0)), doc.id
+        report = self.reader.report(doc, limit=0)
+        report["warnings"] = self.store.gaps(doc)
+        return shadow_body(report), doc.id
 
     def quality(self) -> list[Any]:
         """Precision and samples over the newest pairs (read when asked)."""

@@ -15,7 +15,7 @@ from common.keys import AUDIT_MAX, RedisKeys
 from common.rulelang import to_document
 from common.rules import RuleValidationError
 from common.rules_doc import RulesDoc
-from common.shadow_doc import ShadowDoc, decode_shadow_doc, encode_shadow_doc
+from common.shadow_doc import ShadowDoc, decode_shadow_doc, encode_shadow_doc, history_gaps
 from dashapp.store import outbox_events
 from dashapp.store._codec import load_json, text
 from dashapp.store.errors import InvalidAction, StoreError, VersionConflict
@@ -124,6 +124,10 @@ class ShadowStore:
             self.drop(user, comment or "promoted: equal to the live rules", seen[0].id)
         logger.info("shadow: promoted id=%s to version=%s by=%s", seen[0].id, doc.version, user)
         return seen[0], doc
+
+    def gaps(self, doc: ShadowDoc) -> list[str]:
+        """What history the shadow set reads that the live rules' card state does not keep."""
+        return history_gaps(self._rules.current().rules, doc.rules)
 
     def history(self, limit: int = 50) -> list[dict[str, Any]]:
         """Newest first: {action, id, who, when, comment?, version? (promoted)}."""

@@ -121,7 +121,15 @@ def shadow_body(report: dict[str, Any] | None) -> list[Any]:
         id="sh-head",
         className="muted",
     )
-    return [head, rules_table(report)]
+    warnings = [html.Li(w) for w in report.get("warnings", [])]
+    if not warnings:
+        return [head, rules_table(report)]
+    note = html.Div(
+        [html.P("Evaluated on the live rules' card state, so until promoted it sees no:"), html.Ul(warnings)],
+        id="sh-warnings",
+        className="message warn",
+    )
+    return [head, note, rules_table(report)]
 
 
 def quality_body(report: dict[str, Any] | None) -> list[Any]:
