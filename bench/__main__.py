@@ -3,6 +3,8 @@
 The full run writes bench/results.json, bench/*.png, the tables of docs/performance.md and the
 README's headline figures (bench/docs.py); the smoke run writes everything to bench/out/ only and
 asserts nothing about speed. `python -m bench docs` re-splices the doc blocks from results.json.
+`run --out DIR` writes only into DIR; `python -m bench merge DIR` then takes its sections into
+bench/results.json (bench/merge.py) and re-splices.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from bench import (
     docs,
+    merge,
     plots,
     report,
     sec_alerts_out,
@@ -204,10 +207,17 @@ def main(argv: list[str] | None = None) -> int:
         help="output directory (default: bench/ or bench/out/); with it, nothing in the repo is written",
     )
     sub.add_parser("docs", help="re-splice docs/performance.md and the README headline from results.json")
+    m = sub.add_parser(
+        "merge", help="take the sections of a `run --out DIR` into bench/results.json, re-splice"
+    )
+    m.add_argument("dir", type=Path, help="the --out directory of a full (not smoke) run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.ERROR)  # its IO-thread warnings drown the progress lines
-    if args.command == "docs":
+    if args.command == "merge":
+        names = merge.merge_dir(args.dir, BENCH_DIR / "results.json", set(SECTIONS))
+        logger.info("bench: merged %s from %s", ", ".join(names), args.dir)
+    if args.command in ("docs", "merge"):
         changed = docs.write_docs(json.loads((BENCH_DIR / "results.json").read_text()), REPO_ROOT)
         logger.info("bench: regenerated %s", ", ".join(str(p.relative_to(REPO_ROOT)) for p in changed))
         return 0
