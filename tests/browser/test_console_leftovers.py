@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from common.alert_events import ACKNOWLEDGED, make_event
 from dashapp.store import AlertWorkflow
+from dashapp.store.outbox_events import xadd
 from tests.browser.conftest import DATA_WAIT_MS, WAIT_MS, Analyst, Pipeline
 from tests.browser.harness import event, high_amount_event
 from tests.browser.test_a11y import _axe, _report
@@ -63,7 +65,8 @@ def _search_row(page: Any, alert_id: str) -> Any:
 def test_search_results_show_severity_as_the_alerts_grid_does(analysts: Open, pipeline: Pipeline) -> None:
     card, alert_id = _send(pipeline, "sevcol")
     # and one of the card's alerts past the SLA: its row has the amber "overdue" band (axe checks it)
-    old = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 3 * 3600))
+    # (40 min: past the 30 min SLA, and the amount timeline keeps its usual span for test_layout)
+    old = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 40 * 60))
     _, overdue_id = _send(pipeline, "sevold", card_id=card, ts=old)
     who = analysts("alice")
     page = who.page
@@ -88,11 +91,11 @@ def test_search_results_show_severity_as_the_alerts_grid_does(analysts: Open, pi
 @pytest.mark.parametrize("width", [1280, 1440, 1920])
 def test_alerts_grid_shows_every_cell_whole(analysts: Open, pipeline: Pipeline, width: int) -> None:
     # UNKNOWN_IP_ADDR adds the unknown-location rule: the longest city and two rule names; the
-    # longest status and an amount in won; card ids as the producer makes them (C + 7 digits)
+    # longest status, a long amount; card ids as the producer makes them (C + 7 digits)
     tag = f"{width}{time.time_ns() % 10**6:06d}"[-7:]
     rows = [
         _send(pipeline, f"w{width}u", card_id=f"C{tag}", **UNKNOWN),
-        _send(pipeline, f"w{width}s", card_id=f"C{tag}", currency="KRW", amount=13_488_824.0, **SF),
+        _send(pipeline, f"w{width}s", card_id=f"C{tag}", amount=1_234_567.89, **SF),
     ]
     wf = AlertWorkflow(pipeline.client, pipeline.dashboard.keys)
     wf.act(rows[1][1], "assign_to_me", "alice", 1)
@@ -155,3 +158,28 @@ def test_search_time_range_shows_its_format_takes_it_and_says_what_is_wrong(
     _search(page, card=card, since=hour_ago, until=this_minute)
     expect(error).to_be_empty(timeout=WAIT_MS)
     expect(row).to_be_visible()
+
+
+def test_health_panel_warns_when_alert_events_are_not_relayed(analysts: Open, pipeline: Pipeline) -> None:
+    keys, client = pipeline.dashboard.keys, pipeline.client
+    client.delete(keys.events_outbox)  # no relay runs in this session: start from an empty outbox
+    long_ago = int(time.time() * 1000) - 10 * 60_000
+    for i in range(3):  # three changes committed ten minutes ago, still waiting
+        event = make_event(ACKNOWLEDGED, at_ms=long_ago, actor="alice", subject=f"a{i}")
+        command = list(xadd(keys, event))
+        command[2] = f"{long_ago}-{i}"
+        client.execute_command(*command)
+    page = analysts("alice").page
+    state = page.locator("#health-outbox-state")
+    expect(state).to_have_text(
+        "Outbox backlog: the relay has not published anything yet; the oldest event has waited 10 min.",
+        timeout=DATA_WAIT_MS,
+    )
+    waiting = page.locator("#health-outbox tr", has_text="waiting in the outbox").locator("td").nth(1)
+    expect(waiting).to_have_text("3")
+    state.scroll_into_view_if_needed()
+    violations = _axe(page)
+    assert violations == [], f"axe found WCAG 2.1 A/AA violations:\n{_report(violations)}"
+    client.delete(keys.events_outbox)  # relayed (as the relay deletes what Kafka acknowledged)
+    expect(state).to_have_text("Relay keeping up.", timeout=DATA_WAIT_MS)
+    expect(waiting).to_have_text("0")
