@@ -1,95 +1,130 @@
-"""Section: webhooks — bridge throughput with the notifier delivering to a receiver that is down vs none.
+"""Section: webhooks — a receiver down for 30 s, then up: deliveries lost, bridge throughput, latency.
 
-The issue's target: a webhook receiver down (here: for the whole run, connection refused) costs the
-bridge nothing, because delivery runs in its own process reading the alerts topic. One alert-storm
-stream (>= 30 % of events alerting, so every run has tens of thousands of deliveries to retry);
-per repetition, side by side and in alternating order: the bridge alone, and the bridge with
-`python -m notifier` running with one endpoint subscribed to every alert at a closed port. Reported:
-the bridge's events/s and CPU µs per event, their ratios, and the notifier's failed attempts (proof
-that it was retrying meanwhile); then the end-to-end latency (record time -> row in Redis) at
-1,000 ev/s of the default mix, alone and with the notifier retrying every alert the same way.
+The issue's target: a webhook receiver down for 30 s loses no delivery and leaves the bridge's
+throughput and end-to-end latency unchanged within noise, because delivery runs in its own process
+reading the alerts topic. Per repetition, side by side and in alternating order, two variants:
+- `alone`: the bridge on an alert-storm stream (>= 30 % of events alerting), then a second bridge
+  at 1,000 ev/s of the default mix for the end-to-end latency (record time -> row in Redis);
+- `notifier_outage`: the same two phases with `python -m notifier` running, one endpoint subscribed
+  to every alert, whose receiver refuses connections for the first OUTAGE_S seconds (from the
+  storm bridge's start) and answers 200 after. Both bridges publish to one alerts topic; once both
+  phases are done and the receiver is up, the section waits until the notifier has delivered, then
+  counts the alert ids on the topic that never reached the receiver (lost).
+The retry cap is NOTIFIER_BACKOFF_MAX_S=10 (default 60) so the catch-up after the outage is short.
 
-`python -m bench.sec_webhooks [--reps N]` runs only this section and writes bench/out/webhooks.json.
+`python -m bench run --only webhooks` writes `webhooks` into bench/results.json; docs/webhooks.md
+shows `table()` of it.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import socket
+import threading
 import time
 from typing import Any
 
 from bench.bridge_run import processed, start_bridges, wait_processed, write_rules
 from bench.sec_latency import StreamWatcher, banner_probes
 from bench.sec_rules import STORM, STORM_RATIO, load_stream
-from bench.stack import Context, cpu_seconds, ensure_services, machine_note, spawn, stop, wait_until
+from bench.stack import Context, cpu_seconds, machine_note, spawn, stop, wait_until
 from bench.stats import latency_summary, ratios, summarize, window_rate
-from common.keys import RedisKeys
+from bench.webhook_receiver import OutageReceiver
 from common.webhook_log import DeliveryLog
 from common.webhooks import EndpointStore
 
 logger = logging.getLogger(__name__)
-VARIANTS = ("alone", "notifier_down")
+VARIANTS = ("alone", "notifier_outage")
 LATENCY_RATE = 1_000  # ev/s, the rate of the README's latency headline
+OUTAGE_S, SMOKE_OUTAGE_S = 30.0, 3.0
+DELIVERY_TIMEOUT_S = 300.0
 
 
-def _closed_port() -> int:
-    """A local port nobody listens on (bound, then released): every attempt is refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class _Notifier:
+    """A notifier on one alerts topic with one endpoint (every alert) at an OutageReceiver."""
+
+    def __init__(self, ctx: Context, alerts_topic: str, tag: str) -> None:
+        self.keys = ctx.new_keys(f"whn{tag}")
+        self.receiver = OutageReceiver()
+        EndpointStore(ctx.redis, self.keys).create(
+            {"name": "outage", "url": self.receiver.url, "min_severity": "low"}, "bench"
+        )
+        env = ctx.env(
+            KAFKA_ALERTS_TOPIC=alerts_topic,
+            KAFKA_ALERT_EVENTS_TOPIC="",
+            REDIS_KEY_PREFIX=self.keys.prefix,
+            NOTIFIER_GROUP_ID=ctx.name("notifier"),
+            NOTIFIER_BACKOFF_MAX_S="10",
+        )
+        self.proc = spawn(["-m", "notifier"], env, ctx.out_dir / "logs" / f"notifier-{tag}.log")
+        self.log = DeliveryLog(ctx.redis, self.keys)
+        self.refused_at: float | None = None  # epoch seconds of the notifier's first failed attempt
+
+    def outage(self, seconds: float) -> None:
+        """Keep the receiver down `seconds` from the notifier's first refused attempt (run in a thread)."""
+        try:
+            wait_until(
+                lambda: self.log.stats().get("failed_attempts", 0), 120, "the notifier's first attempt"
+            )
+        except TimeoutError:
+            logger.error("bench: webhooks: the notifier never tried the receiver; it stays down")
+            return
+        self.refused_at = time.time()
+        self.receiver.up_after(seconds)
 
 
-def _notifier(ctx: Context, variant: str, alerts_topic: str, keys: RedisKeys, tag: str) -> list[Any]:
-    """For `notifier_down`: a notifier on the run's alerts topic, every alert to a closed port."""
-    if variant != "notifier_down":
-        return []
-    EndpointStore(ctx.redis, keys).create(
-        {"name": "down", "url": f"http://127.0.0.1:{_closed_port()}/hook", "min_severity": "low"}, "bench"
-    )
-    env = ctx.env(
-        KAFKA_ALERTS_TOPIC=alerts_topic,
-        KAFKA_ALERT_EVENTS_TOPIC="",
-        REDIS_KEY_PREFIX=keys.prefix,
-        NOTIFIER_GROUP_ID=ctx.name("notifier"),
-    )
-    return [spawn(["-m", "notifier"], env, ctx.out_dir / "logs" / f"notifier-{tag}.log")]
+def _topic_alert_ids(ctx: Context, topic: str) -> set[str]:
+    """Every alert_id header on the topic (read from the start to the end offsets)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=ctx.bootstrap, enable_auto_commit=False)
+    ids: set[str] = set()
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        while any(consumer.position(tp) < end[tp] for tp in parts):
+            for records in consumer.poll(timeout_ms=500).values():
+                for rec in records:
+                    ids.update(v.decode() for k, v in rec.headers if k == "alert_id")
+    finally:
+        consumer.close()
+    return ids
 
 
-def _latency(ctx: Context, variant: str, rep: int) -> dict[str, float]:
-    """End-to-end latency (record time -> row in Redis) at LATENCY_RATE ev/s of the default mix."""
-    tag = f"{variant}-{rep}"
-    topic, keys, notifier_keys = (
-        ctx.new_topic(f"whlat-{tag}"),
-        ctx.new_keys(f"whl{tag}"),
-        ctx.new_keys(f"whln{tag}"),
-    )
-    alerts_topic = ctx.new_topic(f"alerts-lat-{tag}")
+def _throughput(ctx: Context, topic: str, total: int, alerts_topic: str, tag: str) -> dict[str, Any]:
+    """The storm bridge: steady events/s, CPU µs per event, alert share."""
+    keys = ctx.new_keys(f"wh{tag}")
     write_rules(ctx, keys, ml=False)
-    notifier = _notifier(ctx, variant, alerts_topic, notifier_keys, f"lat-{tag}")
+    procs = start_bridges(ctx, topic, keys, 1, f"wh-{tag}", KAFKA_ALERTS_TOPIC=alerts_topic)
+    samples: list[tuple[float, int]] = []
+    try:
+        wait_processed(ctx, keys, procs, total, f"webhooks run {tag}", samples)
+        cpu_us = 1e6 * cpu_seconds(procs[0].pid) / total
+        alerts = int(ctx.redis.hget(keys.totals, "alerts") or 0)
+    finally:
+        stop(procs)
+        ctx.drop_prefix(keys)
+    return {
+        "eps": window_rate(samples, total, ctx.sizes.window_frac),
+        "cpu_us": cpu_us,
+        "alert_share": alerts / total,
+    }
+
+
+def _latency(ctx: Context, alerts_topic: str, seed: int, tag: str) -> dict[str, float]:
+    """End-to-end latency (record time -> row in Redis) at LATENCY_RATE ev/s of the default mix."""
+    topic, keys = ctx.new_topic(f"whlat-{tag}"), ctx.new_keys(f"whl{tag}")
+    write_rules(ctx, keys, ml=False)
     bridges = start_bridges(ctx, topic, keys, 1, f"whlat-{tag}", KAFKA_ALERTS_TOPIC=alerts_topic)
     watcher = StreamWatcher(ctx.redis_url, keys)
     producer = None
     count = int(LATENCY_RATE * ctx.sizes.latency_duration_s)
     try:
         banner_probes(ctx, topic, keys, 1, 0)  # warm-up: the bridge has joined and written once
-        if notifier:  # ... and the notifier has started, joined and tried the warm-up alert
-            log = DeliveryLog(ctx.redis, notifier_keys)
-            wait_until(lambda: log.stats().get("failed_attempts", 0), 60, "the notifier's first attempt")
         watcher.mark()
         watcher.start()
-        args = [
-            "-m",
-            "producer",
-            "--rate",
-            str(LATENCY_RATE),
-            "--count",
-            str(count),
-            "--seed",
-            str(200 + rep),
-        ]
+        args = ["-m", "producer", "--rate", str(LATENCY_RATE), "--count", str(count), "--seed", str(seed)]
         args += ["--bootstrap-servers", ctx.bootstrap, "--topic", topic, "--log-level", "WARNING"]
         producer = spawn(args, ctx.env(), ctx.out_dir / "logs" / f"producer-whlat-{tag}.log")
         producer.wait(timeout=ctx.sizes.timeout_s)
@@ -97,104 +132,141 @@ def _latency(ctx: Context, variant: str, rep: int) -> dict[str, float]:
         time.sleep(0.3)
     finally:
         watcher.done.set()
-        stop([p for p in (producer, *bridges, *notifier) if p is not None])
+        stop([p for p in (producer, *bridges) if p is not None])
         if watcher.is_alive():
             watcher.join(timeout=5)
         ctx.drop_prefix(keys)
-        ctx.drop_prefix(notifier_keys)
     return latency_summary(watcher.samples)
 
 
-def _bridge(ctx: Context, topic: str, total: int, variant: str, tag: str) -> dict[str, Any]:
-    keys = ctx.new_keys(f"wh{tag}")
-    write_rules(ctx, keys, ml=False)
+def _rep(ctx: Context, topic: str, total: int, variant: str, rep: int, outage_s: float) -> dict[str, Any]:
+    """One variant of one repetition: storm throughput, then latency; with the notifier, the outage."""
+    tag = f"{variant}-{rep}"
     alerts_topic = ctx.new_topic(f"alerts-{tag}")
-    notifier_keys = ctx.new_keys(f"whn{tag}")
-    notifier = _notifier(ctx, variant, alerts_topic, notifier_keys, tag)
-    procs = start_bridges(ctx, topic, keys, 1, f"wh-{tag}", KAFKA_ALERTS_TOPIC=alerts_topic)
-    samples: list[tuple[float, int]] = []
+    notifier = _Notifier(ctx, alerts_topic, tag) if variant == "notifier_outage" else None
     try:
-        wait_processed(ctx, keys, procs, total, f"webhooks run {tag}", samples)
-        cpu_us = 1e6 * cpu_seconds(procs[0].pid) / total
-        notifier_cpu_us = 1e6 * cpu_seconds(notifier[0].pid) / total if notifier else 0.0
-        alerts = int(ctx.redis.hget(keys.totals, "alerts") or 0)
-        log = DeliveryLog(ctx.redis, notifier_keys)
-        if notifier:  # not measured: proof that it was at work (a short run can end before its first try)
-            wait_until(lambda: log.stats().get("failed_attempts", 0), 60, "the notifier's first attempt")
-        failed = log.stats().get("failed_attempts", 0)
+        t0 = time.time()
+        if notifier:
+            threading.Thread(target=notifier.outage, args=(outage_s,), daemon=True).start()
+        out = _throughput(ctx, topic, total, alerts_topic, tag)
+        out["throughput_end_s"] = time.time() - t0
+        out["latency"] = _latency(ctx, alerts_topic, 200 + rep, tag)
+        out["latency_end_s"] = time.time() - t0
+        if notifier:
+            out |= _deliveries(ctx, notifier, alerts_topic, outage_s)
     finally:
-        stop(procs + notifier)
-        ctx.drop_prefix(keys)
-        ctx.drop_prefix(notifier_keys)
+        if notifier:
+            stop([notifier.proc])
+            notifier.receiver.close()
+            ctx.drop_prefix(notifier.keys)
+    return out
+
+
+def _deliveries(ctx: Context, n: _Notifier, alerts_topic: str, outage_s: float) -> dict[str, Any]:
+    """Wait for the receiver to be up and the notifier to deliver every alert id on the topic."""
+    wait_until(lambda: n.receiver.up_at is not None, outage_s + 130, "the receiver to come up")
+    t0 = n.refused_at or 0.0
+    ids = _topic_alert_ids(ctx, alerts_topic)
+    try:
+        wait_until(lambda: ids <= n.receiver.received(), DELIVERY_TIMEOUT_S, "every alert delivered")
+    except TimeoutError:
+        logger.error("bench: webhooks: not every alert was delivered within %.0fs", DELIVERY_TIMEOUT_S)
+    stats = n.log.stats()
     return {
-        "eps": window_rate(samples, total, ctx.sizes.window_frac),
-        "cpu_us": cpu_us,
-        "alert_share": alerts / total,
-        "failed_attempts": failed,
-        "notifier_cpu_us": notifier_cpu_us,
+        "alerts_on_topic": len(ids),
+        "delivered_ids": len(ids & n.receiver.received()),
+        "lost": len(ids - n.receiver.received()),
+        "requests": n.receiver.requests,
+        "failed_attempts": stats.get("failed_attempts", 0),
+        "dead": stats.get("dead", 0),
+        "down_after_first_refusal_s": (n.receiver.up_at or t0) - t0,
+        "all_delivered_s": time.time() - t0,  # from the first refusal
     }
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    """The storm stream; per repetition the bridge alone and with a notifier retrying, side by side."""
-    total = ctx.sizes.bridge_events // 2
+    """Per repetition, alone and with the notifier through an outage, side by side."""
+    total = ctx.sizes.bridge_events // 4
+    outage_s = SMOKE_OUTAGE_S if ctx.smoke else OUTAGE_S
     before = machine_note()
     topic = load_stream(ctx, "wh-storm", total, fraud_ratio=STORM_RATIO, scenarios=STORM)
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-    latency: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
     for rep in range(ctx.sizes.reps):
-        order = list(VARIANTS) if rep % 2 == 0 else list(reversed(VARIANTS))
-        for variant in order:
-            runs[variant].append(_bridge(ctx, topic, total, variant, f"{variant}-{rep}"))
-            latency[variant].append(_latency(ctx, variant, rep))
+        for variant in VARIANTS if rep % 2 == 0 else tuple(reversed(VARIANTS)):  # drift hits both alike
+            runs[variant].append(_rep(ctx, topic, total, variant, rep, outage_s))
         logger.info(
-            "bench: webhooks rep=%d %s",
+            "bench: webhooks rep=%d %s lost=%s",
             rep + 1,
-            " ".join(f"{v}={r[-1]['eps']:.0f} ev/s {r[-1]['cpu_us']:.1f} µs" for v, r in runs.items()),
+            " ".join(
+                f"{v}={r[-1]['eps']:.0f} ev/s p99={r[-1]['latency']['p99']:.0f} ms" for v, r in runs.items()
+            ),
+            runs["notifier_outage"][-1]["lost"],
         )
-    alone, down = runs["alone"], runs["notifier_down"]
+    alone, down = runs["alone"], runs["notifier_outage"]
     out: dict[str, Any] = {
         "events": total,
+        "outage_s": outage_s,
+        "latency_rate": LATENCY_RATE,
         "alert_share": summarize([r["alert_share"] for r in alone]),
-        "ratio_notifier_down_vs_alone_eps": summarize(
-            ratios([r["eps"] for r in down], [r["eps"] for r in alone])
-        ),
-        "cpu_ratio_alone_vs_notifier_down": summarize(
+        "ratio_notifier_vs_alone_eps": summarize(ratios([r["eps"] for r in down], [r["eps"] for r in alone])),
+        "cpu_ratio_alone_vs_notifier": summarize(
             ratios([r["cpu_us"] for r in alone], [r["cpu_us"] for r in down])
         ),
-        "notifier_failed_attempts": summarize([r["failed_attempts"] for r in down]),
-        "notifier_cpu_us_per_event": summarize([r["notifier_cpu_us"] for r in down]),
         "machine": {"before": before, "after": machine_note()},
     }
+    measured = ("alerts_on_topic", "lost", "dead", "failed_attempts", "requests", "all_delivered_s")
+    for key in (*measured, "down_after_first_refusal_s"):
+        out[key] = summarize([r[key] for r in down])
     for variant, rs in runs.items():
         out[variant] = {
             "bridge_eps": summarize([r["eps"] for r in rs]),
             "cpu_us_per_event": summarize([r["cpu_us"] for r in rs]),
-            **{f"latency_{k}_ms": summarize([s[k] for s in latency[variant]]) for k in ("p50", "p99", "max")},
+            "throughput_end_s": summarize([r["throughput_end_s"] for r in rs]),
+            "latency_end_s": summarize([r["latency_end_s"] for r in rs]),
+            **{f"latency_{k}_ms": summarize([r["latency"][k] for r in rs]) for k in ("p50", "p99", "max")},
         }
-    out["latency_rate"] = LATENCY_RATE
     return out
 
 
-def main() -> None:
-    from bench.config import sizes_for
+def table(results: dict[str, Any]) -> str:
+    """docs/webhooks.md's block: the outage's deliveries and the bridge alone vs with the notifier."""
+    from bench.report import fmt
 
-    parser = argparse.ArgumentParser(prog="python -m bench.sec_webhooks", description=__doc__)
-    parser.add_argument("--reps", type=int, default=None)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.ERROR)
-    bootstrap, redis_url, _started = ensure_services()
-    ctx = Context(sizes_for(False, args.reps), False, bootstrap, redis_url)
-    try:
-        result = run(ctx)
-    finally:
-        ctx.close()
-    path = ctx.out_dir / "webhooks.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    logger.info("bench: wrote %s", path)
-
-
-if __name__ == "__main__":
-    main()
+    w = results.get("webhooks")
+    if not w:
+        return "(no webhooks figures yet: `python -m bench run --only webhooks`)"
+    a, n = w["alone"], w["notifier_outage"]
+    meta = results.get("meta", {})
+    when = meta.get("section_dates", {}).get("webhooks") or meta.get("date", "?")
+    when = f"{when}, {meta.get('cpus', '?')} shared cores"
+    rows = [
+        "| measure | bridge alone | with the notifier, receiver down then up |",
+        "| --- | --- | --- |",
+        f"| storm bridge events/s | {fmt(a['bridge_eps'], 0)} | {fmt(n['bridge_eps'], 0)} |",
+        f"| storm bridge CPU µs per event | {fmt(a['cpu_us_per_event'], 1)} "
+        f"| {fmt(n['cpu_us_per_event'], 1)} |",
+    ]
+    for k in ("p50", "p99", "max"):
+        rows.append(
+            f"| latency {k} at {w['latency_rate']:,} ev/s (ms) | {fmt(a[f'latency_{k}_ms'], 0)} "
+            f"| {fmt(n[f'latency_{k}_ms'], 0)} |"
+        )
+    return "\n".join(
+        [
+            f"Receiver down for {w['outage_s']:.0f} s, then up; {w['events']:,}-event alert storm "
+            f"({fmt(w['alert_share'], 2)} alerting), {w['alerts_on_topic']['n']} repetitions side by side "
+            f"({when}):",
+            "",
+            *rows,
+            "",
+            f"- Deliveries lost: {fmt(w['lost'], 0)} of {fmt(w['alerts_on_topic'], 0)} alerts on the topic "
+            f"(dead letters {fmt(w['dead'], 0)}; failed attempts during the outage "
+            f"{fmt(w['failed_attempts'], 0)}).",
+            f"- Every alert delivered {fmt(w['all_delivered_s'], 0)} s after the notifier's first refused "
+            f"attempt; the receiver was down {fmt(w['down_after_first_refusal_s'], 0)} s from it.",
+            f"- The storm phase ended {fmt(n['throughput_end_s'], 0)} s and the latency phase "
+            f"{fmt(n['latency_end_s'], 0)} s after the bridge started.",
+            f"- Bridge events/s with ÷ without the notifier: {fmt(w['ratio_notifier_vs_alone_eps'], 2)}; "
+            f"CPU per event without ÷ with: {fmt(w['cpu_ratio_alone_vs_notifier'], 2)}.",
+        ]
+    )

@@ -1,0 +1,80 @@
+"""The bench's webhook receiver: its port refuses connections until `up()`, then it answers 200."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+EVENT_ID_HEADER = "X-Fraud-Event-Id"  # notifier.payloads: receivers dedupe on it
+
+
+class OutageReceiver:
+    """A receiver that is down from its creation until `up()`.
+
+    The port is bound but not listening while down, so every connection is refused (the notifier
+    sees a receiver that is down) and nobody else can take the port before it comes up.
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        self._ids: set[str] = set()
+        self.requests = 0
+        self.up_at: float | None = None  # epoch seconds
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._timer: threading.Timer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def up_after(self, seconds: float) -> None:
+        """Come up `seconds` from now (in a timer thread)."""
+        self._timer = threading.Timer(seconds, self.up)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def up(self) -> None:
+        """Start listening on the bound port and answer every POST with 200, recording its event id."""
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with owner._lock:
+                    owner.requests += 1
+                    owner._ids.add(self.headers.get(EVENT_ID_HEADER, ""))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = self._sock
+        server.server_activate()  # listen(): from here connections are accepted
+        server.daemon_threads = True
+        self._server = server
+        self.up_at = time.time()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def received(self) -> set[str]:
+        """The distinct event ids delivered so far."""
+        with self._lock:
+            return set(self._ids)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        else:
+            self._sock.close()
