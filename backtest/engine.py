@@ -169,7 +169,14 @@ def run_plan(
 
 
 def summary(
-    plan: Plan, counts: Counters, sides: Sides, seconds: float, *, cards: int, native: bool
+    plan: Plan,
+    counts: Counters,
+    sides: Sides,
+    seconds: float,
+    *,
+    cards: int,
+    native: bool,
+    cpu_seconds: float | None = None,
 ) -> dict[str, Any]:
     """The run's header: range, warm-up, events, rule versions and speed."""
     events = counts.done + counts.warm
@@ -187,6 +194,8 @@ def summary(
         "cards": cards,
         "seconds": round(seconds, 3),
         "events_per_s": round(events / seconds, 1) if seconds > 0 else None,
+        # CPU of the whole worker over the run: its cost per event whatever else the machine runs
+        "cpu_seconds": round(cpu_seconds, 3) if cpu_seconds is not None else None,
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -157,3 +159,67 @@ def replay(
             if not records or consumer.position(tp) >= span.end:  # control records may end a span
                 del todo[tp.partition]
                 consumer.pause(tp)
+
+
+_END = object()  # the replay is exhausted
+
+
+class Prefetch:
+    """Run a replay in a background thread, `depth` batches ahead of the evaluation.
+
+    kafka-python decodes records in Python while the native engine evaluates a batch with the GIL
+    released: overlapping the two is what brings a backtest near raw consumption. Batches keep their
+    order (one thread, one FIFO queue), so results are those of a sequential replay. Use it as a
+    context manager: leaving it stops the thread before the consumer may be closed (the consumer is
+    only ever used by one thread at a time). An error in the replay is raised in the caller.
+    """
+
+    def __init__(self, batches: Iterator[tuple[bool, list[Any]]], depth: int = 2) -> None:
+        self._batches, self._depth = batches, depth  # depth 0: no thread, the caller replays
+        self._queue = queue.Queue[Any](maxsize=max(depth, 1))
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._fill, name="backtest-replay", daemon=True)
+
+    def _fill(self) -> None:
+        try:
+            for item in self._batches:
+                if not self._put(item):
+                    break
+            self._put(_END)
+        except BaseException as exc:  # raised again in the caller's thread
+            self._put(exc)
+        finally:
+            close = getattr(self._batches, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, item: Any) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __enter__(self) -> Prefetch:
+        if self._depth > 0:
+            self._thread.start()
+        return self
+
+    def __iter__(self) -> Iterator[tuple[bool, list[Any]]]:
+        if self._depth == 0:
+            yield from self._batches
+            return
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __exit__(self, *_exc: object) -> None:
+        self._closed.set()
+        if self._thread.is_alive():
+            self._thread.join()

@@ -28,6 +28,23 @@ class BacktestSettings(KafkaSettings, RedisSettings):
         3600, "warm-up replayed before a range at least (seconds)", env="BACKTEST_WARMUP_MIN_S"
     )
     batch_max: int = setting(5_000, "records per poll of the backtest consumer", env="BACKTEST_BATCH_MAX")
+    prefetch: int = setting(
+        2,
+        "batches a backtest's Kafka thread reads ahead of the evaluation (0: none, one thread does both)",
+        env="BACKTEST_PREFETCH",
+    )
+    max_eps: int = setting(
+        0,
+        "cap on the events per second a backtest replays (0: none): the knob that bounds a running "
+        "backtest's share of the CPU the live bridges use (docs/backtest.md has the measured cost)",
+        env="BACKTEST_MAX_EPS",
+    )
+    nice: int = setting(
+        0,
+        "the worker lowers its CPU priority by this much (os.nice, 0-19) when it starts, so live "
+        "services on the same cores go first",
+        env="BACKTEST_NICE",
+    )
     sample_max: int = setting(
         25, "added and removed alerts kept (each) with their explanations", env="BACKTEST_SAMPLE_MAX"
     )
@@ -51,7 +68,9 @@ class BacktestSettings(KafkaSettings, RedisSettings):
             raise ConfigError("BACKTEST_DEFAULT_RANGE_S must be positive, the warm-ups not negative")
         if self.engine not in ("auto", "python"):
             raise ConfigError("BACKTEST_ENGINE must be auto or python")
-        if self.batch_max < 1 or self.sample_max < 0 or self.instances_max < 0:
+        if self.max_eps < 0 or not 0 <= self.nice <= 19:
+            raise ConfigError("BACKTEST_MAX_EPS must not be negative, BACKTEST_NICE within 0-19")
+        if self.batch_max < 1 or self.prefetch < 0 or self.sample_max < 0 or self.instances_max < 0:
             raise ConfigError("BACKTEST_BATCH_MAX must be positive, the other bounds not negative")
 
 

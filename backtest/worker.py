@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -14,9 +15,10 @@ from kafka.errors import KafkaError
 from backtest.compare import Comparison
 from backtest.engine import DRAFT_VERSION, Progress, Sides, run_plan, summary, warmup_ms
 from backtest.native_pair import NativePair
-from backtest.replay import RangeError, make_consumer, replay, resolve
+from backtest.replay import Prefetch, RangeError, make_consumer, replay, resolve
 from backtest.runs import CANCELLED, DONE, FAILED, RunNotFound, RunStore
 from backtest.settings import BacktestSettings
+from backtest.throttle import poll_records, throttled
 from bridge.rules_watch import RulesWatcher
 from common.keys import RedisKeys
 from common.rulelang import parse_document
@@ -56,7 +58,9 @@ def execute(
         return FAILED
     from_ms, to_ms = time_range(spec, settings.default_range_s, int(time.time() * 1000))
     warm = warmup_ms(watcher.detector.rules, draft, settings.warmup_min_s, settings.warmup_max_s)
-    consumer = make_consumer(settings.kafka_bootstrap_servers, settings.batch_max)
+    consumer = make_consumer(
+        settings.kafka_bootstrap_servers, poll_records(settings.batch_max, settings.max_eps)
+    )
     try:
         plan = resolve(consumer, settings.kafka_topic, from_ms, to_ms, warmup_ms=warm)
         sides = Sides.build(watcher.detector, watcher.version, draft)
@@ -76,17 +80,22 @@ def execute(
             "backtest: run=%s range=[%d, %d) events=%d warmup=%d draft_equals_live=%s",
             run_id, from_ms, to_ms, plan.total, plan.warm_total, sides.same,
         )  # fmt: skip
-        batches = replay(consumer, plan, stop=lambda: progress.stop or stopping.is_set())
-        counts = run_plan(
-            batches,
-            sides,
-            comparison,
-            client=client,
-            keys=keys,
-            max_record_bytes=settings.max_record_bytes,
-            native=native,
-            on_batch=progress,
-        )
+        cpu_started = time.process_time()
+
+        def stop() -> bool:
+            return progress.stop or stopping.is_set()
+
+        with Prefetch(replay(consumer, plan, stop), settings.prefetch) as ahead:
+            counts = run_plan(
+                throttled(iter(ahead), settings.max_eps, stop),
+                sides,
+                comparison,
+                client=client,
+                keys=keys,
+                max_record_bytes=settings.max_record_bytes,
+                native=native,
+                on_batch=progress,
+            )
         progress(counts, final=True)
     except RangeError as exc:
         store.finish(run_id, FAILED, error=str(exc))
@@ -100,7 +109,10 @@ def execute(
     result = comparison.result()
     seconds = time.monotonic() - progress.started
     cards = (native or sides).cards()
-    result["summary"] = summary(plan, counts, sides, seconds, cards=cards, native=native is not None)
+    cpu = time.process_time() - cpu_started  # every thread of the worker: replay and evaluation
+    result["summary"] = summary(
+        plan, counts, sides, seconds, cards=cards, native=native is not None, cpu_seconds=cpu
+    )
     store.finish(run_id, DONE, result)
     logger.info("backtest: run=%s done events=%d in %.1fs", run_id, counts.done, result["summary"]["seconds"])
     return DONE
@@ -108,6 +120,9 @@ def execute(
 
 def serve(settings: BacktestSettings, stopping: threading.Event, max_runs: int | None = None) -> int:
     """Take runs off the queue until `stopping` (or `max_runs` runs); return how many ran."""
+    if settings.nice:
+        # before any thread starts: Linux keeps a nice value per thread and new threads inherit it
+        os.nice(settings.nice)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     keys = RedisKeys(settings.redis_key_prefix)
     store = RunStore(client, keys)
