@@ -34,13 +34,13 @@ def _text(elem_id: str, placeholder: str) -> dcc.Input:
 
 def _time_field(label: str, elem_id: str) -> html.Div:
     """A time input showing the format it takes (not a sample date that reads as a value already
-    typed), and the place its inline error appears (announced politely: the page's one role=alert is
+    typed), and the place its inline error appears (a polite status: the page's one role=alert is
     the RED ALERT bar)."""
     box = dcc.Input(id=elem_id, type="text", placeholder=TIME_PLACEHOLDER, maxLength=40, className="input")
     return html.Div(
         [
             _field(label, box),
-            html.Div(id=f"{elem_id}-error", className="field-error", **{"aria-live": "polite"}),
+            html.Div(id=f"{elem_id}-error", className="field-error", role="status"),
         ],
         className="search-time",
     )
