@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench import sec_shadow, sec_webhooks
+from bench import sec_alerts_out, sec_shadow, sec_webhooks
 from bench.handbook import report as handbook_report
 from bench.report import fmt, markdown
 
@@ -132,4 +132,6 @@ def write_docs(results: dict[str, Any], repo: Path) -> list[Path]:
         done.append(repo / "docs" / "model.md")
     if splice(repo / "docs" / "webhooks.md", TABLES, sec_webhooks.table(results)):
         done.append(repo / "docs" / "webhooks.md")
+    if splice(repo / "docs" / "reliability.md", TABLES, sec_alerts_out.table(results)):
+        done.append(repo / "docs" / "reliability.md")
     return done

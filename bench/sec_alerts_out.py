@@ -105,3 +105,34 @@ def run(ctx: Context) -> dict[str, Any]:
         "storm": _stream(ctx, "storm", storm, total),
         "machine": {"before": before, "after": machine_note()},
     }
+
+
+def table(results: dict[str, Any]) -> str:
+    """docs/reliability.md's block: what publishing alerts costs the bridge, quiet and storm."""
+    from bench.report import fmt
+
+    r = results.get("alerts_out")
+    if not r:
+        return "(no alerts-out figures yet: `python -m bench run --only alerts_out`)"
+    meta = results.get("meta", {})
+    when = meta.get("section_dates", {}).get("alerts_out") or meta.get("date", "?")
+    rows = [
+        "| stream | alerting | CPU µs per event, published / not | CPU cost | events/s, published ÷ not |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, label in (("quiet", "quiet"), ("storm", "alert storm")):
+        s = r[name]
+        rows.append(
+            f"| {label} ({s['events']:,} events) | {s['alert_share']['median']:.2%} "
+            f"| {fmt(s['published']['cpu_us_per_event'], 1)} / {fmt(s['baseline']['cpu_us_per_event'], 1)} "
+            f"| {fmt(s['cpu_cost'], 2)} | {fmt(s['ratio_published_vs_baseline_eps'], 2)} |"
+        )
+    return "\n".join(
+        [
+            f"The bridge publishing every alert vs the same bridge without (`bench.bridge_baseline`), side "
+            f"by side per repetition ({when}, {meta.get('cpus', '?')} shared cores; CPU cost = 1 - "
+            "CPU per event without ÷ with; targets 0.05 quiet, 0.20 storm):",
+            "",
+            *rows,
+        ]
+    )
