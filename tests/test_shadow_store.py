@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import redis
 
+from common.alert_events import decode_event, with_id
 from common.alerts import Alert, Reason
 from common.keys import RedisKeys
 from common.rulelang import parse_document, to_document
@@ -17,6 +18,7 @@ from dashapp.store.errors import VersionConflict
 from dashapp.store.rules_store import RulesStore
 from dashapp.store.shadow_report import compare, fires_rows
 from dashapp.store.shadow_store import NoShadow, ShadowStore
+from outbox.rebuild import Replayer
 from tests.test_backtest import planted_draft
 from tests.test_outbox_store import outbox
 from tests.test_rules_registry_api import auth, http, users_file
@@ -165,3 +167,22 @@ def test_history_the_live_state_does_not_keep_is_named() -> None:
     assert any("hist_country" in g for g in gaps) and any("86,400 s" in g for g in gaps)
     assert any(g.startswith("velocity window") for g in gaps)
     assert history_gaps(parse_document(doc), live) == []  # the live set keeps more: nothing missing
+
+
+@pytest.mark.integration
+def test_the_outbox_rebuild_replays_a_promote_as_the_rules_version_and_restores_no_shadow(
+    redis_client: redis.Redis, keys: RedisKeys, redis_prefix: str
+) -> None:
+    _, shadow = stores(redis_client, keys)
+    doc = shadow.publish(planted_draft(), "root", "trial")
+    shadow.promote("root", "ship it", expected=doc.id)
+    shadow.publish(to_document(default_rules()), "root", "next trial")  # still on at the wipe
+    entries: Any = redis_client.xrange(keys.events_outbox)
+    events = [with_id(decode_event(f[b"e"]), i.decode()) for i, f in entries]
+
+    fresh = RedisKeys(f"{redis_prefix}rebuilt:")  # deleted with the test's prefix
+    counts = Replayer(redis_client, fresh).apply_all(events)
+    assert counts["events_failed"] == 0 and counts["rules_events"] == 1
+    rebuilt = RulesStore(redis_client, fresh).current()
+    assert rebuilt.rules == doc.rules and rebuilt.updated_by == "root"
+    assert not redis_client.exists(fresh.shadow_rules)  # a shadow is a trial, not state to restore
