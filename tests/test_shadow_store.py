@@ -105,6 +105,10 @@ def test_an_invalid_document_is_refused_and_nothing_is_stored(
 @pytest.mark.integration
 def test_http_roles_etag_and_stale_ids(http: Any) -> None:
     assert http.get("/api/rules/shadow", headers=auth("ann")).get_json()["shadow"] is None
+    for bad in ("", "[1, 2]", "rules: 5", '{"rules": [{"id": "x"}]}', "\x00\x01"):
+        resp = http.put("/api/rules/shadow", data=bad, content_type="application/json", headers=auth())
+        assert resp.status_code == 400 and resp.get_json()["error"], bad
+    assert http.delete("/api/rules/shadow", headers=auth()).status_code == 404
     assert http.put("/api/rules/shadow", json=planted_draft(), headers=auth("ann")).status_code == 403
     put = http.put("/api/rules/shadow", json=planted_draft(), headers=auth())
     assert put.status_code == 200 and put.headers["ETag"] == '"1"'
