@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bench import publish_cost
 from bench.bridge_run import start_bridges, wait_processed, write_rules
 from bench.sec_rules import STORM, STORM_RATIO, load_stream
 from bench.stack import Context, cpu_seconds, machine_note, stop
@@ -103,6 +104,8 @@ def run(ctx: Context) -> dict[str, Any]:
     return {
         "quiet": _stream(ctx, "quiet", quiet, total),
         "storm": _stream(ctx, "storm", storm, total),
+        # publishing alone, without a bridge: what kafka-python's per-record path costs per alert
+        "publish_only": publish_cost.measure(ctx),
         "machine": {"before": before, "after": machine_note()},
     }
 
@@ -127,6 +130,16 @@ def table(results: dict[str, Any]) -> str:
             f"| {fmt(s['published']['cpu_us_per_event'], 1)} / {fmt(s['baseline']['cpu_us_per_event'], 1)} "
             f"| {fmt(s['cpu_cost'], 2)} | {fmt(s['ratio_published_vs_baseline_eps'], 2)} |"
         )
+    pub = r.get("publish_only")
+    if pub:
+        cpu = pub["cpu_us_per_alert"]
+        rows += [
+            "",
+            f"Publishing alone (no bridge; {pub['alerts']:,} alerts over {pub['cards']:,} cards, send + "
+            f"flush per batch): {fmt(cpu['bridge'], 1)} µs of CPU per alert with the bridge's publisher, "
+            f"{fmt(cpu['earlier'], 1)} µs with its first version "
+            f"(ratio {fmt(pub['ratio_bridge_vs_earlier'], 2)}).",
+        ]
     return "\n".join(
         [
             f"The bridge publishing every alert vs the same bridge without (`bench.bridge_baseline`), side "
