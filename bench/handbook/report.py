@@ -28,14 +28,23 @@ def table(results: dict[str, Any]) -> str:
     ch3 = [_book("Logistic regression (book)", book["chapter3"]["logistic_regression"])]
     ch3.append(_book("Random forest (book)", book["chapter3"]["random_forest"]))
     for name, r in h["chapter3"].items():
-        ch3.append(
-            _row(name, r, f"fit {r['fit_seconds']:.1f} s on {h['world']['n_customers']:,} customers' week")
-        )
+        ch3.append(_row(name, r, f"fit {r['fit_seconds']:.1f} s, {r['transactions']:,} test transactions"))
     four = [_book("Best of the book, four weeks", book["best_four_weeks"])]
     for name, r in h["four_weeks"].items():
         four.append(_row(name, r["mean"], "mean of 4 test weeks"))
     v = h["variant"]
-    four.append(_row("lightgbm, variant simulator", v["lightgbm"]["mean"], f"{v['changes']}"))
+    changes = ", ".join(f"{key} {val:g}" for key, val in v["changes"].items())
+    four.append(
+        _row("lightgbm, variant simulator", v["lightgbm"]["mean"], f"{changes} (book: 220, 5, 28, 14)")
+    )
+    k = h.get("kafka")
+    if k:
+        note = (
+            f"{k['events']:,} events through Kafka and back ({k['produce_eps']:,} ev/s out, "
+            f"{k['read_eps']:,} ev/s in), "
+            f"features byte-equal to the direct path: {'yes' if k['features_equal_direct'] else 'NO'}"
+        )
+        four.append(_row("lightgbm, read back from Kafka", k["lightgbm"]["mean"], note))
     weekly = [
         "| test week (training from day) | AUC ROC | average precision | CP@100 | fit |",
         "|---|---|---|---|---|",
