@@ -16,13 +16,6 @@ RELAY_STALE_S = 60.0
 # Entries waiting at once: a burst of bulk actions makes a few hundred, which a running relay sends
 # in one or two rounds (OUTBOX_RELAY_BATCH = 500).
 BACKLOG_WARN = 1_000
-# Only the oldest entry's id: XRANGE's reply would carry its payload too (a list change is up to
-# ~650 KB), and the panel is refreshed every few seconds.
-_OLDEST_ID_LUA = """
-local r = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
-if r[1] then return r[1][1] end
-return false
-"""
 
 
 @dataclass(frozen=True)
@@ -73,17 +66,22 @@ def events_warning(waiting: int, oldest_age_s: float | None, relay_age_s: float 
 def queue_reads(pipe: redis.client.Pipeline, keys: RedisKeys) -> None:
     """Queue the four reads `from_replies` takes, in this order, on a non-transactional pipeline."""
     pipe.xlen(keys.events_outbox)
-    pipe.eval(_OLDEST_ID_LUA, 1, keys.events_outbox)
+    # The oldest entry comes with its payload (a list change's part is up to ~650 KB). Measured on
+    # the local Redis (once, load ~11 on 2 cores): 0.67 ms median with such an entry, 0.08 ms with an
+    # ordinary one; a Lua script
+    # returning only the id took 1.5 ms (Lua copies the entry) on Redis's one thread, so plain XRANGE.
+    pipe.xrange(keys.events_outbox, "-", "+", count=1)
     pipe.hgetall(keys.events_relay)
     pipe.hgetall(keys.webhook_stats)
 
 
 def from_replies(replies: list[object], keys: RedisKeys, now_ms: int) -> EventsHealth:
     """Build the outbox's health from the replies of `queue_reads` (errors read as missing)."""
-    waiting_raw, oldest_id, relay_raw, hooks_raw = replies
+    waiting_raw, oldest, relay_raw, hooks_raw = replies
     waiting = max(0, to_int(waiting_raw, key=keys.events_outbox))
     relay, hooks = str_hash(relay_raw), str_hash(hooks_raw)
-    oldest_ms = _ms_of_id(oldest_id) if waiting else None
+    first = oldest[0] if isinstance(oldest, list) and oldest else None
+    oldest_ms = _ms_of_id(first[0]) if waiting and isinstance(first, list | tuple) and first else None
     oldest_age = _age(now_ms, oldest_ms)
     relay_age = _age(now_ms, opt_float(relay.get("at_ms"), key=keys.events_relay))
     return EventsHealth(
