@@ -18,17 +18,19 @@ from dashapp.views.wording import format_money, in_words, status_word
 
 EXPORT_PATH = "/api/alerts.csv"
 FORM_FIELDS = ("alert_id", "card", "merchant", "assignee", "rule", "status", "since", "until", "order")
+# Minimum widths fit each column's longest usual text at 1280 px with no sideways scroll, as in the
+# alerts table (tests/browser/test_console_leftovers.py; 8px cell padding in assets/style.css).
 SEARCH_COLUMNS: list[dict[str, Any]] = [
-    {"field": "time", "headerName": "Time (UTC)", "minWidth": 200},  # whole, to the millisecond
-    {"field": "age", "headerName": "Age", "minWidth": 90},
-    {"field": "card", "headerName": "Card", "minWidth": 120},
+    {"field": "time", "headerName": "Time (UTC)", "minWidth": 160},  # whole, to the millisecond
+    {"field": "age", "headerName": "Age", "minWidth": 90},  # "3 h 05 min"
+    {"field": "card", "headerName": "Card", "minWidth": 96},
     {"field": "amount", "headerName": "Amount", "type": "numericColumn",
-     "valueFormatter": {"function": "params.data ? params.data.amount_text : params.value"}, "minWidth": 150},
-    {"field": "merchant", "headerName": "Merchant"},
-    {"field": "rules", "headerName": "Rules", "minWidth": 160, "tooltipField": "reasons"},
+     "valueFormatter": {"function": "params.data ? params.data.amount_text : params.value"}, "minWidth": 135},
+    {"field": "merchant", "headerName": "Merchant", "minWidth": 84},
+    {"field": "rules", "headerName": "Rules", "minWidth": 224, "tooltipField": "reasons"},
     SEVERITY_COLUMN,
-    {"field": "status_text", "headerName": "Status"},
-    {"field": "assignee", "headerName": "Assignee"},
+    {"field": "status_text", "headerName": "Status", "minWidth": 172},  # "Resolved: false positive"
+    {"field": "assignee", "headerName": "Assignee", "minWidth": 88},
 ]  # fmt: skip
 ROW_CLASS_RULES = {"search-overdue": "params.data && params.data.overdue"}
 

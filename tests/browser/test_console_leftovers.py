@@ -183,3 +183,36 @@ def test_health_panel_warns_when_alert_events_are_not_relayed(analysts: Open, pi
     client.delete(keys.events_outbox)  # relayed (as the relay deletes what Kafka acknowledged)
     expect(state).to_have_text("Relay keeping up.", timeout=DATA_WAIT_MS)
     expect(waiting).to_have_text("0")
+
+
+def test_search_results_show_every_cell_whole_at_1280(analysts: Open, pipeline: Pipeline) -> None:
+    tag = f"{time.time_ns() % 10**7:07d}"
+    rows = [
+        _send(pipeline, "sw-u", card_id=f"C{tag}", **UNKNOWN),
+        _send(pipeline, "sw-s", card_id=f"C{tag}", amount=1_234_567.89, **SF),
+    ]
+    wf = AlertWorkflow(pipeline.client, pipeline.dashboard.keys)
+    wf.act(rows[1][1], "assign_to_me", "alice", 1)
+    wf.act(rows[1][1], "resolve_false_positive", "alice", 2)
+    page = analysts("alice").page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    _search(page, card=f"C{tag}")
+    for _card, alert_id in rows:
+        expect(_search_row(page, alert_id)).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_timeout(500)  # a resize reaches AG Grid's column widths on its next frame
+    cut = {aid: _search_row(page, aid).evaluate(_CUT_CELLS) for _card, aid in rows}
+    widths = page.locator("#search-grid").evaluate(_WIDTHS)
+    assert cut == {aid: [] for _card, aid in rows}, f"cells cut: {cut} (column widths {widths})"
+    heads = page.locator("#search-grid .ag-header-cell-text").evaluate_all(_CUT_TEXT)
+    assert heads == [], f"headers cut: {heads}"
+    # a full page of results: the vertical scroll bar takes its width too
+    made = [high_amount_event(_txn(f"swf{i}"), **SF) for i in range(15)]
+    pipeline.send(*(value for value, _ in made))
+    pipeline.wait_alert(made[-1][1])
+    _search(page)
+    expect(page.locator("#search-grid .ag-center-cols-container .ag-row").nth(14)).to_be_attached(
+        timeout=WAIT_MS
+    )
+    page.wait_for_timeout(500)
+    sideways = page.locator("#search-grid").evaluate(_SIDEWAYS)
+    assert sideways == 0, f"the results scroll {sideways} px sideways"
