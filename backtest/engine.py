@@ -25,6 +25,7 @@ from common.schema import NORMAL_SCENARIO
 logger = logging.getLogger(__name__)
 RESOLVED = (RESOLVED_FRAUD, RESOLVED_FP)
 DRAFT_VERSION = 0  # the rules_version of a draft's alerts (it has none yet)
+STATUS_BATCH = 10_000  # alerted events whose dispositions are read in one round trip
 
 
 def longest_window_ms(*configs: RulesConfig) -> int:
@@ -150,6 +151,7 @@ def run_plan(
 ) -> Counters:
     """Feed every batch through both sides (on `native` when given) into `comparison`."""
     counts = Counters()
+    pending: list[tuple[Any, Alert | None, Alert | None]] = []
     for warm, records in batches:
         out = native.batch(records) if native is not None else sides.batch(records, warm, max_record_bytes)
         if warm:
@@ -158,14 +160,30 @@ def run_plan(
             continue
         counts.done += len(records)
         counts.invalid += out.invalid
+        # seen() before the batch's observe(): an alert's instance is tracked (or not) by then, and later
+        # batches never add it, so observing a few batches late counts exactly the same
         comparison.seen(out.events, out.instances)
-        ids = [(live or draft).alert_id for _, live, draft in out.alerted]  # type: ignore[union-attr]
-        for (meta, live, draft), status in zip(out.alerted, _statuses(client, keys, ids), strict=True):
-            comparison.observe(
-                meta.ts_ms, live, draft, scenario=meta.scenario, scenario_id=meta.scenario_id, status=status
-            )
+        pending += out.alerted
+        if len(pending) >= STATUS_BATCH:
+            _observe(pending, comparison, client, keys)
         on_batch(counts)
+    _observe(pending, comparison, client, keys)
     return counts
+
+
+def _observe(
+    alerted: list[tuple[Any, Alert | None, Alert | None]],
+    comparison: Comparison,
+    client: redis.Redis,
+    keys: RedisKeys,
+) -> None:
+    """Count these alerted events with their analysts' dispositions (one round trip), then forget them."""
+    ids = [(live or draft).alert_id for _, live, draft in alerted]  # type: ignore[union-attr]
+    for (meta, live, draft), status in zip(alerted, _statuses(client, keys, ids), strict=True):
+        comparison.observe(
+            meta.ts_ms, live, draft, scenario=meta.scenario, scenario_id=meta.scenario_id, status=status
+        )
+    alerted.clear()
 
 
 def summary(

@@ -19,6 +19,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from backtest.runs import FINISHED, RunStore
+from bench import backtest_live
 from bench.bridge_run import write_rules
 from bench.feed import dataset
 from bench.stack import Context, machine_note, spawn, stop
@@ -46,8 +47,8 @@ def _drafts() -> dict[str, dict[str, Any]]:
     return {"same_as_live": live, "one_more_rule": more}
 
 
-def _raw(ctx: Context, topic: str, total: int) -> float:
-    """Events/s of a plain assigned consumer reading the whole topic once."""
+def _raw(ctx: Context, topic: str, total: int) -> tuple[float, float]:
+    """Events/s of a plain assigned consumer reading the whole topic once, and its CPU seconds."""
     consumer = KafkaConsumer(
         bootstrap_servers=ctx.bootstrap,
         enable_auto_commit=False,
@@ -57,19 +58,19 @@ def _raw(ctx: Context, topic: str, total: int) -> float:
     )
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.process_time()
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         got, deadline = 0, t0 + ctx.sizes.timeout_s
         while got < total and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=200).values():
                 got += len(records)
-        took = time.monotonic() - t0
+        took, cpu = time.monotonic() - t0, time.process_time() - cpu0
     finally:
         consumer.close(autocommit=False)
     if got < total:
         raise RuntimeError(f"bench: raw consumer read {got} of {total}")
-    return got / took
+    return got / took, cpu
 
 
 def _backtest(ctx: Context, topic: str, total: int, draft: dict[str, Any], tag: str) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def _backtest(ctx: Context, topic: str, total: int, draft: dict[str, Any], tag: 
     s = result["summary"]
     if s["range_events"] + s["warmup_events"] != total:
         raise RuntimeError(f"bench: backtest {tag} replayed {s['range_events']} of {total}")
-    return {"eps": float(s["events_per_s"]), "seconds": float(s["seconds"])}
+    return {"eps": float(s["events_per_s"]), "seconds": float(s["seconds"]), "cpu": float(s["cpu_seconds"])}
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -103,9 +104,12 @@ def run(ctx: Context) -> dict[str, Any]:
     topic = dataset(ctx, "bridge", total)
     drafts = _drafts()
     raw: list[float] = []
+    raw_cpu: list[float] = []
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in drafts}
     for rep in range(ctx.sizes.reps):
-        raw.append(_raw(ctx, topic, total))
+        raw_eps, cpu = _raw(ctx, topic, total)
+        raw.append(raw_eps)
+        raw_cpu.append(cpu)
         for name, draft in drafts.items():
             runs[name].append(_backtest(ctx, topic, total, draft, f"{name}-{rep}"))
         logger.info(
@@ -114,13 +118,75 @@ def run(ctx: Context) -> dict[str, Any]:
             raw[-1],
             " ".join(f"{n}={r[-1]['eps']:.0f}" for n, r in runs.items()),
         )
-    out: dict[str, Any] = {"events": total, "raw_consumer_eps": summarize(raw)}
+    out: dict[str, Any] = {
+        "events": total,
+        "raw_consumer_eps": summarize(raw),
+        "raw_consumer_cpu_us_per_event": summarize([c / total * 1e6 for c in raw_cpu]),
+    }
     for name, rs in runs.items():
         eps = [r["eps"] for r in rs]
         out[name] = {
             "backtest_eps": summarize(eps),
             "ratio_backtest_vs_raw": summarize(ratios(eps, raw)),
             "seconds_per_1m_events_extrapolated": summarize([1e6 / e for e in eps]),
+            # CPU per event, all threads: the ratio a machine with no spare core would see
+            "cpu_us_per_event": summarize([r["cpu"] / total * 1e6 for r in rs]),
+            "cpu_ratio_raw_vs_backtest": summarize(ratios(raw_cpu, [r["cpu"] for r in rs])),
         }
     out["machine"] = {"before": before, "after": machine_note()}
+    out["live_while_backtesting"] = backtest_live.measure(ctx, topic, drafts["one_more_rule"])
+    out["machine"]["after_live"] = machine_note()
     return out
+
+
+def table(results: dict[str, Any]) -> str:
+    """docs/backtest.md's block: throughput beside raw consumption, and live latency beside a backtest."""
+    from bench.report import fmt
+
+    r = results.get("backtest")
+    if not r:
+        return "(no backtest figures yet: `python -m bench run --only backtest`)"
+    meta = results.get("meta", {})
+    when = meta.get("section_dates", {}).get("backtest") or meta.get("date", "?")
+    raw_cpu = fmt(r.get("raw_consumer_cpu_us_per_event"), 1)
+    rows = [
+        "| draft | events/s | ÷ raw events/s | 1,000,000 events | CPU µs per event | CPU: raw ÷ backtest |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, label in (("same_as_live", "equal to the live set"), ("one_more_rule", "one rule more")):
+        s = r[name]
+        rows.append(
+            f"| {label} | {fmt(s['backtest_eps'], 0)} | {fmt(s['ratio_backtest_vs_raw'], 2)} "
+            f"| {fmt(s['seconds_per_1m_events_extrapolated'], 0)} s | {fmt(s.get('cpu_us_per_event'), 1)} "
+            f"| {fmt(s.get('cpu_ratio_raw_vs_backtest'), 2)} |"
+        )
+    out = [
+        f"A backtest worker beside a raw kafka-python consumer reading the same {r['events']:,}-event topic, "
+        f"side by side per repetition ({when}, {meta.get('cpus', '?')} shared cores; median (min to max)). "
+        f"Raw consumption: {fmt(r['raw_consumer_eps'], 0)} events/s, {raw_cpu} µs of CPU per event.",
+        "",
+        *rows,
+    ]
+    live = r.get("live_while_backtesting")
+    if live:
+        labels = {
+            "alone": "no backtest",
+            "backtest": "a backtest, default settings",
+            f"backtest_nice_{live['nice']}": f"a backtest, `BACKTEST_NICE={live['nice']}`",
+            f"backtest_max_eps_{live['cap_eps']}": f"a backtest, `BACKTEST_MAX_EPS={live['cap_eps']}`",
+        }
+        out += [
+            "",
+            f"Live end-to-end latency (record time → row in Redis, one bridge) at {live['rate']:,} events/s "
+            f"for {live['duration_s']:.0f} s, while a worker replays one-rule-more drafts on the same cores:",
+            "",
+            "| beside the live stream | p50 ms | p99 ms | p99 ÷ alone | backtest events/s meanwhile |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for key, label in labels.items():
+            row = live.get(key, {})
+            out.append(
+                f"| {label} | {fmt(row.get('p50'), 0)} | {fmt(row.get('p99'), 0)} "
+                f"| {fmt(row.get('p99_vs_alone'), 2)} | {fmt(row.get('backtest_eps'), 0)} |"
+            )
+    return "\n".join(out)
