@@ -15,6 +15,7 @@ from typing import Any
 
 from bench import publish_cost
 from bench.bridge_run import start_bridges, wait_processed, write_rules
+from bench.docs_out import alerts_out_table
 from bench.sec_rules import STORM, STORM_RATIO, load_stream
 from bench.stack import Context, cpu_seconds, machine_note, stop
 from bench.stats import ratios, summarize, window_rate
@@ -110,42 +111,4 @@ def run(ctx: Context) -> dict[str, Any]:
     }
 
 
-def table(results: dict[str, Any]) -> str:
-    """docs/reliability.md's block: what publishing alerts costs the bridge, quiet and storm."""
-    from bench.report import fmt
-
-    r = results.get("alerts_out")
-    if not r:
-        return "(no alerts-out figures yet: `python -m bench run --only alerts_out`)"
-    meta = results.get("meta", {})
-    when = meta.get("section_dates", {}).get("alerts_out") or meta.get("date", "?")
-    rows = [
-        "| stream | alerting | CPU µs per event, published / not | CPU cost | events/s, published ÷ not |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for name, label in (("quiet", "quiet"), ("storm", "alert storm")):
-        s = r[name]
-        rows.append(
-            f"| {label} ({s['events']:,} events) | {s['alert_share']['median']:.2%} "
-            f"| {fmt(s['published']['cpu_us_per_event'], 1)} / {fmt(s['baseline']['cpu_us_per_event'], 1)} "
-            f"| {fmt(s['cpu_cost'], 2)} | {fmt(s['ratio_published_vs_baseline_eps'], 2)} |"
-        )
-    pub = r.get("publish_only")
-    if pub:
-        cpu = pub["cpu_us_per_alert"]
-        rows += [
-            "",
-            f"Publishing alone (no bridge; {pub['alerts']:,} alerts over {pub['cards']:,} cards, send + "
-            f"flush per batch): {fmt(cpu['bridge'], 1)} µs of CPU per alert with the bridge's publisher, "
-            f"{fmt(cpu['earlier'], 1)} µs with its first version "
-            f"(ratio {fmt(pub['ratio_bridge_vs_earlier'], 2)}).",
-        ]
-    return "\n".join(
-        [
-            f"The bridge publishing every alert vs the same bridge without (`bench.bridge_baseline`), side "
-            f"by side per repetition ({when}, {meta.get('cpus', '?')} shared cores; CPU cost = 1 - "
-            "CPU per event without ÷ with; targets 0.05 quiet, 0.20 storm):",
-            "",
-            *rows,
-        ]
-    )
+table = alerts_out_table  # bench/docs.py splices sec_*.table(results)

@@ -13,7 +13,7 @@ reading the alerts topic. Per repetition, side by side and in alternating order,
 The retry cap is NOTIFIER_BACKOFF_MAX_S=10 (default 60) so the catch-up after the outage is short.
 
 `python -m bench run --only webhooks` writes `webhooks` into bench/results.json; docs/webhooks.md
-shows `table()` of it.
+shows bench/docs_out.py's `webhooks_table()` of it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from bench.bridge_run import processed, start_bridges, wait_processed, write_rules
+from bench.docs_out import webhooks_table
 from bench.sec_latency import StreamWatcher, banner_probes
 from bench.sec_rules import STORM, STORM_RATIO, load_stream
 from bench.stack import Context, cpu_seconds, machine_note, spawn, stop, wait_until
@@ -150,6 +151,9 @@ def _rep(ctx: Context, topic: str, total: int, variant: str, rep: int, outage_s:
             threading.Thread(target=notifier.outage, args=(outage_s,), daemon=True).start()
         out = _throughput(ctx, topic, total, alerts_topic, tag)
         out["throughput_end_s"] = time.time() - t0
+        # what the notifier took of the shared cores meanwhile (it started with the storm phase)
+        out["notifier_cpu_storm_s"] = cpu_seconds(notifier.proc.pid) if notifier else 0.0
+        out["bridge_cpu_storm_s"] = out["cpu_us"] * total / 1e6
         out["latency"] = _latency(ctx, alerts_topic, 200 + rep, tag)
         out["latency_end_s"] = time.time() - t0
         if notifier:
@@ -214,7 +218,10 @@ def run(ctx: Context) -> dict[str, Any]:
         ),
         "machine": {"before": before, "after": machine_note()},
     }
-    measured = ("alerts_on_topic", "lost", "dead", "failed_attempts", "requests", "all_delivered_s")
+    measured = (
+        *("alerts_on_topic", "lost", "dead", "failed_attempts", "requests", "all_delivered_s"),
+        *("notifier_cpu_storm_s", "bridge_cpu_storm_s"),
+    )
     for key in (*measured, "down_after_first_refusal_s"):
         out[key] = summarize([r[key] for r in down])
     for variant, rs in runs.items():
@@ -228,45 +235,4 @@ def run(ctx: Context) -> dict[str, Any]:
     return out
 
 
-def table(results: dict[str, Any]) -> str:
-    """docs/webhooks.md's block: the outage's deliveries and the bridge alone vs with the notifier."""
-    from bench.report import fmt
-
-    w = results.get("webhooks")
-    if not w:
-        return "(no webhooks figures yet: `python -m bench run --only webhooks`)"
-    a, n = w["alone"], w["notifier_outage"]
-    meta = results.get("meta", {})
-    when = meta.get("section_dates", {}).get("webhooks") or meta.get("date", "?")
-    when = f"{when}, {meta.get('cpus', '?')} shared cores"
-    rows = [
-        "| measure | bridge alone | with the notifier, receiver down then up |",
-        "| --- | --- | --- |",
-        f"| storm bridge events/s | {fmt(a['bridge_eps'], 0)} | {fmt(n['bridge_eps'], 0)} |",
-        f"| storm bridge CPU µs per event | {fmt(a['cpu_us_per_event'], 1)} "
-        f"| {fmt(n['cpu_us_per_event'], 1)} |",
-    ]
-    for k in ("p50", "p99", "max"):
-        rows.append(
-            f"| latency {k} at {w['latency_rate']:,} ev/s (ms) | {fmt(a[f'latency_{k}_ms'], 0)} "
-            f"| {fmt(n[f'latency_{k}_ms'], 0)} |"
-        )
-    return "\n".join(
-        [
-            f"Receiver down for {w['outage_s']:.0f} s, then up; {w['events']:,}-event alert storm "
-            f"({fmt(w['alert_share'], 2)} alerting), {w['alerts_on_topic']['n']} repetitions side by side "
-            f"({when}):",
-            "",
-            *rows,
-            "",
-            f"- Deliveries lost: {fmt(w['lost'], 0)} of {fmt(w['alerts_on_topic'], 0)} alerts on the topic "
-            f"(dead letters {fmt(w['dead'], 0)}; failed attempts during the outage "
-            f"{fmt(w['failed_attempts'], 0)}).",
-            f"- Every alert delivered {fmt(w['all_delivered_s'], 0)} s after the notifier's first refused "
-            f"attempt; the receiver was down {fmt(w['down_after_first_refusal_s'], 0)} s from it.",
-            f"- The storm phase ended {fmt(n['throughput_end_s'], 0)} s and the latency phase "
-            f"{fmt(n['latency_end_s'], 0)} s after the bridge started.",
-            f"- Bridge events/s with ÷ without the notifier: {fmt(w['ratio_notifier_vs_alone_eps'], 2)}; "
-            f"CPU per event without ÷ with: {fmt(w['cpu_ratio_alone_vs_notifier'], 2)}.",
-        ]
-    )
+table = webhooks_table  # bench/docs.py splices sec_*.table(results)
