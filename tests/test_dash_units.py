@@ -75,7 +75,7 @@ def test_esc_neutralises_hover_html() -> None:
 
 
 def test_timeline_figure_has_transactions_and_red_alerts_with_escaped_hover() -> None:
-    fig = timeline_figure([_txn(1), _txn(2, city="<img src=x>")], [_alert(city="<script>")])
+    fig = timeline_figure([_txn(1), _txn(2, city="<img src=x>")], [_alert(city="<script>")], {})
     txns, alerts = fig["data"]
     assert txns["y"] == [11.0, 12.0] and alerts["y"] == [9001.0]
     assert "<img" not in json.dumps(fig) and "<script>" not in json.dumps(fig)
@@ -85,8 +85,8 @@ def test_timeline_figure_has_transactions_and_red_alerts_with_escaped_hover() ->
 
 
 def test_timeline_delta_is_extend_data_with_max_points_or_none() -> None:
-    assert timeline_delta([], [], 500) is None
-    data, traces, max_points = timeline_delta([_txn(1)], [_alert()], 500) or []
+    assert timeline_delta([], [], 500, {}) is None
+    data, traces, max_points = timeline_delta([_txn(1)], [_alert()], 500, {}) or []
     assert traces == [0, ALERT_TRACE] and max_points == 500
     assert data["y"] == [[11.0], [9001.0]] and len(data["text"][1]) == 1
 

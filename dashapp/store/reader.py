@@ -13,6 +13,7 @@ from dashapp.store._codec import str_hash, to_int
 from dashapp.store.alert_rows import AlertRow, Banner
 from dashapp.store.buckets import BucketReader
 from dashapp.store.models import CityAgg, Health, Kpis, Quality, SecondBucket, TxnRow
+from dashapp.store.rates import rates_of
 
 
 class DashboardReader:
@@ -39,6 +40,11 @@ class DashboardReader:
     def seq(self) -> int:
         """Return the change counter (one GET); unchanged means nothing to redraw."""
         return to_int(self._r.get(self._keys.seq), key=self._keys.seq)
+
+    def rates(self) -> dict[str, float]:
+        """The live rules' exchange rates, US dollars per unit (one GET; dashapp/store/rates.py)."""
+        raw = self._r.get(self._keys.rules)
+        return rates_of(raw if isinstance(raw, bytes) or raw is None else str(raw).encode())
 
     def kpis(self, now_ms: int) -> Kpis:
         """Return the KPI cards' numbers (one pipelined round trip)."""

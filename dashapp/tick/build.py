@@ -57,6 +57,12 @@ class _Tick:
         return self.frame.get(key, build)
 
 
+def _rates(t: _Tick) -> dict[str, float]:
+    """The live rules' exchange rates, read once per frame (the timeline plots US dollars)."""
+    rates: dict[str, float] = t.shared("rates", t.reader.rates)
+    return rates
+
+
 def _kpis(t: _Tick, state: dict[str, Any], out: dict[str, Any]) -> None:
     def build() -> tuple[dict[str, str], int | None, str]:
         k = t.reader.kpis(t.now_ms)
@@ -100,7 +106,7 @@ def _full_feeds(t: _Tick, state: dict[str, Any], window_s: int, out: dict[str, A
         txns, txn_cursor = t.reader.txns_since(None, t.cfg.timeline_points)
         entries, alert_cursor = alert_tail(t.frame, t.reader)
         alerts = [a for _, a in entries][-t.cfg.timeline_points :]
-        return timeline_figure(txns, alerts), txn_cursor, alert_cursor
+        return timeline_figure(txns, alerts, _rates(t)), txn_cursor, alert_cursor
 
     def throughput() -> tuple[dict[str, Any], int]:
         buckets = t.reader.throughput(window_s, t.now_ms)
@@ -119,7 +125,7 @@ def _feeds_delta(t: _Tick, txn_cursor: Any, alert_cursor: Any) -> tuple[Any, str
         # a tail: the cursor jumps to the newest entry, skipping what did not fit in this tick
         txns, txn_next = newest_txns(t.frame, t.reader, t.cfg.tick_max_points, txn_cursor)
         alerts, alert_next = alerts_after(t.frame, t.reader, alert_cursor)
-        ext = timeline_delta(txns, alerts, t.cfg.timeline_points)
+        ext = timeline_delta(txns, alerts, t.cfg.timeline_points, _rates(t))
         add = [grid_row_from_alert(a, RULE_LABELS) for a in reversed(alerts)]
         return ext, txn_next, alert_next, len(alerts), {"add": add, "addIndex": 0} if add else None
 

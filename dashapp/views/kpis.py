@@ -9,7 +9,7 @@ KPI_CARDS = (
     ("tps", "kpi-tps", "Transactions/s"),
     ("apm", "kpi-alerts-min", "Alerts/min"),
     ("rate", "kpi-fraud-rate", "Fraud rate"),
-    ("amount", "kpi-amount-min", "Amount/min"),
+    ("amount", "kpi-amount-min", "Amount/min (USD)"),
     ("p50", "kpi-p50", "E2E latency p50"),
     ("p99", "kpi-p99", "E2E latency p99"),
     ("lag", "kpi-lag", "Consumer lag"),
@@ -24,11 +24,16 @@ def _ms(value: float | None) -> str:
 
 
 def _money(value: float) -> str:
-    if value >= 1e6:
-        return f"${value / 1e6:,.2f}M"
-    if value >= 1e4:
-        return f"${value / 1e3:,.1f}k"
-    return f"${value:,.0f}"
+    """US dollars in at most six characters ("$9,999", "$12.3k", "$17.0M", "$170M"): the card
+    is ~100 px wide at 1280 px. The sum is in dollars at the rules' rates (bridge/plan.py)."""
+    if value < 9_999.5:
+        return f"${value:,.0f}"
+    for div, unit in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
+        q = value / div
+        text = f"{q:.1f}" if q < 99.95 else f"{q:.0f}"
+        if float(text) < 1000 or unit == "B":
+            return f"${text}{unit}"
+    raise AssertionError("unreachable")  # the loop returns at "B"
 
 
 def kpi_texts(k: Kpis) -> dict[str, str]:
