@@ -102,7 +102,8 @@ class BatchApplier:
         else:
             det = detect(polled, detector, self.rules.version, self.engines.cache.get, loaded)
             rejected, dead = det.rejected, dead_letters(det.rejected)
-            outcome = outcome_of(Batch(det.scored, dead, encoded_states(det.states), nxt))
+            batch = Batch(det.scored, dead, encoded_states(det.states), nxt)
+            outcome = outcome_of(batch, detector.rules.currency)  # amounts summed in US dollars
         if self.alerts is not None:
             self.alerts.send(outcome.alerted)  # acknowledged below, while the plan is built
         self._send_dead(rejected, dead)

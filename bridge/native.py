@@ -108,7 +108,7 @@ class _Slow:
             encode_state(new_state),
             txn_row(scored),
             ev.city,
-            ev.amount,
+            ev.amount * self.detector.rules.currency.get(ev.currency, 1.0),  # tallied in dollars
             ev.lat,
             ev.lon,
             ev.country,

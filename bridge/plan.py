@@ -106,7 +106,7 @@ class _Counters:
 class Tally(NamedTuple):
     """Per-batch aggregates of the scored events (built here, or by the native engine)."""
 
-    seconds: list[tuple[int, int, int]]  # (second, transactions, amount in cents)
+    seconds: list[tuple[int, int, int]]  # (second, transactions, amount in US cents at the rules' rates)
     cities: list[tuple[str, int]]  # city -> transactions
     geo: list[tuple[str, float, float, str | None]]  # city -> newest (lat, lon, country)
     scenarios: list[tuple[str, int]]  # ground-truth scenario -> events
@@ -115,8 +115,12 @@ class Tally(NamedTuple):
     finished: Sequence[tuple[str, str]] = ()  # (fraud scenario, id) whose last event this was
 
 
-def tally_scored(items: list[Scored]) -> Tally:
-    """Aggregate scored events (the reference the native engine's tally is tested against)."""
+def tally_scored(items: list[Scored], rates: Mapping[str, float]) -> Tally:
+    """Aggregate scored events (the reference the native engine's tally is tested against).
+
+    Amounts are summed in US dollars at `rates` (the rules' `currency` table, US dollars per unit),
+    as the amount rules compare them; a currency without a rate counts as it is (rate 1.0).
+    """
     # Hot loop (every event) on the Python path: plain dict updates grouped by second.
     txns: Counter[int] = Counter()
     cents: Counter[int] = Counter()
@@ -127,7 +131,8 @@ def tally_scored(items: list[Scored]) -> Tally:
         ev, meta = item.event, item.meta
         sec = meta.ts_ms // 1000
         txns[sec] += 1
-        cents[sec] += round(ev.amount * 100)
+        # amount * rate * 100 rounded half to even: the native tally does exactly these operations
+        cents[sec] += round(ev.amount * rates.get(ev.currency, 1.0) * 100)
         cities[ev.city] += 1
         if ev.lat is not None and ev.lon is not None:
             geo[ev.city] = (ev.lat, ev.lon, ev.country)
@@ -245,17 +250,31 @@ class Outcome(NamedTuple):
     packed: Packed | None = None  # set: rows and states come from here, not tally.rows / states
 
 
-def outcome_of(batch: Batch) -> Outcome:
-    """Aggregate a batch of per-event results (the Python path)."""
+def outcome_of(batch: Batch, rates: Mapping[str, float]) -> Outcome:
+    """Aggregate a batch of per-event results (the Python path); amounts in dollars at `rates`."""
     alerted = [x for x in batch.scored if x.alert is not None]
     return Outcome(
-        tally_scored(batch.scored), alerted, batch.dead, batch.states, batch.next_offsets, len(batch.scored)
+        tally_scored(batch.scored, rates),
+        alerted,
+        batch.dead,
+        batch.states,
+        batch.next_offsets,
+        len(batch.scored),
     )
 
 
-def build_plan(keys: RedisKeys, topic: str, batch: Batch, now_ms: int, card_ttl_s: int) -> list[Command]:
-    """Return every write of one batch of per-event results (see plan_outcome)."""
-    return plan_outcome(keys, topic, outcome_of(batch), now_ms, card_ttl_s)
+def build_plan(
+    keys: RedisKeys,
+    topic: str,
+    batch: Batch,
+    now_ms: int,
+    card_ttl_s: int,
+    *,
+    rates: Mapping[str, float] | None = None,
+) -> list[Command]:
+    """Return every write of one batch of per-event results (see plan_outcome); without `rates`
+    (tests and tools), amounts are summed as they are."""
+    return plan_outcome(keys, topic, outcome_of(batch, rates or {}), now_ms, card_ttl_s)
 
 
 def plan_outcome(keys: RedisKeys, topic: str, batch: Outcome, now_ms: int, card_ttl_s: int) -> list[Command]:

@@ -170,7 +170,8 @@ def test_random_cities_leave_the_map_bounded_on_both_engine_paths(redis_client, 
             det = detect(validate_records(batch, 65_536), detector, 1, cache.get, {})
             cache.put_many((c, p, s) for c, (p, s) in det.states.items())
             outcome = outcome_of(
-                Batch(det.scored, dead_letters(det.rejected), encoded_states(det.states), {})
+                Batch(det.scored, dead_letters(det.rejected), encoded_states(det.states), {}),
+                detector.rules.currency,
             )
         commit(sink, plan_outcome(keys, "t", outcome, T0, 600), {})
     for key in (keys.city_txns, keys.city_alerts, keys.city_geo):

@@ -88,7 +88,7 @@ def test_the_last_header_finishes_an_instance() -> None:
     )
     assert [p.meta.last for p in polled] == [False, True, False]
     items = [Scored(p.meta, p.result, 0.0, "low", None) for p in polled]  # type: ignore[arg-type]
-    assert tally_scored(items).finished == [("card_testing", "ct-1")]
+    assert tally_scored(items, {}).finished == [("card_testing", "ct-1")]
 
 
 def test_the_plan_opens_marks_caught_then_finishes_in_that_order() -> None:

@@ -220,7 +220,8 @@ class Paths:
             polled = validate_records(batch, MAX_BYTES)
             loaded = {c: self.redis.get(c) for c in missing_cards(polled, self.cache.__contains__)}
             det = detect(polled, self.py_detector, VERSION, self.cache.get, loaded)
-            out = outcome_of(Batch(det.scored, dead_letters(det.rejected), encoded_states(det.states), {}))
+            batch_ = Batch(det.scored, dead_letters(det.rejected), encoded_states(det.states), {})
+            out = outcome_of(batch_, self.py_detector.rules.currency)
         except Exception as exc:
             return Raised(f"{type(exc).__name__}: {exc}")
         self.cache.put_many((c, p, s) for c, (p, s) in det.states.items())

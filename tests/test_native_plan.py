@@ -39,7 +39,8 @@ def python_plans(batches: list[list[ConsumerRecord]]) -> list[bytes]:
         det = detect(polled, detector, 1, cache.get, {})
         cache.put_many((c, p, s) for c, (p, s) in det.states.items())
         outcome = outcome_of(
-            Batch(det.scored, dead_letters(det.rejected), encoded_states(det.states), {0: n})
+            Batch(det.scored, dead_letters(det.rejected), encoded_states(det.states), {0: n}),
+            detector.rules.currency,
         )
         out.append(pack(plan_outcome(KEYS, "t", outcome, T0_MS, 600)))
     return out

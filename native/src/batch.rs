@@ -20,8 +20,8 @@ use crate::tally::Tally;
 
 const QUIET_TAIL: &[u8] = b",\"alert\":false,\"score\":0.0,\"severity\":\"low\",\"rt\":";
 
-/// The Python pass's answer for one record: new state, row, city, amount, lat, lon, country,
-/// scenario, scenario id.
+/// The Python pass's answer for one record: new state, row, city, amount in US dollars (at the
+/// Python detector's rates), lat, lon, country, scenario, scenario id.
 type SlowAnswer = (
     Vec<u8>,
     Vec<u8>,
@@ -55,7 +55,7 @@ pub struct Record {
 pub struct SlowScored {
     row: Vec<u8>,
     city: String,
-    amount: f64,
+    usd: f64,
     lat: Option<f64>,
     lon: Option<f64>,
     country: Option<String>,
@@ -260,12 +260,12 @@ impl Run {
                 self.done[i] = Done::Dead; // a dead letter: the card's state stays as it was
                 continue;
             }
-            let (st, row, city, amount, lat, lon, country, scenario, sid): SlowAnswer =
+            let (st, row, city, usd, lat, lon, country, scenario, sid): SlowAnswer =
                 answer.extract()?;
             self.done[i] = Done::Slow(Box::new(SlowScored {
                 row,
                 city,
-                amount,
+                usd,
                 lat,
                 lon,
                 country,
@@ -288,7 +288,13 @@ impl Run {
     }
 
     /// The batch's tally, new states, and rows in record order: the newest `row_limit` (None: all).
-    pub fn finish(self, row_limit: Option<usize>) -> Finished {
+    /// `rates` (US dollars per unit) are the live rules' `currency` table: amounts are summed in
+    /// dollars, a currency without a rate as it is. Every quiet record was decided under them.
+    pub fn finish(
+        self,
+        row_limit: Option<usize>,
+        rates: Option<&HashMap<String, f64>>,
+    ) -> Finished {
         let mut tally = Tally::default();
         let scored = self
             .done
@@ -303,9 +309,10 @@ impl Run {
             match done {
                 Done::Quiet => {
                     let ev = rec.event.as_ref().expect("a quiet record was parsed");
+                    let rate = rates.and_then(|r| r.get(ev.currency())).copied();
                     tally.add(
                         rec.ts_ms,
-                        ev.amount,
+                        ev.amount * rate.unwrap_or(1.0),
                         ev.city(),
                         ev.lat,
                         ev.lon,
@@ -321,7 +328,7 @@ impl Run {
                 Done::Slow(s) => {
                     tally.add(
                         rec.ts_ms,
-                        s.amount,
+                        s.usd,
                         &s.city,
                         s.lat,
                         s.lon,

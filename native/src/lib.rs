@@ -320,7 +320,8 @@ impl Engine {
             slow,
             canonical,
         )?;
-        let (tally, pending, rows, scored) = unlocked(py, n, || run.finish(row_limit));
+        let rates = rules.map(|r| &r.currency); // every quiet record was decided under these
+        let (tally, pending, rows, scored) = unlocked(py, n, || run.finish(row_limit, rates));
         self.pending = pending;
         self.rows = rows;
         self.packed = match &state_key_prefix {

@@ -7,7 +7,7 @@ use pyo3::types::PyTuple;
 
 #[derive(Default)]
 pub struct Tally {
-    seconds: BTreeMap<i64, (i64, i64)>, // second -> (transactions, amount in cents)
+    seconds: BTreeMap<i64, (i64, i64)>, // second -> (transactions, amount in US cents)
     cities: Vec<(String, i64)>,         // first-seen order
     city_at: HashMap<String, usize>,
     geo: Vec<(String, f64, f64, Option<String>)>, // newest located event per city
@@ -27,11 +27,13 @@ fn bump(list: &mut Vec<(String, i64)>, at: &mut HashMap<String, usize>, key: &st
 }
 
 impl Tally {
+    /// Count one scored event; `usd` is its amount in US dollars (amount * rate, as Python's
+    /// tally_scored computes it: the cents must come out identical).
     #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         ts_ms: i64,
-        amount: f64,
+        usd: f64,
         city: &str,
         lat: Option<f64>,
         lon: Option<f64>,
@@ -41,7 +43,7 @@ impl Tally {
     ) {
         let e = self.seconds.entry(ts_ms.div_euclid(1000)).or_insert((0, 0));
         e.0 += 1;
-        e.1 += (amount * 100.0).round_ties_even() as i64;
+        e.1 += (usd * 100.0).round_ties_even() as i64; // Python's round(): half to even
         bump(&mut self.cities, &mut self.city_at, city);
         if let (Some(la), Some(lo)) = (lat, lon) {
             let item = (city.to_owned(), la, lo, country.map(str::to_owned));
