@@ -9,6 +9,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from common.keys import RedisKeys
+from common.rules import default_rules
 from dashapp.store import DashboardReader
 from dashapp.tick.build import FrameMemo, TickConfig, run_tick
 from dashapp.tick.query import TickQuery
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.integration
 NOW_MS = 1_790_000_100_000
 CFG = TickConfig(timeline_points=50, grid_rows=20, slow_refresh_ms=5000)
 VIEW = {"window_min": 5, "paused": False}
+
+EUR = default_rules().currency["EUR"]  # no rules stored: the timeline converts at the defaults
 
 
 def _tick(
@@ -237,7 +240,8 @@ def test_tick_caps_timeline_points_but_never_alerts(redis_client, keys) -> None:
     out = run_tick(reader, cfg, VIEW, state, now_ms=NOW_MS + 1000, view_changed=False)
     assert out is not None
     data, _, max_points = out["timeline_ext"]
-    assert data["y"][0] == [10.0 + n for n in range(106, 110)] and max_points == 50  # the newest 4
+    # in US dollars at the stored rules' rates (the fixture's rows are EUR)
+    assert data["y"][0] == [(10.0 + n) * EUR for n in range(106, 110)] and max_points == 50  # the newest 4
     assert len(data["y"][1]) == 6 and len(out["grid_tx"]["add"]) == 6  # every alert, uncapped
     assert out["state"]["txn"] == ids[-1]  # the cursor jumped past the skipped backlog
 
@@ -275,8 +279,8 @@ def test_tabs_share_reads_in_one_frame_and_each_keeps_its_own_cursor(redis_clien
     put_txns(redis_client, keys, range(300, 303))  # written without a seq bump: the frame still serves
     out_b = run_tick(reader, cfg, VIEW, b, now_ms=NOW_MS + 1000, view_changed=False, memo=memo)
     out_c = run_tick(reader, cfg, VIEW, a, now_ms=NOW_MS + 1200, view_changed=False, memo=memo)
-    assert out_a["timeline_ext"][0]["y"][0] == [210.0, 211.0]  # type: ignore[index]
-    assert out_b["timeline_ext"][0]["y"][0] == [211.0] and out_b["state"]["txn"] == ids[1]  # type: ignore[index]
+    assert out_a["timeline_ext"][0]["y"][0] == [210.0 * EUR, 211.0 * EUR]  # type: ignore[index]
+    assert out_b["timeline_ext"][0]["y"][0] == [211.0 * EUR] and out_b["state"]["txn"] == ids[1]  # type: ignore[index]
     assert out_c["timeline_ext"] is out_a["timeline_ext"]  # type: ignore[index]  # same cursors: built once
 
 
