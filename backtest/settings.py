@@ -39,12 +39,6 @@ class BacktestSettings(KafkaSettings, RedisSettings):
         "backtest's share of the CPU the live bridges use (docs/backtest.md has the measured cost)",
         env="BACKTEST_MAX_EPS",
     )
-    nice: int = setting(
-        0,
-        "the worker lowers its CPU priority by this much (os.nice, 0-19) when it starts, so live "
-        "services on the same cores go first",
-        env="BACKTEST_NICE",
-    )
     sample_max: int = setting(
         25, "added and removed alerts kept (each) with their explanations", env="BACKTEST_SAMPLE_MAX"
     )
@@ -68,8 +62,8 @@ class BacktestSettings(KafkaSettings, RedisSettings):
             raise ConfigError("BACKTEST_DEFAULT_RANGE_S must be positive, the warm-ups not negative")
         if self.engine not in ("auto", "python"):
             raise ConfigError("BACKTEST_ENGINE must be auto or python")
-        if self.max_eps < 0 or not 0 <= self.nice <= 19:
-            raise ConfigError("BACKTEST_MAX_EPS must not be negative, BACKTEST_NICE within 0-19")
+        if self.max_eps < 0:
+            raise ConfigError("BACKTEST_MAX_EPS must not be negative")
         if self.batch_max < 1 or self.prefetch < 0 or self.sample_max < 0 or self.instances_max < 0:
             raise ConfigError("BACKTEST_BATCH_MAX must be positive, the other bounds not negative")
 

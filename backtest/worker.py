@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import threading
 import time
@@ -122,9 +121,6 @@ def execute(
 
 def serve(settings: BacktestSettings, stopping: threading.Event, max_runs: int | None = None) -> int:
     """Take runs off the queue until `stopping` (or `max_runs` runs); return how many ran."""
-    if settings.nice:
-        # before any thread starts: Linux keeps a nice value per thread and new threads inherit it
-        os.nice(settings.nice)
     if settings.prefetch:
         # The replay thread decodes records in Python while the evaluation enters and leaves native
         # code (GIL released) a few times per batch; each re-entry waits for the switch interval, so

@@ -3,20 +3,24 @@
 Per repetition, side by side: the latency section's one-bridge run (bench/sec_latency.one_rate: the
 producer at the rate, record timestamp -> row in Redis) alone, then with a `python -m backtest worker`
 kept busy by queued runs over the bridge dataset, with the default settings and with each knob that
-bounds its share (BACKTEST_NICE, BACKTEST_MAX_EPS). The backtest's own events/s during the window is
-recorded too: what the knob costs the backtest.
+bounds its share (BACKTEST_MAX_EPS), and started under `nice -n 10` (a lower CPU priority, which is
+not a setting: measured here because it is the first thing one tries). The backtest's own events/s
+during the window is recorded too: what the knob costs the backtest.
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from backtest.runs import RunStore
 from bench.bridge_run import write_rules
 from bench.sec_latency import one_rate
-from bench.stack import Context, spawn, stop, wait_until
+from bench.stack import REPO_ROOT, Context, spawn, stop, wait_until
 from bench.stats import latency_summary, ratios, summarize
 
 logger = logging.getLogger(__name__)
@@ -25,7 +29,7 @@ NICE = 10
 CONDITIONS: dict[str, dict[str, str] | None] = {  # name -> the worker's extra environment (None: none)
     "alone": None,
     "backtest": {},
-    f"backtest_nice_{NICE}": {"BACKTEST_NICE": str(NICE)},
+    f"backtest_nice_{NICE}": {},  # the same worker under `nice` (see BusyWorker)
     f"backtest_max_eps_{CAP_EPS}": {"BACKTEST_MAX_EPS": str(CAP_EPS)},
 }
 RUNS_QUEUED = 8  # more than the latency window needs: the worker never runs dry during it
@@ -54,7 +58,10 @@ class BusyWorker:
         self.ids = [self.store.submit(self.draft, 1, to_ms, by="bench") for _ in range(RUNS_QUEUED)]
         env = self.ctx.env(REDIS_KEY_PREFIX=self.keys.prefix, KAFKA_TOPIC=self.topic, **self.extra)
         log = self.ctx.out_dir / "logs" / f"backtest-live-{self.tag}.log"
-        self.proc = spawn(["-m", "backtest", "worker"], env, log)
+        if self.tag.startswith("backtest_nice_"):
+            self.proc = _spawn_niced(env, log)
+        else:
+            self.proc = spawn(["-m", "backtest", "worker"], env, log)
         wait_until(lambda: self._done() > 0, 60, "the backtest worker's first events")
         self.t0, self.done0 = time.monotonic(), self._done()
         return self
@@ -65,6 +72,20 @@ class BusyWorker:
         finally:
             stop([self.proc])
             self.ctx.drop_prefix(self.keys)
+
+
+def _spawn_niced(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """The worker under `nice -n NICE` (every thread it starts inherits the priority)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            ["nice", "-n", str(NICE), sys.executable, "-m", "backtest", "worker"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def measure(ctx: Context, topic: str, draft: dict[str, Any]) -> dict[str, Any]:

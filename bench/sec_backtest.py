@@ -172,7 +172,7 @@ def table(results: dict[str, Any]) -> str:
         labels = {
             "alone": "no backtest",
             "backtest": "a backtest, default settings",
-            f"backtest_nice_{live['nice']}": f"a backtest, `BACKTEST_NICE={live['nice']}`",
+            f"backtest_nice_{live['nice']}": f"a backtest under `nice -n {live['nice']}`",
             f"backtest_max_eps_{live['cap_eps']}": f"a backtest, `BACKTEST_MAX_EPS={live['cap_eps']}`",
         }
         out += [

@@ -110,4 +110,4 @@ def test_pacing_settings_are_checked() -> None:
     with pytest.raises(ConfigError):
         load_settings({"BACKTEST_MAX_EPS": "-1"})
     with pytest.raises(ConfigError):
-        load_settings({"BACKTEST_NICE": "20"})
+        load_settings({"BACKTEST_PREFETCH": "-1"})
