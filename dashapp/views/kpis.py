@@ -9,7 +9,8 @@ KPI_CARDS = (
     ("tps", "kpi-tps", "Transactions/s"),
     ("apm", "kpi-alerts-min", "Alerts/min"),
     ("rate", "kpi-fraud-rate", "Fraud rate"),
-    ("amount", "kpi-amount-min", "Amount/min (USD)"),
+    # amounts in US dollars (at the rules' rates); "Amount/min (USD)" wraps to two lines at 1280 px
+    ("amount", "kpi-amount-min", "USD/min"),
     ("p50", "kpi-p50", "E2E latency p50"),
     ("p99", "kpi-p99", "E2E latency p99"),
     ("lag", "kpi-lag", "Consumer lag"),
