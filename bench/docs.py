@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench import sec_alerts_out, sec_shadow, sec_webhooks
+from bench import sec_alerts_out, sec_backtest, sec_shadow, sec_webhooks
 from bench.handbook import report as handbook_report
 from bench.report import fmt, markdown
 
@@ -134,4 +134,6 @@ def write_docs(results: dict[str, Any], repo: Path) -> list[Path]:
         done.append(repo / "docs" / "webhooks.md")
     if splice(repo / "docs" / "reliability.md", TABLES, sec_alerts_out.table(results)):
         done.append(repo / "docs" / "reliability.md")
+    if splice(repo / "docs" / "backtest.md", TABLES, sec_backtest.table(results)):
+        done.append(repo / "docs" / "backtest.md")
     return done
