@@ -39,8 +39,9 @@ def headline(results: dict[str, Any]) -> str:
     lat = results.get("latency", {}).get("rates", {}).get("1000")
     if lat:
         lines.append(
-            f"- End-to-end latency at 1,000 ev/s: p50 {fmt(lat['p50'], 0)} ms, p99 {fmt(lat['p99'], 0)} ms "
-            f"({_dated(results, 'latency')})."
+            f"- End-to-end latency at 1,000 ev/s: p50 {fmt(lat['p50'], 0)} ms, p99 {fmt(lat['p99'], 0)} ms"
+            + _with_custom(results["latency"].get("custom_rules"))
+            + f" ({_dated(results, 'latency')})."
         )
     dash = results.get("dash", {}).get("levels", {})
     top = max(dash, key=int) if dash else None
@@ -137,3 +138,11 @@ def write_docs(results: dict[str, Any], repo: Path) -> list[Path]:
     if splice(repo / "docs" / "backtest.md", TABLES, sec_backtest.table(results)):
         done.append(repo / "docs" / "backtest.md")
     return done
+
+
+def _with_custom(custom: dict[str, Any] | None) -> str:
+    """The same rate with custom rules added, when the run measured it."""
+    if not custom:
+        return ""
+    n = len(custom["rules"])
+    return f"; with {n} custom rules p50 {fmt(custom['p50'], 0)} ms, p99 {fmt(custom['p99'], 0)} ms"

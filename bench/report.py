@@ -167,6 +167,14 @@ def _latency_rows(lat: dict[str, Any]) -> list[list[str]]:
         [f"{int(rate):,} ev/s", *(fmt(d[q], 0) for q in ("p50", "p95", "p99", "max"))]
         for rate, d in lat["rates"].items()
     ]
+    custom = lat.get("custom_rules")
+    if custom:  # the middle rate again, with ten custom rules of mixed kinds beside the defaults
+        rows.append(
+            [
+                f"{int(custom['rate']):,} ev/s, +{len(custom['rules'])} custom rules",
+                *(fmt(custom[q], 0) for q in ("p50", "p95", "p99", "max")),
+            ]
+        )
     b = lat["banner_ms"]
     rows.append(
         [
