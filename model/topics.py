@@ -1,0 +1,125 @@
+"""Kafka side of training: a record-time range of `transactions` (backtest's replay), all of `labels`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from backtest.replay import make_consumer, replay, resolve
+from common.labels import InvalidLabel, Label, decode_label
+from common.schema import InvalidEvent, decode_event, event_epoch_ms
+from model.join import Txn
+
+logger = logging.getLogger(__name__)
+BATCH_MAX = 5_000
+STALL_S = 30.0  # no record for this long while offsets remain: the broker is gone, say so
+
+
+class TopicReadError(RuntimeError):
+    """A topic that cannot be read to its end (missing, or the broker stopped answering)."""
+
+
+@dataclass(frozen=True)
+class Read:
+    """What was decoded and how many records were refused (counted and logged, never fatal)."""
+
+    txns: list[Txn]
+    labels: list[Label]
+    bad_transactions: int
+    bad_labels: int
+
+
+def _warn(kind: str, rec: Any, exc: Exception, n: int) -> None:
+    if n <= 10 or n % 10_000 == 0:  # a topic full of junk must not flood the log
+        logger.warning(
+            "model: bad %s %s/%d@%d (%d so far): %s", kind, rec.topic, rec.partition, rec.offset, n, exc
+        )
+
+
+def read_transactions(
+    consumer: KafkaConsumer, topic: str, span: tuple[int, int], *, warmup_ms: int, rates: Mapping[str, float]
+) -> tuple[list[Txn], int]:
+    """Decode [from - warmup_ms, to) record time of `topic`; amounts in US cents at `rates`."""
+    plan = resolve(consumer, topic, span[0], span[1], warmup_ms=warmup_ms)
+    out: list[Txn] = []
+    bad = 0
+    for _warm, records in replay(consumer, plan, stop=lambda: False):
+        for rec in records:
+            try:
+                ev = decode_event(rec.value)
+            except InvalidEvent as exc:
+                bad += 1
+                _warn("transaction", rec, exc, bad)
+                continue
+            cents = round(ev.amount * rates.get(ev.currency, 1.0) * 100)
+            out.append(
+                Txn(
+                    ev.txn_id,
+                    event_epoch_ms(ev),
+                    ev.card_id,
+                    ev.merchant_id,
+                    max(cents, 1),
+                    int(rec.timestamp),
+                )
+            )
+    return out, bad
+
+
+def read_labels(consumer: KafkaConsumer, topic: str) -> tuple[list[Label], int]:
+    """Decode the whole labels topic, up to its end offsets when the read began."""
+    parts = consumer.partitions_for_topic(topic)
+    if not parts:
+        raise TopicReadError(f"labels topic {topic!r} does not exist")
+    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+    ends = consumer.end_offsets(tps)
+    todo = {tp for tp in tps if ends[tp] > 0}
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    todo = {tp for tp in todo if consumer.position(tp) < ends[tp]}
+    out: list[Label] = []
+    bad = 0
+    last = time.monotonic()
+    while todo:
+        polled = consumer.poll(timeout_ms=200, max_records=BATCH_MAX)
+        for tp, records in polled.items():
+            for rec in records:
+                if rec.offset >= ends[tp]:
+                    break
+                last = time.monotonic()
+                try:
+                    out.append(decode_label(rec.value if rec.value is not None else b""))
+                except InvalidLabel as exc:
+                    bad += 1
+                    _warn("label", rec, exc, bad)
+        todo = {tp for tp in todo if consumer.position(tp) < ends[tp]}
+        if time.monotonic() - last > STALL_S:
+            raise TopicReadError(f"labels topic {topic!r}: no record for {STALL_S:.0f} s before its end")
+    return out, bad
+
+
+def read(
+    bootstrap: str,
+    topic: str,
+    labels_topic: str,
+    span: tuple[int, int],
+    *,
+    warmup_ms: int,
+    rates: Mapping[str, float],
+) -> Read:
+    """Read both topics with group-less consumers (nothing committed: live offsets never move)."""
+    consumer = make_consumer(bootstrap, BATCH_MAX)
+    try:
+        txns, bad_t = read_transactions(consumer, topic, span, warmup_ms=warmup_ms, rates=rates)
+    finally:
+        consumer.close(autocommit=False)
+    consumer = make_consumer(bootstrap, BATCH_MAX)
+    try:
+        labels, bad_l = read_labels(consumer, labels_topic)
+    finally:
+        consumer.close(autocommit=False)
+    return Read(txns, labels, bad_t, bad_l)
