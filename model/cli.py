@@ -63,7 +63,7 @@ def _ms(text: str) -> int:
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def ranges_of(args: argparse.Namespace) -> Ranges:
