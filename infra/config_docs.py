@@ -15,6 +15,7 @@ from backtest.settings import BacktestSettings
 from bridge.config import BridgeSettings
 from common.settings import KafkaSettings, RedisSettings
 from dashapp.settings import DashSettings
+from model.settings import ModelSettings
 from notifier.config import NotifierSettings
 from outbox.settings import OutboxSettings
 from producer.cli import ProducerSettings
@@ -29,6 +30,7 @@ SERVICES: tuple[tuple[str, type], ...] = (
     ("notifier", NotifierSettings),
     ("backtest", BacktestSettings),
     ("outbox", OutboxSettings),
+    ("model", ModelSettings),
 )
 SHARED: tuple[type, ...] = (KafkaSettings, RedisSettings)
 

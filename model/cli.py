@@ -17,26 +17,17 @@ from kafka.errors import KafkaError
 
 from backtest.replay import RangeError
 from common.rules import default_rules
-from common.settings import ConfigError, KafkaSettings, from_env, setting
+from common.settings import ConfigError, from_env
 from model.features import DAY_S, FeatureConfig, compute_features
 from model.join import Joined, join
 from model.metrics import evaluate
+from model.settings import ModelSettings
 from model.store import save
 from model.topics import Read, TopicReadError, read
 from model.train import LGBM_PARAMS, LGBM_ROUNDS, fit_lightgbm
 
 logger = logging.getLogger("model")
 IDS_FILE = "ids.json"
-
-
-@dataclass(frozen=True)
-class ModelSettings(KafkaSettings):
-    """What `python -m model train` reads from the environment."""
-
-    kafka_labels_topic: str = setting(
-        "labels",
-        "the topic of fraud / legitimate labels: analysts' resolutions, chargebacks (docs/labels.md)",
-    )
 
 
 class TrainError(ValueError):
