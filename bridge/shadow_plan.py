@@ -13,12 +13,18 @@ from common.keys import SHADOW_ALERTS_MAX, RedisKeys
 from common.shadow_doc import ANY_RULE, Pair, encode_pair
 
 # KEYS[1] shadow:alerts (zset), KEYS[2] shadow:pairs (hash); ARGV[1] the cap. Drops the oldest ids
-# beyond the cap from both, so the shadow keys stay bounded however long a shadow runs.
+# beyond the cap from both, so the shadow keys stay bounded however long a shadow runs. In chunks:
+# Lua's unpack() fails beyond ~8,000 values, and a catch-up batch can put far more over the cap.
 TRIM = (
     "local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1]) "
     "if over <= 0 then return 0 end "
-    "local old = redis.call('ZRANGE', KEYS[1], 0, over - 1) "
-    "redis.call('ZREM', KEYS[1], unpack(old)) redis.call('HDEL', KEYS[2], unpack(old)) return over"
+    "local left = over "
+    "while left > 0 do "
+    "local n = math.min(left, 1000) "
+    "local old = redis.call('ZRANGE', KEYS[1], 0, n - 1) "
+    "redis.call('ZREM', KEYS[1], unpack(old)) redis.call('HDEL', KEYS[2], unpack(old)) "
+    "left = left - n end "
+    "return over"
 )
 
 
