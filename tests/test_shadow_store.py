@@ -17,7 +17,7 @@ from common.shadow_doc import Pair, history_gaps
 from dashapp.store.errors import VersionConflict
 from dashapp.store.rules_store import RulesStore
 from dashapp.store.shadow_report import compare, fires_rows
-from dashapp.store.shadow_store import NoShadow, ShadowStore
+from dashapp.store.shadow_store import NoShadow, ShadowStore, UnreadableShadow
 from outbox.rebuild import Replayer
 from tests.test_backtest import planted_draft
 from tests.test_outbox_store import outbox
@@ -40,7 +40,8 @@ def test_publish_then_promote_is_one_audited_rules_publish_and_clears_the_shadow
     doc = shadow.publish(planted_draft(), "root", "try the planted rule", expected=0)
     assert (doc.id, doc.base_version, doc.by) == (1, live.version, "root")
     redis_client.hset(keys.shadow_pairs, "a1", b"{}")  # findings a bridge wrote meanwhile
-    redis_client.hset(keys.shadow_stats, "events:1", 5)
+    counted = {"events:1": 5, "fires:1:new:shadow": 2, "fires:0:x:live": 1}  # fires:0: a straggler
+    redis_client.hset(keys.shadow_stats, mapping=counted)
     with pytest.raises(VersionConflict):
         shadow.promote("root", "", expected=2)  # stale: not the shadow reviewed
     assert rules.current().version == live.version and shadow.current() == doc
@@ -49,9 +50,9 @@ def test_publish_then_promote_is_one_audited_rules_publish_and_clears_the_shadow
     assert promoted.version == live.version + 1
     assert rules.current().rules == doc.rules
     assert shadow.current() is None
-    assert not redis_client.exists(keys.shadow_pairs) and not redis_client.hexists(
-        keys.shadow_stats, "events:1"
-    )
+    assert not redis_client.exists(keys.shadow_pairs)
+    left = {k.decode() for k in redis_client.hkeys(keys.shadow_stats)}
+    assert not {f for f in left if f.startswith(("events:", "fires:"))}  # this shadow's and a straggler's
     assert [e["action"] for e in shadow.history()] == ["promoted", "published"]
     assert rules.version(promoted.version).comment == "ship it"
     assert rules.audit(1)[0]["version"] == promoted.version
@@ -87,6 +88,26 @@ def test_drop_is_audited_and_version_checked_and_ids_never_repeat(
     assert [e["kind"] for e in outbox(redis_client, keys)][-1] == "shadow.changed"
     assert shadow.publish(planted_draft(), "root").id == first.id + 1
     assert rules.current().version == 1  # neither publish nor drop touched the live rules
+
+
+@pytest.mark.integration
+def test_a_stored_shadow_that_cannot_be_read_can_still_be_dropped_or_replaced(
+    redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    _, shadow = stores(redis_client, keys)
+    first = shadow.publish(planted_draft(), "root")
+    redis_client.set(keys.shadow_rules, b'{"id": 1, "rules": {"no such": "shape"}}')  # a hand edit
+    with pytest.raises(UnreadableShadow, match=r"cannot be read.*drop it") as info:
+        shadow.current()
+    assert info.value.shadow_id == first.id
+    with pytest.raises(UnreadableShadow):
+        shadow.promote("root", "", expected=first.id)  # nothing readable to make live
+    assert shadow.drop("root", "broken", expected=first.id).id == first.id
+    assert shadow.current() is None and shadow.history(1)[0]["action"] == "dropped"
+
+    redis_client.set(keys.shadow_rules, b"not json")
+    assert shadow.publish(planted_draft(), "root").id == first.id + 1  # publishing over it works too
+    assert shadow.current() is not None
 
 
 @pytest.mark.integration

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import redis
-from dash import Dash, Input, Output, State
+from dash import Dash, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from common.keys import RedisKeys
@@ -15,7 +15,7 @@ from dashapp.callbacks.rule_access import admin_or_403, clicked_id, user_or_401
 from dashapp.store.errors import StoreError
 from dashapp.store.rules_store import RulesStore
 from dashapp.store.shadow_report import ShadowReader
-from dashapp.store.shadow_store import ShadowStore
+from dashapp.store.shadow_store import ShadowStore, UnreadableShadow
 from dashapp.views.shadow_view import quality_body, shadow_body
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,10 @@ class Shadows:
 
     def view(self) -> tuple[list[Any], int]:
         """The panel's content (from the counters only) and the shadow id it shows (0: none)."""
-        doc = self.store.current()
+        try:
+            doc = self.store.current()
+        except UnreadableShadow as exc:  # say so, and keep Drop / Publish as shadow usable
+            return [html.P(str(exc), id="sh-unreadable", className="message error")], exc.shadow_id
         if doc is None:
             return shadow_body(None), 0
         report = self.reader.report(doc, limit=0)
@@ -58,7 +61,10 @@ class Shadows:
 
     def quality(self) -> list[Any]:
         """Precision and samples over the newest pairs (read when asked)."""
-        doc = self.store.current()
+        try:
+            doc = self.store.current()
+        except UnreadableShadow:
+            return []
         return quality_body(self.reader.report(doc) if doc is not None else None)
 
 

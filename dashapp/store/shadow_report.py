@@ -62,7 +62,7 @@ def compare(pairs: Iterable[Pair], statuses: Mapping[str, str]) -> dict[str, Any
 def report(
     doc: ShadowDoc, stats: Mapping[str, int], pairs: list[Pair], statuses: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The panel and GET /api/rules/shadow/report: per rule exact fires, then quality over the pairs read."""
+    """The panel and GET /api/rules/shadow: per rule exact fires, then quality over the pairs read."""
     fires = fires_rows(stats, doc.id)
     quality = compare(pairs, statuses)
     empty = {"alerts": 0, "precision": None, "analyst_precision": None}

@@ -25,6 +25,15 @@ logger = logging.getLogger(__name__)
 _ATTEMPTS = 5
 
 
+class UnreadableShadow(StoreError):
+    """The stored shadow set cannot be read (a hand edit, or a rule kind this dashboard refuses)."""
+
+    def __init__(self, reason: str, shadow_id: int) -> None:
+        what = f"the stored shadow set {shadow_id} cannot be read"
+        super().__init__(f"{what} ({reason}); drop it, or publish another, to start again")
+        self.shadow_id = shadow_id
+
+
 class NoShadow(StoreError, LookupError):
     """No shadow set is published."""
 
@@ -49,8 +58,8 @@ class ShadowStore:
         self._r, self._keys, self._rules, self._clock = client, keys, rules, clock
 
     def current(self) -> ShadowDoc | None:
-        raw = self._r.get(self._keys.shadow_rules)
-        return decode_shadow_doc(raw) if raw is not None else None
+        """The shadow set, None without one; UnreadableShadow if the stored one cannot be read."""
+        return self._decode(self._r, self._r.get(self._keys.shadow_rules))
 
     def publish(
         self, document: object, user: str, comment: str = "", expected: int | None = None
@@ -79,7 +88,7 @@ class ShadowStore:
             self._record(pipe, "published", new, user, comment, document=to_document(rules))
             return new
 
-        return self._change(expected, write, allow_none=True)
+        return self._change(expected, write, allow_none=True, unreadable_ok=True)
 
     def drop(self, user: str, comment: str = "", expected: int | None = None) -> ShadowDoc:
         """Stop the shadow set (bridges stop within a poll) and clear its findings."""
@@ -94,7 +103,7 @@ class ShadowStore:
             self._record(pipe, "dropped", old, user, comment)
             return old
 
-        return self._change(expected, write, allow_none=False)
+        return self._change(expected, write, allow_none=False, unreadable_ok=True)
 
     def promote(
         self, user: str, comment: str = "", expected: int | None = None
@@ -144,6 +153,7 @@ class ShadowStore:
         write: Callable[[redis.client.Pipeline, ShadowDoc | None], ShadowDoc],
         *,
         allow_none: bool,
+        unreadable_ok: bool = False,
     ) -> ShadowDoc:
         for _ in range(_ATTEMPTS):
             with self._r.pipeline(transaction=True) as pipe:
@@ -151,7 +161,13 @@ class ShadowStore:
                     # not shadow_stats: bridges count into it every batch while a shadow runs
                     pipe.watch(self._keys.shadow_rules)
                     raw = pipe.get(self._keys.shadow_rules)
-                    old = decode_shadow_doc(raw) if raw is not None else None
+                    try:
+                        old = self._decode(pipe, raw)
+                    except UnreadableShadow as exc:
+                        if not unreadable_ok:
+                            raise
+                        # publish over it or drop it: the only ways out, so they must not need to read it
+                        old = self._stand_in(exc.shadow_id)
                     self._expect(old, expected, allow_none=allow_none)
                     new = write(pipe, old)
                     pipe.execute()
@@ -159,6 +175,20 @@ class ShadowStore:
                     continue
             return new
         raise StoreError("the shadow set is changing too often; try again")
+
+    def _decode(self, client: Any, raw: bytes | str | None) -> ShadowDoc | None:
+        if raw is None:
+            return None
+        try:
+            return decode_shadow_doc(raw)
+        except RuleValidationError as exc:
+            logger.warning("shadow: the stored shadow set cannot be read: %s", exc)
+            last_id = int(client.hget(self._keys.shadow_stats, "last_id") or 0)
+            raise UnreadableShadow(str(exc), last_id) from None
+
+    def _stand_in(self, shadow_id: int) -> ShadowDoc:
+        """What the history and the event record of a shadow set that cannot be read: its id only."""
+        return ShadowDoc(id=shadow_id, rules=self._rules.current().rules, base_version=0, by="", at="")
 
     @staticmethod
     def _expect(old: ShadowDoc | None, expected: int | None, *, allow_none: bool) -> ShadowDoc:
@@ -176,7 +206,7 @@ class ShadowStore:
         return old  # type: ignore[return-value]
 
     def _counters(self, pipe: redis.client.Pipeline) -> list[str]:
-        """The per-shadow event counters (read before MULTI; `last_id` stays: ids never repeat)."""
+        """The per-shadow counters (read before MULTI; `last_id` stays: ids never repeat)."""
         return _events_fields(pipe.hkeys(self._keys.shadow_stats))
 
     def _clear(self, pipe: redis.client.Pipeline, counters: list[str]) -> None:
@@ -203,7 +233,9 @@ class ShadowStore:
 
 
 def _events_fields(fields: Any) -> list[str]:
-    return [f for f in (text(x) or "" for x in fields) if f.startswith("events:")]
+    """Every per-shadow counter (`events:<id>`, `fires:<id>:...`), the current and any older shadow's:
+    a bridge may still count one batch for a shadow just dropped; the next change clears that too."""
+    return [f for f in (text(x) or "" for x in fields) if f.startswith(("events:", "fires:"))]
 
 
 def _check(user: str, comment: str) -> None:
