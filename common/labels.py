@@ -78,8 +78,10 @@ def label_record(label: Label) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     return label.card_id.encode(), _encoder.encode(label), headers
 
 
-def decode_label(value: bytes | str) -> Label:
+def decode_label(value: bytes | str | None) -> Label:
     """Parse a labels-topic value; raise InvalidLabel on anything but a consistent version-1 label."""
+    if value is None:  # a record without a value (a tombstone) is not a label either
+        raise InvalidLabel("label: the record has no value")
     try:
         label = _decoder.decode(value)
     except (msgspec.DecodeError, RecursionError) as exc:

@@ -90,9 +90,10 @@ def test_label_id_is_stable_and_tells_source_txn_and_ref_apart() -> None:
             b'{"label_id":"x","txn_id":"","card_id":"c","label":"fraud","source":"analyst","label_ms":1}',
             "must not be empty",
         ),
+        (None, "no value"),  # a tombstone record
     ],
 )
-def test_bad_bytes_raise_a_clear_error(value: bytes, message: str) -> None:
+def test_bad_bytes_raise_a_clear_error(value: bytes | None, message: str) -> None:
     with pytest.raises(InvalidLabel, match=message):
         decode_label(value)
 
