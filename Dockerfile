@@ -17,6 +17,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     DASH_USERS_FILE=/data/users.json
 
+# libgomp1: LightGBM's OpenMP runtime (model/); the slim image has no compiler that would bring it
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt

@@ -13,6 +13,9 @@ if command -v java >/dev/null 2>&1; then
 fi
 [ "$java_ok" = 1 ] || need+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+# LightGBM (model/, the handbook bench) loads the GNU OpenMP runtime; Debian's cargo brings it via gcc,
+# a machine without a compiler does not have it.
+ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1' || need+=(libgomp1)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
 # The bridge's native engine (native/, Rust via pyo3) needs cargo. Debian 12's own `cargo` is
 # 1.63, too old for the locked crates; its `cargo-web` is current and installs /usr/bin/cargo.
