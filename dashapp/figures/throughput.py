@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dashapp.figures.base import BLUE, RED, base_layout
+from dashapp.figures.time_axis import time_axis
 from dashapp.store.models import SecondBucket
 
 ALERT_AXIS_MIN_TOP = 5  # alerts/s axis shows at least 0..5 (whole-number ticks)
@@ -41,7 +42,7 @@ def throughput_figure(buckets: Sequence[SecondBucket], window_s: int) -> dict[st
         },
     ]
     layout = base_layout(
-        xaxis={"type": "date", "gridcolor": "#e2e8f0"},
+        xaxis=time_axis(),
         # automargin: the axis titles get room beside the tick labels instead of overlapping them
         yaxis={"title": {"text": "txn/s"}, "gridcolor": "#e2e8f0", "rangemode": "tozero", "automargin": True},
         yaxis2={

@@ -8,6 +8,7 @@ from typing import Any
 from common.alerts import Alert
 from common.money import shown, to_usd
 from dashapp.figures.base import BLUE, RED, base_layout, esc
+from dashapp.figures.time_axis import time_axis
 from dashapp.store.models import TxnRow
 
 TXN_TRACE, ALERT_TRACE = 0, 1
@@ -77,7 +78,7 @@ def timeline_figure(
     ]
     layout = base_layout(
         yaxis={"title": {"text": "amount (USD)"}, "type": "log", "gridcolor": "#e2e8f0"},
-        xaxis={"type": "date", "gridcolor": "#e2e8f0"},
+        xaxis=time_axis(),
     )
     return {"data": data, "layout": layout}
 
