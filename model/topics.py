@@ -14,6 +14,7 @@ from backtest.replay import make_consumer, replay, resolve
 from common.labels import InvalidLabel, Label, decode_label
 from common.schema import InvalidEvent, decode_event, event_epoch_ms
 from model.join import Txn
+from model.windows import MAX_TIME
 
 logger = logging.getLogger(__name__)
 BATCH_MAX = 5_000
@@ -48,25 +49,28 @@ def read_transactions(
     plan = resolve(consumer, topic, span[0], span[1], warmup_ms=warmup_ms)
     out: list[Txn] = []
     bad = 0
-    for _warm, records in replay(consumer, plan, stop=lambda: False):
+    last, gave_up = [time.monotonic()], [False]
+
+    def stalled() -> bool:  # the replay waits for offsets a vanished broker never sends
+        gave_up[0] = time.monotonic() - last[0] > STALL_S
+        return gave_up[0]
+
+    for _warm, records in replay(consumer, plan, stop=stalled):
+        last[0] = time.monotonic()
         for rec in records:
             try:
                 ev = decode_event(rec.value)
+                ts_ms = event_epoch_ms(ev)
+                if not 0 <= ts_ms // 1000 < MAX_TIME:
+                    raise InvalidEvent(f"event time {ev.ts} is outside what the features take")
             except InvalidEvent as exc:
                 bad += 1
                 _warn("transaction", rec, exc, bad)
                 continue
             cents = round(ev.amount * rates.get(ev.currency, 1.0) * 100)
-            out.append(
-                Txn(
-                    ev.txn_id,
-                    event_epoch_ms(ev),
-                    ev.card_id,
-                    ev.merchant_id,
-                    max(cents, 1),
-                    int(rec.timestamp),
-                )
-            )
+            out.append(Txn(ev.txn_id, ts_ms, ev.card_id, ev.merchant_id, max(cents, 1), int(rec.timestamp)))
+    if gave_up[0]:
+        raise TopicReadError(f"topic {topic!r}: no record for {STALL_S:.0f} s before the range's end")
     return out, bad
 
 
@@ -92,7 +96,12 @@ def read_labels(consumer: KafkaConsumer, topic: str) -> tuple[list[Label], int]:
                     break
                 last = time.monotonic()
                 try:
-                    out.append(decode_label(rec.value if rec.value is not None else b""))
+                    label = decode_label(rec.value if rec.value is not None else b"")
+                    if not 0 <= label.label_ms // 1000 < MAX_TIME:
+                        raise InvalidLabel(
+                            f"label: label_ms {label.label_ms} is outside what the features take"
+                        )
+                    out.append(label)
                 except InvalidLabel as exc:
                     bad += 1
                     _warn("label", rec, exc, bad)

@@ -38,12 +38,14 @@ def _send(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes, i
 
 
 def _stream(bootstrap: str, topic: str) -> tuple[list[int], DelayedLabels]:
-    """Produce the generated events (plus one bad record) ending an hour ago; their pending labels."""
+    """Produce the generated events (plus two bad records) ending an hour ago; their pending labels."""
     now = int(time.time() * 1000)
     start = now - int(EVENTS / SIM_RATE * 1000) - 3_600_000
     events = generate(seed=3, count=EVENTS, start=start, sim_rate=SIM_RATE)
     records: list[tuple[bytes | None, bytes, int]] = [(e.value, e.key, e.ts_ms) for e in events]
     records.insert(100, (b"not json", b"card-x", events[100].ts_ms))
+    before_1970 = json.loads(events[200].value) | {"txn_id": "old-1", "ts": "1960-01-01T00:00:00Z"}
+    records.insert(200, (json.dumps(before_1970).encode(), events[200].key, events[200].ts_ms))
     _send(bootstrap, topic, records)
     labels = DelayedLabels(LABEL_DELAY_MS)
     labels.add(events)
@@ -92,7 +94,7 @@ def test_train_from_topics_saves_a_model_that_ranks_a_later_range(
     counts = card["label_counts"]
     assert counts["read"] == len(labels) and counts["bad_records"] == 2
     assert counts["standing_chargeback_fraud"] == len(labels)
-    assert card["bad_transactions"] == 1
+    assert card["bad_transactions"] == 2  # not JSON; an event time the features cannot take
     assert counts["train"]["transactions"] + counts["test"]["transactions"] == EVENTS
     assert counts["train"]["fraud"] > 50 and counts["test"]["fraud"] > 20
     metrics = card["metrics"]
