@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -10,9 +11,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from kafka import KafkaProducer
 
-from common.labels import label_record
+from common.labels import ANALYST, CHARGEBACK, FRAUD, LEGITIMATE, label_record, make_label
+from model.cli import Ranges, TrainError, ranges_of, train
+from model.join import Txn
+from model.topics import Read
 from producer import generate
 from producer.labels import DelayedLabels
 from tests.conftest import REPO_ROOT
@@ -113,3 +118,41 @@ def test_a_range_without_labels_exits_2_and_writes_nothing(
     assert done.returncode == 2
     assert "no fraud labels" in done.stderr
     assert not out.exists()
+
+
+def _ns(**kw: str | None) -> argparse.Namespace:
+    base: dict[str, str | None] = {
+        "from_": "2026-12-01T00:00Z",
+        "to": "2026-12-02T00:00Z",
+        "test_from": None,
+        "test_to": None,
+    }
+    return argparse.Namespace(**(base | kw))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"to": "2026-11-30T00:00Z"}, "--to must be after --from"),
+        ({"test_from": "2026-12-02T00:00Z"}, "give both"),
+        ({"test_from": "2026-12-01T12:00Z", "test_to": "2026-12-03T00:00Z"}, "start at or after --to"),
+        ({"from_": "yesterday"}, "not an ISO-8601 time"),
+    ],
+)
+def test_ranges_refused_with_the_reason(args: dict[str, str], message: str) -> None:
+    with pytest.raises(TrainError, match=message):
+        ranges_of(_ns(**args))
+
+
+def test_only_legitimate_labels_in_the_test_range_refused_before_anything_is_written(tmp_path: Path) -> None:
+    h = 3_600_000
+    txns = [Txn(f"t{i}", i * h, f"c{i % 3}", "m", 1_000, i * h) for i in range(10)]
+    labels = [make_label(txn_id="t1", card_id="c1", label=FRAUD, source=CHARGEBACK, label_ms=2 * h)]
+    labels += [
+        make_label(txn_id="t8", card_id="c2", label=LEGITIMATE, source=ANALYST, label_ms=9 * h, ref="r")
+    ]
+    data = Read(txns, labels, 0, 0)
+    ranges = Ranges(train=(0, 5 * h), test=(5 * h, 10 * h))
+    with pytest.raises(TrainError, match="the test range has no fraud labels"):
+        train(data, ranges, topic="t", labels_topic="l", out=tmp_path / "m", as_of_ms=None)
+    assert not (tmp_path / "m").exists()
