@@ -35,14 +35,17 @@ _TILTED = """() => [...document.querySelectorAll('#graph .xtick text')]
   .filter((t) => /rotate/.test(t.getAttribute('transform') || '')).length"""
 
 
+def _iso(epoch_s: float) -> str:
+    """Event time as the bridge stores it: 2026-12-05T23:59:50.000Z."""
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _timeline(start_s: int, end_s: int) -> dict[str, Any]:
     n = 60
     rows = [
         TxnRow(
             txn_id=f"t{i}",
-            ts=datetime.fromtimestamp(start_s + (end_s - start_s) * i / (n - 1), UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            ts=_iso(start_s + (end_s - start_s) * i / (n - 1)),
             amount=10.0 + i,
             currency="USD",
         )
