@@ -19,6 +19,7 @@ from bridge.kafka_io import make_consumer, make_producer
 from bridge.service import Bridge
 from common.alerts import decode_alert
 from common.keys import RECENT_TXNS_MAX, RedisKeys
+from common.money import to_usd
 from common.rules import apply_changes, default_rules
 from common.rules_doc import RulesDoc, decode_rules_doc, encode_rules_doc
 from common.schema import decode_event
@@ -122,7 +123,9 @@ def test_pipeline_writes_exact_redis_contents_and_dead_letters(
     assert int(totals["alerts"]) == len(want)
     by_rule = Counter(r.rule for a in want.values() for r in a.reasons)
     assert {k[7:]: int(v) for k, v in totals.items() if k.startswith("alerts:")} == dict(by_rule)
-    amount = sum(round(decode_event(v).amount * 100) for v, _, _ in good) / 100
+    rates = default_rules().currency  # money totals are US dollars at the rules' rates
+    events = [decode_event(v) for v, _, _ in good]
+    amount = sum(round(to_usd(e.amount, e.currency, rates) * 100) for e in events) / 100
     assert round(float(totals["amount"]), 2) == round(amount, 2)
     for field in ("txns", "alerts", "dlq"):
         assert sum(int(h.get(field, 0)) for h in snap["seconds"].values()) == int(totals[field]), field
