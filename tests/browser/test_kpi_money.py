@@ -48,8 +48,10 @@ def test_amount_per_minute_is_dollars_and_whole_at_1280(analysts: Open, pipeline
         if _dollars(text) >= 9_172:
             break
         page.wait_for_timeout(250)
-    assert re.fullmatch(r"\$\d[\d,.]*k?", text), text
-    assert 9_172 <= _dollars(text) < 1_000_000, text
+    # Other tests' payments may share the minute (the pipeline is shared): any compact dollar form,
+    # but below what the raw KRW figure alone would add up to.
+    assert re.fullmatch(r"\$\d[\d,.]*[kMB]?", text), text
+    assert 9_172 <= _dollars(text) < 13_488_824, text
     page.wait_for_timeout(500)
     assert card.evaluate(_CUT) == "", card.text_content()
     label = page.locator(".kpi-label", has_text="USD/min")
