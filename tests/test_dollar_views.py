@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 import pytest
 
@@ -35,6 +37,23 @@ def _kpis(amount_per_min: float) -> Kpis:
 def test_amount_per_minute_is_compact_dollars(amount: float, text: str) -> None:
     assert kpi_texts(_kpis(amount))["amount"] == text
     assert len(text) <= 6
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (4.24, "4.2 ms"),
+        (9_999.4, "9,999 ms"),
+        (12_345.0, "12.3 s"),
+        (99_940.0, "99.9 s"),
+        (99_960.0, "1.7 min"),
+        (6_583_701.0, "1.8 h"),  # a first start behind an old topic: it wrapped as "6,583,701 ms"
+        (1_000 * 3_600_000.0, "1,000 h"),
+    ],
+)
+def test_latency_cards_stay_short_on_a_backlog(ms: float, text: str) -> None:
+    k = dataclasses.replace(_kpis(0.0), latency_p50_ms=ms, latency_p99_ms=ms)
+    assert kpi_texts(k)["p50"] == kpi_texts(k)["p99"] == text
 
 
 def test_amount_card_is_labelled_in_dollars() -> None:

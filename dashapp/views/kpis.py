@@ -19,9 +19,19 @@ KPI_CARDS = (
 
 
 def _ms(value: float | None) -> str:
+    """Milliseconds while they read as such; a backlog's latency (a restart after hours, a stalled
+    bridge) in s / min / h, so the card stays one line at 1280 px ("6,583,701 ms" wrapped)."""
     if value is None:
         return "\u2013"
-    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+    if value < 10:
+        return f"{value:.1f} ms"
+    if value < 9_999.5:
+        return f"{value:,.0f} ms"
+    for div, unit in ((1_000, "s"), (60_000, "min"), (3_600_000, "h")):
+        q = value / div
+        if q < 99.95 or unit == "h":
+            return f"{q:.1f} {unit}" if q < 99.95 else f"{q:,.0f} {unit}"
+    raise AssertionError("unreachable")  # the loop returns at "h"
 
 
 def _money(value: float) -> str:
