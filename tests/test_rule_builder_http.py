@@ -106,7 +106,7 @@ def _call(client: FlaskClient, dep: dict[str, Any], inputs: list[Any], state: li
 def _publish(client: FlaskClient, draft: Any, version: int, comment: str) -> Any:
     dep = _dep(client, "rb-publish")
     live = {"version": version, "doc": {}}
-    return _call(client, dep, [0, 1, None, 0], [draft, live, comment], "rb-publish.n_clicks")
+    return _call(client, dep, [0, 1, None], [draft, live, comment], "rb-publish.n_clicks")
 
 
 @pytest.fixture
@@ -234,7 +234,8 @@ def test_analysts_cannot_edit_the_draft_either(signed: tuple[FlaskClient, FlaskC
 def test_forged_values_get_an_answer_never_a_500(signed: tuple[FlaskClient, FlaskClient], junk: Any) -> None:
     _, admin = signed
     cases = [
-        ("rb-publish", [0, 1, junk, 0], [junk, junk, junk]),
+        ("rb-publish", [0, 1, junk], [junk, junk, junk]),
+        ("rb-poll", [junk], [junk, junk, junk]),
         ("rb-apply", [1], [[], [], [], [], junk, junk, junk]),
         ("rb-raw-apply", [0, [], [], [], 1, 0, 0, 0, 0], [[], [], [], junk, junk, junk]),
         ("ver-diff", [1], [junk, junk]),
@@ -301,3 +302,43 @@ def test_a_list_created_in_the_tab_exists_empty_and_a_bad_name_is_refused(
     assert ListStore(redis_client, keys).info("trusted_merchants").count == 0
     bad = _call(admin, dep, [0, 2, [], None], [None, "Bad Name!", "", "", "", None, 0], "lst-create.n_clicks")
     assert bad.status_code == 200 and "Not changed: list name must match" in bad.get_data(as_text=True)
+
+
+def test_a_poll_tick_is_never_the_same_callback_as_a_publish_click(
+    signed: tuple[FlaskClient, FlaskClient],
+) -> None:
+    """Dash's renderer drops a waiting callback when the same one is requested again: a tick of the
+    version poll sharing Publish's callback lost the click (seen in CI under load)."""
+    _, admin = signed
+    deps = admin.get("/_dash-dependencies").get_json()
+    with_publish = [d for d in deps if any(i["id"] == "rb-publish" for i in d["inputs"])]
+    assert len(with_publish) == 1
+    assert all(i["id"] != "rb-poll" for i in with_publish[0]["inputs"])
+
+
+def test_a_poll_follows_another_publish_and_warns_a_changed_draft_beside_the_version(
+    signed: tuple[FlaskClient, FlaskClient], redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    _, admin = signed
+    store = RulesStore(redis_client, keys)
+    old = store.current()
+    old_doc = to_document(old.rules)
+    store.publish(put_rule(old_doc, -1, RULE), "someone", "theirs")
+    dep = _dep(admin, "rb-poll")
+    seen = {"version": old.version, "doc": old_doc}
+
+    def tick(draft: Any, live: Any, behind: Any) -> Any:
+        return _call(admin, dep, [3], [draft, live, behind], "rb-poll.n_intervals")
+
+    follow = tick(old_doc, seen, "").get_json()["response"]  # an unchanged draft follows
+    assert follow["rb-live"]["data"]["version"] == old.version + 1
+    assert [r["id"] for r in follow["rb-draft"]["data"]["rules"]][-1] == "online_big"
+    assert "rb-message" not in follow  # a publish's own message is never overwritten by a tick
+    mine = put_rule(old_doc, -1, {**RULE, "id": "mine"})
+    behind = tick(mine, seen, "").get_json()["response"]  # a changed draft is kept, and warned
+    assert "rb-draft" not in behind and "rb-live" not in behind
+    assert f"based on v{old.version}" in behind["rb-behind"]["children"]
+    now = {"version": old.version + 1, "doc": {}}
+    cleared = tick(mine, now, "stale warning").get_json()["response"]
+    assert cleared["rb-behind"]["children"] == ""
+    assert tick(mine, now, "").status_code == 204  # nothing new: no redraw

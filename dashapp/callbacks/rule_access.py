@@ -34,24 +34,35 @@ def admin_or_403(user: str, what: str) -> None:
         raise Forbidden(f"only admins can make a {what}")
 
 
-def clicked_id() -> Any:
-    """The id of the input that was really clicked, or None.
+def clicked_among(triggered: Any, first: tuple[str, ...] = ()) -> Any:
+    """The id of the input really clicked in `triggered` (Dash's list), or None.
 
     A button that just appeared (or was redrawn) reports n_clicks 0 or None, and Dash can send
-    such a redraw in the same request as a real click, listed first: `ctx.triggered_id` would then
-    name the redrawn button and the click would be lost.
+    such a redraw in the same request as a real click, listed first: the first item would then
+    name the redrawn button and the click would be lost. Likewise an Interval's tick can share a
+    request with a click, listed first; ids in `first` win over the rest, in that order.
     """
-    for item in ctx.triggered or ():
-        if item.get("value"):
-            prop = str(item.get("prop_id", ""))
-            ident = prop.rsplit(".", 1)[0]
-            if ident.startswith("{"):
-                try:
-                    return json.loads(ident)
-                except ValueError:
-                    return None
-            return ident
-    return None
+    fired: list[Any] = []
+    for item in triggered or ():
+        if not item.get("value"):
+            continue
+        ident = str(item.get("prop_id", "")).rsplit(".", 1)[0]
+        if ident.startswith("{"):
+            try:
+                fired.append(json.loads(ident))
+            except ValueError:
+                continue
+        else:
+            fired.append(ident)
+    for wanted in first:
+        if wanted in fired:
+            return wanted
+    return fired[0] if fired else None
+
+
+def clicked_id(first: tuple[str, ...] = ()) -> Any:
+    """The id of the input that was really clicked in this call, or None (see clicked_among)."""
+    return clicked_among(ctx.triggered, first)
 
 
 def clicked() -> bool:

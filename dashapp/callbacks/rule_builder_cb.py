@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State, ctx, no_update
+from dash import ALL, Dash, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from common.rulelang import parse_document, to_document
@@ -71,6 +71,28 @@ class Builder:
         logger.info("dashapp.rules: published version=%d by=%s", doc.version, user)
         return f"Published as version {doc.version}; bridges apply it within 2 s.", "message ok", True
 
+    def follow(self, draft: Any, live: Any, behind: Any) -> tuple[Any, ...]:
+        """(draft, live, label, behind) for a poll tick; PreventUpdate when nothing changed."""
+        seen = live.get("version") if isinstance(live, dict) else None
+        body, live_data, label = self.live()
+        if seen == live_data["version"]:
+            if behind:  # a warning from a tick that crossed this page's own publish
+                return no_update, no_update, no_update, ""
+            raise PreventUpdate  # nothing new: no redraw
+        if as_doc(draft) == body:  # already the live rules (this page's own publish, in flight)
+            return no_update, live_data, label, ""
+        if isinstance(live, dict) and as_doc(draft) != live.get("doc"):
+            return (
+                no_update,
+                no_update,
+                label,
+                (
+                    f"Your draft is based on v{seen}: publishing it will be refused. "
+                    "Discard it to load the live rules."
+                ),
+            )
+        return body, live_data, label, ""
+
     def sample(self) -> tuple[Any, bool]:
         """(the event the preview explains, whether it is a real one from the stream)."""
         rows, _ = self.reader.txns_since(None, limit=1)
@@ -79,6 +101,9 @@ class Builder:
 
 
 def _register_draft(app: Dash, b: Builder) -> None:
+    # Publish and the poll are separate callbacks on purpose: Dash's renderer drops a callback
+    # that is still waiting (or running) when the same callback is requested again, so a poll tick
+    # landing while a Publish click waited would lose the click without a word.
     @app.callback(
         Output("rb-draft", "data"),
         Output("rb-live", "data"),
@@ -86,39 +111,44 @@ def _register_draft(app: Dash, b: Builder) -> None:
         Output("rb-message", "children"),
         Output("rb-message", "className"),
         Output("rb-comment", "value"),
+        Output("rb-behind", "children"),
         Input("rb-discard", "n_clicks"),
         Input("rb-publish", "n_clicks"),
         Input("rb-reload", "data"),
-        Input("rb-poll", "n_intervals"),
         State("rb-draft", "data"),
         State("rb-live", "data"),
         State("rb-comment", "value"),
     )
     def rb_live(*args: Any) -> tuple[Any, ...]:
-        """Page load, Discard and a restore load the live rules; Publish writes the draft (admins).
-
-        Every few seconds the live version is checked: a draft without changes follows it (another
-        admin's publish shows up); a draft with changes keeps them and says it is behind.
-        """
+        """Page load, Discard and a restore load the live rules; Publish writes the draft (admins)."""
         draft, live, comment = args[-3:]
         user = user_or_401()
         message, cls = "", "message"
-        trigger = clicked_id() or ctx.triggered_id  # the poll and reload carry no click
-        if trigger == "rb-publish":
+        if clicked_id(first=("rb-publish",)) == "rb-publish":
             admin_or_403(user, "rule publish")
             message, cls, done = b.publish(draft, live, comment, user)
             if not done:
-                return no_update, no_update, no_update, message, cls, no_update
+                return no_update, no_update, no_update, message, cls, no_update, no_update
         body, live_data, label = b.live()
-        if trigger == "rb-poll":
-            seen = live.get("version") if isinstance(live, dict) else None
-            if seen == live_data["version"]:
-                raise PreventUpdate  # nothing new: no redraw
-            if isinstance(live, dict) and as_doc(draft) != live.get("doc"):
-                behind = f"The live rules are now {label}; your draft is based on v{seen}. "
-                behind += "Publishing it will be refused: discard it to load the live rules."
-                return no_update, no_update, label, behind, "message warn", no_update
-        return body, live_data, label, message, cls, "" if message else no_update
+        return body, live_data, label, message, cls, "" if message else no_update, ""
+
+    @app.callback(
+        Output("rb-draft", "data", allow_duplicate=True),
+        Output("rb-live", "data", allow_duplicate=True),
+        Output("rb-live-label", "children", allow_duplicate=True),
+        Output("rb-behind", "children", allow_duplicate=True),
+        Input("rb-poll", "n_intervals"),
+        State("rb-draft", "data"),
+        State("rb-live", "data"),
+        State("rb-behind", "children"),
+        prevent_initial_call=True,
+    )
+    def rb_follow(_n: Any, draft: Any, live: Any, behind: Any) -> tuple[Any, ...]:
+        """Every few seconds: a draft without changes follows the live version (another admin's
+        publish shows up); a draft with changes keeps them and says, beside the version, it is behind.
+        """
+        user_or_401()
+        return b.follow(draft, live, behind)
 
     @app.callback(
         Output("rb-rules", "children"),

@@ -166,6 +166,8 @@ def builder_panel(admin: bool) -> html.Div:
                 [
                     html.Span("Live version: ", className="muted"),
                     html.Span("\u2013", id="rb-live-label"),
+                    # a draft with changes made before another admin's publish says so here
+                    html.Span(id="rb-behind", className="message warn rb-behind", role="status"),
                     *top,
                 ],
                 className="rb-top",
