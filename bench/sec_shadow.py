@@ -17,6 +17,7 @@ from bench.feed import dataset
 from bench.sec_rules import STORM, STORM_RATIO, load_stream
 from bench.stack import Context, cpu_seconds, machine_note, stop
 from bench.stats import ratios, summarize, window_rate
+from common.keys import shadow_events_field, shadow_fires_field
 from common.rules import default_rules
 from common.shadow_doc import ShadowDoc, encode_shadow_doc
 
@@ -48,10 +49,10 @@ def _bridge(ctx: Context, topic: str, total: int, tag: str, shadow: bool) -> dic
             time.sleep(0.05)
         engines = {_text(ctx.redis.hget(k, "engine")) for k in beats}
         alerts = int(ctx.redis.hget(keys.totals, "alerts") or 0)
-        shadow_events = int(ctx.redis.hget(keys.shadow_stats, "events:1") or 0)
-        shadow_alerts = int(ctx.redis.hget(keys.shadow_stats, "fires:1:*:both") or 0) + int(
-            ctx.redis.hget(keys.shadow_stats, "fires:1:*:shadow") or 0
-        )
+        shadow_events = int(ctx.redis.hget(keys.shadow_stats, shadow_events_field(1)) or 0)
+        any_rule = shadow_fires_field(1, "*")  # the shadow's alerts: fired on by both sets or the shadow only
+        fired: Any = ctx.redis.hmget(keys.shadow_stats, [any_rule + "both", any_rule + "shadow"])
+        shadow_alerts = sum(int(n or 0) for n in fired)
     finally:
         stop(procs)
         ctx.drop_prefix(keys)

@@ -9,7 +9,7 @@ from bridge.detection import make_alert
 from bridge.plan import RecordMeta
 from bridge.resp import Command
 from bridge.shadow import Found, ShadowTee
-from common.keys import SHADOW_ALERTS_MAX, RedisKeys
+from common.keys import SHADOW_ALERTS_MAX, RedisKeys, shadow_events_field, shadow_fires_field
 from common.shadow_doc import ANY_RULE, Pair, encode_pair
 
 # KEYS[1] shadow:alerts (zset), KEYS[2] shadow:pairs (hash); ARGV[1] the cap. Drops the oldest ids
@@ -61,7 +61,7 @@ def fire_fields(shadow_id: int, pair: Pair) -> list[str]:
     out = []
     for rule in sorted(live | shadow):
         side = "both" if rule in live and rule in shadow else "live" if rule in live else "shadow"
-        out.append(f"fires:{shadow_id}:{rule}:{side}")
+        out.append(shadow_fires_field(shadow_id, rule) + side)
     return out
 
 
@@ -88,5 +88,5 @@ def shadow_commands(
     if pairs:
         out.append(("EVAL", TRIM, 2, keys.shadow_alerts, keys.shadow_pairs, cap))
     if events:
-        out.append(("HINCRBY", keys.shadow_stats, f"events:{shadow_id}", events))
+        out.append(("HINCRBY", keys.shadow_stats, shadow_events_field(shadow_id), events))
     return out

@@ -32,6 +32,22 @@ WEBHOOK_DEAD_MAX = 10_000  # webhook dead letters kept (newest)
 SHADOW_ALERTS_MAX = 5_000  # events the shadow or the live set alerted on, kept for the panel (~1.5 KB each)
 
 
+# Fields of RedisKeys.shadow_stats, named once here: the bridge writes them, the dashboard and the
+# bench read them, the store clears them by these prefixes.
+SHADOW_EVENTS_FIELD = "events:"
+SHADOW_FIRES_FIELD = "fires:"
+
+
+def shadow_events_field(shadow_id: int) -> str:
+    """`events:<id>`: valid events evaluated beside shadow <id>."""
+    return f"{SHADOW_EVENTS_FIELD}{shadow_id}"
+
+
+def shadow_fires_field(shadow_id: int, rule: str = "") -> str:
+    """`fires:<id>:<rule>:` — add the side (live, shadow, both); without a rule, the shadow's prefix."""
+    return f"{SHADOW_FIRES_FIELD}{shadow_id}:{rule + ':' if rule else ''}"
+
+
 @dataclass(frozen=True)
 class RedisKeys:
     """Key names under one prefix. Build one per process from settings.redis_key_prefix."""

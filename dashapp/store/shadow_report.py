@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from backtest.compare import RESOLVED_FP, RESOLVED_FRAUD, Comparison
-from common.keys import RedisKeys
+from common.keys import RedisKeys, shadow_events_field, shadow_fires_field
 from common.shadow_doc import ANY_RULE, Pair, ShadowDoc, decode_pair
 from dashapp.store._codec import text
 
@@ -21,7 +21,7 @@ FIRES = ("live", "shadow", "overlap", "added", "removed")
 def fires_rows(stats: Mapping[str, int], shadow_id: int) -> dict[str, dict[str, int]]:
     """rule -> {live, shadow, overlap, added, removed} from the exact counters `fires:<id>:<rule>:<side>`."""
     per: dict[str, dict[str, int]] = {}
-    head = f"fires:{shadow_id}:"
+    head = shadow_fires_field(shadow_id)
     for name, n in stats.items():
         if not name.startswith(head):
             continue
@@ -81,7 +81,7 @@ def report(
             "comment": doc.comment,
             "base_version": doc.base_version,
         },
-        "events": stats.get(f"events:{doc.id}", 0),
+        "events": stats.get(shadow_events_field(doc.id), 0),
         "pairs_read": len(pairs),
         "rules": rules,
         "shadow_only": quality["shadow_only"],
