@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from bridge import native
+from bridge.batch_types import NativeResult
 from bridge.detection import Detector
-from bridge.native import NativePath, NativeResult
+from bridge.native import NativePath
 from common.alerts import Alert
 from common.rules import RulesConfig
 

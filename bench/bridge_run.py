@@ -60,7 +60,8 @@ def start_bridges(
         **env,
     )
     log = ctx.out_dir / "logs" / f"bridge-{tag}.log"
-    return [spawn(["-m", module, "--metrics-port", "0"], child_env, log) for _ in range(instances)]
+    args = ["-m", module, "--metrics-port", "0"]
+    return [spawn(args, child_env, log, cwd=ctx.repo) for _ in range(instances)]
 
 
 def wait_processed(

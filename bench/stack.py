@@ -129,14 +129,14 @@ def ensure_services() -> tuple[str, str, bool]:
     return stack.kafka.bootstrap, stack.redis.url, True
 
 
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start `python <args>` from the repo root with output to a log file."""
+def spawn(args: list[str], env: dict[str, str], log: Path, cwd: Path = REPO_ROOT) -> subprocess.Popen[bytes]:
+    """Start `python <args>` from the repo root (or another checkout) with output to a log file."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, *args],
             env=env,
-            cwd=REPO_ROOT,
+            cwd=cwd,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -10,7 +10,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
-from bridge.plan import Scored
+from bridge.batch_types import Scored
 from common.alert_topic import alert_record
 
 logger = logging.getLogger(__name__)

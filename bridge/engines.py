@@ -1,12 +1,13 @@
-"""Which engine path a batch takes, and the card-state caches of both paths."""
+"""Which engine decides a batch (bridge/batch_engines.py), and the card-state caches of both."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
 
+from bridge.batch_engines import BatchEngine, NativeEngine, PythonEngine
 from bridge.config import BridgeSettings
-from bridge.native import NativePath, native_for
+from bridge.native import native_for
 from bridge.rules_watch import RulesWatcher
 from bridge.state_cache import StateCache
 
@@ -18,9 +19,11 @@ PYTHON_DECIDES = "Python decides every event"
 class Engines:
     """The Python path's state cache and the native engine (None: not built or turned off)."""
 
-    def __init__(self, settings: BridgeSettings) -> None:
+    def __init__(self, settings: BridgeSettings, state_key_prefix: str) -> None:
         self.cache = StateCache(settings.state_cache_max)
         self.native = native_for(settings)
+        self.python_engine = PythonEngine(self.cache, settings.max_record_bytes)
+        self.native_engine = NativeEngine(self.native, state_key_prefix) if self.native is not None else None
         self._native_version: int | None = None
         self._on_native = False
         self._refusal: str | None = None  # why the native engine refuses the current rules
@@ -32,8 +35,8 @@ class Engines:
         self._lists: tuple[Mapping[str, Mapping[str, int]], int] | None = None
         self._lists_sent = 0
 
-    def native_path(self, rules: RulesWatcher) -> NativePath | None:
-        """The native path for the next batch, or None for the Python path: when the native
+    def for_batch(self, rules: RulesWatcher) -> BatchEngine:
+        """The engine for the next batch: the native one, or the Python reference when the native
         engine is off, when ml_anomaly is on (its model must see every event), or when the native
         engine refuses the rules (a rule it cannot evaluate: it never guesses an event quiet)."""
         native = self.native
@@ -61,7 +64,9 @@ class Engines:
         if use != self._on_native:  # the other path's cache may be stale: both start from Redis
             self.forget_all()
             self._on_native = use
-        return native if use else None
+        if use and self.native_engine is not None:
+            return self.native_engine
+        return self.python_engine
 
     def set_lists(self, lists: Mapping[str, Mapping[str, int]]) -> None:
         """New list entries (a ListSnapshot: name -> value -> expires_ms, 0 never), for the next batch."""

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
+from bridge.batch_types import NativeResult, Packed, Polled, RecordMeta, Scored, Tally
 from bridge.config import BridgeSettings
 from bridge.detection import Detector, decode_state, encode_state
-from bridge.plan import Packed, RecordMeta, Scored, Tally, txn_row
-from bridge.processor import Polled, evaluate, validate_records
+from bridge.plan import txn_row
+from bridge.processor import evaluate, validate_records
 from bridge.validation import Rejected
 from common.keys import RECENT_TXNS_MAX
 from common.rules import RulesConfig, default_rules
@@ -50,18 +51,6 @@ def native_for(settings: BridgeSettings) -> NativePath | None:
             logger.warning("bridge: fraud_native not built, using the Python path (run `make setup`)")
         return None
     return NativePath(default_rules(), settings.max_record_bytes, settings.state_cache_max)
-
-
-class NativeResult(NamedTuple):
-    """What one batch produced on the native path."""
-
-    tally: Tally  # rows empty when packed
-    alerted: list[Scored]
-    rejected: list[Polled]  # records bound for the dead-letter topic, in order
-    states: dict[str, bytes]  # card_id -> encoded state after the batch (empty when packed)
-    scored: int
-    packed: Packed | None
-    metas: dict[int, RecordMeta] | None = None  # id(event) -> its record, for every event Python evaluated
 
 
 class _Slow:

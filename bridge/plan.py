@@ -3,58 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
 
 import msgspec
 
 from bridge.alert_writes import alert_commands, city_commands
+from bridge.batch_types import Batch, DeadLetter, Outcome, Scored, Tally
 from bridge.resp import Command, bulk_strings, raw_command
 from bridge.truth import truth_commands
 from common.alerts import Alert
 from common.keys import DLQ_SAMPLES_MAX, RECENT_TXNS_MAX, SECOND_BUCKET_TTL_S, RedisKeys
-from common.schema import NORMAL_SCENARIO, Transaction
+from common.schema import NORMAL_SCENARIO
 
 _json = msgspec.json.Encoder()
-
-
-class RecordMeta(NamedTuple):
-    """Where a record came from and its ground-truth headers (never shown to the detector)."""
-
-    partition: int
-    offset: int
-    ts_ms: int  # Kafka record timestamp (record time)
-    scenario: str | None = None  # a known label or "other" (common.schema.scenario_label)
-    scenario_id: str | None = None
-    last: bool = False  # the last event of its fraud instance: the instance is finished
-
-
-class Scored(NamedTuple):
-    """A valid event and what detection concluded about it."""
-
-    meta: RecordMeta
-    event: Transaction
-    score: float
-    severity: str
-    alert: Alert | None  # set when the decision raised an alert
-
-
-class DeadLetter(NamedTuple):
-    """A record that went to the dead-letter topic."""
-
-    meta: RecordMeta
-    reason_class: str
-    reason: str
-    preview: str
-
-
-class Batch(NamedTuple):
-    """Everything one transaction writes: results, new card states and the next offset per partition."""
-
-    scored: list[Scored]
-    dead: list[DeadLetter]
-    states: Mapping[str, bytes]  # card_id -> encoded CardState after this batch
-    next_offsets: Mapping[int, int]
 
 
 _ALERT_FLAG = {True: b',"alert":true,"score":', False: b',"alert":false,"score":'}
@@ -101,18 +62,6 @@ class _Counters:
             out.extend(("HINCRBY", key, f, n) for f, n in fields.items() if n)
         out.extend(("HINCRBYFLOAT", key, "amount", c / 100) for key, c in self.cents.items() if c)
         return out
-
-
-class Tally(NamedTuple):
-    """Per-batch aggregates of the scored events (built here, or by the native engine)."""
-
-    seconds: list[tuple[int, int, int]]  # (second, transactions, amount in US cents at the rules' rates)
-    cities: list[tuple[str, int]]  # city -> transactions
-    geo: list[tuple[str, float, float, str | None]]  # city -> newest (lat, lon, country)
-    scenarios: list[tuple[str, int]]  # ground-truth scenario -> events
-    instances: list[tuple[str, list[str]]]  # fraud scenario -> instance ids seen
-    rows: list[bytes]  # `txns` stream rows, oldest first
-    finished: Sequence[tuple[str, str]] = ()  # (fraud scenario, id) whose last event this was
 
 
 def tally_scored(items: list[Scored], rates: Mapping[str, float]) -> Tally:
@@ -226,28 +175,6 @@ def _dead_commands(keys: RedisKeys, c: _Counters, dead: list[DeadLetter]) -> lis
     if not samples:
         return []
     return [("LPUSH", keys.dlq_samples, *samples), ("LTRIM", keys.dlq_samples, 0, DLQ_SAMPLES_MAX - 1)]
-
-
-class Packed(NamedTuple):
-    """Rows and card states already encoded as RESP bulk strings by the native engine."""
-
-    row_count: int
-    rows: bytes  # the newest rows (at most RECENT_TXNS_MAX), oldest first
-    state_count: int
-    state_keys: bytes
-    state_values: bytes  # in the same order as the keys
-
-
-class Outcome(NamedTuple):
-    """A processed batch in aggregate form, from either engine path: what one transaction writes."""
-
-    tally: Tally
-    alerted: list[Scored]  # the scored events that raised an alert, in order
-    dead: list[DeadLetter]
-    states: Mapping[str, bytes]  # card_id -> encoded CardState after this batch
-    next_offsets: Mapping[int, int]
-    scored: int  # valid events in the batch
-    packed: Packed | None = None  # set: rows and states come from here, not tally.rows / states
 
 
 def outcome_of(batch: Batch, rates: Mapping[str, float]) -> Outcome:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
+from bridge.batch_types import DeadLetter, Detected, Polled, RecordMeta, Scored
 from bridge.detection import CardState, Detector, decode_state, encode_state, make_alert
-from bridge.plan import DeadLetter, RecordMeta, Scored
 from bridge.validation import DETECTOR, Rejected, preview, validate
 from common.schema import (
     HEADER_SCENARIO,
@@ -19,22 +19,6 @@ from common.schema import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class Polled(NamedTuple):
-    """One consumed record after validation (the raw record kept for the dead-letter topic)."""
-
-    meta: RecordMeta
-    record: Any  # kafka ConsumerRecord
-    result: Transaction | Rejected
-
-
-class Detected(NamedTuple):
-    """Detection output of one batch."""
-
-    scored: list[Scored]
-    rejected: list[Polled]  # every record bound for the dead-letter topic, in order
-    states: dict[str, tuple[int, CardState]]  # card_id -> (partition, newest state)
 
 
 def _truth(headers: Iterable[tuple[str, bytes]]) -> tuple[str | None, str | None, bool]:

@@ -15,8 +15,9 @@ from kafka.errors import KafkaError
 from kafka.structs import MemberState
 
 from bridge.alert_out import AlertPublisher, AlertsUnpublished
-from bridge.apply import BatchApplier, Progress, Taken
+from bridge.apply import BatchApplier
 from bridge.backoff import Backoff
+from bridge.batch_types import Taken
 from bridge.config import BridgeSettings
 from bridge.dlq import DeadLetterWriter, DlqUnavailable
 from bridge.engines import Engines
@@ -29,6 +30,7 @@ from bridge.kafka_io import (
     resume_stranded_join,
     seek_to_stored,
 )
+from bridge.ledger import Ledger
 from bridge.metrics import BridgeMetrics
 from bridge.retention import AlertRetention
 from bridge.rules_watch import RulesWatcher
@@ -65,13 +67,12 @@ class Bridge:
         self.rules = RulesWatcher(client, self.keys, settings.rules_poll_s)
         self.health = Health(client, self.keys, settings.instance_id, settings.heartbeat_s)
         self.retention = AlertRetention(client, self.keys, settings.alert_retention_days)
-        self.engines = Engines(settings)
+        self.engines = Engines(settings, self.keys.card_state(""))
         self.rules.on_lists = self.engines.set_lists  # list changes reach the native engine too
         self.dlq = DeadLetterWriter(producer, settings.kafka_dlq_topic)
         self.alerts = AlertPublisher(producer, settings.kafka_alerts_topic) if publish_alerts else None
         self.rebalancer = Rebalancer(self.topic)
-        self.progress = Progress()
-        self.pos = self.progress.pos  # the same dict, never rebound
+        self.ledger = Ledger()
         self.unpositioned: set[int] = set()  # assigned, not yet seeked to the Redis-stored offsets
         self.applier = BatchApplier(
             settings,
@@ -82,7 +83,7 @@ class Bridge:
             rules=self.rules,
             metrics=self.metrics,
             health=self.health,
-            progress=self.progress,
+            ledger=self.ledger,
             alerts=self.alerts,
         )
         self._stop = threading.Event()
@@ -109,7 +110,7 @@ class Bridge:
     @property
     def processed(self) -> int:
         """Records applied so far (valid + dead-lettered)."""
-        return self.progress.processed
+        return self.ledger.processed
 
     def _lookup(self, partitions: list[int]) -> dict[int, int | None]:
         # Main loop only, after the batch in flight landed: the offsets it wrote are read back.
@@ -194,9 +195,10 @@ class Bridge:
         try:
             flight.result()
         except BaseException:
-            for tp, recs in polled.items():  # not processed: fetch them again after the rewind
-                if recs and tp.topic == self.topic:
-                    self.progress.inflight.setdefault(tp.partition, recs[0].offset)
+            # not processed: fetch them again after the rewind
+            self.ledger.hold(
+                {tp.partition: r[0].offset for tp, r in polled.items() if r and tp.topic == self.topic}
+            )
             raise
         self._backoff.reset()
 
@@ -215,7 +217,7 @@ class Bridge:
             if self.rules.refresh(now):
                 self.metrics.rules_version.set(self.rules.version)
             if self.health.due(now):
-                self.health.beat(self.processed, sorted(self.pos), self._lag(), self.engines.status())
+                self.health.beat(self.processed, sorted(self.ledger.pos), self._lag(), self.engines.status())
             if self.retention.due(now):
                 self.retention.sweep(int(time.time() * 1000))
         except redis.RedisError as exc:
@@ -243,22 +245,21 @@ class Bridge:
         except Exception as exc:  # the old client is being abandoned anyway
             logger.warning("bridge: closing the stalled consumer failed error=%s", exc)
         self.engines.forget_all()
-        self.pos.clear()
+        self.ledger.reset()
         self.unpositioned.clear()
-        self.progress.inflight = {}
         self.consumer = factory()
         self.rebalancer = Rebalancer(self.topic)
         self.consumer.subscribe([self.topic], listener=self.rebalancer)
 
     def _lag(self) -> dict[int, int]:
-        lag = partition_lag(self.consumer, self.topic, self.pos)
+        lag = partition_lag(self.consumer, self.topic, self.ledger.pos)
         for p, n in lag.items():
             self.metrics.lag.labels(str(p)).set(n)
         self._lag_partitions.update(lag)
         return lag
 
     def _commit_kafka(self, wait: bool = False) -> None:
-        commit_positions(self.consumer, self.topic, self.pos, wait=wait)
+        commit_positions(self.consumer, self.topic, self.ledger.pos, wait=wait)
 
     def _apply_rebalance(self, polled: dict[TopicPartition, list[Any]]) -> Taken:
         """Take in the listener's events, seek new partitions, and return the records to apply.
@@ -271,7 +272,7 @@ class Bridge:
         if touched:
             self.engines.forget(touched)  # another owner may have written these cards since
         for p in events.revoked:
-            self.pos.pop(p, None)
+            self.ledger.revoke(p)
             self.unpositioned.discard(p)
             if p in self._lag_partitions:
                 self._lag_partitions.discard(p)
@@ -280,7 +281,7 @@ class Bridge:
         taken = Taken([], {}, {})
         for tp, recs in sorted(polled.items()):
             p = tp.partition
-            if recs and tp.topic == self.topic and p not in self.unpositioned and p in self.pos:
+            if recs and tp.topic == self.topic and p not in self.unpositioned and p in self.ledger.pos:
                 taken.records.extend(recs)  # a partition's records come in offset order
                 taken.first[p], taken.nxt[p] = recs[0].offset, recs[-1].offset + 1
         if self.unpositioned:
@@ -288,11 +289,10 @@ class Bridge:
             try:
                 seeked = seek_to_stored(self.consumer, self.topic, parts, self._lookup)
             except BaseException:
-                for p, first in taken.first.items():  # not applied: the recovery rewinds them too
-                    self.progress.inflight.setdefault(p, first)
+                self.ledger.hold(taken.first)  # not applied: the recovery rewinds them too
                 raise
             self.unpositioned.clear()
-            self.pos.update(seeked)
+            self.ledger.assign(seeked)
             logger.info("bridge: partitions assigned positions=%s", seeked)
         return taken
 
@@ -304,7 +304,7 @@ class Bridge:
                     self.consumer.seek_to_beginning(tp)
                 else:
                     self.consumer.seek(tp, offset)
-                self.pos[p] = offset
+                self.ledger.pos[p] = offset
             except (KafkaError, ValueError) as exc:  # no longer ours: the new owner resumes it
                 logger.info("bridge: rewind skipped partition=%s error=%s", p, exc)
 
@@ -314,11 +314,8 @@ class Bridge:
         if self.alerts is not None:
             self.alerts.discard()
         logger.warning("bridge: batch fenced stored=%s", exc.stored)
-        self.engines.forget(set(self.progress.inflight) | set(exc.stored))
-        targets: dict[int, int | None] = dict(self.progress.inflight)
-        targets.update(exc.stored)
-        self.progress.inflight = {}
-        self._rewind(targets)
+        self.engines.forget(set(self.ledger.inflight) | set(exc.stored))
+        self._rewind(self.ledger.rewind_targets(exc.stored))
 
     def _on_infra_error(self, exc: BaseException) -> None:
         kind = type(exc).__name__
@@ -326,9 +323,7 @@ class Bridge:
         self.dlq.discard()
         if self.alerts is not None:
             self.alerts.discard()
-        targets: dict[int, int | None] = dict(self.progress.inflight)
-        self.progress.inflight = {}
-        self._rewind(targets)  # nothing acknowledged: the same records come again
+        self._rewind(self.ledger.rewind_targets())  # nothing acknowledged: the same records come again
         delay = self._backoff.next()
         logger.warning("bridge: infrastructure error retry_in=%.1fs kind=%s error=%s", delay, kind, exc)
         self._stop.wait(delay)

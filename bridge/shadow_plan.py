@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
+from bridge.batch_types import RecordMeta
 from bridge.detection import make_alert
-from bridge.plan import RecordMeta
 from bridge.resp import Command
 from bridge.shadow import Found, ShadowTee
 from common.keys import SHADOW_ALERTS_MAX, RedisKeys, shadow_events_field, shadow_fires_field

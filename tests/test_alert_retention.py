@@ -11,9 +11,10 @@ import redis
 from kafka.consumer.fetcher import ConsumerRecord
 
 from bridge.alert_writes import alert_commands
+from bridge.batch_types import Batch, Outcome
 from bridge.detection import Detector
 from bridge.native import NativePath
-from bridge.plan import Batch, Outcome, outcome_of, plan_outcome
+from bridge.plan import outcome_of, plan_outcome
 from bridge.processor import dead_letters, detect, encoded_states, validate_records
 from bridge.retention import DAY_MS, AlertRetention
 from bridge.sink import RedisSink

@@ -11,18 +11,10 @@ import pytest
 
 from bridge.alert_writes import ADD_IF_NEW, CITY_COUNTS
 from bridge.backoff import Backoff
+from bridge.batch_types import Batch, DeadLetter, RecordMeta, Scored
 from bridge.detection import CardState
 from bridge.health import percentiles
-from bridge.plan import (
-    SET_STATES,
-    XADD_ROWS,
-    Batch,
-    DeadLetter,
-    RecordMeta,
-    Scored,
-    build_plan,
-    txn_row,
-)
+from bridge.plan import SET_STATES, XADD_ROWS, build_plan, txn_row
 from bridge.resp import pack
 from bridge.sink import fence_conflicts
 from bridge.state_cache import StateCache

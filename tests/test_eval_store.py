@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from bridge.plan import Batch, RecordMeta, Scored, build_plan
+from bridge.batch_types import Batch, RecordMeta, Scored
+from bridge.plan import build_plan
 from bridge.processor import validate_records
 from common.keys import EVAL_OPEN_MAX
 from common.schema import FRAUD_SCENARIOS, HEADER_SCENARIO, HEADER_SCENARIO_ID, OTHER_SCENARIO

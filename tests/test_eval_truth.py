@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from kafka.consumer.fetcher import ConsumerRecord
 
-from bridge.plan import Batch, RecordMeta, Scored, build_plan, tally_scored
+from bridge.batch_types import Batch, RecordMeta, Scored
+from bridge.plan import build_plan, tally_scored
 from bridge.processor import validate_records
 from bridge.truth import FINISH, OPEN_IDS
 from common.keys import EVAL_OPEN_MAX, RedisKeys

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka.consumer.fetcher import ConsumerRecord
 
+from bridge.batch_engines import PythonEngine
+from bridge.batch_types import Polled, Scored, Tally
 from bridge.detection import CardState, Decision, Detector, decode_state, encode_state
 from bridge.native import NativePath
-from bridge.plan import Batch, Scored, Tally, outcome_of
-from bridge.processor import Polled, dead_letters, detect, encoded_states, missing_cards, validate_records
 from bridge.state_cache import StateCache
 from common.keys import RECENT_TXNS_MAX
 from common.rules import RulesConfig, apply_changes, default_rules
@@ -197,6 +197,7 @@ class Paths:
     def __init__(self, rules: RulesConfig, *, cache_max: int = 100_000, packed: bool = False) -> None:
         self.py_detector, self.nat_detector = Detector(rules), CountingDetector(rules)
         self.cache = StateCache(cache_max)
+        self.py_engine = PythonEngine(self.cache, MAX_BYTES)
         self.native = NativePath(rules, MAX_BYTES, cache_max)
         self.packed = packed
         self.redis: dict[str, bytes] = {}
@@ -216,16 +217,15 @@ class Paths:
         self.native.clear()
 
     def python(self, batch: list[Any]) -> Seen | Raised:
+        """The bridge's own Python engine (bridge/batch_engines.py), over this emulated Redis."""
         try:
-            polled = validate_records(batch, MAX_BYTES)
-            loaded = {c: self.redis.get(c) for c in missing_cards(polled, self.cache.__contains__)}
-            det = detect(polled, self.py_detector, VERSION, self.cache.get, loaded)
-            batch_ = Batch(det.scored, dead_letters(det.rejected), encoded_states(det.states), {})
-            out = outcome_of(batch_, self.py_detector.rules.currency)
+            loaded = {c: self.redis.get(c) for c in self.py_engine.scan(batch)}
+            decided = self.py_engine.decide(batch, self.py_detector, VERSION, loaded)
         except Exception as exc:
             return Raised(f"{type(exc).__name__}: {exc}")
-        self.cache.put_many((c, p, s) for c, (p, s) in det.states.items())
-        return seen(out.tally, out.alerted, det.rejected, dict(out.states), out.scored)
+        self.py_engine.keep()
+        out = decided.outcome
+        return seen(out.tally, out.alerted, decided.rejected, dict(out.states), out.scored)
 
     def run_native(self, batch: list[Any]) -> Seen | Raised:
         try:

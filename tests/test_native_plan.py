@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from kafka.consumer.fetcher import ConsumerRecord
 
+from bridge.batch_types import Batch, Outcome
 from bridge.detection import Detector
 from bridge.native import NativePath
-from bridge.plan import Batch, Outcome, outcome_of, plan_outcome
+from bridge.plan import outcome_of, plan_outcome
 from bridge.processor import dead_letters, detect, encoded_states, validate_records
 from bridge.resp import RawCommand, pack
 from bridge.state_cache import StateCache

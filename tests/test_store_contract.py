@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from bridge.plan import Batch, DeadLetter, RecordMeta, Scored, build_plan
+from bridge.batch_types import Batch, DeadLetter, RecordMeta, Scored
+from bridge.plan import build_plan
 from common.schema import decode_event
 from dashapp.store import AlertWorkflow, DashboardReader
 from tests.test_store_fixtures import BASE_MS, make_alert

@@ -9,9 +9,10 @@ import msgspec
 import pytest
 from kafka.consumer.fetcher import ConsumerRecord
 
+from bridge.batch_types import RecordMeta, Scored
 from bridge.detection import Detector
 from bridge.native import NativePath
-from bridge.plan import RecordMeta, Scored, tally_scored
+from bridge.plan import tally_scored
 from bridge.processor import detect, validate_records
 from bridge.state_cache import StateCache
 from common.rules import RulesConfig, default_rules
