@@ -1,4 +1,4 @@
-"""The bridge's ledger (bridge/ledger.py): positions move on send, and a refusal or an error takes them back."""
+"""The bridge's ledger (bridge/ledger.py): positions move on send; a refusal or an error takes them back."""
 
 from __future__ import annotations
 

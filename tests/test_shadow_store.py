@@ -68,6 +68,22 @@ def test_publish_then_promote_is_one_audited_rules_publish_and_clears_the_shadow
 
 
 @pytest.mark.integration
+def test_promote_is_refused_when_the_live_rules_moved_after_the_shadow_was_published(
+    redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    rules, shadow = stores(redis_client, keys)
+    doc = shadow.publish(planted_draft(), "root", "try the planted rule")
+    changed = to_document(rules.current().rules)
+    next(r for r in changed["rules"] if r["id"] == "velocity")["params"]["max_count"] = 9
+    moved = rules.publish(changed, "bob", "tighter velocity")  # a live change after the shadow
+    with pytest.raises(VersionConflict, match=r"would undo that change") as info:
+        shadow.promote("root", "ship it", expected=doc.id)
+    assert (info.value.current_version, info.value.changed_by) == (moved.version, "bob")
+    assert rules.current().version == moved.version and rules.current().rules == moved.rules
+    assert shadow.current() == doc  # nothing lost: the shadow stays to be redone or dropped
+
+
+@pytest.mark.integration
 def test_drop_is_audited_and_version_checked_and_ids_never_repeat(
     redis_client: redis.Redis, keys: RedisKeys
 ) -> None:

@@ -108,13 +108,18 @@ class ShadowStore:
     def promote(
         self, user: str, comment: str = "", expected: int | None = None
     ) -> tuple[ShadowDoc, RulesDoc]:
-        """Publish the shadow set as the next live version and remove it, in one MULTI."""
+        """Publish the shadow set as the next live version and remove it, in one MULTI.
+
+        Refused while the live rules are not the version the shadow was published beside: the
+        shadow holds a whole rule set, so promoting it would silently undo the later live change.
+        """
         _check(user, comment)
+        first = self._expect(self.current(), expected, allow_none=False)
         seen: list[ShadowDoc] = []
         counters: list[str] = []
 
         def document() -> object:  # read while shadow_rules is WATCHed (RulesStore.publish_with)
-            old = self._expect(self.current(), expected, allow_none=False)
+            old = self._expect(self.current(), first.id, allow_none=False)
             seen[:] = [old]
             counters[:] = _events_fields(self._r.hkeys(self._keys.shadow_stats))
             return old.rules
@@ -126,9 +131,20 @@ class ShadowStore:
 
         before = self._rules.current().version
         note = comment or "promoted from the shadow set"
-        doc = self._rules.publish_with(
-            document, user, note, None, watch=(self._keys.shadow_rules,), also=also
-        )
+        try:
+            doc = self._rules.publish_with(
+                document, user, note, first.base_version, watch=(self._keys.shadow_rules,), also=also
+            )
+        except VersionConflict as exc:
+            raise VersionConflict(
+                f"shadow {first.id} was published beside live version {first.base_version}, and the "
+                f"live rules are now version {exc.current_version} (by {exc.changed_by}): promoting it "
+                "would undo that change. Load the live rules, redo the shadow's change on them and "
+                "publish it as shadow again",
+                current=exc.current,
+                changed_by=exc.changed_by,
+                current_version=exc.current_version,
+            ) from exc
         if doc.version == before:  # the shadow equals the live rules: no version; it is dropped
             self.drop(user, comment or "promoted: equal to the live rules", seen[0].id)
         logger.info("shadow: promoted id=%s to version=%s by=%s", seen[0].id, doc.version, user)
