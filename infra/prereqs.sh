@@ -39,6 +39,10 @@ fi
 if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+  # The font Chromium recommends (Arial metrics). The layout tests' "every cell whole" checks are
+  # calibrated to it; with only DejaVu Sans (~11% wider) a timestamp overruns its column by ~18 px.
+  # --no-install-recommends below would otherwise leave it out.
+  fc-list 2>/dev/null | grep -qi 'Liberation Sans' || need+=(fonts-liberation)
 fi
 # `make test` validates docker-compose.yml with the Compose Specification's own loader (compose-go,
 # infra/composecheck), which needs Go >= 1.24; Debian 12 ships 1.19. The Go module proxy serves
