@@ -39,7 +39,8 @@ class _Side:
     def run(self, records: list[Any]) -> NativeResult:
         missing = self.path.scan(records)
         # every card the run met is in the cache (no eviction): a missing card is one never seen
-        result = self.path.detect(records, self.detector, self.version, dict.fromkeys(missing))
+        # a backtest writes nothing: no rows or encoded states are built (bridge.native, writes=False)
+        result = self.path.detect(records, self.detector, self.version, dict.fromkeys(missing), writes=False)
         self.path.commit()
         return result
 

@@ -19,11 +19,12 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from backtest.runs import FINISHED, RunStore
-from bench import backtest_live
+from bench import backtest_live, backtest_writes
 from bench.bridge_run import write_rules
 from bench.feed import dataset
 from bench.stack import Context, machine_note, spawn, stop
 from bench.stats import ratios, summarize
+from bridge import native
 from common.rulelang import to_document
 from common.rules import default_rules
 
@@ -133,6 +134,10 @@ def run(ctx: Context) -> dict[str, Any]:
             "cpu_us_per_event": summarize([r["cpu"] / total * 1e6 for r in rs]),
             "cpu_ratio_raw_vs_backtest": summarize(ratios(raw_cpu, [r["cpu"] for r in rs])),
         }
+    if native.available():  # the native path's one backtest shortcut, its gain alone
+        out["native_writes_skip"] = backtest_writes.measure(
+            default_rules(), min(total, 100_000), ctx.sizes.reps
+        )
     out["machine"] = {"before": before, "after": machine_note()}
     out["live_while_backtesting"] = backtest_live.measure(ctx, topic, drafts["one_more_rule"])
     out["machine"]["after_live"] = machine_note()
@@ -167,6 +172,16 @@ def table(results: dict[str, Any]) -> str:
         "",
         *rows,
     ]
+    skip = r.get("native_writes_skip")
+    if skip:
+        out += [
+            "",
+            f"The native path's detect pass without building the rows and card states a backtest never "
+            f"writes (`writes=False`, in-process, {skip['events']:,} events): "
+            f"{fmt(skip['cpu_us_per_event_without'], 2)} µs of CPU per event against "
+            f"{fmt(skip['cpu_us_per_event_with_writes'], 2)} with them; without ÷ with "
+            f"{fmt(skip['cpu_ratio_without_vs_with'], 2)}.",
+        ]
     live = r.get("live_while_backtesting")
     if live:
         labels = {

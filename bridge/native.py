@@ -168,16 +168,24 @@ class NativePath:
         loaded: dict[str, bytes | None],
         *,
         state_key_prefix: str | None = None,
+        writes: bool = True,
     ) -> NativeResult:
         """Evaluate the scanned batch; `loaded` holds the Redis states of the cards scan() listed.
 
         With `state_key_prefix`, rows and states come back RESP-encoded for the write plan
-        (`packed`); without, as bytes objects in `tally.rows` and `states`.
+        (`packed`); without, as bytes objects in `tally.rows` and `states`. With `writes=False`
+        (a backtest, which writes nothing) neither is built: no rows, no encoded states; the
+        cache still advances on commit().
         """
         slow = _Slow(records, self._slow, detector, version, self.max_bytes)
         cards = {i: p.result.card_id for i, p in self._slow.items() if not isinstance(p.result, Rejected)}
-        found = self.engine.detect(loaded, cards, slow, _canonical, state_key_prefix, RECENT_TXNS_MAX)
+        row_limit = RECENT_TXNS_MAX if writes else 0
+        prefix = state_key_prefix if writes else None
+        found = self.engine.detect(loaded, cards, slow, _canonical, prefix, row_limit)
         seconds, cities, geo, scenarios, instances, scored = found
+        if not writes:
+            tally = Tally(seconds, cities, geo, scenarios, instances, [], slow.finished)
+            return NativeResult(tally, slow.alerted, slow.rejected, {}, scored, None, slow.metas)
         if state_key_prefix is None:
             rows = self.engine.batch_rows()
             tally = Tally(seconds, cities, geo, scenarios, instances, rows, slow.finished)

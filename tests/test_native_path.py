@@ -903,3 +903,32 @@ def test_a_batch_larger_than_the_txns_stream_keeps_its_newest_rows(mix: list[Con
         paths = Paths(default_rules(), packed=packed)
         py = paths.step(batch, f"one batch of {len(batch)} (packed={packed})")
         assert isinstance(py, Seen) and len(py.rows) == RECENT_TXNS_MAX and py.scored == len(batch)
+
+
+# --- a backtest's form: nothing to write ---------------------------------------------------------
+def test_without_writes_the_verdicts_and_tallies_are_the_same_and_nothing_is_encoded(
+    mix: list[ConsumerRecord],
+) -> None:
+    """writes=False (backtest/native_pair.py) skips rows and encoded states, never a verdict."""
+    rules = default_rules()
+    writing, silent = NativePath(rules, MAX_BYTES, 100_000), NativePath(rules, MAX_BYTES, 100_000)
+    detectors = Detector(rules), Detector(rules)
+    rows = states = alerts = 0
+    for k, batch in enumerate(batches(mix[:8_000])):
+        out = []
+        for path, detector, writes in zip((writing, silent), detectors, (True, False), strict=True):
+            missing = path.scan(batch)  # both caches hold every card met: nothing is ever stored
+            out.append(path.detect(batch, detector, VERSION, dict.fromkeys(missing), writes=writes))
+            path.commit()
+        full, bare = out
+        where = f"batch {k}"
+        assert [(s.alert.alert_id, s.alert.reasons) for s in bare.alerted if s.alert] == [
+            (s.alert.alert_id, s.alert.reasons) for s in full.alerted if s.alert
+        ], where
+        assert bare.tally._replace(rows=[]) == full.tally._replace(rows=[]), where
+        assert (bare.scored, len(bare.rejected)) == (full.scored, len(full.rejected)), where
+        assert bare.tally.rows == [] and bare.states == {} and bare.packed is None, where
+        rows, states = rows + len(full.tally.rows), states + len(full.states)
+        alerts += sum(s.alert is not None for s in full.alerted)
+    # the writing side really built what the silent one skipped, and rules really fired
+    assert rows > 0 and states > 0 and alerts > 30
