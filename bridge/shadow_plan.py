@@ -9,7 +9,14 @@ from bridge.batch_types import RecordMeta
 from bridge.detection import make_alert
 from bridge.resp import Command
 from bridge.shadow import Found, ShadowTee
-from common.keys import SHADOW_ALERTS_MAX, RedisKeys, shadow_events_field, shadow_fires_field
+from common.keys import (
+    SHADOW_ALERTS_MAX,
+    RedisKeys,
+    shadow_events_field,
+    shadow_fires_field,
+    shadow_truth_field,
+)
+from common.schema import NORMAL_SCENARIO
 from common.shadow_doc import ANY_RULE, Pair, encode_pair
 
 # KEYS[1] shadow:alerts (zset), KEYS[2] shadow:pairs (hash); ARGV[1] the cap. Drops the oldest ids
@@ -51,7 +58,8 @@ def pairs_of(
 
 
 def fire_fields(shadow_id: int, pair: Pair) -> list[str]:
-    """The exact per-rule counters one pair adds: `fires:<id>:<rule>:<live|shadow|both>` (rule `*`: any)."""
+    """The exact per-rule counters one pair adds (rule `*`: any): `fires:<id>:<rule>:<live|shadow|both>`,
+    and on a labelled event `truth:<id>:<rule>:<live|shadow>:<tp|fp>`."""
     live = {r.rule for r in pair.live.reasons} if pair.live is not None else set()
     shadow = {r.rule for r in pair.alert.reasons} if pair.alert is not None else set()
     if pair.live is not None:
@@ -62,6 +70,10 @@ def fire_fields(shadow_id: int, pair: Pair) -> list[str]:
     for rule in sorted(live | shadow):
         side = "both" if rule in live and rule in shadow else "live" if rule in live else "shadow"
         out.append(shadow_fires_field(shadow_id, rule) + side)
+    if pair.scenario is not None:  # labelled: precision per set from every event, not a sample
+        truth = "fp" if pair.scenario == NORMAL_SCENARIO else "tp"
+        for name, rules in (("live", live), ("shadow", shadow)):
+            out.extend(f"{shadow_truth_field(shadow_id, rule)}{name}:{truth}" for rule in sorted(rules))
     return out
 
 

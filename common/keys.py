@@ -36,6 +36,7 @@ SHADOW_ALERTS_MAX = 5_000  # events the shadow or the live set alerted on, kept 
 # bench read them, the store clears them by these prefixes.
 SHADOW_EVENTS_FIELD = "events:"
 SHADOW_FIRES_FIELD = "fires:"
+SHADOW_TRUTH_FIELD = "truth:"
 
 
 def shadow_events_field(shadow_id: int) -> str:
@@ -46,6 +47,12 @@ def shadow_events_field(shadow_id: int) -> str:
 def shadow_fires_field(shadow_id: int, rule: str = "") -> str:
     """`fires:<id>:<rule>:` — add the side (live, shadow, both); without a rule, the shadow's prefix."""
     return f"{SHADOW_FIRES_FIELD}{shadow_id}:{rule + ':' if rule else ''}"
+
+
+def shadow_truth_field(shadow_id: int, rule: str = "") -> str:
+    """`truth:<id>:<rule>:` — add `<live|shadow>:<tp|fp>`: that set's alerts for the rule on events
+    whose ground-truth header says fraud (tp) or normal (fp); without a rule, the shadow's prefix."""
+    return f"{SHADOW_TRUTH_FIELD}{shadow_id}:{rule + ':' if rule else ''}"
 
 
 @dataclass(frozen=True)
@@ -408,8 +415,9 @@ class RedisKeys:
     @property
     def shadow_stats(self) -> str:
         """HASH `events:<id>` valid events evaluated beside shadow <id>,
-        `fires:<id>:<rule>:<live|shadow|both>` exact per-rule alert counts, `last_id` (ids never
-        repeat); the bridge counts in its batch MULTI."""
+        `fires:<id>:<rule>:<live|shadow|both>` exact per-rule alert counts,
+        `truth:<id>:<rule>:<live|shadow>:<tp|fp>` the same per set on labelled events, `last_id`
+        (ids never repeat); the bridge counts in its batch MULTI."""
         return f"{self.prefix}shadow:stats"
 
     @property

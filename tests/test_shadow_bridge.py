@@ -16,6 +16,7 @@ from bridge.service import Bridge
 from common.alerts import alert_id_for
 from common.keys import RedisKeys
 from common.rulelang import parse_document
+from common.schema import NORMAL_SCENARIO
 from common.shadow_doc import ShadowDoc, decode_pair, encode_shadow_doc
 from infra.kafka_topics import ensure_topics
 from tests.conftest import unique
@@ -156,6 +157,18 @@ def test_shadow_alerts_stay_under_shadow_keys_and_the_live_views_are_byte_identi
         assert (p.live is not None) == (aid in live_ids)
     assert redis_client.zcard(keys.shadow_alerts) == len(pairs)
     assert int(redis_client.hget(keys.shadow_stats, f"events:{SHADOW_ID}") or 0) == len(records)
+    # the exact precision counters: per set, its alerts on fraud- and on normal-labelled events
+    stats = {k.decode(): int(v) for k, v in redis_client.hgetall(keys.shadow_stats).items()}  # type: ignore[union-attr]
+    for side in ("live", "shadow"):
+        labels = [
+            p.scenario
+            for p in pairs.values()
+            if p is not None and p.scenario and (p.live if side == "live" else p.alert) is not None
+        ]
+        tp = sum(label != NORMAL_SCENARIO for label in labels)
+        assert labels and tp > 0, side  # the generated stream carries ground truth, fraud among it
+        assert stats.get(f"truth:{SHADOW_ID}:*:{side}:tp", 0) == tp, side
+        assert stats.get(f"truth:{SHADOW_ID}:*:{side}:fp", 0) == len(labels) - tp, side
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -63,7 +63,7 @@ def test_admins_publish_promote_and_drop_from_the_rules_view_analysts_only_read(
 
 def test_the_view_shows_the_header_per_rule_counts_and_on_request_quality_and_samples() -> None:
     assert "No shadow set" in str(shadow_body(None)) and quality_body(None) == []
-    quality = {"alerts": 2, "precision": 0.5, "analyst_precision": None}
+    quality = {"alerts": 2, "precision": 0.25, "analyst_precision": 0.5}
     report = {
         "shadow": {"id": 3, "by": "root", "at": "2026-12-06T02:00:00.000Z", "comment": "", "base_version": 4},
         "events": 12_345,
@@ -76,6 +76,8 @@ def test_the_view_shows_the_header_per_rule_counts_and_on_request_quality_and_sa
                 "overlap": 5,
                 "added": 2,
                 "removed": 0,
+                "live_precision": 0.75,
+                "shadow_precision": None,
                 "live_quality": quality,
                 "shadow_quality": quality,
             },
@@ -94,9 +96,11 @@ def test_the_view_shows_the_header_per_rule_counts_and_on_request_quality_and_sa
     }
     text = str(shadow_body(report))
     assert "Shadow 3 by root" in text and "12,345 events" in text and "live v4" in text
-    assert "all alerts" in text and "0.50" not in text  # precision only on request
+    # exact ground-truth precision in the counts table; analysts' (over the newest pairs) on request
+    assert "all alerts" in text and "0.75" in text and "0.50" not in text
     assert "sh-warnings" not in text
     warned = str(shadow_body({**report, "warnings": ["history the live rules do not keep: hist_country"]}))
     assert "sh-warnings" in warned and "hist_country" in warned
     asked = str(quality_body(report))
     assert "newest 7 events" in asked and "0.50" in asked and "planted m" in asked
+    assert "0.25" not in asked  # the sampled ground-truth precision is not shown beside the exact one

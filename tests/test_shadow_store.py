@@ -3,11 +3,13 @@ version-checked (a stale shadow id refused, nothing changed), admins only; the r
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 import redis
 
+from bridge.shadow_plan import fire_fields
 from common.alert_events import decode_event, with_id
 from common.alerts import Alert, Reason
 from common.keys import RedisKeys
@@ -16,7 +18,7 @@ from common.rules import RuleValidationError, default_rules
 from common.shadow_doc import Pair, history_gaps
 from dashapp.store.errors import VersionConflict
 from dashapp.store.rules_store import RulesStore
-from dashapp.store.shadow_report import compare, fires_rows
+from dashapp.store.shadow_report import compare, fires_rows, truth_rows
 from dashapp.store.shadow_store import NoShadow, ShadowStore, UnreadableShadow
 from outbox.rebuild import Replayer
 from tests.test_backtest import planted_draft
@@ -192,6 +194,29 @@ def test_quality_per_side_from_truth_and_dispositions() -> None:
     assert out["quality"]["new"]["shadow"]["analyst_precision"] == 1.0  # c was worked: same transaction
     assert [s["alert_id"] for s in out["shadow_only"]] == ["b"]
     assert [s["alert_id"] for s in out["live_only"]] == ["a"]
+
+
+def test_exact_precision_from_the_bridges_counters_equals_the_sampled_one_over_the_same_pairs() -> None:
+    """What fire_fields counts per pair, truth_rows reads back as compare() computes it from the pairs."""
+
+    def pair(ms: int, scenario: str | None, live: Alert | None, shadow: Alert | None) -> Pair:
+        return Pair(shadow=3, record_ms=ms, scenario=scenario, scenario_id=None, live=live, alert=shadow)
+
+    pairs = [
+        pair(1, "normal", _alert("a", "old"), None),
+        pair(2, "card_testing", None, _alert("b", "new")),
+        pair(3, "card_testing", _alert("c", "old"), _alert("c", "new")),
+        pair(4, "normal", _alert("d", "old"), _alert("d", "new", "old")),
+        pair(5, None, _alert("e", "old"), _alert("e", "new")),  # unlabelled: no truth counter
+    ]
+    stats = Counter(f for p in pairs for f in fire_fields(3, p))
+    stats["truth:2:new:shadow:fp"] = 50  # another shadow's counters are not this one's
+    exact, sampled = truth_rows(stats, 3), compare(pairs, {})["quality"]
+    assert exact["new"] == {"live": None, "shadow": 0.6667}
+    assert exact["old"] == {"live": 0.3333, "shadow": 0.0}
+    for rule in ("*", "new", "old"):
+        for side in ("live", "shadow"):
+            assert exact[rule][side] == sampled[rule][side]["precision"], (rule, side)
 
 
 def test_history_the_live_state_does_not_keep_is_named() -> None:

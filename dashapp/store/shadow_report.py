@@ -1,4 +1,4 @@
-"""The shadow panel's figures: exact per-rule fires and overlap, and quality over the newest pairs kept."""
+"""The shadow panel's figures: exact per-rule fires, overlap, precision; analysts' view of newest pairs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from backtest.compare import RESOLVED_FP, RESOLVED_FRAUD, Comparison
-from common.keys import RedisKeys, shadow_events_field, shadow_fires_field
+from common.keys import RedisKeys, shadow_events_field, shadow_fires_field, shadow_truth_field
 from common.shadow_doc import ANY_RULE, Pair, ShadowDoc, decode_pair
 from dashapp.store._codec import text
 
@@ -40,6 +40,28 @@ def fires_rows(stats: Mapping[str, int], shadow_id: int) -> dict[str, dict[str, 
     }
 
 
+def truth_rows(stats: Mapping[str, int], shadow_id: int) -> dict[str, dict[str, float | None]]:
+    """rule -> {live, shadow}: precision from the exact counters `truth:<id>:<rule>:<side>:<tp|fp>`
+    (None for a set with no alert on a labelled event)."""
+    counts: dict[str, dict[str, int]] = {}
+    head = shadow_truth_field(shadow_id)
+    for name, n in stats.items():
+        if not name.startswith(head):
+            continue
+        rule, _, side_truth = name[len(head) :].rpartition(":")
+        rule, _, side = rule.rpartition(":")
+        if rule and side in ("live", "shadow") and side_truth in ("tp", "fp"):
+            counts.setdefault(rule, {})[f"{side}:{side_truth}"] = n
+    out: dict[str, dict[str, float | None]] = {}
+    for rule, c in counts.items():
+        row: dict[str, float | None] = {}
+        for side in ("live", "shadow"):
+            tp, fp = c.get(f"{side}:tp", 0), c.get(f"{side}:fp", 0)
+            row[side] = round(tp / (tp + fp), 4) if tp + fp else None
+        out[rule] = row
+    return out
+
+
 def compare(pairs: Iterable[Pair], statuses: Mapping[str, str]) -> dict[str, Any]:
     """Quality per rule over `pairs` (oldest first): ground-truth and analyst precision per side, samples."""
     comparison = Comparison(sample_max=SAMPLE_MAX)
@@ -63,15 +85,24 @@ def report(
     doc: ShadowDoc, stats: Mapping[str, int], pairs: list[Pair], statuses: Mapping[str, str]
 ) -> dict[str, Any]:
     """The panel and GET /api/rules/shadow: per rule exact fires, then quality over the pairs read."""
-    fires = fires_rows(stats, doc.id)
+    fires, truth = fires_rows(stats, doc.id), truth_rows(stats, doc.id)
     quality = compare(pairs, statuses)
     empty = {"alerts": 0, "precision": None, "analyst_precision": None}
     rules = []
     for rule in sorted(fires.keys() | quality["quality"].keys(), key=lambda r: (r != ANY_RULE, r)):
         q = quality["quality"].get(rule, {"live": empty, "shadow": empty})
         counts = fires.get(rule, dict.fromkeys(FIRES, 0))
+        exact = truth.get(rule, {})
         rules.append(
-            {"rule": rule, **counts, "live_quality": _q(q["live"]), "shadow_quality": _q(q["shadow"])}
+            {
+                "rule": rule,
+                **counts,
+                # from every labelled event since the shadow started (the bridges' counters)
+                "live_precision": exact.get("live"),
+                "shadow_precision": exact.get("shadow"),
+                "live_quality": _q(q["live"]),
+                "shadow_quality": _q(q["shadow"]),
+            }
         )
     return {
         "shadow": {

@@ -11,7 +11,7 @@ import msgspec
 import redis
 
 from common.alert_events import SHADOW_CHANGED, make_event
-from common.keys import AUDIT_MAX, SHADOW_EVENTS_FIELD, SHADOW_FIRES_FIELD, RedisKeys
+from common.keys import AUDIT_MAX, SHADOW_EVENTS_FIELD, SHADOW_FIRES_FIELD, SHADOW_TRUTH_FIELD, RedisKeys
 from common.rulelang import to_document
 from common.rules import RuleValidationError
 from common.rules_doc import RulesDoc
@@ -249,9 +249,10 @@ class ShadowStore:
 
 
 def _events_fields(fields: Any) -> list[str]:
-    """Every per-shadow counter (`events:<id>`, `fires:<id>:...`), the current and any older shadow's:
-    a bridge may still count one batch for a shadow just dropped; the next change clears that too."""
-    per_shadow = (SHADOW_EVENTS_FIELD, SHADOW_FIRES_FIELD)
+    """Every per-shadow counter (`events:<id>`, `fires:<id>:...`, `truth:<id>:...`), the current and
+    any older shadow's: a bridge may still count one batch for a shadow just dropped; the next change
+    clears that too."""
+    per_shadow = (SHADOW_EVENTS_FIELD, SHADOW_FIRES_FIELD, SHADOW_TRUTH_FIELD)
     return [f for f in (text(x) or "" for x in fields) if f.startswith(per_shadow)]
 
 

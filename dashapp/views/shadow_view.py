@@ -37,7 +37,7 @@ def shadow_panel(admin: bool) -> html.Div:
             html.Div(id="sh-body", className="sh-body"),
             # precision and samples read the newest pairs: computed when asked, not on every poll
             html.Button(
-                "Compute precision and samples", id="sh-quality", n_clicks=0, className="btn btn-ghost"
+                "Analyst precision and samples", id="sh-quality", n_clicks=0, className="btn btn-ghost"
             ),
             html.Div(id="sh-quality-body", className="sh-body"),
             dcc.Store(id="sh-id", storage_type="memory"),  # the shadow id shown: promote / drop check it
@@ -65,30 +65,35 @@ def _name(rule: str) -> str:
 
 
 def rules_table(report: dict[str, Any]) -> html.Table:
-    """Per rule: alerts live vs shadow on the same events, overlap, added / removed (exact counts)."""
-    head = ("rule", "live", "shadow", "overlap", "added", "removed")
-    keys = head[1:]
-    rows = [(r["rule"], (_name(r["rule"]), *(r[k] for k in keys))) for r in report.get("rules", [])]
+    """Per rule: alerts live vs shadow on the same events, overlap, added / removed, and each set's
+    precision on the labelled events (all exact, counted by the bridges since the shadow started)."""
+    head = ("rule", "live", "shadow", "overlap", "added", "removed", "precision live", "precision shadow")
+    keys = ("live", "shadow", "overlap", "added", "removed")
+    rows = [
+        (
+            r["rule"],
+            (
+                _name(r["rule"]),
+                *(r[k] for k in keys),
+                _ratio(r.get("live_precision")),
+                _ratio(r.get("shadow_precision")),
+            ),
+        )
+        for r in report.get("rules", [])
+    ]
     return _table("sh-table", head, rows)
 
 
 def quality_table(report: dict[str, Any]) -> html.Table:
-    """Per rule: precision from ground truth and from analysts' dispositions, live vs shadow."""
-    head = (
-        "rule",
-        "alerts live",
-        "alerts shadow",
-        "precision live",
-        "precision shadow",
-        "analyst precision live",
-        "analyst precision shadow",
-    )
+    """Per rule over the alerting events read: analysts' precision from their dispositions, live vs
+    shadow (ground-truth precision is exact in the rules table above, so not repeated here)."""
+    head = ("rule", "alerts live", "alerts shadow", "analyst precision live", "analyst precision shadow")
     rows = []
     for r in report.get("rules", []):
         lq, sq = r["live_quality"], r["shadow_quality"]
         if not (lq["alerts"] or sq["alerts"]):
             continue
-        precision = (lq["precision"], sq["precision"], lq["analyst_precision"], sq["analyst_precision"])
+        precision = (lq["analyst_precision"], sq["analyst_precision"])
         cells = (_name(r["rule"]), lq["alerts"], sq["alerts"], *map(_ratio, precision))
         rows.append((r["rule"], cells))
     return _table("sh-quality-table", head, rows)
@@ -133,7 +138,7 @@ def shadow_body(report: dict[str, Any] | None) -> list[Any]:
 
 
 def quality_body(report: dict[str, Any] | None) -> list[Any]:
-    """Precision both ways and the samples, over the newest alerting events read."""
+    """Analysts' precision and the samples, over the newest alerting events read."""
     if report is None:
         return []
     note = html.P(
