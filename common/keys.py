@@ -368,8 +368,15 @@ class RedisKeys:
     @property
     def webhook_dead(self) -> str:
         """LIST (newest first) of JSON dead letters {delivery, endpoint_id, event_id, kind, attempts,
-        last_error, at_ms, body}; WEBHOOK_DEAD_MAX kept (the `dead_dropped` stat counts the rest)."""
+        last_error, at_ms, body, event}; WEBHOOK_DEAD_MAX kept (the `dead_dropped` stat counts the rest)."""
         return f"{self.prefix}webhooks:dead"
+
+    @property
+    def webhook_replay(self) -> str:
+        """STREAM of dead letters an admin queued again (field `letter`: the dead letter's JSON); the
+        notifiers read it as consumer group `notifier` and delete an entry once it is delivered or
+        dead again (common/webhook_replay.py)."""
+        return f"{self.prefix}webhooks:replay"
 
     @property
     def webhook_stats(self) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
 
 from common.keys import WEBHOOK_DEAD_MAX, WEBHOOK_LOG_MAX, RedisKeys
+from common.webhook_replay import queue_dead_letters
 
 # Delivery statuses: a delivery is done (its record's offset may be committed) in the last three.
 PENDING, RETRYING, DELIVERED, DEAD, CANCELLED = "pending", "retrying", "delivered", "dead", "cancelled"
@@ -30,6 +32,7 @@ class Delivery:
     first_ms: int = 0
     last_ms: int = 0
     next_ms: int | None = None  # when the next attempt is due (retrying)
+    replays: int = 0  # times an admin queued it again from the dead letters
 
     @property
     def id(self) -> str:
@@ -54,7 +57,8 @@ class DeliveryLog:
         k = self._keys
         pipe = self._r.pipeline(transaction=False)
         pipe.hset(k.webhook_deliveries, delivery.id, json.dumps({"id": delivery.id, **asdict(delivery)}))
-        pipe.zadd(k.webhook_delivery_order, {delivery.id: delivery.first_ms}, nx=True)
+        # a replay moves its row up to when it was replayed; otherwise the first attempt fixes the order
+        pipe.zadd(k.webhook_delivery_order, {delivery.id: delivery.first_ms}, nx=delivery.replays == 0)
         if failed_attempt:
             pipe.hincrby(k.webhook_stats, "failed_attempts", 1)
         if delivered:
@@ -69,14 +73,16 @@ class DeliveryLog:
                 pipe.hdel(k.webhook_deliveries, *old)
                 pipe.execute()
 
-    def dead_letter(self, delivery: Delivery, body: bytes) -> None:
-        """Keep what could not be delivered (with its body, for a replay by hand) and count it."""
+    def dead_letter(self, delivery: Delivery, body: bytes, event: Mapping[str, Any] | None = None) -> None:
+        """Keep what could not be delivered and count it: the body sent, and the event itself so an
+        admin can queue it again (common/webhook_replay.py)."""
         k = self._keys
         letter = {
             **asdict(delivery),
             "delivery": delivery.id,
             "at_ms": delivery.last_ms,
             "body": body.decode(),
+            **({"event": dict(event)} if event is not None else {}),
         }
         pipe = self._r.pipeline(transaction=False)
         pipe.lpush(k.webhook_dead, json.dumps(letter))
@@ -88,6 +94,10 @@ class DeliveryLog:
             pipe.ltrim(k.webhook_dead, 0, self._dead_max - 1)
             pipe.hincrby(k.webhook_stats, "dead_dropped", size - self._dead_max)
             pipe.execute()
+
+    def queue_replay(self, endpoint_id: str | None = None) -> tuple[int, int]:
+        """Queue the dead letters (of one endpoint, or all) for delivery again: (queued, kept)."""
+        return queue_dead_letters(self._r, self._keys, endpoint_id)
 
     def count(self, field: str, n: int = 1) -> None:
         """Bump one counter (e.g. `invalid_records`)."""

@@ -6,7 +6,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ ALERT_RAISED = "alert.raised"  # every alert on the alerts topic
 ALERT_RESOLVED = "alert.resolved"  # a resolution on the alert-events topic
 EVENT_KINDS = (ALERT_RAISED, ALERT_RESOLVED)
 MAX_ENDPOINTS = 64  # each endpoint has its own senders in the notifier
+EDITABLE = ("name", "url", "format", "min_severity", "rules", "events", "enabled")
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a marker for secret scanners, not a secret
 
 
@@ -151,10 +152,23 @@ class EndpointStore:
 
     def set_enabled(self, endpoint_id: str, enabled: bool) -> Endpoint | None:
         """Enable or disable one endpoint (None: no such endpoint)."""
+        return self.update(endpoint_id, {"enabled": enabled})
+
+    def update(
+        self, endpoint_id: str, changes: Mapping[str, Any], *, rotate_secret: bool = False
+    ) -> Endpoint | None:
+        """Change an endpoint in place (id, creator and, unless rotated, secret kept); None: no such
+        endpoint. Validated whole, as a new one is; deliveries already queued use the new URL."""
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise EndpointError(f"cannot change {sorted(unknown)}; editable: {list(EDITABLE)}")
+        if "enabled" in changes and not isinstance(changes["enabled"], bool):
+            raise EndpointError("enabled must be true or false")
         current = next((e for e in self.all() if e.id == endpoint_id), None)
         if current is None:
             return None
-        changed = replace(current, enabled=enabled)
+        stored = {**asdict(current), **changes, **({"secret": new_secret()} if rotate_secret else {})}
+        changed = endpoint_from(stored)
         self._r.hset(self._keys.webhook_endpoints, endpoint_id, _encode(changed))
         return changed
 

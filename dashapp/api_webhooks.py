@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import redis
 from flask import Flask, Response, jsonify, request
@@ -17,6 +18,14 @@ from dashapp.openapi_parts import ADMIN, Op, ok, op, path, query
 logger = logging.getLogger(__name__)
 LOG_MAX = 1000  # rows one answer holds at most
 ENDPOINT = [path("endpoint_id", "wh_...")]
+ENDPOINT_FIELDS = {
+    "name": {"type": "string"},
+    "url": {"type": "string"},
+    "format": {"type": "string", "enum": ["json", "slack"]},
+    "min_severity": {"type": "string", "enum": ["low", "medium", "high"]},
+    "rules": {"type": "array", "items": {"type": "string"}},
+    "events": {"type": "array", "items": {"type": "string", "enum": ["alert.raised", "alert.resolved"]}},
+}
 WEBHOOK_PATHS: dict[str, dict[str, Op]] = {
     "/api/webhooks": {
         "get": op(
@@ -34,28 +43,25 @@ WEBHOOK_PATHS: dict[str, dict[str, Op]] = {
             body={
                 "type": "object",
                 "required": ["url"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "url": {"type": "string"},
-                    "format": {"type": "string", "enum": ["json", "slack"]},
-                    "min_severity": {"type": "string", "enum": ["low", "medium", "high"]},
-                    "rules": {"type": "array", "items": {"type": "string"}},
-                    "events": {
-                        "type": "array",
-                        "items": {"type": "string", "enum": ["alert.raised", "alert.resolved"]},
-                    },
-                },
+                "properties": ENDPOINT_FIELDS,
             },
         ),
     },
     "/api/webhooks/{endpoint_id}": {
         "patch": op(
-            "enable or disable an endpoint",
-            ok("endpoint"),
+            "change an endpoint in place (its id kept); rotate_secret: a new secret, in this answer only",
+            ok("endpoint (with secret when rotated)"),
             params=ENDPOINT,
             tag="webhooks",
-            errors={**ADMIN, "400": "enabled must be true or false", "404": "no such endpoint"},
-            body={"type": "object", "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}}},
+            errors={**ADMIN, "400": "invalid change", "404": "no such endpoint"},
+            body={
+                "type": "object",
+                "properties": {
+                    **ENDPOINT_FIELDS,
+                    "enabled": {"type": "boolean"},
+                    "rotate_secret": {"type": "boolean"},
+                },
+            },
         ),
         "delete": op(
             "delete an endpoint",
@@ -63,6 +69,15 @@ WEBHOOK_PATHS: dict[str, dict[str, Op]] = {
             params=ENDPOINT,
             tag="webhooks",
             errors={**ADMIN, "404": "no such endpoint"},
+        ),
+    },
+    "/api/webhooks/dead/replay": {
+        "post": op(
+            "queue the dead letters (of one endpoint, or all) for delivery again",
+            ok("queued, kept (letters without their event, left for a replay by hand)"),
+            tag="webhooks",
+            errors={**ADMIN, "400": "endpoint_id must be text"},
+            body={"type": "object", "properties": {"endpoint_id": {"type": "string"}}},
         ),
     },
     "/api/webhooks/deliveries": {
@@ -115,14 +130,7 @@ def install_webhooks_api(server: Flask, store: EndpointStore, log: DeliveryLog) 
     def change(endpoint_id: str) -> Response:
         admin = _admin()
         check_session_intent()
-        enabled = json_body().get("enabled")
-        if not isinstance(enabled, bool):
-            raise ApiError(400, "enabled must be true or false")
-        endpoint = store.set_enabled(endpoint_id, enabled)
-        if endpoint is None:
-            raise ApiError(404, "no such endpoint")
-        logger.info("dashapp.api: webhook id=%s enabled=%s by=%s", endpoint_id, enabled, admin)
-        return jsonify(endpoint.public())
+        return _change(store, endpoint_id, admin)
 
     def delete(endpoint_id: str) -> Response:
         admin = _admin()
@@ -132,6 +140,22 @@ def install_webhooks_api(server: Flask, store: EndpointStore, log: DeliveryLog) 
         logger.info("dashapp.api: webhook deleted id=%s by=%s", endpoint_id, admin)
         return jsonify(deleted=endpoint_id)
 
+    def replay() -> Response:
+        admin = _admin()
+        check_session_intent()
+        endpoint_id = json_body().get("endpoint_id")
+        if endpoint_id is not None and not isinstance(endpoint_id, str):
+            raise ApiError(400, "endpoint_id must be text")
+        queued, kept = log.queue_replay(endpoint_id or None)
+        logger.info(
+            "dashapp.api: webhook dead letters queued again count=%d kept=%d endpoint=%s by=%s",
+            queued,
+            kept,
+            endpoint_id or "*",
+            admin,
+        )
+        return jsonify(queued=queued, kept=kept)
+
     def deliveries() -> Response:
         _admin()
         raw = request.args.get("limit", "100")
@@ -140,25 +164,45 @@ def install_webhooks_api(server: Flask, store: EndpointStore, log: DeliveryLog) 
         n = int(raw)
         return jsonify(deliveries=log.recent(n), dead=[_no_body(d) for d in log.dead(n)], stats=log.stats())
 
-    server.add_url_rule("/api/webhooks", "api_webhooks", lambda: guarded(listing), methods=["GET"])
-    server.add_url_rule("/api/webhooks", "api_webhooks_create", lambda: guarded(create), methods=["POST"])
-    server.add_url_rule(
-        "/api/webhooks/deliveries", "api_webhooks_deliveries", lambda: guarded(deliveries), methods=["GET"]
+    def one(view: Callable[[str], Response]) -> Callable[[str], Response]:
+        return lambda endpoint_id: guarded(lambda: view(endpoint_id))
+
+    routes: list[tuple[str, str, Callable[..., Response], str]] = [
+        ("/api/webhooks", "api_webhooks", lambda: guarded(listing), "GET"),
+        ("/api/webhooks", "api_webhooks_create", lambda: guarded(create), "POST"),
+        ("/api/webhooks/deliveries", "api_webhooks_deliveries", lambda: guarded(deliveries), "GET"),
+        ("/api/webhooks/dead/replay", "api_webhooks_replay", lambda: guarded(replay), "POST"),
+        ("/api/webhooks/<endpoint_id>", "api_webhooks_change", one(change), "PATCH"),
+        ("/api/webhooks/<endpoint_id>", "api_webhooks_delete", one(delete), "DELETE"),
+    ]
+    for rule, name, view, method in routes:
+        server.add_url_rule(rule, name, view, methods=[method])
+
+
+def _change(store: EndpointStore, endpoint_id: str, admin: str) -> Response:
+    """PATCH: the fields given, validated as a whole; a rotated secret is in this answer only."""
+    changes = json_body()
+    rotate = changes.pop("rotate_secret", False)
+    if not isinstance(rotate, bool):
+        raise ApiError(400, "rotate_secret must be true or false")
+    if not changes and not rotate:
+        raise ApiError(400, "nothing to change")
+    endpoint = store.update(endpoint_id, changes, rotate_secret=rotate)
+    if endpoint is None:
+        raise ApiError(404, "no such endpoint")
+    # names only: a URL can itself be a secret (Slack's are)
+    logger.info(
+        "dashapp.api: webhook changed id=%s fields=%s rotated=%s by=%s",
+        endpoint_id,
+        sorted(changes),
+        rotate,
+        admin,
     )
-    server.add_url_rule(
-        "/api/webhooks/<endpoint_id>",
-        "api_webhooks_change",
-        lambda endpoint_id: guarded(lambda: change(endpoint_id)),
-        methods=["PATCH"],
-    )
-    server.add_url_rule(
-        "/api/webhooks/<endpoint_id>",
-        "api_webhooks_delete",
-        lambda endpoint_id: guarded(lambda: delete(endpoint_id)),
-        methods=["DELETE"],
-    )
+    if rotate:
+        return jsonify(**endpoint.public(), secret=endpoint.secret, shown_once=True)
+    return jsonify(endpoint.public())
 
 
 def _no_body(letter: dict[str, object]) -> dict[str, object]:
-    """A dead letter without its body (alert data stays in Redis for a replay by hand)."""
-    return {k: v for k, v in letter.items() if k != "body"}
+    """A dead letter without its body and event (the alert data stays in Redis, for a replay)."""
+    return {k: v for k, v in letter.items() if k not in ("body", "event")}

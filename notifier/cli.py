@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import threading
 from typing import Any
 
@@ -15,9 +16,11 @@ from kafka import KafkaConsumer
 from common.keys import RedisKeys
 from common.settings import ConfigError, from_env
 from common.webhook_log import DeliveryLog
+from common.webhook_replay import ReplayClaims
 from common.webhooks import EndpointError, EndpointStore
 from notifier.config import NotifierSettings
 from notifier.endpoints_file import load_endpoints
+from notifier.replay import Replays
 from notifier.sender import Dispatcher, Policy
 from notifier.service import Endpoints, Notifier
 
@@ -55,6 +58,9 @@ def build(
         settings.max_attempts, settings.backoff_base_s, settings.backoff_max_s, settings.endpoint_concurrency
     )
     dispatcher = Dispatcher(http, log, endpoints.get, policy, stop)
+    # one consumer name per host: after a restart it takes back the replays it had claimed
+    claims = ReplayClaims(client, keys, socket.gethostname())
+    claims.ensure_group()
     logger.info(
         "notifier: topic=%s group=%s file_endpoints=%d",
         settings.kafka_alerts_topic,
@@ -74,6 +80,7 @@ def build(
         refresh_s=settings.refresh_s,
         commit_interval_s=settings.commit_interval_s,
         heartbeat_file=settings.heartbeat_file,
+        replays=Replays(claims, dispatcher),
     )
 
 

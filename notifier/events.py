@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import msgspec
@@ -23,6 +23,26 @@ class Event:
     rules: tuple[str, ...]
     data: dict[str, Any] = field(hash=False)
     at_ms: int = 0
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    """The event as JSON-ready data (kept in a dead letter, so it can be replayed)."""
+    return {**asdict(event), "rules": list(event.rules)}
+
+
+def event_from_dict(data: Any) -> Event:
+    """An event kept by event_dict(); ValueError when `data` is not one."""
+    try:
+        return Event(
+            id=str(data["id"]),
+            kind=str(data["kind"]),
+            severity=str(data["severity"]),
+            rules=tuple(str(r) for r in data["rules"]),
+            data=dict(data["data"]),
+            at_ms=int(data["at_ms"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a kept event: {exc}") from exc
 
 
 def alert_event(value: bytes) -> Event:

@@ -14,7 +14,7 @@ import httpx
 
 from common.webhook_log import CANCELLED, DEAD, DELIVERED, DONE, RETRYING, Delivery, DeliveryLog
 from common.webhooks import Endpoint
-from notifier.events import Event
+from notifier.events import Event, event_dict
 from notifier.payloads import backoff_s, body_for, headers_for
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class Job:
     endpoint_id: str
     event: Event
     done: Callable[[], None]
+    replay: bool = False  # queued again from the dead letters: attempts start over, once more
 
 
 def _error_text(exc: Exception, url: str) -> str:
@@ -104,11 +105,14 @@ class Dispatcher:
             job.endpoint_id, endpoint.name if endpoint else "", job.event.id, job.event.kind, first_ms=now_ms
         )
         previous = self._log.get(d.id)
-        if previous is not None:  # read again after a restart: carry on counting, never resend a done one
+        if job.replay:  # a fresh round of attempts; the row says how many times it was replayed
+            d.replays = int(previous.get("replays", 0)) + 1 if previous is not None else 1
+        elif previous is not None:  # read again after a restart: carry on counting, never resend a done one
             if previous.get("status") in DONE:
                 job.done()
                 return
             d.attempts, d.first_ms = int(previous.get("attempts", 0)), int(previous.get("first_ms", now_ms))
+            d.replays = int(previous.get("replays", 0))
         while not self._stop.is_set():
             endpoint = self._lookup(job.endpoint_id)
             if endpoint is None or not endpoint.enabled:
@@ -156,7 +160,7 @@ class Dispatcher:
         if error:
             d.last_error = error
         if status == DEAD and body is not None:
-            self._log.dead_letter(d, body)
+            self._log.dead_letter(d, body, event_dict(job.event))
             logger.warning(
                 "notifier: dead letter endpoint=%s event=%s attempts=%d error=%s",
                 d.endpoint_id,

@@ -20,6 +20,7 @@ from common.alerts import InvalidAlert
 from common.webhook_log import DeliveryLog
 from common.webhooks import Endpoint, EndpointStore
 from notifier.events import Event, alert_event, matches, resolution_event
+from notifier.replay import Replays
 from notifier.sender import Dispatcher, Job
 from notifier.tracker import OffsetTracker
 
@@ -73,8 +74,10 @@ class Notifier:
         refresh_s: float,
         commit_interval_s: float,
         heartbeat_file: str = "",
+        replays: Replays | None = None,
     ) -> None:
         self.consumer, self.endpoints, self.dispatcher, self.log = consumer, endpoints, dispatcher, log
+        self._replays = replays
         self.tracker = OffsetTracker()
         self._max_pending, self._refresh_s, self._commit_s = max_pending, refresh_s, commit_interval_s
         self._paused = False
@@ -149,6 +152,11 @@ class Notifier:
                         self.endpoints.reload()
                     except redis.RedisError as exc:  # keep the endpoints we have; try again next period
                         logger.warning("notifier: cannot reload endpoints error=%s", exc)
+                    if self._replays is not None:
+                        try:
+                            self._replays.poll()
+                        except redis.RedisError as exc:  # the queue waits in Redis; next period
+                            logger.warning("notifier: cannot read replays error=%s", exc)
                     next_refresh = now + self._refresh_s
                     if self._heartbeat is not None:
                         self._heartbeat.touch()

@@ -142,3 +142,21 @@ def test_a_bad_url_is_refused_with_the_reason(signed: tuple[FlaskClient, FlaskCl
         and "Not changed" in done.get_data(as_text=True)
         and "http(s)" in done.get_data(as_text=True)
     )
+
+
+def test_admins_replay_dead_letters_from_the_console(
+    signed: tuple[FlaskClient, FlaskClient], redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    analyst, admin = signed
+    log = DeliveryLog(redis_client, keys)
+    row = Delivery("wh_1", "SIEM", "a00043", "alert.raised", DEAD, 10, "HTTP 503", 503, 1, 2)
+    event = {"id": "a00043", "kind": "alert.raised", "severity": "high", "rules": [], "data": {}, "at_ms": 1}
+    log.dead_letter(row, b'{"id":"a00043"}', event)
+    log.dead_letter(row, b'{"id":"a00043"}')  # an older letter: its body only
+    dep = _dep(admin, "wh-replay")
+    assert _call(analyst, dep, [1], [0], "wh-replay.n_clicks").status_code == 403
+    assert redis_client.xlen(keys.webhook_replay) == 0
+    done = _call(admin, dep, [1], [0], "wh-replay.n_clicks")
+    text = done.get_data(as_text=True)
+    assert done.status_code == 200 and "Queued 1 dead letter for delivery again" in text and "1 kept" in text
+    assert redis_client.xlen(keys.webhook_replay) == 1 and len(log.dead(10)) == 1

@@ -94,3 +94,58 @@ def test_the_delivery_log_is_for_admins_and_holds_no_bodies(
     ] == "HTTP 500"
     assert doc["dead"][0]["attempts"] == 10 and "C-SECRET" not in answer.get_data(as_text=True)
     assert doc["stats"]["dead"] == 1
+
+
+def test_admins_queue_dead_letters_again_per_endpoint_or_all(
+    client: FlaskClient, redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    log = DeliveryLog(redis_client, keys)
+    body = json.dumps({"id": "a1"}).encode()
+
+    def letter(endpoint: str, event_id: str, kept: bool = True) -> None:
+        row = Delivery(endpoint, "x", event_id, "alert.raised", DEAD, 3, "HTTP 500", 500, 1, 2)
+        event = {"id": event_id, "kind": "alert.raised", "severity": "high", "rules": ["r"],
+                 "data": {"card_id": "C-SECRET"}, "at_ms": 1}  # fmt: skip
+        log.dead_letter(row, body, event if kept else None)
+
+    letter("wh_1", "a1")
+    letter("wh_2", "a2")
+    letter("wh_1", "a0", kept=False)  # a letter from before replays: only its body was kept
+    assert "C-SECRET" not in _send(client, "GET", "/api/webhooks/deliveries", "root").get_data(as_text=True)
+    url = "/api/webhooks/dead/replay"
+    assert _send(client, "POST", url, "ann", {}).status_code == 403
+    assert _send(client, "POST", url, "root", {"endpoint_id": 5}).status_code == 400
+    one = _send(client, "POST", url, "root", {"endpoint_id": "wh_1"})
+    assert one.status_code == 200 and one.get_json() == {"queued": 1, "kept": 1}
+    queued = [json.loads(f[b"letter"]) for _id, f in redis_client.xrange(keys.webhook_replay)]
+    assert [(q["endpoint_id"], q["event_id"]) for q in queued] == [("wh_1", "a1")]
+    assert sorted(d["event_id"] for d in log.dead(10)) == ["a0", "a2"]
+    rest = _send(client, "POST", url, "root")  # no body: every endpoint
+    assert rest.get_json() == {"queued": 1, "kept": 1}
+    assert [d["event_id"] for d in log.dead(10)] == ["a0"] and redis_client.xlen(keys.webhook_replay) == 2
+
+
+def test_admins_edit_an_endpoint_in_place_and_rotate_its_secret(
+    client: FlaskClient, redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    created = _send(client, "POST", "/api/webhooks", "root", {"name": "SIEM", "url": "https://a.example/h"})
+    first = created.get_json()
+    url = f"/api/webhooks/{first['id']}"
+    assert _send(client, "PATCH", url, "ann", {"url": "https://b.example/h"}).status_code == 403
+    edited = _send(client, "PATCH", url, "root", {"url": "https://b.example/h", "min_severity": "low"})
+    doc = edited.get_json()
+    assert edited.status_code == 200 and "secret" not in doc
+    assert (doc["id"], doc["url"], doc["min_severity"], doc["name"]) == (
+        first["id"], "https://b.example/h", "low", "SIEM"
+    )  # fmt: skip
+    store = EndpointStore(redis_client, keys)
+    assert store.all()[0].secret == first["secret"]  # the receiver keeps verifying as before
+    for bad in ({"url": "ftp://x"}, {"id": "wh_other"}, {"secret": "x" * 20}, {}, {"rotate_secret": "yes"}):
+        refused = _send(client, "PATCH", url, "root", bad)
+        assert refused.status_code == 400, bad
+    assert store.all()[0].url == "https://b.example/h"  # a refused change changes nothing
+    rotated = _send(client, "PATCH", url, "root", {"rotate_secret": True}).get_json()
+    assert rotated["shown_once"] and rotated["secret"] != first["secret"]
+    assert store.all()[0].secret == rotated["secret"]
+    assert rotated["secret"] not in _send(client, "GET", "/api/webhooks", "root").get_data(as_text=True)
+    assert _send(client, "PATCH", "/api/webhooks/wh_none", "root", {"name": "x"}).status_code == 404

@@ -263,3 +263,30 @@ def test_resolutions_reach_their_subscribers_only(
         resolutions.stop()
         alerts_only.stop()
         chat.stop()
+
+
+def test_dead_letters_queued_again_are_delivered_once_the_receiver_answers(
+    redis_client: redis.Redis,
+    keys: RedisKeys,
+    produce: Callable[..., list[str]],
+    start_notifier: Callable[..., object],
+) -> None:
+    failing = Receiver(status=500)
+    try:
+        endpoint = _endpoint(redis_client, keys, failing.url)
+        start_notifier(max_attempts=2)
+        sent = produce(range(4))
+        log = DeliveryLog(redis_client, keys)
+        wait_until(lambda: log.stats().get("dead", 0) == len(sent), 30, "dead letters")
+        failing.status = 200
+        failing.received.clear()
+        assert log.queue_replay(endpoint.id) == (len(sent), 0)
+        wait_until(lambda: sorted(failing.event_ids()) == sorted(sent), 30, "the replayed deliveries")
+        for req in failing.received:  # signed afresh, as any delivery
+            assert verify(endpoint.secret, req.headers["X-Fraud-Signature"], req.body, now=time.time())
+        wait_until(lambda: redis_client.xlen(keys.webhook_replay) == 0, 30, "the replays acknowledged")
+        assert log.dead(10) == []
+        row = log.get(f"{endpoint.id}:{sent[0]}")
+        assert row is not None and row["status"] == DELIVERED and row["replays"] == 1 and row["attempts"] == 1
+    finally:
+        failing.stop()

@@ -1,4 +1,4 @@
-"""Webhooks section: list endpoints and the delivery log (admins), add/disable/delete (checked here)."""
+"""Webhooks section: endpoints and the delivery log (admins); add/disable/delete, replay (checked here)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,29 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
         except redis.RedisError as exc:
             logger.warning("dashapp.webhooks: store unreachable error=%s", exc)
             return no_update, no_update, no_update, "cannot reach Redis now; try again"
+
+    @app.callback(
+        Output("wh-message", "children", allow_duplicate=True),
+        Output("wh-message", "className", allow_duplicate=True),
+        Output("wh-changed", "data", allow_duplicate=True),
+        Input("wh-replay", "n_clicks"),
+        State("wh-changed", "data"),
+        prevent_initial_call=True,
+    )
+    def webhooks_replay(clicks: Any, changed: Any) -> tuple[Any, ...]:
+        if not clicks:
+            return no_update, no_update, no_update
+        user = user_or_401()
+        admin_or_403(user, "webhook replay")
+        try:
+            queued, kept = log.queue_replay()
+        except redis.RedisError as exc:
+            return f"Not queued: {exc}", "message error", no_update
+        logger.info("dashapp.webhooks: dead letters queued again count=%d kept=%d by=%s", queued, kept, user)
+        text = f"Queued {queued} dead letter{'s' if queued != 1 else ''} for delivery again."
+        if kept:
+            text += f" {kept} kept from before replays existed: their body is in Redis for a replay by hand."
+        return text, "message ok", (changed if isinstance(changed, int) else 0) + 1
 
     @app.callback(
         Output("wh-message", "children"),

@@ -108,7 +108,7 @@ def deliveries_table(rows: Sequence[Mapping[str, Any]]) -> list[Any]:
 
 
 def dead_table(rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """The newest dead letters (their bodies stay in Redis for a replay by hand)."""
+    """The newest dead letters (Replay dead letters queues them for delivery again)."""
     body = [
         html.Tr(
             [
@@ -219,7 +219,16 @@ def webhooks_panel() -> html.Div:
                 className="rb-inline",
             ),
             html.Div(id="wh-log"),
-            html.H4("Dead letters"),
+            html.Div(
+                [
+                    html.H4("Dead letters"),
+                    # moved to the notifiers' replay queue: each is attempted again, signed afresh
+                    html.Button(
+                        "Replay dead letters", id="wh-replay", n_clicks=0, className="btn btn-ghost btn-small"
+                    ),
+                ],
+                className="rb-inline",
+            ),
             html.Div(id="wh-dead"),
             dcc.Store(id="wh-changed", storage_type="memory", data=0),
         ]
