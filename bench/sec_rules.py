@@ -12,13 +12,12 @@ Python decided every event); `engine` records which engine decided.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
-from bench.bridge_run import run_worker_full, start_bridges, wait_processed, write_rules
+from bench.bridge_run import write_rules
 from bench.feed import make_producer
-from bench.stack import Context, cpu_seconds, machine_note, stop
-from bench.stats import ratios, summarize, window_rate
+from bench.stack import Context, machine_note
+from bench.variants import Variant, measured_bridge, side_by_side
 from common.keys import RedisKeys
 from common.rulelang import to_document
 from common.rules import default_rules
@@ -147,76 +146,19 @@ def publish_custom(ctx: Context, keys: RedisKeys, custom: list[dict[str, Any]]) 
     RulesStore(ctx.redis, keys).publish(doc, "bench", "bench custom rules")
 
 
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-def _bridge(
-    ctx: Context, topic: str, total: int, custom: list[dict[str, Any]], tag: str, engine: str | None = None
-) -> dict[str, Any]:
-    """One bridge over the topic: steady events/s, CPU µs per event, alert share, engine status."""
-    keys = ctx.new_keys(f"cr{tag}")
-    publish_custom(ctx, keys, custom)
-    env = {"BRIDGE_ENGINE": engine} if engine else {}
-    procs = start_bridges(ctx, topic, keys, 1, f"cr-{tag}", **env)
-    samples: list[tuple[float, int]] = []
-    try:
-        wait_processed(ctx, keys, procs, total, f"custom-rules run {tag}", samples)
-        done = samples[-1][0]
-        cpu_us = 1e6 * cpu_seconds(procs[0].pid) / total
-        names: Any = ctx.redis.zrange(keys.bridges, 0, -1)
-        beats = [keys.bridge(_text(b)) for b in names]
-        until = time.monotonic() + 3.0  # a heartbeat after the last batch says which engine decided
-        while time.monotonic() < until and not all(float(ctx.redis.hget(k, "ts") or 0) > done for k in beats):
-            time.sleep(0.05)
-        alerts = int(ctx.redis.hget(keys.totals, "alerts") or 0)
-        engines = {_text(ctx.redis.hget(k, "engine")) for k in beats}
-    finally:
-        stop(procs)
-        ctx.drop_prefix(keys)
-    rate = window_rate(samples, total, ctx.sizes.window_frac)
-    return {
-        "eps": rate,
-        "cpu_us": cpu_us,
-        "alert_share": alerts / total,
-        "engine": ", ".join(sorted(engines)),
-    }
-
-
 def _stream(ctx: Context, name: str, topic: str, total: int) -> dict[str, Any]:
-    raw: list[float] = []
-    raw_cpu: list[float] = []
-    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-    for rep in range(ctx.sizes.reps):
-        samples, cpu_s = run_worker_full(ctx, "raw-consumer", topic, total, group=ctx.name(f"raw-{name}"))
-        raw.append(window_rate(samples, total, ctx.sizes.window_frac))
-        raw_cpu.append(1e6 * cpu_s / total)
-        for variant, custom in VARIANTS.items():
-            runs[variant].append(_bridge(ctx, topic, total, custom, f"{name}-{variant}", ENGINE.get(variant)))
-        logger.info(
-            "bench: rules %s rep=%d raw=%.0f %s ev/s",
-            name,
-            rep + 1,
-            raw[-1],
-            " ".join(f"{v}={r[-1]['eps']:.0f}" for v, r in runs.items()),
-        )
-    out: dict[str, Any] = {
-        "events": total,
-        "raw_consumer_eps": summarize(raw),
-        "raw_consumer_cpu_us_per_event": summarize(raw_cpu),
-    }
-    for variant, rs in runs.items():
-        eps = [r["eps"] for r in rs]
-        out[variant] = {
-            "bridge_eps": summarize(eps),
-            "ratio_bridge_vs_raw": summarize(ratios(eps, raw)),
-            "cpu_us_per_event": summarize([r["cpu_us"] for r in rs]),
-            # CPU per event barely moves with other people's load, unlike wall-clock rates
-            "cpu_ratio_raw_vs_bridge": summarize(ratios(raw_cpu, [r["cpu_us"] for r in rs])),
-            "alert_share": summarize([r["alert_share"] for r in rs]),
-            "engine": rs[-1]["engine"],
-        }
-    return out
+    def variant(custom: list[dict[str, Any]], engine: str | None) -> Variant:
+        def one(tag: str) -> dict[str, Any]:
+            keys = ctx.new_keys(f"cr{tag}")
+            publish_custom(ctx, keys, custom)
+            return measured_bridge(
+                ctx, topic, total, keys, f"cr-{tag}", env={"BRIDGE_ENGINE": engine} if engine else None
+            )
+
+        return one
+
+    variants = {v: variant(custom, ENGINE.get(v)) for v, custom in VARIANTS.items()}
+    return side_by_side(ctx, f"rules-{name}", topic, total, variants)[0]
 
 
 def run(ctx: Context) -> dict[str, Any]:

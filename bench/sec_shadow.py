@@ -9,15 +9,15 @@ alerting event). `shadow_events` checks that the shadow set was evaluated on eve
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
-from bench.bridge_run import run_worker_full, start_bridges, wait_processed, write_rules
+from bench.bridge_run import write_rules
 from bench.feed import dataset
 from bench.sec_rules import STORM, STORM_RATIO, load_stream
-from bench.stack import Context, cpu_seconds, machine_note, stop
-from bench.stats import ratios, summarize, window_rate
-from common.keys import shadow_events_field, shadow_fires_field
+from bench.stack import Context, machine_note
+from bench.stats import ratios, summarize
+from bench.variants import Variant, measured_bridge, side_by_side
+from common.keys import RedisKeys, shadow_events_field, shadow_fires_field
 from common.rules import default_rules
 from common.shadow_doc import ShadowDoc, encode_shadow_doc
 
@@ -25,79 +25,36 @@ logger = logging.getLogger(__name__)
 VARIANTS = ("alone", "shadow")
 
 
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-def _bridge(ctx: Context, topic: str, total: int, tag: str, shadow: bool) -> dict[str, Any]:
-    """One bridge over the topic (default live rules, and the same rules as shadow set when asked)."""
-    keys = ctx.new_keys(f"sh{tag}")
-    write_rules(ctx, keys, ml=False)
-    if shadow:
-        doc = ShadowDoc(id=1, rules=default_rules(), base_version=1, by="bench", at="2026-01-01T00:00:00Z")
-        ctx.redis.set(keys.shadow_rules, encode_shadow_doc(doc))
-    procs = start_bridges(ctx, topic, keys, 1, f"sh-{tag}")
-    samples: list[tuple[float, int]] = []
-    try:
-        wait_processed(ctx, keys, procs, total, f"shadow run {tag}", samples)
-        done = samples[-1][0]
-        cpu_us = 1e6 * cpu_seconds(procs[0].pid) / total
-        names: Any = ctx.redis.zrange(keys.bridges, 0, -1)
-        beats = [keys.bridge(_text(b)) for b in names]
-        until = time.monotonic() + 3.0  # a heartbeat after the last batch says which engine decided
-        while time.monotonic() < until and not all(float(ctx.redis.hget(k, "ts") or 0) > done for k in beats):
-            time.sleep(0.05)
-        engines = {_text(ctx.redis.hget(k, "engine")) for k in beats}
-        alerts = int(ctx.redis.hget(keys.totals, "alerts") or 0)
-        shadow_events = int(ctx.redis.hget(keys.shadow_stats, shadow_events_field(1)) or 0)
-        any_rule = shadow_fires_field(1, "*")  # the shadow's alerts: fired on by both sets or the shadow only
-        fired: Any = ctx.redis.hmget(keys.shadow_stats, [any_rule + "both", any_rule + "shadow"])
-        shadow_alerts = sum(int(n or 0) for n in fired)
-    finally:
-        stop(procs)
-        ctx.drop_prefix(keys)
+def _shadow_counts(ctx: Context, keys: RedisKeys) -> dict[str, Any]:
+    """Events the shadow set was evaluated on, and its alerts (fired on by both sets or it only)."""
+    any_rule = shadow_fires_field(1, "*")
+    fired: Any = ctx.redis.hmget(keys.shadow_stats, [any_rule + "both", any_rule + "shadow"])
     return {
-        "eps": window_rate(samples, total, ctx.sizes.window_frac),
-        "cpu_us": cpu_us,
-        "alert_share": alerts / total,
-        "shadow_events": shadow_events,
-        "shadow_alerts": shadow_alerts,
-        "engine": ", ".join(sorted(engines)),
+        "shadow_events": int(ctx.redis.hget(keys.shadow_stats, shadow_events_field(1)) or 0),
+        "shadow_alerts": sum(int(n or 0) for n in fired),
     }
 
 
 def _stream(ctx: Context, name: str, topic: str, total: int) -> dict[str, Any]:
-    raw: list[float] = []
-    raw_cpu: list[float] = []
-    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-    for rep in range(ctx.sizes.reps):
-        samples, cpu_s = run_worker_full(ctx, "raw-consumer", topic, total, group=ctx.name(f"raw-sh-{name}"))
-        raw.append(window_rate(samples, total, ctx.sizes.window_frac))
-        raw_cpu.append(1e6 * cpu_s / total)
-        for variant in VARIANTS:
-            runs[variant].append(_bridge(ctx, topic, total, f"{name}-{variant}", variant == "shadow"))
-        logger.info(
-            "bench: shadow %s rep=%d raw=%.0f alone=%.0f shadow=%.0f ev/s",
-            name,
-            rep + 1,
-            raw[-1],
-            runs["alone"][-1]["eps"],
-            runs["shadow"][-1]["eps"],
-        )
-    out: dict[str, Any] = {
-        "events": total,
-        "raw_consumer_eps": summarize(raw),
-        "raw_consumer_cpu_us_per_event": summarize(raw_cpu),
-    }
-    for variant, rs in runs.items():
-        eps = [r["eps"] for r in rs]
-        out[variant] = {
-            "bridge_eps": summarize(eps),
-            "ratio_bridge_vs_raw": summarize(ratios(eps, raw)),
-            "cpu_us_per_event": summarize([r["cpu_us"] for r in rs]),
-            "alert_share": summarize([r["alert_share"] for r in rs]),
-            "engine": rs[-1]["engine"],
-        }
+    def variant(shadow: bool) -> Variant:
+        def one(tag: str) -> dict[str, Any]:
+            """One bridge (default live rules; the same rules as the shadow set when asked)."""
+            keys = ctx.new_keys(f"sh{tag}")
+            write_rules(ctx, keys, ml=False)
+            if shadow:
+                doc = ShadowDoc(
+                    id=1, rules=default_rules(), base_version=1, by="bench", at="2026-01-01T00:00:00Z"
+                )
+                ctx.redis.set(keys.shadow_rules, encode_shadow_doc(doc))
+            return measured_bridge(
+                ctx, topic, total, keys, f"sh-{tag}", read=lambda k: _shadow_counts(ctx, k) if shadow else {}
+            )
+
+        return one
+
+    out, runs = side_by_side(
+        ctx, f"shadow-{name}", topic, total, {v: variant(v == "shadow") for v in VARIANTS}
+    )
     shadow = runs["shadow"]
     out["shadow"]["shadow_events"] = [r["shadow_events"] for r in shadow]  # == events: nothing skipped
     out["shadow"]["shadow_alerts"] = [r["shadow_alerts"] for r in shadow]
