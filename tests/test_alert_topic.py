@@ -7,38 +7,19 @@ import json
 import pytest
 
 from common.alert_topic import ALERT_MESSAGE_SCHEMA, alert_record, decode_alert_record
-from common.alerts import Alert, InvalidAlert, Reason
+from common.alerts import Alert, InvalidAlert
+from tests.notifier_receiver import make_alert
 
 
 def _alert() -> Alert:
-    return Alert(
-        alert_id="a1",
-        txn_id="t1",
-        ts="2026-01-01T00:00:00.000Z",
-        event_ms=1_767_225_600_000,
-        card_id="C-1",
-        account_id="A-1",
-        amount=6000.0,
-        currency="USD",
-        merchant_id="M-1",
-        merchant_category="electronics",
-        city="Oslo",
-        country="NO",
-        lat=59.9,
-        lon=10.7,
-        channel="online",
-        score=0.9,
-        severity="high",
-        reasons=(Reason(rule="high_amount", observed=6000.0, limit=5000.0, text="amount high"),),
-        rules_version=3,
-    )
+    return make_alert(1)
 
 
 def test_record_round_trips_with_card_key_and_headers() -> None:
     alert = _alert()
     key, value, headers = alert_record(alert)
     assert key == b"C-1"
-    assert dict(headers) == {"alert_id": b"a1", "severity": b"high"}
+    assert dict(headers) == {"alert_id": b"a00001", "severity": b"high"}
     assert json.loads(value)["schema_version"] == ALERT_MESSAGE_SCHEMA
     assert decode_alert_record(value) == alert
 
