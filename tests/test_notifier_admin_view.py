@@ -28,6 +28,7 @@ FORM = [
     "high_amount",
     ["alert.raised", "alert.resolved"],
     0,
+    None,  # wh-editing: adding, not editing
 ]
 
 
@@ -135,7 +136,7 @@ def test_admins_see_the_delivery_log_and_disable_and_delete(
 
 def test_a_bad_url_is_refused_with_the_reason(signed: tuple[FlaskClient, FlaskClient]) -> None:
     _, admin = signed
-    bad = ["x", "ftp://nope", "json", "high", "", [], 0]
+    bad = ["x", "ftp://nope", "json", "high", "", [], 0, None]
     done = _call(admin, _dep(admin, "wh-add"), [1, [], []], bad, "wh-add.n_clicks")
     assert (
         done.status_code == 200
@@ -160,3 +161,34 @@ def test_admins_replay_dead_letters_from_the_console(
     text = done.get_data(as_text=True)
     assert done.status_code == 200 and "Queued 1 dead letter for delivery again" in text and "1 kept" in text
     assert redis_client.xlen(keys.webhook_replay) == 1 and len(log.dead(10)) == 1
+
+
+def test_admins_edit_an_endpoint_in_the_form_and_save_it_in_place(
+    signed: tuple[FlaskClient, FlaskClient], redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    analyst, admin = signed
+    store = EndpointStore(redis_client, keys)
+    endpoint = store.create(
+        {"name": "SIEM", "url": "https://siem.example.com/x", "rules": "velocity"}, "root"
+    )
+    edit = {"type": "wh-edit", "id": endpoint.id}
+    changed = json.dumps(edit, separators=(",", ":"), sort_keys=True) + ".n_clicks"
+    clicked = [{"id": edit, "property": "n_clicks", "value": 1}]
+    dep = _dep(admin, "wh-cancel")
+    assert _call(analyst, dep, [clicked, 0, 0], [], changed).status_code == 403
+    filled = _call(admin, dep, [clicked, 0, 0], [], changed).get_json()["response"]
+    assert (
+        filled["wh-url"]["value"] == "https://siem.example.com/x"
+        and filled["wh-rules"]["value"] == "velocity"
+    )
+    assert filled["wh-editing"]["data"] == endpoint.id and filled["wh-add"]["children"] == "Save changes"
+    form = ["SIEM 2", "https://siem2.example.com/x", "slack", "low", "", ["alert.raised"], 0, endpoint.id]
+    saved = _call(admin, _dep(admin, "wh-add"), [1, [], []], form, "wh-add.n_clicks")
+    assert saved.status_code == 200 and "Saved SIEM 2" in saved.get_data(as_text=True)
+    (after,) = store.all()
+    assert (after.id, after.name, after.url, after.format, after.min_severity, after.rules) == (
+        endpoint.id, "SIEM 2", "https://siem2.example.com/x", "slack", "low", ()
+    )  # fmt: skip
+    assert after.secret == endpoint.secret and endpoint.secret not in saved.get_data(as_text=True)
+    cleared = _call(admin, dep, [[], 1, 0], [], "wh-cancel.n_clicks").get_json()["response"]
+    assert cleared["wh-editing"]["data"] is None and cleared["wh-url"]["value"] == ""

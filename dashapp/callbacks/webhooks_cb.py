@@ -13,6 +13,8 @@ from common.webhooks import EndpointError, EndpointStore
 from dashapp.callbacks.rule_access import admin_or_403, clicked_id, is_admin, user_or_401
 from dashapp.views.webhooks_view import (
     DELETE,
+    EDIT,
+    FORM_DEFAULTS,
     LOG_ROWS,
     TOGGLE,
     dead_table,
@@ -24,8 +26,15 @@ from dashapp.views.webhooks_view import (
 logger = logging.getLogger(__name__)
 
 
-def webhook_write(store: EndpointStore, trigger: Any, form: dict[str, Any], user: str) -> str:
+def webhook_write(
+    store: EndpointStore, trigger: Any, form: dict[str, Any], user: str, editing: str | None = None
+) -> str:
     """Apply one change as `user`; return what happened (EndpointError: refused). A new secret is in it."""
+    if trigger == "wh-add" and editing:
+        changed = store.update(editing, form)
+        if changed is None:
+            raise EndpointError("no such endpoint (deleted meanwhile?)")
+        return f"Saved {changed.name} ({changed.id}) in place; its signing secret is unchanged."
     if trigger == "wh-add":
         e = store.create(form, user)
         return (
@@ -73,6 +82,49 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
             return no_update, no_update, no_update, "cannot reach Redis now; try again"
 
     @app.callback(
+        Output("wh-name", "value"),
+        Output("wh-url", "value"),
+        Output("wh-format", "value"),
+        Output("wh-severity", "value"),
+        Output("wh-rules", "value"),
+        Output("wh-events", "value"),
+        Output("wh-editing", "data"),
+        Output("wh-add", "children"),
+        Output("wh-cancel", "hidden"),
+        Input({"type": EDIT, "id": ALL}, "n_clicks"),
+        Input("wh-cancel", "n_clicks"),
+        Input("wh-changed", "data"),
+        prevent_initial_call=True,
+    )
+    def webhooks_edit(_edits: Any, _cancel: Any, _changed: Any) -> tuple[Any, ...]:
+        """Edit: the endpoint's values into the form, Add becomes Save; any change or Cancel clears it."""
+        trigger = clicked_id()
+        if trigger is None:
+            return (no_update,) * 9  # Edit buttons redrawn, not clicked
+        user = user_or_401()
+        admin_or_403(user, "webhook edit")
+        cleared = (*FORM_DEFAULTS, None, "Add endpoint", True)
+        if not (isinstance(trigger, dict) and trigger.get("type") == EDIT):
+            return cleared
+        try:
+            e = {x.id: x for x in store.all()}.get(str(trigger.get("id")))
+        except redis.RedisError:
+            return (no_update,) * 9
+        if e is None:
+            return cleared
+        return (
+            e.name,
+            e.url,
+            e.format,
+            e.min_severity,
+            ", ".join(e.rules),
+            list(e.events),
+            e.id,
+            "Save changes",
+            False,
+        )
+
+    @app.callback(
         Output("wh-message", "children", allow_duplicate=True),
         Output("wh-message", "className", allow_duplicate=True),
         Output("wh-changed", "data", allow_duplicate=True),
@@ -109,10 +161,11 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
         State("wh-rules", "value"),
         State("wh-events", "value"),
         State("wh-changed", "data"),
+        State("wh-editing", "data"),
         prevent_initial_call=True,
     )
     def webhooks_write(_add: Any, _toggles: Any, _deletes: Any, *states: Any) -> tuple[Any, ...]:
-        name, url, fmt, severity, rules, events, changed = states
+        name, url, fmt, severity, rules, events, changed, editing = states
         trigger = clicked_id()
         if trigger is None:
             return no_update, no_update, no_update  # buttons redrawn, not clicked
@@ -127,7 +180,7 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
             "events": events if isinstance(events, list) and events else None,  # None: the default, alerts
         }
         try:
-            text = webhook_write(store, trigger, form, user)
+            text = webhook_write(store, trigger, form, user, editing if isinstance(editing, str) else None)
         except (EndpointError, redis.RedisError) as exc:
             return f"Not changed: {exc}", "message error", no_update
         logger.info("dashapp.webhooks: change by=%s trigger=%s", user, trigger)  # never the secret

@@ -10,6 +10,8 @@ from dash import dcc, html
 
 TOGGLE = "wh-toggle"  # {"type": TOGGLE, "id": endpoint id}
 DELETE = "wh-delete"  # {"type": DELETE, "id": endpoint id}
+EDIT = "wh-edit"  # {"type": EDIT, "id": endpoint id}: its values into the form, saved in place
+FORM_DEFAULTS = ("", "", "json", "high", "", ["alert.raised"])  # name, url, format, severity, rules, events
 LOG_ROWS = 50
 
 
@@ -35,7 +37,7 @@ def _subscription(e: Mapping[str, Any]) -> str:
 
 
 def endpoints_table(endpoints: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """Endpoints (public fields only, never a secret): dashboard ones get Disable/Enable and Delete."""
+    """Endpoints (public fields only, never a secret): dashboard ones get Disable/Enable, Edit, Delete."""
     rows = []
     for e in endpoints:
         ident, enabled = str(e.get("id")), bool(e.get("enabled"))
@@ -49,6 +51,13 @@ def endpoints_table(endpoints: Sequence[Mapping[str, Any]]) -> list[Any]:
                         n_clicks=0,
                         className="btn btn-ghost btn-small",
                         title=f"{'Disable' if enabled else 'Enable'} {e.get('name')}",
+                    ),
+                    html.Button(
+                        "Edit",
+                        id={"type": EDIT, "id": ident},
+                        n_clicks=0,
+                        className="btn btn-ghost btn-small",
+                        title=f"Edit {e.get('name')}",
                     ),
                     html.Button(
                         "Delete",
@@ -202,6 +211,11 @@ def webhooks_panel() -> html.Div:
                 className="rb-part",
             ),
             html.Button("Add endpoint", id="wh-add", n_clicks=0, className="btn btn-small"),
+            # shown while an endpoint is being edited: back to adding, form cleared
+            html.Button(
+                "Cancel edit", id="wh-cancel", n_clicks=0, className="btn btn-ghost btn-small", hidden=True
+            ),
+            dcc.Store(id="wh-editing", storage_type="memory"),  # the id being edited, or None
         ],
         className="rb-inline",
     )
