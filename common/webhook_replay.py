@@ -76,6 +76,16 @@ class ReplayClaims:
                 raise
 
     def claim(self, count: int = CLAIM_BATCH) -> list[tuple[str, dict[str, Any] | None]]:
+        """As _claim; a stream deleted meanwhile (its group with it) is made again first."""
+        try:
+            return self._claim(count)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self.ensure_group()
+            return self._claim(count)
+
+    def _claim(self, count: int) -> list[tuple[str, dict[str, Any] | None]]:
         """Entries a dead notifier left unfinished, then new ones: (entry id, letter; None: unreadable)."""
         entries: list[Any] = []
         if self._restarted:  # its own pending entries, from before a restart under the same name

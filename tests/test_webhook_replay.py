@@ -50,3 +50,14 @@ def test_a_restarted_notifier_takes_back_its_claims_and_a_dead_ones_are_taken_ov
     assert [e for e, _ in other.claim()] == [entry]
     other.ack(entry)
     assert other.pending() == 0 and ReplayClaims(redis_client, keys, "host-a").claim() == []
+
+
+def test_a_stream_deleted_under_a_running_notifier_is_made_again(
+    redis_client: redis.Redis, keys: RedisKeys
+) -> None:
+    claims = ReplayClaims(redis_client, keys, "host-a")
+    claims.ensure_group()
+    redis_client.delete(keys.webhook_replay)  # e.g. a clean-up: the group goes with the stream
+    assert claims.claim() == []
+    _queue(redis_client, keys, "e1")
+    assert [letter["event_id"] for _id, letter in claims.claim() if letter] == ["e1"]
