@@ -18,7 +18,7 @@ from dashapp.settings import DashSettings
 from model.settings import ModelSettings
 from notifier.config import NotifierSettings
 from outbox.settings import OutboxSettings
-from producer.cli import ProducerSettings
+from producer.config import ProducerSettings
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"

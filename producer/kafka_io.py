@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
     "enable_idempotence": True,
-    "linger_ms": 0,  # part of end-to-end latency (see cli.ProducerSettings.linger_ms)
+    "linger_ms": 0,  # part of end-to-end latency (see config.ProducerSettings.linger_ms)
     "batch_size": 128 * 1024,
     "max_block_ms": 10_000,  # send() waits this long for metadata or buffer space, then raises
     # Reconnect quickly after a broker restart (kafka-python's default backoff grows to 30 s, long
