@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench import sec_alerts_out, sec_backtest, sec_shadow, sec_webhooks
+from bench import sec_alerts_out, sec_backtest, sec_rules, sec_shadow, sec_webhooks
 from bench.handbook import report as handbook_report
 from bench.report import fmt, markdown
 
@@ -127,6 +127,8 @@ def write_docs(results: dict[str, Any], repo: Path) -> list[Path]:
         done.append(repo / "README.md")
     if splice(repo / "docs" / "rules-api.md", TABLES, registry(results)):
         done.append(repo / "docs" / "rules-api.md")
+    if splice(repo / "docs" / "native-rules.md", TABLES, sec_rules.table(results)):
+        done.append(repo / "docs" / "native-rules.md")
     if splice(repo / "docs" / "shadow.md", TABLES, sec_shadow.table(results)):
         done.append(repo / "docs" / "shadow.md")
     if splice(repo / "docs" / "model.md", TABLES, handbook_report.table(results)):

@@ -173,3 +173,45 @@ def run(ctx: Context) -> dict[str, Any]:
         "storm": _stream(ctx, "storm", storm, total),
         "machine": {"before": before, "after": machine_note()},
     }
+
+
+LABELS = {
+    "default": "default rules",
+    "native10": "+ 10 field / feature rules",
+    "mixed10": "+ 10 mixed rules (2 aggregates)",
+    "mixed10_python": "+ the same 10, `BRIDGE_ENGINE=python`",
+}
+
+
+def table(results: dict[str, Any]) -> str:
+    """docs/native-rules.md's figures (spliced by bench/docs.py): per stream, each rule set beside raw."""
+    from bench.report import fmt
+
+    r = results.get("rules")
+    if not r:
+        return "(no rules figures yet: `python -m bench run --only rules`)"
+    meta = results.get("meta", {})
+    when = meta.get("section_dates", {}).get("rules") or meta.get("date", "?")
+    rows = [
+        "| stream | rule set | bridge ÷ raw (ev/s) | CPU µs per event | CPU: raw ÷ bridge | alerting "
+        "| engine |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label in (("quiet", "quiet"), ("storm", "alert storm")):
+        s = r[key]
+        for variant, name in LABELS.items():
+            v = s.get(variant)
+            if not v:
+                continue
+            rows.append(
+                f"| {label} | {name} | {fmt(v['ratio_bridge_vs_raw'], 2)} | {fmt(v['cpu_us_per_event'], 1)} "
+                f"| {fmt(v.get('cpu_ratio_raw_vs_bridge'), 2)} | {fmt(v['alert_share'], 4)} | {v['engine']} |"
+            )
+    q, st = r["quiet"], r["storm"]
+    note = (
+        f"Median (min to max) of {q['raw_consumer_eps']['n']} repetitions ({when}, {meta.get('cpus', '?')} "
+        f"shared cores); {q['events']:,} events per stream. Raw kafka-python consumption: quiet "
+        f"{fmt(q['raw_consumer_eps'])} ev/s, {fmt(q['raw_consumer_cpu_us_per_event'], 1)} µs of CPU per "
+        f"event; storm {fmt(st['raw_consumer_eps'])} ev/s, {fmt(st['raw_consumer_cpu_us_per_event'], 1)} µs."
+    )
+    return "\n".join([note, "", *rows])
