@@ -70,19 +70,19 @@ def start_notifier(
     running: list[tuple[threading.Event, threading.Thread, KafkaConsumer, redis.Redis]] = []
 
     def start(**overrides: object) -> NotifierSettings:
-        settings = NotifierSettings(
-            kafka_bootstrap_servers=kafka_bootstrap,
-            redis_url=redis_url,
-            redis_key_prefix=redis_prefix,
-            kafka_alerts_topic=alerts_topic,
-            kafka_alert_events_topic=events_topic,
-            group_id=unique("notifier"),
-            backoff_base_s=0.2,
-            backoff_max_s=1.0,
-            commit_interval_s=0.2,
-            refresh_s=0.2,
-            **overrides,  # type: ignore[arg-type]
-        )
+        fields: dict[str, object] = {
+            "kafka_bootstrap_servers": kafka_bootstrap,
+            "redis_url": redis_url,
+            "redis_key_prefix": redis_prefix,
+            "kafka_alerts_topic": alerts_topic,
+            "kafka_alert_events_topic": events_topic,
+            "group_id": unique("notifier"),
+            "backoff_base_s": 0.2,
+            "backoff_max_s": 1.0,
+            "commit_interval_s": 0.2,
+            "refresh_s": 0.2,
+        }
+        settings = NotifierSettings(**{**fields, **overrides})  # type: ignore[arg-type]
         stop, client = threading.Event(), redis.Redis.from_url(redis_url)
         consumer = make_consumer(settings)
         notifier = build(settings, client, consumer, stop)
@@ -290,3 +290,32 @@ def test_dead_letters_queued_again_are_delivered_once_the_receiver_answers(
         assert row is not None and row["status"] == DELIVERED and row["replays"] == 1 and row["attempts"] == 1
     finally:
         failing.stop()
+
+
+def test_a_notifier_started_before_its_topic_exists_delivers_once_it_does(
+    kafka_bootstrap: str,
+    redis_client: redis.Redis,
+    keys: RedisKeys,
+    start_notifier: Callable[..., object],
+) -> None:
+    """The notifier waits for its topics' partitions before it joins its group (it subscribes then)."""
+    from infra.kafka_topics import ensure_topics
+
+    receiver = Receiver()
+    late = unique("t-alerts-late")
+    try:
+        _endpoint(redis_client, keys, receiver.url)
+        start_notifier(kafka_alerts_topic=late)
+        time.sleep(2.0)  # the notifier is up and waiting: no partitions of `late` exist yet
+        ensure_topics(kafka_bootstrap, {late: 2})
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        sent = []
+        for n in range(3):
+            key, value, headers = alert_record(make_alert(n))
+            producer.send(late, key=key, value=value, headers=headers)
+            sent.append(make_alert(n).alert_id)
+        producer.flush()
+        producer.close()
+        wait_until(lambda: sorted(receiver.event_ids()) == sorted(sent), 30, "deliveries from the late topic")
+    finally:
+        receiver.stop()
