@@ -24,6 +24,25 @@ from dashapp.views.webhooks_view import (
 )
 
 logger = logging.getLogger(__name__)
+CLEARED = (*FORM_DEFAULTS, None, "Add endpoint", True)  # the form back to adding a new endpoint
+KEEP = (no_update,) * len(CLEARED)
+# the form as the Edit button fills it; webhooks_write clears it after a save (duplicate outputs)
+FORM_OUTPUTS = [
+    Output("wh-name", "value", allow_duplicate=True),
+    Output("wh-url", "value", allow_duplicate=True),
+    Output("wh-format", "value", allow_duplicate=True),
+    Output("wh-severity", "value", allow_duplicate=True),
+    Output("wh-rules", "value", allow_duplicate=True),
+    Output("wh-events", "value", allow_duplicate=True),
+    Output("wh-editing", "data", allow_duplicate=True),
+    Output("wh-add", "children", allow_duplicate=True),
+    Output("wh-cancel", "hidden", allow_duplicate=True),
+]
+
+
+def _target(trigger: Any) -> Any:
+    """The endpoint id a row button names (a deleted endpoint being edited clears the form)."""
+    return trigger.get("id") if isinstance(trigger, dict) and trigger.get("type") == DELETE else object()
 
 
 def webhook_write(
@@ -62,24 +81,27 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
         Output("wh-log", "children"),
         Output("wh-dead", "children"),
         Output("wh-stats", "children"),
+        Output("wh-replay", "disabled"),
         Input("wh-changed", "data"),
         Input("wh-refresh", "n_clicks"),
     )
     def webhooks_load(_changed: Any, _refresh: Any) -> tuple[Any, ...]:
         user_or_401()
         if not is_admin():
-            return [], [], [], ""
+            return [], [], [], "", True
         try:
             endpoints = [e.public() for e in store.all()] + store.file_endpoints()
+            dead = log.dead(LOG_ROWS)
             return (
                 endpoints_table(endpoints),
                 deliveries_table(log.recent(LOG_ROWS)),
-                dead_table(log.dead(LOG_ROWS)),
+                dead_table(dead),
                 stats_line(log.stats()),
+                not dead,  # nothing to replay
             )
         except redis.RedisError as exc:
             logger.warning("dashapp.webhooks: store unreachable error=%s", exc)
-            return no_update, no_update, no_update, "cannot reach Redis now; try again"
+            return no_update, no_update, no_update, "cannot reach Redis now; try again", no_update
 
     @app.callback(
         Output("wh-name", "value"),
@@ -93,25 +115,28 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
         Output("wh-cancel", "hidden"),
         Input({"type": EDIT, "id": ALL}, "n_clicks"),
         Input("wh-cancel", "n_clicks"),
-        Input("wh-changed", "data"),
         prevent_initial_call=True,
     )
-    def webhooks_edit(_edits: Any, _cancel: Any, _changed: Any) -> tuple[Any, ...]:
-        """Edit: the endpoint's values into the form, Add becomes Save; any change or Cancel clears it."""
+    def webhooks_edit(_edits: Any, _cancel: Any) -> tuple[Any, ...]:
+        """Edit: the endpoint's values into the form, Add becomes Save; Cancel clears it.
+
+        A saved change clears the form in webhooks_write's own answer: a second trigger here (the
+        change counter) raced with the Edit buttons' redraw, and Dash's renderer drops a waiting
+        request when the same callback is requested again, so the form sometimes stayed in edit mode.
+        """
         trigger = clicked_id()
         if trigger is None:
             return (no_update,) * 9  # Edit buttons redrawn, not clicked
         user = user_or_401()
         admin_or_403(user, "webhook edit")
-        cleared = (*FORM_DEFAULTS, None, "Add endpoint", True)
         if not (isinstance(trigger, dict) and trigger.get("type") == EDIT):
-            return cleared
+            return CLEARED
         try:
             e = {x.id: x for x in store.all()}.get(str(trigger.get("id")))
         except redis.RedisError:
             return (no_update,) * 9
         if e is None:
-            return cleared
+            return CLEARED
         return (
             e.name,
             e.url,
@@ -151,6 +176,7 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
         Output("wh-message", "children"),
         Output("wh-message", "className"),
         Output("wh-changed", "data"),
+        *FORM_OUTPUTS,
         Input("wh-add", "n_clicks"),
         Input({"type": TOGGLE, "id": ALL}, "n_clicks"),
         Input({"type": DELETE, "id": ALL}, "n_clicks"),
@@ -168,7 +194,7 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
         name, url, fmt, severity, rules, events, changed, editing = states
         trigger = clicked_id()
         if trigger is None:
-            return no_update, no_update, no_update  # buttons redrawn, not clicked
+            return (no_update,) * 3 + KEEP  # buttons redrawn, not clicked
         user = user_or_401()
         admin_or_403(user, "webhook change")
         form = {
@@ -182,6 +208,7 @@ def register_webhooks(app: Dash, store: EndpointStore, log: DeliveryLog) -> None
         try:
             text = webhook_write(store, trigger, form, user, editing if isinstance(editing, str) else None)
         except (EndpointError, redis.RedisError) as exc:
-            return f"Not changed: {exc}", "message error", no_update
+            return (f"Not changed: {exc}", "message error", no_update, *KEEP)  # the form stays to fix
         logger.info("dashapp.webhooks: change by=%s trigger=%s", user, trigger)  # never the secret
-        return text, "message ok", (changed if isinstance(changed, int) else 0) + 1
+        form_after = CLEARED if trigger == "wh-add" or editing == _target(trigger) else KEEP
+        return (text, "message ok", (changed if isinstance(changed, int) else 0) + 1, *form_after)

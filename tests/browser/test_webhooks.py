@@ -25,6 +25,7 @@ def test_admin_adds_edits_in_place_and_replays_dead_letters(analysts: Open, pipe
     page = analysts(ADMIN).page
     try:
         page.locator("#sec-webhooks").scroll_into_view_if_needed()
+        expect(page.locator("#wh-replay")).to_be_disabled(timeout=WAIT_MS)  # no dead letters to replay
         page.fill("#wh-name", name)
         page.fill("#wh-url", f"https://a-{tag}.example/h")
         page.locator("#wh-add").click()
@@ -37,7 +38,8 @@ def test_admin_adds_edits_in_place_and_replays_dead_letters(analysts: Open, pipe
         page.locator("#wh-add").click()
         expect(page.locator("#wh-message")).to_contain_text(f"Saved {name}", timeout=WAIT_MS)
         expect(page.locator("#wh-endpoints-table")).to_contain_text(f"b-{tag}.example", timeout=WAIT_MS)
-        expect(page.locator("#wh-add")).to_have_text("Add endpoint")  # the form is back to adding
+        expect(page.locator("#wh-add")).to_have_text("Add endpoint", timeout=WAIT_MS)  # back to adding
+        expect(page.locator("#wh-url")).to_have_value("")
         (after,) = [e for e in store.all() if e.id == endpoint.id]
         assert after.url == f"https://b-{tag}.example/h" and after.secret == endpoint.secret
 
@@ -53,11 +55,13 @@ def test_admin_adds_edits_in_place_and_replays_dead_letters(analysts: Open, pipe
         DeliveryLog(pipeline.client, keys).dead_letter(row, b"{}", event)
         page.locator("#wh-refresh").click()
         expect(page.locator("#wh-dead-table")).to_contain_text(f"a-{tag}", timeout=WAIT_MS)
+        expect(page.locator("#wh-replay")).to_be_enabled()
         page.locator("#wh-replay").click()
         expect(page.locator("#wh-message")).to_contain_text("Queued 1 dead letter", timeout=WAIT_MS)
         queued = [json.loads(f[b"letter"]) for _id, f in pipeline.client.xrange(keys.webhook_replay)]
         assert [q["event_id"] for q in queued] == [f"a-{tag}"]
         expect(page.locator("#sec-webhooks")).to_contain_text("No dead letters.", timeout=WAIT_MS)
+        expect(page.locator("#wh-replay")).to_be_disabled()
     finally:
         for e in store.all():
             store.delete(e.id)
