@@ -39,9 +39,6 @@ def make_consumer(settings: NotifierSettings) -> KafkaConsumer:
         heartbeat_interval_ms=1_000,
         max_poll_interval_ms=60_000,
         bootstrap_timeout_ms=5_000,
-        # kafka-python rebalances on a change it sees in the metadata; the default 5 min between
-        # refreshes let a member that joined with no partitions (a topic just created) sit idle that long
-        metadata_max_age_ms=30_000,
     )
 
 

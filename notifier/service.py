@@ -83,10 +83,15 @@ class Notifier:
         self._paused = False
         self._heartbeat = Path(heartbeat_file) if heartbeat_file else None
         self._alerts_topic = topics[0]  # the others carry workflow events
-        self._topics = list(topics)  # subscribed in run(), once Kafka's metadata holds them
+        consumer.subscribe(topics, listener=_Rebalance(self._revoked))
 
     def _revoked(self, partitions: list[TopicPartition]) -> None:
-        self.commit()
+        # An exception here would end the notifier (kafka-python re-raises it from poll()): the
+        # offsets left uncommitted are only read again, and receivers dedupe on the event id.
+        try:
+            self.commit()
+        except Exception:
+            logger.exception("notifier: commit on revocation failed; those records will be read again")
         self.tracker.forget(partitions)
 
     def commit(self) -> None:
@@ -141,31 +146,8 @@ class Notifier:
             self._paused = False
             logger.info("notifier: resumed reading records_owed=%d", owed)
 
-    def _await_topics(self, stop: threading.Event) -> bool:
-        """Wait until every topic has partitions in this client's metadata (False: stopped first).
-
-        A member that joins before then is assigned nothing and kafka-python asks again only at its
-        next metadata refresh (minutes): a fresh `make run` delivered no webhook for that long.
-        """
-        delay = 0.2
-        while not stop.is_set():
-            try:
-                missing = [t for t in self._topics if not self.consumer.partitions_for_topic(t)]
-            except KafkaError as exc:
-                missing = [f"{self._topics} ({exc})"]
-            if not missing:
-                return True
-            logger.warning("notifier: waiting for the partitions of topics=%s", missing)
-            stop.wait(delay)
-            delay = min(delay * 2, 5.0)
-        return False
-
     def run(self, stop: threading.Event, max_records: int | None = None) -> int:
         """Loop until `stop` (or `max_records` read); return the number of records read."""
-        if not self._await_topics(stop):
-            self.dispatcher.close(timeout_s=0.0)
-            return 0
-        self.consumer.subscribe(self._topics, listener=_Rebalance(self._revoked))
         seen, next_refresh, next_commit = 0, 0.0, time.monotonic() + self._commit_s
         try:
             while not stop.is_set() and (max_records is None or seen < max_records):

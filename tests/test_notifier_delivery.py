@@ -298,7 +298,7 @@ def test_a_notifier_started_before_its_topic_exists_delivers_once_it_does(
     keys: RedisKeys,
     start_notifier: Callable[..., object],
 ) -> None:
-    """The notifier waits for its topics' partitions before it joins its group (it subscribes then)."""
+    """A topic created after the notifier subscribed to it is read once it exists."""
     from infra.kafka_topics import ensure_topics
 
     receiver = Receiver()

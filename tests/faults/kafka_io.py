@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
 
 def produce(
@@ -40,14 +41,24 @@ def produce(
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """Current end offset (next offset to be written) of every partition of a topic."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in sorted(parts)])
-    finally:
-        consumer.close()
-    return {tp.partition: off for tp, off in ends.items()}
+    """Current end offset (next offset to be written) of every partition of a topic.
+
+    Retried for up to a minute: a broker just resumed (SIGCONT) can answer metadata with no broker
+    in it (MetadataEmptyBrokerList) until it has registered again.
+    """
+    deadline = time.monotonic() + 60
+    while True:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        try:
+            parts = consumer.partitions_for_topic(topic) or set()
+            ends = consumer.end_offsets([TopicPartition(topic, p) for p in sorted(parts)])
+            return {tp.partition: off for tp, off in ends.items()}
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+        finally:
+            consumer.close()
 
 
 def read_topic(bootstrap: str, topic: str, idle_ms: int = 30_000) -> list[Any]:
