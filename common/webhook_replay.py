@@ -111,7 +111,3 @@ class ReplayClaims:
             pipe.xack(self._key, GROUP, entry_id)
             pipe.xdel(self._key, entry_id)
             pipe.execute()
-
-    def pending(self) -> int:
-        """Entries queued or claimed and not finished."""
-        return int(self._r.xlen(self._key))
