@@ -1,16 +1,28 @@
-"""The bench's webhook receiver: its port refuses connections until `up()`, then it answers 200."""
+"""The bench's webhook receiver, in a process of its own: its port refuses connections until it comes
+up, then it answers 200.
+
+A receiver is another system on another host. Here it shares the cores, so it runs in its own process
+(its request threads must not take the GIL from the bench's latency watcher) under `nice`, taking what
+the stack leaves, as a remote one would take nothing of these cores.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 EVENT_ID_HEADER = "X-Fraud-Event-Id"  # notifier.payloads: receivers dedupe on it
 
 
-class OutageReceiver:
+RECEIVER_NICE = 10
+
+
+class _Receiver:
     """A receiver that is down from its creation until `up()`.
 
     The port is bound but not listening while down, so every connection is refused (the notifier
@@ -78,3 +90,65 @@ class OutageReceiver:
             self._server.server_close()
         else:
             self._sock.close()
+
+
+def _serve(conn: Any, nice: int) -> None:
+    """The child: one _Receiver, driven by (command, argument) messages until "close"."""
+    os.nice(nice)
+    receiver = _Receiver()
+    conn.send(receiver.port)
+    while True:
+        command, arg = conn.recv()
+        if command == "up_after":
+            receiver.up_after(arg)
+            conn.send(None)
+        elif command == "state":
+            conn.send((receiver.up_at, receiver.requests, receiver.received() if arg else None))
+        else:
+            receiver.close()
+            conn.send(None)
+            return
+
+
+class OutageReceiver:
+    """The parent's handle on a _Receiver running in a child process (safe to call from threads)."""
+
+    def __init__(self, nice: int = RECEIVER_NICE) -> None:
+        ctx = multiprocessing.get_context("spawn")  # the bench has Kafka client threads: no fork
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, nice), daemon=True)
+        self._proc.start()
+        self._lock = threading.Lock()
+        self.port: int = self._conn.recv()
+
+    def _ask(self, command: str, arg: Any = None) -> Any:
+        with self._lock:
+            self._conn.send((command, arg))
+            return self._conn.recv()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def up_after(self, seconds: float) -> None:
+        """Come up `seconds` from now."""
+        self._ask("up_after", seconds)
+
+    @property
+    def up_at(self) -> float | None:
+        """Epoch seconds it came up, or None while down."""
+        return self._ask("state", False)[0]
+
+    @property
+    def requests(self) -> int:
+        return self._ask("state", False)[1]
+
+    def received(self) -> set[str]:
+        """The distinct event ids delivered so far."""
+        return self._ask("state", True)[2]
+
+    def close(self) -> None:
+        if self._proc.is_alive():
+            self._ask("close")
+        self._proc.join(timeout=10)
+        self._conn.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import threading
@@ -102,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         settings = from_env(NotifierSettings)
+        if settings.nice:
+            os.nice(settings.nice)  # threads started from here on inherit it
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0)
         consumer = make_consumer(settings)
         notifier = build(settings, client, consumer, stop)

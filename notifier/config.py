@@ -52,6 +52,12 @@ class NotifierSettings(KafkaSettings, RedisSettings):
         env="NOTIFIER_COMMIT_INTERVAL_S",
     )
 
+    nice: int = setting(
+        10,
+        "CPU priority the notifier lowers itself by at start (os.nice, 0-19): deliveries are off the "
+        "detection path, so on shared cores the bridge keeps the CPU while the notifier catches up",
+        env="NOTIFIER_NICE",
+    )
     heartbeat_file: str = setting(
         "",
         "file touched every loop turn (a container healthcheck reads its age; empty = none)",
@@ -63,6 +69,8 @@ class NotifierSettings(KafkaSettings, RedisSettings):
             raise ConfigError(
                 "NOTIFIER_ENDPOINT_CONCURRENCY, NOTIFIER_MAX_ATTEMPTS and NOTIFIER_MAX_PENDING must be >= 1"
             )
+        if not 0 <= self.nice <= 19:
+            raise ConfigError("NOTIFIER_NICE must be between 0 and 19")
         if self.timeout_s <= 0 or self.backoff_base_s <= 0 or self.backoff_max_s < self.backoff_base_s:
             raise ConfigError(
                 "NOTIFIER_TIMEOUT_S, NOTIFIER_BACKOFF_BASE_S must be > 0, <= NOTIFIER_BACKOFF_MAX_S"

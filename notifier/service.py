@@ -27,6 +27,9 @@ from notifier.tracker import OffsetTracker
 logger = logging.getLogger(__name__)
 POLL_MS = 200
 POLL_RECORDS = 500
+# Up to ~0.2 s without partitions is normal at start (the group leader assigns before its first
+# metadata of the topics, then rejoins); longer means nothing is being delivered from here.
+UNASSIGNED_WARN_S = 30.0
 
 
 class Endpoints:
@@ -81,6 +84,7 @@ class Notifier:
         self.tracker = OffsetTracker()
         self._max_pending, self._refresh_s, self._commit_s = max_pending, refresh_s, commit_interval_s
         self._paused = False
+        self._unassigned_since: float | None = None
         self._heartbeat = Path(heartbeat_file) if heartbeat_file else None
         self._alerts_topic = topics[0]  # the others carry workflow events
         consumer.subscribe(topics, listener=_Rebalance(self._revoked))
@@ -146,6 +150,22 @@ class Notifier:
             self._paused = False
             logger.info("notifier: resumed reading records_owed=%d", owed)
 
+    def _watch_assignment(self, now: float) -> None:
+        """Warn once per episode when this member has held no partition for UNASSIGNED_WARN_S."""
+        if self.consumer.assignment():
+            self._unassigned_since = None
+            return
+        if self._unassigned_since is None:
+            self._unassigned_since = now
+        elif now - self._unassigned_since >= UNASSIGNED_WARN_S:
+            logger.warning(
+                "notifier: no partition assigned for %.0f s; nothing is delivered from this process "
+                "(expected only when the group has more notifiers than partitions) topics=%s",
+                now - self._unassigned_since,
+                sorted(self.consumer.subscription() or ()),
+            )
+            self._unassigned_since = float("inf")  # said once; reset when partitions come
+
     def run(self, stop: threading.Event, max_records: int | None = None) -> int:
         """Loop until `stop` (or `max_records` read); return the number of records read."""
         seen, next_refresh, next_commit = 0, 0.0, time.monotonic() + self._commit_s
@@ -163,6 +183,7 @@ class Notifier:
                         except redis.RedisError as exc:  # the queue waits in Redis; next period
                             logger.warning("notifier: cannot read replays error=%s", exc)
                     next_refresh = now + self._refresh_s
+                    self._watch_assignment(now)
                     if self._heartbeat is not None:
                         self._heartbeat.touch()
                 self._flow_control()

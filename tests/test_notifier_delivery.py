@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -319,3 +320,21 @@ def test_a_notifier_started_before_its_topic_exists_delivers_once_it_does(
         wait_until(lambda: sorted(receiver.event_ids()) == sorted(sent), 30, "deliveries from the late topic")
     finally:
         receiver.stop()
+
+
+def test_a_notifier_left_without_partitions_says_so(
+    start_notifier: Callable[..., object], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member holding no partition delivers nothing: after UNASSIGNED_WARN_S it warns, once."""
+    from notifier import service
+
+    monkeypatch.setattr(service, "UNASSIGNED_WARN_S", 0.5)
+    caplog.set_level(logging.WARNING, logger="notifier.service")
+    start_notifier(kafka_alerts_topic=unique("t-missing"), kafka_alert_events_topic="")
+
+    def warnings() -> int:
+        return sum("no partition assigned" in r.getMessage() for r in caplog.records)
+
+    wait_until(lambda: warnings() > 0, 20, "the warning")
+    time.sleep(1.5)  # several more refresh periods (0.2 s) without partitions
+    assert warnings() == 1

@@ -126,3 +126,23 @@ def test_restart_mid_delivery_loses_nothing(
         assert endpoint.secret not in logged and "url-secret" not in logged  # ...and holds no secret
     finally:
         receiver.stop()
+
+
+def test_the_notifier_lowers_its_own_cpu_priority(
+    env: dict[str, str], procs: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """NOTIFIER_NICE: deliveries are off the detection path, so the process yields the cores."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    with (tmp_path / "notifier.log").open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "notifier"],
+            env={**env, "NOTIFIER_NICE": "7"},
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    procs.append(proc)
+    wait_until(lambda: os.getpriority(os.PRIO_PROCESS, proc.pid) != base, 30, "the notifier to renice")
+    assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, base + 7)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0

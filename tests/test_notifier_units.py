@@ -149,3 +149,12 @@ def test_the_docs_example_file_loads(tmp_path: Path) -> None:
     with pytest.raises(EndpointError, match="http"):
         load_endpoints(str(tmp_path / "bad.yaml"), {})
     assert load_endpoints("", {}) == []
+
+
+@pytest.mark.parametrize("nice", [-1, 20])
+def test_a_nice_outside_0_to_19_is_refused(nice: int) -> None:
+    from common.settings import ConfigError
+    from notifier.config import NotifierSettings
+
+    with pytest.raises(ConfigError, match="NOTIFIER_NICE"):
+        NotifierSettings(nice=nice)
