@@ -52,21 +52,26 @@ def webhooks_table(results: dict[str, Any]) -> str:
     if not w:
         return "(no webhooks figures yet: `python -m bench run --only webhooks`)"
     a, n = w["alone"], w["notifier_outage"]
+    n0 = w.get("notifier_outage_nice0")  # absent from runs before NOTIFIER_NICE
     meta = results.get("meta", {})
     when = meta.get("section_dates", {}).get("webhooks") or meta.get("date", "?")
     when = f"{when}, {meta.get('cpus', '?')} shared cores"
+    cols = [a, n, *([n0] if n0 else [])]
+
+    def row(label: str, key: str, digits: int) -> str:
+        return f"| {label} | " + " | ".join(fmt(c[key], digits) for c in cols) + " |"
+
     rows = [
-        "| measure | bridge alone | with the notifier, receiver down then up |",
-        "| --- | --- | --- |",
-        f"| storm bridge events/s | {fmt(a['bridge_eps'], 0)} | {fmt(n['bridge_eps'], 0)} |",
-        f"| storm bridge CPU µs per event | {fmt(a['cpu_us_per_event'], 1)} "
-        f"| {fmt(n['cpu_us_per_event'], 1)} |",
+        "| measure | bridge alone | with the notifier, receiver down then up |"
+        + (" the same, notifier not niced (`NOTIFIER_NICE=0`) |" if n0 else ""),
+        "| --- | --- | --- |" + (" --- |" if n0 else ""),
+        row("storm bridge events/s", "bridge_eps", 0),
+        row("storm bridge CPU µs per event", "cpu_us_per_event", 1),
+        *(
+            row(f"latency {k} at {w['latency_rate']:,} ev/s (ms)", f"latency_{k}_ms", 0)
+            for k in ("p50", "p99", "max")
+        ),
     ]
-    for k in ("p50", "p99", "max"):
-        rows.append(
-            f"| latency {k} at {w['latency_rate']:,} ev/s (ms) | {fmt(a[f'latency_{k}_ms'], 0)} "
-            f"| {fmt(n[f'latency_{k}_ms'], 0)} |"
-        )
     return "\n".join(
         [
             f"Receiver down for {w['outage_s']:.0f} s, then up; {w['events']:,}-event alert storm "
@@ -83,7 +88,13 @@ def webhooks_table(results: dict[str, Any]) -> str:
             f"- The storm phase ended {fmt(n['throughput_end_s'], 0)} s and the latency phase "
             f"{fmt(n['latency_end_s'], 0)} s after the bridge started.",
             f"- Bridge events/s with ÷ without the notifier: {fmt(w['ratio_notifier_vs_alone_eps'], 2)}; "
-            f"CPU per event without ÷ with: {fmt(w['cpu_ratio_alone_vs_notifier'], 2)}.",
+            f"CPU per event without ÷ with: {fmt(w['cpu_ratio_alone_vs_notifier'], 2)}"
+            + (
+                f"; not niced, events/s with ÷ without: {fmt(w['ratio_notifier_nice0_vs_alone_eps'], 2)} "
+                f"(lost {fmt(w['lost_nice0'], 0)})."
+                if n0
+                else "."
+            ),
             *(
                 [
                     f"- CPU during the storm phase: notifier {fmt(w['notifier_cpu_storm_s'], 1)} s, bridge "

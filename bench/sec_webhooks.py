@@ -35,7 +35,8 @@ from common.webhook_log import DeliveryLog
 from common.webhooks import EndpointStore
 
 logger = logging.getLogger(__name__)
-VARIANTS = ("alone", "notifier_outage")
+# the last one: the same notifier not niced (NOTIFIER_NICE=0), what the notifier's CPU priority buys
+VARIANTS = ("alone", "notifier_outage", "notifier_outage_nice0")
 LATENCY_RATE = 1_000  # ev/s, the rate of the README's latency headline
 OUTAGE_S, SMOKE_OUTAGE_S = 30.0, 3.0
 DELIVERY_TIMEOUT_S = 300.0
@@ -44,7 +45,7 @@ DELIVERY_TIMEOUT_S = 300.0
 class _Notifier:
     """A notifier on one alerts topic with one endpoint (every alert) at an OutageReceiver."""
 
-    def __init__(self, ctx: Context, alerts_topic: str, tag: str) -> None:
+    def __init__(self, ctx: Context, alerts_topic: str, tag: str, nice: str | None) -> None:
         self.keys = ctx.new_keys(f"whn{tag}")
         self.receiver = OutageReceiver()
         EndpointStore(ctx.redis, self.keys).create(
@@ -56,6 +57,7 @@ class _Notifier:
             REDIS_KEY_PREFIX=self.keys.prefix,
             NOTIFIER_GROUP_ID=ctx.name("notifier"),
             NOTIFIER_BACKOFF_MAX_S="10",
+            **({"NOTIFIER_NICE": nice} if nice is not None else {}),  # None: the default
         )
         self.proc = spawn(["-m", "notifier"], env, ctx.out_dir / "logs" / f"notifier-{tag}.log")
         self.log = DeliveryLog(ctx.redis, self.keys)
@@ -145,7 +147,8 @@ def _rep(ctx: Context, topic: str, total: int, variant: str, rep: int, outage_s:
     """One variant of one repetition: storm throughput, then latency; with the notifier, the outage."""
     tag = f"{variant}-{rep}"
     alerts_topic = ctx.new_topic(f"alerts-{tag}")
-    notifier = _Notifier(ctx, alerts_topic, tag) if variant == "notifier_outage" else None
+    nice = "0" if variant.endswith("_nice0") else None
+    notifier = _Notifier(ctx, alerts_topic, tag, nice) if variant.startswith("notifier_outage") else None
     try:
         t0 = time.time()
         if notifier:
@@ -210,13 +213,17 @@ def run(ctx: Context) -> dict[str, Any]:
             ),
             runs["notifier_outage"][-1]["lost"],
         )
-    alone, down = runs["alone"], runs["notifier_outage"]
+    alone, down, down0 = runs["alone"], runs["notifier_outage"], runs["notifier_outage_nice0"]
     out: dict[str, Any] = {
         "events": total,
         "outage_s": outage_s,
         "latency_rate": LATENCY_RATE,
         "alert_share": summarize([r["alert_share"] for r in alone]),
         "ratio_notifier_vs_alone_eps": summarize(ratios([r["eps"] for r in down], [r["eps"] for r in alone])),
+        "ratio_notifier_nice0_vs_alone_eps": summarize(
+            ratios([r["eps"] for r in down0], [r["eps"] for r in alone])
+        ),
+        "lost_nice0": summarize([r["lost"] for r in down0]),
         "cpu_ratio_alone_vs_notifier": summarize(
             ratios([r["cpu_us"] for r in alone], [r["cpu_us"] for r in down])
         ),

@@ -58,13 +58,30 @@ pub fn quiet_gated(
 ) -> Option<CardState> {
     let next = quiet(r, lists, ev, prev)?;
     match gate {
-        Some(g) if quiet(g, lists, ev, prev).is_none() => None,
+        Some(g) if silent(g, lists, ev, prev).is_none() => None,
         _ => Some(next),
     }
 }
 
 /// Return the card's next state if no rule can fire on `ev`, else None (the Python engine decides).
 pub fn quiet(r: &Rules, lists: Option<&Lists>, ev: &Event, prev: &CardState) -> Option<CardState> {
+    let s = silent(r, lists, ev, prev)?;
+    Some(next_state(r, prev, ev, s))
+}
+
+/// What `silent` computed on its way that the card's next state is made of.
+struct Silent {
+    amount: f64,
+    newest: i64,
+    recent_ms: Vec<i64>,
+    recent_amt: Vec<f64>,
+    moved: bool,
+    ext: Option<Box<History>>,
+}
+
+/// Some if no rule of `r` can fire on `ev`. The shadow gate asks only this: its set keeps no state,
+/// so building a next state for it would be work thrown away.
+fn silent(r: &Rules, lists: Option<&Lists>, ev: &Event, prev: &CardState) -> Option<Silent> {
     let t = ev.t_ms;
     // as Detector.evaluate: in US dollars, a currency without a rate as it is
     let amount = ev.amount * r.currency.get(ev.currency()).copied().unwrap_or(1.0);
@@ -158,24 +175,26 @@ pub fn quiet(r: &Rules, lists: Option<&Lists>, ev: &Event, prev: &CardState) -> 
         }
         ext = next.boxed();
     }
-    Some(next_state(
-        r, prev, ev, amount, t, newest, recent_ms, recent_amt, moved, ext,
-    ))
+    Some(Silent {
+        amount,
+        newest,
+        recent_ms,
+        recent_amt,
+        moved,
+        ext,
+    })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn next_state(
-    r: &Rules,
-    prev: &CardState,
-    ev: &Event,
-    amount: f64,
-    t: i64,
-    newest: i64,
-    recent_ms: Vec<i64>,
-    recent_amt: Vec<f64>,
-    moved: bool,
-    ext: Option<Box<History>>,
-) -> CardState {
+fn next_state(r: &Rules, prev: &CardState, ev: &Event, s: Silent) -> CardState {
+    let Silent {
+        amount,
+        newest,
+        recent_ms,
+        recent_amt,
+        moved,
+        ext,
+    } = s;
+    let t = ev.t_ms;
     let tiny_below = r.card_testing.tiny_below;
     let (tiny_ms, tiny_merchants) = if !prev.tiny_ms.is_empty() || amount < tiny_below {
         carry_probes(
