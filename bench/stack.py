@@ -83,6 +83,22 @@ class Context:
         if batch:
             self.redis.unlink(*batch)
 
+    def settle(self, timeout_s: float = 60.0) -> None:
+        """Wait until Redis has freed what drop_prefix unlinked and no AOF rewrite or save runs: its
+        background work would otherwise land on whichever run comes next (2 shared cores)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            memory, persistence = self.redis.info("memory"), self.redis.info("persistence")
+            busy = (
+                int(memory.get("lazyfree_pending_objects", 0))
+                or int(persistence.get("aof_rewrite_in_progress", 0))
+                or int(persistence.get("rdb_bgsave_in_progress", 0))
+            )
+            if not busy:
+                return
+            time.sleep(0.1)
+        logger.warning("bench: Redis still busy after %.0f s; measuring anyway", timeout_s)
+
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a child service process."""
         env = dict(os.environ)

@@ -61,7 +61,8 @@ def measured_bridge(
 def side_by_side(
     ctx: Context, label: str, topic: str, total: int, variants: Mapping[str, Variant]
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """Per repetition: raw consumption of the topic, then each variant in order. Returns the summary
+    """Per repetition: raw consumption of the topic, then each variant (order reversed every other
+    repetition). Returns the summary
     (raw, and per variant rate, ratio to raw, CPU per event, alert share, engine) and the runs."""
     raw: list[float] = []
     raw_cpu: list[float] = []
@@ -70,8 +71,11 @@ def side_by_side(
         samples, cpu_s = run_worker_full(ctx, "raw-consumer", topic, total, group=ctx.name(f"raw-{label}"))
         raw.append(window_rate(samples, total, ctx.sizes.window_frac))
         raw_cpu.append(1e6 * cpu_s / total)
-        for name, variant in variants.items():
-            runs[name].append(variant(f"{label}-{name}"))
+        # Alternate the order: the run after another bridge meets Redis and the page cache as
+        # that one left them, so a fixed order would charge it to the same variant every time.
+        for name in list(variants) if rep % 2 == 0 else list(variants)[::-1]:
+            ctx.settle()
+            runs[name].append(variants[name](f"{label}-{name}"))
         logger.info(
             "bench: %s rep=%d raw=%.0f %s ev/s",
             label,
