@@ -25,7 +25,9 @@ FORMAT = 1
 BUILTINS = tuple(name for name in RULE_SPECS if name not in ("alerting", "currency"))
 MAX_SUPPRESSIONS = 100
 _ID = re.compile(m.ID_PATTERN)
-_TOP = ("format", "alerting", "currency", "rules", "suppressions")
+# `version`: the rule-set version an export was read at (GET /api/rules, `rules export`), so an
+# exported document can be edited and sent back, as a draft too; it never sets the version.
+_TOP = ("format", "alerting", "currency", "rules", "suppressions", "version")
 _RULE = ("id", "name", "description", "enabled", "score")
 _WEIGHT = RULE_SPECS["high_amount"].fields[1]  # the built-ins' score range, reused for custom scores
 
@@ -38,6 +40,9 @@ def parse_document(obj: Any, known_lists: Collection[str] | None = None) -> Rule
     doc = keys_of(obj, "document", _TOP, "a rules document")
     if doc.get("format") != FORMAT or isinstance(doc.get("format"), bool):
         raise fail("format", f"expected {FORMAT}, got {show(doc.get('format'))}")
+    version = doc.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise fail("version", f"expected the version number an export carries, got {show(version)}")
     defaults = rules_to_dict(default_rules())
     merged: dict[str, dict[str, Any]] = {
         "alerting": _section(doc.get("alerting", {}), "alerting", defaults["alerting"]),

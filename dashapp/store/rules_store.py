@@ -121,9 +121,7 @@ class RulesStore:
 
         def build(_doc: RulesDoc, lists: list[str]) -> RulesConfig:
             body = to_document(document) if isinstance(document, RulesConfig) else document
-            if isinstance(body, dict):
-                body = {k: v for k, v in body.items() if k != "version"}  # what GET /api/rules adds
-            return parse_document(body, known_lists=lists)
+            return parse_document(body, known_lists=lists)  # a `version` an export carries is ignored
 
         return self._commit(build, author, comment, expected_version)
 

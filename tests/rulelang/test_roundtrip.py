@@ -128,3 +128,16 @@ def test_any_valid_document_survives_the_round_trip(conds: list[Any], snooze: bo
     assert parse_document(json.loads(json.dumps(again))) == cfg  # through JSON text too
     assert msgspec.json.decode(msgspec.json.encode(cfg.custom)) == again["rules"][len(RULE_SPECS) - 2 :]
     hash(cfg.custom), hash(cfg.suppressions)
+
+
+def test_an_exported_document_with_its_version_parses_as_without_it() -> None:
+    """`rules export` and GET /api/rules add `version`; that document is a valid draft as it is."""
+    import pytest
+
+    from common.rules import RuleValidationError
+
+    body = to_document(default_rules())
+    assert parse_document({**body, "version": 7}) == parse_document(body)
+    for bad in ("7", -1, True, 1.5):
+        with pytest.raises(RuleValidationError, match="version"):
+            parse_document({**body, "version": bad})
