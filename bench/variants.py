@@ -61,19 +61,21 @@ def measured_bridge(
 def side_by_side(
     ctx: Context, label: str, topic: str, total: int, variants: Mapping[str, Variant]
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """Per repetition: raw consumption of the topic, then each variant (order reversed every other
-    repetition). Returns the summary
-    (raw, and per variant rate, ratio to raw, CPU per event, alert share, engine) and the runs."""
+    """Per repetition: raw consumption of the topic, then each variant (the order rotates by one each
+    repetition). Returns the summary (raw, and per variant rate, ratio to raw, CPU per event, alert
+    share, engine) and the runs."""
     raw: list[float] = []
     raw_cpu: list[float] = []
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    names = list(variants)
     for rep in range(ctx.sizes.reps):
+        ctx.settle()
         samples, cpu_s = run_worker_full(ctx, "raw-consumer", topic, total, group=ctx.name(f"raw-{label}"))
         raw.append(window_rate(samples, total, ctx.sizes.window_frac))
         raw_cpu.append(1e6 * cpu_s / total)
-        # Alternate the order: the run after another bridge meets Redis and the page cache as
-        # that one left them, so a fixed order would charge it to the same variant every time.
-        for name in list(variants) if rep % 2 == 0 else list(variants)[::-1]:
+        # Rotate the order: the run after another bridge meets Redis and the page cache as that
+        # one left them, so a fixed order would charge it to the same variant every time.
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
             ctx.settle()
             runs[name].append(variants[name](f"{label}-{name}"))
         logger.info(

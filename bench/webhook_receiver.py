@@ -96,6 +96,7 @@ def _serve(conn: Any, nice: int) -> None:
     """The child: one _Receiver, driven by (command, argument) messages until "close"."""
     os.nice(nice)
     receiver = _Receiver()
+    expected: set[str] = set()
     conn.send(receiver.port)
     while True:
         command, arg = conn.recv()
@@ -104,6 +105,11 @@ def _serve(conn: Any, nice: int) -> None:
             conn.send(None)
         elif command == "state":
             conn.send((receiver.up_at, receiver.requests, receiver.received() if arg else None))
+        elif command == "expect":  # the ids the parent will poll for, sent once
+            expected = set(arg)
+            conn.send(None)
+        elif command == "missing":  # counted here: polling moves one number, not the whole set
+            conn.send(len(expected - receiver.received()))
         else:
             receiver.close()
             conn.send(None)
@@ -118,13 +124,23 @@ class OutageReceiver:
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, nice), daemon=True)
         self._proc.start()
+        child.close()  # the child's end lives in the child only: its death reads as EOF here
         self._lock = threading.Lock()
-        self.port: int = self._conn.recv()
+        self.port: int = self._answer()
+
+    def _answer(self, timeout_s: float = 30.0) -> Any:
+        """The child's next message; RuntimeError if it sends none in time or is gone (never blocks)."""
+        if not self._conn.poll(timeout_s):
+            raise RuntimeError(f"bench: the webhook receiver did not answer within {timeout_s:.0f} s")
+        try:
+            return self._conn.recv()
+        except EOFError:
+            raise RuntimeError("bench: the webhook receiver process is gone") from None
 
     def _ask(self, command: str, arg: Any = None) -> Any:
         with self._lock:
             self._conn.send((command, arg))
-            return self._conn.recv()
+            return self._answer()
 
     @property
     def url(self) -> str:
@@ -144,11 +160,25 @@ class OutageReceiver:
         return self._ask("state", False)[1]
 
     def received(self) -> set[str]:
-        """The distinct event ids delivered so far."""
+        """The distinct event ids delivered so far (the whole set crosses the pipe: not for polling)."""
         return self._ask("state", True)[2]
 
+    def expect(self, ids: set[str]) -> None:
+        """Name the ids `missing()` counts (the set crosses the pipe once, here)."""
+        self._ask("expect", ids)
+
+    def missing(self) -> int:
+        """How many of the expected ids are not delivered yet (cheap enough to poll)."""
+        return self._ask("missing")
+
     def close(self) -> None:
-        if self._proc.is_alive():
-            self._ask("close")
+        try:
+            if self._proc.is_alive():
+                self._ask("close")
+        except (RuntimeError, OSError):
+            pass  # gone or stuck: terminated below
         self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(timeout=5)
         self._conn.close()

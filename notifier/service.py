@@ -28,7 +28,14 @@ logger = logging.getLogger(__name__)
 POLL_MS = 200
 POLL_RECORDS = 500
 # Up to ~0.2 s without partitions is normal at start (the group leader assigns before its first
-# metadata of the topics, then rejoins); longer means nothing is being delivered from here.
+# metadata of the topics, then rejoins). kafka-python has been seen to stay there for minutes
+# under load (the rejoin on new metadata never came): after UNASSIGNED_REJOIN_S, if the topics do
+# have partitions, the member leaves and joins the group again, at most once per
+# REJOIN_COOLDOWN_S (a member idle because the group has more notifiers than partitions would
+# otherwise move the partitions around every few seconds); after UNASSIGNED_WARN_S it says that
+# nothing is being delivered from here.
+UNASSIGNED_REJOIN_S = 5.0
+REJOIN_COOLDOWN_S = 300.0
 UNASSIGNED_WARN_S = 30.0
 
 
@@ -85,9 +92,15 @@ class Notifier:
         self._max_pending, self._refresh_s, self._commit_s = max_pending, refresh_s, commit_interval_s
         self._paused = False
         self._unassigned_since: float | None = None
+        self._last_rejoin = float("-inf")
+        self._warned = False
+        self._topics = list(topics)
         self._heartbeat = Path(heartbeat_file) if heartbeat_file else None
         self._alerts_topic = topics[0]  # the others carry workflow events
-        consumer.subscribe(topics, listener=_Rebalance(self._revoked))
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        self.consumer.subscribe(self._topics, listener=_Rebalance(self._revoked))
 
     def _revoked(self, partitions: list[TopicPartition]) -> None:
         # An exception here would end the notifier (kafka-python re-raises it from poll()): the
@@ -151,20 +164,34 @@ class Notifier:
             logger.info("notifier: resumed reading records_owed=%d", owed)
 
     def _watch_assignment(self, now: float) -> None:
-        """Warn once per episode when this member has held no partition for UNASSIGNED_WARN_S."""
+        """No partition for a while although the topics have some: join again (at most once per
+        REJOIN_COOLDOWN_S); none for UNASSIGNED_WARN_S: warn, once until partitions come."""
         if self.consumer.assignment():
-            self._unassigned_since = None
+            self._unassigned_since, self._warned = None, False
             return
         if self._unassigned_since is None:
             self._unassigned_since = now
-        elif now - self._unassigned_since >= UNASSIGNED_WARN_S:
+            return
+        rejoin_due = now - self._unassigned_since >= UNASSIGNED_REJOIN_S
+        if rejoin_due and now - self._last_rejoin >= REJOIN_COOLDOWN_S:
+            # partitions_for_topic fetches metadata for a topic it does not know yet; a topic that
+            # does not exist yet is asked about again next period
+            sizes = {t: len(self.consumer.partitions_for_topic(t) or ()) for t in self._topics}
+            if all(sizes.values()):
+                self._last_rejoin = now
+                logger.info(
+                    "notifier: no partition assigned although the topics have some %s; joining again", sizes
+                )
+                self.consumer.unsubscribe()  # leaves the group; the next poll joins with fresh metadata
+                self._subscribe()
+        if not self._warned and now - self._unassigned_since >= UNASSIGNED_WARN_S:
+            self._warned = True
             logger.warning(
                 "notifier: no partition assigned for %.0f s; nothing is delivered from this process "
                 "(expected only when the group has more notifiers than partitions) topics=%s",
                 now - self._unassigned_since,
                 sorted(self.consumer.subscription() or ()),
             )
-            self._unassigned_since = float("inf")  # said once; reset when partitions come
 
     def run(self, stop: threading.Event, max_records: int | None = None) -> int:
         """Loop until `stop` (or `max_records` read); return the number of records read."""

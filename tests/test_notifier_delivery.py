@@ -338,3 +338,45 @@ def test_a_notifier_left_without_partitions_says_so(
     wait_until(lambda: warnings() > 0, 20, "the warning")
     time.sleep(1.5)  # several more refresh periods (0.2 s) without partitions
     assert warnings() == 1
+
+
+def test_an_idle_member_joins_again_once_and_the_group_still_delivers(
+    kafka_bootstrap: str,
+    redis_client: redis.Redis,
+    keys: RedisKeys,
+    start_notifier: Callable[..., object],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two notifiers on one partition: one holds nothing although the topic has a partition, so it
+    leaves and joins the group again, but not again within REJOIN_COOLDOWN_S (no ping-pong)."""
+    from infra.kafka_topics import ensure_topics
+    from notifier import service
+
+    monkeypatch.setattr(service, "UNASSIGNED_REJOIN_S", 0.5)
+    caplog.set_level(logging.INFO, logger="notifier.service")
+    topic, group = unique("t-alerts-one"), unique("notifier")
+    ensure_topics(kafka_bootstrap, {topic: 1})
+    receiver = Receiver()
+    try:
+        _endpoint(redis_client, keys, receiver.url)
+        for _ in range(2):
+            start_notifier(kafka_alerts_topic=topic, kafka_alert_events_topic="", group_id=group)
+
+        def rejoins() -> int:
+            return sum("joining again" in r.getMessage() for r in caplog.records)
+
+        wait_until(lambda: rejoins() > 0, 60, "the idle member to join again")
+        time.sleep(4.0)  # 8 more rejoin periods: each member may rejoin once, then the cooldown holds
+        assert 1 <= rejoins() <= 2
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        sent = []
+        for n in range(3):
+            key, value, headers = alert_record(make_alert(n))
+            producer.send(topic, key=key, value=value, headers=headers)
+            sent.append(make_alert(n).alert_id)
+        producer.flush()
+        producer.close()
+        wait_until(lambda: sorted(set(receiver.event_ids())) == sorted(sent), 60, "after rejoining")
+    finally:
+        receiver.stop()

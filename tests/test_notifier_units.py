@@ -158,3 +158,10 @@ def test_a_nice_outside_0_to_19_is_refused(nice: int) -> None:
 
     with pytest.raises(ConfigError, match="NOTIFIER_NICE"):
         NotifierSettings(nice=nice)
+
+
+@pytest.mark.parametrize("nice", [0, 19])
+def test_a_nice_of_0_to_19_is_taken(nice: int) -> None:
+    from notifier.config import NotifierSettings
+
+    assert NotifierSettings(nice=nice).nice == nice

@@ -119,11 +119,9 @@ class RulesStore:
         document changes nothing (no version is made).
         """
 
-        def build(_doc: RulesDoc, lists: list[str]) -> RulesConfig:
-            body = to_document(document) if isinstance(document, RulesConfig) else document
-            return parse_document(body, known_lists=lists)  # a `version` an export carries is ignored
-
-        return self._commit(build, author, comment, expected_version)
+        return self._commit(
+            lambda _doc, lists: self.publish_build(document, lists), author, comment, expected_version
+        )
 
     def publish_with(
         self,
@@ -150,9 +148,7 @@ class RulesStore:
     def publish_build(document: object, lists: list[str]) -> RulesConfig:
         """Validate a document (or RulesConfig) exactly as publish() does."""
         body = to_document(document) if isinstance(document, RulesConfig) else document
-        if isinstance(body, dict):
-            body = {k: v for k, v in body.items() if k != "version"}  # what GET /api/rules adds
-        return parse_document(body, known_lists=lists)
+        return parse_document(body, known_lists=lists)  # a `version` an export carries is ignored
 
     def restore(
         self, version: object, author: str, comment: str = "", expected_version: int | None = None

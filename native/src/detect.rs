@@ -48,7 +48,7 @@ fn above(x: f64, limit: f64) -> bool {
 }
 
 /// `quiet` under the live rules `r`, and only if no rule of the shadow set `gate` can fire either:
-/// the shadow set is judged on the same state and its own next state is dropped (it keeps none).
+/// the shadow set is judged on the same state; it keeps no state, so none is built for it.
 pub fn quiet_gated(
     r: &Rules,
     gate: Option<&Rules>,
@@ -56,11 +56,12 @@ pub fn quiet_gated(
     ev: &Event,
     prev: &CardState,
 ) -> Option<CardState> {
-    let next = quiet(r, lists, ev, prev)?;
-    match gate {
-        Some(g) if silent(g, lists, ev, prev).is_none() => None,
-        _ => Some(next),
-    }
+    let Some(g) = gate else {
+        return quiet(r, lists, ev, prev);
+    };
+    let live = silent(r, lists, ev, prev)?;
+    silent(g, lists, ev, prev)?; // the shadow set might fire: Python decides
+    Some(next_state(r, prev, ev, live))
 }
 
 /// Return the card's next state if no rule can fire on `ev`, else None (the Python engine decides).
