@@ -105,3 +105,20 @@ def make_alert(n: int, severity: str = "high", rule: str = "high_amount") -> Ale
         ),
         rules_version=3,
     )
+
+
+def send_alerts(bootstrap: str, topic: str, count: int) -> list[str]:
+    """Publish make_alert(0..count-1) to `topic` as the bridge would; return their alert ids."""
+    from kafka import KafkaProducer
+
+    from common.alert_topic import alert_record
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    try:
+        for n in range(count):
+            key, value, headers = alert_record(make_alert(n))
+            producer.send(topic, key=key, value=value, headers=headers)
+        producer.flush()
+    finally:
+        producer.close()
+    return [make_alert(n).alert_id for n in range(count)]

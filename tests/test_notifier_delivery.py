@@ -21,7 +21,7 @@ from notifier.cli import build, make_consumer
 from notifier.config import NotifierSettings
 from notifier.payloads import verify
 from tests.conftest import unique
-from tests.notifier_receiver import Receiver, make_alert, wait_until
+from tests.notifier_receiver import Receiver, make_alert, send_alerts, wait_until
 
 pytestmark = pytest.mark.integration
 # The target is a 30 s outage; the suite uses 5 s (NOTIFIER_TEST_OUTAGE_S=30 runs the real one).
@@ -309,14 +309,7 @@ def test_a_notifier_started_before_its_topic_exists_delivers_once_it_does(
         start_notifier(kafka_alerts_topic=late)
         time.sleep(2.0)  # the notifier is up and waiting: no partitions of `late` exist yet
         ensure_topics(kafka_bootstrap, {late: 2})
-        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
-        sent = []
-        for n in range(3):
-            key, value, headers = alert_record(make_alert(n))
-            producer.send(late, key=key, value=value, headers=headers)
-            sent.append(make_alert(n).alert_id)
-        producer.flush()
-        producer.close()
+        sent = send_alerts(kafka_bootstrap, late, 3)
         wait_until(lambda: sorted(receiver.event_ids()) == sorted(sent), 30, "deliveries from the late topic")
     finally:
         receiver.stop()
@@ -369,14 +362,7 @@ def test_an_idle_member_joins_again_once_and_the_group_still_delivers(
         wait_until(lambda: rejoins() > 0, 60, "the idle member to join again")
         time.sleep(4.0)  # 8 more rejoin periods: each member may rejoin once, then the cooldown holds
         assert 1 <= rejoins() <= 2
-        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
-        sent = []
-        for n in range(3):
-            key, value, headers = alert_record(make_alert(n))
-            producer.send(topic, key=key, value=value, headers=headers)
-            sent.append(make_alert(n).alert_id)
-        producer.flush()
-        producer.close()
+        sent = send_alerts(kafka_bootstrap, topic, 3)
         wait_until(lambda: sorted(set(receiver.event_ids())) == sorted(sent), 60, "after rejoining")
     finally:
         receiver.stop()

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 import redis
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from common.alert_topic import alert_record
 from common.keys import RedisKeys
 from common.webhook_log import DELIVERED, DeliveryLog
 from common.webhooks import EndpointStore
 from tests.conftest import REPO_ROOT, unique
-from tests.notifier_receiver import Receiver, make_alert, wait_until
+from tests.notifier_receiver import Receiver, send_alerts, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -91,14 +90,7 @@ def test_restart_mid_delivery_loses_nothing(
         out = (tmp_path / "notifier.log").open("wb")
         first = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
         procs.append(first)
-        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
-        sent = []
-        for n in range(10):
-            key, value, headers = alert_record(make_alert(n))
-            producer.send(alerts_topic, key=key, value=value, headers=headers)
-            sent.append(make_alert(n).alert_id)
-        producer.flush()
-        producer.close()
+        sent = send_alerts(kafka_bootstrap, alerts_topic, 10)
         log = DeliveryLog(redis_client, keys)
         # 4 senders per endpoint: 4 alerts are in retry, the other 6 wait in the endpoint's queue
         wait_until(lambda: log.stats().get("failed_attempts", 0) >= 8, 60, "alerts in retry")
