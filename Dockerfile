@@ -32,6 +32,7 @@ COPY dashapp/ dashapp/
 COPY notifier/ notifier/
 COPY backtest/ backtest/
 COPY outbox/ outbox/
+COPY model/ model/
 
 RUN useradd --create-home --uid 10001 app && mkdir -p /data && chown app /data
 USER app

@@ -76,10 +76,13 @@ def registry(results: dict[str, Any]) -> str:
         "rule_change_ms": "rule set published",
         "small_list_change_ms": "1 entry added to a 10-entry list",
         "big_list_change_ms": f"1 entry added to a {r['list_entries']:,}-entry list",
+        "model_champion_ms": "champion model promoted (loaded and checked by the bridge)",
     }
     rows = ["| change | p50 | p99 | max |", "|---|---|---|---|"]
     for key, label in names.items():
-        p = r["propagation"][key]
+        p = r["propagation"].get(key)
+        if p is None:  # measured before the section timed it
+            continue
         rows.append(f"| {label} | {p['p50']:,.0f} ms | {p['p99']:,.0f} ms | {p['max']:,.0f} ms |")
     return "\n".join(
         [

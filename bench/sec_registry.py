@@ -1,4 +1,4 @@
-"""Section: rule registry — rule and list change propagation to a running bridge, and list-size cost.
+"""Section: rule registry — rule, list and champion-model change propagation to a running bridge, list cost.
 
 Propagation: a change is timed from the moment its MULTI returns (RulesStore.publish /
 ListStore.add) to the bridge's log line saying it loaded it (same machine clock, ms resolution),
@@ -9,6 +9,7 @@ entries each, against the same rules with both lists empty, side by side per rep
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -22,11 +23,13 @@ from bench.feed import dataset
 from bench.stack import Context, cpu_seconds, machine_note, spawn, stop
 from bench.stats import latency_summary, ratios, summarize, window_rate
 from common.keys import RedisKeys
+from common.model_registry import CHAMPION
 from common.rulelang import to_document
 from common.rules import default_rules
 from dashapp.store.list_entries import EntryIn
 from dashapp.store.lists import ListStore
 from dashapp.store.rules_store import RulesStore
+from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 CHANGES, SMOKE_CHANGES = 20, 3
@@ -51,14 +54,17 @@ def _document() -> dict[str, Any]:
     return doc
 
 
-def _logged_at(log: Path, text: str, timeout_s: float) -> float:
-    """Epoch seconds of the first bridge log line containing `text` (waits for it)."""
+def _logged_at(log: Path, text: str, timeout_s: float, skip: int = 0) -> float:
+    """Epoch seconds of the first bridge log line containing `text`, after `skip` such lines (waits)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        seen = 0
         for line in log.read_text(errors="replace").splitlines():
             found = _STAMP.match(line)
             if text in line and found:
-                return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                if seen == skip:
+                    return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                seen += 1
         time.sleep(0.01)
     raise RuntimeError(f"bench: the bridge never logged {text!r} (see {log})")
 
@@ -72,11 +78,30 @@ def _setup_lists(ctx: Context, keys: RedisKeys, size: int) -> tuple[ListStore, R
     return lists, rules
 
 
+def _models(ctx: Context, keys: RedisKeys) -> tuple[ModelRegistry, list[str]]:
+    """Two registered LightGBM models on the feature layout (random data: only loading is timed)."""
+    import numpy as np
+
+    from model.features import FeatureConfig
+    from model.store import CARD_FILE, MODEL_FILE, save
+    from model.train import fit_lightgbm
+
+    config, registry, versions = FeatureConfig(), ModelRegistry(ctx.redis, keys), []
+    for seed in (1, 2):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(5_000, len(config.names())))
+        path = save(ctx.out_dir / "models" / f"{seed}", fit_lightgbm(x, x[:, 0] > 1.5), config, {})
+        card = json.loads((path / CARD_FILE).read_text())
+        versions.append(registry.register((path / MODEL_FILE).read_text(), card, "bench").version)
+    return registry, versions
+
+
 def _propagation(ctx: Context, changes: int, big: int) -> dict[str, Any]:
     keys = ctx.new_keys("regprop")
     topic = ctx.new_topic("registry")
     write_rules(ctx, keys, ml=False)
     lists, rules = _setup_lists(ctx, keys, big)
+    models, versions = _models(ctx, keys)
     logs = ctx.out_dir / "logs"
     log = logs / "bridge-registry.log"
     log.unlink(missing_ok=True)  # spawn appends: an earlier run's lines would match
@@ -94,6 +119,7 @@ def _propagation(ctx: Context, changes: int, big: int) -> dict[str, Any]:
         "rule_change_ms": [],
         "small_list_change_ms": [],
         "big_list_change_ms": [],
+        "model_champion_ms": [],
     }
     try:
         wait_until(ctx, lambda: processed(ctx, keys) > 0, "the bridge to process the stream")
@@ -111,6 +137,14 @@ def _propagation(ctx: Context, changes: int, big: int) -> dict[str, Any]:
                 lists.add(name, [EntryIn(f"NEW-{i}")], "bench")
                 counter = lists.version()
                 found[key].append(_logged_at(log, f"lists loaded version={counter} ", 30) - t0)
+            time.sleep(random.uniform(0.1, 0.4))
+            champion = versions[i % 2]
+            t0 = time.time()
+            models.set_state(champion, CHAMPION, "bench", f"change {i}")
+            # the log is read from the start: a version's earlier load lines must not match
+            found["model_champion_ms"].append(
+                _logged_at(log, f"champion model {champion} loaded", 30, i // 2) - t0
+            )
     finally:
         stop(procs)
         ctx.drop_prefix(keys)

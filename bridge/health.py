@@ -47,11 +47,14 @@ class Health:
         """True when a beat is due."""
         return (time.monotonic() if now is None else now) >= self._next
 
-    def beat(self, processed: int, partitions: list[int], lag: Mapping[int, int], engine: str = "") -> None:
+    def beat(
+        self, processed: int, partitions: list[int], lag: Mapping[int, int], engine: str = "", model: str = ""
+    ) -> None:
         """Write heartbeat, lag and latency (two round trips; never inside the batch MULTI).
 
         `engine` says which engine decides (bridge.engines.Engines.status), e.g. why the native
-        one is off; the pipeline-health panel shows it per bridge.
+        one is off; `model` which champion model it holds or why it refused one
+        (bridge.model_watch.ModelWatcher.status); the pipeline-health panel shows both per bridge.
         """
         self._next = time.monotonic() + self._period
         k, now = self._keys, time.time()
@@ -66,6 +69,7 @@ class Health:
                 "host": self._host,
                 "ts": now,
                 "engine": engine,
+                "model": model,
             },
         )
         pipe.expire(k.bridge(self._id), HEARTBEAT_TTL_S)

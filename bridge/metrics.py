@@ -42,6 +42,22 @@ class BridgeMetrics:
             "bridge_infra_retries", "Batches retried after an infrastructure error", ["kind"], registry=r
         )
         self.rules_version = Gauge("bridge_rules_version", "Version of the rules in use", registry=r)
+        self.model_age = Gauge(
+            "bridge_model_age_seconds",
+            "Seconds since the loaded champion model was trained (NaN: none)",
+            registry=r,
+        )
+        self.model_refused = Gauge(
+            "bridge_model_refused",
+            "1 while the registry's champion model is refused (see the log)",
+            registry=r,
+        )
+        self.model_age.set(float("nan"))
+
+    def observe_model(self, age_s: float | None, refused: bool) -> None:
+        """The champion model's age and whether the current champion was refused (each heartbeat)."""
+        self.model_age.set(float("nan") if age_s is None else age_s)
+        self.model_refused.set(1 if refused else 0)
 
     def serve(self, port: int) -> None:
         """Expose /metrics on `port` (0 = disabled)."""

@@ -32,6 +32,7 @@ from bridge.kafka_io import (
 )
 from bridge.ledger import Ledger
 from bridge.metrics import BridgeMetrics
+from bridge.model_watch import ModelWatcher
 from bridge.retention import AlertRetention
 from bridge.rules_watch import RulesWatcher
 from bridge.runtime import HeapTrimmer, tune_interpreter
@@ -65,6 +66,7 @@ class Bridge:
         self.metrics = metrics if metrics is not None else BridgeMetrics()
         self.sink = RedisSink(client, self.keys, self.topic)
         self.rules = RulesWatcher(client, self.keys, settings.rules_poll_s)
+        self.models = ModelWatcher(client, self.keys, settings.rules_poll_s)
         self.health = Health(client, self.keys, settings.instance_id, settings.heartbeat_s)
         self.retention = AlertRetention(client, self.keys, settings.alert_retention_days)
         self.engines = Engines(settings, self.keys.card_state(""))
@@ -216,8 +218,13 @@ class Bridge:
         try:
             if self.rules.refresh(now):
                 self.metrics.rules_version.set(self.rules.version)
+            self.models.refresh(now)
             if self.health.due(now):
-                self.health.beat(self.processed, sorted(self.ledger.pos), self._lag(), self.engines.status())
+                self.metrics.observe_model(self.models.age_s(), self.models.refused is not None)
+                status = self.engines.status()
+                self.health.beat(
+                    self.processed, sorted(self.ledger.pos), self._lag(), status, self.models.status()
+                )
             if self.retention.due(now):
                 self.retention.sweep(int(time.time() * 1000))
         except redis.RedisError as exc:

@@ -18,6 +18,7 @@ RULES_PUBLISHED = "rules.published"  # a whole document published, or the thresh
 RULES_RESTORED = "rules.restored"  # an earlier version published again (after["restored_from"])
 LIST_CHANGED = "list.changed"  # after["action"]: put | add | remove | delete
 SHADOW_CHANGED = "shadow.changed"  # the shadow rule set: after["action"]: published | dropped | promoted
+MODEL_CHANGED = "model.changed"  # the model registry: after["action"]: registered | state | rollback
 OUTBOX_FIELD = "e"  # the outbox stream entry's one field: the event JSON (RedisKeys.events_outbox)
 KINDS = (
     ACKNOWLEDGED,
@@ -28,6 +29,7 @@ KINDS = (
     RULES_RESTORED,
     LIST_CHANGED,
     SHADOW_CHANGED,
+    MODEL_CHANGED,
 )
 
 # The console's workflow actions (dashapp/store/workflow.py) and the event each one is.
@@ -121,9 +123,11 @@ def with_id(event: AlertEvent, event_id: str) -> AlertEvent:
 
 
 def record_key(event: AlertEvent) -> bytes:
-    """The Kafka key: the alert id, `rules`, or `list:<name>`, so one subject's events stay in order."""
+    """The Kafka key: alert id, `rules`, `models` or `list:<name>`, so one subject's events stay in order."""
     if event.kind.startswith("alert."):
         return event.subject.encode()
     if event.kind.startswith("rules.") or event.kind == SHADOW_CHANGED:  # a promote is both: in order
         return b"rules"
+    if event.kind == MODEL_CHANGED:  # every registry change in one order: a promotion retires another
+        return b"models"
     return b"list:" + event.subject.encode()

@@ -448,3 +448,23 @@ class RedisKeys:
     def events_dead(self) -> str:
         """STREAM outbox entries the relay could not read as an event (moved here, never published)."""
         return f"{self.prefix}events:dead"
+
+    # --- model registry (model/registry.py; common/model_registry.py; docs/model.md) -------------
+    @property
+    def models(self) -> str:
+        """HASH model version -> JSON entry (common.model_registry.ModelEntry: state, card, who, when)."""
+        return f"{self.prefix}models"
+
+    def model_file(self, version: str) -> str:
+        """STRING the version's LightGBM text model, exactly as saved (its SHA-256 is in the entry)."""
+        return f"{self.prefix}model:{version}"
+
+    @property
+    def models_seq(self) -> str:
+        """INT, INCR'd by every registry change: bridges re-read the registry only when it moved."""
+        return f"{self.prefix}models:seq"
+
+    @property
+    def models_history(self) -> str:
+        """LIST (newest first) JSON {action, version, from, to, who, when, comment}; AUDIT_MAX kept."""
+        return f"{self.prefix}models:history"

@@ -14,6 +14,7 @@ from common.webhooks import EndpointStore
 from dashapp.api_actions import install_alert_actions
 from dashapp.api_backtest import install_backtest_api
 from dashapp.api_lists import install_lists_api
+from dashapp.api_models import install_models_api
 from dashapp.api_rules import install_rules_api
 from dashapp.api_shadow import install_shadow_api
 from dashapp.api_tokens import install_tokens_api
@@ -28,6 +29,7 @@ from dashapp.store.search_query import InvalidQuery, parse_query
 from dashapp.store.shadow_report import ShadowReader
 from dashapp.store.shadow_store import ShadowStore
 from dashapp.views.alerts_csv import csv_chunks
+from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ def install_api(server: Flask, reader: DashboardReader, client: redis.Redis) -> 
     install_backtest_api(server, client, reader.keys)  # /api/backtests: queue, follow, cancel, export
     shadow = ShadowStore(client, reader.keys, rules)
     install_shadow_api(server, shadow, ShadowReader(client, reader.keys))  # /api/rules/shadow[/promote]
+    install_models_api(server, ModelRegistry(client, reader.keys))  # /api/models: the model registry
     install_alert_actions(server, AlertWorkflow(client, reader.keys))  # POST /api/alerts/<id>/...
     tokens = TokenStore(client, reader.keys)
     install_tokens(server, tokens)  # Bearer tokens for the access guard

@@ -28,6 +28,7 @@ from dashapp.auth.users import UserDirectory
 from dashapp.callbacks.backtest_cb import register_backtest
 from dashapp.callbacks.clientside import register_clientside
 from dashapp.callbacks.lists_cb import register_lists
+from dashapp.callbacks.models_cb import register_models
 from dashapp.callbacks.rule_builder_cb import register_rule_builder
 from dashapp.callbacks.rules_cb import register_rules
 from dashapp.callbacks.search_cb import register_search
@@ -44,6 +45,7 @@ from dashapp.store.lists import ListStore
 from dashapp.store.rule_quality import RuleQualityReader
 from dashapp.store.throttle import LimiterPolicy, LoginLimiter
 from dashapp.tick import TickConfig, install_tick
+from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 ASSETS = Path(__file__).with_name("assets")
@@ -143,6 +145,7 @@ def create_app(
     register_backtest(app, redis_client, keys)  # the rule builder's backtest panel
     register_shadow(app, redis_client, keys)  # the rule builder's shadow panel
     register_webhooks(app, EndpointStore(redis_client, keys), DeliveryLog(redis_client, keys))
+    register_models(app, ModelRegistry(redis_client, keys))  # the model registry section
     register_clientside(app)
     install_csp(server, app.csp_hashes())  # after every callback: Dash hashes its inline scripts
     install_http_metrics(server, redis_client, keys, settings.dash_metrics_token)  # wraps every WSGI layer

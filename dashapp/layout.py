@@ -10,6 +10,7 @@ from dashapp.auth.login import LOGOUT_PATH, csrf_token, current_name, current_ro
 from dashapp.layout_panels import alerts_section, card, pipeline_section, rules_section
 from dashapp.layout_search import search_section
 from dashapp.views.kpis import KPI_CARDS
+from dashapp.views.models_view import models_panel
 from dashapp.views.webhooks_view import webhooks_panel
 
 WINDOWS = (5, 15, 60)  # throughput window choices, minutes
@@ -214,6 +215,7 @@ def build_layout(poll_ms: int) -> html.Div:
                     search_section(),
                     pipeline_section(),
                     rules_section(role == "admin"),
+                    html.Div(card("Models", models_panel(role == "admin")), id="sec-models"),
                     # admins only: rendered for all so the callbacks' ids exist, hidden and empty for analysts
                     html.Div(
                         card("Webhooks", webhooks_panel()),

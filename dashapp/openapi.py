@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 
+from dashapp.api_models import MODELS_PATHS
 from dashapp.api_shadow import SHADOW_PATHS
 from dashapp.api_webhooks import WEBHOOK_PATHS
 from dashapp.openapi_parts import (
@@ -186,6 +187,7 @@ PATHS: dict[str, dict[str, Op]] = {
     **RULES_LISTS_MORE,  # rule quality, single list entries
     **WEBHOOK_PATHS,  # dashapp/api_webhooks.py
     **SHADOW_PATHS,  # dashapp/api_shadow.py
+    **MODELS_PATHS,  # dashapp/api_models.py
 }
 
 DOCUMENT: dict[str, Any] = {

@@ -15,7 +15,7 @@ from backtest.settings import BacktestSettings
 from bridge.config import BridgeSettings
 from common.settings import KafkaSettings, RedisSettings
 from dashapp.settings import DashSettings
-from model.settings import ModelSettings
+from model.settings import ModelSettings, RegistrySettings
 from notifier.config import NotifierSettings
 from outbox.settings import OutboxSettings
 from producer.config import ProducerSettings
@@ -31,6 +31,7 @@ SERVICES: tuple[tuple[str, type], ...] = (
     ("backtest", BacktestSettings),
     ("outbox", OutboxSettings),
     ("model", ModelSettings),
+    ("model registry", RegistrySettings),
 )
 SHARED: tuple[type, ...] = (KafkaSettings, RedisSettings)
 

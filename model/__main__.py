@@ -1,4 +1,4 @@
-"""Entry point: `python -m model train ...` (model/cli.py)."""
+"""Entry point: `python -m model train|registry ...` (model/cli.py)."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""`python -m model train`: train and save a model from the `transactions` and `labels` topics."""
+"""`python -m model train` (a model from the `transactions` and `labels` topics) and `... registry`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from common.settings import ConfigError, from_env
 from model.features import DAY_S, FeatureConfig, compute_features
 from model.join import Joined, join
 from model.metrics import evaluate
+from model.registry_cli import add_parser as add_registry_parser
+from model.registry_cli import run as run_registry
 from model.settings import ModelSettings
 from model.store import save
 from model.topics import Read, TopicReadError, read
@@ -153,11 +155,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     t.add_argument("--test-to", help="held-out range end (excluded)")
     t.add_argument("--labels-as-of", help="use only labels known by this time (default: all read)")
     t.add_argument("--out", type=Path, required=True, help="models directory (a versioned subdirectory)")
+    add_registry_parser(sub)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    if args.cmd == "registry":
+        return run_registry(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:

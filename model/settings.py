@@ -1,10 +1,10 @@
-"""Settings of `python -m model train`: one frozen dataclass built once in main() from the environment."""
+"""Settings of `python -m model train` and `registry`: frozen dataclasses built once in main()."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.settings import KafkaSettings, setting
+from common.settings import KafkaSettings, RedisSettings, setting
 
 
 @dataclass(frozen=True)
@@ -15,3 +15,8 @@ class ModelSettings(KafkaSettings):
         "labels",
         "the topic of fraud / legitimate labels: analysts' resolutions, chargebacks (docs/labels.md)",
     )
+
+
+@dataclass(frozen=True)
+class RegistrySettings(RedisSettings):
+    """What `python -m model registry` reads from the environment: the Redis the bridges read."""

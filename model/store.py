@@ -29,7 +29,7 @@ class LoadedModel:
 
     booster: lgb.Booster
     card: dict[str, Any]
-    path: Path
+    path: Path | None  # None: loaded from the registry in Redis
 
 
 def library_versions() -> dict[str, str]:
@@ -68,25 +68,34 @@ def load(path: Path, config: FeatureConfig) -> LoadedModel:
         text = (path / MODEL_FILE).read_text()
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"model {path}: unreadable ({type(exc).__name__}: {exc})") from exc
+    return from_text(text, card, config, where=str(path), path=path)
+
+
+def from_text(
+    text: str, card: Any, config: FeatureConfig, *, where: str, path: Path | None = None
+) -> LoadedModel:
+    """A model from its text and card (a directory's, or the registry's in Redis); ModelFileError
+    names `where` and why it cannot be used: another feature version or windows, a checksum that
+    does not match, text LightGBM cannot read, or another number of features."""
     if not isinstance(card, dict):
-        raise ModelFileError(f"model {path}: {CARD_FILE} is not a JSON object")
+        raise ModelFileError(f"model {where}: {CARD_FILE} is not a JSON object")
     if card.get("feature_version") != FEATURE_VERSION:
         raise ModelFileError(
-            f"model {path}: built for feature version {card.get('feature_version')!r}, "
+            f"model {where}: built for feature version {card.get('feature_version')!r}, "
             f"this code computes {FEATURE_VERSION!r}; retrain it"
         )
     if card.get("feature_config") != json.loads(json.dumps(asdict(config))):
         raise ModelFileError(
-            f"model {path}: built for features {card.get('feature_config')}, not {asdict(config)}"
+            f"model {where}: built for features {card.get('feature_config')}, not {asdict(config)}"
         )
     if hashlib.sha256(text.encode()).hexdigest() != card.get("model_sha256"):
-        raise ModelFileError(f"model {path}: {MODEL_FILE} does not match the checksum in its card (corrupt)")
+        raise ModelFileError(f"model {where}: {MODEL_FILE} does not match the checksum in its card (corrupt)")
     try:
         booster = lgb.Booster(model_str=text)
     except lgb.basic.LightGBMError as exc:
-        raise ModelFileError(f"model {path}: LightGBM cannot read it ({exc})") from exc
+        raise ModelFileError(f"model {where}: LightGBM cannot read it ({exc})") from exc
     if booster.num_feature() != len(config.names()):
         raise ModelFileError(
-            f"model {path}: expects {booster.num_feature()} features, not {len(config.names())}"
+            f"model {where}: expects {booster.num_feature()} features, not {len(config.names())}"
         )
     return LoadedModel(booster=booster, card=card, path=path)

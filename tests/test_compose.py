@@ -110,6 +110,28 @@ def test_dockerfile_copies_every_service_package() -> None:
     assert "requirements.txt" in dockerfile
 
 
+def _local_imports(package: str) -> set[str]:
+    """This repository's top-level packages that `package`'s modules import (at any depth in a module)."""
+    local = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    found: set[str] = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+    return found & local
+
+
+def test_the_image_holds_every_package_the_services_import() -> None:
+    """A service importing a package the image lacks dies at start in Compose only (bridge -> model)."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    needed = set().union(*(_local_imports(p) for p in ("common", *PY_SERVICES)))
+    assert "model" in needed  # the bridge's model watcher and the dashboard's registry
+    missing = sorted(p for p in needed if f"COPY {p}/ {p}/" not in dockerfile)
+    assert not missing, f"the Dockerfile copies no {missing}"
+
+
 # --- the Compose Specification's own loader (compose-go, as Docker Compose uses it) ---------------
 COMPOSECHECK = ROOT / "infra" / "composecheck"
 

@@ -39,6 +39,7 @@ def _bridge(instance: str, last_beat: float, info: dict[str, str], now_s: float,
         pid=pid if pid >= 0 else None,
         host=info.get("host", ""),
         engine=info.get("engine", "")[: SAMPLE_CHARS * 2],
+        model=info.get("model", "")[: SAMPLE_CHARS * 2],
     )
 
 

@@ -95,6 +95,7 @@ class BridgeInfo:
     pid: int | None
     host: str
     engine: str = ""  # which engine decides, e.g. "native engine off: rule X uses ... — Python decides"
+    model: str = ""  # the champion model it holds, or why it refused one (bridge/model_watch.py)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,16 @@ def engine_lines(h: Health) -> list[str]:
     return [f"{status} ({', '.join(names)})" for status, names in ordered]
 
 
+def model_lines(h: Health) -> list[str]:
+    """One line per champion-model status the live bridges report (a refusal first), naming them."""
+    by_status: dict[str, list[str]] = {}
+    for b in h.bridges:
+        if b.alive and b.model:
+            by_status.setdefault(b.model, []).append(b.instance)
+    ordered = sorted(by_status.items(), key=lambda item: ("refused" not in item[0], item[0]))
+    return [f"Model: {status} ({', '.join(names)})" for status, names in ordered]
+
+
 def _ago(age_s: float | None, never: str) -> str:
     return never if age_s is None else f"{age_text(int(age_s * 1000))} ago"
 
@@ -100,7 +110,7 @@ def health_view(h: Health) -> list[Any]:
                             "health-bridges",
                         ),
                         html.Ul(
-                            [html.Li(line) for line in engine_lines(h)],
+                            [html.Li(line) for line in (*engine_lines(h), *model_lines(h))],
                             id="health-engine",
                             className="engine-lines",
                         ),

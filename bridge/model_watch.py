@@ -1,0 +1,109 @@
+"""The registry's champion model, kept loaded in every bridge: poll `models:seq`, load, refuse safely.
+
+Serving (scoring events with the champion) is not built yet (docs/model.md): today the bridge
+loads the champion, checks it exactly as `model.store` does, and reports which model it holds,
+its age, or why it refused one, on the pipeline-health panel and in Prometheus. A champion that
+cannot be used (corrupt text, another feature version, a missing file) is refused with the
+reason, logged once, and the model loaded before stays; LightGBM is imported only once there is
+a champion to load.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from common.keys import RedisKeys
+from common.model_registry import ModelEntry, champion_of
+from model.registry import ModelRegistry
+
+logger = logging.getLogger(__name__)
+
+
+def trained_at(entry: ModelEntry) -> float:
+    """When the model was saved (its version starts with the UTC time), else when it was registered."""
+    for text, fmt in ((entry.version[:16], "%Y%m%dT%H%M%SZ"), (entry.registered_at, "%Y-%m-%dT%H:%M:%S.%fZ")):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    return time.time()
+
+
+def _checked(key: str, text: str | None, champion: ModelEntry) -> Any:
+    """model.store.from_text on the registry's copy (ModelFileError when missing or unusable)."""
+    from model.features import FeatureConfig  # LightGBM and numpy only once a champion exists
+    from model.store import ModelFileError, from_text
+
+    if text is None:
+        raise ModelFileError(f"model {champion.version}: its file is not in Redis ({key})")
+    return from_text(text, champion.card, FeatureConfig(), where=f"registry {champion.version}")
+
+
+class ModelWatcher:
+    """Holds the champion (`model`, a model.store.LoadedModel, or None); `refresh()` at most every
+    `interval_s` reads `models:seq` and re-reads the registry only when it moved."""
+
+    def __init__(self, client: redis.Redis, keys: RedisKeys, interval_s: float = 1.0) -> None:
+        self._client, self._keys, self._interval = client, keys, interval_s
+        self._registry = ModelRegistry(client, keys)
+        self._seq: Any = None  # the models:seq value last read
+        self._next = 0.0
+        self.model: Any = None  # model.store.LoadedModel (not imported here: LightGBM is loaded lazily)
+        self.entry: ModelEntry | None = None
+        self.refused: tuple[str, str] | None = None  # (version, why) of the champion not loaded
+
+    def refresh(self, now: float) -> bool:
+        """Poll when due; True when the registry changed (whatever the outcome)."""
+        if now < self._next:
+            return False
+        self._next = now + self._interval
+        seq = self._client.get(self._keys.models_seq)
+        if seq is None or seq == self._seq:
+            return False
+        champion = champion_of(self._registry.entries())
+        if champion is None:
+            if self.entry is not None:
+                logger.info("bridge: model registry has no champion; %s unloaded", self.entry.version)
+            self.model, self.entry, self.refused = None, None, None
+        elif self.entry is not None and champion.version == self.entry.version:
+            self.refused = None  # back to the model it holds (a rollback after a refused promotion)
+        else:
+            self._load(champion)
+        self._seq = seq  # only now: a Redis error above means the next poll reads it all again
+        return True
+
+    def _load(self, champion: ModelEntry) -> None:
+        version, t0 = champion.version, time.perf_counter()
+        text = self._registry.model_text(version)
+        try:
+            loaded = _checked(self._keys.model_file(version), text, champion)
+        except Exception as exc:  # whatever the model is, the bridge keeps running on the one it had
+            reason = str(exc) if type(exc).__name__ == "ModelFileError" else f"{type(exc).__name__}: {exc}"
+            if self.refused != (version, reason):
+                kept = self.entry.version if self.entry else "none"
+                logger.error("bridge: champion model refused (keeping %s): %s", kept, reason)
+            self.refused = (version, reason)
+            return
+        self.model, self.entry, self.refused = loaded, champion, None
+        logger.info("bridge: champion model %s loaded in %.0f ms", version, (time.perf_counter() - t0) * 1000)
+
+    def age_s(self, now: float | None = None) -> float | None:
+        """Seconds since the loaded champion was trained (None without one)."""
+        if self.entry is None:
+            return None
+        return max(0.0, (time.time() if now is None else now) - trained_at(self.entry))
+
+    def status(self) -> str:
+        """One line for the pipeline-health panel."""
+        if self.refused is not None:
+            held = f"keeping {self.entry.version}" if self.entry else "no model loaded"
+            return f"champion {self.refused[0]} refused ({held}): {self.refused[1]}"[:400]
+        if self.entry is None:
+            return "no champion model"
+        age = self.age_s() or 0.0
+        return f"champion {self.entry.version} loaded, trained {age / 86400:.1f} days ago (not scoring yet)"

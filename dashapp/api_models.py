@@ -1,0 +1,106 @@
+"""Model registry API: GET /api/models, POST /api/models/<version>/state and /api/models/rollback (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from common.model_registry import STATES, ModelEntry
+from dashapp.api_common import ApiError
+from dashapp.api_rules import answer, comment_arg, handled, writer
+from dashapp.openapi_parts import ADMIN, Op, ok, op, path, query
+from model.registry import ModelRegistry, NotRegistered, RegistryError
+
+
+def entry_view(e: ModelEntry) -> dict[str, Any]:
+    """What the API and the console show of a version (the card's ranges and held-out metrics)."""
+    card = e.card
+    return {
+        "version": e.version,
+        "state": e.state,
+        "registered_by": e.registered_by,
+        "registered_at": e.registered_at,
+        "changed_by": e.changed_by,
+        "changed_at": e.changed_at,
+        "comment": e.comment,
+        "champion_since": e.champion_since or None,
+        "sha256": e.sha256,
+        "size": e.size,
+        "train_range": card.get("train_range"),
+        "test_range": card.get("test_range"),
+        "metrics": card.get("metrics"),
+        "feature_version": card.get("feature_version"),
+    }
+
+
+def _refused(exc: RegistryError) -> ApiError:
+    return ApiError(404 if isinstance(exc, NotRegistered) else 409, str(exc))
+
+
+def install_models_api(server: Flask, registry: ModelRegistry) -> None:
+    """Read the registry (any signed-in user); change a version's state or roll back (admins, audited)."""
+
+    @handled
+    def list_models() -> Response:
+        rows = sorted(registry.entries().values(), key=lambda e: e.registered_at, reverse=True)
+        return jsonify(models=[entry_view(e) for e in rows], history=registry.history(20))
+
+    @handled
+    def set_state(version: str) -> Response:
+        author = writer()
+        body = request.get_json(silent=True)
+        target = request.args.get("state") or (body.get("state") if isinstance(body, dict) else None)
+        if target not in STATES:
+            raise ApiError(400, f"state must be one of {', '.join(STATES)}")
+        try:
+            moved = registry.set_state(version, str(target), author, comment_arg(body))
+        except RegistryError as exc:
+            raise _refused(exc) from None
+        return answer(200, moved=moved, by=author)
+
+    @handled
+    def rollback() -> Response:
+        author = writer()
+        try:
+            moved = registry.rollback(author, comment_arg(request.get_json(silent=True)))
+        except RegistryError as exc:
+            raise _refused(exc) from None
+        return answer(200, moved=moved, by=author)
+
+    server.add_url_rule("/api/models", "api_models", list_models, methods=["GET"])
+    server.add_url_rule("/api/models/<version>/state", "api_model_state", set_state, methods=["POST"])
+    server.add_url_rule("/api/models/rollback", "api_models_rollback", rollback, methods=["POST"])
+
+
+MODELS_PATHS: dict[str, dict[str, Op]] = {
+    "/api/models": {
+        "get": op(
+            "the model registry (docs/model.md): every version, newest first, with its state "
+            "(candidate, shadow, champion, retired), who registered and changed it, its training and "
+            "held-out ranges and metrics; and the newest 20 registry changes",
+            ok("models, history"),
+            tag="models",
+        )
+    },
+    "/api/models/{version}/state": {
+        "post": op(
+            "move a version to `state` (admins; JSON body {state, comment} or query); making one champion "
+            "retires the current champion; bridges load the new champion within seconds; audited",
+            ok("moved (version -> state), by"),
+            tag="models",
+            params=[path("version", "the model version (its directory name)"), *query("state", "comment")],
+            body={"type": "object"},
+            errors={**ADMIN, "400": "unknown state", "404": "no such version", "409": "change not allowed"},
+        )
+    },
+    "/api/models/rollback": {
+        "post": op(
+            "make the champion before the current one champion again (admins; audited)",
+            ok("moved, by"),
+            tag="models",
+            params=[*query("comment")],
+            errors={**ADMIN, "409": "nothing to roll back to"},
+        )
+    },
+}

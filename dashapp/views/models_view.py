@@ -1,0 +1,112 @@
+"""The Models section: the registry's versions, their held-out metrics and state, and its audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import dcc, html
+
+ACT = "mdl-act"  # pattern-matching id type of a row's state buttons: {type, version, state}
+DASH = "\u2013"
+POLL_MS = 10_000  # one HGETALL and one LRANGE per look; the registry changes rarely
+# The buttons a version in each state gets (common.model_registry.ALLOWED, in the order shown).
+ACTIONS = {
+    "candidate": (("shadow", "Shadow"), ("champion", "Make champion"), ("retired", "Retire")),
+    "shadow": (("champion", "Make champion"), ("candidate", "Stop shadow"), ("retired", "Retire")),
+    "champion": (("retired", "Retire"),),
+    "retired": (("champion", "Make champion"), ("shadow", "Shadow")),
+}
+
+
+def models_panel(admin: bool) -> html.Div:
+    """Markup only (callbacks: dashapp/callbacks/models_cb.py); the buttons are drawn for admins
+    (and every change is checked for the role on the server)."""
+    return html.Div(
+        [
+            html.P(
+                [
+                    "Models trained with ",
+                    html.Code("python -m model train"),
+                    " and registered with ",
+                    html.Code("python -m model registry register DIR"),
+                    ". Every bridge loads the champion within seconds; scoring events with it is not built "
+                    "yet (the pipeline-health panel shows what each bridge holds).",
+                ],
+                className="muted",
+            ),
+            html.Div(
+                [
+                    html.Label("Comment (kept in the audit)", htmlFor="mdl-comment"),
+                    dcc.Input(id="mdl-comment", type="text", value="", maxLength=500, className="rb-text"),
+                    html.Button(
+                        "Roll back champion", id="mdl-rollback", n_clicks=0, className="btn btn-ghost"
+                    ),
+                ],
+                id="mdl-controls",
+                className="btn-row" if admin else "btn-row hidden",
+            ),
+            html.Div(id="mdl-msg", className="message", role="status"),
+            html.Div(id="mdl-table", children=html.P("Loading…", className="muted")),
+            html.H4("Registry changes"),
+            html.Ul(id="mdl-history", className="engine-lines"),
+            dcc.Store(id="mdl-changed", data=0),
+            dcc.Interval(id="mdl-poll", interval=POLL_MS),
+        ]
+    )
+
+
+def _metric(metrics: Any, name: str) -> str:
+    value = metrics.get(name) if isinstance(metrics, dict) else None
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "\u2013"
+
+
+def _range(r: Any) -> str:
+    return f"{r[0][:16]} \u2192 {r[1][:16]}" if isinstance(r, list) and len(r) == 2 else "\u2013"
+
+
+def models_table(models: list[dict[str, Any]], admin: bool) -> Any:
+    """One row per version, newest first; admins get the buttons its state allows."""
+    if not models:
+        return html.P("No model registered yet (docs/model.md: train, then register).", className="muted")
+    head = ("version", "state", "trained on", "AUC", "AP", "CP@100", "changed", "")
+    rows = []
+    for m in models:
+        metrics = m.get("metrics")
+        buttons = [
+            html.Button(
+                label,
+                id={"type": ACT, "version": m["version"], "state": state},
+                n_clicks=0,
+                className="btn btn-ghost btn-small",
+                **{"aria-label": f"{label}: {m['version']}"},  # type: ignore[arg-type]
+            )
+            for state, label in (ACTIONS.get(m["state"], ()) if admin else ())
+        ]
+        cells = (
+            m["version"],
+            m["state"],
+            _range(m.get("train_range")),
+            _metric(metrics, "auc_roc"),
+            _metric(metrics, "average_precision"),
+            _metric(metrics, "card_precision_at_100"),
+            f"{m['changed_at'][:19].replace('T', ' ')} by {m['changed_by']}",
+        )
+        rows.append(html.Tr([*(html.Td(c) for c in cells), html.Td(buttons)], className=f"mdl-{m['state']}"))
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(rows)],
+        id="mdl-versions",
+        className="table bt-table",
+    )
+
+
+def history_items(history: list[dict[str, Any]]) -> list[Any]:
+    """The newest registry changes, one line each."""
+    out = []
+    for h in history:
+        line = f"{str(h.get('when', ''))[:19].replace('T', ' ')} {h.get('who', '?')}: {h.get('action', '')} "
+        before = h.get("from") or DASH
+        line += f"{h.get('version', '')} {before} \u2192 {h.get('to', '')}"
+        if h.get("comment"):
+            line += f" \u2014 {h['comment']}"
+        out.append(html.Li(line))
+    return out
