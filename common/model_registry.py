@@ -32,8 +32,9 @@ class TransitionError(ValueError):
 class ModelEntry(msgspec.Struct, frozen=True, kw_only=True):
     """One registered model version, as stored in RedisKeys.models (JSON).
 
-    `card` is the model card (model/store.py) as saved; `champion_since` (ISO, UTC) is set each
-    time the version becomes champion, so rollback can find the champion before the current one.
+    `card` is the model card (model/store.py) as saved; `champion_since` (ISO, UTC) is when it last
+    became champion. `champion_order` orders the champions (1, 2, ...; a clock's milliseconds do not:
+    two promotions can share one), so rollback finds the one before the current; 0 = never, or undone.
     """
 
     version: str
@@ -46,6 +47,7 @@ class ModelEntry(msgspec.Struct, frozen=True, kw_only=True):
     changed_at: str
     comment: str = ""
     champion_since: str = ""
+    champion_order: int = 0
     card: dict[str, Any] = {}
 
 
@@ -102,16 +104,19 @@ def plan_change(entries: Mapping[str, ModelEntry], version: str, target: str) ->
     return moves
 
 
+def next_champion_order(entries: Mapping[str, ModelEntry]) -> int:
+    """The order a version made champion now gets: after every champion before it."""
+    return max((e.champion_order for e in entries.values()), default=0) + 1
+
+
 def rollback_target(entries: Mapping[str, ModelEntry]) -> str:
-    """The version a rollback makes champion again: the retired one most recently made champion."""
+    """The version a rollback makes champion again: the retired one made champion just before the current."""
     current = champion_of(entries)
     if current is None:
         raise TransitionError("there is no champion to roll back")
     earlier = [
-        e
-        for e in entries.values()
-        if e.state == RETIRED and e.champion_since and e.champion_since < current.champion_since
+        e for e in entries.values() if e.state == RETIRED and 0 < e.champion_order < current.champion_order
     ]
     if not earlier:
         raise TransitionError(f"model {current.version} is the first champion: nothing to roll back to")
-    return max(earlier, key=lambda e: e.champion_since).version
+    return max(earlier, key=lambda e: e.champion_order).version

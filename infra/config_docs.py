@@ -15,7 +15,7 @@ from backtest.settings import BacktestSettings
 from bridge.config import BridgeSettings
 from common.settings import KafkaSettings, RedisSettings
 from dashapp.settings import DashSettings
-from model.settings import ModelSettings, RegistrySettings
+from model.settings import ModelSettings, RegistrySettings, RetrainSettings
 from notifier.config import NotifierSettings
 from outbox.settings import OutboxSettings
 from producer.config import ProducerSettings
@@ -32,6 +32,7 @@ SERVICES: tuple[tuple[str, type], ...] = (
     ("outbox", OutboxSettings),
     ("model", ModelSettings),
     ("model registry", RegistrySettings),
+    ("model retrain", RetrainSettings),
 )
 SHARED: tuple[type, ...] = (KafkaSettings, RedisSettings)
 
@@ -69,9 +70,16 @@ def table() -> str:
     for base in SHARED:
         users = ", ".join(name for name, cls in SERVICES if issubclass(cls, base))
         lines += [_row(f, users, base.__name__) for f in fields(base)]
+    # A variable several services read with the same default and meaning (model retrain inherits
+    # model's) is one row naming them all; a different meaning per service keeps its own row.
+    rows: dict[tuple[str, str, object], tuple[Field[object], list[str], str]] = {}
     for name, cls in SERVICES:
         inherited = {f.name for base in SHARED if issubclass(cls, base) for f in fields(base)}
-        lines += [_row(f, name, cls.__name__) for f in fields(cls) if f.name not in inherited]
+        for f in fields(cls):
+            if f.name not in inherited:
+                same = (_variable(f), _default(f), f.metadata.get("doc"))
+                rows.setdefault(same, (f, [], cls.__name__))[1].append(name)
+    lines += [_row(f, ", ".join(users), owner) for f, users, owner in rows.values()]
     lines.append(END)
     return "\n".join(lines)
 

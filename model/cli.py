@@ -47,7 +47,8 @@ class Ranges:
         return self.train[0], (self.test or self.train)[1]
 
 
-def _ms(text: str) -> int:
+def time_ms(text: str) -> int:
+    """An ISO-8601 time (UTC when it names no zone) -> epoch ms; TrainError when it is not one."""
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -61,14 +62,14 @@ def _iso(ms: int) -> str:
 
 def ranges_of(args: argparse.Namespace) -> Ranges:
     """The ranges the arguments ask for; TrainError when reversed, half given or overlapping."""
-    train = (_ms(args.from_), _ms(args.to))
+    train = (time_ms(args.from_), time_ms(args.to))
     if train[1] <= train[0]:
         raise TrainError("--to must be after --from")
     if (args.test_from is None) != (args.test_to is None):
         raise TrainError("give both --test-from and --test-to, or neither")
     if args.test_from is None:
         return Ranges(train, None)
-    test = (_ms(args.test_from), _ms(args.test_to))
+    test = (time_ms(args.test_from), time_ms(args.test_to))
     if test[1] <= test[0] or test[0] < train[1]:
         raise TrainError("the test range must end after it starts and start at or after --to")
     return Ranges(train, test)
@@ -99,10 +100,32 @@ def _two_classes(joined: Joined, rows: npt.NDArray[np.int64], what: str) -> None
         raise TrainError(f"the {what} range has only fraud: one class")
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """The test range's feature rows and targets: any model can be scored on them (retrain compares)."""
+
+    x: npt.NDArray[np.float64]
+    day: npt.NDArray[np.int64]
+    card: npt.NDArray[np.int64]
+    fraud: npt.NDArray[np.bool_]
+
+    def metrics(self, booster: Any) -> dict[str, float | int]:
+        """AUC ROC, average precision and CP@100 of `booster` (a LightGBM Booster) on these rows."""
+        scores = np.asarray(booster.predict(self.x), dtype=np.float64)
+        return evaluate(self.day, self.card, self.fraud, scores).as_dict()
+
+
 def train(
     data: Read, ranges: Ranges, *, topic: str, labels_topic: str, out: Path, as_of_ms: int | None
 ) -> Path:
     """Join, build point-in-time features, fit LightGBM, evaluate on the test range, save; the directory."""
+    return train_held_out(data, ranges, topic=topic, labels_topic=labels_topic, out=out, as_of_ms=as_of_ms)[0]
+
+
+def train_held_out(
+    data: Read, ranges: Ranges, *, topic: str, labels_topic: str, out: Path, as_of_ms: int | None
+) -> tuple[Path, HeldOut | None]:
+    """train(), and the test range's rows (None without one) to score other models on."""
     config = FeatureConfig()
     joined = join(data.txns, data.labels, labels_as_of_ms=as_of_ms)
     train_rows = _rows(joined, ranges.train)
@@ -133,16 +156,33 @@ def train(
         "amounts": "US dollars at the default rules document's currency rates",
         "params": {**LGBM_PARAMS, "num_boost_round": LGBM_ROUNDS},
     }
+    held: HeldOut | None = None
     if test_rows is not None:
-        scores = np.asarray(booster.predict(x[test_rows]), dtype=np.float64)
-        day = joined.events.ts[test_rows] // DAY_S
-        card["metrics"] = evaluate(
-            day, joined.events.card[test_rows], joined.fraud[test_rows], scores
-        ).as_dict()
+        ev = joined.events
+        held = HeldOut(x[test_rows], ev.ts[test_rows] // DAY_S, ev.card[test_rows], joined.fraud[test_rows])
+        card["metrics"] = held.metrics(booster)
     path = save(out, booster, config, card)
     ids = {"card_id": joined.cards.ids, "merchant_id": joined.merchants.ids}
     (path / IDS_FILE).write_text(json.dumps(ids, sort_keys=True) + "\n")
-    return path
+    return path, held
+
+
+def read_topics(settings: ModelSettings, ranges: Ranges) -> Read:
+    """The transactions of the ranges, with the history their features look back on, and every label."""
+    # Features look back at most the label delay plus the longest merchant window (37 days).
+    cfg = FeatureConfig()
+    warmup_ms = (
+        (cfg.label_delay_days + max(*cfg.terminal_windows_days, *cfg.card_windows_days)) * DAY_S * 1000
+    )
+    data = read(
+        settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_labels_topic,
+        ranges.read_span(), warmup_ms=warmup_ms, rates=default_rules().currency,
+    )  # fmt: skip
+    logger.info(
+        "model: read transactions=%d bad=%d labels=%d bad=%d",
+        len(data.txns), data.bad_transactions, len(data.labels), data.bad_labels,
+    )  # fmt: skip
+    return data
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -156,6 +196,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     t.add_argument("--labels-as-of", help="use only labels known by this time (default: all read)")
     t.add_argument("--out", type=Path, required=True, help="models directory (a versioned subdirectory)")
     add_registry_parser(sub)
+    from model.retrain import add_parser as add_retrain_parser
+    from model.score import add_parser as add_score_parser
+
+    add_retrain_parser(sub)
+    add_score_parser(sub)
     return parser.parse_args(argv)
 
 
@@ -163,25 +208,21 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     if args.cmd == "registry":
         return run_registry(args)
+    if args.cmd == "retrain":
+        from model.retrain import run as run_retrain  # imports this module: resolved at call time
+
+        return run_retrain(args)
+    if args.cmd == "score":
+        from model.score import run as run_score
+
+        return run_score(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
         settings = from_env(ModelSettings)
         ranges = ranges_of(args)
-        as_of = _ms(args.labels_as_of) if args.labels_as_of else None
-        # Features look back at most the label delay plus the longest merchant window (37 days).
-        cfg = FeatureConfig()
-        warmup_ms = (
-            (cfg.label_delay_days + max(*cfg.terminal_windows_days, *cfg.card_windows_days)) * DAY_S * 1000
-        )
-        data = read(
-            settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_labels_topic,
-            ranges.read_span(), warmup_ms=warmup_ms, rates=default_rules().currency,
-        )  # fmt: skip
-        logger.info(
-            "model: read transactions=%d bad=%d labels=%d bad=%d",
-            len(data.txns), data.bad_transactions, len(data.labels), data.bad_labels,
-        )  # fmt: skip
+        as_of = time_ms(args.labels_as_of) if args.labels_as_of else None
+        data = read_topics(settings, ranges)
         path = train(
             data, ranges, topic=settings.kafka_topic, labels_topic=settings.kafka_labels_topic,
             out=args.out, as_of_ms=as_of,

@@ -28,6 +28,7 @@ from common.model_registry import (
     TransitionError,
     decode_entry,
     encode_entry,
+    next_champion_order,
     plan_change,
     rollback_target,
 )
@@ -179,19 +180,27 @@ class ModelRegistry:
         *,
         restored: str,
     ) -> None:
-        """Write the moved entries. A promotion stamps `champion_since`; a rollback keeps the restored
-        version's and clears the undone champion's, so the next rollback goes one further back."""
+        """Write the moved entries. A promotion gives the new champion the next `champion_order`; a
+        rollback keeps the restored version's and clears the undone champion's, so the next rollback
+        goes one further back."""
         now = _iso(self._clock())
         pipe.multi()
         for version, state in moves.items():
             old = entries[version]
-            since = old.champion_since
-            if state == CHAMPION and not restored:
+            since, order = old.champion_since, old.champion_order
+            if state == CHAMPION:
                 since = now
+                order = order if restored else next_champion_order(entries)
             elif old.state == CHAMPION and restored:
-                since = ""
+                order = 0
             new = msgspec.structs.replace(
-                old, state=state, changed_by=user, changed_at=now, comment=comment, champion_since=since
+                old,
+                state=state,
+                changed_by=user,
+                changed_at=now,
+                comment=comment,
+                champion_since=since,
+                champion_order=order,
             )
             pipe.hset(self._keys.models, version, encode_entry(new))
 

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
     registry = ModelRegistry(client, RedisKeys(settings.redis_key_prefix))
-    who = getattr(args, "by", None) or getpass.getuser()
+    who = getattr(args, "by", None) or login_name()
     try:
         if args.action == "list":
             rows = [_row(e) for e in sorted(registry.entries().values(), key=lambda e: e.registered_at)]
@@ -66,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"model registry: Redis: {exc}\n")
         return 1
     return 0
+
+
+def login_name() -> str:
+    """Who runs the command, for the audit when `--by` is not given (a container may have no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
 
 
 def _load(path: Path) -> tuple[str, dict[str, object]]:

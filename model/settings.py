@@ -20,3 +20,8 @@ class ModelSettings(KafkaSettings):
 @dataclass(frozen=True)
 class RegistrySettings(RedisSettings):
     """What `python -m model registry` reads from the environment: the Redis the bridges read."""
+
+
+@dataclass(frozen=True)
+class RetrainSettings(ModelSettings, RedisSettings):
+    """What `python -m model retrain` reads: the topics it trains on and the registry it fills."""

@@ -1,0 +1,251 @@
+"""`python -m model retrain`: train on the newest labelled range, register it, shadow it if it is better.
+
+Run once (from cron, or by hand), or as a schedule: `--every 7d` and/or `--after-labels N` (that
+many new records on the labels topic since the last run). The candidate and the champion are
+scored on the same held-out rows (the newest range whose labels have had `--label-wait` to
+arrive); the candidate goes to shadow when its average precision is higher. Nothing is ever
+made champion here: promotion stays an admin's decision (console, API or `model registry`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
+
+from backtest.replay import RangeError
+from common.keys import RedisKeys
+from common.model_registry import SHADOW, champion_of
+from common.settings import ConfigError, from_env
+from model.cli import HeldOut, Ranges, TrainError, read_topics, time_ms, train_held_out
+from model.registry import ModelRegistry, RegistryError
+from model.registry_cli import login_name
+from model.settings import RetrainSettings
+from model.topics import TopicReadError
+
+logger = logging.getLogger("model.retrain")
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def duration_ms(text: str) -> int:
+    """`90s`, `30m`, `12h`, `7d` -> milliseconds (argparse type)."""
+    found = _DURATION.match(text.strip())
+    if not found:
+        raise argparse.ArgumentTypeError(f"not a duration like 30m, 12h or 7d: {text!r}")
+    return int(found.group(1)) * _UNIT_MS[found.group(2)]
+
+
+@dataclass(frozen=True)
+class Window:
+    """How much history to train and test on, and how long labels take to arrive."""
+
+    train_ms: int
+    test_ms: int
+    wait_ms: int
+
+    def ranges(self, now_ms: int) -> Ranges:
+        """The newest ranges whose labels have arrived: test ends `wait` before now, training before it."""
+        end = now_ms - self.wait_ms
+        return Ranges(
+            train=(end - self.test_ms - self.train_ms, end - self.test_ms), test=(end - self.test_ms, end)
+        )
+
+
+def verdict(candidate: Mapping[str, Any], champion: Mapping[str, Any] | None) -> tuple[bool, str]:
+    """Whether the candidate goes to shadow, and why: average precision on the same held-out rows."""
+    ap = float(candidate.get("average_precision", math.nan))
+    if math.isnan(ap):
+        return False, "the held-out range gives no average precision (one class)"
+    if champion is None:
+        return True, f"AP {ap:.3f}; there is no champion to compare with"
+    best = float(champion.get("average_precision", math.nan))
+    if math.isnan(best) or ap > best:
+        return True, f"AP {ap:.3f} beats the champion's {best:.3f} on the same held-out range"
+    return False, f"AP {ap:.3f} does not beat the champion's {best:.3f} on the same held-out range"
+
+
+def _champion_metrics(registry: ModelRegistry, held: HeldOut) -> tuple[str, dict[str, Any]] | None:
+    """The champion scored on the candidate's held-out rows (None without a usable champion)."""
+    from model.features import FeatureConfig
+    from model.store import ModelFileError, from_text
+
+    champion = champion_of(registry.entries())
+    if champion is None:
+        return None
+    text = registry.model_text(champion.version)
+    try:
+        if text is None:
+            raise ModelFileError(f"model {champion.version}: its file is not in Redis")
+        loaded = from_text(text, champion.card, FeatureConfig(), where=f"registry {champion.version}")
+    except ModelFileError as exc:
+        logger.warning("retrain: the champion cannot be scored, compared as absent: %s", exc)
+        return None
+    return champion.version, held.metrics(loaded.booster)
+
+
+def retrain_once(
+    settings: RetrainSettings, registry: ModelRegistry, window: Window, out: Path, *, now_ms: int, who: str
+) -> dict[str, Any]:
+    """Train, register the candidate, compare, shadow it if better; what happened (TrainError: nothing)."""
+    import json
+
+    from model.store import CARD_FILE, MODEL_FILE
+
+    ranges = window.ranges(now_ms)
+    data = read_topics(settings, ranges)
+    path, held = train_held_out(
+        data,
+        ranges,
+        topic=settings.kafka_topic,
+        labels_topic=settings.kafka_labels_topic,
+        out=out,
+        as_of_ms=None,
+    )
+    assert held is not None  # Window.ranges always has a test range
+    card = json.loads((path / CARD_FILE).read_text())
+    entry = registry.register((path / MODEL_FILE).read_text(), card, who, "retrain: scheduled candidate")
+    champion = _champion_metrics(registry, held)
+    better, why = verdict(card["metrics"], champion[1] if champion else None)
+    state = entry.state
+    if better:
+        try:
+            state = registry.set_state(entry.version, SHADOW, who, f"retrain: {why}")[entry.version]
+        except RegistryError as exc:
+            why += f"; stays a candidate: {exc}"
+    result = {
+        "version": entry.version,
+        "state": state,
+        "why": why,
+        "metrics": card["metrics"],
+        "champion": champion[0] if champion else None,
+        "champion_metrics": champion[1] if champion else None,
+    }
+    logger.info("retrain: %s", json.dumps(result, sort_keys=True))
+    return result
+
+
+def _label_records(consumer: KafkaConsumer, topic: str) -> int:
+    """Records ever written to the labels topic (the sum of its end offsets)."""
+    from kafka import TopicPartition
+
+    parts = consumer.partitions_for_topic(topic) or set()
+    ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts]) if parts else {}
+    return int(sum(ends.values()))
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser(
+        "retrain", help="train on the newest range, register, shadow it if it beats the champion"
+    )
+    r.add_argument("--train", type=duration_ms, default=duration_ms("7d"), help="training range (default 7d)")
+    r.add_argument("--test", type=duration_ms, default=duration_ms("7d"), help="held-out range (default 7d)")
+    r.add_argument(
+        "--label-wait", type=duration_ms, default=duration_ms("7d"),
+        help="how long labels take to arrive: the held-out range ends this long before now (default 7d)",
+    )  # fmt: skip
+    r.add_argument(
+        "--out", type=Path, required=True, help="models directory (a versioned subdirectory per run)"
+    )
+    r.add_argument("--every", type=duration_ms, help="run on a schedule: this long after the last run")
+    r.add_argument("--after-labels", type=int, help="run on a schedule: once this many new labels arrived")
+    r.add_argument("--check", type=duration_ms, default=duration_ms("30s"), help="how often a schedule looks")
+    r.add_argument("--now", help="run once as if it were this time (ISO-8601; reproduces an earlier run)")
+    r.add_argument("--by", default=None, help="who registers (default: the login name)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Once: exit 0 (a candidate registered), 2 refused (nothing registered), 1 Kafka or Redis down.
+    On a schedule: runs until SIGTERM or SIGINT, a failed run logged and retried at the next one."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    try:
+        settings = from_env(RetrainSettings)
+    except ConfigError as exc:
+        sys.stderr.write(f"model retrain: {exc}\n")
+        return 2
+    if args.after_labels is not None and args.after_labels < 1:
+        sys.stderr.write("model retrain: --after-labels must be at least 1\n")
+        return 2
+    scheduled = args.every is not None or args.after_labels is not None
+    try:
+        now_ms = time_ms(args.now) if args.now else None
+    except TrainError as exc:
+        sys.stderr.write(f"model retrain: --now: {exc}\n")
+        return 2
+    if scheduled and now_ms is not None:
+        sys.stderr.write(
+            "model retrain: --now runs once; it cannot be given with --every or --after-labels\n"
+        )
+        return 2
+    registry = ModelRegistry(
+        redis.Redis.from_url(settings.redis_url, socket_timeout=10), RedisKeys(settings.redis_key_prefix)
+    )
+    window, who = Window(args.train, args.test, args.label_wait), args.by or login_name()
+    if not scheduled:
+        return _once(settings, registry, window, args.out, who=who, now_ms=now_ms)
+    return _schedule(settings, registry, window, args, who)
+
+
+def _once(
+    settings: RetrainSettings,
+    registry: ModelRegistry,
+    window: Window,
+    out: Path,
+    *,
+    who: str,
+    now_ms: int | None = None,
+) -> int:
+    try:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        retrain_once(settings, registry, window, out, now_ms=now, who=who)
+    except (TrainError, RangeError, TopicReadError, RegistryError) as exc:
+        sys.stderr.write(f"model retrain: {exc}\n")
+        return 2
+    except (KafkaError, redis.RedisError) as exc:
+        sys.stderr.write(f"model retrain: {type(exc).__name__}: {exc}\n")
+        return 1
+    return 0
+
+
+def _schedule(
+    settings: RetrainSettings, registry: ModelRegistry, window: Window, args: argparse.Namespace, who: str
+) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    last_run, labels_then = 0.0, -1
+    try:
+        while not stop.is_set():
+            now, labels = time.monotonic(), -1
+            if args.after_labels is not None:
+                try:
+                    labels = _label_records(consumer, settings.kafka_labels_topic)
+                except KafkaError as exc:
+                    logger.warning("retrain: cannot count labels: %s", exc)
+            due = last_run == 0.0 or (args.every is not None and now - last_run >= args.every / 1000)
+            due = due or (labels >= 0 and labels_then >= 0 and labels - labels_then >= args.after_labels)
+            if due:
+                last_run, labels_then = now, labels
+                code = _once(settings, registry, window, args.out, who=who)
+                if code:
+                    logger.warning("retrain: run failed (exit %d); the next is due as scheduled", code)
+            stop.wait(args.check / 1000)
+    finally:
+        consumer.close()
+    logger.info("retrain: stopped")
+    return 0

@@ -1,0 +1,162 @@
+"""`python -m model retrain` on real Kafka and Redis: a better candidate is shadowed, an equal one not."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from common.keys import RedisKeys
+from common.labels import label_record
+from common.model_registry import CANDIDATE, CHAMPION, SHADOW
+from model.registry import ModelRegistry
+from model.retrain import Window, duration_ms, verdict
+from tests.conftest import REPO_ROOT
+from tests.test_model_registry_store import register, train_tiny
+from tests.test_model_train_cli import _iso, _send, _stream
+
+H = 3_600_000
+
+
+def test_durations_and_the_newest_labelled_ranges() -> None:
+    assert [duration_ms(x) for x in ("90s", "30m", "12h", "7d")] == [90_000, 1_800_000, 12 * H, 7 * 24 * H]
+    for bad in ("7", "1w", "-1d", "d"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            duration_ms(bad)
+    ranges = Window(train_ms=7 * H, test_ms=3 * H, wait_ms=H).ranges(100 * H)
+    assert ranges.train == (89 * H, 96 * H) and ranges.test == (96 * H, 99 * H)
+
+
+def test_the_verdict_compares_average_precision_on_the_same_rows() -> None:
+    assert verdict({"average_precision": 0.4}, {"average_precision": 0.3}) == (
+        True, "AP 0.400 beats the champion's 0.300 on the same held-out range",
+    )  # fmt: skip
+    assert not verdict({"average_precision": 0.3}, {"average_precision": 0.3})[0]  # a tie is not better
+    assert not verdict({"average_precision": 0.2}, {"average_precision": 0.3})[0]
+    assert verdict({"average_precision": 0.2}, None)[0]  # no champion: shadow it, an admin decides
+    assert not verdict({"average_precision": math.nan}, None)[0]
+
+
+def _retrain(
+    env: dict[str, str], out: Path, *extra: str, wait: bool = True
+) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "model", "retrain", "--train", "7h", "--test", "3h", "--label-wait", "1h"]
+    argv += ["--out", str(out), "--by", "ci", *extra]
+    if not wait:
+        return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(
+        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.mark.integration
+def test_a_better_candidate_is_shadowed_an_equal_one_stays_a_candidate(
+    kafka_bootstrap: str, topic: str, labels_topic: str, redis_url: str, redis_prefix: str,
+    redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path,
+) -> None:  # fmt: skip
+    times, pending = _stream(kafka_bootstrap, topic)  # ~11 h of events ending an hour ago
+    labels = pending.due(times[-1])
+    _send(
+        kafka_bootstrap, labels_topic, [(label_record(x)[1], label_record(x)[0], x.label_ms) for x in labels]
+    )
+    registry = ModelRegistry(redis_client, keys)
+    weak = register(registry, train_tiny(tmp_path / "weak", 21))  # random features: ranks nothing
+    registry.set_state(weak, CHAMPION, "root")
+    env = {
+        **os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": topic,
+        "KAFKA_LABELS_TOPIC": labels_topic, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": redis_prefix,
+    }  # fmt: skip
+    now = _iso(times[-1] + H)  # one fixed "now": both runs read exactly the same ranges
+    done = _retrain(env, tmp_path / "m", "--now", now)
+    assert isinstance(done, subprocess.CompletedProcess) and done.returncode == 0, done.stderr
+    (first,) = [v for v in registry.entries() if v != weak]
+    assert registry.entries()[first].state == SHADOW
+    assert registry.entries()[weak].state == CHAMPION  # never promoted by the schedule
+    why = registry.history(1)[0]
+    assert why["who"] == "ci" and "beats the champion's" in why["comment"]
+    # the candidate becomes champion; the same data again gives the same model: not better, stays candidate
+    registry.set_state(first, CHAMPION, "root")
+    again = _retrain(env, tmp_path / "m", "--now", now)
+    assert isinstance(again, subprocess.CompletedProcess) and again.returncode == 0, again.stderr
+    (second,) = [v for v in registry.entries() if v not in {weak, first}]
+    assert registry.entries()[second].state == CANDIDATE
+    (line,) = [x for x in again.stderr.splitlines() if "retrain: {" in x]
+    result = json.loads(line.split("retrain: ", 1)[1])
+    assert "does not beat" in result["why"] and result["champion"] == first
+    assert result["metrics"]["average_precision"] == result["champion_metrics"]["average_precision"]
+    # the champion scores the held-out range offline, with its reasons (python -m model score)
+    scored = _score(env, tmp_path / "scores.csv", _iso(times[-1] - 3 * H), _iso(times[-1]))
+    assert scored.returncode == 0, scored.stderr
+    with (tmp_path / "scores.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    in_range = [t for t in times if times[-1] - 3 * H <= t < times[-1]]
+    assert len(rows) == len(in_range) and len({r["txn_id"] for r in rows}) == len(rows)
+    assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
+    top = sorted(rows, key=lambda r: -float(r["score"]))[:20]
+    assert all(r["reasons"] for r in top)  # the highest scores say why
+    (line,) = [x for x in scored.stderr.splitlines() if "score: {" in x]
+    summary = json.loads(line.split("score: ", 1)[1])
+    assert summary["model"] == first and summary["transactions"] == len(rows)
+    frauds = summary["metrics"]["frauds"] / summary["metrics"]["transactions"]
+    assert summary["metrics"]["average_precision"] > 3 * frauds  # the champion ranks fraud first
+
+
+def _score(
+    env: dict[str, str], out: Path, start: str, end: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "model", "score", "--from", start, "--to", end, "--out", str(out), *extra]
+    return subprocess.run(
+        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.mark.integration
+def test_no_labels_registers_nothing_and_a_schedule_runs_on_new_labels(
+    kafka_bootstrap: str, topic: str, labels_topic: str, redis_url: str, redis_prefix: str,
+    redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path,
+) -> None:  # fmt: skip
+    times, pending = _stream(kafka_bootstrap, topic)
+    env = {
+        **os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": topic,
+        "KAFKA_LABELS_TOPIC": labels_topic, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": redis_prefix,
+    }  # fmt: skip
+    refused = _retrain(env, tmp_path / "m", "--now", _iso(times[-1] + H))
+    assert isinstance(refused, subprocess.CompletedProcess) and refused.returncode == 2
+    assert "no fraud labels" in refused.stderr
+    registry = ModelRegistry(redis_client, keys)
+    assert registry.entries() == {}
+    unscored = _score(env, tmp_path / "none.csv", _iso(times[0]), _iso(times[-1]))
+    assert unscored.returncode == 2 and "there is no champion" in unscored.stderr
+    assert not (tmp_path / "none.csv").exists()
+    # on a schedule: a run at start (refused: still no labels), another once 50 labels arrived
+    proc = _retrain(env, tmp_path / "s", "--after-labels", "50", "--check", "1s", wait=False)
+    assert isinstance(proc, subprocess.Popen)
+    try:
+        time.sleep(3)
+        labels = pending.due(times[-1])
+        assert len(labels) > 50
+        _send(
+            kafka_bootstrap,
+            labels_topic,
+            [(label_record(x)[1], label_record(x)[0], x.label_ms) for x in labels],
+        )
+        deadline = time.monotonic() + 240
+        while not registry.entries() and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.5)
+        assert len(registry.entries()) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert "retrain: stopped" in err
