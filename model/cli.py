@@ -56,7 +56,8 @@ def time_ms(text: str) -> int:
     return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
-def _iso(ms: int) -> str:
+def iso_time(ms: int) -> str:
+    """Epoch ms -> ISO-8601 UTC with milliseconds (the card's ranges)."""
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -140,9 +141,9 @@ def train_held_out(
         "topic": topic,
         "labels_topic": labels_topic,
         "range_time": "record time (Kafka timestamp), [from, to)",
-        "train_range": [_iso(ranges.train[0]), _iso(ranges.train[1])],
-        "test_range": [_iso(ranges.test[0]), _iso(ranges.test[1])] if ranges.test else None,
-        "labels_as_of": _iso(as_of_ms) if as_of_ms is not None else "all labels read",
+        "train_range": [iso_time(ranges.train[0]), iso_time(ranges.train[1])],
+        "test_range": [iso_time(ranges.test[0]), iso_time(ranges.test[1])] if ranges.test else None,
+        "labels_as_of": iso_time(as_of_ms) if as_of_ms is not None else "all labels read",
         "train_rows": len(train_rows),
         "label_counts": {
             "read": len(data.labels),

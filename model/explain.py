@@ -31,15 +31,17 @@ def phrase(feature: str, value: float) -> str:
     """A feature and its value as an analyst reads them (model.features.FeatureConfig.names)."""
     found = _WINDOWED.match(feature)
     kind, days = (found.group("kind"), int(found.group("days"))) if found else (feature, 0)
+    n = int(value)
+    s = "" if n == 1 else "s"
     texts = {
         "amount": f"amount ${value:,.2f}",
         "hour": f"at {int(value):02d}:00",
         "night": "at night" if value else "in the daytime",
         "weekend": "on a weekend" if value else "on a weekday",
-        "card_count": f"{int(value)} transactions on the card in {days} d",
+        "card_count": f"{n} transaction{s} on the card in {days} d",
         "card_avg_amount": f"the card's {days}-day average ${value:,.2f}",
         "amount_over_card_avg": f"amount {value:.1f}\u00d7 the card's {days}-day average",
-        "terminal_count": f"{int(value)} transactions at the merchant in {days} d (labelled window)",
+        "terminal_count": f"{n} transaction{s} at the merchant in {days} d (labelled window)",
         "terminal_fraud_rate": f"merchant fraud rate {value:.0%} over {days} d",
     }
     return texts.get(kind, f"{feature} = {value:g}")

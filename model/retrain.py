@@ -30,7 +30,7 @@ from backtest.replay import RangeError
 from common.keys import RedisKeys
 from common.model_registry import SHADOW, champion_of
 from common.settings import ConfigError, from_env
-from model.cli import HeldOut, Ranges, TrainError, read_topics, time_ms, train_held_out
+from model.cli import HeldOut, Ranges, TrainError, iso_time, read_topics, time_ms, train_held_out
 from model.registry import ModelRegistry, RegistryError
 from model.registry_cli import login_name
 from model.settings import RetrainSettings
@@ -107,14 +107,21 @@ def retrain_once(
 
     ranges = window.ranges(now_ms)
     data = read_topics(settings, ranges)
-    path, held = train_held_out(
-        data,
-        ranges,
-        topic=settings.kafka_topic,
-        labels_topic=settings.kafka_labels_topic,
-        out=out,
-        as_of_ms=None,
-    )
+    try:
+        path, held = train_held_out(
+            data,
+            ranges,
+            topic=settings.kafka_topic,
+            labels_topic=settings.kafka_labels_topic,
+            out=out,
+            as_of_ms=None,
+        )
+    except TrainError as exc:  # say which ranges --train, --test and --label-wait gave
+        assert ranges.test is not None
+        raise TrainError(
+            f"{exc} (training {iso_time(ranges.train[0])} to {iso_time(ranges.train[1])}, held out "
+            f"{iso_time(ranges.test[0])} to {iso_time(ranges.test[1])}: see --train, --test, --label-wait)"
+        ) from None
     assert held is not None  # Window.ranges always has a test range
     card = json.loads((path / CARD_FILE).read_text())
     entry = registry.register((path / MODEL_FILE).read_text(), card, who, "retrain: scheduled candidate")

@@ -47,6 +47,7 @@ def test_every_feature_has_words() -> None:
     assert not [n for n, t in texts.items() if "=" in t], texts  # none falls back to `name = value`
     assert phrase("terminal_fraud_rate_7d", 0.38) == "merchant fraud rate 38% over 7 d"
     assert phrase("card_count_1d", 4) == "4 transactions on the card in 1 d"
+    assert phrase("card_count_1d", 1) == "1 transaction on the card in 1 d"
     assert phrase("night", 1) == "at night" and phrase("hour", 3) == "at 03:00"
     assert phrase("something_new", 2) == "something_new = 2"
 

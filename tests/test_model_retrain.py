@@ -132,7 +132,7 @@ def test_no_labels_registers_nothing_and_a_schedule_runs_on_new_labels(
     }  # fmt: skip
     refused = _retrain(env, tmp_path / "m", "--now", _iso(times[-1] + H))
     assert isinstance(refused, subprocess.CompletedProcess) and refused.returncode == 2
-    assert "no fraud labels" in refused.stderr
+    assert "no fraud labels" in refused.stderr and "see --train, --test, --label-wait" in refused.stderr
     registry = ModelRegistry(redis_client, keys)
     assert registry.entries() == {}
     unscored = _score(env, tmp_path / "none.csv", _iso(times[0]), _iso(times[-1]))

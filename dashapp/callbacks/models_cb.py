@@ -50,6 +50,7 @@ def register_models(app: Dash, registry: ModelRegistry) -> None:
         Output("mdl-msg", "children"),
         Output("mdl-msg", "className"),
         Output("mdl-changed", "data"),
+        Output("mdl-comment", "value"),
         Input({"type": ACT, "version": ALL, "state": ALL}, "n_clicks"),
         Input("mdl-rollback", "n_clicks"),
         State("mdl-comment", "value"),
@@ -59,14 +60,15 @@ def register_models(app: Dash, registry: ModelRegistry) -> None:
     def models_write(_acts: Any, _rollback: Any, comment: Any, changed: Any) -> tuple[Any, ...]:
         trigger = clicked_id()
         if trigger is None:
-            return no_update, no_update, no_update  # buttons redrawn, not clicked
+            return no_update, no_update, no_update, no_update  # buttons redrawn, not clicked
         user = user_or_401()
         admin_or_403(user, "model registry change")
         try:
             text = model_change(registry, trigger, user, comment if isinstance(comment, str) else "")
         except RegistryError as exc:
-            return f"Not changed: {exc}", "message error", no_update
+            return f"Not changed: {exc}", "message error", no_update, no_update
         except redis.RedisError as exc:
-            return f"Not changed: cannot reach Redis ({exc})", "message error", no_update
+            return f"Not changed: cannot reach Redis ({exc})", "message error", no_update, no_update
         logger.info("dashapp.models: %s by=%s", text, user)
-        return text, "message ok", (changed if isinstance(changed, int) else 0) + 1
+        # the comment went with this change: cleared, so the next change does not reuse it unseen
+        return text, "message ok", (changed if isinstance(changed, int) else 0) + 1, ""

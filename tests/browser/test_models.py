@@ -37,11 +37,12 @@ def test_admin_promotes_a_model_and_every_bridge_reports_it(
         expect(page.locator("#mdl-msg")).to_contain_text(f"{version} is now champion", timeout=WAIT_MS)
         expect(page.locator("tr.mdl-champion")).to_contain_text(version, timeout=WAIT_MS)
         expect(page.locator("#mdl-history")).to_contain_text("first champion", timeout=WAIT_MS)
+        expect(page.locator("#mdl-comment")).to_have_value("")  # it went with this change only
         assert registry.entries()[version].state == CHAMPION
         assert registry.history(1)[0]["who"] == ADMIN
         # the pipeline's running bridge picked it up: its line on the pipeline-health panel
         expect(page.locator("#health-engine")).to_contain_text(
-            f"champion {version} loaded", timeout=DATA_WAIT_MS
+            f"Model: champion {version} loaded", timeout=DATA_WAIT_MS
         )
         pipeline.wait_alert(alert_id)
         page.evaluate("window.scrollTo(0, 0)")  # AG Grid finishes its first render only in view
