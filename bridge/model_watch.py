@@ -11,6 +11,7 @@ a champion to load.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +47,12 @@ def _checked(key: str, text: str | None, champion: ModelEntry) -> Any:
 
 class ModelWatcher:
     """Holds the champion (`model`, a model.store.LoadedModel, or None); `refresh()` at most every
-    `interval_s` reads `models:seq` and re-reads the registry only when it moved."""
+    `interval_s` reads `models:seq` and re-reads the registry only when it moved.
+
+    A new champion is loaded and checked on a thread of its own: importing LightGBM and parsing a
+    model takes about a second, which the bridge's loop must not wait for (it would stop polling).
+    The model in use changes only in refresh(), on the bridge's own thread.
+    """
 
     def __init__(self, client: redis.Redis, keys: RedisKeys, interval_s: float = 1.0) -> None:
         self._client, self._keys, self._interval = client, keys, interval_s
@@ -56,9 +62,13 @@ class ModelWatcher:
         self.model: Any = None  # model.store.LoadedModel (not imported here: LightGBM is loaded lazily)
         self.entry: ModelEntry | None = None
         self.refused: tuple[str, str] | None = None  # (version, why) of the champion not loaded
+        self._want: ModelEntry | None = None  # the champion to load (None: the one held is right)
+        self._loader: threading.Thread | None = None
+        self._outcome: tuple[ModelEntry, Any, str | None, float] | None = None  # (entry, model, why, ms)
 
     def refresh(self, now: float) -> bool:
-        """Poll when due; True when the registry changed (whatever the outcome)."""
+        """Take a finished load; poll when due. True when the registry changed (whatever the outcome)."""
+        self._take()
         if now < self._next:
             return False
         self._next = now + self._interval
@@ -69,28 +79,60 @@ class ModelWatcher:
         if champion is None:
             if self.entry is not None:
                 logger.info("bridge: model registry has no champion; %s unloaded", self.entry.version)
-            self.model, self.entry, self.refused = None, None, None
+            self.model, self.entry, self.refused, self._want = None, None, None, None
         elif self.entry is not None and champion.version == self.entry.version:
-            self.refused = None  # back to the model it holds (a rollback after a refused promotion)
+            self.refused, self._want = None, None  # back to the model it holds (a rollback)
         else:
-            self._load(champion)
+            self._want = champion
+        self._kick()
         self._seq = seq  # only now: a Redis error above means the next poll reads it all again
         return True
 
-    def _load(self, champion: ModelEntry) -> None:
-        version, t0 = champion.version, time.perf_counter()
-        text = self._registry.model_text(version)
-        try:
-            loaded = _checked(self._keys.model_file(version), text, champion)
-        except Exception as exc:  # whatever the model is, the bridge keeps running on the one it had
-            reason = str(exc) if type(exc).__name__ == "ModelFileError" else f"{type(exc).__name__}: {exc}"
-            if self.refused != (version, reason):
-                kept = self.entry.version if self.entry else "none"
-                logger.error("bridge: champion model refused (keeping %s): %s", kept, reason)
-            self.refused = (version, reason)
+    def join(self, timeout_s: float = 60.0) -> None:
+        """Wait for the loads in progress and take their outcome (tests; a bridge never waits)."""
+        deadline = time.monotonic() + timeout_s
+        while self._loader is not None and time.monotonic() < deadline:
+            self._loader.join(max(0.0, deadline - time.monotonic()))
+            self._take()
+
+    def _kick(self) -> None:
+        """Start loading the wanted champion unless a load runs (one at a time; _take starts the next)."""
+        want = self._want
+        if want is None or self._loader is not None:
             return
-        self.model, self.entry, self.refused = loaded, champion, None
-        logger.info("bridge: champion model %s loaded in %.0f ms", version, (time.perf_counter() - t0) * 1000)
+        key, text = self._keys.model_file(want.version), self._registry.model_text(want.version)
+
+        def load() -> None:
+            t0 = time.perf_counter()
+            try:
+                model, why = _checked(key, text, want), None
+            except Exception as exc:  # whatever the model is, the bridge keeps running on the one it had
+                model = None
+                why = str(exc) if type(exc).__name__ == "ModelFileError" else f"{type(exc).__name__}: {exc}"
+            self._outcome = (want, model, why, (time.perf_counter() - t0) * 1000)
+
+        self._loader = threading.Thread(target=load, name="bridge-model-load", daemon=True)
+        self._loader.start()
+
+    def _take(self) -> None:
+        """Apply a finished load if its model is still the one wanted, then start the next wanted one."""
+        if self._loader is None or self._loader.is_alive():
+            return
+        self._loader, outcome, self._outcome = None, self._outcome, None
+        if outcome is not None and self._want is not None and outcome[0].version == self._want.version:
+            self._want = None
+            self._apply(*outcome)
+        self._kick()  # the registry moved on while it loaded: load what it wants now
+
+    def _apply(self, champion: ModelEntry, model: Any, why: str | None, ms: float) -> None:
+        if why is not None:
+            if self.refused != (champion.version, why):
+                kept = self.entry.version if self.entry else "none"
+                logger.error("bridge: champion model refused (keeping %s): %s", kept, why)
+            self.refused = (champion.version, why)
+            return
+        self.model, self.entry, self.refused = model, champion, None
+        logger.info("bridge: champion model %s loaded in %.0f ms", champion.version, ms)
 
     def age_s(self, now: float | None = None) -> float | None:
         """Seconds since the loaded champion was trained (None without one)."""
@@ -103,7 +145,9 @@ class ModelWatcher:
         if self.refused is not None:
             held = f"keeping {self.entry.version}" if self.entry else "no model loaded"
             return f"champion {self.refused[0]} refused ({held}): {self.refused[1]}"[:400]
+        loading = f"; loading champion {self._want.version}" if self._want is not None else ""
         if self.entry is None:
-            return "no champion model"
+            return f"no champion model{loading}"
         age = self.age_s() or 0.0
-        return f"champion {self.entry.version} loaded, trained {age / 86400:.1f} days ago (not scoring yet)"
+        trained = f"trained {age / 86400:.1f} days ago"
+        return f"champion {self.entry.version} loaded, {trained} (not scoring yet){loading}"

@@ -38,8 +38,11 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def poll(watcher: ModelWatcher) -> bool:
+    """One due poll, then the load it started taken (a bridge takes it at a later poll instead)."""
     watcher._next = 0.0  # due now: the interval is the bridge's cadence, not what is tested here
-    return watcher.refresh(time.monotonic())
+    changed = watcher.refresh(time.monotonic())
+    watcher.join()
+    return changed
 
 
 def test_the_champion_is_loaded_refusals_keep_the_old_one(
@@ -74,6 +77,26 @@ def test_the_champion_is_loaded_refusals_keep_the_old_one(
     assert poll(watcher) and watcher.entry.version == a and "not in Redis" in watcher.refused[1]
     reg.set_state(c, RETIRED, "root")  # no champion at all: nothing loaded
     assert poll(watcher) and watcher.model is None and watcher.status() == "no champion model"
+
+
+def test_a_load_never_holds_up_the_bridge_loop(
+    redis_client: redis.Redis, keys: RedisKeys, models: list[Path]
+) -> None:
+    """The poll returns at once: the old model stays in use, and the health line says what is loading."""
+    reg, watcher = ModelRegistry(redis_client, keys), ModelWatcher(redis_client, keys)
+    a, b = register(reg, models[0]), register(reg, models[1])
+    reg.set_state(a, CHAMPION, "root")
+    poll(watcher)
+    reg.set_state(b, CHAMPION, "root")
+    watcher._next = 0.0
+    assert watcher.refresh(time.monotonic())
+    assert watcher.entry.version == a and watcher.status().endswith(f"; loading champion {b}")
+    reg.set_state(a, CHAMPION, "root", "changed our mind")  # while b loads: b's outcome is dropped
+    watcher._next = 0.0
+    watcher.refresh(time.monotonic())
+    watcher.join()
+    assert watcher.entry.version == a and watcher.refused is None
+    assert watcher.status().startswith(f"champion {a} loaded") and "loading" not in watcher.status()
 
 
 def test_a_champion_built_for_other_features_is_refused(
