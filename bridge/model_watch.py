@@ -35,13 +35,17 @@ def trained_at(entry: ModelEntry) -> float:
     return time.time()
 
 
-def _checked(key: str, text: str | None, champion: ModelEntry) -> Any:
+def _checked(key: str, raw: bytes | None, champion: ModelEntry) -> Any:
     """model.store.from_text on the registry's copy (ModelFileError when missing or unusable)."""
     from model.features import FeatureConfig  # LightGBM and numpy only once a champion exists
     from model.store import ModelFileError, from_text
 
-    if text is None:
+    if raw is None:
         raise ModelFileError(f"model {champion.version}: its file is not in Redis ({key})")
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise ModelFileError(f"model {champion.version}: its file is not UTF-8 text (corrupt)") from None
     return from_text(text, champion.card, FeatureConfig(), where=f"registry {champion.version}")
 
 
@@ -100,12 +104,12 @@ class ModelWatcher:
         want = self._want
         if want is None or self._loader is not None:
             return
-        key, text = self._keys.model_file(want.version), self._registry.model_text(want.version)
+        key, raw = self._keys.model_file(want.version), self._registry.model_bytes(want.version)
 
         def load() -> None:
             t0 = time.perf_counter()
             try:
-                model, why = _checked(key, text, want), None
+                model, why = _checked(key, raw, want), None
             except Exception as exc:  # whatever the model is, the bridge keeps running on the one it had
                 model = None
                 why = str(exc) if type(exc).__name__ == "ModelFileError" else f"{type(exc).__name__}: {exc}"
@@ -116,7 +120,10 @@ class ModelWatcher:
 
     def _take(self) -> None:
         """Apply a finished load if its model is still the one wanted, then start the next wanted one."""
-        if self._loader is None or self._loader.is_alive():
+        if self._loader is None:
+            self._kick()  # a start that failed (Redis) is tried again here, not only on the next change
+            return
+        if self._loader.is_alive():
             return
         self._loader, outcome, self._outcome = None, self._outcome, None
         if outcome is not None and self._want is not None and outcome[0].version == self._want.version:

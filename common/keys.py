@@ -460,6 +460,16 @@ class RedisKeys:
         return f"{self.prefix}model:{version}"
 
     @property
+    def models_champions(self) -> str:
+        """LIST every version made champion, oldest first (the newest 1,000): rollback walks back along it."""
+        return f"{self.prefix}models:champions"
+
+    @property
+    def models_retrain(self) -> str:
+        """HASH the retraining schedule's memory: last_ms (its last run), labels (the labels topic's size)."""
+        return f"{self.prefix}models:retrain"
+
+    @property
     def models_seq(self) -> str:
         """INT, INCR'd by every registry change: bridges re-read the registry only when it moved."""
         return f"{self.prefix}models:seq"

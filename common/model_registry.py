@@ -8,7 +8,7 @@ before the current one. These are pure functions over the registry's entries: th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -33,8 +33,7 @@ class ModelEntry(msgspec.Struct, frozen=True, kw_only=True):
     """One registered model version, as stored in RedisKeys.models (JSON).
 
     `card` is the model card (model/store.py) as saved; `champion_since` (ISO, UTC) is when it last
-    became champion. `champion_order` orders the champions (1, 2, ...; a clock's milliseconds do not:
-    two promotions can share one), so rollback finds the one before the current; 0 = never, or undone.
+    became champion (shown; the order of champions is RedisKeys.models_champions, not a clock).
     """
 
     version: str
@@ -47,7 +46,6 @@ class ModelEntry(msgspec.Struct, frozen=True, kw_only=True):
     changed_at: str
     comment: str = ""
     champion_since: str = ""
-    champion_order: int = 0
     card: dict[str, Any] = {}
 
 
@@ -104,19 +102,21 @@ def plan_change(entries: Mapping[str, ModelEntry], version: str, target: str) ->
     return moves
 
 
-def next_champion_order(entries: Mapping[str, ModelEntry]) -> int:
-    """The order a version made champion now gets: after every champion before it."""
-    return max((e.champion_order for e in entries.values()), default=0) + 1
+def rollback_target(entries: Mapping[str, ModelEntry], history: Sequence[str]) -> tuple[str, int]:
+    """The version a rollback makes champion, and how much of the champion history stays.
 
-
-def rollback_target(entries: Mapping[str, ModelEntry]) -> str:
-    """The version a rollback makes champion again: the retired one made champion just before the current."""
+    `history` lists every version made champion, oldest first (a promotion appends, a rollback cuts
+    back), so rolling back twice goes two champions back, even when one was champion twice.
+    """
     current = champion_of(entries)
     if current is None:
         raise TransitionError("there is no champion to roll back")
-    earlier = [
-        e for e in entries.values() if e.state == RETIRED and 0 < e.champion_order < current.champion_order
-    ]
-    if not earlier:
-        raise TransitionError(f"model {current.version} is the first champion: nothing to roll back to")
-    return max(earlier, key=lambda e: e.champion_order).version
+    if not history or history[-1] != current.version:
+        raise TransitionError(
+            f"the champion history does not end with the champion {current.version}; "
+            "make a version champion to restart it"
+        )
+    for i in range(len(history) - 2, -1, -1):
+        if history[i] in entries and history[i] != current.version:
+            return history[i], i + 1
+    raise TransitionError(f"model {current.version} is the first champion: nothing to roll back to")

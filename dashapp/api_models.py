@@ -1,14 +1,16 @@
-"""Model registry API: GET /api/models, POST /api/models/<version>/state and /api/models/rollback (admins)."""
+"""Model registry API: read it; change a state, roll back, delete a version (admins, audited)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from flask import Flask, Response, jsonify, request
 
 from common.model_registry import STATES, ModelEntry
 from dashapp.api_common import ApiError
-from dashapp.api_rules import answer, comment_arg, handled, writer
+from dashapp.api_rules import answer, comment_arg, error_answer, handled, writer
 from dashapp.openapi_parts import ADMIN, Op, ok, op, path, query
 from model.registry import ModelRegistry, NotRegistered, RegistryError
 
@@ -38,14 +40,31 @@ def _refused(exc: RegistryError) -> ApiError:
     return ApiError(404 if isinstance(exc, NotRegistered) else 409, str(exc))
 
 
-def install_models_api(server: Flask, registry: ModelRegistry) -> None:
-    """Read the registry (any signed-in user); change a version's state or roll back (admins, audited)."""
+def _reachable(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Redis down: 503 with the reason, never a 500."""
 
+    def wrapper(**kwargs: Any) -> Response:
+        try:
+            return view(**kwargs)
+        except redis.RedisError as exc:
+            return error_answer(
+                ApiError(503, f"the model registry cannot be reached now ({type(exc).__name__})")
+            )
+
+    wrapper.__name__ = view.__name__
+    return wrapper
+
+
+def install_models_api(server: Flask, registry: ModelRegistry) -> None:
+    """Read the registry (any signed-in user); change a state, roll back, delete (admins, audited)."""
+
+    @_reachable
     @handled
     def list_models() -> Response:
         rows = sorted(registry.entries().values(), key=lambda e: e.registered_at, reverse=True)
         return jsonify(models=[entry_view(e) for e in rows], history=registry.history(20))
 
+    @_reachable
     @handled
     def set_state(version: str) -> Response:
         author = writer()
@@ -59,6 +78,7 @@ def install_models_api(server: Flask, registry: ModelRegistry) -> None:
             raise _refused(exc) from None
         return answer(200, moved=moved, by=author)
 
+    @_reachable
     @handled
     def rollback() -> Response:
         author = writer()
@@ -68,7 +88,18 @@ def install_models_api(server: Flask, registry: ModelRegistry) -> None:
             raise _refused(exc) from None
         return answer(200, moved=moved, by=author)
 
+    @_reachable
+    @handled
+    def delete(version: str) -> Response:
+        author = writer()
+        try:
+            registry.delete(version, author, comment_arg())
+        except RegistryError as exc:
+            raise _refused(exc) from None
+        return answer(200, deleted=version, by=author)
+
     server.add_url_rule("/api/models", "api_models", list_models, methods=["GET"])
+    server.add_url_rule("/api/models/<version>", "api_model_delete", delete, methods=["DELETE"])
     server.add_url_rule("/api/models/<version>/state", "api_model_state", set_state, methods=["POST"])
     server.add_url_rule("/api/models/rollback", "api_models_rollback", rollback, methods=["POST"])
 
@@ -92,6 +123,15 @@ MODELS_PATHS: dict[str, dict[str, Op]] = {
             params=[path("version", "the model version (its directory name)"), *query("state", "comment")],
             body={"type": "object"},
             errors={**ADMIN, "400": "unknown state", "404": "no such version", "409": "change not allowed"},
+        )
+    },
+    "/api/models/{version}": {
+        "delete": op(
+            "delete a candidate or retired version and its model file (admins; audited)",
+            ok("deleted, by"),
+            tag="models",
+            params=[path("version", "the model version (its directory name)"), *query("comment")],
+            errors={**ADMIN, "404": "no such version", "409": "the version is a champion or in shadow"},
         )
     },
     "/api/models/rollback": {

@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 
 from common.keys import RedisKeys
-from common.model_registry import STATES
+from common.model_registry import STATES, ModelEntry
 from common.settings import ConfigError, from_env
 from model.registry import ModelRegistry, RegistryError
 from model.settings import RegistrySettings
@@ -29,8 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     st = acts.add_parser("promote", help="move a version to a state (champion retires the current one)")
     st.add_argument("version")
     st.add_argument("state", choices=STATES)
-    acts.add_parser("rollback", help="make the previous champion champion again")
-    for p in (reg, st, *[a for n, a in acts.choices.items() if n == "rollback"]):
+    rb = acts.add_parser("rollback", help="make the previous champion champion again")
+    dl = acts.add_parser("delete", help="remove a candidate or retired version and its file")
+    dl.add_argument("version")
+    for p in (reg, st, rb, dl):
         p.add_argument("--by", default=None, help="who (default: the login name)")
         p.add_argument("--comment", default="", help="why (kept in the audit)")
 
@@ -57,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
             _print({"registered": entry.version, "state": entry.state})
         elif args.action == "promote":
             _print({"moved": registry.set_state(args.version, args.state, who, args.comment)})
+        elif args.action == "delete":
+            registry.delete(args.version, who, args.comment)
+            _print({"deleted": args.version})
         else:
             _print({"moved": registry.rollback(who, args.comment)})
     except RegistryError as exc:
@@ -88,10 +93,7 @@ def _load(path: Path) -> tuple[str, dict[str, object]]:
     return (path / MODEL_FILE).read_text(), json.loads((path / CARD_FILE).read_text())
 
 
-def _row(e: object) -> dict[str, object]:
-    from common.model_registry import ModelEntry
-
-    assert isinstance(e, ModelEntry)
+def _row(e: ModelEntry) -> dict[str, object]:
     card = e.card
     return {
         "version": e.version,

@@ -10,12 +10,10 @@ made champion here: promotion stays an admin's decision (console, API or `model 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import re
-import signal
-import sys
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from backtest.replay import RangeError
@@ -44,8 +41,8 @@ _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 def duration_ms(text: str) -> int:
     """`90s`, `30m`, `12h`, `7d` -> milliseconds (argparse type)."""
     found = _DURATION.match(text.strip())
-    if not found:
-        raise argparse.ArgumentTypeError(f"not a duration like 30m, 12h or 7d: {text!r}")
+    if not found or int(found.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"not a positive duration like 30m, 12h or 7d: {text!r}")
     return int(found.group(1)) * _UNIT_MS[found.group(2)]
 
 
@@ -86,12 +83,12 @@ def _champion_metrics(registry: ModelRegistry, held: HeldOut) -> tuple[str, dict
     champion = champion_of(registry.entries())
     if champion is None:
         return None
-    text = registry.model_text(champion.version)
     try:
+        text = registry.model_text(champion.version)
         if text is None:
             raise ModelFileError(f"model {champion.version}: its file is not in Redis")
         loaded = from_text(text, champion.card, FeatureConfig(), where=f"registry {champion.version}")
-    except ModelFileError as exc:
+    except (ModelFileError, RegistryError) as exc:
         logger.warning("retrain: the champion cannot be scored, compared as absent: %s", exc)
         return None
     return champion.version, held.metrics(loaded.booster)
@@ -100,22 +97,20 @@ def _champion_metrics(registry: ModelRegistry, held: HeldOut) -> tuple[str, dict
 def retrain_once(
     settings: RetrainSettings, registry: ModelRegistry, window: Window, out: Path, *, now_ms: int, who: str
 ) -> dict[str, Any]:
-    """Train, register the candidate, compare, shadow it if better; what happened (TrainError: nothing)."""
-    import json
+    """Train, compare with the champion, register the candidate (shadowed if better); what happened.
 
+    Only labels known by `now_ms` are used, so `--now` reproduces an earlier run's data (the
+    champion compared is today's). TrainError: nothing registered.
+    """
     from model.store import CARD_FILE, MODEL_FILE
 
     ranges = window.ranges(now_ms)
     data = read_topics(settings, ranges)
     try:
         path, held = train_held_out(
-            data,
-            ranges,
-            topic=settings.kafka_topic,
-            labels_topic=settings.kafka_labels_topic,
-            out=out,
-            as_of_ms=None,
-        )
+            data, ranges, topic=settings.kafka_topic, labels_topic=settings.kafka_labels_topic, out=out,
+            as_of_ms=now_ms,
+        )  # fmt: skip
     except TrainError as exc:  # say which ranges --train, --test and --label-wait gave
         assert ranges.test is not None
         raise TrainError(
@@ -124,9 +119,9 @@ def retrain_once(
         ) from None
     assert held is not None  # Window.ranges always has a test range
     card = json.loads((path / CARD_FILE).read_text())
-    entry = registry.register((path / MODEL_FILE).read_text(), card, who, "retrain: scheduled candidate")
     champion = _champion_metrics(registry, held)
     better, why = verdict(card["metrics"], champion[1] if champion else None)
+    entry = registry.register((path / MODEL_FILE).read_text(), card, who, f"retrain: {why}")
     state = entry.state
     if better:
         try:
@@ -145,15 +140,6 @@ def retrain_once(
     return result
 
 
-def _label_records(consumer: KafkaConsumer, topic: str) -> int:
-    """Records ever written to the labels topic (the sum of its end offsets)."""
-    from kafka import TopicPartition
-
-    parts = consumer.partitions_for_topic(topic) or set()
-    ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts]) if parts else {}
-    return int(sum(ends.values()))
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser(
         "retrain", help="train on the newest range, register, shadow it if it beats the champion"
@@ -164,9 +150,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--label-wait", type=duration_ms, default=duration_ms("7d"),
         help="how long labels take to arrive: the held-out range ends this long before now (default 7d)",
     )  # fmt: skip
-    r.add_argument(
-        "--out", type=Path, required=True, help="models directory (a versioned subdirectory per run)"
-    )
+    r.add_argument("--out", type=Path, required=True, help="models directory (a subdirectory per run)")
     r.add_argument("--every", type=duration_ms, help="run on a schedule: this long after the last run")
     r.add_argument("--after-labels", type=int, help="run on a schedule: once this many new labels arrived")
     r.add_argument("--check", type=duration_ms, default=duration_ms("30s"), help="how often a schedule looks")
@@ -176,38 +160,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Once: exit 0 (a candidate registered), 2 refused (nothing registered), 1 Kafka or Redis down.
-    On a schedule: runs until SIGTERM or SIGINT, a failed run logged and retried at the next one."""
+    On a schedule (model/retrain_schedule.py): until SIGTERM or SIGINT, exit 0."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    try:
-        settings = from_env(RetrainSettings)
-    except ConfigError as exc:
-        sys.stderr.write(f"model retrain: {exc}\n")
-        return 2
-    if args.after_labels is not None and args.after_labels < 1:
-        sys.stderr.write("model retrain: --after-labels must be at least 1\n")
-        return 2
     scheduled = args.every is not None or args.after_labels is not None
     try:
+        settings = from_env(RetrainSettings)
+        if args.after_labels is not None and args.after_labels < 1:
+            raise TrainError("--after-labels must be at least 1")
         now_ms = time_ms(args.now) if args.now else None
-    except TrainError as exc:
-        sys.stderr.write(f"model retrain: --now: {exc}\n")
+        if scheduled and now_ms is not None:
+            raise TrainError("--now runs once; it cannot be given with --every or --after-labels")
+    except (ConfigError, TrainError) as exc:
+        logger.error("model retrain: %s", exc)
         return 2
-    if scheduled and now_ms is not None:
-        sys.stderr.write(
-            "model retrain: --now runs once; it cannot be given with --every or --after-labels\n"
-        )
-        return 2
-    registry = ModelRegistry(
-        redis.Redis.from_url(settings.redis_url, socket_timeout=10), RedisKeys(settings.redis_key_prefix)
+    client, keys = (
+        redis.Redis.from_url(settings.redis_url, socket_timeout=10),
+        RedisKeys(settings.redis_key_prefix),
     )
+    registry = ModelRegistry(client, keys)
     window, who = Window(args.train, args.test, args.label_wait), args.by or login_name()
     if not scheduled:
-        return _once(settings, registry, window, args.out, who=who, now_ms=now_ms)
-    return _schedule(settings, registry, window, args, who)
+        return run_once(settings, registry, window, args.out, who=who, now_ms=now_ms)
+    from model.retrain_schedule import Memory, Schedule  # imports this module
+
+    return Schedule(settings, registry, Memory(client, keys), window, args=args, who=who).run()
 
 
-def _once(
+def run_once(
     settings: RetrainSettings,
     registry: ModelRegistry,
     window: Window,
@@ -216,43 +196,14 @@ def _once(
     who: str,
     now_ms: int | None = None,
 ) -> int:
+    """One run; its exit code (the reason logged)."""
     try:
         now = int(time.time() * 1000) if now_ms is None else now_ms
         retrain_once(settings, registry, window, out, now_ms=now, who=who)
     except (TrainError, RangeError, TopicReadError, RegistryError) as exc:
-        sys.stderr.write(f"model retrain: {exc}\n")
+        logger.error("model retrain: %s", exc)
         return 2
     except (KafkaError, redis.RedisError) as exc:
-        sys.stderr.write(f"model retrain: {type(exc).__name__}: {exc}\n")
+        logger.error("model retrain: %s: %s", type(exc).__name__, exc)
         return 1
-    return 0
-
-
-def _schedule(
-    settings: RetrainSettings, registry: ModelRegistry, window: Window, args: argparse.Namespace, who: str
-) -> int:
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
-    last_run, labels_then = 0.0, -1
-    try:
-        while not stop.is_set():
-            now, labels = time.monotonic(), -1
-            if args.after_labels is not None:
-                try:
-                    labels = _label_records(consumer, settings.kafka_labels_topic)
-                except KafkaError as exc:
-                    logger.warning("retrain: cannot count labels: %s", exc)
-            due = last_run == 0.0 or (args.every is not None and now - last_run >= args.every / 1000)
-            due = due or (labels >= 0 and labels_then >= 0 and labels - labels_then >= args.after_labels)
-            if due:
-                last_run, labels_then = now, labels
-                code = _once(settings, registry, window, args.out, who=who)
-                if code:
-                    logger.warning("retrain: run failed (exit %d); the next is due as scheduled", code)
-            stop.wait(args.check / 1000)
-    finally:
-        consumer.close()
-    logger.info("retrain: stopped")
     return 0

@@ -29,7 +29,7 @@ from model.explain import explain
 from model.features import FeatureConfig, compute_features
 from model.join import join
 from model.metrics import evaluate
-from model.registry import ModelRegistry
+from model.registry import ModelRegistry, RegistryError
 from model.settings import RetrainSettings
 from model.topics import TopicReadError
 
@@ -52,12 +52,12 @@ def _model(registry: ModelRegistry, version: str | None) -> Any:
     entry = entries.get(version) if version else champion_of(entries)
     if entry is None:
         raise TrainError(f"no model version {version!r} is registered" if version else "there is no champion")
-    text = registry.model_text(entry.version)
     try:
+        text = registry.model_text(entry.version)
         if text is None:
             raise ModelFileError(f"model {entry.version}: its file is not in Redis")
         return from_text(text, entry.card, FeatureConfig(), where=f"registry {entry.version}")
-    except ModelFileError as exc:
+    except (ModelFileError, RegistryError) as exc:
         raise TrainError(str(exc)) from None
 
 

@@ -16,13 +16,12 @@ from common.model_registry import (
     TransitionError,
     decode_entry,
     encode_entry,
-    next_champion_order,
     plan_change,
     rollback_target,
 )
 
 
-def entry(version: str, state: str, order: int = 0) -> ModelEntry:
+def entry(version: str, state: str) -> ModelEntry:
     return ModelEntry(
         version=version,
         state=state,
@@ -32,7 +31,6 @@ def entry(version: str, state: str, order: int = 0) -> ModelEntry:
         registered_at="2026-12-01T00:00:00.000Z",
         changed_by="ann",
         changed_at="2026-12-01T00:00:00.000Z",
-        champion_order=order,
     )
 
 
@@ -41,7 +39,7 @@ def registry(*entries: ModelEntry) -> dict[str, ModelEntry]:
 
 
 def test_a_new_champion_retires_the_one_before() -> None:
-    reg = registry(entry("a", CHAMPION, 1), entry("b", SHADOW))
+    reg = registry(entry("a", CHAMPION), entry("b", SHADOW))
     assert plan_change(reg, "b", CHAMPION) == {"b": CHAMPION, "a": RETIRED}
     assert plan_change(registry(entry("b", CANDIDATE)), "b", CHAMPION) == {"b": CHAMPION}
 
@@ -80,28 +78,25 @@ def test_shadows_are_capped() -> None:
     assert plan_change(reg, "c", SHADOW) == {"c": SHADOW}
 
 
-def test_rollback_picks_the_champion_made_just_before_the_current_one() -> None:
-    reg = registry(
-        entry("a", RETIRED, 1),
-        entry("b", RETIRED, 2),
-        entry("c", CHAMPION, 4),
-        entry("undone", RETIRED, 0),  # never champion, or a champion a rollback undid: not a target
-        entry("later", RETIRED, 5),  # ordered after the champion (a hand edit): a rollback never goes forward
-    )
-    assert rollback_target(reg) == "b"
-
-
-def test_champions_are_ordered_by_a_counter_not_a_clock() -> None:
-    """Two promotions in one millisecond (seen in CI) must still roll back in order."""
-    assert next_champion_order({}) == 1
-    assert next_champion_order(registry(entry("a", RETIRED, 3), entry("b", CHAMPION, 7))) == 8
+def test_rollback_walks_back_along_the_champion_history() -> None:
+    reg = registry(entry("a", RETIRED), entry("b", RETIRED), entry("c", CHAMPION), entry("never", RETIRED))
+    assert rollback_target(reg, ["a", "b", "c"]) == ("b", 2)
+    # a version champion twice: rolling back from its second time goes to the one between
+    reg = registry(entry("a", CHAMPION), entry("b", RETIRED))
+    assert rollback_target(reg, ["a", "b", "a"]) == ("b", 2)
+    assert rollback_target(registry(entry("a", RETIRED), entry("b", CHAMPION)), ["a", "b"]) == ("a", 1)
+    # a version deleted since is skipped
+    reg = registry(entry("a", RETIRED), entry("c", CHAMPION))
+    assert rollback_target(reg, ["a", "gone", "c"]) == ("a", 1)
 
 
 def test_rollback_without_an_earlier_champion_is_refused() -> None:
     with pytest.raises(TransitionError, match="no champion"):
-        rollback_target(registry(entry("a", RETIRED, 1)))
+        rollback_target(registry(entry("a", RETIRED)), ["a"])
     with pytest.raises(TransitionError, match="first champion"):
-        rollback_target(registry(entry("a", CHAMPION, 1), entry("b", CANDIDATE)))
+        rollback_target(registry(entry("a", CHAMPION), entry("b", CANDIDATE)), ["a"])
+    with pytest.raises(TransitionError, match="does not end with the champion a"):
+        rollback_target(registry(entry("a", CHAMPION), entry("b", RETIRED)), ["a", "b"])
 
 
 def test_entries_round_trip_and_bad_ones_are_named() -> None:

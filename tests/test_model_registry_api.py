@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from flask import Flask
 
 from common.keys import RedisKeys
 from common.model_registry import CANDIDATE, CHAMPION, RETIRED, SHADOW
+from dashapp.api_models import install_models_api
 from dashapp.app import create_app
 from dashapp.callbacks.models_cb import model_change
 from dashapp.settings import DashSettings
 from dashapp.views.models_view import ACT, models_table
 from model.registry import ModelRegistry, RegistryError
+from tests.test_dash_http import body, deps, login
 from tests.test_model_registry_store import register, train_tiny
 from tests.test_rules_registry_api import auth, users_file  # noqa: F401 (the module's users)
 
@@ -75,12 +79,17 @@ def test_bad_requests_get_4xx_and_change_nothing(
         ("/api/models/rollback", {}, 409),  # no champion
         (f"/api/models/{a}/state", {"state": SHADOW, "comment": "x" * 501}, 400),
     ]
-    for path, body, status in cases:
-        resp = http.post(path, json=body, headers=auth())
-        assert resp.status_code == status, (path, body, resp.get_json())
+    for path, sent, status in cases:
+        resp = http.post(path, json=sent, headers=auth())
+        assert resp.status_code == status, (path, sent, resp.get_json())
         assert resp.get_json()["error"]
     assert http.post(f"/api/models/{a}/state", data=b"\xff\x00", headers=auth()).status_code == 400
+    assert http.delete(f"/api/models/{a}", headers=auth("ann")).status_code == 403
+    assert http.delete("/api/models/nope", headers=auth()).status_code == 404
     assert redis_client.hgetall(keys.models) == before
+    gone = http.delete(f"/api/models/{a}?comment=unused", headers=auth())
+    assert gone.status_code == 200 and gone.get_json() == {"deleted": a, "by": "root"}
+    assert redis_client.hgetall(keys.models) == {}
 
 
 def test_the_console_buttons_change_the_registry(
@@ -107,3 +116,35 @@ def _buttons(node: Any) -> list[Any]:
         return [node]
     children = getattr(node, "children", None)
     return _buttons(children) if children is not None else []
+
+
+def test_an_analyst_clicking_a_model_button_is_refused_on_the_server(
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    users_file: Path,  # noqa: F811
+    keys: RedisKeys,
+    models: list[Path],
+) -> None:
+    """A hidden button is not a check: the callback refuses analysts (the same body from an admin works)."""
+    reg = ModelRegistry(redis_client, keys)
+    a = register(reg, models[0])
+    button = {"type": ACT, "version": a, "state": SHADOW}
+    clicked = [{"id": button, "property": "n_clicks", "value": 1}]
+    changed = [json.dumps(button, sort_keys=True, separators=(",", ":")) + ".n_clicks"]
+    settings = DashSettings(
+        redis_key_prefix=redis_prefix, dash_secret_key="k" * 32, dash_users_file=str(users_file)
+    )
+    for name, status, state in (("ann", 403, CANDIDATE), ("root", 200, SHADOW)):
+        client = create_app(settings, redis_client).server.test_client()
+        login(client, name)
+        request = body(deps(client)["mdl-msg"], [clicked, 0], ["", 0], changed)
+        resp = client.post("/_dash-update-component", json=request)
+        assert resp.status_code == status, resp.get_data(as_text=True)[:300]
+        assert reg.entries()[a].state == state
+
+
+def test_redis_down_is_a_503_not_a_500(keys: RedisKeys) -> None:
+    server = Flask(__name__)
+    install_models_api(server, ModelRegistry(redis.Redis(port=1, socket_connect_timeout=1), keys))
+    resp = server.test_client().get("/api/models")
+    assert resp.status_code == 503 and "cannot be reached" in resp.get_json()["error"]

@@ -89,6 +89,30 @@ def test_register_promote_and_roll_back_twice(
     assert events[-1].subject == a and events[-1].after["moved"] == {a: CHAMPION, b: RETIRED}
 
 
+def test_a_champion_twice_rolls_back_in_order_and_deleted_versions_are_skipped(
+    redis_client: redis.Redis, keys: RedisKeys, models: list[Path]
+) -> None:
+    reg = ModelRegistry(redis_client, keys)
+    a, b, c = (register(reg, p) for p in models)
+    for version in (a, b, a):  # a, then b, then a again
+        reg.set_state(version, CHAMPION, "root")
+    assert reg.rollback("root") == {b: CHAMPION, a: RETIRED}
+    assert reg.rollback("root") == {a: CHAMPION, b: RETIRED}  # two back: a's first time
+    reg.set_state(c, CHAMPION, "root")
+    with pytest.raises(RegistryError, match="champion: retire it before deleting"):
+        reg.delete(c, "root")
+    reg.delete(a, "root", "superseded")  # a is retired now: deletable, file and all
+    assert a not in reg.entries() and redis_client.get(keys.model_file(a)) is None
+    with pytest.raises(RegistryError, match="first champion"):  # a is gone: nothing before c
+        reg.rollback("root")
+    assert reg.history(1)[0] | {"when": "-"} == {
+        "action": "deleted", "version": a, "from": RETIRED, "to": "", "moved": {}, "who": "root", "when": "-",
+        "comment": "superseded",
+    }  # fmt: skip
+    with pytest.raises(NotRegistered):
+        reg.delete(a, "root")
+
+
 def test_refusals_change_nothing(redis_client: redis.Redis, keys: RedisKeys, models: list[Path]) -> None:
     reg = ModelRegistry(redis_client, keys)
     a = register(reg, models[0])

@@ -30,7 +30,7 @@ H = 3_600_000
 
 def test_durations_and_the_newest_labelled_ranges() -> None:
     assert [duration_ms(x) for x in ("90s", "30m", "12h", "7d")] == [90_000, 1_800_000, 12 * H, 7 * 24 * H]
-    for bad in ("7", "1w", "-1d", "d"):
+    for bad in ("7", "1w", "-1d", "d", "0s"):
         with pytest.raises(argparse.ArgumentTypeError):
             duration_ms(bad)
     ranges = Window(train_ms=7 * H, test_ms=3 * H, wait_ms=H).ranges(100 * H)
@@ -47,13 +47,9 @@ def test_the_verdict_compares_average_precision_on_the_same_rows() -> None:
     assert not verdict({"average_precision": math.nan}, None)[0]
 
 
-def _retrain(
-    env: dict[str, str], out: Path, *extra: str, wait: bool = True
-) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+def _retrain(env: dict[str, str], out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "model", "retrain", "--train", "7h", "--test", "3h", "--label-wait", "1h"]
     argv += ["--out", str(out), "--by", "ci", *extra]
-    if not wait:
-        return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True)
     return subprocess.run(
         argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )
@@ -78,7 +74,7 @@ def test_a_better_candidate_is_shadowed_an_equal_one_stays_a_candidate(
     }  # fmt: skip
     now = _iso(times[-1] + H)  # one fixed "now": both runs read exactly the same ranges
     done = _retrain(env, tmp_path / "m", "--now", now)
-    assert isinstance(done, subprocess.CompletedProcess) and done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr
     (first,) = [v for v in registry.entries() if v != weak]
     assert registry.entries()[first].state == SHADOW
     assert registry.entries()[weak].state == CHAMPION  # never promoted by the schedule
@@ -87,9 +83,10 @@ def test_a_better_candidate_is_shadowed_an_equal_one_stays_a_candidate(
     # the candidate becomes champion; the same data again gives the same model: not better, stays candidate
     registry.set_state(first, CHAMPION, "root")
     again = _retrain(env, tmp_path / "m", "--now", now)
-    assert isinstance(again, subprocess.CompletedProcess) and again.returncode == 0, again.stderr
+    assert again.returncode == 0, again.stderr
     (second,) = [v for v in registry.entries() if v not in {weak, first}]
     assert registry.entries()[second].state == CANDIDATE
+    assert "does not beat the champion's" in registry.entries()[second].comment  # the audit says why not
     (line,) = [x for x in again.stderr.splitlines() if "retrain: {" in x]
     result = json.loads(line.split("retrain: ", 1)[1])
     assert "does not beat" in result["why"] and result["champion"] == first
@@ -131,7 +128,7 @@ def test_no_labels_registers_nothing_and_a_schedule_runs_on_new_labels(
         "KAFKA_LABELS_TOPIC": labels_topic, "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": redis_prefix,
     }  # fmt: skip
     refused = _retrain(env, tmp_path / "m", "--now", _iso(times[-1] + H))
-    assert isinstance(refused, subprocess.CompletedProcess) and refused.returncode == 2
+    assert refused.returncode == 2
     assert "no fraud labels" in refused.stderr and "see --train, --test, --label-wait" in refused.stderr
     registry = ModelRegistry(redis_client, keys)
     assert registry.entries() == {}
@@ -139,10 +136,10 @@ def test_no_labels_registers_nothing_and_a_schedule_runs_on_new_labels(
     assert unscored.returncode == 2 and "there is no champion" in unscored.stderr
     assert not (tmp_path / "none.csv").exists()
     # on a schedule: a run at start (refused: still no labels), another once 50 labels arrived
-    proc = _retrain(env, tmp_path / "s", "--after-labels", "50", "--check", "1s", wait=False)
-    assert isinstance(proc, subprocess.Popen)
+    log = tmp_path / "schedule.log"
+    proc = _schedule(env, tmp_path / "s", log)
     try:
-        time.sleep(3)
+        _wait_for(log, proc, "run failed (exit 2)")  # the first run, at start, found no labels
         labels = pending.due(times[-1])
         assert len(labels) > 50
         _send(
@@ -150,13 +147,39 @@ def test_no_labels_registers_nothing_and_a_schedule_runs_on_new_labels(
             labels_topic,
             [(label_record(x)[1], label_record(x)[0], x.label_ms) for x in labels],
         )
-        deadline = time.monotonic() + 240
-        while not registry.entries() and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.5)
+        _wait_for(log, proc, "retrain: {")  # the second run: a model registered
         assert len(registry.entries()) == 1
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err[-2000:]
-    assert "retrain: stopped" in err
+        _stop(proc)
+    assert "retrain: stopped" in log.read_text()
+    memory = {k.decode(): int(v) for k, v in redis_client.hgetall(keys.models_retrain).items()}
+    assert memory["labels"] == len(labels)
+    # restarted (a container restart loop): it remembers its last run and does not retrain at start
+    again = tmp_path / "again.log"
+    proc = _schedule(env, tmp_path / "s", again)
+    try:
+        time.sleep(4)  # four checks at --check 1s
+    finally:
+        _stop(proc)
+    assert "retrain: {" not in again.read_text() and "run failed" not in again.read_text()
+    assert len(registry.entries()) == 1
+
+
+def _schedule(env: dict[str, str], out: Path, log: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "model", "retrain", "--train", "7h", "--test", "3h", "--label-wait", "1h"]
+    argv += ["--out", str(out), "--by", "ci", "--after-labels", "50", "--check", "1s"]
+    with log.open("wb") as f:
+        return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+
+
+def _wait_for(log: Path, proc: subprocess.Popen[bytes], text: str, timeout_s: float = 240) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in log.read_text():
+        assert proc.poll() is None, log.read_text()[-2000:]
+        assert time.monotonic() < deadline, f"never logged {text!r}: {log.read_text()[-2000:]}"
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0

@@ -8,15 +8,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
 import pytest
 import redis
 
+from bridge import model_watch
 from bridge.model_watch import ModelWatcher
 from common.keys import RedisKeys
 from common.model_registry import CHAMPION, RETIRED
@@ -80,9 +83,18 @@ def test_the_champion_is_loaded_refusals_keep_the_old_one(
 
 
 def test_a_load_never_holds_up_the_bridge_loop(
-    redis_client: redis.Redis, keys: RedisKeys, models: list[Path]
+    redis_client: redis.Redis, keys: RedisKeys, models: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The poll returns at once: the old model stays in use, and the health line says what is loading."""
+    gate = threading.Event()  # holds the real load of b until the registry has moved on
+
+    def held(key: str, raw: bytes | None, champion: Any) -> Any:
+        if champion.version == b:
+            assert gate.wait(30)
+        return real(key, raw, champion)
+
+    real = model_watch._checked
+    monkeypatch.setattr(model_watch, "_checked", held)
     reg, watcher = ModelRegistry(redis_client, keys), ModelWatcher(redis_client, keys)
     a, b = register(reg, models[0]), register(reg, models[1])
     reg.set_state(a, CHAMPION, "root")
@@ -94,9 +106,21 @@ def test_a_load_never_holds_up_the_bridge_loop(
     reg.set_state(a, CHAMPION, "root", "changed our mind")  # while b loads: b's outcome is dropped
     watcher._next = 0.0
     watcher.refresh(time.monotonic())
+    assert "loading" not in watcher.status()  # nothing wanted any more; b's load still runs
+    gate.set()
     watcher.join()
     assert watcher.entry.version == a and watcher.refused is None
     assert watcher.status().startswith(f"champion {a} loaded") and "loading" not in watcher.status()
+
+
+def test_a_champion_file_that_is_not_text_is_refused_not_fatal(
+    redis_client: redis.Redis, keys: RedisKeys, models: list[Path]
+) -> None:
+    reg, watcher = ModelRegistry(redis_client, keys), ModelWatcher(redis_client, keys)
+    a = register(reg, models[0])
+    redis_client.set(keys.model_file(a), b"\xff\xfe tree")
+    reg.set_state(a, CHAMPION, "root")
+    assert poll(watcher) and watcher.model is None and "not UTF-8" in watcher.refused[1]
 
 
 def test_a_champion_built_for_other_features_is_refused(

@@ -6,15 +6,16 @@ from typing import Any
 
 from dash import dcc, html
 
+from common.model_registry import ALLOWED, CANDIDATE, CHAMPION, RETIRED, SHADOW
+
 ACT = "mdl-act"  # pattern-matching id type of a row's state buttons: {type, version, state}
 DASH = "\u2013"
 POLL_MS = 10_000  # one HGETALL and one LRANGE per look; the registry changes rarely
-# The buttons a version in each state gets (common.model_registry.ALLOWED, in the order shown).
+# A button per allowed change (common.model_registry.ALLOWED: the one list of them), champion first.
+LABELS = {CHAMPION: "Make champion", SHADOW: "Shadow", CANDIDATE: "Back to candidate", RETIRED: "Retire"}
 ACTIONS = {
-    "candidate": (("shadow", "Shadow"), ("champion", "Make champion"), ("retired", "Retire")),
-    "shadow": (("champion", "Make champion"), ("candidate", "Stop shadow"), ("retired", "Retire")),
-    "champion": (("retired", "Retire"),),
-    "retired": (("champion", "Make champion"), ("shadow", "Shadow")),
+    state: tuple((to, LABELS[to]) for to in (CHAMPION, SHADOW, CANDIDATE, RETIRED) if to in allowed)
+    for state, allowed in ALLOWED.items()
 }
 
 
