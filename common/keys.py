@@ -465,6 +465,11 @@ class RedisKeys:
         return f"{self.prefix}models:champions"
 
     @property
+    def models_drift(self) -> str:
+        """HASH version -> JSON of its latest drift check (`python -m model drift`): range, PSIs."""
+        return f"{self.prefix}models:drift"
+
+    @property
     def models_retrain(self) -> str:
         """HASH the retraining schedule's memory: last_ms (its last run), labels (the labels topic's size)."""
         return f"{self.prefix}models:retrain"

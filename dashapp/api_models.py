@@ -12,13 +12,16 @@ from common.model_registry import STATES, ModelEntry
 from dashapp.api_common import ApiError
 from dashapp.api_rules import answer, comment_arg, error_answer, handled, writer
 from dashapp.openapi_parts import ADMIN, Op, ok, op, path, query
+from model.drift_store import DriftChecks
 from model.registry import ModelRegistry, NotRegistered, RegistryError
 
 
-def entry_view(e: ModelEntry) -> dict[str, Any]:
-    """What the API and the console show of a version (the card's ranges and held-out metrics)."""
+def entry_view(e: ModelEntry, drift: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the API and the console show of a version (the card's ranges and held-out metrics, and
+    its latest drift check: `python -m model drift`)."""
     card = e.card
     return {
+        "drift": drift,
         "version": e.version,
         "state": e.state,
         "registered_by": e.registered_by,
@@ -62,7 +65,10 @@ def install_models_api(server: Flask, registry: ModelRegistry) -> None:
     @handled
     def list_models() -> Response:
         rows = sorted(registry.entries().values(), key=lambda e: e.registered_at, reverse=True)
-        return jsonify(models=[entry_view(e) for e in rows], history=registry.history(20))
+        checks = DriftChecks(registry.client, registry.keys).latest()
+        return jsonify(
+            models=[entry_view(e, checks.get(e.version)) for e in rows], history=registry.history(20)
+        )
 
     @_reachable
     @handled
@@ -109,7 +115,7 @@ MODELS_PATHS: dict[str, dict[str, Op]] = {
         "get": op(
             "the model registry (docs/model.md): every version, newest first, with its state "
             "(candidate, shadow, champion, retired), who registered and changed it, its training and "
-            "held-out ranges and metrics; and the newest 20 registry changes",
+            "held-out ranges and metrics, its latest drift check; and the newest 20 registry changes",
             ok("models, history"),
             tag="models",
         )

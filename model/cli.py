@@ -18,6 +18,7 @@ from kafka.errors import KafkaError
 from backtest.replay import RangeError
 from common.rules import default_rules
 from common.settings import ConfigError, from_env
+from model.drift import reference
 from model.features import DAY_S, FeatureConfig, compute_features
 from model.join import Joined, join
 from model.metrics import evaluate
@@ -109,6 +110,7 @@ class HeldOut:
     day: npt.NDArray[np.int64]
     card: npt.NDArray[np.int64]
     fraud: npt.NDArray[np.bool_]
+    span: tuple[int, int] | None = None  # the record-time range, [from, to) in ms
 
     def metrics(self, booster: Any) -> dict[str, float | int]:
         """AUC ROC, average precision and CP@100 of `booster` (a LightGBM Booster) on these rows."""
@@ -136,7 +138,9 @@ def train_held_out(
         _two_classes(joined, test_rows, "test")
     x = compute_features(joined.events, joined.feature_labels, config)
     booster = fit_lightgbm(x[train_rows], joined.fraud[train_rows])
+    train_scores = np.asarray(booster.predict(x[train_rows]), dtype=np.float64)
     card: dict[str, Any] = {
+        "drift_reference": reference(x[train_rows], train_scores, config.names()),  # python -m model drift
         "data": f"kafka topics {topic!r} (transactions) and {labels_topic!r} (labels)",
         "topic": topic,
         "labels_topic": labels_topic,
@@ -160,7 +164,9 @@ def train_held_out(
     held: HeldOut | None = None
     if test_rows is not None:
         ev = joined.events
-        held = HeldOut(x[test_rows], ev.ts[test_rows] // DAY_S, ev.card[test_rows], joined.fraud[test_rows])
+        held = HeldOut(
+            x[test_rows], ev.ts[test_rows] // DAY_S, ev.card[test_rows], joined.fraud[test_rows], ranges.test
+        )
         card["metrics"] = held.metrics(booster)
     path = save(out, booster, config, card)
     ids = {"card_id": joined.cards.ids, "merchant_id": joined.merchants.ids}
@@ -213,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         from model.retrain import run as run_retrain  # imports this module: resolved at call time
 
         return run_retrain(args)
-    if args.cmd == "score":
+    if args.cmd in {"score", "drift"}:
         from model.score import run as run_score
 
         return run_score(args)

@@ -77,6 +77,7 @@ class ModelRegistry:
 
     def __init__(self, client: redis.Redis, keys: RedisKeys, clock: Callable[[], float] = time.time) -> None:
         self._r, self._keys, self._clock = client, keys, clock
+        self.client, self.keys = client, keys  # for the stores beside it (drift checks)
 
     # --- reads ------------------------------------------------------------------------------------
     def entries(self) -> dict[str, ModelEntry]:

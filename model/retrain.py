@@ -28,6 +28,8 @@ from common.keys import RedisKeys
 from common.model_registry import SHADOW, champion_of
 from common.settings import ConfigError, from_env
 from model.cli import HeldOut, Ranges, TrainError, iso_time, read_topics, time_ms, train_held_out
+from model.drift import drift
+from model.drift_store import DriftChecks
 from model.registry import ModelRegistry, RegistryError
 from model.registry_cli import login_name
 from model.settings import RetrainSettings
@@ -91,7 +93,32 @@ def _champion_metrics(registry: ModelRegistry, held: HeldOut) -> tuple[str, dict
     except (ModelFileError, RegistryError) as exc:
         logger.warning("retrain: the champion cannot be scored, compared as absent: %s", exc)
         return None
+    _record_drift(registry, loaded, held)
     return champion.version, held.metrics(loaded.booster)
+
+
+def _record_drift(registry: ModelRegistry, loaded: Any, held: HeldOut) -> None:
+    """The champion's drift over the held-out range, as `python -m model drift` records it."""
+    import numpy as np
+
+    from model.features import FeatureConfig
+
+    ref = loaded.card.get("drift_reference")
+    if not isinstance(ref, dict) or held.span is None:
+        return
+    scores = np.asarray(loaded.booster.predict(held.x), dtype=np.float64)
+    try:
+        found = drift(ref, held.x, scores, FeatureConfig().names())
+    except ValueError as exc:
+        logger.warning("retrain: no drift check of the champion: %s", exc)
+        return
+    version = str(loaded.card.get("version"))
+    span = {
+        "from": iso_time(held.span[0]),
+        "to": iso_time(held.span[1]),
+        "checked_at": iso_time(int(time.time() * 1000)),
+    }
+    DriftChecks(registry.client, registry.keys).record(version, {"version": version, **span, **found})
 
 
 def retrain_once(

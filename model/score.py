@@ -13,10 +13,13 @@ import csv
 import json
 import logging
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import redis
 from kafka.errors import KafkaError
 
@@ -24,10 +27,12 @@ from backtest.replay import RangeError
 from common.keys import RedisKeys
 from common.model_registry import champion_of
 from common.settings import ConfigError, from_env
-from model.cli import DAY_S, Ranges, TrainError, read_topics, time_ms
+from model.cli import DAY_S, Ranges, TrainError, iso_time, read_topics, time_ms
+from model.drift import drift
+from model.drift_store import DriftChecks
 from model.explain import explain
 from model.features import FeatureConfig, compute_features
-from model.join import join
+from model.join import Joined, join
 from model.metrics import evaluate
 from model.registry import ModelRegistry, RegistryError
 from model.settings import RetrainSettings
@@ -38,9 +43,11 @@ logger = logging.getLogger("model.score")
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("score", help="score a record-time range with a registered model; CSV with reasons")
-    s.add_argument("--from", dest="from_", required=True, help="range start, ISO-8601 (UTC if no zone)")
-    s.add_argument("--to", required=True, help="range end (excluded), ISO-8601")
-    s.add_argument("--model", help="a registered version (default: the champion)")
+    d = sub.add_parser("drift", help="PSI of a range against the model's training range, recorded")
+    for p in (s, d):
+        p.add_argument("--from", dest="from_", required=True, help="range start, ISO-8601 (UTC if no zone)")
+        p.add_argument("--to", required=True, help="range end (excluded), ISO-8601")
+        p.add_argument("--model", help="a registered version (default: the champion)")
     s.add_argument("--out", type=Path, required=True, help="CSV file: txn_id,score,reasons")
     s.add_argument("--reasons", type=int, default=3, help="top features per transaction (0: none)")
 
@@ -61,23 +68,42 @@ def _model(registry: ModelRegistry, version: str | None) -> Any:
         raise TrainError(str(exc)) from None
 
 
-def score(settings: RetrainSettings, registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
-    """Score the range into `args.out`; a summary (TrainError: nothing written)."""
+@dataclass(frozen=True)
+class Scored:
+    """A range's transactions with their features and a model's scores."""
+
+    span: tuple[int, int]
+    model: Any  # model.store.LoadedModel
+    joined: Joined
+    rows: npt.NDArray[np.int64]
+    x: npt.NDArray[np.float64]  # the rows' features
+    scores: npt.NDArray[np.float64]
+
+
+def score_range(settings: RetrainSettings, registry: ModelRegistry, args: argparse.Namespace) -> Scored:
+    """Read the range (with the history its features need), compute its features, score them."""
     span = (time_ms(args.from_), time_ms(args.to))
     if span[1] <= span[0]:
         raise TrainError("--to must be after --from")
-    if args.reasons < 0:
-        raise TrainError("--reasons must be 0 or more")
     loaded = _model(registry, args.model)
     data = read_topics(settings, Ranges(span, None))
     joined = join(data.txns, data.labels)
-    config = FeatureConfig()
-    x = compute_features(joined.events, joined.feature_labels, config)
+    x = compute_features(joined.events, joined.feature_labels, FeatureConfig())
     rows = np.flatnonzero((joined.record_ms >= span[0]) & (joined.record_ms < span[1]))
     if not len(rows):
         raise TrainError("the range holds no transactions")
-    scores = np.asarray(loaded.booster.predict(x[rows]), dtype=np.float64)
-    reasons = explain(loaded.booster, x[rows], config.names(), args.reasons) if args.reasons else None
+    return Scored(
+        span, loaded, joined, rows, x[rows], np.asarray(loaded.booster.predict(x[rows]), dtype=np.float64)
+    )
+
+
+def score(settings: RetrainSettings, registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
+    """Score the range into `args.out`; a summary (TrainError: nothing written)."""
+    if args.reasons < 0:
+        raise TrainError("--reasons must be 0 or more")
+    done = score_range(settings, registry, args)
+    loaded, joined, rows, scores, config = done.model, done.joined, done.rows, done.scores, FeatureConfig()
+    reasons = explain(loaded.booster, done.x, config.names(), args.reasons) if args.reasons else None
     with args.out.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["txn_id", "score", "reasons"])
@@ -97,6 +123,25 @@ def score(settings: RetrainSettings, registry: ModelRegistry, args: argparse.Nam
     return summary
 
 
+def drift_check(
+    settings: RetrainSettings, registry: ModelRegistry, args: argparse.Namespace
+) -> dict[str, Any]:
+    """PSI of the range against the model's training range, recorded as the version's latest check."""
+    done = score_range(settings, registry, args)
+    ref = done.model.card.get("drift_reference")
+    if not isinstance(ref, dict):
+        raise TrainError("the model's card has no drift reference (trained before drift checks): retrain it")
+    try:
+        found = drift(ref, done.x, done.scores, FeatureConfig().names())
+    except ValueError as exc:
+        raise TrainError(str(exc)) from None
+    version = str(done.model.card.get("version"))
+    check = {"version": version, "from": iso_time(done.span[0]), "to": iso_time(done.span[1]), **found}
+    check["checked_at"] = iso_time(int(time.time() * 1000))
+    DriftChecks(registry.client, registry.keys).record(version, check)
+    return check
+
+
 def run(args: argparse.Namespace) -> int:
     """Exit 0 written, 2 refused (no model, empty range, bad times), 1 Kafka or Redis unreachable."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -104,12 +149,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = from_env(RetrainSettings)
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
-        summary = score(settings, ModelRegistry(client, RedisKeys(settings.redis_key_prefix)), args)
+        command = drift_check if args.cmd == "drift" else score
+        summary = command(settings, ModelRegistry(client, RedisKeys(settings.redis_key_prefix)), args)
     except (TrainError, RangeError, TopicReadError, ConfigError) as exc:
-        sys.stderr.write(f"model score: {exc}\n")
+        sys.stderr.write(f"model {args.cmd}: {exc}\n")
         return 2
     except (KafkaError, redis.RedisError) as exc:
-        sys.stderr.write(f"model score: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(f"model {args.cmd}: {type(exc).__name__}: {exc}\n")
         return 1
-    logger.info("score: %s", json.dumps(summary, sort_keys=True))
+    logger.info("%s: %s", args.cmd, json.dumps(summary, sort_keys=True))
     return 0

@@ -19,6 +19,8 @@ import redis
 from common.keys import RedisKeys
 from common.labels import label_record
 from common.model_registry import CANDIDATE, CHAMPION, SHADOW
+from model.drift_store import DriftChecks
+from model.features import FeatureConfig
 from model.registry import ModelRegistry
 from model.retrain import Window, duration_ms, verdict
 from tests.conftest import REPO_ROOT
@@ -87,6 +89,9 @@ def test_a_better_candidate_is_shadowed_an_equal_one_stays_a_candidate(
     (second,) = [v for v in registry.entries() if v not in {weak, first}]
     assert registry.entries()[second].state == CANDIDATE
     assert "does not beat the champion's" in registry.entries()[second].comment  # the audit says why not
+    # each run also checks the champion's drift over the held-out range (the weak one had no reference)
+    checks = DriftChecks(redis_client, keys).latest()
+    assert set(checks) == {first} and checks[first]["from"] == _iso(times[-1] - 3 * H)
     (line,) = [x for x in again.stderr.splitlines() if "retrain: {" in x]
     result = json.loads(line.split("retrain: ", 1)[1])
     assert "does not beat" in result["why"] and result["champion"] == first
@@ -106,6 +111,24 @@ def test_a_better_candidate_is_shadowed_an_equal_one_stays_a_candidate(
     assert summary["model"] == first and summary["transactions"] == len(rows)
     frauds = summary["metrics"]["frauds"] / summary["metrics"]["transactions"]
     assert summary["metrics"]["average_precision"] > 3 * frauds  # the champion ranks fraud first
+    # drift of the held-out range against the champion's training range, recorded for the console
+    start, end = _iso(times[-1] - 3 * H), _iso(times[-1])
+    checked = _model_cmd(env, "drift", "--from", start, "--to", end)
+    assert checked.returncode == 0, checked.stderr
+    (check,) = DriftChecks(redis_client, keys).latest().values()
+    assert check["version"] == first and check["rows"] == len(rows) and check["from"].startswith(start[:16])
+    names = {f["feature"] for f in check["features"]}
+    assert "amount" in names and len(names) == len(FeatureConfig().names())
+    assert check["score_rating"] in {"stable", "moderate shift", "significant shift"}
+    weak_check = _model_cmd(env, "drift", "--from", start, "--to", end, "--model", weak)
+    assert weak_check.returncode == 2 and "no drift reference" in weak_check.stderr  # trained without one
+
+
+def _model_cmd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "model", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
 
 
 def _score(

@@ -13,6 +13,7 @@ import numpy as np
 
 from bench.handbook.data import labelled
 from bench.handbook.simulator import DAY_S, SimParams
+from model.drift import reference
 from model.features import FeatureConfig
 from model.metrics import evaluate
 from model.store import save
@@ -46,6 +47,10 @@ def train(out: Path, train_start: int, params: SimParams) -> Path:
         "train_rows": len(s.train),
         "params": {**LGBM_PARAMS, "num_boost_round": LGBM_ROUNDS},
         "metrics": scores.as_dict(),
+        # the training week's bins, for `python -m model drift` (docs/model.md)
+        "drift_reference": reference(
+            data.x[s.train], np.asarray(booster.predict(data.x[s.train]), dtype=np.float64), config.names()
+        ),
     }
     return save(out, booster, config, card)
 

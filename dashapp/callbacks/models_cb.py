@@ -11,6 +11,7 @@ from dash import ALL, Dash, Input, Output, State, no_update
 from dashapp.api_models import entry_view
 from dashapp.callbacks.rule_access import admin_or_403, clicked_id, is_admin, user_or_401
 from dashapp.views.models_view import ACT, history_items, models_table
+from model.drift_store import DriftChecks
 from model.registry import ModelRegistry, RegistryError
 
 logger = logging.getLogger(__name__)
@@ -41,10 +42,12 @@ def register_models(app: Dash, registry: ModelRegistry) -> None:
         try:
             rows = sorted(registry.entries().values(), key=lambda e: e.registered_at, reverse=True)
             history = registry.history(10)
+            checks = DriftChecks(registry.client, registry.keys).latest()
         except redis.RedisError as exc:
             logger.warning("dashapp.models: registry unreachable error=%s", exc)
             return no_update, no_update
-        return models_table([entry_view(e) for e in rows], is_admin()), history_items(history)
+        views = [entry_view(e, checks.get(e.version)) for e in rows]
+        return models_table(views, is_admin()), history_items(history)
 
     @app.callback(
         Output("mdl-msg", "children"),

@@ -65,11 +65,21 @@ def _range(r: Any) -> str:
     return f"{r[0][:16]} \u2192 {r[1][:16]}" if isinstance(r, list) and len(r) == 2 else "\u2013"
 
 
+def drift_text(check: Any) -> str:
+    """The score's PSI and the most shifted feature of the latest `python -m model drift`."""
+    if not isinstance(check, dict) or "score_psi" not in check:
+        return DASH
+    top = (check.get("features") or [{}])[0]
+    shifted = f"; {top['feature']} {top['psi']:.2f}" if "feature" in top else ""
+    until = str(check.get("to", ""))[:10]
+    return f"score PSI {check['score_psi']:.2f} ({check.get('score_rating', '')}){shifted}, to {until}"
+
+
 def models_table(models: list[dict[str, Any]], admin: bool) -> Any:
     """One row per version, newest first; admins get the buttons its state allows."""
     if not models:
         return html.P("No model registered yet (docs/model.md: train, then register).", className="muted")
-    head = ("version", "state", "trained on", "AUC", "AP", "CP@100", "changed", "")
+    head = ("version", "state", "trained on", "AUC", "AP", "CP@100", "drift (latest check)", "changed", "")
     rows = []
     for m in models:
         metrics = m.get("metrics")
@@ -90,6 +100,7 @@ def models_table(models: list[dict[str, Any]], admin: bool) -> Any:
             _metric(metrics, "auc_roc"),
             _metric(metrics, "average_precision"),
             _metric(metrics, "card_precision_at_100"),
+            drift_text(m.get("drift")),
             f"{m['changed_at'][:19].replace('T', ' ')} by {m['changed_by']}",
         )
         rows.append(html.Tr([*(html.Td(c) for c in cells), html.Td(buttons)], className=f"mdl-{m['state']}"))
