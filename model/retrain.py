@@ -25,7 +25,7 @@ from kafka.errors import KafkaError
 
 from backtest.replay import RangeError
 from common.keys import RedisKeys
-from common.model_registry import SHADOW, champion_of
+from common.model_registry import CANDIDATE, SHADOW, champion_of
 from common.settings import ConfigError, from_env
 from model.cli import HeldOut, Ranges, TrainError, iso_time, read_topics, time_ms, train_held_out
 from model.drift import drift
@@ -121,9 +121,28 @@ def _record_drift(registry: ModelRegistry, loaded: Any, held: HeldOut) -> None:
     DriftChecks(registry.client, registry.keys).record(version, {"version": version, **span, **found})
 
 
+def prune_candidates(registry: ModelRegistry, keep: int, who: str) -> list[str]:
+    """Delete this schedule's own oldest candidates beyond the newest `keep` (0: keep all). A version
+    an admin touched since (shadowed, promoted, or moved back: its comment is theirs) always stays."""
+    own = sorted(
+        (e for e in registry.entries().values()
+         if e.state == CANDIDATE and e.registered_by == who and e.comment.startswith("retrain: ")),
+        key=lambda e: e.registered_at,
+    )  # fmt: skip
+    gone = []
+    for e in own[: max(0, len(own) - keep)] if keep > 0 else []:
+        try:
+            registry.delete(e.version, who, f"retrain: pruned (only the newest {keep} candidates are kept)")
+        except RegistryError:  # changed meanwhile: it stays
+            continue
+        gone.append(e.version)
+    return gone
+
+
 def retrain_once(
-    settings: RetrainSettings, registry: ModelRegistry, window: Window, out: Path, *, now_ms: int, who: str
-) -> dict[str, Any]:
+    settings: RetrainSettings, registry: ModelRegistry, window: Window, out: Path, *, now_ms: int, who: str,
+    keep: int = 10,
+) -> dict[str, Any]:  # fmt: skip
     """Train, compare with the champion, register the candidate (shadowed if better); what happened.
 
     Only labels known by `now_ms` are used, so `--now` reproduces an earlier run's data (the
@@ -162,6 +181,7 @@ def retrain_once(
         "metrics": card["metrics"],
         "champion": champion[0] if champion else None,
         "champion_metrics": champion[1] if champion else None,
+        "pruned": prune_candidates(registry, keep, who),
     }
     logger.info("retrain: %s", json.dumps(result, sort_keys=True))
     return result
@@ -183,6 +203,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--check", type=duration_ms, default=duration_ms("30s"), help="how often a schedule looks")
     r.add_argument("--now", help="run once as if it were this time (ISO-8601; reproduces an earlier run)")
     r.add_argument("--by", default=None, help="who registers (default: the login name)")
+    r.add_argument(
+        "--keep-candidates", type=int, default=10,
+        help="delete this schedule's older candidates beyond the newest N (default 10; 0 keeps all)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -195,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
         settings = from_env(RetrainSettings)
         if args.after_labels is not None and args.after_labels < 1:
             raise TrainError("--after-labels must be at least 1")
+        if args.keep_candidates < 0:
+            raise TrainError("--keep-candidates must be 0 or more")
         now_ms = time_ms(args.now) if args.now else None
         if scheduled and now_ms is not None:
             raise TrainError("--now runs once; it cannot be given with --every or --after-labels")
@@ -208,25 +234,22 @@ def run(args: argparse.Namespace) -> int:
     registry = ModelRegistry(client, keys)
     window, who = Window(args.train, args.test, args.label_wait), args.by or login_name()
     if not scheduled:
-        return run_once(settings, registry, window, args.out, who=who, now_ms=now_ms)
+        return run_once(
+            settings, registry, window, args.out, who=who, now_ms=now_ms, keep=args.keep_candidates
+        )
     from model.retrain_schedule import Memory, Schedule  # imports this module
 
     return Schedule(settings, registry, Memory(client, keys), window, args=args, who=who).run()
 
 
 def run_once(
-    settings: RetrainSettings,
-    registry: ModelRegistry,
-    window: Window,
-    out: Path,
-    *,
-    who: str,
-    now_ms: int | None = None,
-) -> int:
+    settings: RetrainSettings, registry: ModelRegistry, window: Window, out: Path, *, who: str,
+    now_ms: int | None = None, keep: int = 10,
+) -> int:  # fmt: skip
     """One run; its exit code (the reason logged)."""
     try:
         now = int(time.time() * 1000) if now_ms is None else now_ms
-        retrain_once(settings, registry, window, out, now_ms=now, who=who)
+        retrain_once(settings, registry, window, out, now_ms=now, who=who, keep=keep)
     except (TrainError, RangeError, TopicReadError, RegistryError) as exc:
         logger.error("model retrain: %s", exc)
         return 2

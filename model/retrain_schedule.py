@@ -100,7 +100,14 @@ class Schedule:
         if not due:
             return
         self.memory.write(last_ms=now_ms, **({"labels": labels} if labels is not None else {}))
-        code = run_once(self.settings, self.registry, self.window, self.args.out, who=self.who)
+        code = run_once(
+            self.settings,
+            self.registry,
+            self.window,
+            self.args.out,
+            who=self.who,
+            keep=self.args.keep_candidates,
+        )
         if code:
             logger.warning("retrain: run failed (exit %d); the next is due as scheduled", code)
 

@@ -22,7 +22,7 @@ from common.model_registry import CANDIDATE, CHAMPION, SHADOW
 from model.drift_store import DriftChecks
 from model.features import FeatureConfig
 from model.registry import ModelRegistry
-from model.retrain import Window, duration_ms, verdict
+from model.retrain import Window, duration_ms, prune_candidates, verdict
 from tests.conftest import REPO_ROOT
 from tests.test_model_registry_store import register, train_tiny
 from tests.test_model_train_cli import _iso, _send, _stream
@@ -206,3 +206,26 @@ def _wait_for(log: Path, proc: subprocess.Popen[bytes], text: str, timeout_s: fl
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 0
+
+
+@pytest.mark.integration
+def test_pruning_deletes_only_the_schedules_own_oldest_candidates(
+    redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path
+) -> None:
+    ticks = iter(range(1_800_000_000, 1_800_001_000))
+    registry = ModelRegistry(redis_client, keys, clock=lambda: float(next(ticks)))  # one second a call
+    dirs = [train_tiny(tmp_path, seed) for seed in range(31, 37)]
+    mine = []
+    for path in dirs[:4]:
+        card = json.loads((path / "card.json").read_text())
+        mine.append(
+            registry.register((path / "model.txt").read_text(), card, "ci", "retrain: AP 0.1 …").version
+        )
+    by_admin = register(registry, dirs[4], "ann")  # registered by hand: never pruned
+    card = json.loads((dirs[5] / "card.json").read_text())
+    shadowed = registry.register((dirs[5] / "model.txt").read_text(), card, "ci", "retrain: AP 0.2 …").version
+    registry.set_state(shadowed, SHADOW, "ci", "retrain: better")  # not a candidate: stays
+    assert prune_candidates(registry, 2, "ci") == mine[:2]  # the two oldest of the schedule's four
+    assert set(registry.entries()) == {*mine[2:], by_admin, shadowed}
+    assert prune_candidates(registry, 0, "ci") == []  # 0 keeps everything
+    assert registry.history(1)[0]["action"] == "deleted" and "newest 2" in registry.history(1)[0]["comment"]
