@@ -36,17 +36,11 @@ def trained_at(entry: ModelEntry) -> float:
 
 
 def _checked(key: str, raw: bytes | None, champion: ModelEntry) -> Any:
-    """model.store.from_text on the registry's copy (ModelFileError when missing or unusable)."""
+    """model.store.from_registry on the champion's stored bytes, read from `key` (ModelFileError)."""
     from model.features import FeatureConfig  # LightGBM and numpy only once a champion exists
-    from model.store import ModelFileError, from_text
+    from model.store import from_registry
 
-    if raw is None:
-        raise ModelFileError(f"model {champion.version}: its file is not in Redis ({key})")
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise ModelFileError(f"model {champion.version}: its file is not UTF-8 text (corrupt)") from None
-    return from_text(text, champion.card, FeatureConfig(), where=f"registry {champion.version}")
+    return from_registry(raw, champion.version, champion.card, FeatureConfig())
 
 
 class ModelWatcher:

@@ -28,8 +28,7 @@ from common.keys import RedisKeys
 from common.model_registry import CANDIDATE, SHADOW, champion_of
 from common.settings import ConfigError, from_env
 from model.cli import HeldOut, Ranges, TrainError, iso_time, read_topics, time_ms, train_held_out
-from model.drift import drift
-from model.drift_store import DriftChecks
+from model.drift_store import DriftChecks, NoReference
 from model.registry import ModelRegistry, RegistryError
 from model.registry_cli import login_name
 from model.settings import RetrainSettings
@@ -80,17 +79,15 @@ def verdict(candidate: Mapping[str, Any], champion: Mapping[str, Any] | None) ->
 def _champion_metrics(registry: ModelRegistry, held: HeldOut) -> tuple[str, dict[str, Any]] | None:
     """The champion scored on the candidate's held-out rows (None without a usable champion)."""
     from model.features import FeatureConfig
-    from model.store import ModelFileError, from_text
+    from model.store import ModelFileError, from_registry
 
     champion = champion_of(registry.entries())
     if champion is None:
         return None
     try:
-        text = registry.model_text(champion.version)
-        if text is None:
-            raise ModelFileError(f"model {champion.version}: its file is not in Redis")
-        loaded = from_text(text, champion.card, FeatureConfig(), where=f"registry {champion.version}")
-    except (ModelFileError, RegistryError) as exc:
+        raw = registry.model_bytes(champion.version)
+        loaded = from_registry(raw, champion.version, champion.card, FeatureConfig())
+    except ModelFileError as exc:
         logger.warning("retrain: the champion cannot be scored, compared as absent: %s", exc)
         return None
     _record_drift(registry, loaded, held)
@@ -101,24 +98,15 @@ def _record_drift(registry: ModelRegistry, loaded: Any, held: HeldOut) -> None:
     """The champion's drift over the held-out range, as `python -m model drift` records it."""
     import numpy as np
 
-    from model.features import FeatureConfig
-
-    ref = loaded.card.get("drift_reference")
-    if not isinstance(ref, dict) or held.span is None:
+    if held.span is None:
         return
     scores = np.asarray(loaded.booster.predict(held.x), dtype=np.float64)
     try:
-        found = drift(ref, held.x, scores, FeatureConfig().names())
+        DriftChecks(registry.client, registry.keys).check(loaded.card, held.x, scores, held.span)
+    except NoReference:
+        return  # a champion trained before drift checks: nothing to compare with
     except ValueError as exc:
         logger.warning("retrain: no drift check of the champion: %s", exc)
-        return
-    version = str(loaded.card.get("version"))
-    span = {
-        "from": iso_time(held.span[0]),
-        "to": iso_time(held.span[1]),
-        "checked_at": iso_time(int(time.time() * 1000)),
-    }
-    DriftChecks(registry.client, registry.keys).record(version, {"version": version, **span, **found})
 
 
 def prune_candidates(registry: ModelRegistry, keep: int, who: str) -> list[str]:

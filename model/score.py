@@ -13,7 +13,6 @@ import csv
 import json
 import logging
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,13 @@ from backtest.replay import RangeError
 from common.keys import RedisKeys
 from common.model_registry import champion_of
 from common.settings import ConfigError, from_env
-from model.cli import DAY_S, Ranges, TrainError, iso_time, read_topics, time_ms
-from model.drift import drift
+from model.cli import DAY_S, Ranges, TrainError, read_topics, time_ms
 from model.drift_store import DriftChecks
 from model.explain import explain
 from model.features import FeatureConfig, compute_features
 from model.join import Joined, join
 from model.metrics import evaluate
-from model.registry import ModelRegistry, RegistryError
+from model.registry import ModelRegistry
 from model.settings import RetrainSettings
 from model.topics import TopicReadError
 
@@ -53,18 +51,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _model(registry: ModelRegistry, version: str | None) -> Any:
-    from model.store import ModelFileError, from_text
+    from model.store import ModelFileError, from_registry
 
     entries = registry.entries()
     entry = entries.get(version) if version else champion_of(entries)
     if entry is None:
         raise TrainError(f"no model version {version!r} is registered" if version else "there is no champion")
     try:
-        text = registry.model_text(entry.version)
-        if text is None:
-            raise ModelFileError(f"model {entry.version}: its file is not in Redis")
-        return from_text(text, entry.card, FeatureConfig(), where=f"registry {entry.version}")
-    except (ModelFileError, RegistryError) as exc:
+        return from_registry(registry.model_bytes(entry.version), entry.version, entry.card, FeatureConfig())
+    except ModelFileError as exc:
         raise TrainError(str(exc)) from None
 
 
@@ -128,18 +123,12 @@ def drift_check(
 ) -> dict[str, Any]:
     """PSI of the range against the model's training range, recorded as the version's latest check."""
     done = score_range(settings, registry, args)
-    ref = done.model.card.get("drift_reference")
-    if not isinstance(ref, dict):
-        raise TrainError("the model's card has no drift reference (trained before drift checks): retrain it")
     try:
-        found = drift(ref, done.x, done.scores, FeatureConfig().names())
+        return DriftChecks(registry.client, registry.keys).check(
+            done.model.card, done.x, done.scores, done.span
+        )
     except ValueError as exc:
         raise TrainError(str(exc)) from None
-    version = str(done.model.card.get("version"))
-    check = {"version": version, "from": iso_time(done.span[0]), "to": iso_time(done.span[1]), **found}
-    check["checked_at"] = iso_time(int(time.time() * 1000))
-    DriftChecks(registry.client, registry.keys).record(version, check)
-    return check
 
 
 def run(args: argparse.Namespace) -> int:

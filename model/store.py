@@ -71,6 +71,18 @@ def load(path: Path, config: FeatureConfig) -> LoadedModel:
     return from_text(text, card, config, where=str(path), path=path)
 
 
+def from_registry(raw: bytes | None, version: str, card: Any, config: FeatureConfig) -> LoadedModel:
+    """from_text on a registry version's stored bytes (ModelRegistry.model_bytes): missing or not text
+    is a ModelFileError too, so every caller refuses a bad file the same way."""
+    if raw is None:
+        raise ModelFileError(f"model {version}: its file is not in Redis")
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise ModelFileError(f"model {version}: its file is not UTF-8 text (corrupt)") from None
+    return from_text(text, card, config, where=f"registry {version}")
+
+
 def from_text(
     text: str, card: Any, config: FeatureConfig, *, where: str, path: Path | None = None
 ) -> LoadedModel:
