@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from model import windows as win
+from model.runs import SortedRuns
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -82,11 +83,10 @@ class FeatureState:
     """
 
     config: FeatureConfig = field(default_factory=FeatureConfig)
-    _card: I64 = field(default_factory=_empty)
-    _card_ts: I64 = field(default_factory=_empty)
-    _cents: I64 = field(default_factory=_empty)
-    _term: I64 = field(default_factory=_empty)
-    _term_ts: I64 = field(default_factory=_empty)
+    # Earlier batches' card amounts and terminal events; what the watermark has expired is never
+    # read again (the queries start after it) and is dropped as the runs merge.
+    _cards: SortedRuns = field(default_factory=SortedRuns)
+    _terms: SortedRuns = field(default_factory=SortedRuns)
     _labels: Labels = field(default_factory=lambda: Labels(_empty(), _empty(), _empty(), _empty()))
     _intervals: dict[int, tuple[I64, I64]] = field(default_factory=dict)
     _watermark: int = -1
@@ -116,30 +116,35 @@ class FeatureState:
             (weekday >= 5).astype(np.float64),
         ]
 
-        card = np.concatenate([self._card, batch.card])
-        card_ts = np.concatenate([self._card_ts, ts])
-        cents = np.concatenate([self._cents, batch.amount_cents])
+        # a row sees earlier batches (through the runs) and its own batch up to itself (trailing)
+        card_seen = self._watermark - self._card_reach()  # older entries are expired
         avgs: dict[int, F64] = {}
-        sums = win.trailing(card, card_ts, cents, n, tuple(w * DAY_S for w in cfg.card_windows_days))
-        for w, (count, total) in zip(cfg.card_windows_days, sums, strict=True):
+        windows_s = tuple(w * DAY_S for w in cfg.card_windows_days)
+        sums = win.trailing(batch.card, ts, batch.amount_cents, n, windows_s)
+        for w, (new_count, new_total) in zip(cfg.card_windows_days, sums, strict=True):
+            old_count, old_total = self._cards.count_sum(
+                batch.card, np.maximum(ts - w * DAY_S, card_seen), ts
+            )
+            count, total = new_count + old_count, new_total + old_total
             avgs[w] = total / count / 100.0
             cols += [count.astype(np.float64), avgs[w]]
         for w in cfg.card_windows_days:
             if w > 1:
                 cols.append(np.divide(amount, avgs[w], out=np.ones(n), where=avgs[w] > 0))
 
-        term = np.concatenate([self._term, batch.terminal])
-        term_ts = np.concatenate([self._term_ts, ts])
-        term_sorted = np.sort(win.pack(term, term_ts))
+        term_sorted = np.sort(win.pack(batch.terminal, ts))
+        term_seen = self._watermark - self._term_reach()
         delay = cfg.label_delay_days * DAY_S
         for w in cfg.terminal_windows_days:
-            count = win.count_between(term_sorted, batch.terminal, ts - delay - w * DAY_S, ts - delay)
+            lo, hi = ts - delay - w * DAY_S, ts - delay
+            count = win.count_between(term_sorted, batch.terminal, lo, hi)
+            count = count + self._terms.count_sum(batch.terminal, np.maximum(lo, term_seen), hi)[0]
             starts, ends = self._label_intervals(w)
             frauds = win.count_upto(starts, batch.terminal, ts) - win.count_upto(ends, batch.terminal, ts)
             rate = np.divide(frauds, count, out=np.zeros(n), where=count > 0)
             cols += [count.astype(np.float64), np.minimum(rate, 1.0)]
 
-        self._remember(card, card_ts, cents, term, term_ts)
+        self._remember(batch)
         return np.column_stack(cols) if n else np.zeros((0, len(cfg.names())))
 
     def _label_intervals(self, window_days: int) -> tuple[I64, I64]:
@@ -156,18 +161,26 @@ class FeatureState:
             )
         return self._intervals[window_days]
 
-    def _remember(self, card: I64, card_ts: I64, cents: I64, term: I64, term_ts: I64) -> None:
-        """Keep only what a later transaction (at or after the newest event time) can still see."""
-        cfg = self.config
-        if len(card_ts):
-            self._watermark = max(self._watermark, int(card_ts.max()))
-        keep_card = card_ts > self._watermark - max(cfg.card_windows_days) * DAY_S
-        self._card, self._card_ts, self._cents = card[keep_card], card_ts[keep_card], cents[keep_card]
-        reach = (cfg.label_delay_days + max(cfg.terminal_windows_days)) * DAY_S
-        keep_term = term_ts > self._watermark - reach
-        self._term, self._term_ts = term[keep_term], term_ts[keep_term]
+    def _card_reach(self) -> int:
+        return max(self.config.card_windows_days) * DAY_S
+
+    def _term_reach(self) -> int:
+        return (self.config.label_delay_days + max(self.config.terminal_windows_days)) * DAY_S
+
+    @property
+    def remembered(self) -> int:
+        """How many card and terminal entries the state holds (expired ones until their runs merge)."""
+        return len(self._cards) + len(self._terms)
+
+    def _remember(self, batch: Events) -> None:
+        """Keep what a later transaction (at or after the newest event time) can still see."""
+        if len(batch.ts):
+            self._watermark = max(self._watermark, int(batch.ts.max()))
+        card_cut, term_cut = self._watermark - self._card_reach(), self._watermark - self._term_reach()
+        self._cards.add(batch.card, batch.ts, batch.amount_cents, card_cut)
+        self._terms.add(batch.terminal, batch.ts, np.zeros(len(batch.ts), dtype=np.int64), term_cut)
         lab = self._labels
-        live = lab.txn_ts + reach > self._watermark
+        live = lab.txn_ts > term_cut
         if not live.all():
             self._labels = Labels(*(getattr(lab, f)[live] for f in _LABEL_FIELDS))
             self._intervals = {}

@@ -123,7 +123,7 @@ def test_batch_by_batch_equals_all_at_once_byte_for_byte(small: tuple[Transactio
             given = idx.max() + 1
         parts.append(state.transform(_events(tx, slice(lo, hi))))
     assert np.concatenate(parts).tobytes() == bulk.tobytes()
-    assert len(state._card_ts) < len(tx)  # the state forgot what no later transaction can see
+    assert len(state._cards) < len(tx)  # the state forgot what no later transaction can see
 
 
 def test_no_feature_sees_a_later_event_or_a_label_not_yet_known(small: tuple[Transactions, Labels]) -> None:
@@ -143,3 +143,62 @@ def test_bad_input_is_refused_with_a_clear_error() -> None:
         ev([(T0, -1, 1, 100)])
     with pytest.raises(ValueError, match="event times"):
         ev([(-5, 1, 1, 100)])
+
+
+def _oracle(batches: list[Events], cfg: FeatureConfig) -> np.ndarray:
+    """Card counts and sums and terminal counts by their definition, row by row (slow, obvious):
+    a row sees earlier batches' rows not yet expired by the watermark before its batch, and its own
+    batch's rows up to itself in (time, arrival) order."""
+    delay, card_reach = cfg.label_delay_days * DAY_S, max(cfg.card_windows_days) * DAY_S
+    term_reach = delay + max(cfg.terminal_windows_days) * DAY_S
+    seen: list[tuple[int, int, int, int]] = []  # (ts, card, terminal, cents) of earlier batches
+    watermark, out = -1, []
+    for b in batches:
+        rows = list(
+            zip(b.ts.tolist(), b.card.tolist(), b.terminal.tolist(), b.amount_cents.tolist(), strict=True)
+        )
+        for i, (t, card, term, _) in enumerate(rows):
+            mine = [r for k, r in enumerate(rows) if (r[0], k) <= (t, i)]
+            feats: list[float] = []
+            for w in cfg.card_windows_days:
+                lo = t - w * DAY_S
+                hits = [r for r in seen if r[1] == card and max(lo, watermark - card_reach) < r[0] <= t]
+                hits += [r for r in mine if r[1] == card and lo < r[0]]
+                feats += [len(hits), sum(r[3] for r in hits)]
+            for w in cfg.terminal_windows_days:
+                lo, hi = t - delay - w * DAY_S, t - delay
+                n = sum(1 for r in seen if r[2] == term and max(lo, watermark - term_reach) < r[0] <= hi)
+                feats.append(n + sum(1 for r in rows if r[2] == term and lo < r[0] <= hi))
+            out.append(feats)
+        seen += rows
+        watermark = max(watermark, int(b.ts.max()))
+    return np.array(out, dtype=np.float64)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batches_out_of_event_time_order_match_the_definition(seed: int) -> None:
+    """Late events, equal times, days-long gaps and random batch cuts: the runs-based state gives
+    what the definition says, including what the watermark has already expired."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    ts = T0 + np.sort(rng.integers(0, 70 * DAY_S, n)) + rng.integers(-3 * DAY_S, 3 * DAY_S, n)
+    ts[rng.choice(n, 20)] = ts[0]  # repeated times
+    events = Events(ts, rng.integers(0, 6, n), rng.integers(0, 5, n), rng.integers(1, 50_000, n))
+    cuts = np.sort(rng.choice(np.arange(1, n), size=30, replace=False))
+    cfg, state, batches, got = FeatureConfig(), FeatureState(), [], []
+    for lo, hi in zip([0, *cuts], [*cuts, n], strict=True):
+        b = Events(*(getattr(events, f)[lo:hi] for f in ("ts", "card", "terminal", "amount_cents")))
+        batches.append(b)
+        got.append(state.transform(b))
+    feats = np.concatenate(got)
+    want = _oracle(batches, cfg)
+    card_cols = [
+        c for w in cfg.card_windows_days for c in (COL[f"card_count_{w}d"], COL[f"card_avg_amount_{w}d"])
+    ]
+    term_cols = [COL[f"terminal_count_{w}d"] for w in cfg.terminal_windows_days]
+    counts = want[:, 0::2][:, : len(cfg.card_windows_days)]
+    np.testing.assert_array_equal(feats[:, card_cols[0::2]], counts)
+    np.testing.assert_array_equal(
+        feats[:, card_cols[1::2]], want[:, 1 : 2 * len(cfg.card_windows_days) : 2] / counts / 100.0
+    )
+    np.testing.assert_array_equal(feats[:, term_cols], want[:, 2 * len(cfg.card_windows_days) :])
