@@ -15,10 +15,12 @@ from typing import Any, Protocol
 
 from bridge.batch_types import Batch, Decided, Outcome, Polled
 from bridge.detection import CardState, Detector
+from bridge.model_serving import ModelServing
 from bridge.native import NativePath
 from bridge.plan import outcome_of
 from bridge.processor import dead_letters, detect, encoded_states, missing_cards, validate_records
 from bridge.state_cache import StateCache
+from common.schema import Transaction
 
 
 class BatchEngine(Protocol):
@@ -44,6 +46,7 @@ class PythonEngine:
 
     def __init__(self, cache: StateCache, max_record_bytes: int) -> None:
         self.cache, self.max_record_bytes = cache, max_record_bytes
+        self.serving: ModelServing | None = None  # the champion scores each batch (bridge/model_serving.py)
         self._polled: list[Polled] = []
         self._states: dict[str, tuple[int, CardState]] = {}
 
@@ -54,6 +57,9 @@ class PythonEngine:
     def decide(
         self, records: list[Any], detector: Detector, version: int, loaded: dict[str, bytes | None]
     ) -> Decided:
+        if self.serving is not None and self.serving.active:
+            events = [p.result for p in self._polled if isinstance(p.result, Transaction)]
+            detector = detector.with_scores(self.serving.score_batch(events))
         det = detect(self._polled, detector, version, self.cache.get, loaded)
         self._states = det.states
         batch = Batch(det.scored, dead_letters(det.rejected), encoded_states(det.states), {})

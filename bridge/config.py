@@ -75,6 +75,17 @@ class BridgeSettings(KafkaSettings, RedisSettings):
         "resolved alerts older than this (by event time) leave Redis with their history and index "
         "entries; open alerts are never dropped, only counted (`GET /api/alerts/retention`)",
     )
+    model_max_events: int = setting(
+        3_000_000,
+        "bound of the champion model's feature history in entries (about 3 per transaction of the "
+        "last 37 days, ~70 bytes each); at the bound the model stops scoring and says so "
+        '(docs/model.md "Serving"); 0 = never score',
+        env="BRIDGE_MODEL_MAX_EVENTS",
+    )
+    kafka_labels_topic: str = setting(
+        "labels",
+        "the topic of fraud / legitimate labels: analysts' resolutions, chargebacks (docs/labels.md)",
+    )
 
     def __post_init__(self) -> None:
         if not self.instance_id:
@@ -91,6 +102,8 @@ class BridgeSettings(KafkaSettings, RedisSettings):
             raise ConfigError("KAFKA_ALERTS_TOPIC must name a topic (alerts are always published)")
         if self.engine not in ("auto", "native", "python"):
             raise ConfigError("BRIDGE_ENGINE must be auto, native or python")
+        if self.model_max_events < 0:
+            raise ConfigError("BRIDGE_MODEL_MAX_EVENTS must be 0 (off) or positive")
         if not self.alert_retention_days > 0:
             raise ConfigError("ALERT_RETENTION_DAYS must be positive")
         if self.metrics_port < 0 or self.heartbeat_s <= 0 or self.backoff_max_s <= 0:

@@ -28,6 +28,7 @@ class Engines:
         self._on_native = False
         self._refusal: str | None = None  # why the native engine refuses the current rules
         self._ml = False
+        self._scoring = False  # a champion model scores every event (bridge/model_serving.py)
         self._shadow: str | None = None  # why the native gate refuses the shadow set
         self._gate_id: int | None = None  # the shadow set the native gate holds (None: none)
         # (snapshot, sequence number), replaced whole by the main thread; the batch thread sends
@@ -60,7 +61,15 @@ class Engines:
             if self._shadow is not None:
                 logger.error("bridge: native engine off while the shadow set is on: %s", self._shadow)
             self._gate_id = shadow.id if shadow else None
-        use = native is not None and not self._ml and self._refusal is None and self._shadow is None
+        serving = self.python_engine.serving
+        self._scoring = serving is not None and serving.active
+        use = (
+            native is not None
+            and not self._ml
+            and not self._scoring
+            and self._refusal is None
+            and self._shadow is None
+        )
         if use != self._on_native:  # the other path's cache may be stale: both start from Redis
             self.forget_all()
             self._on_native = use
@@ -76,6 +85,8 @@ class Engines:
         """Which engine decides, in words for the pipeline-health panel."""
         if self.native is None:
             return "python"
+        if self._scoring:  # first: it holds whatever the rules are
+            return f"native engine off: a champion model scores every event \u2014 {PYTHON_DECIDES}"
         if self._refusal is not None:
             return f"native engine off: {self._refusal} \u2014 {PYTHON_DECIDES}"
         if self._ml:

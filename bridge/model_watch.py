@@ -151,4 +151,4 @@ class ModelWatcher:
             return f"no champion model{loading}"
         age = self.age_s() or 0.0
         trained = f"trained {age / 86400:.1f} days ago"
-        return f"champion {self.entry.version} loaded, {trained} (not scoring yet){loading}"
+        return f"champion {self.entry.version} loaded, {trained}{loading}"

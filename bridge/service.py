@@ -32,12 +32,14 @@ from bridge.kafka_io import (
 )
 from bridge.ledger import Ledger
 from bridge.metrics import BridgeMetrics
+from bridge.model_serving import LabelFeed, ModelServing
 from bridge.model_watch import ModelWatcher
 from bridge.retention import AlertRetention
 from bridge.rules_watch import RulesWatcher
 from bridge.runtime import HeapTrimmer, tune_interpreter
 from bridge.sink import Fenced, RedisSink, SinkUnavailable
 from common.keys import RedisKeys
+from common.rules import default_rules
 
 logger = logging.getLogger(__name__)
 INFRA_ERRORS = (SinkUnavailable, DlqUnavailable, AlertsUnpublished, redis.RedisError, KafkaError, OSError)
@@ -70,6 +72,13 @@ class Bridge:
         self.health = Health(client, self.keys, settings.instance_id, settings.heartbeat_s)
         self.retention = AlertRetention(client, self.keys, settings.alert_retention_days)
         self.engines = Engines(settings, self.keys.card_state(""))
+        if settings.model_max_events:
+            self.serving: ModelServing | None = ModelServing(
+                self.models, default_rules().currency, settings.model_max_events, self._label_feed
+            )
+            self.engines.python_engine.serving = self.serving
+        else:
+            self.serving = None
         self.rules.on_lists = self.engines.set_lists  # list changes reach the native engine too
         self.dlq = DeadLetterWriter(producer, settings.kafka_dlq_topic)
         self.alerts = AlertPublisher(producer, settings.kafka_alerts_topic) if publish_alerts else None
@@ -100,6 +109,9 @@ class Bridge:
         self._flight: Future[None] | None = None
         self._flying = 0  # records in the batch in flight
         self._trimmer = HeapTrimmer()
+
+    def _label_feed(self) -> LabelFeed:
+        return LabelFeed.connect(self.settings.kafka_bootstrap_servers, self.settings.kafka_labels_topic)
 
     def stop(self) -> None:
         """Ask the loop to finish the current batch and return (safe from a signal handler)."""
@@ -222,9 +234,12 @@ class Bridge:
             if self.health.due(now):
                 self.metrics.observe_model(self.models.age_s(), self.models.refused is not None)
                 status = self.engines.status()
-                self.health.beat(
-                    self.processed, sorted(self.ledger.pos), self._lag(), status, self.models.status()
-                )
+                model = self.models.status()
+                if self.serving is None:
+                    model += "; not scoring (BRIDGE_MODEL_MAX_EVENTS=0)" if self.models.entry else ""
+                elif scoring := self.serving.status():
+                    model = f"{model}; {scoring}"
+                self.health.beat(self.processed, sorted(self.ledger.pos), self._lag(), status, model)
             if self.retention.due(now):
                 self.retention.sweep(int(time.time() * 1000))
         except redis.RedisError as exc:
@@ -342,5 +357,7 @@ class Bridge:
         except redis.RedisError as exc:
             logger.info("bridge: heartbeat not removed error=%s", exc)
         self._batches.shutdown(wait=True)
+        if self.serving is not None:
+            self.serving.close()
         self.sink.close()
         logger.info("bridge: stopped processed=%d", self.processed)

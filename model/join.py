@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +25,11 @@ class Txn:
     merchant_id: str
     amount_cents: int
     record_ms: int  # the Kafka timestamp: what --from/--to select on
+
+
+def usd_cents(amount: float, currency: str, rates: Mapping[str, float]) -> int:
+    """An amount in whole US cents as the features take it (at least 1: the schema refuses 0)."""
+    return max(round(amount * rates.get(currency, 1.0) * 100), 1)
 
 
 @dataclass

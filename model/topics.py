@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 from backtest.replay import make_consumer, replay, resolve
 from common.labels import InvalidLabel, Label, decode_label
 from common.schema import InvalidEvent, decode_event, event_epoch_ms
-from model.join import Txn
+from model.join import Txn, usd_cents
 from model.windows import MAX_TIME
 
 logger = logging.getLogger(__name__)
@@ -67,8 +67,8 @@ def read_transactions(
                 bad += 1
                 _warn("transaction", rec, exc, bad)
                 continue
-            cents = round(ev.amount * rates.get(ev.currency, 1.0) * 100)
-            out.append(Txn(ev.txn_id, ts_ms, ev.card_id, ev.merchant_id, max(cents, 1), int(rec.timestamp)))
+            cents = usd_cents(ev.amount, ev.currency, rates)
+            out.append(Txn(ev.txn_id, ts_ms, ev.card_id, ev.merchant_id, cents, int(rec.timestamp)))
     if gave_up[0]:
         raise TopicReadError(f"topic {topic!r}: no record for {STALL_S:.0f} s before the range's end")
     return out, bad

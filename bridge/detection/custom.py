@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from copy import copy
 from typing import Any
 
 from bridge.detection.checks import Hit
-from bridge.detection.facts import Agg, LazyFacts, Ring
+from bridge.detection.facts import Agg, EventScores, LazyFacts, Ring
 from bridge.detection.history import HistoryPlan, compile_where, crc, remember, ring_of, slide_ring
 from bridge.detection.state import CardState, extension
 from common.rulelang.compile import CompiledRules, compile_rules
@@ -52,6 +53,7 @@ class CustomRules:
     def __init__(self, compiled: CompiledRules, rates: dict[str, float], lists: ListSnapshot) -> None:
         self.compiled, self.rules, self.lists = compiled, compiled.rules, lists
         self._rates = rates
+        self.scores: EventScores | None = None  # this batch's model scores (with_scores)
         self._plan = history_plan(compiled)
         self._aggs: dict[str, Agg] = {
             a.key: (a.kind, a.of, a.window_ms, compile_where(a.where) if a.where is not None else None)
@@ -61,6 +63,12 @@ class CustomRules:
     def with_lists(self, lists: ListSnapshot) -> CustomRules:
         """The same rules over another list snapshot."""
         return CustomRules(self.compiled, self._rates, lists)
+
+    def with_scores(self, scores: EventScores | None) -> CustomRules:
+        """The same rules reading `model_score` from one batch's scores."""
+        other = copy(self)
+        other.scores = scores
+        return other
 
     def observe(
         self, event: Transaction, prev: CardState, *, amount: float, t: int, newest: int, hits: list[Hit]
@@ -91,7 +99,7 @@ class CustomRules:
                 if plan.seen[i]:
                     nxt[field] = remember(getattr(ext, field), crc(values[i]))
         facts = LazyFacts(event_facts(event, self._rates)).bind(
-            self._aggs, event, prev, ext, ring, amount=amount, t=t
+            self._aggs, event, prev, ext, ring, amount=amount, t=t, scores=self.scores
         )
         for rule in self.rules:
             reason = rule.evaluate(facts, self.lists)

@@ -13,6 +13,7 @@ from bridge.detection import checks
 from bridge.detection.checks import Hit
 from bridge.detection.custom import CustomRules, custom_rules, unsuppressed
 from bridge.detection.decision import Decision, decide
+from bridge.detection.facts import EventScores
 from bridge.detection.ml import MlModel, features
 from bridge.detection.state import RATE_CAP, CardState, HistoryState, carry_probes, learn_amount, slide_window
 from common.money import shown
@@ -82,6 +83,18 @@ class Detector:
         other.lists = lists
         other._custom = self._custom.with_lists(lists) if self._custom is not None else None
         return other
+
+    def with_scores(self, scores: EventScores | None) -> Detector:
+        """This detector with one batch's model scores for the rules that read `model_score`."""
+        if self._custom is None:
+            return self
+        other = copy(self)
+        other._custom = self._custom.with_scores(scores)
+        return other
+
+    def reads_model_score(self) -> bool:
+        """Whether an enabled rule reads `model_score` (then a model must see every event)."""
+        return self._custom is not None and "model_score" in self._custom.compiled.plan.features
 
     def ml_status(self) -> MlStatus:
         """Report whether the ML rule is on and how far its model is through warm-up."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.detection import features as feat
 from bridge.detection.history import Where, aggregate, crc, window_span
@@ -14,12 +14,20 @@ Ring = tuple[list[int], tuple[list[Any], ...]]
 _NEW = {"new_country": 0, "new_merchant": 1, "new_category": 2}  # index into features.seen_lists
 
 
+class EventScores(Protocol):
+    """A model's scores of one batch's events (bridge.model_serving), read by `model_score`."""
+
+    def score(self, event: Transaction) -> float: ...
+
+    def reasons(self, event: Transaction) -> str: ...
+
+
 class LazyFacts(dict[str, Any]):
     """A rule's facts: event fields up front; an aggregate or feature is computed when a rule first
     reads it (rules short-circuit, so a quiet event usually computes none). Values are exactly
     those computed eagerly: reading is pure and each value is cached."""
 
-    __slots__ = ("_aggs", "_amount", "_event", "_ext", "_prev", "_ring", "_t")
+    __slots__ = ("_aggs", "_amount", "_event", "_ext", "_prev", "_ring", "_scores", "_t")
 
     def bind(
         self,
@@ -31,9 +39,10 @@ class LazyFacts(dict[str, Any]):
         *,
         amount: float,
         t: int,
+        scores: EventScores | None = None,
     ) -> LazyFacts:
         self._aggs, self._event, self._prev, self._ext, self._ring = aggs, event, prev, ext, ring
-        self._amount, self._t = amount, t
+        self._amount, self._t, self._scores = amount, t, scores
         return self
 
     def __missing__(self, key: str) -> Any:
@@ -58,8 +67,18 @@ class LazyFacts(dict[str, Any]):
             return feat.amount_ratio(self._amount, prev)
         if key == "since_prev_s":
             return feat.since_prev_s(prev, self._t)
+        if key in ("model_score", "model_reasons"):
+            return self._model(key)
         if key in _NEW:
             i = _NEW[key]
             value = (event.country or "", event.merchant_id, event.merchant_category)[i]  # as event_facts
             return feat.is_new(feat.seen_lists(self._ext)[i], crc(value))
         raise KeyError(key)
+
+    def _model(self, key: str) -> float | str:
+        """The batch's model score (0 without a model scoring it, the language's default), or the
+        features that raised it, which an explanation quotes beside the score."""
+        scores = self._scores
+        if key == "model_score":
+            return scores.score(self._event) if scores is not None else 0.0
+        return scores.reasons(self._event) if scores is not None else ""

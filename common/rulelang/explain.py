@@ -53,6 +53,8 @@ def leaf_formatter(leaf: Cond, key: str, rates: Mapping[str, float]) -> Formatte
     if leaf.feature is not None:
         if leaf.feature in m.BOOL_FEATURES:
             return lambda f: "true" if f[key] else "false"
+        if leaf.feature == "model_score":
+            return lambda f: score_text(f[key], f)
         return lambda f: number_text(f[key])
     return field_formatter(key, rates)
 
@@ -64,6 +66,15 @@ def field_formatter(field: str, rates: Mapping[str, float]) -> Formatter:
     if field == "amount_usd":
         return lambda f: usd(f["amount_usd"])
     return lambda f: str(f[field])
+
+
+def score_text(score: float, facts: Mapping[str, Any]) -> str:
+    """A model's score with the features that raised it, when the facts know them."""
+    try:
+        why = facts["model_reasons"]
+    except KeyError:  # a preview's or a replay's plain facts: no model has scored them
+        why = ""
+    return f"{score:.2f} ({why})" if why else f"{score:.2f}"
 
 
 def render(parts: tuple[Part, ...], formatters: Mapping[str, Formatter], facts: Mapping[str, Any]) -> str:

@@ -26,7 +26,14 @@ DISTINCT_OF = ("merchant_id", "country", "city", "merchant_category")
 AGG_KINDS = ("count", "sum", "avg", "max", "distinct")
 MONEY_AGGS = ("sum", "avg", "max")
 # Derived per-card features and their value when the card has no history.
-NUMBER_FEATURES = {"distance_km": 0.0, "speed_kmh": 0.0, "amount_ratio": 1.0, "since_prev_s": 1_000_000_000.0}
+# model_score: the champion model's probability of fraud (docs/model.md "Serving"); 0 without one.
+NUMBER_FEATURES = {
+    "distance_km": 0.0,
+    "speed_kmh": 0.0,
+    "amount_ratio": 1.0,
+    "since_prev_s": 1_000_000_000.0,
+    "model_score": 0.0,
+}
 BOOL_FEATURES = {"new_country": True, "new_merchant": True, "new_category": True}
 FEATURES = (*NUMBER_FEATURES, *BOOL_FEATURES)
 

@@ -1,0 +1,98 @@
+"""Online scoring: batch by batch, the features and scores training gives; labels placed from their
+own time, early ones too; the bound refuses instead of scoring on wrong features."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from bench.handbook.simulator import SimParams, simulate
+from common.labels import make_label
+from model.features import DAY_S, Events, FeatureConfig, Labels, compute_features
+from model.serving import HistoryFull, OnlineScorer, Row
+from model.train import fit_lightgbm
+
+NAMES = FeatureConfig().names()
+
+
+@pytest.fixture(scope="module")
+def world():  # type: ignore[no-untyped-def]
+    tx = simulate(SimParams(n_customers=200, n_terminals=300, n_days=50, seed=5))
+    rows = [
+        Row(f"t{i}", int(tx.ts[i]), f"card-{tx.card[i]}", f"m-{tx.terminal[i]}", int(tx.amount_cents[i]))
+        for i in range(len(tx))
+    ]
+    # chargebacks: every fraud is labelled 7 days after it happened
+    labels = [
+        make_label(
+            txn_id=f"t{i}",
+            card_id=f"card-{tx.card[i]}",
+            label="fraud",
+            source="chargeback",
+            label_ms=(int(tx.ts[i]) + 7 * DAY_S) * 1000,
+        )
+        for i in np.flatnonzero(tx.fraud)
+    ]
+    f = tx.fraud
+    offline = compute_features(
+        Events(tx.ts, tx.card, tx.terminal, tx.amount_cents),
+        Labels(tx.tx_id[f], tx.terminal[f], tx.ts[f], tx.ts[f] + 7 * DAY_S),
+    )
+    model = SimpleNamespace(booster=fit_lightgbm(offline, tx.fraud))
+    return tx, rows, labels, offline, model
+
+
+def test_batch_by_batch_serving_gives_the_training_features_and_scores(world) -> None:  # type: ignore[no-untyped-def]
+    tx, rows, labels, offline, model = world
+    scorer = OnlineScorer(FeatureConfig(), max_events=10_000_000)
+    pending = sorted(labels, key=lambda lab: lab.label_ms)
+    xs, scores = [], []
+    for lo in range(0, len(rows), 700):
+        batch = rows[lo : lo + 700]
+        known = [lab for lab in pending if lab.label_ms // 1000 <= batch[-1].ts_s]
+        pending = pending[len(known) :]
+        scorer.add_labels(known)  # what the label feed has delivered by then
+        got = scorer.score(batch, model, "v1")
+        xs.append(got._x)  # the FeatureState training uses: nothing else computes features
+        scores.append(got.scores)
+    assert np.concatenate(xs).tobytes() == offline.tobytes()
+    np.testing.assert_array_equal(np.concatenate(scores), model.booster.predict(offline))
+    delivered = len(labels) - len(pending)  # the last week's chargebacks are still to come
+    assert 0 < delivered < len(labels) == int(tx.fraud.sum())
+    assert scorer.labels_used == delivered and scorer.labels_unplaced == 0
+    assert scorer.remembered < 3 * len(rows)  # what no later transaction can reach is forgotten
+
+
+def test_reasons_name_the_features_that_raised_a_score(world) -> None:  # type: ignore[no-untyped-def]
+    _, rows, _, _, model = world
+    scorer = OnlineScorer(FeatureConfig(), max_events=10_000_000)
+    got = scorer.score(rows[:2_000], model, "v1")
+    top = int(np.argmax(got.scores))
+    assert got.scores[top] > 0.5 and got.version == "v1"
+    text = got.reasons(top)
+    assert text and all(part.strip() for part in text.split(";"))
+    assert got.reasons(top) is text  # worked out once
+
+
+def test_a_label_that_arrives_before_its_transaction_counts_once_it_arrives() -> None:
+    scorer = OnlineScorer(FeatureConfig(label_delay_days=0), max_events=1_000)
+    t0 = 1_700_000_000
+    early = make_label(txn_id="a", card_id="c1", label="fraud", source="analyst", label_ms=t0 * 1000)
+    scorer.add_labels([early])
+    assert scorer.labels_used == 0
+    x = scorer.features([Row("a", t0, "c1", "m1", 1_000)])
+    assert x[0, NAMES.index("terminal_fraud_rate_1d")] == 0.0  # not known to the batch it came in
+    later = scorer.features([Row("b", t0 + 60, "c2", "m1", 1_000)])
+    assert scorer.labels_used == 1
+    assert later[0, NAMES.index("terminal_fraud_rate_1d")] == 0.5  # a (fraud) and b at the merchant
+
+
+def test_the_bound_refuses_a_batch_instead_of_scoring_on_partial_history() -> None:
+    scorer = OnlineScorer(FeatureConfig(), max_events=30)
+    t0 = 1_700_000_000
+    scorer.features([Row(f"x{i}", t0 + i, "c", "m", 100) for i in range(9)])
+    with pytest.raises(HistoryFull, match="at its bound"):
+        scorer.features([Row("y", t0 + 100, "c", "m", 100), Row("z", t0 + 101, "c", "m", 100)])
+    assert scorer.seen == 9

@@ -1,0 +1,131 @@
+"""On the real stack: the registry's champion scores every event in the bridge, a rule reads the
+score as `model_score`, and its alerts quote the features that raised it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+import redis
+from kafka import KafkaProducer
+
+from bridge.config import load_settings
+from bridge.kafka_io import make_consumer, make_producer
+from bridge.service import Bridge
+from common.alerts import decode_alert
+from common.keys import RedisKeys
+from common.labels import label_record, make_label
+from common.model_registry import CHAMPION
+from common.rulelang.document import parse_custom
+from common.rules import default_rules
+from common.rules_doc import RulesDoc, encode_rules_doc
+from common.schema import decode_event
+from model.features import FeatureConfig
+from model.registry import ModelRegistry
+from model.serving import Row
+from model.store import save
+from model.train import fit_lightgbm
+from tests.conftest import unique
+from tests.streams import generated, produce
+from tests.test_engine_refusal_live import wait_for
+from tests.test_model_registry_store import register
+
+pytestmark = pytest.mark.integration
+CONFIG = FeatureConfig()
+CUT_USD = 300.0
+MODEL_HIGH = {
+    "id": "model_high",
+    "name": "Model says fraud",
+    "description": "The champion model's probability of fraud is 0.8 or more.",
+    "enabled": True,
+    "score": 0.9,
+    "when": {"feature": "model_score", "op": "ge", "value": 0.8, "as": "p"},
+    "explain": "model score {p}",
+}
+
+
+def amount_only_model(root: Path) -> tuple[Path, object]:
+    """A real LightGBM model of the real feature layout that learnt fraud = amount over $300 (the
+    other columns constant, so its score is a function of the amount alone)."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((3_000, len(CONFIG.names())))
+    x[:, 0] = np.exp(rng.uniform(0, np.log(20_000), 3_000))
+    booster = fit_lightgbm(x, x[:, 0] > CUT_USD)
+    card = {"train_range": ["2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z"], "metrics": {}}
+    return save(root, booster, CONFIG, card), booster
+
+
+def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
+    kafka_bootstrap: str, redis_url: str, topic: str, dlq_topic: str, labels_topic: str,
+    redis_prefix: str, redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path,
+) -> None:  # fmt: skip
+    path, booster = amount_only_model(tmp_path)
+    reg = ModelRegistry(redis_client, keys)
+    version = register(reg, path)
+    reg.set_state(version, CHAMPION, "root")
+    cfg = msgspec.structs.replace(default_rules(), custom=(parse_custom(MODEL_HIGH, "rules[7]"),))
+    doc = RulesDoc(version=1, rules=cfg, updated_by="analyst", updated_at="2026-01-01T00:00:00Z")
+    redis_client.set(keys.rules, encode_rules_doc(doc))
+    records = generated(2_000, seed=9)
+    events = [decode_event(v) for v, _, _ in records]
+    # a chargeback that arrives before its transaction is read: it waits for it
+    first = events[0]
+    label = make_label(txn_id=first.txn_id, card_id=first.card_id, label="fraud", source="chargeback",
+                       label_ms=int(time.time() * 1000))  # fmt: skip
+    out = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    key, value, headers = label_record(label)
+    out.send(labels_topic, key=key, value=value, headers=headers)
+    out.flush(10)
+    out.close()
+    settings = load_settings(
+        env={}, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic=topic, kafka_dlq_topic=dlq_topic,
+        kafka_labels_topic=labels_topic, redis_url=redis_url, redis_key_prefix=redis_prefix,
+        group_id=unique("g-serving"), poll_timeout_ms=50, batch_max=500, heartbeat_s=0.2, rules_poll_s=0.1,
+    )  # fmt: skip
+    consumer, producer = make_consumer(settings), make_producer(settings)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    bridge = Bridge(settings, consumer, producer, client, publish_alerts=False)
+    runner = threading.Thread(target=bridge.run, daemon=True)
+    runner.start()
+    beat = keys.bridge(settings.instance_id)
+    try:
+        wait_for("the champion loaded", lambda: bridge.serving is not None and bridge.serving.active, 60)
+        serving = bridge.serving
+        assert serving is not None
+        produce(kafka_bootstrap, topic, records[:1_000])
+        wait_for("half the records", lambda: bridge.processed == 1_000)
+        wait_for("the label read", lambda: serving._labels is not None and serving._labels.read == 1, 20)
+        produce(kafka_bootstrap, topic, records[1_000:])  # the next batch places it
+        wait_for("every record", lambda: bridge.processed == len(records))
+        assert serving._scorer.labels_used == 1
+        wait_for(
+            "a heartbeat with scores",
+            lambda: b"scored 2,000 events" in (client.hget(beat, "model") or b""),
+            10,
+        )
+        engine_line = (client.hget(beat, "engine") or b"").decode()
+    finally:
+        bridge.stop()
+        runner.join(30)
+        consumer.close(autocommit=False)
+        producer.close(timeout=5)
+        client.close()
+    assert not runner.is_alive()
+    ids: list[bytes] = redis_client.zrange(keys.alert_index, 0, -1)  # type: ignore[assignment]
+    alerts = [decode_alert(redis_client.hget(keys.alert(x.decode()), "d")) for x in ids]  # type: ignore[arg-type]
+    by_model = {a.txn_id: a for a in alerts if any(r.rule == "model_high" for r in a.reasons)}
+    rates = default_rules().currency
+    amounts = {e.txn_id: Row.of(e, rates).amount_cents / 100 for e in events}
+    x = np.zeros((len(events), len(CONFIG.names())))
+    x[:, 0] = [amounts[e.txn_id] for e in events]
+    want = {e.txn_id for e, p in zip(events, booster.predict(x), strict=True) if p >= 0.8}  # type: ignore[attr-defined]
+    assert len(want) > 10 and all(amounts[t] > CUT_USD * 0.9 for t in want)
+    assert set(by_model) == want  # every event was scored: none missed, none invented
+    some = by_model[sorted(want)[0]]
+    text = next(r.text for r in some.reasons if r.rule == "model_high")
+    assert text.startswith("model score ") and "(amount $" in text  # the score, then why, with values
+    assert "a champion model scores every event" in engine_line or engine_line == "python"
