@@ -17,6 +17,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from bridge.model_warmup import Warmup
 from bridge.model_watch import ModelWatcher
 from common.labels import InvalidLabel, Label, decode_label
 from common.schema import Transaction
@@ -48,10 +49,15 @@ class ModelServing:
         rates: Mapping[str, float],
         max_events: int,
         label_feed: Callable[[], LabelFeed] | None = None,
+        history: Callable[[int], Sequence[Any]] | None = None,
     ) -> None:
+        """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.Txn)
+        for the warm-up; without it the history starts from the live events."""
         self._watcher, self._rates, self._max = watcher, rates, max_events
         self._label_feed = label_feed  # started with the first champion: no champion, no labels read
+        self._history = history
         self._labels: LabelFeed | None = None
+        self._warmup: Warmup | None = None
         self._scorer: Any = None  # model.serving.OnlineScorer, made with the first champion
         self.problem: str | None = None  # why the last batch was not scored
 
@@ -61,23 +67,19 @@ class ModelServing:
         return self._watcher.model is not None
 
     def score_batch(self, events: Sequence[Transaction]) -> _Scores | None:
-        """The batch's scores, or None without a champion or when scoring failed (logged once)."""
+        """The batch's scores, or None without a champion, while warming up, or when scoring failed."""
         model, entry = self._watcher.model, self._watcher.entry
         if model is None or entry is None:
             return None
-        from model.serving import HistoryFull, OnlineScorer, Row
+        from model.serving import HistoryFull, Row
 
         try:
-            if self._scorer is None:
-                from model.features import FeatureConfig
-
-                self._scorer = OnlineScorer(FeatureConfig(), self._max)
-                if self._label_feed is not None:
-                    self._labels = self._label_feed()
-                    self._labels.start()
+            rows = [Row.of(e, self._rates) for e in events]
+            if self._scorer is None and not self._warm(rows):
+                return None
             if self._labels is not None:
                 self._scorer.add_labels(self._labels.drain())
-            batch = self._scorer.score([Row.of(e, self._rates) for e in events], model, entry.version)
+            batch = self._scorer.score(rows, model, entry.version)
         except (HistoryFull, ValueError) as exc:  # a bound, or an event time the features refuse
             self._fail(str(exc))
             return None
@@ -85,6 +87,56 @@ class ModelServing:
             logger.info("bridge: model scoring again (champion %s)", entry.version)
             self.problem = None
         return _Scores({id(e): i for i, e in enumerate(events)}, batch)
+
+    def _new_scorer(self) -> Any:
+        from model.features import FeatureConfig
+        from model.serving import OnlineScorer
+
+        return OnlineScorer(FeatureConfig(), self._max)
+
+    def tick(self) -> None:
+        """Start the warm-up once a champion is loaded (the bridge's own thread, each housekeeping)."""
+        if self._warmup is not None or self._scorer is not None or self._history is None or not self.active:
+            return
+        self._start_labels()
+        history = self._history
+        reach_ms = self._new_scorer().reach_s * 1000
+        warmup = Warmup(self._new_scorer, lambda: history(reach_ms), self._max)
+        warmup.start()
+        self._warmup = warmup  # only now: the batch thread sees a started warm-up or none
+        logger.info("bridge: model warm-up: reading the last %d days of the topic", reach_ms // 86_400_000)
+
+    def _start_labels(self) -> None:
+        if self._label_feed is not None:
+            self._labels = self._label_feed()
+            self._labels.start()
+
+    def _warm(self, rows: list[Any]) -> bool:
+        """Finish the warm-up (or start cold without one); True once the scorer is ready for `rows`."""
+        if self._history is None:
+            self._start_labels()
+            self._scorer = self._new_scorer()
+            return True
+        warm = self._warmup
+        if warm is None:
+            return False  # tick() starts it at the next housekeeping
+        if not warm.done:
+            warm.hold(rows)
+            return False
+        scorer, pending = warm.take()
+        if scorer is None:
+            logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
+            scorer = self._new_scorer()
+        else:
+            logger.info(
+                "bridge: model warm-up done in %.1f s: %d events of history", warm.seconds, warm.read_events
+            )
+        if warm.overflowed:
+            logger.error("bridge: model warm-up: live events beyond the bound were not added to the history")
+        for lo in range(0, len(pending), 20_000):
+            scorer.features(pending[lo : lo + 20_000])
+        self._scorer = scorer
+        return True
 
     def close(self) -> None:
         """Stop the labels thread (the service's shutdown)."""
@@ -100,7 +152,7 @@ class ModelServing:
         """One line for the pipeline-health panel (after the watcher's)."""
         s = self._scorer
         if s is None:
-            return ""
+            return "warming up the feature history from Kafka: not scoring yet" if self._warmup else ""
         text = (
             f"scored {s.seen:,} events, history {s.remembered:,} of {self._max:,}, "
             f"fraud labels used {s.labels_used:,}"

@@ -73,8 +73,9 @@ class Bridge:
         self.retention = AlertRetention(client, self.keys, settings.alert_retention_days)
         self.engines = Engines(settings, self.keys.card_state(""))
         if settings.model_max_events:
+            rates = default_rules().currency  # as training reads amounts (model/cli.py)
             self.serving: ModelServing | None = ModelServing(
-                self.models, default_rules().currency, settings.model_max_events, self._label_feed
+                self.models, rates, settings.model_max_events, self._label_feed, self._history(rates)
             )
             self.engines.python_engine.serving = self.serving
         else:
@@ -112,6 +113,14 @@ class Bridge:
 
     def _label_feed(self) -> LabelFeed:
         return LabelFeed.connect(self.settings.kafka_bootstrap_servers, self.settings.kafka_labels_topic)
+
+    def _history(self, rates: dict[str, float]) -> Callable[[int], list[Any]]:
+        def read(reach_ms: int) -> list[Any]:
+            from model.topics import read_history  # only once a champion serves
+
+            return read_history(self.settings.kafka_bootstrap_servers, self.topic, reach_ms, rates)
+
+        return read
 
     def stop(self) -> None:
         """Ask the loop to finish the current batch and return (safe from a signal handler)."""
@@ -231,6 +240,8 @@ class Bridge:
             if self.rules.refresh(now):
                 self.metrics.rules_version.set(self.rules.version)
             self.models.refresh(now)
+            if self.serving is not None:
+                self.serving.tick()
             if self.health.due(now):
                 self.metrics.observe_model(self.models.age_s(), self.models.refused is not None)
                 status = self.engines.status()

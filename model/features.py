@@ -101,8 +101,9 @@ class FeatureState:
         self._labels = Labels(*(getattr(cat, f)[keep] for f in _LABEL_FIELDS))
         self._intervals = {}
 
-    def transform(self, batch: Events) -> F64:
-        """The batch's feature matrix (rows in batch order, columns `config.names()`); then remember it."""
+    def transform(self, batch: Events, remember: bool = True) -> F64:
+        """The batch's feature matrix (rows in batch order, columns `config.names()`); then remember
+        it (unless `remember` is False: a transaction seen before is scored, not counted twice)."""
         cfg = self.config
         n = len(batch.ts)
         ts = batch.ts
@@ -144,7 +145,8 @@ class FeatureState:
             rate = np.divide(frauds, count, out=np.zeros(n), where=count > 0)
             cols += [count.astype(np.float64), np.minimum(rate, 1.0)]
 
-        self._remember(batch)
+        if remember:
+            self._remember(batch)
         return np.column_stack(cols) if n else np.zeros((0, len(cfg.names())))
 
     def _label_intervals(self, window_days: int) -> tuple[I64, I64]:

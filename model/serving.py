@@ -74,7 +74,7 @@ class OnlineScorer:
         self._cards, self._merchants, self._labelled = IdMap(), IdMap(), IdMap()
         self._placed: dict[str, tuple[int, int]] = {}  # txn id -> (merchant id, event time s)
         self._order: deque[tuple[int, str]] = deque()  # (event time s, txn id) to forget placements
-        self._reach_s = (config.label_delay_days + max(config.terminal_windows_days)) * DAY_S
+        self.reach_s = (config.label_delay_days + max(config.terminal_windows_days)) * DAY_S
         self._newest = -1
         self._early: dict[str, list[Label]] = {}  # fraud labels that came before their transaction
         self.seen = 0  # transactions fed
@@ -113,12 +113,40 @@ class OnlineScorer:
             )
         if len(self._cards.ids) + len(rows) >= MAX_KEY or len(self._merchants.ids) + len(rows) >= MAX_KEY:
             raise HistoryFull("more distinct cards or merchants than the feature state can number")
+        ids = {r.txn_id for r in rows}
+        if len(ids) == len(rows) and ids.isdisjoint(self._placed):
+            return self._features(rows, remember=True)
+        # A transaction seen before counts once, as in training: a copy inside the batch gets its
+        # first's row; a copy of an earlier batch's (a resend, or one the warm-up read too) is scored
+        # on the history without being added again, and so sees itself twice (a known approximation).
+        fresh: list[int] = []
+        older: list[int] = []
+        copy_of: dict[int, int] = {}
+        first_at: dict[str, int] = {}
+        for i, r in enumerate(rows):
+            if r.txn_id in self._placed:
+                older.append(i)
+            elif r.txn_id in first_at:
+                copy_of[i] = first_at[r.txn_id]
+            else:
+                first_at[r.txn_id] = i
+                fresh.append(i)
+        x = np.zeros((len(rows), len(self.config.names())))
+        x[older] = self._features([rows[i] for i in older], remember=False)  # before fresh ones join
+        x[fresh] = self._features([rows[i] for i in fresh], remember=True)
+        for i, j in copy_of.items():
+            x[i] = x[j]
+        return x
+
+    def _features(self, rows: Sequence[Row], remember: bool) -> F64:
         n = len(rows)
         card = np.fromiter((self._cards(r.card_id) for r in rows), dtype=np.int64, count=n)
         term = np.fromiter((self._merchants(r.merchant_id) for r in rows), dtype=np.int64, count=n)
         ts = np.fromiter((r.ts_s for r in rows), dtype=np.int64, count=n)
         cents = np.fromiter((r.amount_cents for r in rows), dtype=np.int64, count=n)
-        x = self.state.transform(Events(ts=ts, card=card, terminal=term, amount_cents=cents))
+        x = self.state.transform(Events(ts=ts, card=card, terminal=term, amount_cents=cents), remember)
+        if not remember:
+            return x
         for r, m in zip(rows, term.tolist(), strict=True):
             self._placed[r.txn_id] = (m, r.ts_s)
             self._order.append((r.ts_s, r.txn_id))
@@ -132,7 +160,7 @@ class OnlineScorer:
 
     def _forget(self) -> None:
         """Placements older than the merchant windows' reach: a label on them can no longer count."""
-        cut, order = self._newest - self._reach_s, self._order
+        cut, order = self._newest - self.reach_s, self._order
         while order and order[0][0] <= cut:
             _, txn_id = order.popleft()
             placed = self._placed.get(txn_id)

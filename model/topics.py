@@ -111,6 +111,18 @@ def read_labels(consumer: KafkaConsumer, topic: str) -> tuple[list[Label], int]:
     return out, bad
 
 
+def read_history(bootstrap: str, topic: str, reach_ms: int, rates: Mapping[str, float]) -> list[Txn]:
+    """The transactions of the last `reach_ms` of record time that Kafka still keeps (a serving
+    bridge's warm-up), group-less: nothing committed."""
+    now_ms = int(time.time() * 1000)
+    consumer = make_consumer(bootstrap, BATCH_MAX)
+    try:
+        txns, _ = read_transactions(consumer, topic, (now_ms - 1, now_ms), warmup_ms=reach_ms, rates=rates)
+    finally:
+        consumer.close(autocommit=False)
+    return txns
+
+
 def read(
     bootstrap: str,
     topic: str,

@@ -96,3 +96,13 @@ def test_the_bound_refuses_a_batch_instead_of_scoring_on_partial_history() -> No
     with pytest.raises(HistoryFull, match="at its bound"):
         scorer.features([Row("y", t0 + 100, "c", "m", 100), Row("z", t0 + 101, "c", "m", 100)])
     assert scorer.seen == 9
+
+
+def test_a_transaction_seen_twice_counts_once_as_in_training() -> None:
+    scorer = OnlineScorer(FeatureConfig(), max_events=1_000)
+    t0, count = 1_700_000_000, NAMES.index("card_count_1d")
+    first = scorer.features([Row("a", t0, "c1", "m1", 1_000), Row("a", t0, "c1", "m1", 1_000)])
+    again = scorer.features([Row("a", t0, "c1", "m1", 1_000), Row("b", t0 + 5, "c1", "m1", 2_000)])
+    assert first[:, count].tolist() == [1.0, 1.0]  # a resend inside one batch: not counted again
+    # a resend in a later batch (or read by the warm-up too) is not added again: b sees a once
+    assert again[1, count] == 2.0 and scorer.seen == 2

@@ -86,22 +86,26 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
         kafka_labels_topic=labels_topic, redis_url=redis_url, redis_key_prefix=redis_prefix,
         group_id=unique("g-serving"), poll_timeout_ms=50, batch_max=500, heartbeat_s=0.2, rules_poll_s=0.1,
     )  # fmt: skip
+    produce(kafka_bootstrap, topic, records[:1_000])  # the history a starting bridge warms up from
     consumer, producer = make_consumer(settings), make_producer(settings)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     bridge = Bridge(settings, consumer, producer, client, publish_alerts=False)
+    serving = bridge.serving
+    assert serving is not None
     runner = threading.Thread(target=bridge.run, daemon=True)
     runner.start()
     beat = keys.bridge(settings.instance_id)
     try:
-        wait_for("the champion loaded", lambda: bridge.serving is not None and bridge.serving.active, 60)
-        serving = bridge.serving
-        assert serving is not None
-        produce(kafka_bootstrap, topic, records[:1_000])
-        wait_for("half the records", lambda: bridge.processed == 1_000)
+        wait_for("the warm-up read", lambda: serving._warmup is not None and serving._warmup.done, 60)
+        assert serving._warmup is not None and serving._warmup.error is None
+        assert serving._warmup.read_events == 1_000
+        wait_for("the first half", lambda: bridge.processed == 1_000)
         wait_for("the label read", lambda: serving._labels is not None and serving._labels.read == 1, 20)
-        produce(kafka_bootstrap, topic, records[1_000:])  # the next batch places it
+        produce(kafka_bootstrap, topic, records[1_000:])  # its first batch takes the warmed history over
         wait_for("every record", lambda: bridge.processed == len(records))
-        assert serving._scorer.labels_used == 1
+        scorer = serving._scorer
+        # the label's transaction was read by the warm-up; what both read and polled counts once
+        assert scorer.labels_used == 1 and scorer.seen == len(records)
         wait_for(
             "a heartbeat with scores",
             lambda: b"scored 2,000 events" in (client.hget(beat, "model") or b""),
@@ -124,8 +128,12 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
     x[:, 0] = [amounts[e.txn_id] for e in events]
     want = {e.txn_id for e, p in zip(events, booster.predict(x), strict=True) if p >= 0.8}  # type: ignore[attr-defined]
     assert len(want) > 10 and all(amounts[t] > CUT_USD * 0.9 for t in want)
-    assert set(by_model) == want  # every event was scored: none missed, none invented
-    some = by_model[sorted(want)[0]]
+    second = {e.txn_id for e in events[1_000:]}
+    assert len(want & second) > 5
+    # every event after the warm-up was scored (none missed, none invented); the first half was
+    # decided while the history was read, so only those polled after the hand-over may be scored
+    assert set(by_model) & second == want & second and set(by_model) <= want
+    some = by_model[sorted(want & second)[0]]
     text = next(r.text for r in some.reasons if r.rule == "model_high")
     assert text.startswith("model score ") and "(amount $" in text  # the score, then why, with values
     assert "a champion model scores every event" in engine_line or engine_line == "python"
