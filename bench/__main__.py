@@ -40,6 +40,7 @@ from bench import (
     sec_registry,
     sec_rules,
     sec_search,
+    sec_serving,
     sec_shadow,
     sec_webhooks,
 )
@@ -62,6 +63,7 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "webhooks": sec_webhooks.run,
     "shadow": sec_shadow.run,
     "handbook": sec_handbook.run,
+    "serving": sec_serving.run,
 }
 BENCH_DIR = REPO_ROOT / "bench"
 

@@ -52,12 +52,14 @@ def start_bridges(
     """Start `instances` bridges (`python -m module`) in one fresh consumer group writing under `keys`."""
     group = ctx.name(f"grp-{tag}")
     child_env = ctx.env(
-        KAFKA_TOPIC=topic,
-        KAFKA_DLQ_TOPIC=ctx.dlq_topic(),
-        REDIS_KEY_PREFIX=keys.prefix,
-        BRIDGE_GROUP_ID=group,
-        LOG_LEVEL="WARNING",
-        **env,
+        **{
+            "KAFKA_TOPIC": topic,
+            "KAFKA_DLQ_TOPIC": ctx.dlq_topic(),
+            "REDIS_KEY_PREFIX": keys.prefix,
+            "BRIDGE_GROUP_ID": group,
+            "LOG_LEVEL": "WARNING",
+            **env,  # a run may ask for more logging (the serving warm-up is read from the log)
+        }
     )
     log = ctx.out_dir / "logs" / f"bridge-{tag}.log"
     args = ["-m", module, "--metrics-port", "0"]

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench import sec_alerts_out, sec_backtest, sec_rules, sec_shadow, sec_webhooks
+from bench import sec_alerts_out, sec_backtest, sec_rules, sec_serving, sec_shadow, sec_webhooks
 from bench.handbook import report as handbook_report
 from bench.report import fmt, markdown
 
@@ -134,7 +134,8 @@ def write_docs(results: dict[str, Any], repo: Path) -> list[Path]:
         done.append(repo / "docs" / "native-rules.md")
     if splice(repo / "docs" / "shadow.md", TABLES, sec_shadow.table(results)):
         done.append(repo / "docs" / "shadow.md")
-    if splice(repo / "docs" / "model.md", TABLES, handbook_report.table(results)):
+    model_tables = handbook_report.table(results) + "\n\n" + sec_serving.table(results)
+    if splice(repo / "docs" / "model.md", TABLES, model_tables):
         done.append(repo / "docs" / "model.md")
     if splice(repo / "docs" / "webhooks.md", TABLES, sec_webhooks.table(results)):
         done.append(repo / "docs" / "webhooks.md")

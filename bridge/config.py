@@ -78,9 +78,15 @@ class BridgeSettings(KafkaSettings, RedisSettings):
     model_max_events: int = setting(
         3_000_000,
         "bound of the champion model's feature history in entries (about 3 per transaction of the "
-        "last 37 days, ~70 bytes each); at the bound the model stops scoring and says so "
+        "last 37 days, ~140 bytes each measured); at the bound the model stops scoring and says so "
         '(docs/model.md "Serving"); 0 = never score',
         env="BRIDGE_MODEL_MAX_EVENTS",
+    )
+    model_warmup: bool = setting(
+        True,
+        "when a champion first loads, rebuild its feature history from the topic's last 37 days "
+        "before scoring (`0`: from live events only, cards look new for a month)",
+        env="BRIDGE_MODEL_WARMUP",
     )
     kafka_labels_topic: str = setting(
         "labels",

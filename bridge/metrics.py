@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter as Occurrences
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -52,12 +53,37 @@ class BridgeMetrics:
             "1 while the registry's champion model is refused (see the log)",
             registry=r,
         )
+        self.model_scores = Counter(
+            "bridge_model_scores",
+            "Events scored by the champion model, by score band (the score distribution)",
+            ["band"],
+            registry=r,
+        )
+        self.model_scoring = Gauge(
+            "bridge_model_scoring",
+            "1 while the champion scores every event; 0 without one, while warming up, or at the bound",
+            registry=r,
+        )
+        self.model_history = Gauge(
+            "bridge_model_history_entries", "Entries in the model's feature history", registry=r
+        )
         self.model_age.set(float("nan"))
 
     def observe_model(self, age_s: float | None, refused: bool) -> None:
         """The champion model's age and whether the current champion was refused (each heartbeat)."""
         self.model_age.set(float("nan") if age_s is None else age_s)
         self.model_refused.set(1 if refused else 0)
+
+    def observe_scores(self, scores: Sequence[float]) -> None:
+        """One scored batch: how many events fell in each tenth of [0, 1] (a few calls per batch)."""
+        bands = Occurrences(min(int(score * 10), 9) for score in scores)
+        for band, n in bands.items():
+            self.model_scores.labels(f"{band / 10:.1f}-{(band + 1) / 10:.1f}").inc(n)
+
+    def observe_serving(self, scoring: bool, entries: int) -> None:
+        """Whether the champion scores, and its feature history's size (each heartbeat)."""
+        self.model_scoring.set(1 if scoring else 0)
+        self.model_history.set(entries)
 
     def serve(self, port: int) -> None:
         """Expose /metrics on `port` (0 = disabled)."""

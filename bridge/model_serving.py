@@ -10,16 +10,12 @@ batch, says why on the health panel and in the log, and rules read `model_score`
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
+from bridge.label_feed import LabelFeed
 from bridge.model_warmup import Warmup
 from bridge.model_watch import ModelWatcher
-from common.labels import InvalidLabel, Label, decode_label
 from common.schema import Transaction
 
 logger = logging.getLogger(__name__)
@@ -48,16 +44,20 @@ class ModelServing:
         watcher: ModelWatcher,
         rates: Mapping[str, float],
         max_events: int,
+        *,
         label_feed: Callable[[], LabelFeed] | None = None,
         history: Callable[[int], Sequence[Any]] | None = None,
+        on_scores: Callable[[Sequence[float]], None] | None = None,
     ) -> None:
         """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.Txn)
         for the warm-up; without it the history starts from the live events."""
         self._watcher, self._rates, self._max = watcher, rates, max_events
         self._label_feed = label_feed  # started with the first champion: no champion, no labels read
         self._history = history
+        self._on_scores = on_scores  # the score distribution (bridge.metrics)
         self._labels: LabelFeed | None = None
         self._warmup: Warmup | None = None
+        self._said_done = False
         self._scorer: Any = None  # model.serving.OnlineScorer, made with the first champion
         self.problem: str | None = None  # why the last batch was not scored
 
@@ -86,6 +86,8 @@ class ModelServing:
         if self.problem is not None:
             logger.info("bridge: model scoring again (champion %s)", entry.version)
             self.problem = None
+        if self._on_scores is not None:
+            self._on_scores(batch.scores.tolist())
         return _Scores({id(e): i for i, e in enumerate(events)}, batch)
 
     def _new_scorer(self) -> Any:
@@ -95,8 +97,16 @@ class ModelServing:
         return OnlineScorer(FeatureConfig(), self._max)
 
     def tick(self) -> None:
-        """Start the warm-up once a champion is loaded (the bridge's own thread, each housekeeping)."""
-        if self._warmup is not None or self._scorer is not None or self._history is None or not self.active:
+        """Start the warm-up once a champion is loaded, say when it is done (the bridge's own thread,
+        each housekeeping); the next batch takes the warmed history over."""
+        warm = self._warmup
+        if warm is not None and warm.done and not self._said_done:
+            self._said_done = True
+            if warm.error is None:
+                logger.info("bridge: model warm-up done in %.1f s: %d events", warm.seconds, warm.read_events)
+            else:
+                logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
+        if warm is not None or self._scorer is not None or self._history is None or not self.active:
             return
         self._start_labels()
         history = self._history
@@ -124,19 +134,23 @@ class ModelServing:
             warm.hold(rows)
             return False
         scorer, pending = warm.take()
-        if scorer is None:
-            logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
+        if scorer is None:  # tick() said why
             scorer = self._new_scorer()
-        else:
-            logger.info(
-                "bridge: model warm-up done in %.1f s: %d events of history", warm.seconds, warm.read_events
-            )
         if warm.overflowed:
             logger.error("bridge: model warm-up: live events beyond the bound were not added to the history")
         for lo in range(0, len(pending), 20_000):
             scorer.features(pending[lo : lo + 20_000])
         self._scorer = scorer
         return True
+
+    @property
+    def scoring(self) -> bool:
+        """The last batch was scored by the champion."""
+        return self.active and self._scorer is not None and self.problem is None
+
+    @property
+    def history_entries(self) -> int:
+        return int(self._scorer.remembered) if self._scorer is not None else 0
 
     def close(self) -> None:
         """Stop the labels thread (the service's shutdown)."""
@@ -158,75 +172,3 @@ class ModelServing:
             f"fraud labels used {s.labels_used:,}"
         )
         return f"{text}; NOT SCORING: {self.problem}" if self.problem else text
-
-
-class LabelFeed:
-    """Reads the whole labels topic from its start with a group-less consumer, on its own thread."""
-
-    def __init__(self, consumer: KafkaConsumer, topic: str, retry_s: float = 10.0) -> None:
-        self._consumer, self._topic, self._retry_s = consumer, topic, retry_s
-        self._queue: queue.SimpleQueue[Label] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bridge-labels", daemon=True)
-        self.read = 0  # labels decoded
-        self.bad = 0
-
-    @classmethod
-    def connect(cls, bootstrap: str, topic: str) -> LabelFeed:
-        """A feed with its own group-less consumer: no commits, the live group never moves."""
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            bootstrap_timeout_ms=5_000,
-            request_timeout_ms=15_000,
-        )
-        return cls(consumer, topic)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout_s)
-
-    def drain(self) -> list[Label]:
-        """The labels read since the last drain."""
-        out = []
-        while True:
-            try:
-                out.append(self._queue.get_nowait())
-            except queue.Empty:
-                return out
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set() and not self._assign():
-                self._stop.wait(self._retry_s)  # the topic does not exist yet
-            while not self._stop.is_set():
-                for records in self._consumer.poll(timeout_ms=500, max_records=5_000).values():
-                    for rec in records:
-                        self._take(rec)
-        except Exception:  # the bridge runs on without labels; the model's merchant rates go stale
-            logger.exception("bridge: labels feed stopped")
-        finally:
-            self._consumer.close(autocommit=False)
-
-    def _assign(self) -> bool:
-        parts = self._consumer.partitions_for_topic(self._topic)
-        if not parts:
-            return False
-        tps = [TopicPartition(self._topic, p) for p in sorted(parts)]
-        self._consumer.assign(tps)
-        self._consumer.seek_to_beginning(*tps)
-        logger.info("bridge: reading fraud labels from %s (%d partitions)", self._topic, len(tps))
-        return True
-
-    def _take(self, rec: Any) -> None:
-        try:
-            self._queue.put(decode_label(rec.value if rec.value is not None else b""))
-            self.read += 1
-        except InvalidLabel as exc:
-            self.bad += 1
-            if self.bad <= 10 or self.bad % 10_000 == 0:
-                logger.warning("bridge: bad label %s/%d@%d: %s", rec.topic, rec.partition, rec.offset, exc)

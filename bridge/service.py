@@ -30,9 +30,10 @@ from bridge.kafka_io import (
     resume_stranded_join,
     seek_to_stored,
 )
+from bridge.label_feed import LabelFeed
 from bridge.ledger import Ledger
 from bridge.metrics import BridgeMetrics
-from bridge.model_serving import LabelFeed, ModelServing
+from bridge.model_serving import ModelServing
 from bridge.model_watch import ModelWatcher
 from bridge.retention import AlertRetention
 from bridge.rules_watch import RulesWatcher
@@ -75,7 +76,12 @@ class Bridge:
         if settings.model_max_events:
             rates = default_rules().currency  # as training reads amounts (model/cli.py)
             self.serving: ModelServing | None = ModelServing(
-                self.models, rates, settings.model_max_events, self._label_feed, self._history(rates)
+                self.models,
+                rates,
+                settings.model_max_events,
+                label_feed=self._label_feed,
+                history=self._history(rates) if settings.model_warmup else None,
+                on_scores=self.metrics.observe_scores,
             )
             self.engines.python_engine.serving = self.serving
         else:
@@ -146,6 +152,7 @@ class Bridge:
         self.consumer.subscribe([self.topic], listener=self.rebalancer)
         self.metrics.serve(self.settings.metrics_port)
         self._retry_until_ok(self.rules.seed)
+        self._retry_until_ok(self._load_champion)
         self.metrics.rules_version.set(self.rules.version)
         tune_interpreter()
         try:
@@ -163,6 +170,12 @@ class Bridge:
         finally:
             self._shutdown()
         return self.processed
+
+    def _load_champion(self) -> None:
+        """At start, a registered champion is loaded before the first batch (about a second, LightGBM's
+        import included): no event is decided without the model that should score it."""
+        self.models.refresh(time.monotonic())
+        self.models.join()
 
     def _await_topic(self) -> None:
         if not self.consumer.partitions_for_topic(self.topic):
@@ -248,8 +261,10 @@ class Bridge:
                 model = self.models.status()
                 if self.serving is None:
                     model += "; not scoring (BRIDGE_MODEL_MAX_EVENTS=0)" if self.models.entry else ""
-                elif scoring := self.serving.status():
-                    model = f"{model}; {scoring}"
+                else:
+                    self.metrics.observe_serving(self.serving.scoring, self.serving.history_entries)
+                    if scoring := self.serving.status():
+                        model = f"{model}; {scoring}"
                 self.health.beat(self.processed, sorted(self.ledger.pos), self._lag(), status, model)
             if self.retention.due(now):
                 self.retention.sweep(int(time.time() * 1000))

@@ -56,8 +56,13 @@ class BatchScores:
     def reasons(self, row: int, top: int = 3) -> str:
         """The row's top features that raised its score, in words ("" when none did)."""
         if row not in self._reasons:
-            found = explain(self._booster, self._x[row : row + 1], self._names, top)[0]
-            self._reasons[row] = "; ".join(r.text for r in found)
+            # one call for every row scored at least as high: a rule over a score threshold asks for
+            # them all (an alert storm), and contributions cost far more per call than per row
+            ask = [
+                int(i) for i in np.flatnonzero(self.scores >= self.scores[row]) if int(i) not in self._reasons
+            ]
+            for i, found in zip(ask, explain(self._booster, self._x[ask], self._names, top), strict=True):
+                self._reasons[i] = "; ".join(r.text for r in found)
         return self._reasons[row]
 
 
@@ -114,7 +119,8 @@ class OnlineScorer:
         if len(self._cards.ids) + len(rows) >= MAX_KEY or len(self._merchants.ids) + len(rows) >= MAX_KEY:
             raise HistoryFull("more distinct cards or merchants than the feature state can number")
         ids = {r.txn_id for r in rows}
-        if len(ids) == len(rows) and ids.isdisjoint(self._placed):
+        # dict keys' isdisjoint walks the batch's ids (a set's would walk the whole history)
+        if len(ids) == len(rows) and self._placed.keys().isdisjoint(ids):
             return self._features(rows, remember=True)
         # A transaction seen before counts once, as in training: a copy inside the batch gets its
         # first's row; a copy of an earlier batch's (a resend, or one the warm-up read too) is scored

@@ -112,6 +112,12 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
             10,
         )
         engine_line = (client.hget(beat, "engine") or b"").decode()
+        reg = bridge.metrics.registry
+        bands = [
+            reg.get_sample_value("bridge_model_scores_total", {"band": f"{b / 10:.1f}-{(b + 1) / 10:.1f}"})
+            for b in range(10)
+        ]
+        scoring = reg.get_sample_value("bridge_model_scoring")
     finally:
         bridge.stop()
         runner.join(30)
@@ -136,4 +142,8 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
     some = by_model[sorted(want & second)[0]]
     text = next(r.text for r in some.reasons if r.rule == "model_high")
     assert text.startswith("model score ") and "(amount $" in text  # the score, then why, with values
+    # Prometheus: the score distribution covers every scored event; the bridge says it scores
+    high = (bands[8] or 0) + (bands[9] or 0)
+    assert 1_000 <= sum(n or 0 for n in bands) <= 2_000 and high >= len(want & second)
+    assert scoring == 1.0
     assert "a champion model scores every event" in engine_line or engine_line == "python"
