@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bridge.label_feed import LabelFeed
+from bridge.model_shadow import ShadowModels
 from bridge.model_warmup import Warmup
 from bridge.model_watch import ModelWatcher
 from common.schema import Transaction
@@ -48,6 +49,7 @@ class ModelServing:
         label_feed: Callable[[], LabelFeed] | None = None,
         history: Callable[[int], Sequence[Any]] | None = None,
         on_scores: Callable[[Sequence[float]], None] | None = None,
+        shadows: ShadowModels | None = None,
     ) -> None:
         """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.Txn)
         for the warm-up; without it the history starts from the live events."""
@@ -55,6 +57,7 @@ class ModelServing:
         self._label_feed = label_feed  # started with the first champion: no champion, no labels read
         self._history = history
         self._on_scores = on_scores  # the score distribution (bridge.metrics)
+        self.shadows = shadows  # versions in shadow score the same rows, never alert
         self._labels: LabelFeed | None = None
         self._warmup: Warmup | None = None
         self._said_done = False
@@ -88,6 +91,11 @@ class ModelServing:
             self.problem = None
         if self._on_scores is not None:
             self._on_scores(batch.scores.tolist())
+        if self.shadows is not None and self.shadows.models:
+            try:
+                self.shadows.score(entry.version, batch.scores, batch.x)
+            except Exception:  # a shadow never affects live decisions, nor stops them
+                logger.exception("bridge: shadow models not scored for this batch")
         return _Scores({id(e): i for i, e in enumerate(events)}, batch)
 
     def _new_scorer(self) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from common.keys import RedisKeys
-from common.model_registry import ModelEntry, champion_of
+from common.model_registry import SHADOW, ModelEntry, champion_of
 from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class ModelWatcher:
         self._next = 0.0
         self.model: Any = None  # model.store.LoadedModel (not imported here: LightGBM is loaded lazily)
         self.entry: ModelEntry | None = None
+        self.shadow_entries: list[ModelEntry] = []  # the registry's shadow versions (bridge/model_shadow.py)
         self.refused: tuple[str, str] | None = None  # (version, why) of the champion not loaded
         self._want: ModelEntry | None = None  # the champion to load (None: the one held is right)
         self._loader: threading.Thread | None = None
@@ -73,7 +74,9 @@ class ModelWatcher:
         seq = self._client.get(self._keys.models_seq)
         if seq is None or seq == self._seq:
             return False
-        champion = champion_of(self._registry.entries())
+        entries = self._registry.entries()
+        self.shadow_entries = [e for e in entries.values() if e.state == SHADOW]
+        champion = champion_of(entries)
         if champion is None:
             if self.entry is not None:
                 logger.info("bridge: model registry has no champion; %s unloaded", self.entry.version)

@@ -34,6 +34,7 @@ from bridge.label_feed import LabelFeed
 from bridge.ledger import Ledger
 from bridge.metrics import BridgeMetrics
 from bridge.model_serving import ModelServing
+from bridge.model_shadow import ShadowModels
 from bridge.model_watch import ModelWatcher
 from bridge.retention import AlertRetention
 from bridge.rules_watch import RulesWatcher
@@ -82,6 +83,7 @@ class Bridge:
                 label_feed=self._label_feed,
                 history=self._history(rates) if settings.model_warmup else None,
                 on_scores=self.metrics.observe_scores,
+                shadows=ShadowModels(client, self.keys),
             )
             self.engines.python_engine.serving = self.serving
         else:
@@ -255,6 +257,8 @@ class Bridge:
             self.models.refresh(now)
             if self.serving is not None:
                 self.serving.tick()
+                if self.serving.shadows is not None:
+                    self.serving.shadows.refresh(self.models.shadow_entries)
             if self.health.due(now):
                 self.metrics.observe_model(self.models.age_s(), self.models.refused is not None)
                 status = self.engines.status()
@@ -263,6 +267,8 @@ class Bridge:
                     model += "; not scoring (BRIDGE_MODEL_MAX_EVENTS=0)" if self.models.entry else ""
                 else:
                     self.metrics.observe_serving(self.serving.scoring, self.serving.history_entries)
+                    if self.serving.shadows is not None:
+                        self.serving.shadows.flush()
                     if scoring := self.serving.status():
                         model = f"{model}; {scoring}"
                 self.health.beat(self.processed, sorted(self.ledger.pos), self._lag(), status, model)

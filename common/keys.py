@@ -470,6 +470,13 @@ class RedisKeys:
         return f"{self.prefix}models:drift"
 
     @property
+    def models_live(self) -> str:
+        """HASH `<shadow>|<champion>|<stat>` -> count: each shadow version scored beside the champion in
+        the bridges (stat: events, champion_flags, shadow_flags, both_flags at score >= 0.5, abs_diff the
+        summed |score difference|); bridge/model_shadow.py."""
+        return f"{self.prefix}models:live"
+
+    @property
     def models_retrain(self) -> str:
         """HASH the retraining schedule's memory: last_ms (its last run), labels (the labels topic's size)."""
         return f"{self.prefix}models:retrain"

@@ -8,20 +8,25 @@ from typing import Any
 import redis
 from flask import Flask, Response, jsonify, request
 
-from common.model_registry import STATES, ModelEntry
+from common.model_registry import STATES, ModelEntry, champion_of
 from dashapp.api_common import ApiError
 from dashapp.api_rules import answer, comment_arg, error_answer, handled, writer
 from dashapp.openapi_parts import ADMIN, Op, ok, op, path, query
 from model.drift_store import DriftChecks
+from model.live_compare import read_live
 from model.registry import ModelRegistry, NotRegistered, RegistryError
 
 
-def entry_view(e: ModelEntry, drift: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the API and the console show of a version (the card's ranges and held-out metrics, and
-    its latest drift check: `python -m model drift`)."""
+def entry_view(
+    e: ModelEntry, drift: dict[str, Any] | None = None, live: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """What the API and the console show of a version (the card's ranges and held-out metrics, its
+    latest drift check: `python -m model drift`, and, in shadow, how it compares live with the
+    champion: model/live_compare.py)."""
     card = e.card
     return {
         "drift": drift,
+        "live": live,
         "version": e.version,
         "state": e.state,
         "registered_by": e.registered_by,
@@ -37,6 +42,18 @@ def entry_view(e: ModelEntry, drift: dict[str, Any] | None = None) -> dict[str, 
         "metrics": card.get("metrics"),
         "feature_version": card.get("feature_version"),
     }
+
+
+def registry_views(registry: ModelRegistry) -> list[dict[str, Any]]:
+    """Every version, newest first, with its latest drift check and its live counts against the
+    current champion."""
+    entries = registry.entries()
+    checks = DriftChecks(registry.client, registry.keys).latest()
+    live = read_live(registry.client, registry.keys)
+    champion = champion_of(entries)
+    rows = sorted(entries.values(), key=lambda e: e.registered_at, reverse=True)
+    against = champion.version if champion else ""
+    return [entry_view(e, checks.get(e.version), live.get(e.version, {}).get(against)) for e in rows]
 
 
 def _refused(exc: RegistryError) -> ApiError:
@@ -64,11 +81,7 @@ def install_models_api(server: Flask, registry: ModelRegistry) -> None:
     @_reachable
     @handled
     def list_models() -> Response:
-        rows = sorted(registry.entries().values(), key=lambda e: e.registered_at, reverse=True)
-        checks = DriftChecks(registry.client, registry.keys).latest()
-        return jsonify(
-            models=[entry_view(e, checks.get(e.version)) for e in rows], history=registry.history(20)
-        )
+        return jsonify(models=registry_views(registry), history=registry.history(20))
 
     @_reachable
     @handled
@@ -115,7 +128,8 @@ MODELS_PATHS: dict[str, dict[str, Op]] = {
         "get": op(
             "the model registry (docs/model.md): every version, newest first, with its state "
             "(candidate, shadow, champion, retired), who registered and changed it, its training and "
-            "held-out ranges and metrics, its latest drift check; and the newest 20 registry changes",
+            "held-out ranges and metrics, its latest drift check, its live comparison with the champion "
+            "while in shadow (`live`); and the newest 20 registry changes",
             ok("models, history"),
             tag="models",
         )

@@ -53,6 +53,11 @@ class BatchScores:
         self.scores, self.version = scores, version
         self._reasons: dict[int, str] = {}
 
+    @property
+    def x(self) -> F64:
+        """The batch's feature rows (shadow models score the same rows)."""
+        return self._x
+
     def reasons(self, row: int, top: int = 3) -> str:
         """The row's top features that raised its score, in words ("" when none did)."""
         if row not in self._reasons:

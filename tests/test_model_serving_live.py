@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -19,12 +20,13 @@ from bridge.service import Bridge
 from common.alerts import decode_alert
 from common.keys import RedisKeys
 from common.labels import label_record, make_label
-from common.model_registry import CHAMPION
+from common.model_registry import CHAMPION, SHADOW
 from common.rulelang.document import parse_custom
 from common.rules import default_rules
 from common.rules_doc import RulesDoc, encode_rules_doc
 from common.schema import decode_event
 from model.features import FeatureConfig
+from model.live_compare import read_live
 from model.registry import ModelRegistry
 from model.serving import Row
 from model.store import save
@@ -48,15 +50,15 @@ MODEL_HIGH = {
 }
 
 
-def amount_only_model(root: Path) -> tuple[Path, object]:
-    """A real LightGBM model of the real feature layout that learnt fraud = amount over $300 (the
+def amount_only_model(root: Path, cut_usd: float = CUT_USD) -> tuple[Path, Any]:
+    """A real LightGBM model of the real feature layout that learnt fraud = amount over `cut_usd` (the
     other columns constant, so its score is a function of the amount alone)."""
     rng = np.random.default_rng(0)
     x = np.zeros((3_000, len(CONFIG.names())))
     x[:, 0] = np.exp(rng.uniform(0, np.log(20_000), 3_000))
-    booster = fit_lightgbm(x, x[:, 0] > CUT_USD)
+    booster = fit_lightgbm(x, x[:, 0] > cut_usd)
     card = {"train_range": ["2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z"], "metrics": {}}
-    return save(root, booster, CONFIG, card), booster
+    return save(root / f"cut{cut_usd:.0f}", booster, CONFIG, card), booster
 
 
 def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
@@ -64,6 +66,7 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
     redis_prefix: str, redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path,
 ) -> None:  # fmt: skip
     path, booster = amount_only_model(tmp_path)
+    shadow_path, shadow_booster = amount_only_model(tmp_path, 100.0)
     reg = ModelRegistry(redis_client, keys)
     version = register(reg, path)
     reg.set_state(version, CHAMPION, "root")
@@ -101,6 +104,12 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
         assert serving._warmup.read_events == 1_000
         wait_for("the first half", lambda: bridge.processed == 1_000)
         wait_for("the label read", lambda: serving._labels is not None and serving._labels.read == 1, 20)
+        # a shadow version (it would flag from $100) joins now: it scores exactly the second half
+        reg_shadow = register(ModelRegistry(redis_client, keys), shadow_path)
+        ModelRegistry(redis_client, keys).set_state(reg_shadow, SHADOW, "root")
+        shadows = serving.shadows
+        assert shadows is not None
+        wait_for("the shadow loaded", lambda: reg_shadow in shadows.models, 20)
         produce(kafka_bootstrap, topic, records[1_000:])  # its first batch takes the warmed history over
         wait_for("every record", lambda: bridge.processed == len(records))
         scorer = serving._scorer
@@ -112,6 +121,8 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
             10,
         )
         engine_line = (client.hget(beat, "engine") or b"").decode()
+        wait_for("the shadow counts", lambda: read_live(redis_client, keys), 10)
+        live = read_live(redis_client, keys)[reg_shadow][version]
         reg = bridge.metrics.registry
         bands = [
             reg.get_sample_value("bridge_model_scores_total", {"band": f"{b / 10:.1f}-{(b + 1) / 10:.1f}"})
@@ -146,4 +157,11 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
     high = (bands[8] or 0) + (bands[9] or 0)
     assert 1_000 <= sum(n or 0 for n in bands) <= 2_000 and high >= len(want & second)
     assert scoring == 1.0
+    # the shadow scored the second half beside the champion and changed no alert (want, above)
+    x2 = x[1_000:]
+    champ, shade = booster.predict(x2), shadow_booster.predict(x2)
+    assert live["events"] == 1_000
+    assert live["champion_flags"] == (champ >= 0.5).sum() and live["shadow_flags"] == (shade >= 0.5).sum()
+    assert live["both_flags"] == ((champ >= 0.5) & (shade >= 0.5)).sum() < live["shadow_flags"]
+    assert live["abs_diff"] == pytest.approx(np.abs(champ - shade).sum(), rel=1e-6)
     assert "a champion model scores every event" in engine_line or engine_line == "python"

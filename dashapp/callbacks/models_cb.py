@@ -8,10 +8,9 @@ from typing import Any
 import redis
 from dash import ALL, Dash, Input, Output, State, no_update
 
-from dashapp.api_models import entry_view
+from dashapp.api_models import registry_views
 from dashapp.callbacks.rule_access import admin_or_403, clicked_id, is_admin, user_or_401
 from dashapp.views.models_view import ACT, history_items, models_table
-from model.drift_store import DriftChecks
 from model.registry import ModelRegistry, RegistryError
 
 logger = logging.getLogger(__name__)
@@ -40,13 +39,10 @@ def register_models(app: Dash, registry: ModelRegistry) -> None:
     def models_load(_tick: Any, _changed: Any) -> tuple[Any, Any]:
         user_or_401()
         try:
-            rows = sorted(registry.entries().values(), key=lambda e: e.registered_at, reverse=True)
-            history = registry.history(10)
-            checks = DriftChecks(registry.client, registry.keys).latest()
+            views, history = registry_views(registry), registry.history(10)
         except redis.RedisError as exc:
             logger.warning("dashapp.models: registry unreachable error=%s", exc)
             return no_update, no_update
-        views = [entry_view(e, checks.get(e.version)) for e in rows]
         return models_table(views, is_admin()), history_items(history)
 
     @app.callback(

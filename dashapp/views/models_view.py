@@ -75,11 +75,24 @@ def drift_text(check: Any) -> str:
     return f"score PSI {check['score_psi']:.2f} ({check.get('score_rating', '')}){shifted}, to {until}"
 
 
+def live_text(live: Any) -> str:
+    """A shadow version beside the champion, live: events both scored, flags at 0.5, mean difference."""
+    if not isinstance(live, dict) or not live.get("events"):
+        return DASH
+    n = live["events"]
+    flags = f"flags {live.get('shadow_flags', 0):,.0f} vs {live.get('champion_flags', 0):,.0f}"
+    both, diff = live.get("both_flags", 0), live.get("abs_diff", 0) / n
+    return f"{n:,.0f} events; {flags} (both {both:,.0f}); mean |\u0394| {diff:.3f}"
+
+
 def models_table(models: list[dict[str, Any]], admin: bool) -> Any:
     """One row per version, newest first; admins get the buttons its state allows."""
     if not models:
         return html.P("No model registered yet (docs/model.md: train, then register).", className="muted")
-    head = ("version", "state", "trained on", "AUC", "AP", "CP@100", "drift (latest check)", "changed", "")
+    head = (
+        "version", "state", "trained on", "AUC", "AP", "CP@100", "drift (latest check)",
+        "live vs champion", "changed", "",
+    )  # fmt: skip
     rows = []
     for m in models:
         metrics = m.get("metrics")
@@ -101,6 +114,7 @@ def models_table(models: list[dict[str, Any]], admin: bool) -> Any:
             _metric(metrics, "average_precision"),
             _metric(metrics, "card_precision_at_100"),
             drift_text(m.get("drift")),
+            live_text(m.get("live")),
             f"{m['changed_at'][:19].replace('T', ' ')} by {m['changed_by']}",
         )
         rows.append(html.Tr([*(html.Td(c) for c in cells), html.Td(buttons)], className=f"mdl-{m['state']}"))
