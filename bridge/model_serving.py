@@ -34,7 +34,13 @@ class _Scores:
 
     def reasons(self, event: Transaction) -> str:
         row = self._rows.get(id(event))
-        return str(self._batch.reasons(row)) if row is not None else ""
+        if row is None:
+            return ""
+        try:
+            return str(self._batch.reasons(row))
+        except Exception:  # words beside a score: never worth losing the alert over
+            logger.exception("bridge: no reasons for a model score (txn %s)", event.txn_id)
+            return ""
 
 
 class ModelServing:

@@ -106,3 +106,21 @@ def test_a_transaction_seen_twice_counts_once_as_in_training() -> None:
     assert first[:, count].tolist() == [1.0, 1.0]  # a resend inside one batch: not counted again
     # a resend in a later batch (or read by the warm-up too) is not added again: b sees a once
     assert again[1, count] == 2.0 and scorer.seen == 2
+
+
+def test_reasons_that_fail_leave_the_score_and_the_alert_alone(caplog: pytest.LogCaptureFixture) -> None:
+    from bridge.model_serving import _Scores
+    from common.schema import decode_event
+    from tests.streams import generated
+
+    class Broken:
+        scores = np.array([0.97])
+
+        def reasons(self, row: int) -> str:
+            raise RuntimeError("contributions failed")
+
+    event = decode_event(generated(1)[0][0])
+    scores = _Scores({id(event): 0}, Broken())
+    assert scores.score(event) == pytest.approx(0.97)
+    assert scores.reasons(event) == ""  # the rule still fires on the score; the text just lacks reasons
+    assert "no reasons for a model score" in caplog.text
