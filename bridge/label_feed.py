@@ -9,7 +9,8 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from common.labels import InvalidLabel, Label, decode_label
+from common.labels import InvalidLabel, Label
+from model.topics import feature_label
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ class LabelFeed:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bridge-labels", daemon=True)
         self.read = 0  # labels decoded
+        self.error: str | None = None  # why the thread stopped (the health panel shows it)
         self.bad = 0
 
     @classmethod
@@ -61,7 +63,8 @@ class LabelFeed:
                 for records in self._consumer.poll(timeout_ms=500, max_records=5_000).values():
                     for rec in records:
                         self._take(rec)
-        except Exception:  # the bridge runs on without labels; the model's merchant rates go stale
+        except Exception as exc:  # the bridge runs on without labels; the model's merchant rates go stale
+            self.error = f"{type(exc).__name__}: {exc}"
             logger.exception("bridge: labels feed stopped")
         finally:
             self._consumer.close(autocommit=False)
@@ -78,7 +81,7 @@ class LabelFeed:
 
     def _take(self, rec: Any) -> None:
         try:
-            self._queue.put(decode_label(rec.value if rec.value is not None else b""))
+            self._queue.put(feature_label(rec.value))
             self.read += 1
         except InvalidLabel as exc:
             self.bad += 1

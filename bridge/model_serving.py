@@ -69,6 +69,7 @@ class ModelServing:
         self._said_done = False
         self._scorer: Any = None  # model.serving.OnlineScorer, made with the first champion
         self.problem: str | None = None  # why the last batch was not scored
+        self.warm_error: str | None = None  # why the warm-up failed (shown until the history is dropped)
 
     @property
     def active(self) -> bool:
@@ -82,15 +83,22 @@ class ModelServing:
             return None
         from model.serving import HistoryFull, Row
 
+        scorer = self._scorer
         try:
             rows = [Row.of(e, self._rates) for e in events]
-            if self._scorer is None and not self._warm(rows):
-                return None
+            if scorer is None:
+                if not self._warm(rows):
+                    return None
+                scorer = self._scorer
             if self._labels is not None:
-                self._scorer.add_labels(self._labels.drain())
-            batch = self._scorer.score(rows, model, entry.version)
-        except (HistoryFull, ValueError) as exc:  # a bound, or an event time the features refuse
+                scorer.add_labels(self._labels.drain())
+            batch = scorer.score(rows, model, entry.version)
+        except HistoryFull as exc:
             self._fail(str(exc))
+            return None
+        except Exception as exc:  # whatever it is, the rules go on deciding: never fatal, said once
+            logger.exception("bridge: model scoring failed")
+            self._fail(f"{type(exc).__name__}: {exc}")
             return None
         if self.problem is not None:
             logger.info("bridge: model scoring again (champion %s)", entry.version)
@@ -113,22 +121,36 @@ class ModelServing:
     def tick(self) -> None:
         """Start the warm-up once a champion is loaded, say when it is done (the bridge's own thread,
         each housekeeping); the next batch takes the warmed history over."""
+        if not self.active and (self._scorer is not None or self._warmup is not None):
+            self._drop()
+            return
         warm = self._warmup
         if warm is not None and warm.done and not self._said_done:
             self._said_done = True
             if warm.error is None:
                 logger.info("bridge: model warm-up done in %.1f s: %d events", warm.seconds, warm.read_events)
             else:
+                self.warm_error = warm.error
                 logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
         if warm is not None or self._scorer is not None or self._history is None or not self.active:
             return
         self._start_labels()
         history = self._history
         reach_ms = self._new_scorer().reach_s * 1000
-        warmup = Warmup(self._new_scorer, lambda: history(reach_ms), self._max)
+        warmup = Warmup(self._new_scorer, lambda: history(reach_ms), self._max // 3)
         warmup.start()
         self._warmup = warmup  # only now: the batch thread sees a started warm-up or none
         logger.info("bridge: model warm-up: reading the last %d days of the topic", reach_ms // 86_400_000)
+
+    def _drop(self) -> None:
+        """No champion any more: drop the history and stop reading labels (the bridge's thread, no batch
+        in flight). Events decided meanwhile never reach a history, so the next champion warms up again
+        rather than scoring on a history with a hole in it."""
+        if self._labels is not None:
+            self._labels.stop()
+        self._labels, self._warmup, self._scorer = None, None, None
+        self._said_done, self.problem, self.warm_error = False, None, None
+        logger.info("bridge: no champion: the model's feature history is dropped")
 
     def _start_labels(self) -> None:
         if self._label_feed is not None:
@@ -148,13 +170,13 @@ class ModelServing:
             warm.hold(rows)
             return False
         scorer, pending = warm.take()
-        if scorer is None:  # tick() said why
+        if scorer is None:  # the warm-up failed: tick() said why
             scorer = self._new_scorer()
+        self._scorer = scorer
         if warm.overflowed:
             logger.error("bridge: model warm-up: live events beyond the bound were not added to the history")
         for lo in range(0, len(pending), 20_000):
-            scorer.features(pending[lo : lo + 20_000])
-        self._scorer = scorer
+            scorer.features(pending[lo : lo + 20_000])  # HistoryFull: said by score_batch's caller
         return True
 
     @property
@@ -181,8 +203,16 @@ class ModelServing:
         s = self._scorer
         if s is None:
             return "warming up the feature history from Kafka: not scoring yet" if self._warmup else ""
-        text = (
+        parts = [
             f"scored {s.seen:,} events, history {s.remembered:,} of {self._max:,}, "
             f"fraud labels used {s.labels_used:,}"
-        )
-        return f"{text}; NOT SCORING: {self.problem}" if self.problem else text
+        ]
+        if s.bad_times:
+            parts.append(f"{s.bad_times:,} events or labels with impossible times refused")
+        if self.warm_error:
+            parts.append(f"history from live events only (warm-up failed: {self.warm_error})")
+        if self._labels is not None and self._labels.error:
+            parts.append(f"labels feed stopped: {self._labels.error}")
+        if self.problem:
+            parts.append(f"NOT SCORING: {self.problem}")
+        return "; ".join(parts)

@@ -34,13 +34,15 @@ class ShadowModels:
         self._registry = ModelRegistry(client, keys)
         self.models: dict[str, Any] = {}  # version -> model.store.LoadedModel
         self._loading: threading.Thread | None = None
-        self._refused: set[str] = set()
+        self._refused: set[str] = set()  # versions are immutable: one that cannot load never will
+        self._wanted: set[str] = set()
         self._counts: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def refresh(self, wanted: Sequence[ModelEntry]) -> None:
         """Keep the loaded models of `wanted`, load the others in the background (the bridge's thread)."""
         want = {e.version: e for e in wanted}
+        self._wanted = set(want)
         if set(self.models) - set(want):
             self.models = {v: m for v, m in self.models.items() if v in want}
         missing = [e for v, e in want.items() if v not in self.models and v not in self._refused]
@@ -67,7 +69,7 @@ class ShadowModels:
             except Exception as exc:  # a shadow that cannot load is skipped, never fatal
                 self._refused.add(e.version)
                 logger.error("bridge: shadow model %s refused: %s", e.version, exc)
-        self.models = loaded
+        self.models = {v: m for v, m in loaded.items() if v in self._wanted}  # demoted meanwhile: not back
 
     def score(self, champion: str, champion_scores: F64, x: F64) -> None:
         """Score a batch's features with every shadow and count how it compares (the batch thread)."""

@@ -63,9 +63,7 @@ class Warmup:
             scorer = self._make()
             for lo in range(0, len(txns), CHUNK):
                 chunk = txns[lo : lo + CHUNK]
-                scorer.features(
-                    [Row(t.txn_id, t.ts_ms // 1000, t.card_id, t.merchant_id, t.amount_cents) for t in chunk]
-                )
+                scorer.features([Row.of_txn(t) for t in chunk])
             self._scorer = scorer
         except HistoryFull as exc:
             self.error = f"the last 37 days do not fit the bound: {exc}"

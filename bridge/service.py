@@ -126,7 +126,8 @@ class Bridge:
         def read(reach_ms: int) -> list[Any]:
             from model.topics import read_history  # only once a champion serves
 
-            return read_history(self.settings.kafka_bootstrap_servers, self.topic, reach_ms, rates)
+            limit = self.settings.model_max_events // 3  # about three entries per transaction
+            return read_history(self.settings.kafka_bootstrap_servers, self.topic, reach_ms, rates, limit)
 
         return read
 

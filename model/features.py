@@ -103,7 +103,8 @@ class FeatureState:
 
     def transform(self, batch: Events, remember: bool = True) -> F64:
         """The batch's feature matrix (rows in batch order, columns `config.names()`); then remember
-        it (unless `remember` is False: a transaction seen before is scored, not counted twice)."""
+        it. `remember=False`: the rows are already in the history (a resend, a replayed batch), so they
+        are scored as they were first seen, their own entries not counted twice, and not added."""
         cfg = self.config
         n = len(batch.ts)
         ts = batch.ts
@@ -126,6 +127,9 @@ class FeatureState:
             old_count, old_total = self._cards.count_sum(
                 batch.card, np.maximum(ts - w * DAY_S, card_seen), ts
             )
+            if not remember:  # each row's own earlier entry is in the history (unless expired)
+                own = ts > card_seen
+                old_count, old_total = old_count - own, old_total - np.where(own, batch.amount_cents, 0)
             count, total = new_count + old_count, new_total + old_total
             avgs[w] = total / count / 100.0
             cols += [count.astype(np.float64), avgs[w]]
@@ -140,6 +144,8 @@ class FeatureState:
             lo, hi = ts - delay - w * DAY_S, ts - delay
             count = win.count_between(term_sorted, batch.terminal, lo, hi)
             count = count + self._terms.count_sum(batch.terminal, np.maximum(lo, term_seen), hi)[0]
+            if not remember and delay == 0:  # with no delay a row's window holds its own earlier entry
+                count = count - (ts > term_seen)
             starts, ends = self._label_intervals(w)
             frauds = win.count_upto(starts, batch.terminal, ts) - win.count_upto(ends, batch.terminal, ts)
             rate = np.divide(frauds, count, out=np.zeros(n), where=count > 0)
@@ -173,6 +179,16 @@ class FeatureState:
     def remembered(self) -> int:
         """How many card and terminal entries the state holds (expired ones until their runs merge)."""
         return len(self._cards) + len(self._terms)
+
+    def advance(self, newest: int) -> None:
+        """Move the watermark to `newest` without adding events (a batch not remembered), so that
+        history keeps expiring."""
+        self._watermark = max(self._watermark, newest)
+
+    def compact(self) -> None:
+        """Drop every expired entry now (they otherwise go when runs merge)."""
+        self._cards.compact(self._watermark - self._card_reach())
+        self._terms.compact(self._watermark - self._term_reach())
 
     def _remember(self, batch: Events) -> None:
         """Keep what a later transaction (at or after the newest event time) can still see."""

@@ -64,6 +64,11 @@ class SortedRuns:
             self._runs = [self._merge(self._runs, expired_upto)] if self._runs else []
             self._compacted = len(self)
 
+    def compact(self, expired_upto: int) -> None:
+        """Merge every run into one, dropping what has expired (the bound is checked on live entries)."""
+        self._runs = [self._merge(self._runs, expired_upto)] if self._runs else []
+        self._compacted = len(self)
+
     @staticmethod
     def _merge(runs: list[_Run], expired_upto: int) -> _Run:
         packed = np.concatenate([r.packed for r in runs])

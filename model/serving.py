@@ -9,8 +9,9 @@ reach are kept to place a label that arrives days later.
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +22,12 @@ from common.labels import FRAUD, Label
 from common.schema import Transaction, event_epoch_ms
 from model.explain import explain
 from model.features import DAY_S, Events, FeatureConfig, FeatureState, Labels
-from model.join import IdMap, usd_cents
-from model.windows import MAX_KEY
+from model.join import IdMap, Txn, usd_cents
+from model.windows import MAX_TIME
 
 F64 = npt.NDArray[np.float64]
 MAX_EARLY_LABELS = 100_000  # fraud labels held for a transaction not yet seen
+MAX_AHEAD_S = 86_400  # an event time further ahead of the wall clock is refused
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class Row:
         """A validated event as training reads it from the topic (model.topics)."""
         cents = usd_cents(event.amount, event.currency, rates)
         return cls(event.txn_id, event_epoch_ms(event) // 1000, event.card_id, event.merchant_id, cents)
+
+    @classmethod
+    def of_txn(cls, txn: Txn) -> Row:
+        """A transaction read back from the topic (model.topics, amounts already in US cents)."""
+        return cls(txn.txn_id, txn.ts_ms // 1000, txn.card_id, txn.merchant_id, txn.amount_cents)
 
 
 class BatchScores:
@@ -78,8 +85,10 @@ class HistoryFull(RuntimeError):
 class OnlineScorer:
     """The feature history of one bridge and the fraud labels it knows; `score` one batch at a time."""
 
-    def __init__(self, config: FeatureConfig, max_events: int) -> None:
-        self.config, self.max_events = config, max_events
+    def __init__(
+        self, config: FeatureConfig, max_events: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config, self.max_events, self._clock = config, max_events, clock
         self.state = FeatureState(config)
         self._cards, self._merchants, self._labelled = IdMap(), IdMap(), IdMap()
         self._placed: dict[str, tuple[int, int]] = {}  # txn id -> (merchant id, event time s)
@@ -90,6 +99,8 @@ class OnlineScorer:
         self.seen = 0  # transactions fed
         self.labels_used = 0  # fraud labels placed on a remembered transaction
         self.labels_unplaced = 0  # fraud labels whose transaction this state never saw (or forgot)
+        self.bad_times = 0  # events and labels refused for an impossible time (never in the history)
+        self._forgets = 0
 
     @property
     def remembered(self) -> int:
@@ -102,6 +113,9 @@ class OnlineScorer:
         for label in labels:
             if label.label != FRAUD:
                 continue  # as training: a later "legitimate" does not retract a fraud label
+            if not self._possible(label.label_ms // 1000):
+                self.bad_times += 1
+                continue
             placed = self._placed.get(label.txn_id)
             if placed is None:
                 if len(self._early) < MAX_EARLY_LABELS:  # its transaction may be on its way
@@ -115,21 +129,29 @@ class OnlineScorer:
             self.state.add_labels(Labels(tx_id=a[:, 0], terminal=a[:, 1], txn_ts=a[:, 2], known_at=a[:, 3]))
             self.labels_used += len(rows)
 
-    def features(self, rows: Sequence[Row]) -> F64:
-        """The batch's feature rows (then remembered); HistoryFull when the bound would be passed."""
-        if self.remembered + 3 * len(rows) > self.max_events:
-            raise HistoryFull(
-                f"feature history at its bound ({self.remembered:,} of {self.max_events:,} entries)"
-            )
-        if len(self._cards.ids) + len(rows) >= MAX_KEY or len(self._merchants.ids) + len(rows) >= MAX_KEY:
-            raise HistoryFull("more distinct cards or merchants than the feature state can number")
+    def _possible(self, ts_s: int) -> bool:
+        """An event time the history can take: after 1970, before the packed keys' end, and not more
+        than a day ahead of the wall clock (one such event would move the watermark and forget all)."""
+        return 0 <= ts_s < MAX_TIME and ts_s <= self._clock() + MAX_AHEAD_S
+
+    def features(self, rows: Sequence[Row]) -> tuple[F64, npt.NDArray[np.bool_]]:
+        """The batch's feature rows (then remembered) and which rows have them: a row with an
+        impossible time gets zeros and False (counted in `bad_times`). HistoryFull at the bound."""
+        ok = np.fromiter((self._possible(r.ts_s) for r in rows), dtype=bool, count=len(rows))
+        x = np.zeros((len(rows), len(self.config.names())))
+        if not ok.all():
+            self.bad_times += int((~ok).sum())
+            good = [r for r, fine in zip(rows, ok, strict=True) if fine]
+            x[ok] = self.features(good)[0] if good else x[ok]
+            return x, ok
+        self._check_bound(rows)
         ids = {r.txn_id for r in rows}
         # dict keys' isdisjoint walks the batch's ids (a set's would walk the whole history)
         if len(ids) == len(rows) and self._placed.keys().isdisjoint(ids):
-            return self._features(rows, remember=True)
+            return self._features(rows, remember=True), ok
         # A transaction seen before counts once, as in training: a copy inside the batch gets its
-        # first's row; a copy of an earlier batch's (a resend, or one the warm-up read too) is scored
-        # on the history without being added again, and so sees itself twice (a known approximation).
+        # first's row; a copy of an earlier batch's (a resend, a replayed batch, one the warm-up read
+        # too) is scored as it was first seen, without being added again.
         fresh: list[int] = []
         older: list[int] = []
         copy_of: dict[int, int] = {}
@@ -142,12 +164,27 @@ class OnlineScorer:
             else:
                 first_at[r.txn_id] = i
                 fresh.append(i)
-        x = np.zeros((len(rows), len(self.config.names())))
         x[older] = self._features([rows[i] for i in older], remember=False)  # before fresh ones join
         x[fresh] = self._features([rows[i] for i in fresh], remember=True)
         for i, j in copy_of.items():
             x[i] = x[j]
-        return x
+        return x, ok
+
+    def _check_bound(self, rows: Sequence[Row]) -> None:
+        """HistoryFull when the batch would pass the bound even after dropping what has expired; the
+        watermark still moves on, so the history keeps expiring and scoring resumes below the bound."""
+        if self.remembered + 3 * len(rows) <= self.max_events:
+            return
+        self.state.compact()
+        if self.remembered + 3 * len(rows) <= self.max_events:
+            return
+        if rows:
+            self._newest = max([self._newest, *(r.ts_s for r in rows)])
+            self.state.advance(self._newest)
+            self._forget()
+        raise HistoryFull(
+            f"feature history at its bound ({self.remembered:,} of {self.max_events:,} entries)"
+        )
 
     def _features(self, rows: Sequence[Row], remember: bool) -> F64:
         n = len(rows)
@@ -177,12 +214,17 @@ class OnlineScorer:
             placed = self._placed.get(txn_id)
             if placed is not None and placed[1] <= cut:
                 del self._placed[txn_id]
-        if self._early and len(self._early) % 1000 == 0:  # now and then: labels of transactions long gone
-            for txn_id in [k for k, v in self._early.items() if 0 < v[0].txn_ms // 1000 <= cut]:
+        self._forgets += 1
+        if self._early and self._forgets % 256 == 0:  # now and then: labels whose transaction is long gone
+            gone = [k for k, v in self._early.items() if (v[0].txn_ms or v[0].label_ms) // 1000 <= cut]
+            for txn_id in gone:
                 self.labels_unplaced += len(self._early.pop(txn_id))
 
     def score(self, rows: Sequence[Row], model: Any, version: str) -> BatchScores:
-        """Features of the batch, then the model's probabilities (model: a model.store.LoadedModel)."""
-        x = self.features(rows)
-        scores = np.asarray(model.booster.predict(x), dtype=np.float64) if len(rows) else np.zeros(0)
+        """Features of the batch, then the model's probabilities (model: a model.store.LoadedModel);
+        a row with an impossible time is not scored (0)."""
+        x, ok = self.features(rows)
+        scores = np.zeros(len(rows))
+        if ok.any():
+            scores[ok] = np.asarray(model.booster.predict(x[ok]), dtype=np.float64)
         return BatchScores(model.booster, self.config.names(), x, scores, version)

@@ -43,9 +43,16 @@ def _warn(kind: str, rec: Any, exc: Exception, n: int) -> None:
 
 
 def read_transactions(
-    consumer: KafkaConsumer, topic: str, span: tuple[int, int], *, warmup_ms: int, rates: Mapping[str, float]
+    consumer: KafkaConsumer,
+    topic: str,
+    span: tuple[int, int],
+    *,
+    warmup_ms: int,
+    rates: Mapping[str, float],
+    limit: int | None = None,
 ) -> tuple[list[Txn], int]:
-    """Decode [from - warmup_ms, to) record time of `topic`; amounts in US cents at `rates`."""
+    """Decode [from - warmup_ms, to) record time of `topic`; amounts in US cents at `rates`.
+    TopicReadError past `limit` transactions (a serving bridge's bound: never read what cannot fit)."""
     plan = resolve(consumer, topic, span[0], span[1], warmup_ms=warmup_ms)
     out: list[Txn] = []
     bad = 0
@@ -69,9 +76,19 @@ def read_transactions(
                 continue
             cents = usd_cents(ev.amount, ev.currency, rates)
             out.append(Txn(ev.txn_id, ts_ms, ev.card_id, ev.merchant_id, cents, int(rec.timestamp)))
+            if limit is not None and len(out) > limit:
+                raise TopicReadError(f"topic {topic!r}: more than {limit:,} transactions in the range")
     if gave_up[0]:
         raise TopicReadError(f"topic {topic!r}: no record for {STALL_S:.0f} s before the range's end")
     return out, bad
+
+
+def feature_label(value: bytes | None) -> Label:
+    """A label record the features can take; InvalidLabel (with why) otherwise."""
+    label = decode_label(value if value is not None else b"")
+    if not 0 <= label.label_ms // 1000 < MAX_TIME:
+        raise InvalidLabel(f"label: label_ms {label.label_ms} is outside what the features take")
+    return label
 
 
 def read_labels(consumer: KafkaConsumer, topic: str) -> tuple[list[Label], int]:
@@ -96,12 +113,7 @@ def read_labels(consumer: KafkaConsumer, topic: str) -> tuple[list[Label], int]:
                     break
                 last = time.monotonic()
                 try:
-                    label = decode_label(rec.value if rec.value is not None else b"")
-                    if not 0 <= label.label_ms // 1000 < MAX_TIME:
-                        raise InvalidLabel(
-                            f"label: label_ms {label.label_ms} is outside what the features take"
-                        )
-                    out.append(label)
+                    out.append(feature_label(rec.value))
                 except InvalidLabel as exc:
                     bad += 1
                     _warn("label", rec, exc, bad)
@@ -111,13 +123,16 @@ def read_labels(consumer: KafkaConsumer, topic: str) -> tuple[list[Label], int]:
     return out, bad
 
 
-def read_history(bootstrap: str, topic: str, reach_ms: int, rates: Mapping[str, float]) -> list[Txn]:
+def read_history(
+    bootstrap: str, topic: str, reach_ms: int, rates: Mapping[str, float], limit: int | None = None
+) -> list[Txn]:
     """The transactions of the last `reach_ms` of record time that Kafka still keeps (a serving
-    bridge's warm-up), group-less: nothing committed."""
+    bridge's warm-up), group-less: nothing committed; TopicReadError past `limit`."""
     now_ms = int(time.time() * 1000)
     consumer = make_consumer(bootstrap, BATCH_MAX)
     try:
-        txns, _ = read_transactions(consumer, topic, (now_ms - 1, now_ms), warmup_ms=reach_ms, rates=rates)
+        span = (now_ms - 1, now_ms)
+        txns, _ = read_transactions(consumer, topic, span, warmup_ms=reach_ms, rates=rates, limit=limit)
     finally:
         consumer.close(autocommit=False)
     return txns

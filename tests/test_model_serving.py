@@ -82,9 +82,9 @@ def test_a_label_that_arrives_before_its_transaction_counts_once_it_arrives() ->
     early = make_label(txn_id="a", card_id="c1", label="fraud", source="analyst", label_ms=t0 * 1000)
     scorer.add_labels([early])
     assert scorer.labels_used == 0
-    x = scorer.features([Row("a", t0, "c1", "m1", 1_000)])
+    x = scorer.features([Row("a", t0, "c1", "m1", 1_000)])[0]
     assert x[0, NAMES.index("terminal_fraud_rate_1d")] == 0.0  # not known to the batch it came in
-    later = scorer.features([Row("b", t0 + 60, "c2", "m1", 1_000)])
+    later = scorer.features([Row("b", t0 + 60, "c2", "m1", 1_000)])[0]
     assert scorer.labels_used == 1
     assert later[0, NAMES.index("terminal_fraud_rate_1d")] == 0.5  # a (fraud) and b at the merchant
 
@@ -101,10 +101,12 @@ def test_the_bound_refuses_a_batch_instead_of_scoring_on_partial_history() -> No
 def test_a_transaction_seen_twice_counts_once_as_in_training() -> None:
     scorer = OnlineScorer(FeatureConfig(), max_events=1_000)
     t0, count = 1_700_000_000, NAMES.index("card_count_1d")
-    first = scorer.features([Row("a", t0, "c1", "m1", 1_000), Row("a", t0, "c1", "m1", 1_000)])
-    again = scorer.features([Row("a", t0, "c1", "m1", 1_000), Row("b", t0 + 5, "c1", "m1", 2_000)])
+    first = scorer.features([Row("a", t0, "c1", "m1", 1_000), Row("a", t0, "c1", "m1", 1_000)])[0]
+    again = scorer.features([Row("a", t0, "c1", "m1", 1_000), Row("b", t0 + 5, "c1", "m1", 2_000)])[0]
     assert first[:, count].tolist() == [1.0, 1.0]  # a resend inside one batch: not counted again
-    # a resend in a later batch (or read by the warm-up too) is not added again: b sees a once
+    # a resend in a later batch (or read by the warm-up too, or a replayed batch) is scored as it
+    # was first seen, and not added again: b sees a once
+    assert again[0].tobytes() == first[0].tobytes()
     assert again[1, count] == 2.0 and scorer.seen == 2
 
 
@@ -124,3 +126,48 @@ def test_reasons_that_fail_leave_the_score_and_the_alert_alone(caplog: pytest.Lo
     assert scores.score(event) == pytest.approx(0.97)
     assert scores.reasons(event) == ""  # the rule still fires on the score; the text just lacks reasons
     assert "no reasons for a model score" in caplog.text
+
+
+def test_an_impossible_event_time_is_refused_not_let_forget_the_history() -> None:
+    t0 = 1_700_000_000
+    scorer = OnlineScorer(FeatureConfig(), max_events=1_000, clock=lambda: t0 + 60.0)
+    count = NAMES.index("card_count_30d")
+    scorer.features([Row("a", t0, "c1", "m1", 1_000)])
+    x, ok = scorer.features(
+        [Row("future", t0 + 200 * 365 * 86_400, "c1", "m1", 1_000), Row("b", t0 + 5, "c1", "m1", 500)]
+    )
+    assert ok.tolist() == [False, True] and x[0].tolist() == [0.0] * len(NAMES)
+    assert x[1, count] == 2.0  # a and b: the year-2223 event moved no watermark, a is remembered
+    assert scorer.bad_times == 1 and scorer.seen == 2
+    scorer.add_labels(
+        [make_label(txn_id="a", card_id="c1", label="fraud", source="analyst", label_ms=-5_000)]
+    )
+    assert scorer.bad_times == 2 and scorer.labels_used == 0
+
+
+def test_a_steady_stream_near_the_bound_keeps_scoring_and_a_full_one_recovers() -> None:
+    """200 days of 1,000 transactions a day: 37 days live is 37,000 transactions, 111,000 entries."""
+    t0, day = 1_600_000_000, 86_400
+    scorer = OnlineScorer(FeatureConfig(), max_events=140_000, clock=lambda: 2e9)
+    full = 0
+    for d in range(200):
+        rows = [
+            Row(f"d{d}-{i}", t0 + d * day + i * 80, f"c{i % 300}", f"m{i % 50}", 1_000) for i in range(1_000)
+        ]
+        try:
+            scorer.features(rows)
+        except HistoryFull:
+            full += 1
+    assert full == 0 and scorer.seen == 200_000
+    assert scorer.remembered <= 140_000
+    # a burst the bound cannot hold: refused; the days after it, history expires and scoring resumes
+    small = OnlineScorer(FeatureConfig(), max_events=40_000, clock=lambda: 2e9)
+    refused = 0
+    for d in range(60):
+        n = 20_000 if d == 5 else 300
+        rows = [Row(f"d{d}-{i}", t0 + d * day + i, f"c{i % 300}", "m", 1_000) for i in range(n)]
+        try:
+            small.features(rows)
+        except HistoryFull:
+            refused += 1
+    assert refused == 1 and small.seen == 59 * 300

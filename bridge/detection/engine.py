@@ -92,10 +92,6 @@ class Detector:
         other._custom = self._custom.with_scores(scores)
         return other
 
-    def reads_model_score(self) -> bool:
-        """Whether an enabled rule reads `model_score` (then a model must see every event)."""
-        return self._custom is not None and "model_score" in self._custom.compiled.plan.features
-
     def ml_status(self) -> MlStatus:
         """Report whether the ML rule is on and how far its model is through warm-up."""
         r, seen = self.rules.ml_anomaly, self._model.seen if self._model is not None else 0
