@@ -171,3 +171,23 @@ def test_a_steady_stream_near_the_bound_keeps_scoring_and_a_full_one_recovers() 
         except HistoryFull:
             refused += 1
     assert refused == 1 and small.seen == 59 * 300
+
+
+def test_a_champion_removed_drops_the_history_so_the_next_one_starts_afresh(world) -> None:  # type: ignore[no-untyped-def]
+    from bridge.model_serving import ModelServing
+    from common.rules import default_rules
+    from common.schema import decode_event
+    from tests.streams import generated
+
+    _, _, _, _, model = world
+    watcher = SimpleNamespace(model=model, entry=SimpleNamespace(version="v1"))
+    serving = ModelServing(watcher, default_rules().currency, 1_000_000)  # type: ignore[arg-type]
+    events = [decode_event(v) for v, _, _ in generated(300, seed=3)]
+    got = serving.score_batch(events)
+    assert got is not None and serving.scoring and serving.history_entries > 0
+    assert "scored 300 events" in serving.status()
+    watcher.model = None  # rolled back to no champion: the native engine decides, unseen by the history
+    serving.tick()
+    assert serving.history_entries == 0 and serving.status() == "" and not serving.scoring
+    watcher.model = model
+    assert serving.score_batch(events[:10]) is not None and "scored 10 events" in serving.status()
