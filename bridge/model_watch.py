@@ -1,8 +1,8 @@
 """The registry's champion model, kept loaded in every bridge: poll `models:seq`, load, refuse safely.
 
-Serving (scoring events with the champion) is not built yet (docs/model.md): today the bridge
-loads the champion, checks it exactly as `model.store` does, and reports which model it holds,
-its age, or why it refused one, on the pipeline-health panel and in Prometheus. A champion that
+The bridge loads the champion, checks it exactly as `model.store` does, and reports which model it
+holds, its age, or why it refused one, on the pipeline-health panel and in Prometheus; scoring
+with it is bridge/model_serving.py's. A champion that
 cannot be used (corrupt text, another feature version, a missing file) is refused with the
 reason, logged once, and the model loaded before stays; LightGBM is imported only once there is
 a champion to load.

@@ -30,8 +30,9 @@ def models_panel(admin: bool) -> html.Div:
                     html.Code("python -m model train"),
                     " and registered with ",
                     html.Code("python -m model registry register DIR"),
-                    ". Every bridge loads the champion within seconds; scoring events with it is not built "
-                    "yet (the pipeline-health panel shows what each bridge holds).",
+                    ". Every bridge loads the champion within seconds and scores every event with it "
+                    "(rules read it as model_score); versions in shadow score beside it, compared live "
+                    "below. The pipeline-health panel shows what each bridge holds.",
                 ],
                 className="muted",
             ),
