@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter as Occurrences
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -67,6 +67,13 @@ class BridgeMetrics:
         self.model_history = Gauge(
             "bridge_model_history_entries", "Entries in the model's feature history", registry=r
         )
+        self.model_psi = Gauge(
+            "bridge_model_psi",
+            "Population stability index of the live stream against the champion's training range, "
+            "per feature and of the score (`score`), over windows of 100,000 scored events",
+            ["column"],
+            registry=r,
+        )
         self.model_age.set(float("nan"))
 
     def observe_model(self, age_s: float | None, refused: bool) -> None:
@@ -80,10 +87,13 @@ class BridgeMetrics:
         for band, n in bands.items():
             self.model_scores.labels(f"{band / 10:.1f}-{(band + 1) / 10:.1f}").inc(n)
 
-    def observe_serving(self, scoring: bool, entries: int) -> None:
-        """Whether the champion scores, and its feature history's size (each heartbeat)."""
+    def observe_serving(self, scoring: bool, entries: int, psi: Mapping[str, float] | None) -> None:
+        """Whether the champion scores, its feature history's size and live drift (each heartbeat)."""
         self.model_scoring.set(1 if scoring else 0)
         self.model_history.set(entries)
+        self.model_psi.clear()  # another champion, or none yet: no stale column stays
+        for column, value in (psi or {}).items():
+            self.model_psi.labels(column).set(value)
 
     def serve(self, port: int) -> None:
         """Expose /metrics on `port` (0 = disabled)."""

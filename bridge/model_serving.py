@@ -70,6 +70,8 @@ class ModelServing:
         self._scorer: Any = None  # model.serving.OnlineScorer, made with the first champion
         self.problem: str | None = None  # why the last batch was not scored
         self.warm_error: str | None = None  # why the warm-up failed (shown until the history is dropped)
+        self._drift: Any = None  # model.drift.LiveDrift of the champion `_drift_of`
+        self._drift_of: str | None = None
 
     @property
     def active(self) -> bool:
@@ -105,12 +107,30 @@ class ModelServing:
             self.problem = None
         if self._on_scores is not None:
             self._on_scores(batch.scores.tolist())
+        self._count_drift(entry, batch)
         if self.shadows is not None and self.shadows.models:
             try:
                 self.shadows.score(entry.version, batch.scores, batch.x)
             except Exception:  # a shadow never affects live decisions, nor stops them
                 logger.exception("bridge: shadow models not scored for this batch")
         return _Scores({id(e): i for i, e in enumerate(events)}, batch)
+
+    def _count_drift(self, entry: Any, batch: Any) -> None:
+        """The batch into the champion's live drift windows (a card without training bins: none)."""
+        if self._drift_of != entry.version:
+            from model.drift import LiveDrift
+            from model.features import FeatureConfig
+
+            ref = entry.card.get("drift_reference")
+            self._drift = LiveDrift(ref, FeatureConfig().names()) if isinstance(ref, dict) else None
+            self._drift_of = entry.version
+        if self._drift is not None:
+            ok = batch.scored
+            self._drift.add(batch.x[ok], batch.scores[ok])
+
+    def drift_psi(self) -> dict[str, float] | None:
+        """The champion's live PSI per feature and of the score (None: too few rows, or no bins)."""
+        return self._drift.current() if self._drift is not None and self.active else None
 
     def _new_scorer(self) -> Any:
         from model.features import FeatureConfig

@@ -267,7 +267,10 @@ class Bridge:
                 if self.serving is None:
                     model += "; not scoring (BRIDGE_MODEL_MAX_EVENTS=0)" if self.models.entry else ""
                 else:
-                    self.metrics.observe_serving(self.serving.scoring, self.serving.history_entries)
+                    serving = self.serving
+                    self.metrics.observe_serving(
+                        serving.scoring, serving.history_entries, serving.drift_psi()
+                    )
                     if self.serving.shadows is not None:
                         self.serving.shadows.flush()
                     if scoring := self.serving.status():

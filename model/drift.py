@@ -73,3 +73,46 @@ def drift(
         "score_rating": rating(score),
         "features": [{"feature": n, "psi": v, "rating": rating(v)} for n, v in features],
     }
+
+
+class LiveDrift:
+    """PSI of the live stream against a model's training bins, over windows of `window` scored rows:
+    the counts of the window filling now, and the PSI of the last full one (or of the filling one
+    until there is a full one)."""
+
+    def __init__(self, ref: Mapping[str, Any], names: Sequence[str], window: int = 100_000) -> None:
+        self._names, self._window = (*names, SCORE), window
+        missing = sorted(set(self._names) - set(ref))
+        if missing:
+            raise ValueError(f"the drift reference lacks {missing[:5]} (a model trained with other features)")
+        self._edges = [np.asarray(ref[n]["edges"], dtype=np.float64) for n in self._names]
+        self._expected = [ref[n]["shares"] for n in self._names]
+        self._counts = [np.zeros(len(e) + 1, dtype=np.int64) for e in self._edges]
+        self._rows = 0
+        self._last: dict[str, float] | None = None
+
+    def add(self, x: npt.NDArray[np.float64], scores: npt.NDArray[np.float64]) -> None:
+        """Count a batch's rows (features, then the score) into the window's bins."""
+        columns = [*(x[:, i] for i in range(x.shape[1])), scores]
+        for i, (edges, values) in enumerate(zip(self._edges, columns, strict=True)):
+            self._counts[i] += np.bincount(
+                np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1
+            )
+        self._rows += len(scores)
+        if self._rows >= self._window:
+            self._last = self._psi()
+            self._counts = [np.zeros_like(c) for c in self._counts]
+            self._rows = 0
+
+    def _psi(self) -> dict[str, float]:
+        total = max(1, self._rows)
+        return {
+            name: psi(expected, (counts / total).tolist())
+            for name, expected, counts in zip(self._names, self._expected, self._counts, strict=True)
+        }
+
+    def current(self, min_rows: int = 1_000) -> dict[str, float] | None:
+        """Column -> PSI (the score as `score`); None before `min_rows` rows were counted."""
+        if self._last is not None:
+            return self._last
+        return self._psi() if self._rows >= min_rows else None

@@ -58,6 +58,7 @@ class BatchScores:
     def __init__(self, booster: Any, names: tuple[str, ...], x: F64, scores: F64, version: str) -> None:
         self._booster, self._names, self._x = booster, names, x
         self.scores, self.version = scores, version
+        self.scored = np.ones(len(scores), dtype=bool)  # False: a row with an impossible time
         self._reasons: dict[int, str] = {}
 
     @property
@@ -227,4 +228,6 @@ class OnlineScorer:
         scores = np.zeros(len(rows))
         if ok.any():
             scores[ok] = np.asarray(model.booster.predict(x[ok]), dtype=np.float64)
-        return BatchScores(model.booster, self.config.names(), x, scores, version)
+        out = BatchScores(model.booster, self.config.names(), x, scores, version)
+        out.scored = ok
+        return out

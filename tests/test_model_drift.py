@@ -54,3 +54,26 @@ def test_a_reference_for_other_features_is_refused() -> None:
     ref = reference(train[:, :2], train[:, 0], NAMES[:2])
     with pytest.raises(ValueError, match="lacks \\['card_count_1d'\\]"):
         drift(ref, train, train[:, 0], NAMES)
+
+
+def test_live_drift_equals_the_offline_check_and_moves_with_a_shift() -> None:
+    from model.drift import LiveDrift
+
+    train = sample(5_000, 1)
+    ref = reference(train, train[:, 0] / 100, NAMES)
+    live = LiveDrift(ref, NAMES, window=6_000)
+    same = sample(4_000, 2)
+    assert live.current() is None  # nothing counted yet
+    for lo in range(0, 4_000, 500):  # batch by batch, as the bridge counts
+        live.add(same[lo : lo + 500], same[lo : lo + 500, 0] / 100)
+    offline = drift(ref, same, same[:, 0] / 100, NAMES)
+    got = live.current()
+    assert got is not None
+    assert got["score"] == pytest.approx(offline["score_psi"], abs=1e-4)
+    assert {f["feature"]: f["psi"] for f in offline["features"]} == pytest.approx(
+        {n: got[n] for n in NAMES}, abs=1e-4
+    )
+    shifted = sample(6_000, 3, shift=40.0)
+    live.add(shifted, shifted[:, 0] / 100)  # fills a window: the PSI is the full window's
+    moved = live.current()
+    assert moved is not None and moved["amount"] > 0.25 > got["amount"]

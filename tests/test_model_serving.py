@@ -177,15 +177,19 @@ def test_a_champion_removed_drops_the_history_so_the_next_one_starts_afresh(worl
     from bridge.model_serving import ModelServing
     from common.rules import default_rules
     from common.schema import decode_event
+    from model.drift import reference
     from tests.streams import generated
 
-    _, _, _, _, model = world
-    watcher = SimpleNamespace(model=model, entry=SimpleNamespace(version="v1"))
+    _, _, _, offline, model = world
+    card = {"drift_reference": reference(offline, model.booster.predict(offline), NAMES)}
+    watcher = SimpleNamespace(model=model, entry=SimpleNamespace(version="v1", card=card))
     serving = ModelServing(watcher, default_rules().currency, 1_000_000)  # type: ignore[arg-type]
-    events = [decode_event(v) for v, _, _ in generated(300, seed=3)]
+    events = [decode_event(v) for v, _, _ in generated(1_200, seed=3)]
     got = serving.score_batch(events)
     assert got is not None and serving.scoring and serving.history_entries > 0
-    assert "scored 300 events" in serving.status()
+    assert "scored 1,200 events" in serving.status()
+    psi = serving.drift_psi()  # the live stream against the training bins, for Prometheus
+    assert psi is not None and set(psi) == {*NAMES, "score"} and all(v >= 0 for v in psi.values())
     watcher.model = None  # rolled back to no champion: the native engine decides, unseen by the history
     serving.tick()
     assert serving.history_entries == 0 and serving.status() == "" and not serving.scoring
