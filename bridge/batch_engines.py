@@ -79,6 +79,7 @@ class NativeEngine:
 
     def __init__(self, native: NativePath, state_key_prefix: str) -> None:
         self.native, self.prefix = native, state_key_prefix
+        self.serving: ModelServing | None = None  # the champion scores each batch (bridge/model_serving.py)
 
     def scan(self, records: list[Any]) -> list[str]:
         return self.native.scan(records)
@@ -86,6 +87,8 @@ class NativeEngine:
     def decide(
         self, records: list[Any], detector: Detector, version: int, loaded: dict[str, bytes | None]
     ) -> Decided:
+        if self.serving is not None and self.serving.active:  # both sides read the same scores
+            detector = detector.with_scores(self.native.score(self.serving))
         res = self.native.detect(records, detector, version, loaded, state_key_prefix=self.prefix)
         outcome = Outcome(
             res.tally, res.alerted, dead_letters(res.rejected), res.states, {}, res.scored, res.packed

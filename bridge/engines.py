@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from bridge.batch_engines import BatchEngine, NativeEngine, PythonEngine
 from bridge.config import BridgeSettings
+from bridge.model_serving import ModelServing
 from bridge.native import native_for
 from bridge.rules_watch import RulesWatcher
 from bridge.state_cache import StateCache
@@ -63,19 +64,19 @@ class Engines:
             self._gate_id = shadow.id if shadow else None
         serving = self.python_engine.serving
         self._scoring = serving is not None and serving.active
-        use = (
-            native is not None
-            and not self._ml
-            and not self._scoring
-            and self._refusal is None
-            and self._shadow is None
-        )
+        use = native is not None and not self._ml and self._refusal is None and self._shadow is None
         if use != self._on_native:  # the other path's cache may be stale: both start from Redis
             self.forget_all()
             self._on_native = use
         if use and self.native_engine is not None:
             return self.native_engine
         return self.python_engine
+
+    def serve(self, serving: ModelServing) -> None:
+        """Both engines score each batch with this champion before evaluating its rules."""
+        self.python_engine.serving = serving
+        if self.native_engine is not None:
+            self.native_engine.serving = serving
 
     def set_lists(self, lists: Mapping[str, Mapping[str, int]]) -> None:
         """New list entries (a ListSnapshot: name -> value -> expires_ms, 0 never), for the next batch."""
@@ -85,15 +86,13 @@ class Engines:
         """Which engine decides, in words for the pipeline-health panel."""
         if self.native is None:
             return "python"
-        if self._scoring:  # first: it holds whatever the rules are
-            return f"native engine off: a champion model scores every event \u2014 {PYTHON_DECIDES}"
         if self._refusal is not None:
             return f"native engine off: {self._refusal} \u2014 {PYTHON_DECIDES}"
         if self._ml:
             return f"native engine off: ml_anomaly is on \u2014 {PYTHON_DECIDES}"
         if self._shadow is not None:
             return f"native engine off: the shadow rules: {self._shadow} \u2014 {PYTHON_DECIDES}"
-        return "native"
+        return "native, with the champion's score of every event" if self._scoring else "native"
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Drop the cards last seen on these partitions from both caches."""

@@ -1,10 +1,12 @@
-"""The bridge's side of model serving: the champion scores each batch the Python path decides.
+"""The bridge's side of model serving: the champion scores each batch before its rules are evaluated.
 
-While a champion is loaded (bridge/model_watch.py) every event goes through the Python path, which
-feeds the feature history (model/serving.py) and scores the batch in one vectorised call; rules read
-the score as `model_score`. Fraud labels come from the labels topic on a thread of its own
-(LabelFeed). Scoring never stops the bridge: an error or a full history turns the model off for the
-batch, says why on the health panel and in the log, and rules read `model_score` as 0.
+While a champion is loaded (bridge/model_watch.py) every event of every batch feeds the feature
+history (model/serving.py), and the batch is scored in one vectorised call; rules read the score as
+`model_score`. Either engine asks: the Python one with its decoded events (score_batch), the native
+one with the columns it parsed (score_records), so it still decides the quiet events itself. Fraud
+labels come from the labels topic on a thread of its own (LabelFeed). Scoring never stops the
+bridge: an error or a full history turns the model off for the batch, says why on the health panel
+and in the log, and rules read `model_score` as 0.
 """
 
 from __future__ import annotations
@@ -22,11 +24,23 @@ from common.schema import Transaction
 logger = logging.getLogger(__name__)
 
 
-class _Scores:
+class ScoredRows:
     """One batch's scores by event (bridge.detection.facts.EventScores)."""
 
-    def __init__(self, rows: Mapping[int, int], batch: Any) -> None:
+    def __init__(self, rows: dict[int, int], batch: Any) -> None:
         self._rows, self._batch = rows, batch  # id(event) -> row; a model.serving.BatchScores
+
+    def bind(self, event: Transaction, row: int | None) -> None:
+        """`event` (decoded just now, by the native path's Python side) is row `row` (None: none);
+        bound right before it is evaluated, so an id reused by a freed event is never read stale."""
+        if row is None:
+            self._rows.pop(id(event), None)
+        else:
+            self._rows[id(event)] = row
+
+    def values(self) -> list[float]:
+        """Every row's score, in row order."""
+        return list(self._batch.scores.tolist())
 
     def score(self, event: Transaction) -> float:
         row = self._rows.get(id(event))
@@ -78,16 +92,49 @@ class ModelServing:
         """A champion is loaded: every event must reach the feature history (the Python path)."""
         return self._watcher.model is not None
 
-    def score_batch(self, events: Sequence[Transaction]) -> _Scores | None:
+    def score_batch(self, events: Sequence[Transaction]) -> ScoredRows | None:
         """The batch's scores, or None without a champion, while warming up, or when scoring failed."""
+        from model.serving import Row
+
+        batch = self._score(lambda: [Row.of(e, self._rates) for e in events])
+        return ScoredRows({id(e): i for i, e in enumerate(events)}, batch) if batch is not None else None
+
+    def score_records(
+        self, columns: tuple[Sequence[Any], ...], decoded: Sequence[tuple[int, Transaction]]
+    ) -> tuple[list[int], ScoredRows] | None:
+        """The native path's batch: `columns` of the events it parsed (fraud_native.Engine.columns:
+        record indices, txn ids, times in ms, cards, merchants, amounts, currencies) and `decoded`,
+        the (record index, event) pairs Python decoded. Returns the record index of each row (record
+        order, as training reads the topic) and the scores, which the Python side `bind`s to the
+        events it evaluates; None as score_batch."""
+        from model.serving import Row
+
+        index, txn_ids, ts_ms, cards, merchants, amounts, currencies = columns
+        order: list[int] = list(index)
+
+        def rows() -> list[Any]:
+            made = Row.of_columns((txn_ids, ts_ms, cards, merchants, amounts, currencies), self._rates)
+            if not decoded:
+                return made
+            pairs = sorted(
+                [*zip(index, made, strict=True), *((i, Row.of(e, self._rates)) for i, e in decoded)]
+            )
+            order[:] = [i for i, _ in pairs]
+            return [r for _, r in pairs]
+
+        batch = self._score(rows)
+        return (order, ScoredRows({}, batch)) if batch is not None else None
+
+    def _score(self, make_rows: Callable[[], list[Any]]) -> Any:
+        """A model.serving.BatchScores of the rows, or None (no champion, warming up, failed)."""
         model, entry = self._watcher.model, self._watcher.entry
         if model is None or entry is None:
             return None
-        from model.serving import HistoryFull, Row
+        from model.serving import HistoryFull
 
         scorer = self._scorer
         try:
-            rows = [Row.of(e, self._rates) for e in events]
+            rows = make_rows()
             if scorer is None:
                 if not self._warm(rows):
                     return None
@@ -113,7 +160,7 @@ class ModelServing:
                 self.shadows.score(entry.version, batch.scores, batch.x)
             except Exception:  # a shadow never affects live decisions, nor stops them
                 logger.exception("bridge: shadow models not scored for this batch")
-        return _Scores({id(e): i for i, e in enumerate(events)}, batch)
+        return batch
 
     def _count_drift(self, entry: Any, batch: Any) -> None:
         """The batch into the champion's live drift windows (a card without training bins: none)."""

@@ -14,8 +14,9 @@ it refuses whole: `refusal` says why, and bridge/engines.py then sends every eve
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -27,7 +28,10 @@ from bridge.processor import evaluate, validate_records
 from bridge.validation import Rejected
 from common.keys import RECENT_TXNS_MAX
 from common.rules import RulesConfig, default_rules
-from common.schema import NORMAL_SCENARIO
+from common.schema import NORMAL_SCENARIO, Transaction
+
+if TYPE_CHECKING:
+    from bridge.model_serving import ModelServing, ScoredRows
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +67,12 @@ class _Slow:
         detector: Detector,
         version: int,
         max_bytes: int,
+        *,
+        scores: tuple[ScoredRows, list[int]] | None = None,
     ) -> None:
         self.records, self.polled, self.detector, self.version = records, polled, detector, version
         self.max_bytes = max_bytes
+        self.scores = scores  # the champion's scores and the record index of each row (sorted)
         self.alerted: list[Scored] = []
         self.rejected: list[Polled] = []
         self.finished: list[tuple[str, str]] = []  # the native engine hands every last event back
@@ -79,6 +86,10 @@ class _Slow:
         if isinstance(ev, Rejected):
             self.rejected.append(item)
             return None
+        if self.scores is not None:  # the detector reads `model_score` of this very object
+            scores, order = self.scores
+            at = bisect_left(order, index)
+            scores.bind(ev, at if at < len(order) and order[at] == index else None)
         done = evaluate(
             item, ev, self.detector, self.version, decode_state(state) if state is not None else None
         )
@@ -120,6 +131,7 @@ class NativePath:
         self.max_bytes = max_record_bytes
         self.engine = fraud_native.Engine(msgspec.json.encode(rules), max_record_bytes, cache_max)
         self._slow: dict[int, Polled] = {}
+        self._scores: tuple[ScoredRows, list[int]] | None = None
 
     def set_rules(self, rules: RulesConfig) -> str | None:
         """Replace the rules; return why the engine refuses them (None: it evaluates them all)."""
@@ -149,6 +161,7 @@ class NativePath:
     def scan(self, records: Sequence[Any]) -> list[str]:
         """Parse a batch; return the cards whose state must be read from Redis first."""
         missing, slow = self.engine.scan(records if isinstance(records, list) else list(records))
+        self._scores = None
         self._slow = dict(
             zip(slow, validate_records([records[i] for i in slow], self.max_bytes), strict=True)
         )
@@ -159,6 +172,19 @@ class NativePath:
                 listed.add(ev.card_id)
                 missing.append(ev.card_id)
         return missing
+
+    def score(self, serving: ModelServing) -> ScoredRows | None:
+        """The champion's scores of the scanned batch (None: none this batch, `model_score` reads 0):
+        the engine reads each event's for `model_score`; the detector given to detect() must read
+        the same ones (Detector.with_scores), and reads each one the Python side evaluates."""
+        decoded = [(i, p.result) for i, p in sorted(self._slow.items()) if isinstance(p.result, Transaction)]
+        got = serving.score_records(self.engine.columns(), decoded)
+        if got is None:
+            return None
+        order, scores = got
+        self.engine.set_scores(order, scores.values())
+        self._scores = (scores, order)
+        return scores
 
     def detect(
         self,
@@ -177,7 +203,7 @@ class NativePath:
         (a backtest, which writes nothing) neither is built: no rows, no encoded states; the
         cache still advances on commit().
         """
-        slow = _Slow(records, self._slow, detector, version, self.max_bytes)
+        slow = _Slow(records, self._slow, detector, version, self.max_bytes, scores=self._scores)
         cards = {i: p.result.card_id for i, p in self._slow.items() if not isinstance(p.result, Rejected)}
         row_limit = RECENT_TXNS_MAX if writes else 0
         prefix = state_key_prefix if writes else None

@@ -85,7 +85,7 @@ class Bridge:
                 on_scores=self.metrics.observe_scores,
                 shadows=ShadowModels(client, self.keys),
             )
-            self.engines.python_engine.serving = self.serving
+            self.engines.serve(self.serving)
         else:
             self.serving = None
         self.rules.on_lists = self.engines.set_lists  # list changes reach the native engine too

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from copy import copy
 from typing import NamedTuple
 
 from bridge.detection import CardState, Decision, Detector
+from bridge.detection.facts import EventScores
 from common.rulelang.lists import ListSnapshot
 from common.rules import RuleValidationError
 from common.schema import Transaction
@@ -72,7 +74,20 @@ class ShadowTee(Detector):
         self.__dict__.update(live.__dict__)
         self.shadow, self.shadow_id = shadow.detector, shadow.id
         self.found: list[Found] = []
-        self.failed = 0
+        self._failed = [0]  # shared with the copies with_scores makes, as `found` is
+
+    @property
+    def failed(self) -> int:
+        """Events the shadow set failed on this batch (logged; the live verdict stood)."""
+        return self._failed[0]
+
+    def with_scores(self, scores: EventScores | None) -> Detector:
+        """Both sets read the batch's model scores: a shadow rule on `model_score` is judged on the
+        score the live one reads (and the native gate, which reads it too, agrees with it)."""
+        other = copy(self)
+        other.__dict__.update(super().with_scores(scores).__dict__)
+        other.shadow = self.shadow.with_scores(scores)
+        return other
 
     def evaluate(self, event: Transaction, state: CardState | None) -> tuple[Decision, CardState]:
         decision, nxt = super().evaluate(event, state)
@@ -80,7 +95,7 @@ class ShadowTee(Detector):
             shadow: Decision | None = self.shadow.evaluate(event, state)[0]
         except Exception:  # the live path must not depend on the shadow set
             logger.exception("bridge: shadow rules failed card=%.40s", event.card_id)
-            self.failed += 1
+            self._failed[0] += 1
             shadow = None
         if decision.is_alert or (shadow is not None and shadow.is_alert):
             self.found.append((event, decision, shadow))

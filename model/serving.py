@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +21,7 @@ from common.labels import FRAUD, Label
 from common.schema import Transaction, event_epoch_ms
 from model.explain import explain
 from model.features import DAY_S, Events, FeatureConfig, FeatureState, Labels
-from model.join import IdMap, Txn, usd_cents
+from model.join import IdMap, Txn, usd_cents, usd_cents_many
 from model.windows import MAX_TIME
 
 F64 = npt.NDArray[np.float64]
@@ -30,9 +29,9 @@ MAX_EARLY_LABELS = 100_000  # fraud labels held for a transaction not yet seen
 MAX_AHEAD_S = 86_400  # an event time further ahead of the wall clock is refused
 
 
-@dataclass(frozen=True)
-class Row:
-    """One transaction as serving reads it (amount in US cents, event time in seconds)."""
+class Row(NamedTuple):
+    """One transaction as serving reads it (amount in US cents, event time in seconds); a tuple, as
+    the native path builds one per event from its columns."""
 
     txn_id: str
     ts_s: int
@@ -50,6 +49,16 @@ class Row:
     def of_txn(cls, txn: Txn) -> Row:
         """A transaction read back from the topic (model.topics, amounts already in US cents)."""
         return cls(txn.txn_id, txn.ts_ms // 1000, txn.card_id, txn.merchant_id, txn.amount_cents)
+
+    @classmethod
+    def of_columns(cls, columns: tuple[Sequence[Any], ...], rates: Mapping[str, float]) -> list[Row]:
+        """The rows of events given as columns (the native engine's parse: txn ids, event times in
+        ms, cards, merchants, amounts, currencies), exactly as `of` makes them one by one: the cents
+        vectorised (usd_cents_many), the seconds floored."""
+        txn_ids, ts_ms, cards, merchants, amounts, currencies = columns
+        cents = usd_cents_many(amounts, currencies, rates).tolist()
+        secs = [t // 1000 for t in ts_ms]
+        return list(map(cls, txn_ids, secs, cards, merchants, cents))
 
 
 class BatchScores:

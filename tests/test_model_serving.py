@@ -111,7 +111,7 @@ def test_a_transaction_seen_twice_counts_once_as_in_training() -> None:
 
 
 def test_reasons_that_fail_leave_the_score_and_the_alert_alone(caplog: pytest.LogCaptureFixture) -> None:
-    from bridge.model_serving import _Scores
+    from bridge.model_serving import ScoredRows
     from common.schema import decode_event
     from tests.streams import generated
 
@@ -122,7 +122,7 @@ def test_reasons_that_fail_leave_the_score_and_the_alert_alone(caplog: pytest.Lo
             raise RuntimeError("contributions failed")
 
     event = decode_event(generated(1)[0][0])
-    scores = _Scores({id(event): 0}, Broken())
+    scores = ScoredRows({id(event): 0}, Broken())
     assert scores.score(event) == pytest.approx(0.97)
     assert scores.reasons(event) == ""  # the rule still fires on the score; the text just lacks reasons
     assert "no reasons for a model score" in caplog.text
@@ -195,3 +195,29 @@ def test_a_champion_removed_drops_the_history_so_the_next_one_starts_afresh(worl
     assert serving.history_entries == 0 and serving.status() == "" and not serving.scoring
     watcher.model = model
     assert serving.score_batch(events[:10]) is not None and "scored 10 events" in serving.status()
+
+
+def test_rows_from_columns_equal_rows_made_one_by_one() -> None:
+    """The native path's rows (columns, cents vectorised) are exactly Row.of's, ties and tiny
+    amounts included: a cent apart would be another feature value than training's."""
+    from common.rules import default_rules
+    from common.schema import decode_event
+    from model.join import usd_cents, usd_cents_many
+    from tests.streams import generated
+
+    rates = default_rules().currency
+    events = [decode_event(v) for v, _, _ in generated(3_000, seed=4)]
+    columns = (
+        [e.txn_id for e in events],
+        [int(e.ts.timestamp() * 1000) for e in events],
+        [e.card_id for e in events],
+        [e.merchant_id for e in events],
+        [e.amount for e in events],
+        [e.currency for e in events],
+    )
+    assert Row.of_columns(columns, rates) == [Row.of(e, rates) for e in events]
+    rng = np.random.default_rng(2)
+    amounts = [0.005, 0.015, 0.025, 1.005, 2.675, 0.0001, 1e9, *np.round(rng.uniform(0, 5_000, 5_000), 3)]
+    currencies = [["USD", "EUR", "JPY", "XXX"][i % 4] for i in range(len(amounts))]
+    many = usd_cents_many(amounts, currencies, rates).tolist()
+    assert many == [usd_cents(a, c, rates) for a, c in zip(amounts, currencies, strict=True)]

@@ -139,6 +139,7 @@ impl Source for Facts<'_> {
             Num::AmountRatio => 1.0,
             Num::SincePrevS if p.last_ms == NO_TIME => NO_PREV_S,
             Num::SincePrevS => (self.ev.t_ms - p.last_ms) as f64 / 1000.0,
+            Num::ModelScore => self.ev.score,
         }
     }
 
@@ -295,7 +296,10 @@ pub fn eval<S: Source>(c: &Cond, f: &mut S) -> Tri {
         }
         Cond::Not(inner) => eval(inner, f).not(),
         Cond::Num(n, op) => {
-            let derived = !matches!(n, Num::Amount | Num::AmountUsd | Num::Hour);
+            let derived = !matches!(
+                n,
+                Num::Amount | Num::AmountUsd | Num::Hour | Num::ModelScore
+            );
             num_op(f.number(*n), op, if derived { f.slack() } else { 0.0 })
         }
         Cond::Text(t, op) => text_op(f.text(*t), op),

@@ -38,6 +38,9 @@ pub struct Event {
     pub amount: f64,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
+    /// The champion model's score (`model_score`), set by `Engine::set_scores`; 0 without one,
+    /// as the rule language's default.
+    pub score: f64,
     raw: Vec<u8>,
     secs: i64,
     micros: i64,
@@ -78,6 +81,9 @@ impl Event {
     }
     pub fn city(&self) -> &str {
         self.text(self.city)
+    }
+    pub fn txn_id(&self) -> &str {
+        self.text(self.txn)
     }
     pub fn currency(&self) -> &str {
         self.text(self.currency)
@@ -202,6 +208,7 @@ pub fn parse(raw: Vec<u8>) -> Option<Event> {
         amount,
         lat,
         lon,
+        score: 0.0,
         raw,
         secs,
         micros,

@@ -37,6 +37,7 @@ impl Source for FactMap<'_> {
             Num::SpeedKmh => "speed_kmh",
             Num::AmountRatio => "amount_ratio",
             Num::SincePrevS => "since_prev_s",
+            Num::ModelScore => "model_score",
         };
         self.get(key).as_f64().expect("a number")
     }

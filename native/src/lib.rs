@@ -268,6 +268,61 @@ impl Engine {
         Ok(unlocked(py, self.batch.len(), || self.parse_all(raws)))
     }
 
+    /// The scanned batch's parsed events as columns, for the model's features (bridge/native.py):
+    /// (record indices, txn ids, event times in ms, card ids, merchant ids, amounts, currencies).
+    /// Records handed to Python (scan's second list) are not in it: Python decoded those itself.
+    #[allow(clippy::type_complexity)]
+    fn columns(
+        &self,
+    ) -> (
+        Vec<usize>,
+        Vec<&str>,
+        Vec<i64>,
+        Vec<&str>,
+        Vec<&str>,
+        Vec<f64>,
+        Vec<&str>,
+    ) {
+        let n = self.batch.len();
+        let mut out = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (i, rec) in self.batch.iter().enumerate() {
+            if let Some(ev) = &rec.event {
+                out.0.push(i);
+                out.1.push(ev.txn_id());
+                out.2.push(ev.t_ms);
+                out.3.push(ev.card_id());
+                out.4.push(ev.merchant_id());
+                out.5.push(ev.amount);
+                out.6.push(ev.currency());
+            }
+        }
+        out
+    }
+
+    /// The champion's scores of the scanned batch (`model_score`), by record index; a record not
+    /// given one reads 0, as in Python. Between scan and detect.
+    fn set_scores(&mut self, indices: Vec<usize>, scores: Vec<f64>) -> PyResult<()> {
+        if indices.len() != scores.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "set_scores: indices and scores differ in length",
+            ));
+        }
+        for (i, score) in indices.into_iter().zip(scores) {
+            if let Some(ev) = self.batch.get_mut(i).and_then(|r| r.event.as_mut()) {
+                ev.score = score;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether a card's state is cached.
     fn __contains__(&self, card_id: &str) -> bool {
         self.cache.contains(card_id)

@@ -19,6 +19,8 @@ pub enum Num {
     SpeedKmh,
     AmountRatio,
     SincePrevS,
+    /// The champion model's score of the event, given per batch (exact: compared as Python does).
+    ModelScore,
 }
 
 /// A string field of the event (weekday is `mon` … `sun` of `ts`, UTC).
@@ -201,6 +203,7 @@ fn cond(v: &Value, needs: &mut Needs, depth: usize) -> Res<Cond> {
             "speed_kmh" => Num::SpeedKmh,
             "amount_ratio" => Num::AmountRatio,
             "since_prev_s" => Num::SincePrevS,
+            "model_score" => Num::ModelScore,
             f @ ("new_country" | "new_merchant" | "new_category") => {
                 let which = SEEN.iter().position(|s| *s == f).unwrap_or(0);
                 let value = match obj.get("value") {
