@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter as Occurrences
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
+import numpy as np
+import numpy.typing as npt
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from bridge.batch_types import Outcome
@@ -81,11 +83,12 @@ class BridgeMetrics:
         self.model_age.set(float("nan") if age_s is None else age_s)
         self.model_refused.set(1 if refused else 0)
 
-    def observe_scores(self, scores: Sequence[float]) -> None:
+    def observe_scores(self, scores: npt.NDArray[np.float64]) -> None:
         """One scored batch: how many events fell in each tenth of [0, 1] (a few calls per batch)."""
-        bands = Occurrences(min(int(score * 10), 9) for score in scores)
-        for band, n in bands.items():
-            self.model_scores.labels(f"{band / 10:.1f}-{(band + 1) / 10:.1f}").inc(n)
+        bands = np.bincount(np.minimum((scores * 10).astype(np.int64), 9), minlength=10)  # int(): truncates
+        for band, n in enumerate(bands.tolist()):
+            if n:
+                self.model_scores.labels(f"{band / 10:.1f}-{(band + 1) / 10:.1f}").inc(n)
 
     def observe_serving(self, scoring: bool, entries: int, psi: Mapping[str, float] | None) -> None:
         """Whether the champion scores, its feature history's size and live drift (each heartbeat)."""

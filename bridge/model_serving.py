@@ -68,7 +68,7 @@ class ModelServing:
         *,
         label_feed: Callable[[], LabelFeed] | None = None,
         history: Callable[[int], Sequence[Any]] | None = None,
-        on_scores: Callable[[Sequence[float]], None] | None = None,
+        on_scores: Callable[[Any], None] | None = None,  # a batch's scores (a float64 array)
         shadows: ShadowModels | None = None,
     ) -> None:
         """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.Txn)
@@ -153,7 +153,7 @@ class ModelServing:
             logger.info("bridge: model scoring again (champion %s)", entry.version)
             self.problem = None
         if self._on_scores is not None:
-            self._on_scores(batch.scores.tolist())
+            self._on_scores(batch.scores)
         self._count_drift(entry, batch)
         if self.shadows is not None and self.shadows.models:
             try:

