@@ -274,6 +274,11 @@ class ModelServing:
             f"scored {s.seen:,} events, history {s.remembered:,} of {self._max:,}, "
             f"fraud labels used {s.labels_used:,}"
         ]
+        psi = self.drift_psi()
+        if psi:
+            from model.drift import live_summary
+
+            parts.append(live_summary(psi))
         if s.bad_times:
             parts.append(f"{s.bad_times:,} events or labels with impossible times refused")
         if self.warm_error:

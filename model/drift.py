@@ -75,6 +75,15 @@ def drift(
     }
 
 
+def live_summary(psi_by_column: Mapping[str, float]) -> str:
+    """The live drift in a few words for the pipeline-health panel: the score's PSI and rating, and
+    the most shifted feature."""
+    score = psi_by_column.get(SCORE, 0.0)
+    features = [(v, n) for n, v in psi_by_column.items() if n != SCORE]
+    top = f"; most shifted {max(features)[1]} {max(features)[0]:.2f}" if features else ""
+    return f"live drift: score PSI {score:.2f} ({rating(score)}){top}"
+
+
 class LiveDrift:
     """PSI of the live stream against a model's training bins, over windows of `window` scored rows:
     the counts of the window filling now, and the PSI of the last full one (or of the filling one

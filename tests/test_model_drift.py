@@ -77,3 +77,11 @@ def test_live_drift_equals_the_offline_check_and_moves_with_a_shift() -> None:
     live.add(shifted, shifted[:, 0] / 100)  # fills a window: the PSI is the full window's
     moved = live.current()
     assert moved is not None and moved["amount"] > 0.25 > got["amount"]
+
+
+def test_the_live_summary_names_the_score_and_the_most_shifted_feature() -> None:
+    from model.drift import live_summary
+
+    text = live_summary({"score": 0.31, "amount": 0.02, "card_count_1d": 0.12})
+    assert text == "live drift: score PSI 0.31 (significant shift); most shifted card_count_1d 0.12"
+    assert live_summary({"score": 0.05}) == "live drift: score PSI 0.05 (stable)"

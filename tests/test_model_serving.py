@@ -190,6 +190,9 @@ def test_a_champion_removed_drops_the_history_so_the_next_one_starts_afresh(worl
     assert "scored 1,200 events" in serving.status()
     psi = serving.drift_psi()  # the live stream against the training bins, for Prometheus
     assert psi is not None and set(psi) == {*NAMES, "score"} and all(v >= 0 for v in psi.values())
+    top = max((v, n) for n, v in psi.items() if n != "score")  # and for the pipeline-health panel:
+    assert f"live drift: score PSI {psi['score']:.2f} (" in serving.status()
+    assert f"most shifted {top[1]} {top[0]:.2f}" in serving.status()
     watcher.model = None  # rolled back to no champion: the native engine decides, unseen by the history
     serving.tick()
     assert serving.history_entries == 0 and serving.status() == "" and not serving.scoring
