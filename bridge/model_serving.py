@@ -40,7 +40,8 @@ class ScoredRows:
 
     def values(self) -> list[float]:
         """Every row's score, in row order."""
-        return list(self._batch.scores.tolist())
+        scores: list[float] = self._batch.scores.tolist()
+        return scores
 
     def score(self, event: Transaction) -> float:
         row = self._rows.get(id(event))
@@ -86,10 +87,11 @@ class ModelServing:
         self.warm_error: str | None = None  # why the warm-up failed (shown until the history is dropped)
         self._drift: Any = None  # model.drift.LiveDrift of the champion `_drift_of`
         self._drift_of: str | None = None
+        self._monitor_error: str | None = None
 
     @property
     def active(self) -> bool:
-        """A champion is loaded: every event must reach the feature history (the Python path)."""
+        """A champion is loaded: every event of every batch must reach the feature history."""
         return self._watcher.model is not None
 
     def score_batch(self, events: Sequence[Transaction]) -> ScoredRows | None:
@@ -152,9 +154,7 @@ class ModelServing:
         if self.problem is not None:
             logger.info("bridge: model scoring again (champion %s)", entry.version)
             self.problem = None
-        if self._on_scores is not None:
-            self._on_scores(batch.scores)
-        self._count_drift(entry, batch)
+        self._monitor(entry, batch)
         if self.shadows is not None and self.shadows.models:
             try:
                 self.shadows.score(entry.version, batch.scores, batch.x)
@@ -162,15 +162,32 @@ class ModelServing:
                 logger.exception("bridge: shadow models not scored for this batch")
         return batch
 
+    def _monitor(self, entry: Any, batch: Any) -> None:
+        """The score distribution and the live drift; a failure here loses the figures, never the
+        scores (logged once per kind of error)."""
+        try:
+            if self._on_scores is not None:
+                self._on_scores(batch.scores)
+            self._count_drift(entry, batch)
+        except Exception as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            if why != self._monitor_error:
+                logger.exception("bridge: model monitoring skipped a batch")
+            self._monitor_error = why
+
     def _count_drift(self, entry: Any, batch: Any) -> None:
         """The batch into the champion's live drift windows (a card without training bins: none)."""
         if self._drift_of != entry.version:
             from model.drift import LiveDrift
             from model.features import FeatureConfig
 
+            self._drift, self._drift_of = None, entry.version  # a reference it cannot use: no drift
             ref = entry.card.get("drift_reference")
-            self._drift = LiveDrift(ref, FeatureConfig().names()) if isinstance(ref, dict) else None
-            self._drift_of = entry.version
+            if isinstance(ref, dict):
+                try:
+                    self._drift = LiveDrift(ref, FeatureConfig().names())
+                except ValueError as exc:
+                    logger.error("bridge: no live drift for champion %s: %s", entry.version, exc)
         if self._drift is not None:
             ok = batch.scored
             self._drift.add(batch.x[ok], batch.scores[ok])

@@ -178,11 +178,16 @@ class NativePath:
         the engine reads each event's for `model_score`; the detector given to detect() must read
         the same ones (Detector.with_scores), and reads each one the Python side evaluates."""
         decoded = [(i, p.result) for i, p in sorted(self._slow.items()) if isinstance(p.result, Transaction)]
-        got = serving.score_records(self.engine.columns(), decoded)
+        try:
+            columns = self.engine.columns()
+        except Exception:  # as any scoring failure: the rules decide with model_score 0, never fatal
+            logger.exception("bridge: the batch's columns for the model were not read")
+            return None
+        got = serving.score_records(columns, decoded)
         if got is None:
             return None
         order, scores = got
-        self.engine.set_scores(order, scores.values())
+        self.engine.set_scores(order, scores.values())  # equal lengths by construction
         self._scores = (scores, order)
         return scores
 

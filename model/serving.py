@@ -203,9 +203,7 @@ class OnlineScorer:
         # Per event, only C-level loops (zip, dict.get in a comprehension): this runs on every event
         # of every batch while a champion is loaded.
         n = len(rows)
-        if not n:
-            return np.zeros((0, len(self.config.names())))
-        txn_ids, secs, cards, merchants, cents = zip(*rows, strict=True)
+        txn_ids, secs, cards, merchants, cents = zip(*rows, strict=True) if n else ((), (), (), (), ())
         card = np.array(self._cards.ids_of(cards), dtype=np.int64)
         terms = self._merchants.ids_of(merchants)
         ts = np.array(secs, dtype=np.int64)
@@ -220,7 +218,7 @@ class OnlineScorer:
             return x
         self._placed.update(zip(txn_ids, zip(terms, secs, strict=True), strict=True))
         self._order.extend(zip(secs, txn_ids, strict=True))
-        self._newest = max(self._newest, int(ts.max()))
+        self._newest = max(self._newest, int(ts.max())) if n else self._newest
         self._forget()
         early = [label for t in txn_ids for label in self._early.pop(t, ())] if self._early else []
         if early:  # they count from the next batch on, as any label known by then

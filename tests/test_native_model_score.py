@@ -4,6 +4,9 @@ quote the same reasons, and a record only Python can parse keeps its place in th
 
 from __future__ import annotations
 
+import re
+import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,11 +19,14 @@ from bridge.detection import CardState, Decision, Detector
 from bridge.model_serving import ModelServing
 from common.rulelang.document import parse_custom
 from common.rules import RulesConfig, default_rules
-from common.schema import Transaction
+from common.schema import Transaction, decode_event, event_epoch_ms
 from model.features import FeatureConfig
+from model.join import Txn, usd_cents
+from model.serving import OnlineScorer, Row
 from model.train import fit_lightgbm
 from producer import generate
 from tests.native_gate import needs_native
+from tests.streams import generated
 from tests.test_native_path import (
     PREFIX,
     VERSION,
@@ -36,6 +42,7 @@ from tests.test_native_path import (
 
 pytestmark = needs_native()
 CUT_USD = 300.0
+RATES = default_rules().currency
 RULES: list[dict[str, Any]] = [
     {
         "id": "model_high",
@@ -63,15 +70,40 @@ RULES: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def watcher() -> SimpleNamespace:
-    """A real LightGBM model of the real feature layout whose score rises with the amount around
-    $300 (noisy labels: every score band occurs, not only 0 and 1)."""
+    """A real LightGBM model trained on the real features of another stream of the producer, its
+    noisy target rising with the amount and with the card's and the merchant's recent counts: its
+    trees read the windows, so a row with a wrong time, card, merchant or place in the batch scores
+    differently (and every score band occurs, not only 0 and 1)."""
     names = FeatureConfig().names()
+    rates = default_rules().currency
+    scorer = OnlineScorer(FeatureConfig(), 10_000_000)
+    rows = [Row.of(decode_event(v), rates) for v, _, _ in generated(12_000, seed=21)]
+    x = np.concatenate([scorer.features(rows[lo : lo + 1_000])[0] for lo in range(0, len(rows), 1_000)])
+    col = {n: x[:, names.index(n)] for n in ("amount", "card_count_1d", "terminal_count_7d")}
+    logit = (
+        (col["amount"] - CUT_USD) / 80
+        + 1.5 * (col["card_count_1d"] - 3)
+        + 0.05 * col["terminal_count_7d"]
+        - 2
+    )
     rng = np.random.default_rng(0)
-    x = np.zeros((6_000, len(names)))
-    x[:, 0] = np.exp(rng.uniform(0, np.log(20_000), 6_000))
-    booster = fit_lightgbm(x, rng.random(6_000) < 1 / (1 + np.exp(-(x[:, 0] - CUT_USD) / 60)))
+    booster = fit_lightgbm(x, rng.random(len(x)) < 1 / (1 + np.exp(-logit)))
+    assert len({names[i] for i in np.flatnonzero(booster.feature_importance())}) >= 3  # not amount alone
     entry = SimpleNamespace(version="v1", card={})
     return SimpleNamespace(model=SimpleNamespace(booster=booster), entry=entry)
+
+
+class Recording(ModelServing):
+    """ModelServing keeping each batch's feature rows and scores (None: not scored)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: list[tuple[Any, Any] | None] = []
+
+    def _score(self, make_rows: Any) -> Any:
+        got = super()._score(make_rows)
+        self.batches.append(None if got is None else (got.x.copy(), got.scores.copy()))
+        return got
 
 
 def model_rules() -> RulesConfig:
@@ -98,13 +130,23 @@ class Counted(Detector):
 class ScoredPaths(Paths):
     """Both engines, each with its own ModelServing over the same champion (so its own history)."""
 
-    def __init__(self, rules: RulesConfig, watcher: Any) -> None:
+    def __init__(self, rules: RulesConfig, watcher: Any, history: Any = None) -> None:
         super().__init__(rules)
         self.nat_detector = Counted(rules)
         rates = rules.currency
-        self.py_engine.serving = ModelServing(watcher, rates, 1_000_000)
+        self.py_side = Recording(watcher, rates, 1_000_000, history=history)
+        self.nat_side = Recording(watcher, rates, 1_000_000, history=history)
+        self.py_engine.serving = self.py_side
         self.engine = NativeEngine(self.native, PREFIX)
-        self.engine.serving = ModelServing(watcher, rates, 1_000_000)
+        self.engine.serving = self.nat_side
+
+    def assert_same_rows(self) -> None:
+        """Both sides built the same feature rows and scores, batch by batch (or neither scored)."""
+        assert len(self.py_side.batches) == len(self.nat_side.batches) > 0
+        for k, (a, b) in enumerate(zip(self.py_side.batches, self.nat_side.batches, strict=True)):
+            assert (a is None) == (b is None), k
+            if a is not None and b is not None:
+                assert a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes(), k
 
     def run_native(self, batch: list[Any]) -> Seen | Raised:
         """The bridge's own NativeEngine (scan, score, decide), its packed writes unpacked."""
@@ -124,6 +166,11 @@ class ScoredPaths(Paths):
         return seen(tally, out.alerted, decided.rejected, states, out.scored)
 
 
+def far_future(value: bytes) -> bytes:
+    """The same event a century later: an impossible time, scored 0 and kept out of the history."""
+    return value.replace(b'"ts":"20', b'"ts":"21', 1)  # 2026 -> 2126
+
+
 def escaped(value: bytes) -> bytes:
     """The same event with a JSON escape in its category: outside the native parser's subset, so
     Python decodes it and the native side must slot its row in between the ones it parsed."""
@@ -136,7 +183,17 @@ def test_scored_batches_match_the_python_path(watcher: SimpleNamespace) -> None:
         records[i] = records[i]._replace(value=escaped(records[i].value))
     records[500] = record(b'{"txn_id": 1}', offset=10_000, partition=0)
     records[900] = records[899]
+    records[1_300] = records[1_300]._replace(value=far_future(records[1_300].value))
     paths = ScoredPaths(model_rules(), watcher)
+    # the native parser's columns are the events exactly as Python decodes them
+    rates = default_rules().currency
+    sample = records[:600]
+    paths.native.scan(sample)
+    index, *columns = paths.native.engine.columns()
+    assert 500 < len(index) < 600 and 7 not in index  # the escaped one and the dead letter are not in
+    assert Row.of_columns(tuple(columns), rates) == [
+        Row.of(decode_event(sample[i].value), rates) for i in index
+    ]
     texts: dict[str, list[str]] = {"model_high": [], "model_mid_online": []}
     for k, batch in enumerate(batches(records)):
         got = paths.step(batch, f"batch {k}")  # every write compared, alert texts included
@@ -145,22 +202,58 @@ def test_scored_batches_match_the_python_path(watcher: SimpleNamespace) -> None:
             assert item.alert is not None
             for r in item.alert.reasons:
                 texts.get(r.rule, []).append(r.text)
-    py_side, nat_side = paths.py_engine.serving, paths.engine.serving
-    assert py_side is not None and nat_side is not None
-    assert py_side.history_entries == nat_side.history_entries > 0  # the same rows, both sides
+    paths.assert_same_rows()  # the same feature rows and scores, batch by batch
+    assert paths.py_side.history_entries == paths.nat_side.history_entries > 0
+    assert paths.py_side._scorer.bad_times == paths.nat_side._scorer.bad_times == 1
     # both model rules fired (so the scores reached both engines), with the reasons quoted
     assert len(texts["model_high"]) > 30 and len(texts["model_mid_online"]) > 0
-    assert all(t.startswith("model score ") and "(amount $" in t for t in texts["model_high"])
+    assert all(re.fullmatch(r"model score [01]\.\d\d \(.+\)", t) for t in texts["model_high"])
     assert paths.dead == 1
     # the native engine decided the quiet majority itself: Python saw the possible alerts only
     assert paths.alerts <= paths.nat_detector.calls < len(records) // 4
 
 
-def test_without_scores_the_rules_read_zero_alike(watcher: SimpleNamespace) -> None:
-    """A warm-up not finished (no scores this batch): both engines read model_score as 0."""
+def test_without_a_champion_the_rules_read_zero_alike() -> None:
     idle = SimpleNamespace(model=None, entry=None)
     paths = ScoredPaths(model_rules(), idle)
     records = as_records(generate(seed=12, count=2_000))
     for k, batch in enumerate(batches(records)):
         paths.step(batch, f"batch {k}")
     assert paths.scored == 2_000 and paths.nat_detector.calls < 2_000 // 4
+
+
+def test_during_and_after_a_warm_up_both_engines_agree(watcher: SimpleNamespace) -> None:
+    """While the history is read, batches are not scored (model_score 0) and are held; at the
+    hand-over both sides add them and score alike from then on."""
+    release = threading.Event()
+    older = [decode_event(v) for v, _, _ in generated(1_500, seed=31)]
+
+    def history(reach_ms: int) -> list[Any]:
+        release.wait(30)
+        return [
+            Txn(
+                e.txn_id,
+                event_epoch_ms(e),
+                e.card_id,
+                e.merchant_id,
+                usd_cents(e.amount, e.currency, RATES),
+                0,
+            )
+            for e in older
+        ]
+
+    paths = ScoredPaths(model_rules(), watcher, history=history)
+    for side in (paths.py_side, paths.nat_side):
+        side.tick()  # starts the warm-up thread
+    groups = batches(as_records(generate(seed=13, count=4_000)))
+    for k, batch in enumerate(groups[:3]):
+        paths.step(batch, f"warming {k}")
+    assert paths.py_side.batches[:3] == paths.nat_side.batches[:3] == [None, None, None]
+    release.set()
+    for side in (paths.py_side, paths.nat_side):
+        while side._warmup is not None and not side._warmup.done:
+            time.sleep(0.01)
+    for k, batch in enumerate(groups[3:]):
+        paths.step(batch, f"after {k}")
+    paths.assert_same_rows()
+    assert paths.py_side._scorer.seen == paths.nat_side._scorer.seen == 1_500 + 4_000
