@@ -14,6 +14,7 @@ from backtest.compare import RESOLVED_FP, RESOLVED_FRAUD, Comparison
 from backtest.native_pair import NativePair, Outcome
 from backtest.replay import Plan
 from bridge.detection import CardState, Detector, make_alert
+from bridge.detection.facts import EventScores
 from bridge.processor import validate_records
 from bridge.validation import Rejected
 from common.alerts import Alert
@@ -68,6 +69,11 @@ class Sides:
 
     def cards(self) -> int:
         return len(self.live_states)
+
+    def use_scores(self, scores: EventScores) -> None:
+        """Both rule sets read these model scores (backtest/model_scores.py)."""
+        self.live = self.live.with_scores(scores)
+        self.draft = self.live if self.same else self.draft.with_scores(scores)
 
     def batch(self, records: list[Any], warm: bool, max_bytes: int) -> Outcome:
         """Decode each record once and evaluate it on both sides; alerts only outside the warm-up."""
@@ -195,10 +201,13 @@ def summary(
     cards: int,
     native: bool,
     cpu_seconds: float | None = None,
+    model: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The run's header: range, warm-up, events, rule versions and speed."""
+    """The run's header: range, warm-up, events, rule versions, speed and, when a rule reads
+    `model_score`, the model that scored the range (or why none did)."""
     events = counts.done + counts.warm
     return {
+        "model": model,
         "topic": plan.topic,
         "from_ms": plan.from_ms,
         "to_ms": plan.to_ms,

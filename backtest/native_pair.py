@@ -9,7 +9,7 @@ holds every card the run meets (no card's state is ever evicted and lost).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bridge import native
 from bridge.batch_types import NativeResult
@@ -17,6 +17,9 @@ from bridge.detection import Detector
 from bridge.native import NativePath
 from common.alerts import Alert
 from common.rules import RulesConfig
+
+if TYPE_CHECKING:
+    from backtest.model_scores import TxnScores
 
 NATIVE_CARDS_MAX = 1_000_000
 
@@ -35,12 +38,18 @@ class _Side:
         self.detector, self.version = detector, version
         self.path = NativePath(detector.rules, max_bytes, cards)
         self.path.set_lists(detector.lists)
+        self.scores: TxnScores | None = None  # the champion's scores of the range (`model_score`)
 
     def run(self, records: list[Any]) -> NativeResult:
         missing = self.path.scan(records)
+        detector = self.detector
+        if self.scores is not None:  # Rust reads each event's score; Python the same, by txn id
+            index, txn_ids, *_ = self.path.engine.columns()
+            self.path.engine.set_scores(index, self.scores.of(txn_ids))
+            detector = detector.with_scores(self.scores)
         # every card the run met is in the cache (no eviction): a missing card is one never seen
         # a backtest writes nothing: no rows or encoded states are built (bridge.native, writes=False)
-        result = self.path.detect(records, self.detector, self.version, dict.fromkeys(missing), writes=False)
+        result = self.path.detect(records, detector, self.version, dict.fromkeys(missing), writes=False)
         self.path.commit()
         return result
 
@@ -77,6 +86,10 @@ class NativePair:
 
     def cards(self) -> int:
         return len(self.live.path.engine)
+
+    def use_scores(self, scores: TxnScores) -> None:
+        """Both rule sets read these model scores (backtest/model_scores.py)."""
+        self.live.scores = self.draft.scores = scores
 
     def batch(self, records: list[Any]) -> Outcome:
         """Evaluate one batch on both sides and join their alerts by alert id, in record order."""

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from common.settings import ConfigError, KafkaSettings, RedisSettings, from_env, setting
+from common.settings import ConfigError, RedisSettings, from_env, setting
+from model.settings import ModelSettings
 
 
 @dataclass(frozen=True)
-class BacktestSettings(KafkaSettings, RedisSettings):
+class BacktestSettings(ModelSettings, RedisSettings):
     """Everything a backtest worker and the backtest CLI read from the environment."""
 
     default_range_s: int = setting(

@@ -14,6 +14,7 @@ from kafka.errors import KafkaError
 
 from backtest.compare import Comparison
 from backtest.engine import DRAFT_VERSION, Progress, Sides, run_plan, summary, warmup_ms
+from backtest.model_scores import range_scores, reads_model_score
 from backtest.native_pair import NativePair
 from backtest.replay import Prefetch, RangeError, make_consumer, replay, resolve
 from backtest.runs import CANCELLED, DONE, FAILED, RunNotFound, RunStore
@@ -75,6 +76,13 @@ def execute(
                 max_bytes=settings.max_record_bytes,
                 records=plan.total + plan.warm_total,
             )
+        model = None
+        if reads_model_score(watcher.detector.rules, draft):  # the champion scores the range first
+            scores, model = range_scores(settings, client, keys, (plan.from_ms, plan.to_ms))
+            if scores is not None:
+                sides.use_scores(scores)
+                if native is not None:
+                    native.use_scores(scores)
         comparison = Comparison(settings.sample_max, settings.instances_max)
         progress = Progress(plan.total + plan.warm_total, lambda body: store.report(run_id, body), REPORT_S)
         logger.info(
@@ -112,7 +120,7 @@ def execute(
     cards = (native or sides).cards()
     cpu = time.process_time() - cpu_started  # every thread of the worker: replay and evaluation
     result["summary"] = summary(
-        plan, counts, sides, seconds, cards=cards, native=native is not None, cpu_seconds=cpu
+        plan, counts, sides, seconds, cards=cards, native=native is not None, cpu_seconds=cpu, model=model
     )
     store.finish(run_id, DONE, result)
     logger.info("backtest: run=%s done events=%d in %.1fs", run_id, counts.done, result["summary"]["seconds"])

@@ -33,7 +33,7 @@ from model.features import FeatureConfig, compute_features
 from model.join import Joined, join
 from model.metrics import evaluate
 from model.registry import ModelRegistry
-from model.settings import RetrainSettings
+from model.settings import ModelSettings, RetrainSettings
 from model.topics import TopicReadError
 
 logger = logging.getLogger("model.score")
@@ -80,7 +80,15 @@ def score_range(settings: RetrainSettings, registry: ModelRegistry, args: argpar
     span = (time_ms(args.from_), time_ms(args.to))
     if span[1] <= span[0]:
         raise TrainError("--to must be after --from")
-    loaded = _model(registry, args.model)
+    return score_span(settings, registry, span, args.model)
+
+
+def score_span(
+    settings: ModelSettings, registry: ModelRegistry, span: tuple[int, int], version: str | None
+) -> Scored:
+    """score_range on a record-time span [from, to) in epoch ms (the champion when `version` is None);
+    TrainError when there is no such model or the span holds no transactions."""
+    loaded = _model(registry, version)
     data = read_topics(settings, Ranges(span, None))
     joined = join(data.txns, data.labels)
     x = compute_features(joined.events, joined.feature_labels, FeatureConfig())

@@ -112,3 +112,15 @@ def test_the_view_shows_progress_the_table_and_the_hourly_figure() -> None:
     figure = hourly_figure(c.result())
     assert [t["name"] for t in figure["data"]] == ["live", "draft"] and figure["data"][0]["y"] == [1]
     assert hourly_figure({"hours": []})["data"] == []
+
+
+def test_the_view_names_the_model_that_scored_the_range_or_says_the_score_read_zero() -> None:
+    from dashapp.views.backtest_view import model_line
+
+    assert model_line({"model": None}) == []  # no rule read model_score
+    [scored] = model_line({"model": {"version": "20261207T1", "scored": 12_345, "note": None}})
+    assert scored.children == "model_score: the champion 20261207T1 scored the range's 12,345 transactions."
+    [zero] = model_line(
+        {"model": {"version": None, "scored": 0, "note": "model_score read 0: there is no champion"}}
+    )
+    assert zero.children == "model_score read 0: there is no champion" and "warn" in zero.className

@@ -179,4 +179,16 @@ def result_view(run: dict[str, Any], result: dict[str, Any]) -> list[Any]:
         ]
     )
     figure = dcc.Graph(id="bt-hourly", figure=hourly_figure(result), config={"displayModeBar": False})
-    return [head, rules_table(result), figure, samples_list(result), links]
+    return [head, *model_line(s), rules_table(result), figure, samples_list(result), links]
+
+
+def model_line(summary: dict[str, Any]) -> list[Any]:
+    """Which model scored the range for the rules on `model_score` (none when no rule reads it)."""
+    m = summary.get("model")
+    if not isinstance(m, dict):
+        return []
+    if m.get("version"):
+        n = m.get("scored", 0)
+        text = f"model_score: the champion {m['version']} scored the range's {n:,} transactions."
+        return [html.P(text, id="bt-model", className="muted")]
+    return [html.P(str(m.get("note") or "model_score read 0"), id="bt-model", className="message warn")]
