@@ -98,15 +98,17 @@ def worker(
     kafka_bootstrap: str,
     redis_url: str,
     topic: str,
+    labels_topic: str,
     redis_prefix: str,
     redis_client: redis.Redis,
 ) -> Iterator[Worker]:
-    """A worker on this test's topic and prefix; parametrize it indirectly with "auto" or "python"."""
+    """A worker on this test's topics and prefix; parametrize it indirectly with "auto" or "python"."""
     settings = backtest_settings(
         engine=getattr(request, "param", "auto"),
         env={},
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_topic=topic,
+        kafka_labels_topic=labels_topic,
         redis_url=redis_url,
         redis_key_prefix=redis_prefix,
         batch_max=500,

@@ -6,7 +6,6 @@ nothing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 import redis
 
 from backtest.model_scores import reads_model_score
-from backtest.settings import load_settings as backtest_settings
 from common.alerts import alert_id_for
 from common.keys import RedisKeys
 from common.model_registry import CHAMPION
@@ -26,11 +24,12 @@ from model.features import FeatureConfig
 from model.registry import ModelRegistry
 from model.serving import Row
 from tests.streams import generated, produce
-from tests.test_backtest import Worker, engine_used, rows
+from tests.test_backtest import ENGINES, Worker, engine_used, rows, worker
 from tests.test_model_registry_store import register
 from tests.test_model_serving_live import CUT_USD, MODEL_HIGH, amount_only_model
 
 pytestmark = pytest.mark.integration
+__all__ = ["worker"]  # the backtest tests' fixture, shared with the module it comes from
 
 
 def model_draft() -> dict[str, Any]:
@@ -47,32 +46,7 @@ def test_only_rule_sets_on_the_score_need_the_model() -> None:
     assert not reads_model_score(parse_document(disabled))
 
 
-@pytest.fixture(params=["auto", "python"])
-def worker(
-    request: pytest.FixtureRequest,
-    kafka_bootstrap: str,
-    redis_url: str,
-    topic: str,
-    labels_topic: str,
-    redis_prefix: str,
-    redis_client: redis.Redis,
-) -> Iterator[Worker]:
-    settings = backtest_settings(
-        engine=request.param,
-        env={},
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic=topic,
-        kafka_labels_topic=labels_topic,
-        redis_url=redis_url,
-        redis_key_prefix=redis_prefix,
-        batch_max=500,
-        sample_max=1_000,
-    )
-    w = Worker(settings, redis_client)
-    yield w
-    w.stop()
-
-
+@ENGINES
 def test_a_draft_rule_on_the_score_fires_where_the_champion_scores_high(
     worker: Worker, kafka_bootstrap: str, topic: str, redis_client: redis.Redis, keys: RedisKeys,
     tmp_path: Path,
@@ -110,6 +84,7 @@ def test_a_draft_rule_on_the_score_fires_where_the_champion_scores_high(
     assert summary["engine"] == engine_used(worker)
 
 
+@ENGINES
 def test_without_a_champion_the_run_says_the_score_read_zero(
     worker: Worker, kafka_bootstrap: str, topic: str
 ) -> None:

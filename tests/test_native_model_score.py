@@ -35,9 +35,9 @@ from tests.test_native_path import (
     Seen,
     as_records,
     batches,
-    bulk_strings,
     record,
     seen,
+    unpacked,
 )
 
 pytestmark = needs_native()
@@ -155,11 +155,7 @@ class ScoredPaths(Paths):
             self.loaded += len(loaded)
             decided = self.engine.decide(batch, self.nat_detector, VERSION, loaded)
             out = decided.outcome
-            pk = out.packed
-            assert pk is not None
-            tally = out.tally._replace(rows=bulk_strings(pk.rows, pk.row_count))
-            keys = [k.decode()[len(PREFIX) :] for k in bulk_strings(pk.state_keys, pk.state_count)]
-            states = dict(zip(keys, bulk_strings(pk.state_values, pk.state_count), strict=True))
+            tally, states = unpacked(out.tally, out.packed)
         except Exception as exc:
             return Raised(f"{type(exc).__name__}: {exc}")
         self.engine.keep()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from kafka.consumer.fetcher import ConsumerRecord
 
 from bridge.batch_engines import PythonEngine
-from bridge.batch_types import Polled, Scored, Tally
+from bridge.batch_types import Packed, Polled, Scored, Tally
 from bridge.detection import CardState, Decision, Detector, decode_state, encode_state
 from bridge.native import NativePath
 from bridge.state_cache import StateCache
@@ -154,6 +154,15 @@ def bulk_strings(buf: bytes, count: int) -> list[bytes]:
     return out
 
 
+def unpacked(tally: Tally, packed: Packed | None) -> tuple[Tally, dict[str, bytes]]:
+    """The packed form's rows and states (RESP bulk strings, state keys prefixed) as plain bytes."""
+    assert packed is not None
+    rows = bulk_strings(packed.rows, packed.row_count)
+    keys = [k.decode()[len(PREFIX) :] for k in bulk_strings(packed.state_keys, packed.state_count)]
+    states = dict(zip(keys, bulk_strings(packed.state_values, packed.state_count), strict=True))
+    return tally._replace(rows=rows), states
+
+
 def first_difference(a: Any, b: Any) -> str:
     if isinstance(a, list) and isinstance(b, list):
         for i, (x, y) in enumerate(zip(a, b, strict=False)):
@@ -237,11 +246,8 @@ class Paths:
                 tally, states = res.tally, res.states
             else:
                 res = self.native.detect(batch, self.nat_detector, VERSION, loaded, state_key_prefix=PREFIX)
-                assert res.packed is not None and not res.tally.rows and not res.states
-                pk = res.packed
-                tally = res.tally._replace(rows=bulk_strings(pk.rows, pk.row_count))
-                keys = [k.decode()[len(PREFIX) :] for k in bulk_strings(pk.state_keys, pk.state_count)]
-                states = dict(zip(keys, bulk_strings(pk.state_values, pk.state_count), strict=True))
+                assert not res.tally.rows and not res.states
+                tally, states = unpacked(res.tally, res.packed)
         except Exception as exc:
             return Raised(f"{type(exc).__name__}: {exc}")
         self.native.commit()
