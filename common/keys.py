@@ -470,6 +470,12 @@ class RedisKeys:
         return f"{self.prefix}models:drift"
 
     @property
+    def models_performance(self) -> str:
+        """HASH version -> JSON list of its checks by labels, newest range first (model/performance.py):
+        precision and recall at the alert threshold, AUC, AP, CP@100 per range."""
+        return f"{self.prefix}models:performance"
+
+    @property
     def models_live(self) -> str:
         """HASH `<shadow>|<champion>|<stat>` -> count: each shadow version scored beside the champion in
         the bridges (stat: events, champion_flags, shadow_flags, both_flags at score >= 0.5, abs_diff the

@@ -14,18 +14,24 @@ from dashapp.api_rules import answer, comment_arg, error_answer, handled, writer
 from dashapp.openapi_parts import ADMIN, Op, ok, op, path, query
 from model.drift_store import DriftChecks
 from model.live_compare import read_live
+from model.performance import PerformanceChecks
 from model.registry import ModelRegistry, NotRegistered, RegistryError
 
 
 def entry_view(
-    e: ModelEntry, drift: dict[str, Any] | None = None, live: dict[str, float] | None = None
+    e: ModelEntry,
+    drift: dict[str, Any] | None = None,
+    live: dict[str, float] | None = None,
+    performance: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """What the API and the console show of a version (the card's ranges and held-out metrics, its
-    latest drift check: `python -m model drift`, and, in shadow, how it compares live with the
+    latest drift check: `python -m model drift`, its checks by labels, newest range first: `python -m
+    model performance` and the retraining schedule, and, in shadow, how it compares live with the
     champion: model/live_compare.py)."""
     card = e.card
     return {
         "drift": drift,
+        "performance": performance or [],
         "live": live,
         "version": e.version,
         "state": e.state,
@@ -49,11 +55,15 @@ def registry_views(registry: ModelRegistry) -> list[dict[str, Any]]:
     current champion."""
     entries = registry.entries()
     checks = DriftChecks(registry.client, registry.keys).latest()
+    by_labels = PerformanceChecks(registry.client, registry.keys).all()
     live = read_live(registry.client, registry.keys)
     champion = champion_of(entries)
     rows = sorted(entries.values(), key=lambda e: e.registered_at, reverse=True)
     against = champion.version if champion else ""
-    return [entry_view(e, checks.get(e.version), live.get(e.version, {}).get(against)) for e in rows]
+    return [
+        entry_view(e, checks.get(e.version), live.get(e.version, {}).get(against), by_labels.get(e.version))
+        for e in rows
+    ]
 
 
 def _refused(exc: RegistryError) -> ApiError:
@@ -128,7 +138,9 @@ MODELS_PATHS: dict[str, dict[str, Op]] = {
         "get": op(
             "the model registry (docs/model.md): every version, newest first, with its state "
             "(candidate, shadow, champion, retired), who registered and changed it, its training and "
-            "held-out ranges and metrics, its latest drift check, its live comparison with the champion "
+            "held-out ranges and metrics (precision and recall at the alert threshold 0.8 among them), its "
+            "latest drift check, its checks by labels, newest range first (`performance`: precision over "
+            "time), its live comparison with the champion "
             "while in shadow (`live`); and the newest 20 registry changes",
             ok("models, history"),
             tag="models",

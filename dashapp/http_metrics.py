@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 from common.keys import RedisKeys
 from dashapp.auth.core import app_auth, current_role
 from dashapp.auth.guard import METRICS_PATH
+from dashapp.model_metrics import ModelChecksCollector
 from dashapp.security import CATCH_ALL_RULE
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ def install_http_metrics(
     metrics = HttpMetrics()
     multiprocess = bool(os.environ.get(MULTIPROC_ENV))  # set by gunicorn.conf.py, read by the library
     sessions = SessionsCollector(server, redis_client, keys)
+    models = ModelChecksCollector(redis_client, keys)
     rules: list[frozenset[str]] = []
 
     def static_rules() -> frozenset[str]:
@@ -173,6 +175,7 @@ def install_http_metrics(
         else:
             registry.register(_Forward(metrics.registry))
         registry.register(sessions)
+        registry.register(models)
         resp = Response(generate_latest(registry), mimetype=None)
         resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
         resp.headers["Cache-Control"] = "no-store"

@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         from model.retrain import run as run_retrain  # imports this module: resolved at call time
 
         return run_retrain(args)
-    if args.cmd in {"score", "drift"}:
+    if args.cmd in {"score", "drift", "performance"}:
         from model.score import run as run_score
 
         return run_score(args)

@@ -1,4 +1,5 @@
-"""The handbook's metrics: AUC ROC, average precision and Card Precision@k (per day, known cards removed)."""
+"""The handbook's metrics (AUC ROC, average precision, Card Precision@k per day, known cards removed)
+and precision / recall at the alert threshold."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from sklearn.metrics import average_precision_score, roc_auc_score
+
+# The score at which a model's alerts are counted: docs/model.md's `model_high` rule fires at 0.8.
+ALERT_THRESHOLD = 0.8
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,19 @@ class Scores:
     k: int
     transactions: int
     frauds: int
+    threshold: float = ALERT_THRESHOLD
+    flagged: int = 0  # transactions scored at or above the threshold
+    caught: int = 0  # of them, fraud
+
+    @property
+    def precision(self) -> float:
+        """Of the transactions the threshold flags, the share that were fraud (NaN: none flagged)."""
+        return self.caught / self.flagged if self.flagged else float("nan")
+
+    @property
+    def recall(self) -> float:
+        """Of the frauds, the share the threshold flags (NaN: no fraud)."""
+        return self.caught / self.frauds if self.frauds else float("nan")
 
     def as_dict(self) -> dict[str, float | int]:
         return {
@@ -27,6 +44,10 @@ class Scores:
             f"card_precision_at_{self.k}": round(self.card_precision_at_k, 4),
             "transactions": self.transactions,
             "frauds": self.frauds,
+            "threshold": self.threshold,
+            "flagged": self.flagged,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
         }
 
 
@@ -63,9 +84,13 @@ def evaluate(
     fraud: npt.NDArray[np.bool_],
     score: npt.NDArray[np.float64],
     k: int = 100,
+    *,
+    threshold: float = ALERT_THRESHOLD,
 ) -> Scores:
-    """AUC ROC, average precision (scikit-learn's, as the book uses) and CP@k of one test period."""
+    """AUC ROC, average precision (scikit-learn's, as the book uses), CP@k of one test period, and
+    precision / recall of the transactions scored at or above `threshold`."""
     both = 0 < fraud.sum() < len(fraud)
+    flagged = score >= threshold
     return Scores(
         auc_roc=float(roc_auc_score(fraud, score)) if both else float("nan"),
         average_precision=float(average_precision_score(fraud, score)) if both else float("nan"),
@@ -73,4 +98,7 @@ def evaluate(
         k=k,
         transactions=len(fraud),
         frauds=int(fraud.sum()),
+        threshold=threshold,
+        flagged=int(flagged.sum()),
+        caught=int((flagged & fraud).sum()),
     )

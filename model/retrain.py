@@ -29,6 +29,8 @@ from common.model_registry import CANDIDATE, SHADOW, champion_of
 from common.settings import ConfigError, from_env
 from model.cli import HeldOut, Ranges, TrainError, iso_time, read_topics, time_ms, train_held_out
 from model.drift_store import DriftChecks, NoReference
+from model.metrics import ALERT_THRESHOLD
+from model.performance import PerformanceChecks
 from model.registry import ModelRegistry, RegistryError
 from model.registry_cli import login_name
 from model.settings import RetrainSettings
@@ -90,17 +92,23 @@ def _champion_metrics(registry: ModelRegistry, held: HeldOut) -> tuple[str, dict
     except ModelFileError as exc:
         logger.warning("retrain: the champion cannot be scored, compared as absent: %s", exc)
         return None
-    _record_drift(registry, loaded, held)
+    _record_checks(registry, loaded, held)
     return champion.version, held.metrics(loaded.booster)
 
 
-def _record_drift(registry: ModelRegistry, loaded: Any, held: HeldOut) -> None:
-    """The champion's drift over the held-out range, as `python -m model drift` records it."""
+def _record_checks(registry: ModelRegistry, loaded: Any, held: HeldOut) -> None:
+    """The champion's drift over the held-out range, as `python -m model drift` records it, and its
+    precision and recall there by the labels, as `python -m model performance` does: one point of
+    its precision over time per run."""
     import numpy as np
 
     if held.span is None:
         return
     scores = np.asarray(loaded.booster.predict(held.x), dtype=np.float64)
+    rows = (held.day, held.card, held.fraud, scores)
+    PerformanceChecks(registry.client, registry.keys).check(
+        str(loaded.card.get("version")), held.span, rows, ALERT_THRESHOLD, "retrain"
+    )
     try:
         DriftChecks(registry.client, registry.keys).check(loaded.card, held.x, scores, held.span)
     except NoReference:

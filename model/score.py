@@ -31,7 +31,8 @@ from model.drift_store import DriftChecks
 from model.explain import explain
 from model.features import FeatureConfig, compute_features
 from model.join import Joined, join
-from model.metrics import evaluate
+from model.metrics import ALERT_THRESHOLD, evaluate
+from model.performance import PerformanceChecks, periods
 from model.registry import ModelRegistry
 from model.settings import ModelSettings, RetrainSettings
 from model.topics import TopicReadError
@@ -42,12 +43,26 @@ logger = logging.getLogger("model.score")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("score", help="score a record-time range with a registered model; CSV with reasons")
     d = sub.add_parser("drift", help="PSI of a range against the model's training range, recorded")
-    for p in (s, d):
+    f = sub.add_parser(
+        "performance", help="precision and recall by the labels over a range (per period), recorded"
+    )
+    for p in (s, d, f):
         p.add_argument("--from", dest="from_", required=True, help="range start, ISO-8601 (UTC if no zone)")
         p.add_argument("--to", required=True, help="range end (excluded), ISO-8601")
         p.add_argument("--model", help="a registered version (default: the champion)")
     s.add_argument("--out", type=Path, required=True, help="CSV file: txn_id,score,reasons")
     s.add_argument("--reasons", type=int, default=3, help="top features per transaction (0: none)")
+    f.add_argument(
+        "--threshold", type=float, default=ALERT_THRESHOLD,
+        help=f"the score that flags a transaction (default {ALERT_THRESHOLD}, the model_high rule's)",
+    )  # fmt: skip
+    f.add_argument("--every", type=_duration, help="one check per period of this length (e.g. 7d)")
+
+
+def _duration(text: str) -> int:
+    from model.retrain import duration_ms  # imports model.cli, as this module does
+
+    return duration_ms(text)
 
 
 def _model(registry: ModelRegistry, version: str | None) -> Any:
@@ -139,6 +154,31 @@ def drift_check(
         raise TrainError(str(exc)) from None
 
 
+def performance_check(
+    settings: RetrainSettings, registry: ModelRegistry, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The model's precision and recall by the labels known now, per period of the range, each
+    recorded as one of its checks (model/performance.py)."""
+    if not 0.0 < args.threshold <= 1.0:
+        raise TrainError("--threshold must be in (0, 1]")
+    done = score_range(settings, registry, args)
+    joined, rows = done.joined, done.rows
+    if not joined.labelled[rows].any():
+        raise TrainError("the range has no labelled transaction: nothing to measure against")
+    version = str(done.model.card.get("version"))
+    store = PerformanceChecks(registry.client, registry.keys)
+    ev, record = joined.events, joined.record_ms[rows]
+    checks = []
+    for lo, hi in periods(done.span, args.every):
+        part = (record >= lo) & (record < hi)
+        if not part.any():
+            continue
+        at = rows[part]
+        cols = (ev.ts[at] // DAY_S, ev.card[at], joined.fraud[at], done.scores[part])
+        checks.append(store.check(version, (lo, hi), cols, args.threshold, "cli"))
+    return {"model": version, "checks": checks}
+
+
 def run(args: argparse.Namespace) -> int:
     """Exit 0 written, 2 refused (no model, empty range, bad times), 1 Kafka or Redis unreachable."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -146,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = from_env(RetrainSettings)
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
-        command = drift_check if args.cmd == "drift" else score
+        command = {"drift": drift_check, "performance": performance_check}.get(args.cmd, score)
         summary = command(settings, ModelRegistry(client, RedisKeys(settings.redis_key_prefix)), args)
     except (TrainError, RangeError, TopicReadError, ConfigError) as exc:
         sys.stderr.write(f"model {args.cmd}: {exc}\n")

@@ -17,10 +17,11 @@ import pytest
 import redis
 
 from common.keys import RedisKeys
-from common.labels import label_record
+from common.labels import FRAUD, label_record
 from common.model_registry import CANDIDATE, CHAMPION, SHADOW
 from model.drift_store import DriftChecks
 from model.features import FeatureConfig
+from model.performance import PerformanceChecks
 from model.registry import ModelRegistry
 from model.retrain import Window, duration_ms, prune_candidates, verdict
 from tests.conftest import REPO_ROOT
@@ -122,6 +123,28 @@ def test_a_better_candidate_is_shadowed_an_equal_one_stays_a_candidate(
     assert check["score_rating"] in {"stable", "moderate shift", "significant shift"}
     weak_check = _model_cmd(env, "drift", "--from", start, "--to", end, "--model", weak)
     assert weak_check.returncode == 2 and "no drift reference" in weak_check.stderr  # trained without one
+    # precision by labels: each retrain run checked its champion on the held-out range
+    by_labels = PerformanceChecks(redis_client, keys).all()
+    assert set(by_labels) == {weak, first}
+    (held,) = by_labels[first]
+    assert (held["source"], held["from"], held["threshold"]) == ("retrain", _iso(times[-1] - 3 * H), 0.8)
+    # python -m model performance: one check per hour of the range, the figures the scores and labels give
+    fraud_ids = {x.txn_id for x in labels if x.label == FRAUD}
+    ranked = sorted({float(r["score"]) for r in rows}, reverse=True)
+    k = next(i for i in range(9, len(ranked) - 1) if ranked[i] - ranked[i + 1] > 1e-5)  # CSV: 6 decimals
+    threshold = (ranked[k] + ranked[k + 1]) / 2
+    perf = _model_cmd(
+        env, "performance", "--from", start, "--to", end, "--every", "1h", "--threshold", f"{threshold}"
+    )
+    assert perf.returncode == 0, perf.stderr
+    checks = [c for c in PerformanceChecks(redis_client, keys).of(first) if c["source"] == "cli"]
+    assert len(checks) == 3 and checks[0]["to"][:16] == end[:16] and checks[-1]["from"][:16] == start[:16]
+    flagged = [r for r in rows if float(r["score"]) >= threshold]
+    assert sum(c["flagged"] for c in checks) == len(flagged) >= 10
+    assert sum(c["caught"] for c in checks) == sum(r["txn_id"] in fraud_ids for r in flagged)
+    assert sum(c["frauds"] for c in checks) == sum(r["txn_id"] in fraud_ids for r in rows) > 0
+    refused = _model_cmd(env, "performance", "--from", start, "--to", end, "--threshold", "0")
+    assert refused.returncode == 2 and "--threshold" in refused.stderr
 
 
 def _model_cmd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

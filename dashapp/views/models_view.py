@@ -76,6 +76,24 @@ def drift_text(check: Any) -> str:
     return f"score PSI {check['score_psi']:.2f} ({check.get('score_rating', '')}){shifted}, to {until}"
 
 
+def labels_text(checks: Any) -> str:
+    """The newest check by labels (precision and recall at its threshold) and the precision before it."""
+    if not isinstance(checks, list) or not checks or not isinstance(checks[0], dict):
+        return DASH
+    new = checks[0]
+
+    def share(value: Any) -> str:
+        return f"{value:.2f}" if isinstance(value, (int, float)) else "\u2013"
+
+    before = [share(c.get("precision")) for c in checks[1:4] if isinstance(c, dict)]
+    trend = f"; earlier {', '.join(before)}" if before else ""
+    until = str(new.get("to", ""))[:10]
+    return (
+        f"precision {share(new.get('precision'))}, recall {share(new.get('recall'))} at "
+        f"\u2265 {new.get('threshold', '')}, to {until}{trend}"
+    )
+
+
 def live_text(live: Any) -> str:
     """A shadow version beside the champion, live: events both scored, flags at 0.5, mean difference."""
     if not isinstance(live, dict) or not live.get("events"):
@@ -92,7 +110,7 @@ def models_table(models: list[dict[str, Any]], admin: bool) -> Any:
         return html.P("No model registered yet (docs/model.md: train, then register).", className="muted")
     head = (
         "version", "state", "trained on", "AUC", "AP", "CP@100", "drift (latest check)",
-        "live vs champion", "changed", "",
+        "by labels (newest first)", "live vs champion", "changed", "",
     )  # fmt: skip
     rows = []
     for m in models:
@@ -115,6 +133,7 @@ def models_table(models: list[dict[str, Any]], admin: bool) -> Any:
             _metric(metrics, "average_precision"),
             _metric(metrics, "card_precision_at_100"),
             drift_text(m.get("drift")),
+            labels_text(m.get("performance")),
             live_text(m.get("live")),
             f"{m['changed_at'][:19].replace('T', ' ')} by {m['changed_by']}",
         )
