@@ -100,21 +100,46 @@ def _record_checks(registry: ModelRegistry, loaded: Any, held: HeldOut) -> None:
     """The champion's drift over the held-out range, as `python -m model drift` records it, and its
     precision and recall there by the labels, as `python -m model performance` does: one point of
     its precision over time per run."""
-    import numpy as np
-
     if held.span is None:
         return
-    scores = np.asarray(loaded.booster.predict(held.x), dtype=np.float64)
-    rows = (held.day, held.card, held.fraud, scores)
-    PerformanceChecks(registry.client, registry.keys).check(
-        str(loaded.card.get("version")), held.span, rows, ALERT_THRESHOLD, "retrain"
-    )
+    scores = _check_by_labels(registry, loaded, held)
     try:
         DriftChecks(registry.client, registry.keys).check(loaded.card, held.x, scores, held.span)
     except NoReference:
         return  # a champion trained before drift checks: nothing to compare with
     except ValueError as exc:
         logger.warning("retrain: no drift check of the champion: %s", exc)
+
+
+def _check_by_labels(registry: ModelRegistry, loaded: Any, held: HeldOut) -> Any:
+    """Record the model's precision and recall on the held-out rows by their labels; its scores."""
+    import numpy as np
+
+    scores = np.asarray(loaded.booster.predict(held.x), dtype=np.float64)
+    if held.span is not None:
+        rows = (held.day, held.card, held.fraud, scores)
+        PerformanceChecks(registry.client, registry.keys).check(
+            str(loaded.card.get("version")), held.span, rows, ALERT_THRESHOLD, "retrain"
+        )
+    return scores
+
+
+def _check_shadows(registry: ModelRegistry, held: HeldOut) -> None:
+    """Every version in shadow checked by labels on the champion's held-out rows: the console compares
+    their precision on the same range, not only their flags."""
+    from model.features import FeatureConfig
+    from model.store import ModelFileError, from_registry
+
+    for entry in registry.entries().values():
+        if entry.state != SHADOW:
+            continue
+        try:
+            raw = registry.model_bytes(entry.version)
+            loaded = from_registry(raw, entry.version, entry.card, FeatureConfig())
+        except ModelFileError as exc:
+            logger.warning("retrain: shadow %s not checked: %s", entry.version, exc)
+            continue
+        _check_by_labels(registry, loaded, held)
 
 
 def prune_candidates(registry: ModelRegistry, keep: int, who: str) -> list[str]:
@@ -170,6 +195,7 @@ def retrain_once(
             state = registry.set_state(entry.version, SHADOW, who, f"retrain: {why}")[entry.version]
         except RegistryError as exc:
             why += f"; stays a candidate: {exc}"
+    _check_shadows(registry, held)
     result = {
         "version": entry.version,
         "state": state,

@@ -81,6 +81,11 @@ def test_a_better_candidate_is_shadowed_an_equal_one_stays_a_candidate(
     (first,) = [v for v in registry.entries() if v != weak]
     assert registry.entries()[first].state == SHADOW
     assert registry.entries()[weak].state == CHAMPION  # never promoted by the schedule
+    # the champion and the new shadow were both checked by labels on the same held-out range
+    after_first = PerformanceChecks(redis_client, keys).all()
+    assert set(after_first) == {weak, first}
+    spans = {v: [(c["from"], c["to"]) for c in checks] for v, checks in after_first.items()}
+    assert spans[weak] == spans[first] and len(spans[first]) == 1
     why = registry.history(1)[0]
     assert why["who"] == "ci" and "beats the champion's" in why["comment"]
     # the candidate becomes champion; the same data again gives the same model: not better, stays candidate
