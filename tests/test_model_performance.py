@@ -65,13 +65,17 @@ def test_periods_cut_a_range_into_consecutive_pieces() -> None:
 
 def test_the_console_shows_the_newest_check_and_the_precision_before_it() -> None:
     checks = [
-        {"to": "2026-12-07T00:00:00.000Z", "precision": 0.5, "recall": 0.25, "threshold": 0.8},
+        {"to": "2026-12-07T00:00:00.000Z", "precision": 0.5, "recall": 0.25, "threshold": 0.8, "flagged": 4,
+         "caught": 2, "frauds": 8},
         {"to": "2026-11-30T00:00:00.000Z", "precision": 0.9, "recall": 0.5, "threshold": 0.8},
         {"to": "2026-11-23T00:00:00.000Z", "precision": None, "recall": None, "threshold": 0.8},
-    ]
+    ]  # fmt: skip
     assert labels_text(checks) == (
-        "precision 0.50, recall 0.25 at \u2265 0.8, to 2026-12-07; earlier 0.90, \u2013"
+        "precision 0.50 (2 of 4 flagged), recall 0.25 (2 of 8 frauds) at \u2265 0.8, to 2026-12-07 00:00; "
+        "earlier precision 0.90, \u2013"
     )
+    quiet = {"to": "2026-12-07T10:05:00.000Z", "threshold": 0.9, "flagged": 0, "frauds": 0}
+    assert labels_text([quiet]) == "nothing flagged, no fraud labelled at \u2265 0.9, to 2026-12-07 10:05"
     assert labels_text([]) == labels_text(None) == "\u2013"
 
 

@@ -77,21 +77,28 @@ def drift_text(check: Any) -> str:
 
 
 def labels_text(checks: Any) -> str:
-    """The newest check by labels (precision and recall at its threshold) and the precision before it."""
+    """The newest check by labels (precision and recall at its threshold, with their counts) and the
+    precisions of the checks before it."""
     if not isinstance(checks, list) or not checks or not isinstance(checks[0], dict):
         return DASH
     new = checks[0]
 
     def share(value: Any) -> str:
-        return f"{value:.2f}" if isinstance(value, (int, float)) else "\u2013"
+        return f"{value:.2f}" if isinstance(value, (int, float)) else DASH
 
-    before = [share(c.get("precision")) for c in checks[1:4] if isinstance(c, dict)]
-    trend = f"; earlier {', '.join(before)}" if before else ""
-    until = str(new.get("to", ""))[:10]
-    return (
-        f"precision {share(new.get('precision'))}, recall {share(new.get('recall'))} at "
-        f"\u2265 {new.get('threshold', '')}, to {until}{trend}"
+    flagged, caught, frauds = (int(new.get(k) or 0) for k in ("flagged", "caught", "frauds"))
+    precision = (
+        f"precision {share(new.get('precision'))} ({caught} of {flagged} flagged)"
+        if flagged
+        else "nothing flagged"
     )
+    recall = (
+        f"recall {share(new.get('recall'))} ({caught} of {frauds} frauds)" if frauds else "no fraud labelled"
+    )
+    before = [share(c.get("precision")) for c in checks[1:4] if isinstance(c, dict)]
+    trend = f"; earlier precision {', '.join(before)}" if before else ""
+    until = str(new.get("to", ""))[:16].replace("T", " ")
+    return f"{precision}, {recall} at \u2265 {new.get('threshold', '')}, to {until}{trend}"
 
 
 def live_text(live: Any) -> str:
