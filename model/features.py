@@ -210,8 +210,13 @@ class FeatureState:
 _LABEL_FIELDS = ("tx_id", "terminal", "txn_ts", "known_at")
 
 
-def compute_features(events: Events, labels: Labels, config: FeatureConfig | None = None) -> F64:
-    """Bulk: every transaction's features in one call of the same state (training, backtests)."""
-    state = FeatureState(config or FeatureConfig())
+def compute_features(
+    events: Events, labels: Labels, config: FeatureConfig | None = None, native: bool = True
+) -> F64:
+    """Bulk: every transaction's features in one call of the same state (training, backtests): the
+    native state when built, as serving uses (model/native_features.py), else this module's."""
+    from model.native_features import feature_state  # it imports this module
+
+    state = feature_state(config or FeatureConfig(), native)
     state.add_labels(labels)
     return state.transform(events)

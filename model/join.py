@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -55,11 +54,9 @@ class IdMap:
 
     def ids_of(self, keys: Sequence[str]) -> list[int]:
         """The ids of `keys`, new ones numbered in order, as calling it key by key would."""
-        get = self.ids.get
-        out = [get(k) for k in keys]
-        if None in out:
-            return [self(k) for k in keys]
-        return cast(list[int], out)
+        ids = self.ids
+        # one C-level pass: setdefault numbers a new key len(ids) as it is inserted, in order
+        return [ids.setdefault(k, len(ids)) for k in keys]
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ import numpy.typing as npt
 from common.labels import FRAUD, Label
 from common.schema import Transaction, event_epoch_ms
 from model.explain import explain
-from model.features import DAY_S, Events, FeatureConfig, FeatureState, Labels
+from model.features import DAY_S, Events, FeatureConfig, Labels
 from model.join import IdMap, Txn, usd_cents, usd_cents_many
+from model.native_features import feature_state
 from model.windows import MAX_TIME
 
 F64 = npt.NDArray[np.float64]
@@ -98,10 +99,15 @@ class OnlineScorer:
     """The feature history of one bridge and the fraud labels it knows; `score` one batch at a time."""
 
     def __init__(
-        self, config: FeatureConfig, max_events: int, clock: Callable[[], float] = time.time
+        self,
+        config: FeatureConfig,
+        max_events: int,
+        clock: Callable[[], float] = time.time,
+        native: bool = True,
     ) -> None:
         self.config, self.max_events, self._clock = config, max_events, clock
-        self.state = FeatureState(config)
+        # the native state when built: the same features (model/native_features.py), found faster
+        self.state = feature_state(config, native)
         self._cards, self._merchants, self._labelled = IdMap(), IdMap(), IdMap()
         self._placed: dict[str, tuple[int, int]] = {}  # txn id -> (merchant id, event time s)
         self._order: deque[tuple[int, str]] = deque()  # (event time s, txn id) to forget placements

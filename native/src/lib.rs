@@ -11,6 +11,7 @@ mod config;
 mod detect;
 mod eval;
 mod event;
+mod features;
 mod floatfmt;
 #[cfg(test)]
 mod gate_tests;
@@ -494,5 +495,6 @@ impl Engine {
 #[pymodule]
 fn fraud_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
+    m.add_class::<features::FeatureHistory>()?;
     Ok(())
 }
