@@ -5,7 +5,9 @@ Variants per repetition, on the bridge section's quiet dataset (default rules in
 reference path alone), `champion` (a registered champion of the real feature layout and tree
 count, and a rule reading `model_score`; warm-up off, so every event after the model loads is
 scored live; the native engine decides the quiet events with the scores) and `champion_python`
-(the same on the Python engine alone: the native engine's gain with a model). Once per run, the
+(the same on the Python engine alone: the native engine's gain with a model); `champion_pyfeatures`
+(the native engine with the Python feature state, BRIDGE_MODEL_FEATURES=python: the native feature
+state's gain, model/native_features.py). Once per run, the
 warm-up alone: a bridge that starts with a champion over the whole topic as history, timed from
 its own log.
 """
@@ -31,7 +33,7 @@ from dashapp.store.rules_store import RulesStore
 from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
-VARIANTS = ("native", "python", "champion", "champion_python")
+VARIANTS = ("native", "python", "champion", "champion_pyfeatures", "champion_python")
 MODEL_RULE: dict[str, Any] = {
     "id": "model_high",
     "name": "Model says fraud",
@@ -82,6 +84,8 @@ def _variant(ctx: Context, topic: str, total: int, name: str) -> Variant:
         keys = ctx.new_keys(f"sv{tag}")
         write_rules(ctx, keys, ml=False)
         env = {"BRIDGE_ENGINE": "python"} if name in {"python", "champion_python"} else {}
+        if name in {"champion_pyfeatures", "champion_python"}:
+            env["BRIDGE_MODEL_FEATURES"] = "python"  # the reference state, as before the native one
         if name.startswith("champion"):
             _champion(ctx, keys)
             env["BRIDGE_MODEL_WARMUP"] = "0"
@@ -117,17 +121,19 @@ def _rss_bytes() -> int:
 
 
 def _state_cost(history: int, batches: int = 200, batch: int = 500) -> dict[str, Any]:
-    """In process: the serving state's memory per remembered transaction, and the time of one
-    500-event batch's features over `history` remembered transactions (50,000 cards, 5,000 merchants)."""
+    """In process, the native and the Python feature state side by side: memory per remembered
+    transaction (each state built in turn, both kept alive, so each delta is its own), and the time
+    of one 500-event batch's features over `history` remembered transactions (50,000 cards, 5,000
+    merchants), the two states alternating on the same batches."""
     import numpy as np
 
     from model.features import FeatureConfig
     from model.serving import OnlineScorer, Row
 
-    rng = np.random.default_rng(1)
     t0 = 1_700_000_000
 
-    def rows(lo: int, n: int) -> list[Row]:
+    def rows(lo: int, n: int, seed: int) -> list[Row]:
+        rng = np.random.default_rng(seed)  # the same rows for both states
         cards, merchants = rng.integers(0, 50_000, n), rng.integers(0, 5_000, n)
         cents = rng.integers(100, 100_000, n)
         return [
@@ -135,17 +141,28 @@ def _state_cost(history: int, batches: int = 200, batch: int = 500) -> dict[str,
             for i in range(n)
         ]
 
-    scorer, before = OnlineScorer(FeatureConfig(), 10 * history + 10 * batch * batches), _rss_bytes()
-    for lo in range(0, history, 20_000):
-        scorer.features(rows(lo, min(20_000, history - lo)))
-    per_txn = (_rss_bytes() - before) / history
-    times = []
+    bound = 10 * history + 10 * batch * batches
+    scorers, per_txn = {}, {}
+    for name, native in (("native", True), ("python", False)):
+        before = _rss_bytes()
+        scorers[name] = OnlineScorer(FeatureConfig(), bound, native=native)
+        for lo in range(0, history, 20_000):
+            scorers[name].features(rows(lo, min(20_000, history - lo), lo))
+        per_txn[name] = (_rss_bytes() - before) / history
+    times: dict[str, list[float]] = {"native": [], "python": []}
     for k in range(batches):
-        chunk = rows(history + k * batch, batch)
-        t = time.perf_counter()
-        scorer.features(chunk)
-        times.append((time.perf_counter() - t) * 1000)
-    return {"history": history, "batch": batch, "bytes_per_txn": per_txn, "batch_ms": summarize(times)}
+        chunk = rows(history + k * batch, batch, history + k)
+        for name in ("native", "python") if k % 2 == 0 else ("python", "native"):
+            t = time.perf_counter()
+            scorers[name].features(chunk)
+            times[name].append((time.perf_counter() - t) * 1000)
+    return {
+        "history": history,
+        "batch": batch,
+        "bytes_per_txn": per_txn["native"],
+        "batch_ms": summarize(times["native"]),
+        "python": {"bytes_per_txn": per_txn["python"], "batch_ms": summarize(times["python"])},
+    }
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -154,7 +171,7 @@ def run(ctx: Context) -> dict[str, Any]:
     topic = dataset(ctx, "bridge", total)
     variants = {name: _variant(ctx, topic, total, name) for name in VARIANTS}
     out, runs = side_by_side(ctx, "serving", topic, total, variants)
-    for name in ("champion", "champion_python"):
+    for name in ("champion", "champion_pyfeatures", "champion_python"):
         out[name]["scored"] = [r["scored"] for r in runs[name]]
     state = _state_cost(20_000 if ctx.smoke else 1_000_000)
     return {
@@ -163,6 +180,18 @@ def run(ctx: Context) -> dict[str, Any]:
         "state": state,
         "machine": {"before": before, "after": machine_note()},
     }
+
+
+def _python_state(st: dict[str, Any]) -> str:
+    from bench.report import fmt
+
+    py = st.get("python")
+    if not py:  # a run from before the native feature state
+        return ""
+    return (
+        f" (the Python feature state, side by side: {py['bytes_per_txn']:,.0f} bytes, "
+        f"{fmt(py['batch_ms'], 1)} ms)"
+    )
 
 
 def table(results: dict[str, Any]) -> str:
@@ -176,6 +205,7 @@ def table(results: dict[str, Any]) -> str:
     when = meta.get("section_dates", {}).get("serving") or meta.get("date", "?")
     names = {"native": "rules only, native engine", "python": "rules only, Python engine",
              "champion": "champion scoring every event, native engine",
+             "champion_pyfeatures": "the same with the Python feature state",
              "champion_python": "champion scoring every event, Python engine"}  # fmt: skip
     rows = ["| bridge | bridge ÷ raw (ev/s) | CPU µs per event | engine |", "|---|---|---|---|"]
     for key, label in names.items():
@@ -187,7 +217,9 @@ def table(results: dict[str, Any]) -> str:
     w, n, cpus = r["warmup"], r["raw_consumer_eps"]["n"], meta.get("cpus", "?")
     st = r["state"]
     scored = ", ".join(
-        f"{k:,}" for name in ("champion", "champion_python") for k in r.get(name, {}).get("scored", [])
+        f"{k:,}"
+        for name in ("champion", "champion_pyfeatures", "champion_python")
+        for k in r.get(name, {}).get("scored", [])
     )
     return "\n".join(
         [
@@ -201,6 +233,6 @@ def table(results: dict[str, Any]) -> str:
             f"Warm-up: {w['events']:,} events of history read and added in {w['seconds']:.1f} s "
             f"({w['eps']:,.0f} ev/s). Feature state, in process: {st['bytes_per_txn']:,.0f} bytes per "
             f"remembered transaction; a {st['batch']}-event batch's features over {st['history']:,} "
-            f"remembered transactions take {fmt(st['batch_ms'], 1)} ms.",
+            f"remembered transactions take {fmt(st['batch_ms'], 1)} ms{_python_state(st)}.",
         ]
     )

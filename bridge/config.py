@@ -88,6 +88,12 @@ class BridgeSettings(KafkaSettings, RedisSettings):
         "before scoring (`0`: from live events only, cards look new for a month)",
         env="BRIDGE_MODEL_WARMUP",
     )
+    model_features: str = setting(
+        "auto",
+        "the champion's feature state: `auto` the native one when built (`make setup` builds it), else "
+        "Python; `python`: the reference only (the same features, byte for byte, slower)",
+        env="BRIDGE_MODEL_FEATURES",
+    )
     kafka_labels_topic: str = setting(
         "labels",
         "the topic of fraud / legitimate labels: analysts' resolutions, chargebacks (docs/labels.md)",
@@ -108,6 +114,8 @@ class BridgeSettings(KafkaSettings, RedisSettings):
             raise ConfigError("KAFKA_ALERTS_TOPIC must name a topic (alerts are always published)")
         if self.engine not in ("auto", "native", "python"):
             raise ConfigError("BRIDGE_ENGINE must be auto, native or python")
+        if self.model_features not in ("auto", "python"):
+            raise ConfigError("BRIDGE_MODEL_FEATURES must be auto or python")
         if self.model_max_events < 0:
             raise ConfigError("BRIDGE_MODEL_MAX_EVENTS must be 0 (off) or positive")
         if not self.alert_retention_days > 0:

@@ -71,10 +71,12 @@ class ModelServing:
         history: Callable[[int], Sequence[Any]] | None = None,
         on_scores: Callable[[Any], None] | None = None,  # a batch's scores (a float64 array)
         shadows: ShadowModels | None = None,
+        native_features: bool = True,
     ) -> None:
         """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.Txn)
         for the warm-up; without it the history starts from the live events."""
         self._watcher, self._rates, self._max = watcher, rates, max_events
+        self._native_features = native_features  # model/native_features.py: the same features, faster
         self._label_feed = label_feed  # started with the first champion: no champion, no labels read
         self._history = history
         self._on_scores = on_scores  # the score distribution (bridge.metrics)
@@ -200,7 +202,7 @@ class ModelServing:
         from model.features import FeatureConfig
         from model.serving import OnlineScorer
 
-        return OnlineScorer(FeatureConfig(), self._max)
+        return OnlineScorer(FeatureConfig(), self._max, native=self._native_features)
 
     def tick(self) -> None:
         """Start the warm-up once a champion is loaded, say when it is done (the bridge's own thread,

@@ -84,6 +84,7 @@ class Bridge:
                 history=self._history(rates) if settings.model_warmup else None,
                 on_scores=self.metrics.observe_scores,
                 shadows=ShadowModels(client, self.keys),
+                native_features=settings.model_features != "python",
             )
             self.engines.serve(self.serving)
         else:

@@ -130,3 +130,18 @@ def test_bad_bytes_are_refused() -> None:
         h.transform(np.zeros(2, dtype=np.int64).tobytes(), b"", b"", b"", True)
     with pytest.raises(ValueError, match="whole days"):
         FeatureHistory([0], [1], 7)
+
+
+def test_the_bridge_setting_picks_the_feature_state() -> None:
+    from bridge.config import load_settings
+    from bridge.model_serving import ModelServing
+    from common.settings import ConfigError
+
+    assert load_settings({}).model_features == "auto"
+    assert load_settings({"BRIDGE_MODEL_FEATURES": "python"}).model_features == "python"
+    with pytest.raises(ConfigError, match="BRIDGE_MODEL_FEATURES"):
+        load_settings({"BRIDGE_MODEL_FEATURES": "rust"})
+    watcher: object = None  # never read by the scorer's construction
+    native = ModelServing(watcher, {}, 100)._new_scorer()  # type: ignore[arg-type]
+    python = ModelServing(watcher, {}, 100, native_features=False)._new_scorer()  # type: ignore[arg-type]
+    assert isinstance(native.state, NativeFeatureState) and type(python.state) is FeatureState
