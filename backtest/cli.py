@@ -47,6 +47,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     r.add_argument("--to", dest="to_ms", type=parse_time, default=None, help="ISO time (default: now)")
     r.add_argument("--wait", action="store_true", help="follow the progress and print the result")
     r.add_argument("--by", default="cli", help="who asked (shown with the run)")
+    r.add_argument("--model", help="the registered model version model_score reads (default: the champion)")
     s = sub.add_parser("status", help="every run kept, or one run")
     s.add_argument("run_id", nargs="?")
     for name in ("cancel", "delete"):
@@ -116,7 +117,10 @@ def _command(  # noqa: PLR0911 - one return per subcommand
         except (OSError, RuleValidationError) as exc:
             sys.stderr.write(f"draft refused: {exc}\n")
             return 2
-        run_id = store.submit(document, args.from_ms, args.to_ms, args.by)
+        if args.model and not client.hexists(keys.models, args.model):
+            sys.stderr.write(f"model refused: no model version {args.model!r} is registered\n")
+            return 2
+        run_id = store.submit(document, args.from_ms, args.to_ms, args.by, args.model)
         sys.stdout.write(f"{run_id}\n")
         return _wait(store, run_id) if args.wait else 0
     if args.cmd == "status":

@@ -53,24 +53,26 @@ class TxnScores:
 
 
 def range_scores(
-    settings: Any, client: redis.Redis, keys: RedisKeys, span: tuple[int, int]
+    settings: Any, client: redis.Redis, keys: RedisKeys, span: tuple[int, int], version: str | None = None
 ) -> tuple[TxnScores | None, dict[str, Any]]:
-    """The champion's scores of the record-time span, and what the run's summary says about them.
-    Never raises for a missing model or unreadable topics: the rules then read 0, and the summary
-    says why (`settings`: a model.settings.ModelSettings)."""
+    """The champion's scores of the record-time span (or those of the registered `version`: a shadow
+    or candidate backtested in its place), and what the run's summary says about them. Never raises
+    for a missing model or unreadable topics: the rules then read 0, and the summary says why
+    (`settings`: a model.settings.ModelSettings)."""
     from model.features import FeatureConfig
     from model.registry import ModelRegistry
     from model.score import score_span
     from model.serving import BatchScores
 
     try:
-        done = score_span(settings, ModelRegistry(client, keys), span, None)
+        done = score_span(settings, ModelRegistry(client, keys), span, version)
     except Exception as exc:  # no champion, an unreadable model or topic: said, never fatal
         why = f"model_score read 0: {exc}"
         logger.warning("backtest: %s", why)
-        return None, {"version": None, "scored": 0, "note": why}
-    version = str(done.model.card.get("version") or "")
+        return None, {"version": None, "scored": 0, "note": why, "asked": version}
+    asked, version = version, str(done.model.card.get("version") or "")
     ids = [done.joined.txn_ids[i] for i in done.rows]
     batch = BatchScores(done.model.booster, FeatureConfig().names(), done.x, done.scores, version)
-    logger.info("backtest: champion %s scored %d transactions of the range", version, len(ids))
-    return TxnScores(version, ids, batch), {"version": version, "scored": len(ids), "note": None}
+    logger.info("backtest: model %s scored %d transactions of the range", version, len(ids))
+    summary = {"version": version, "scored": len(ids), "note": None, "asked": asked}
+    return TxnScores(version, ids, batch), summary

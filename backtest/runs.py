@@ -36,11 +36,16 @@ class RunStore:
         self._r, self._keys, self._keep = client, keys, keep
 
     # --- submitters (CLI, API) ----------------------------------------------------------------
-    def submit(self, draft: dict[str, Any], from_ms: int | None, to_ms: int | None, by: str) -> str:
-        """Queue a run of `draft` (a validated rules document) over [from_ms, to_ms) record time."""
+    def submit(
+        self, draft: dict[str, Any], from_ms: int | None, to_ms: int | None, by: str, model: str | None = None
+    ) -> str:
+        """Queue a run of `draft` (a validated rules document) over [from_ms, to_ms) record time;
+        `model`: the registered version whose scores `model_score` reads (default: the champion)."""
         run_id = secrets.token_hex(8)
         now = int(time.time() * 1000)
-        spec = {"draft": draft, "from_ms": from_ms, "to_ms": to_ms}
+        spec: dict[str, Any] = {"draft": draft, "from_ms": from_ms, "to_ms": to_ms}
+        if model:
+            spec["model"] = model
         fields: dict[str | bytes, str | bytes] = {
             "spec": json.dumps(spec),
             "status": QUEUED,

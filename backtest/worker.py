@@ -78,7 +78,8 @@ def execute(
             )
         model = None
         if reads_model_score(watcher.detector.rules, draft):  # the champion scores the range first
-            scores, model = range_scores(settings, client, keys, (plan.from_ms, plan.to_ms))
+            span, chosen = (plan.from_ms, plan.to_ms), spec.get("model")  # None: the champion
+            scores, model = range_scores(settings, client, keys, span, chosen)
             if scores is not None:
                 sides.use_scores(scores)
                 if native is not None:

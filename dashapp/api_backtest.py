@@ -30,8 +30,9 @@ def iso_ms(raw: Any, name: str) -> int | None:
 
 
 def submit_draft(
-    store: RunStore, client: redis.Redis, keys: RedisKeys, draft: Any, *, span: tuple[Any, Any], by: str
-) -> str:
+    store: RunStore, client: redis.Redis, keys: RedisKeys, draft: Any, *, span: tuple[Any, Any], by: str,
+    model: Any = None,
+) -> str:  # fmt: skip
     """Validate a draft (a document, or its YAML/JSON text) against the lists that exist and queue it.
 
     Raises RuleValidationError (with `.path`) or ApiError; shared by the API and the rule builder.
@@ -42,7 +43,9 @@ def submit_draft(
     from_ms, to_ms = iso_ms(span[0], "from"), iso_ms(span[1], "to")
     if from_ms is not None and to_ms is not None and to_ms <= from_ms:
         raise ApiError(400, "the range must end after it starts")
-    return store.submit(document, from_ms, to_ms, by)
+    if model not in (None, "") and (not isinstance(model, str) or not client.hexists(keys.models, model)):
+        raise ApiError(400, f"model: no model version {str(model)[:80]!r} is registered")
+    return store.submit(document, from_ms, to_ms, by, model or None)
 
 
 def install_backtest_api(server: Flask, client: redis.Redis, keys: RedisKeys) -> None:
@@ -60,12 +63,14 @@ def install_backtest_api(server: Flask, client: redis.Redis, keys: RedisKeys) ->
         by = writer()  # the rules API's role: admins, same origin, and the page's token from sessions
         body = request.get_json(silent=True) if request.is_json else None
         if body is None:  # a bare YAML/JSON rules document, the range in the query
-            body = {"draft": body_text(), "from": request.args.get("from"), "to": request.args.get("to")}
+            body = {"draft": body_text(), "from": request.args.get("from"), "to": request.args.get("to"),
+                    "model": request.args.get("model")}  # fmt: skip
         if not isinstance(body, dict) or "draft" not in body:
             raise ApiError(400, "send {draft, from, to} as JSON, or the draft document itself")
         run_id = submit_draft(
-            store, client, keys, body["draft"], span=(body.get("from"), body.get("to")), by=by
-        )
+            store, client, keys, body["draft"], span=(body.get("from"), body.get("to")), by=by,
+            model=body.get("model"),
+        )  # fmt: skip
         resp = jsonify(id=run_id, status="queued")
         resp.status_code = 202
         resp.headers["Location"] = f"/api/backtests/{run_id}"

@@ -100,14 +100,15 @@ BACKTEST_PATHS: dict[str, dict[str, Op]] = {
     "/api/backtests": {
         "get": op("the backtest runs kept (the newest 20), newest first", ok("runs"), tag="backtests"),
         "post": op(
-            "queue a backtest of a draft rule set against the live one (admins); body {draft, from, to} "
-            "or the draft document itself (JSON or YAML, range in the query)",
+            "queue a backtest of a draft rule set against the live one (admins); body {draft, from, to, "
+            "model} or the draft document itself (JSON or YAML, range and model in the query); `model`: "
+            "the registered version whose scores `model_score` reads (default: the champion)",
             ok("id, status (Location: the run)"),
             code="202",
-            params=query("from", "to"),
+            params=query("from", "to", "model"),
             body={"type": "object"},
             tag="backtests",
-            errors={**ADMIN, "400": "invalid draft (with path) or range"},
+            errors={**ADMIN, "400": "invalid draft (with path), range or model version"},
         ),
     },
     "/api/backtests/{run_id}": {

@@ -60,8 +60,14 @@ def test_bad_drafts_and_ranges_are_refused_and_nothing_is_queued(http: Any, work
     doc["rules"][-1]["when"]["value"] = 5  # merchant_id compares with text
     resp = http.post("/api/backtests", json={"draft": doc}, headers=auth())
     assert resp.status_code == 400 and resp.get_json()["path"].startswith("rules[7].when")
-    for body in ({"draft": planted_draft(), "from": "yesterday"}, {"nodraft": 1}, [1, 2]):
+    for body in (
+        {"draft": planted_draft(), "from": "yesterday"}, {"nodraft": 1}, [1, 2],
+        {"draft": planted_draft(), "model": "no-such-version"}, {"draft": planted_draft(), "model": ["x"]},
+    ):  # fmt: skip
         assert http.post("/api/backtests", json=body, headers=auth()).status_code == 400, body
+    unknown = http.post("/api/backtests?model=v0", data=yaml.safe_dump(planted_draft()),
+                        content_type="application/yaml", headers=auth())  # fmt: skip
+    assert unknown.status_code == 400 and "no model version 'v0'" in unknown.get_json()["error"]
     backwards = {"draft": planted_draft(), "from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
     assert http.post("/api/backtests", json=backwards, headers=auth()).status_code == 400
     assert http.get("/api/backtests", headers=auth()).get_json() == {"runs": []}

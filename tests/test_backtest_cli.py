@@ -66,6 +66,8 @@ def test_the_cli_queues_waits_reports_and_exports(
     bad.write_text("rules: [")
     refused = cli("run", "--draft", str(bad))
     assert refused.returncode == 2 and "draft refused" in refused.stderr
+    no_model = cli("run", "--draft", str(draft), "--model", "no-such-version")
+    assert no_model.returncode == 2 and "no model version 'no-such-version'" in no_model.stderr
     assert cli("cancel", "0000").returncode == 2
     assert cli("delete", run_id).returncode == 0
     assert cli("status", run_id).returncode == 2

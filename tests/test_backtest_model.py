@@ -80,7 +80,7 @@ def test_a_draft_rule_on_the_score_fires_where_the_champion_scores_high(
     text = samples[0]["reasons"][samples[0]["rules"].index("model_high")]
     assert text.startswith("model score ") and "(amount $" in text  # the reasons, as live alerts have
     summary = result["summary"]
-    assert summary["model"] == {"version": version, "scored": len(records), "note": None}
+    assert summary["model"] == {"version": version, "scored": len(records), "note": None, "asked": None}
     assert summary["engine"] == engine_used(worker)
 
 
@@ -97,3 +97,29 @@ def test_without_a_champion_the_run_says_the_score_read_zero(
     assert "model_high" not in rows(result)  # a rule that never fired on either side has no row
     model = result["summary"]["model"]
     assert model["version"] is None and model["note"] == "model_score read 0: there is no champion"
+
+
+@ENGINES
+def test_a_version_that_is_not_champion_is_backtested_in_its_place(
+    worker: Worker, kafka_bootstrap: str, topic: str, redis_client: redis.Redis, keys: RedisKeys,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    path, _ = amount_only_model(tmp_path)
+    reg = ModelRegistry(redis_client, keys)
+    candidate = register(reg, path)  # a candidate: no champion at all
+    produce(kafka_bootstrap, topic, generated(1_000, seed=25))
+    start_ms = int(time.time() * 1000) - 60_000
+    end_ms = int(time.time() * 1000) + 1_000
+    run_id = worker.store.submit(model_draft(), start_ms, end_ms, by="test", model=candidate)
+    assert worker.finished(run_id)["status"] == "done"
+    result = worker.store.result(run_id)
+    assert result is not None
+    model = result["summary"]["model"]
+    assert model == {"version": candidate, "scored": 1_000, "note": None, "asked": candidate}
+    assert rows(result)["model_high"]["draft"]["alerts"] > 0  # its scores, where the champion's would be 0
+    gone = worker.store.submit(model_draft(), start_ms, end_ms, by="test", model="no-such-version")
+    assert worker.finished(gone)["status"] == "done"
+    said = worker.store.result(gone)
+    assert said is not None and said["summary"]["model"]["note"] == (
+        "model_score read 0: no model version 'no-such-version' is registered"
+    )

@@ -120,6 +120,8 @@ def test_the_view_names_the_model_that_scored_the_range_or_says_the_score_read_z
     assert model_line({"model": None}) == []  # no rule read model_score
     [scored] = model_line({"model": {"version": "20261207T1", "scored": 12_345, "note": None}})
     assert scored.children == "model_score: the champion 20261207T1 scored the range's 12,345 transactions."
+    [asked] = model_line({"model": {"version": "v2", "scored": 7, "note": None, "asked": "v2"}})
+    assert asked.children == "model_score: model v2, asked for this run, scored the range's 7 transactions."
     [zero] = model_line(
         {"model": {"version": None, "scored": 0, "note": "model_score read 0: there is no champion"}}
     )

@@ -189,6 +189,8 @@ def model_line(summary: dict[str, Any]) -> list[Any]:
         return []
     if m.get("version"):
         n = m.get("scored", 0)
-        text = f"model_score: the champion {m['version']} scored the range's {n:,} transactions."
+        version = m["version"]
+        who = f"model {version}, asked for this run," if m.get("asked") else f"the champion {version}"
+        text = f"model_score: {who} scored the range's {n:,} transactions."
         return [html.P(text, id="bt-model", className="muted")]
     return [html.P(str(m.get("note") or "model_score read 0"), id="bt-model", className="message warn")]
