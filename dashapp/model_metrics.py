@@ -1,17 +1,19 @@
-"""`dashapp_model_precision` / `dashapp_model_recall`: each registered model's newest check by labels,
-read from Redis at scrape (model/performance.py), so Prometheus charts a model's precision over time."""
+"""`dashapp_model_precision` / `dashapp_model_recall`: each registered model's newest check by labels
+per threshold, read from Redis at scrape (model/performance.py), so Prometheus charts a model's
+precision over time (at the alert threshold: `threshold="0.8"`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import redis
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from common.keys import RedisKeys
-from model.performance import PerformanceChecks, latest
+from model.performance import PerformanceChecks
 from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -44,11 +46,12 @@ class ModelChecksCollector(Collector):
             logger.warning("dashapp.metrics: cannot read the model checks error=%s", exc)
             return
         for version, entry in sorted(entries.items()):
-            check = latest(checks.get(version, []))
-            if check is None:
-                continue
-            for name, family in families.items():
-                value = check.get(name)
-                if isinstance(value, (int, float)):
-                    family.add_metric([version, entry.state, str(check.get("threshold", ""))], float(value))
+            newest: dict[str, dict[str, Any]] = {}  # threshold -> its newest check (the list: newest first)
+            for check in checks.get(version, []):
+                newest.setdefault(str(check.get("threshold", "")), check)
+            for threshold, check in sorted(newest.items()):
+                for name, family in families.items():
+                    value = check.get(name)
+                    if isinstance(value, (int, float)):
+                        family.add_metric([version, entry.state, threshold], float(value))
         yield from families.values()

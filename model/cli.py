@@ -112,7 +112,7 @@ class HeldOut:
     fraud: npt.NDArray[np.bool_]
     span: tuple[int, int] | None = None  # the record-time range, [from, to) in ms
 
-    def metrics(self, booster: Any) -> dict[str, float | int]:
+    def metrics(self, booster: Any) -> dict[str, float | int | None]:
         """AUC ROC, average precision and CP@100 of `booster` (a LightGBM Booster) on these rows."""
         scores = np.asarray(booster.predict(self.x), dtype=np.float64)
         return evaluate(self.day, self.card, self.fraud, scores).as_dict()

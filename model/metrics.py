@@ -3,6 +3,7 @@ and precision / recall at the alert threshold."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 # The score at which a model's alerts are counted: docs/model.md's `model_high` rule fires at 0.8.
 ALERT_THRESHOLD = 0.8
+
+
+def _share(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class Scores:
         """Of the frauds, the share the threshold flags (NaN: no fraud)."""
         return self.caught / self.frauds if self.frauds else float("nan")
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | None]:
         return {
             "auc_roc": round(self.auc_roc, 4),
             "average_precision": round(self.average_precision, 4),
@@ -46,8 +51,8 @@ class Scores:
             "frauds": self.frauds,
             "threshold": self.threshold,
             "flagged": self.flagged,
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
+            "precision": _share(self.precision),  # null, not NaN: cards and logs are JSON
+            "recall": _share(self.recall),
         }
 
 

@@ -15,9 +15,8 @@ import numpy.typing as npt
 import redis
 
 from common.keys import RedisKeys
-from model.metrics import evaluate
 
-CHECKS_MAX = 52  # per version: a year of weekly checks
+CHECKS_MAX = 52  # per version, source and threshold: a year of weekly checks
 I64 = npt.NDArray[np.int64]
 
 
@@ -38,6 +37,8 @@ def measure(
 ) -> dict[str, Any]:
     """One range's figures by its labels: precision and recall at the threshold, AUC, AP, CP@100
     (null where the range cannot give one: nothing flagged, no fraud, one class)."""
+    from model.metrics import evaluate  # scikit-learn: loaded by the commands, not by the dashboard
+
     s = evaluate(day, card, fraud, scores, threshold=threshold)
     return {
         "threshold": threshold,
@@ -78,11 +79,30 @@ class PerformanceChecks:
             return []
 
     def record(self, version: str, check: Mapping[str, Any]) -> None:
-        """Add a check; one of the same range and threshold is replaced (labels arrived since)."""
-        same = (check["from"], check["to"], check["threshold"])
-        kept = [c for c in self.of(version) if (c.get("from"), c.get("to"), c.get("threshold")) != same]
-        checks = sorted([dict(check), *kept], key=lambda c: str(c.get("to", "")), reverse=True)
-        self._r.hset(self._key, version, msgspec.json.encode(checks[:CHECKS_MAX]))
+        """Add a check; one of the same range and threshold is replaced (labels arrived since). The
+        newest CHECKS_MAX are kept per source and threshold, so hourly checks from the command never
+        push out the retraining schedule's weekly ones. Atomic (WATCH): two writers lose nothing."""
+
+        def update(pipe: Any) -> None:
+            raw = pipe.hget(self._key, version)
+            try:
+                old = msgspec.json.decode(raw, type=list[dict[str, Any]]) if raw else []
+            except msgspec.DecodeError:
+                old = []
+            same = (check["from"], check["to"], check["threshold"])
+            kept = [c for c in old if (c.get("from"), c.get("to"), c.get("threshold")) != same]
+            checks = sorted([dict(check), *kept], key=lambda c: str(c.get("to", "")), reverse=True)
+            counts: dict[tuple[Any, Any], int] = {}
+            bounded = []
+            for c in checks:
+                group = (c.get("source"), c.get("threshold"))
+                counts[group] = counts.get(group, 0) + 1
+                if counts[group] <= CHECKS_MAX:
+                    bounded.append(c)
+            pipe.multi()
+            pipe.hset(self._key, version, msgspec.json.encode(bounded))
+
+        self._r.transaction(update, self._key)
 
     def check(
         self,

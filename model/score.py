@@ -174,6 +174,8 @@ def performance_check(
         if not part.any():
             continue
         at = rows[part]
+        if not joined.labelled[at].any():  # no label yet: a period that says nothing is not recorded
+            continue
         cols = (ev.ts[at] // DAY_S, ev.card[at], joined.fraud[at], done.scores[part])
         checks.append(store.check(version, (lo, hi), cols, args.threshold, "cli"))
     return {"model": version, "checks": checks}

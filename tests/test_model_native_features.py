@@ -145,3 +145,42 @@ def test_the_bridge_setting_picks_the_feature_state() -> None:
     native = ModelServing(watcher, {}, 100)._new_scorer()  # type: ignore[arg-type]
     python = ModelServing(watcher, {}, 100, native_features=False)._new_scorer()  # type: ignore[arg-type]
     assert isinstance(native.state, NativeFeatureState) and type(python.state) is FeatureState
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_interleavings_of_every_operation(seed: int) -> None:
+    """Batches (remembered or not), labels in any order and given again after their pruning, the
+    watermark moved by hand and compactions, in random order: the same features throughout."""
+    rng = np.random.default_rng(100 + seed)
+    cfg = FeatureConfig(label_delay_days=int(rng.integers(0, 3)))
+    states = [FeatureState(cfg), feature_state(cfg)]
+    now, tx = T0, 0
+    for _ in range(60):
+        op = rng.random()
+        if op < 0.6:
+            n = int(rng.integers(0, 40))
+            now += int(rng.integers(0, 3 * DAY_S))
+            ts = now + rng.integers(-5 * DAY_S, DAY_S, n)
+            hot = rng.random(n) < 0.5  # one card-testing card takes half the batch: long histories
+            card = np.where(hot, 0, rng.integers(1, 9, n))
+            batch = Events(ts, card, rng.integers(0, 6, n), rng.integers(1, 90_000, n))
+            remember = bool(rng.random() < 0.85)
+            got = [s.transform(batch, remember).tobytes() for s in states]
+            assert got[0] == got[1]
+        elif op < 0.8:
+            k = int(rng.integers(1, 12))
+            ids = rng.integers(max(0, tx - 200), tx + 20, k)  # some seen, some not yet, some again
+            txn_ts = now - rng.integers(0, 60 * DAY_S, k)
+            known = txn_ts + rng.integers(0, 30 * DAY_S, k)  # not in known_at order
+            labels = Labels(ids, rng.integers(0, 6, k), txn_ts, known)
+            for s in states:
+                s.add_labels(labels)
+            tx += k
+        elif op < 0.9:
+            now += int(rng.integers(0, 10 * DAY_S))
+            for s in states:
+                s.advance(now)
+        else:
+            for s in states:
+                s.compact()
+            assert states[0].remembered == states[1].remembered

@@ -55,6 +55,7 @@ def test_a_range_that_cannot_give_a_figure_records_null_not_nan() -> None:
     no_fraud = measure(*_rows([0.9, 0.2], [0, 0]), threshold=0.8)
     assert no_fraud["precision"] == 0.0 and no_fraud["recall"] is None and no_fraud["auc_roc"] is None
     assert math.isnan(evaluate(*_rows([0.9, 0.2], [0, 0])).recall)
+    assert evaluate(*_rows([0.9, 0.2], [0, 0])).as_dict()["recall"] is None  # model cards are JSON: no NaN
 
 
 def test_periods_cut_a_range_into_consecutive_pieces() -> None:
@@ -76,6 +77,8 @@ def test_the_console_shows_the_newest_check_and_the_precision_before_it() -> Non
     )
     quiet = {"to": "2026-12-07T10:05:00.000Z", "threshold": 0.9, "flagged": 0, "frauds": 0}
     assert labels_text([quiet]) == "nothing flagged, no fraud labelled at \u2265 0.9, to 2026-12-07 10:05"
+    edited = {"to": 5, "flagged": "x", "caught": [1], "frauds": None}  # a hand edit in Redis
+    assert labels_text([edited]).startswith("nothing flagged, no fraud labelled")
     assert labels_text([]) == labels_text(None) == "\u2013"
 
 
@@ -95,10 +98,13 @@ def test_checks_are_kept_newest_range_first_one_per_range_and_bounded(
     ends = [(c["to"][11:16], c["threshold"]) for c in kept]
     assert ends == [("02:00", 0.8), ("01:00", 0.5), ("01:00", 0.8)]  # equal ranges: the newest check first
     assert kept[2] == again and again["precision"] == 1.0 and again["source"] == "retrain"
+    weekly = store.check("v2", (0, H // 2), rows, 0.8, "retrain")  # a range the command never checks
     for hour in range(CHECKS_MAX + 5):
         store.check("v2", (hour * H, (hour + 1) * H), rows, 0.8, "cli")
     newest = store.of("v2")
-    assert len(newest) == CHECKS_MAX and newest[0]["to"].startswith("1970-01-03T09:00")  # hour 57's end
+    by_cli = [c for c in newest if c["source"] == "cli"]
+    assert len(by_cli) == CHECKS_MAX and newest[0]["to"].startswith("1970-01-03T09:00")  # hour 57's end
+    assert weekly in newest  # the schedule's check is kept however many the command adds
     assert set(store.all()) == {"v1", "v2"}
     redis_client.hset(keys.models_performance, "v3", b"not json")
     assert "v3" not in store.all() and store.of("v3") == []  # a hand edit shows no check, breaks nothing
@@ -114,20 +120,23 @@ def test_the_api_the_console_table_and_metrics_show_the_checks(
     registry.set_state(champion, CHAMPION, "root")
     store = PerformanceChecks(redis_client, keys)
     store.check(champion, (0, H), _rows([0.9, 0.85, 0.81, 0.1], [1, 1, 0, 1]), 0.8, "retrain")
+    store.check(champion, (H, 2 * H), _rows([0.9, 0.6, 0.1], [1, 0, 1]), 0.5, "cli")  # newer, at 0.5
     users = write_users(tmp_path / "users.json")
     http = make_app(redis_client, redis_prefix, users, dash_metrics_token=SCRAPE).server.test_client()
     rows = {m["version"]: m for m in http.get("/api/models", headers=auth("ann")).get_json()["models"]}
-    (check,) = rows[champion]["performance"]
+    check = rows[champion]["performance"][1]
     assert (check["precision"], check["recall"], check["flagged"]) == (0.6667, 0.6667, 3)
     assert rows[other]["performance"] == []
     text = http.get("/metrics", headers=AUTH).get_data(as_text=True)
     found = {
-        (s.name, s.labels["version"], s.labels["state"]): s.value
+        (s.name, s.labels["version"], s.labels["state"], s.labels["threshold"]): s.value
         for family in text_string_to_metric_families(text)
         if family.name in {"dashapp_model_precision", "dashapp_model_recall"}
         for s in family.samples
     }
-    assert found == {
-        ("dashapp_model_precision", champion, CHAMPION): 0.6667,
-        ("dashapp_model_recall", champion, CHAMPION): 0.6667,
+    assert found == {  # the newest check of each threshold: 0.8 is not hidden by a newer 0.5 one
+        ("dashapp_model_precision", champion, CHAMPION, "0.8"): 0.6667,
+        ("dashapp_model_recall", champion, CHAMPION, "0.8"): 0.6667,
+        ("dashapp_model_precision", champion, CHAMPION, "0.5"): 0.5,
+        ("dashapp_model_recall", champion, CHAMPION, "0.5"): 0.5,
     }

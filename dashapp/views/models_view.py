@@ -86,7 +86,9 @@ def labels_text(checks: Any) -> str:
     def share(value: Any) -> str:
         return f"{value:.2f}" if isinstance(value, (int, float)) else DASH
 
-    flagged, caught, frauds = (int(new.get(k) or 0) for k in ("flagged", "caught", "frauds"))
+    flagged, caught, frauds = (
+        int(v) if isinstance(v := new.get(k), (int, float)) else 0 for k in ("flagged", "caught", "frauds")
+    )
     precision = (
         f"precision {share(new.get('precision'))} ({caught} of {flagged} flagged)"
         if flagged

@@ -21,6 +21,53 @@ struct Label {
     known_at: i64,
 }
 
+/// One card's entries (time, cents) in time order, with prefix sums of the cents: a window's sum is
+/// two binary searches and a subtraction, however many times a card-testing bot used the card.
+#[derive(Default)]
+struct CardHist {
+    entries: Vec<(i64, i64)>,
+    csum: Vec<i64>, // csum[i] = the cents of entries[..i]; one longer than `entries`
+}
+
+impl CardHist {
+    fn upto(&self, t: i64) -> usize {
+        upto(|j| self.entries[j].0, self.entries.len(), t)
+    }
+
+    fn insert(&mut self, t: i64, cents: i64) {
+        if self.csum.is_empty() {
+            self.csum.push(0);
+        }
+        let at = self.upto(t); // after every equal time
+        self.entries.insert(at, (t, cents));
+        self.csum.truncate(at + 1);
+        for k in at..self.entries.len() {
+            let next = self.csum[k] + self.entries[k].1;
+            self.csum.push(next);
+        }
+    }
+
+    /// Drop the entries at or before `cut`; how many are left.
+    fn prune(&mut self, cut: i64) -> usize {
+        let gone = self.upto(cut);
+        if gone > 0 {
+            self.entries.drain(..gone);
+            let mut sum = 0;
+            self.csum.clear();
+            self.csum.push(0);
+            for e in &self.entries {
+                sum += e.1;
+                self.csum.push(sum);
+            }
+        }
+        self.entries.len()
+    }
+
+    fn sum(&self, a: usize, b: usize) -> i64 {
+        self.csum[b] - self.csum[a]
+    }
+}
+
 /// Per terminal, for one window length: the sorted times from which and until which a label counts.
 type Intervals = HashMap<i64, (Vec<i64>, Vec<i64>)>;
 
@@ -29,10 +76,10 @@ pub struct FeatureHistory {
     card_days: Vec<i64>,
     term_days: Vec<i64>,
     delay_s: i64,
-    cards: HashMap<i64, Vec<(i64, i64)>>, // card -> (time, cents), sorted by time
-    terms: HashMap<i64, Vec<i64>>,        // terminal -> times, sorted
-    labels: HashMap<i64, Label>,          // transaction id -> its earliest known fraud label
-    intervals: Option<Vec<Intervals>>,    // per terminal window, rebuilt when the labels change
+    cards: HashMap<i64, CardHist>, // card -> its entries in time order
+    terms: HashMap<i64, Vec<i64>>, // terminal -> times, sorted
+    labels: HashMap<i64, Label>,   // transaction id -> its earliest known fraud label
+    intervals: Option<Vec<Intervals>>, // per terminal window, rebuilt when the labels change
     watermark: i64,
     entries: usize, // stored history entries (expired ones until a sweep)
     swept: usize,   // entries after the last full sweep
@@ -140,7 +187,7 @@ impl FeatureHistory {
         let (delay, cols) = (self.delay_s, self.columns());
         let (card_days, term_days) = (&self.card_days, &self.term_days);
         let intervals = self.intervals.as_ref().expect("built above");
-        let empty_c: Vec<(i64, i64)> = Vec::new();
+        let empty_c = CardHist::default();
         let empty_t: Vec<i64> = Vec::new();
         let mut out = Vec::with_capacity(n * cols);
         let mut avgs = vec![0f64; card_days.len()];
@@ -164,13 +211,10 @@ impl FeatureHistory {
                 let start = upto(|j| ts[rows[j]], rows.len(), lo);
                 let (mut count, mut total) = ((p + 1 - start) as i64, sums[p + 1] - sums[start]);
                 let lo_h = lo.max(card_seen);
-                let (ha, hb) = (
-                    upto(|j| hist[j].0, hist.len(), lo_h),
-                    upto(|j| hist[j].0, hist.len(), t),
-                );
+                let (ha, hb) = (hist.upto(lo_h), hist.upto(t));
                 if hb > ha {
                     count += (hb - ha) as i64;
-                    total += hist[ha..hb].iter().map(|e| e.1).sum::<i64>();
+                    total += hist.sum(ha, hb);
                 }
                 if !remember && t > card_seen {
                     count -= 1; // the row's own earlier entry is in the history
@@ -236,9 +280,7 @@ impl FeatureHistory {
             let t = ts[i];
             // an entry at or before the cut is never read again (every query starts after it)
             if t > card_cut {
-                let h = self.cards.entry(card[i]).or_default();
-                let at = upto(|j| h[j].0, h.len(), t);
-                h.insert(at, (t, cents[i]));
+                self.cards.entry(card[i]).or_default().insert(t, cents[i]);
                 self.entries += 1;
             }
             if t > term_cut {
@@ -265,10 +307,9 @@ impl FeatureHistory {
         );
         let mut kept = 0;
         self.cards.retain(|_, h| {
-            let gone = upto(|j| h[j].0, h.len(), card_cut);
-            h.drain(..gone);
-            kept += h.len();
-            !h.is_empty()
+            let left = h.prune(card_cut);
+            kept += left;
+            left > 0
         });
         self.terms.retain(|_, h| {
             let gone = upto(|j| h[j], h.len(), term_cut);
