@@ -28,6 +28,19 @@ def periods(span: tuple[int, int], every_ms: int | None) -> list[tuple[int, int]
     return [(lo, min(lo + every_ms, end)) for lo in range(start, end, every_ms)]
 
 
+def labelled_periods(
+    record_ms: I64, labelled: npt.NDArray[np.bool_], span: tuple[int, int], every_ms: int | None
+) -> list[tuple[tuple[int, int], npt.NDArray[np.bool_]]]:
+    """The periods of `span` to check and, for each, which rows (by record time) fall in it; a period
+    with no labelled row yet is left out (it would say nothing, and become the newest check)."""
+    out = []
+    for lo, hi in periods(span, every_ms):
+        part = (record_ms >= lo) & (record_ms < hi)
+        if labelled[part].any():
+            out.append(((lo, hi), part))
+    return out
+
+
 def _number(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 4)  # JSON has no NaN: null
 

@@ -32,7 +32,7 @@ from model.explain import explain
 from model.features import FeatureConfig, compute_features
 from model.join import Joined, join
 from model.metrics import ALERT_THRESHOLD, evaluate
-from model.performance import PerformanceChecks, periods
+from model.performance import PerformanceChecks, labelled_periods
 from model.registry import ModelRegistry
 from model.settings import ModelSettings, RetrainSettings
 from model.topics import TopicReadError
@@ -167,17 +167,11 @@ def performance_check(
         raise TrainError("the range has no labelled transaction: nothing to measure against")
     version = str(done.model.card.get("version"))
     store = PerformanceChecks(registry.client, registry.keys)
-    ev, record = joined.events, joined.record_ms[rows]
-    checks = []
-    for lo, hi in periods(done.span, args.every):
-        part = (record >= lo) & (record < hi)
-        if not part.any():
-            continue
+    ev, checks = joined.events, []
+    for span, part in labelled_periods(joined.record_ms[rows], joined.labelled[rows], done.span, args.every):
         at = rows[part]
-        if not joined.labelled[at].any():  # no label yet: a period that says nothing is not recorded
-            continue
         cols = (ev.ts[at] // DAY_S, ev.card[at], joined.fraud[at], done.scores[part])
-        checks.append(store.check(version, (lo, hi), cols, args.threshold, "cli"))
+        checks.append(store.check(version, span, cols, args.threshold, "cli"))
     return {"model": version, "checks": checks}
 
 

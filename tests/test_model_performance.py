@@ -14,7 +14,7 @@ from common.keys import RedisKeys
 from common.model_registry import CHAMPION
 from dashapp.views.models_view import labels_text
 from model.metrics import ALERT_THRESHOLD, evaluate
-from model.performance import CHECKS_MAX, PerformanceChecks, measure, periods
+from model.performance import CHECKS_MAX, PerformanceChecks, labelled_periods, measure, periods
 from model.registry import ModelRegistry
 from tests.test_dash_metrics import AUTH, SCRAPE
 from tests.test_model_registry_store import register, train_tiny
@@ -62,6 +62,18 @@ def test_periods_cut_a_range_into_consecutive_pieces() -> None:
     assert periods((0, 10 * H), None) == [(0, 10 * H)]
     assert periods((0, 10 * H), 4 * H) == [(0, 4 * H), (4 * H, 8 * H), (8 * H, 10 * H)]
     assert periods((0, 8 * H), 4 * H) == [(0, 4 * H), (4 * H, 8 * H)]
+
+
+def test_a_period_without_a_labelled_row_is_not_checked() -> None:
+    record = np.array([0, H // 2, H + 1, 2 * H + 5, 2 * H + 9], dtype=np.int64)
+    labelled = np.array([False, True, False, False, True])
+    found = labelled_periods(record, labelled, (0, 3 * H), H)
+    assert [span for span, _ in found] == [(0, H), (2 * H, 3 * H)]  # the middle hour: rows, no label
+    assert [part.tolist() for _, part in found] == [
+        [True, True, False, False, False],
+        [False] * 3 + [True] * 2,
+    ]
+    assert labelled_periods(record, np.zeros(5, dtype=bool), (0, 3 * H), None) == []
 
 
 def test_the_console_shows_the_newest_check_and_the_precision_before_it() -> None:
