@@ -204,7 +204,9 @@ def test_no_labels_registers_nothing_and_a_schedule_runs_on_new_labels(
         _stop(proc)
     assert "retrain: stopped" in log.read_text()
     memory = {k.decode(): int(v) for k, v in redis_client.hgetall(keys.models_retrain).items()}
-    assert memory["labels"] == len(labels)
+    # the labels topic's size when the run started: the schedule may have looked while the labels
+    # were still landing (once 50 had), so anything from 50 up to all of them
+    assert 50 <= memory["labels"] <= len(labels)
     # restarted (a container restart loop): it remembers its last run and does not retrain at start
     again = tmp_path / "again.log"
     proc = _schedule(env, tmp_path / "s", again)
