@@ -139,8 +139,3 @@ class PerformanceChecks:
         }
         self.record(version, result)
         return result
-
-
-def latest(checks: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The check of the newest range (the list is kept newest first)."""
-    return checks[0] if checks else None

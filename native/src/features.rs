@@ -109,6 +109,23 @@ fn ints(raw: &[u8], what: &str) -> PyResult<Vec<i64>> {
         .collect())
 }
 
+/// Four int64 columns of one length, or a ValueError naming the bad one.
+fn columns(raw: [(&[u8], &str); 4], what: &str) -> PyResult<[Vec<i64>; 4]> {
+    let [a, b, c, d] = raw;
+    let out = [
+        ints(a.0, a.1)?,
+        ints(b.0, b.1)?,
+        ints(c.0, c.1)?,
+        ints(d.0, d.1)?,
+    ];
+    if out.iter().any(|col| col.len() != out[0].len()) {
+        return Err(PyValueError::new_err(format!(
+            "FeatureHistory: {what} of different lengths"
+        )));
+    }
+    Ok(out)
+}
+
 impl FeatureHistory {
     fn card_reach(&self) -> i64 {
         self.card_days.iter().max().copied().unwrap_or(0) * DAY_S
@@ -358,17 +375,15 @@ impl FeatureHistory {
         cents: &[u8],
         remember: bool,
     ) -> PyResult<Bound<'py, PyByteArray>> {
-        let (ts, card, term, cents) = (
-            ints(ts, "ts")?,
-            ints(card, "card")?,
-            ints(term, "terminal")?,
-            ints(cents, "cents")?,
-        );
-        if card.len() != ts.len() || term.len() != ts.len() || cents.len() != ts.len() {
-            return Err(PyValueError::new_err(
-                "FeatureHistory: columns of different lengths",
-            ));
-        }
+        let [ts, card, term, cents] = columns(
+            [
+                (ts, "ts"),
+                (card, "card"),
+                (term, "terminal"),
+                (cents, "cents"),
+            ],
+            "columns",
+        )?;
         let out = self.rows(&ts, &card, &term, &cents, remember);
         let bytes: Vec<u8> = out.iter().flat_map(|v| v.to_ne_bytes()).collect();
         Ok(PyByteArray::new_bound(py, &bytes))
@@ -382,17 +397,15 @@ impl FeatureHistory {
         txn_ts: &[u8],
         known_at: &[u8],
     ) -> PyResult<()> {
-        let (tx, term, ts, known) = (
-            ints(tx_id, "tx_id")?,
-            ints(terminal, "terminal")?,
-            ints(txn_ts, "txn_ts")?,
-            ints(known_at, "known_at")?,
-        );
-        if term.len() != tx.len() || ts.len() != tx.len() || known.len() != tx.len() {
-            return Err(PyValueError::new_err(
-                "FeatureHistory: label columns of different lengths",
-            ));
-        }
+        let [tx, term, ts, known] = columns(
+            [
+                (tx_id, "tx_id"),
+                (terminal, "terminal"),
+                (txn_ts, "txn_ts"),
+                (known_at, "known_at"),
+            ],
+            "label columns",
+        )?;
         for i in 0..tx.len() {
             let new = Label {
                 terminal: term[i],
