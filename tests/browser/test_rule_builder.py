@@ -16,7 +16,7 @@ from dashapp.store import AlertNotFound, AlertWorkflow, RulesStore
 from dashapp.store.list_entries import EntryIn
 from dashapp.store.lists import ListStore
 from tests.browser.conftest import DATA_WAIT_MS, WAIT_MS, Analyst, Pipeline
-from tests.browser.harness import ADMIN, event
+from tests.browser.harness import ADMIN, event, high_amount_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 Open = Callable[..., Analyst]
@@ -181,6 +181,10 @@ def test_rule_builder_form_versions_and_lists_pass_axe(analysts: Open, pipeline:
     ListStore(pipeline.client, pipeline.dashboard.keys).put(
         "a11y_cards", [EntryIn("C-1", note="test")], "test-setup"
     )
+    # an alert of its own: the grid waited for below has a row whichever tests ran before this one
+    value, alert_id = high_amount_event(f"rb-a11y-{uuid.uuid4().hex[:12]}")
+    pipeline.send(value)
+    pipeline.wait_alert(alert_id)
     for name in (ADMIN, "alice"):
         page = analysts(name).page
         page.reload()
