@@ -133,7 +133,8 @@ class FeatureState:
             if not remember:  # each row's own earlier entry is in the history (unless expired)
                 own = ts > card_seen
                 count, total = count - own, total - np.where(own, batch.amount_cents, 0)
-            avgs[w] = total / count / 100.0
+            with np.errstate(invalid="ignore", divide="ignore"):  # no entry in the window: NaN, "missing"
+                avgs[w] = total / count / 100.0
             cols += [count.astype(np.float64), avgs[w]]
         for w in cfg.card_windows_days:
             if w > 1:

@@ -362,7 +362,9 @@ def test_pause_stops_only_the_charts_and_view_state_leaves_with_the_user(
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         login(page, dashboard.base_url, "alice", dashboard.passwords["alice"])
-        page.click("#pause-toggle")
+        # right after sign-in the page is still loading plotly.js and AG Grid: on the loaded CI cores
+        # a click can wait longer than WAIT_MS for the button to take events
+        page.locator("#pause-toggle").click(timeout=DATA_WAIT_MS)
         expect(page.locator("#pause-toggle")).to_have_text("Resume charts")
         expect(page.locator("#pause-indicator")).to_be_visible()
         expect(page.locator("#live-charts")).to_have_class(re.compile(r"\bcharts-paused\b"))
