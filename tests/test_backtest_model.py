@@ -123,3 +123,24 @@ def test_a_version_that_is_not_champion_is_backtested_in_its_place(
     assert said is not None and said["summary"]["model"]["note"] == (
         "model_score read 0: no model version 'no-such-version' is registered"
     )
+
+
+def test_the_console_form_backtests_the_version_picked(
+    redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path
+) -> None:
+    from dashapp.callbacks.backtest_cb import Backtests
+
+    path, _ = amount_only_model(tmp_path)
+    candidate = register(ModelRegistry(redis_client, keys), path)
+    form = Backtests(redis_client, keys)
+    assert [o["value"] for o in form.model_choices()] == ["", candidate]  # the champion of run time first
+    run_id, message, cls = form.start(model_draft(), "1h", "admin", candidate)
+    assert run_id is not None and cls == "message ok" and f"with model {candidate}" in message
+    assert form.store.get(run_id)["spec"]["model"] == candidate
+    default, message, _ = form.start(model_draft(), "1h", "admin", "")
+    assert default is not None and "model" not in form.store.get(default)["spec"]
+    assert "with model" not in message
+    refused, message, cls = form.start(model_draft(), "1h", "admin", "no-such-version")
+    assert refused is None and cls == "message error"
+    assert "no model version 'no-such-version' is registered" in message
+    assert len(form.store.runs()) == 2  # the refused one queued nothing

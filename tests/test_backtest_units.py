@@ -126,3 +126,22 @@ def test_the_view_names_the_model_that_scored_the_range_or_says_the_score_read_z
         {"model": {"version": None, "scored": 0, "note": "model_score read 0: there is no champion"}}
     )
     assert zero.children == "model_score read 0: there is no champion" and "warn" in zero.className
+
+
+def test_the_model_picker_offers_the_champion_of_run_time_then_versions_by_state_newest_first() -> None:
+    from dashapp.views.backtest_view import CHAMPION_CHOICE, model_options
+
+    states = {
+        "20261201T0-a": "retired",
+        "20261203T0-b": "candidate",
+        "20261205T0-c": "candidate",
+        "20261202T0-d": "champion",
+        "20261204T0-e": "shadow",
+    }
+    options = model_options(states)
+    assert options[0] == {"label": "the champion when it runs", "value": CHAMPION_CHOICE}
+    assert [o["value"] for o in options[1:]] == [
+        "20261202T0-d", "20261204T0-e", "20261205T0-c", "20261203T0-b", "20261201T0-a"
+    ]  # fmt: skip
+    assert options[1]["label"] == "20261202T0-d (champion)"
+    assert model_options({}) == options[:1]

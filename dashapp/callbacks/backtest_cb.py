@@ -16,7 +16,8 @@ from common.rules import RuleValidationError
 from dashapp.api_backtest import submit_draft
 from dashapp.api_common import ApiError
 from dashapp.callbacks.rule_access import admin_or_403, clicked_id, user_or_401
-from dashapp.views.backtest_view import RANGES, result_view, status_line
+from dashapp.views.backtest_view import RANGES, model_options, result_view, status_line
+from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,9 @@ class Backtests:
     def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
         self.client, self.keys, self.store = client, keys, RunStore(client, keys)
 
-    def start(self, draft: Any, span: Any, user: str) -> tuple[str | None, str, str]:
-        """(run id or None, message, class) for a backtest of the draft over the last `span`."""
+    def start(self, draft: Any, span: Any, user: str, model: Any = None) -> tuple[str | None, str, str]:
+        """(run id or None, message, class) for a backtest of the draft over the last `span`, its
+        `model_score` read from the version `model` (none: the champion when the worker runs)."""
         seconds = RANGES.get(str(span), RANGES["1h"])
         try:
             run_id = submit_draft(
@@ -42,11 +44,22 @@ class Backtests:
                 draft if isinstance(draft, dict) else {},
                 span=(_iso(time.time() - seconds), None),
                 by=user,
+                model=model,
             )
         except (RuleValidationError, ApiError) as exc:
             return None, f"Not started: {exc}", "message error"
-        logger.info("dashapp.backtest: queued run=%s by=%s", run_id, user)
-        return run_id, "Backtest queued: a backtest worker takes it in turn.", "message ok"
+        logger.info("dashapp.backtest: queued run=%s by=%s model=%s", run_id, user, model or "champion")
+        which = f" with model {model}" if model else ""
+        return run_id, f"Backtest queued{which}: a backtest worker takes it in turn.", "message ok"
+
+    def model_choices(self) -> list[dict[str, str]]:
+        """The model picker's options from the registry (the champion of run time alone if unreadable)."""
+        try:
+            states = {v: e.state for v, e in ModelRegistry(self.client, self.keys).entries().items()}
+        except redis.RedisError as exc:
+            logger.warning("dashapp.backtest: model registry unreachable error=%s", exc)
+            states = {}
+        return model_options(states)
 
     def view(self, run_id: Any) -> tuple[str, list[Any], bool]:
         """(status line, result view, whether to stop polling) of a run."""
@@ -74,10 +87,13 @@ def register_backtest(app: Dash, client: redis.Redis, keys: RedisKeys) -> Backte
         Input("bt-cancel", "n_clicks"),
         State("rb-draft", "data"),
         State("bt-range", "value"),
+        State("bt-model", "value"),
         State("bt-run", "data"),
         prevent_initial_call=True,
     )
-    def bt_start(_start: Any, _cancel: Any, draft: Any, span: Any, current: Any) -> tuple[Any, ...]:
+    def bt_start(
+        _start: Any, _cancel: Any, draft: Any, span: Any, model: Any, current: Any
+    ) -> tuple[Any, ...]:
         """Queue a backtest of the draft, or cancel the one this page follows (admins)."""
         trigger = clicked_id()
         if trigger is None:
@@ -92,7 +108,7 @@ def register_backtest(app: Dash, client: redis.Redis, keys: RedisKeys) -> Backte
             except RunNotFound:
                 return no_update, "That backtest was deleted.", "message", True
             return no_update, f"Cancel asked (status: {status}).", "message", False
-        run_id, message, cls = b.start(draft, span, user)
+        run_id, message, cls = b.start(draft, span, user, model)
         return (run_id if run_id else no_update), message, cls, run_id is None
 
     @app.callback(
@@ -107,5 +123,11 @@ def register_backtest(app: Dash, client: redis.Redis, keys: RedisKeys) -> Backte
         """Progress every second while the run is queued or running; the result once it ends."""
         user_or_401()
         return b.view(run_id)
+
+    @app.callback(Output("bt-model", "options"), Input("mdl-poll", "n_intervals"))
+    def bt_models(_tick: Any) -> list[dict[str, str]]:
+        """The picker follows the registry (a version registered or retired shows on the next poll)."""
+        user_or_401()
+        return b.model_choices()
 
     return b

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,8 @@ from dash import dcc, html
 from dashapp.figures.base import BLUE, RED, base_layout, empty_figure, esc
 
 RANGES = {"1h": 3_600, "6h": 6 * 3_600, "24h": 24 * 3_600}
+CHAMPION_CHOICE = ""  # the model picker's default: whichever version is champion when the worker runs
+_STATE_ORDER = ("champion", "shadow", "candidate", "retired")  # common.model_registry.STATES, shown so
 POLL_MS = 1_000
 ANY_RULE = "*"  # backtest.compare.ANY_RULE: every alert, whatever rule fired
 
@@ -30,6 +33,19 @@ def backtest_panel(admin: bool) -> html.Div:
                     ),
                 ],
                 className="rb-part",
+            ),
+            html.Label(
+                [
+                    html.Span("with the model", className="rb-label"),
+                    dcc.Dropdown(
+                        id="bt-model",
+                        options=model_options({}),
+                        value=CHAMPION_CHOICE,
+                        clearable=False,
+                        className="rb-select",
+                    ),
+                ],
+                className="rb-part bt-part-model",
             ),
             html.Button("Backtest this draft", id="bt-start", n_clicks=0, className="btn"),
             html.Button("Cancel backtest", id="bt-cancel", n_clicks=0, className="btn btn-ghost"),
@@ -54,6 +70,17 @@ def backtest_panel(admin: bool) -> html.Div:
             dcc.Interval(id="bt-poll", interval=POLL_MS, disabled=True),
         ],
     )
+
+
+def model_options(states: Mapping[str, str]) -> list[dict[str, str]]:
+    """The picker's choices from {version: state}: the champion of run time first, then each version
+    (champion, shadows, candidates, retired; newest version first within a state)."""
+    rank = {state: i for i, state in enumerate(_STATE_ORDER)}
+    versions = sorted(states, reverse=True)  # versions are UTC-time-stamped: newest first
+    versions.sort(key=lambda v: rank.get(states[v], len(rank)))  # stable: newest first within a state
+    return [{"label": "the champion when it runs", "value": CHAMPION_CHOICE}] + [
+        {"label": f"{v} ({states[v]})", "value": v} for v in versions
+    ]
 
 
 def _when(ms: int | None) -> str:

@@ -6,12 +6,15 @@ import os
 import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Analyst, Pipeline, _spawn, _stop
+from backtest.runs import RunStore
+from model.registry import ModelRegistry
+from tests.browser.conftest import DATA_WAIT_MS, Analyst, Pipeline, _spawn, _stop
 from tests.browser.harness import ADMIN, event
 from tests.browser.test_a11y import _axe, _report
 from tests.conftest import REPO_ROOT
@@ -59,3 +62,25 @@ def test_admin_backtests_a_draft_that_disables_a_rule_and_reads_what_it_removes(
         assert violations == [], f"the backtest result breaks WCAG 2.1 AA:\n{_report(violations)}"
     finally:
         _stop(worker)
+
+
+def test_admin_picks_the_model_version_a_backtest_reads(
+    analysts: Open, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from tests.browser.test_rule_builder import _choose
+    from tests.test_model_registry_store import register
+    from tests.test_model_serving_live import amount_only_model
+
+    path, _ = amount_only_model(tmp_path)
+    version = register(ModelRegistry(pipeline.client, pipeline.dashboard.keys), path)
+    page = analysts(ADMIN).page
+    page.reload()  # the picker reads the registry when the page opens (then every 10 s)
+    expect(page.locator("#rb-rules-table")).to_be_visible(timeout=DATA_WAIT_MS)
+    page.locator("#rb-discard").click()  # the draft starts as the live rules
+    _choose(page, ".bt-part-model", f"{version} (candidate)")
+    page.locator("#bt-start").click()
+    expect(page.locator("#bt-msg")).to_contain_text(f"Backtest queued with model {version}", timeout=20_000)
+    runs = RunStore(pipeline.client, pipeline.dashboard.keys).runs()
+    assert any(r["spec"].get("model") == version for r in runs), runs
+    page.locator("#bt-cancel").click()  # no worker here: the run stays queued until cancelled
+    expect(page.locator("#bt-msg")).to_contain_text("Cancel asked", timeout=20_000)
