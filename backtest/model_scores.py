@@ -9,11 +9,13 @@ same one. A backtest whose rules do not read `model_score` never reads the model
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
 
+from backtest.throttle import SLICE_S, pause_s
 from common.keys import RedisKeys
 from common.rulelang import compile_rules
 from common.rules import RulesConfig
@@ -52,20 +54,80 @@ class TxnScores:
         return str(self._batch.reasons(row)) if row is not None else ""
 
 
+class ScoringWatch:
+    """The scoring step's progress in the run (phase "model": records read of the range and its 37
+    days of history), at most every `every_s`, and its pace: at most `max_eps` records a second
+    (BACKTEST_MAX_EPS, as the replay; 0: no cap). True once the run should stop (cancel, shutdown)."""
+
+    def __init__(
+        self,
+        report: Callable[[dict[str, Any]], bool],
+        every_s: float,
+        stopping: Callable[[], bool],
+        max_eps: float = 0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._report, self._every, self._stopping = report, every_s, stopping
+        self._max_eps, self._clock, self._sleep = max_eps, clock, sleep
+        self.started = clock()
+        self._next = self.started  # the first batch reports: a cancel asked before lands at once
+        self.stop = False
+
+    def __call__(self, read: int, total: int) -> bool:
+        self._say(read, total)
+        while not self._stopped():  # ahead of the cap: wait in slices that still see a cancel
+            wait = pause_s(read, self._clock() - self.started, self._max_eps)
+            if wait <= 0:
+                break
+            self._sleep(min(wait, SLICE_S))
+            self._say(read, total)
+        return self._stopped()
+
+    def _stopped(self) -> bool:
+        return self.stop or self._stopping()
+
+    def _say(self, read: int, total: int) -> None:
+        now = self._clock()
+        if now < self._next:
+            return
+        self._next = now + self._every
+        rate = read / (now - self.started) if now > self.started else 0.0
+        body = {
+            "phase": "model",
+            "done": read,
+            "total": total,
+            "rate": round(rate, 1),
+            "eta_s": round(max(total - read, 0) / rate, 1) if rate > 0 else None,
+        }
+        self.stop = self._report(body) or self.stop
+
+
 def range_scores(
-    settings: Any, client: redis.Redis, keys: RedisKeys, span: tuple[int, int], version: str | None = None
+    settings: Any,
+    client: redis.Redis,
+    keys: RedisKeys,
+    span: tuple[int, int],
+    version: str | None = None,
+    *,
+    watch: Callable[[int, int], bool] | None = None,
 ) -> tuple[TxnScores | None, dict[str, Any]]:
     """The champion's scores of the record-time span (or those of the registered `version`: a shadow
     or candidate backtested in its place), and what the run's summary says about them. Never raises
     for a missing model or unreadable topics: the rules then read 0, and the summary says why
-    (`settings`: a model.settings.ModelSettings)."""
+    (`settings`: a model.settings.ModelSettings). A `watch` (ScoringWatch) that stops the read
+    raises model.topics.ReadCancelled: the run is cancelled, not run on scores of 0."""
     from model.features import FeatureConfig
     from model.registry import ModelRegistry
     from model.score import score_span
     from model.serving import BatchScores
+    from model.topics import ReadCancelled
 
     try:
-        done = score_span(settings, ModelRegistry(client, keys), span, version)
+        done = score_span(settings, ModelRegistry(client, keys), span, version, watch)
+    except ReadCancelled:
+        raise
     except Exception as exc:  # no champion, an unreadable model or topic: said, never fatal
         why = f"model_score read 0: {exc}"
         logger.warning("backtest: %s", why)

@@ -36,8 +36,9 @@ class BacktestSettings(ModelSettings, RedisSettings):
     )
     max_eps: int = setting(
         0,
-        "cap on the events per second a backtest replays (0: none): the knob that bounds a running "
-        "backtest's share of the CPU the live bridges use (docs/backtest.md has the measured cost)",
+        "cap on the events per second a backtest replays, and reads for a draft's model scores (0: "
+        "none): the knob that bounds a running backtest's share of the CPU the live bridges use "
+        "(docs/backtest.md has the measured cost)",
         env="BACKTEST_MAX_EPS",
     )
     sample_max: int = setting(

@@ -14,7 +14,7 @@ from kafka.errors import KafkaError
 
 from backtest.compare import Comparison
 from backtest.engine import DRAFT_VERSION, Progress, Sides, run_plan, summary, warmup_ms
-from backtest.model_scores import range_scores, reads_model_score
+from backtest.model_scores import ScoringWatch, range_scores, reads_model_score
 from backtest.native_pair import NativePair
 from backtest.replay import Prefetch, RangeError, make_consumer, replay, resolve
 from backtest.runs import CANCELLED, DONE, FAILED, RunNotFound, RunStore
@@ -24,6 +24,7 @@ from bridge.rules_watch import RulesWatcher
 from common.keys import RedisKeys
 from common.rulelang import parse_document
 from common.rules import RuleValidationError
+from model.topics import ReadCancelled
 
 logger = logging.getLogger(__name__)
 SWITCH_S = 0.0005  # the worker's GIL switch interval with the read-ahead thread (Python's default: 5 ms)
@@ -35,6 +36,35 @@ def time_range(spec: dict[str, Any], default_range_s: int, now_ms: int) -> tuple
     to_ms = spec.get("to_ms") or now_ms
     from_ms = spec.get("from_ms") or to_ms - default_range_s * 1000
     return int(from_ms), int(to_ms)
+
+
+def _model_scores(
+    store: RunStore,
+    run_id: str,
+    settings: BacktestSettings,
+    *,
+    client: redis.Redis,
+    keys: RedisKeys,
+    span: tuple[int, int],
+    version: str | None,
+    stopping: threading.Event,
+    readers: tuple[Sides, NativePair | None],
+) -> dict[str, Any] | None:
+    """Score the span with the model (the champion when `version` is None) for the rules that read
+    `model_score` (`readers`), its progress reported as the run's. Returns what the summary says of
+    it, or None when the run was cancelled meanwhile (then finished as such here)."""
+    watch = ScoringWatch(lambda body: store.report(run_id, body), REPORT_S, stopping.is_set, settings.max_eps)
+    try:
+        scores, said = range_scores(settings, client, keys, span, version, watch=watch)
+    except ReadCancelled:
+        store.finish(run_id, CANCELLED, error=None if watch.stop else "stopped by the worker's shutdown")
+        logger.info("backtest: run=%s cancelled while the model scored the range", run_id)
+        return None
+    if scores is not None:
+        for reader in readers:
+            if reader is not None:
+                reader.use_scores(scores)
+    return said
 
 
 def execute(
@@ -77,13 +107,13 @@ def execute(
                 records=plan.total + plan.warm_total,
             )
         model = None
-        if reads_model_score(watcher.detector.rules, draft):  # the champion scores the range first
-            span, chosen = (plan.from_ms, plan.to_ms), spec.get("model")  # None: the champion
-            scores, model = range_scores(settings, client, keys, span, chosen)
-            if scores is not None:
-                sides.use_scores(scores)
-                if native is not None:
-                    native.use_scores(scores)
+        if reads_model_score(watcher.detector.rules, draft):  # the model scores the range first
+            model = _model_scores(
+                store, run_id, settings, client=client, keys=keys, span=(plan.from_ms, plan.to_ms),
+                version=spec.get("model"), stopping=stopping, readers=(sides, native),
+            )  # fmt: skip
+            if model is None:
+                return CANCELLED
         comparison = Comparison(settings.sample_max, settings.instances_max)
         progress = Progress(plan.total + plan.warm_total, lambda body: store.report(run_id, body), REPORT_S)
         logger.info(

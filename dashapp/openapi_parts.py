@@ -113,7 +113,8 @@ BACKTEST_PATHS: dict[str, dict[str, Op]] = {
     },
     "/api/backtests/{run_id}": {
         "get": op(
-            "a run: status, progress (done, total, rate, eta_s), error, and its result when done",
+            "a run: status, progress (done, total, rate, eta_s; phase model while the model reads "
+            "the range), error, and its result when done",
             ok("run, result"),
             params=[BACKTEST, *query("draft")],
             tag="backtests",

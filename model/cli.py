@@ -26,7 +26,7 @@ from model.registry_cli import add_parser as add_registry_parser
 from model.registry_cli import run as run_registry
 from model.settings import ModelSettings
 from model.store import save
-from model.topics import Read, TopicReadError, read
+from model.topics import Read, ReadWatch, TopicReadError, read
 from model.train import LGBM_PARAMS, LGBM_ROUNDS, fit_lightgbm
 
 logger = logging.getLogger("model")
@@ -174,8 +174,9 @@ def train_held_out(
     return path, held
 
 
-def read_topics(settings: ModelSettings, ranges: Ranges) -> Read:
-    """The transactions of the ranges, with the history their features look back on, and every label."""
+def read_topics(settings: ModelSettings, ranges: Ranges, watch: ReadWatch | None = None) -> Read:
+    """The transactions of the ranges, with the history their features look back on, and every label
+    (`watch`: model.topics.read's progress and stop)."""
     # Features look back at most the label delay plus the longest merchant window (37 days).
     cfg = FeatureConfig()
     warmup_ms = (
@@ -183,7 +184,7 @@ def read_topics(settings: ModelSettings, ranges: Ranges) -> Read:
     )
     data = read(
         settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_labels_topic,
-        ranges.read_span(), warmup_ms=warmup_ms, rates=default_rules().currency,
+        ranges.read_span(), warmup_ms=warmup_ms, rates=default_rules().currency, watch=watch,
     )  # fmt: skip
     logger.info(
         "model: read transactions=%d bad=%d labels=%d bad=%d",

@@ -35,7 +35,7 @@ from model.metrics import ALERT_THRESHOLD, evaluate
 from model.performance import PerformanceChecks, labelled_periods
 from model.registry import ModelRegistry
 from model.settings import ModelSettings, RetrainSettings
-from model.topics import TopicReadError
+from model.topics import ReadWatch, TopicReadError
 
 logger = logging.getLogger("model.score")
 
@@ -99,12 +99,17 @@ def score_range(settings: RetrainSettings, registry: ModelRegistry, args: argpar
 
 
 def score_span(
-    settings: ModelSettings, registry: ModelRegistry, span: tuple[int, int], version: str | None
+    settings: ModelSettings,
+    registry: ModelRegistry,
+    span: tuple[int, int],
+    version: str | None,
+    watch: ReadWatch | None = None,
 ) -> Scored:
     """score_range on a record-time span [from, to) in epoch ms (the champion when `version` is None);
-    TrainError when there is no such model or the span holds no transactions."""
+    TrainError when there is no such model or the span holds no transactions; `watch` follows the
+    topic's read and may stop it (model.topics.ReadCancelled)."""
     loaded = _model(registry, version)
-    data = read_topics(settings, Ranges(span, None))
+    data = read_topics(settings, Ranges(span, None), watch)
     joined = join(data.txns, data.labels)
     x = compute_features(joined.events, joined.feature_labels, FeatureConfig())
     rows = np.flatnonzero((joined.record_ms >= span[0]) & (joined.record_ms < span[1]))

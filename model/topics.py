@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,16 @@ BATCH_MAX = 5_000
 STALL_S = 30.0  # no record for this long while offsets remain: the broker is gone, say so
 
 
+# (records read so far, records the read will take in all) -> True to stop reading (a cancel)
+ReadWatch = Callable[[int, int], bool]
+
+
 class TopicReadError(RuntimeError):
     """A topic that cannot be read to its end (missing, or the broker stopped answering)."""
+
+
+class ReadCancelled(TopicReadError):
+    """The read's watch asked it to stop (a backtest cancelled while its model scored the range)."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +58,15 @@ def read_transactions(
     warmup_ms: int,
     rates: Mapping[str, float],
     limit: int | None = None,
+    watch: ReadWatch | None = None,
 ) -> tuple[list[Txn], int]:
     """Decode [from - warmup_ms, to) record time of `topic`; amounts in US cents at `rates`.
-    TopicReadError past `limit` transactions (a serving bridge's bound: never read what cannot fit)."""
+    TopicReadError past `limit` transactions (a serving bridge's bound: never read what cannot fit);
+    `watch` sees the progress after every batch and may stop the read (ReadCancelled)."""
     plan = resolve(consumer, topic, span[0], span[1], warmup_ms=warmup_ms)
     out: list[Txn] = []
     bad = 0
+    read, to_read = 0, plan.total + plan.warm_total
     last, gave_up = [time.monotonic()], [False]
 
     def stalled() -> bool:  # the replay waits for offsets a vanished broker never sends
@@ -64,6 +75,9 @@ def read_transactions(
 
     for _warm, records in replay(consumer, plan, stop=stalled):
         last[0] = time.monotonic()
+        read += len(records)
+        if watch is not None and watch(read, to_read):
+            raise ReadCancelled(f"topic {topic!r}: read stopped after {read:,} of {to_read:,} records")
         for rec in records:
             try:
                 ev = decode_event(rec.value)
@@ -146,11 +160,13 @@ def read(
     *,
     warmup_ms: int,
     rates: Mapping[str, float],
+    watch: ReadWatch | None = None,
 ) -> Read:
-    """Read both topics with group-less consumers (nothing committed: live offsets never move)."""
+    """Read both topics with group-less consumers (nothing committed: live offsets never move);
+    `watch` follows the transactions' read (the labels topic is small)."""
     consumer = make_consumer(bootstrap, BATCH_MAX)
     try:
-        txns, bad_t = read_transactions(consumer, topic, span, warmup_ms=warmup_ms, rates=rates)
+        txns, bad_t = read_transactions(consumer, topic, span, warmup_ms=warmup_ms, rates=rates, watch=watch)
     finally:
         consumer.close(autocommit=False)
     consumer = make_consumer(bootstrap, BATCH_MAX)

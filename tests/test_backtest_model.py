@@ -5,6 +5,7 @@ nothing."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,29 @@ def test_the_console_form_backtests_the_version_picked(
     assert refused is None and cls == "message error"
     assert "no model version 'no-such-version' is registered" in message
     assert len(form.store.runs()) == 2  # the refused one queued nothing
+
+
+def test_a_run_cancelled_while_the_model_reads_the_range_ends_cancelled_with_that_progress(
+    worker: Worker, kafka_bootstrap: str, topic: str, redis_client: redis.Redis, keys: RedisKeys,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    from backtest.runs import CANCELLED
+    from backtest.worker import execute
+
+    path, _ = amount_only_model(tmp_path)
+    reg = ModelRegistry(redis_client, keys)
+    reg.set_state(register(reg, path), CHAMPION, "test")
+    produce(kafka_bootstrap, topic, generated(2_000, seed=26))
+    worker.stop()  # this test runs the claimed run itself
+    now_ms = int(time.time() * 1000)
+    run_id = worker.store.submit(model_draft(), now_ms - 60_000, now_ms + 1_000, by="test")
+    assert worker.store.claim(1.0) == run_id
+    assert worker.store.cancel(run_id) == "running"  # asked while it runs: the flag the reports read
+    status = execute(
+        worker.store, run_id, worker.settings, client=redis_client, keys=keys, stopping=threading.Event()
+    )
+    run = worker.store.get(run_id)
+    assert status == CANCELLED and run["status"] == CANCELLED and run["error"] in (None, "")
+    progress = run["progress"]  # the scoring step's own report, the replay never started
+    assert progress["phase"] == "model" and 0 < progress["done"] <= progress["total"] == 2_000
+    assert worker.store.result(run_id) is None

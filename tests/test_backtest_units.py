@@ -145,3 +145,70 @@ def test_the_model_picker_offers_the_champion_of_run_time_then_versions_by_state
     ]  # fmt: skip
     assert options[1]["label"] == "20261202T0-d (champion)"
     assert model_options({}) == options[:1]
+
+
+def test_the_status_line_says_when_the_model_is_still_reading_the_range() -> None:
+    run = {
+        "id": "r1",
+        "status": "running",
+        "progress": {"phase": "model", "done": 5_000, "total": 80_000, "rate": 2_500.0, "eta_s": 30.0},
+    }
+    assert status_line(run) == (
+        "Backtest r1: running — 5,000 / 80,000 records read for the model's scores, 2,500 records/s, "
+        "about 30 s left"
+    )
+    run["status"], run["error"] = "cancelled", "stopped by the worker's shutdown"
+    assert status_line(run) == (
+        "Backtest r1: cancelled — 5,000 / 80,000 records read for the model's scores, 2,500 records/s. "
+        "stopped by the worker's shutdown"
+    )
+
+
+def test_the_scoring_watch_reports_at_once_then_at_most_every_interval_and_stops_on_cancel() -> None:
+    from backtest.model_scores import ScoringWatch
+
+    reports: list[dict[str, Any]] = []
+    cancel = [False]
+
+    def report(body: dict[str, Any]) -> bool:
+        reports.append(body)
+        return cancel[0]
+
+    shutdown = [False]
+    watch = ScoringWatch(report, every_s=3_600, stopping=lambda: shutdown[0])
+    assert watch(100, 1_000) is False and reports[0]["phase"] == "model"
+    assert (reports[0]["done"], reports[0]["total"]) == (100, 1_000)
+    cancel[0] = True
+    assert watch(200, 1_000) is False and len(reports) == 1  # not reported again within the interval
+    shutdown[0] = True
+    assert watch(300, 1_000) is True  # the worker's shutdown stops it between reports
+    asked = ScoringWatch(report, every_s=0, stopping=lambda: False)
+    assert asked(1, 10) is True and asked.stop  # a cancel read from the run's report
+
+
+def test_the_scoring_read_keeps_to_the_cap_and_a_cancel_ends_its_pause() -> None:
+    from backtest.model_scores import ScoringWatch
+    from backtest.throttle import SLICE_S
+
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    cancel_after = [99]
+
+    def report(_body: dict[str, Any]) -> bool:
+        cancel_after[0] -= 1
+        return cancel_after[0] < 0
+
+    watch = ScoringWatch(report, 0.0, lambda: False, max_eps=1_000, clock=lambda: now[0], sleep=sleep)
+    assert watch(2_000, 10_000) is False
+    assert abs(now[0] - 2.0) < 1e-9 and max(slept) <= SLICE_S  # 2,000 records at 1,000/s: 2 s, in slices
+    slept.clear()
+    cancel_after[0] = 2  # the run is cancelled during the next pause
+    assert watch(6_000, 10_000) is True and len(slept) == 2 and now[0] < 6.0
+    uncapped = ScoringWatch(lambda _b: False, 0.0, lambda: False, clock=lambda: now[0], sleep=sleep)
+    slept.clear()
+    assert uncapped(10_000, 10_000) is False and slept == []

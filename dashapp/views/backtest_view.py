@@ -94,10 +94,12 @@ def status_line(run: dict[str, Any]) -> str:
     p = run.get("progress") or {}
     done, total = int(p.get("done", 0)), int(p.get("total", 0))
     text = f"Backtest {run.get('id', '')}: {run.get('status', '')}"
+    # phase "model" (backtest.model_scores.ScoringWatch): the model reads and scores the range first
+    what = "records read for the model's scores" if p.get("phase") == "model" else "events"
     if total:
-        text += f" — {done:,} / {total:,} events"
+        text += f" — {done:,} / {total:,} {what}"
         if p.get("rate"):
-            text += f", {float(p['rate']):,.0f} events/s"
+            text += f", {float(p['rate']):,.0f} {what.split(maxsplit=1)[0]}/s"
         if p.get("eta_s") is not None and run.get("status") == "running":
             text += f", about {float(p['eta_s']):,.0f} s left"
     if run.get("error"):
