@@ -72,10 +72,16 @@ class ModelServing:
         on_scores: Callable[[Any], None] | None = None,  # a batch's scores (a float64 array)
         shadows: ShadowModels | None = None,
         native_features: bool = True,
+        max_ids: int | None = None,
     ) -> None:
         """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.Txn)
-        for the warm-up; without it the history starts from the live events."""
+        for the warm-up; without it the history starts from the live events. Past `max_ids` ids
+        numbered (default `max_events`), the history is rebuilt: see `tick`."""
         self._watcher, self._rates, self._max = watcher, rates, max_events
+        # The history's bound keeps 37 days within max_events entries (about three a transaction),
+        # so a rebuilt one numbers at most about 2/3 of max_events ids: it never renews again at once.
+        self._max_ids = max_events if max_ids is None else max_ids
+        self.renewals = 0  # histories rebuilt to bound the id maps
         self._native_features = native_features  # model/native_features.py: the same features, faster
         self._label_feed = label_feed  # started with the first champion: no champion, no labels read
         self._history = history
@@ -206,10 +212,16 @@ class ModelServing:
 
     def tick(self) -> None:
         """Start the warm-up once a champion is loaded, say when it is done (the bridge's own thread,
-        each housekeeping); the next batch takes the warmed history over."""
+        each housekeeping); the next batch takes the warmed history over. A history whose id maps
+        passed their bound is dropped here and warmed up again (ids never leave a history)."""
         if not self.active and (self._scorer is not None or self._warmup is not None):
-            self._drop()
+            self._drop("no champion")
             return
+        held = self._scorer.ids_held if self._scorer is not None else 0
+        if held > self._max_ids:  # ids outlive the windows: rebuilt from the topic, as at start-up
+            self.renewals += 1
+            logger.warning("bridge: model id maps past their bound: the history is rebuilt")
+            self._drop(f"{held:,} ids numbered, over {self._max_ids:,}: rebuilt from the topic")
         warm = self._warmup
         if warm is not None and warm.done and not self._said_done:
             self._said_done = True
@@ -228,15 +240,16 @@ class ModelServing:
         self._warmup = warmup  # only now: the batch thread sees a started warm-up or none
         logger.info("bridge: model warm-up: reading the last %d days of the topic", reach_ms // 86_400_000)
 
-    def _drop(self) -> None:
-        """No champion any more: drop the history and stop reading labels (the bridge's thread, no batch
-        in flight). Events decided meanwhile never reach a history, so the next champion warms up again
-        rather than scoring on a history with a hole in it."""
+    def _drop(self, why: str) -> None:
+        """Drop the history and stop reading labels (the bridge's thread, no batch in flight): no
+        champion any more, or id maps past their bound. Events decided meanwhile never reach a
+        history, so the next champion (or the same one) warms up again rather than scoring on a
+        history with a hole in it."""
         if self._labels is not None:
             self._labels.stop()
         self._labels, self._warmup, self._scorer = None, None, None
         self._said_done, self.problem, self.warm_error = False, None, None
-        logger.info("bridge: no champion: the model's feature history is dropped")
+        logger.info("bridge: the model's feature history is dropped: %s", why)
 
     def _start_labels(self) -> None:
         if self._label_feed is not None:
@@ -293,6 +306,9 @@ class ModelServing:
             f"scored {s.seen:,} events, history {s.remembered:,} of {self._max:,}, "
             f"fraud labels used {s.labels_used:,}"
         ]
+        if self.renewals:
+            bound = f"{self._max_ids:,} ids"
+            parts.append(f"history rebuilt {self.renewals:,}\u00d7 to bound its id maps ({bound})")
         psi = self.drift_psi()
         if psi:
             from model.drift import live_summary

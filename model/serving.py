@@ -125,6 +125,12 @@ class OnlineScorer:
         """History entries held (card and merchant windows) plus transactions placed for labels."""
         return self.state.remembered + len(self._placed)
 
+    @property
+    def ids_held(self) -> int:
+        """Cards, merchants and labelled transactions numbered so far: kept for the state's life (an
+        id that left every window is not forgotten), so its owner renews the state past a bound."""
+        return len(self._cards.ids) + len(self._merchants.ids) + len(self._labelled.ids)
+
     def add_labels(self, labels: Iterable[Label]) -> None:
         """Fraud labels of remembered transactions join the merchant windows (from their own time)."""
         rows = []

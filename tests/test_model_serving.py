@@ -224,3 +224,27 @@ def test_rows_from_columns_equal_rows_made_one_by_one() -> None:
     currencies = [["USD", "EUR", "JPY", "XXX"][i % 4] for i in range(len(amounts))]
     many = usd_cents_many(amounts, currencies, rates).tolist()
     assert many == [usd_cents(a, c, rates) for a, c in zip(amounts, currencies, strict=True)]
+
+
+def test_id_maps_past_their_bound_rebuild_the_history_and_the_panel_says_so(world) -> None:  # type: ignore[no-untyped-def]
+    from bridge.model_serving import ModelServing
+    from common.rules import default_rules
+    from common.schema import decode_event
+    from tests.streams import generated
+
+    model = world[4]
+    watcher = SimpleNamespace(model=model, entry=SimpleNamespace(version="v1", card={}))
+    events = [decode_event(v) for v, _, _ in generated(600, seed=5)]
+    cards, merchants = {e.card_id for e in events[:300]}, {e.merchant_id for e in events[:300]}
+    bound = len(cards) + len(merchants)  # exactly what the first 300 events number
+    serving = ModelServing(watcher, default_rules().currency, 1_000_000, max_ids=bound)  # type: ignore[arg-type]
+    assert serving.score_batch(events[:300]) is not None
+    serving.tick()
+    assert serving.renewals == 0 and serving.history_entries > 0  # at the bound, not past it
+    assert serving.score_batch(events[300:]) is not None  # new cards: past the bound
+    held = serving.history_entries
+    serving.tick()
+    assert serving.renewals == 1 and serving.history_entries == 0 < held  # dropped, to be rebuilt
+    assert serving.score_batch(events[:10]) is not None  # no warm-up configured: rebuilt from live events
+    assert "scored 10 events" in serving.status()
+    assert f"history rebuilt 1\u00d7 to bound its id maps ({bound:,} ids)" in serving.status()
