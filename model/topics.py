@@ -74,10 +74,10 @@ def read_transactions(
         return gave_up[0]
 
     for _warm, records in replay(consumer, plan, stop=stalled):
-        last[0] = time.monotonic()
         read += len(records)
         if watch is not None and watch(read, to_read):
             raise ReadCancelled(f"topic {topic!r}: read stopped after {read:,} of {to_read:,} records")
+        last[0] = time.monotonic()  # after the watch: a pause it makes for a cap is not a stall
         for rec in records:
             try:
                 ev = decode_event(rec.value)
