@@ -100,6 +100,7 @@ def test_markdown_names_sections_kept_from_an_earlier_run() -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(720)  # its own subprocess timeout (600 s) ends a hang; pytest's 300 s is too short
 def test_bench_smoke_run(tmp_path: Path, kafka_bootstrap: str, redis_url: str) -> None:
     env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, REDIS_URL=redis_url)
     out = subprocess.run(
