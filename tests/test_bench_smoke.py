@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -103,16 +105,25 @@ def test_markdown_names_sections_kept_from_an_earlier_run() -> None:
 @pytest.mark.timeout(720)  # its own subprocess timeout (600 s) ends a hang; pytest's 300 s is too short
 def test_bench_smoke_run(tmp_path: Path, kafka_bootstrap: str, redis_url: str) -> None:
     env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, REDIS_URL=redis_url)
-    out = subprocess.run(
+    # its own session: whatever ends the run (a timeout, pytest's), the bridges and producers it
+    # started go with it, not on into the next tests' Kafka and CPU
+    bench = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", "--smoke", "--out", str(tmp_path)],
         cwd=REPO_ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,  # every section at smoke size (~200 s on a quiet machine); a hang still ends
-        check=False,
+        start_new_session=True,
     )
-    assert out.returncode == 0, out.stderr[-3000:]
+    try:
+        # every section at smoke size (~200 s on a quiet machine); a hang still ends
+        _, stderr = bench.communicate(timeout=600)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(bench.pid, signal.SIGKILL)
+        bench.wait()
+    assert bench.returncode == 0, stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["meta"]["errors"] == {}
     for section in SECTIONS:
