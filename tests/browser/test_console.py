@@ -365,9 +365,9 @@ def test_pause_stops_only_the_charts_and_view_state_leaves_with_the_user(
         # right after sign-in the page is still loading plotly.js and AG Grid: on the loaded CI cores
         # a click can wait longer than WAIT_MS for the button to take events
         page.locator("#pause-toggle").click(timeout=DATA_WAIT_MS)
-        expect(page.locator("#pause-toggle")).to_have_text("Resume charts")
-        expect(page.locator("#pause-indicator")).to_be_visible()
-        expect(page.locator("#live-charts")).to_have_class(re.compile(r"\bcharts-paused\b"))
+        expect(page.locator("#pause-toggle")).to_have_text("Resume charts", timeout=WAIT_MS)
+        expect(page.locator("#pause-indicator")).to_be_visible(timeout=WAIT_MS)
+        expect(page.locator("#live-charts")).to_have_class(re.compile(r"\bcharts-paused\b"), timeout=WAIT_MS)
         [(_, alert_id)] = _alerts(pipeline, "paused", 1)
         row = page.locator(f'#alerts-grid .ag-center-cols-container .ag-row[row-id="{alert_id}"]')
         expect(row).to_be_attached(timeout=DATA_WAIT_MS)  # the table is not paused
@@ -378,8 +378,8 @@ def test_pause_stops_only_the_charts_and_view_state_leaves_with_the_user(
         expect(page).to_have_url(re.compile(r"/login"), timeout=WAIT_MS)
         login(page, dashboard.base_url, "bob", dashboard.passwords["bob"])
         expect(page.locator("#pause-toggle")).to_have_text("Pause charts", timeout=WAIT_MS)
-        expect(page.locator("#pause-indicator")).to_be_hidden()
-        expect(page.locator("#grid-quick-filter")).to_have_value("")
+        expect(page.locator("#pause-indicator")).to_be_hidden(timeout=WAIT_MS)
+        expect(page.locator("#grid-quick-filter")).to_have_value("", timeout=WAIT_MS)
         stored = page.evaluate("() => window.localStorage.getItem('view-state') || ''")
         assert "alice" not in stored and '"paused":true' not in stored, stored
     finally:
