@@ -13,49 +13,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.label_feed import LabelFeed
+from bridge.model_coverage import Coverage
+from bridge.model_rows import ScoredRows
 from bridge.model_shadow import ShadowModels
 from bridge.model_warmup import Warmup
 from bridge.model_watch import ModelWatcher
 from common.schema import Transaction
 
+if TYPE_CHECKING:
+    from model.topics import History
+
 logger = logging.getLogger(__name__)
-
-
-class ScoredRows:
-    """One batch's scores by event (bridge.detection.facts.EventScores)."""
-
-    def __init__(self, rows: dict[int, int], batch: Any) -> None:
-        self._rows, self._batch = rows, batch  # id(event) -> row; a model.serving.BatchScores
-
-    def bind(self, event: Transaction, row: int | None) -> None:
-        """`event` (decoded just now, by the native path's Python side) is row `row` (None: none);
-        bound right before it is evaluated, so an id reused by a freed event is never read stale."""
-        if row is None:
-            self._rows.pop(id(event), None)
-        else:
-            self._rows[id(event)] = row
-
-    def values(self) -> list[float]:
-        """Every row's score, in row order."""
-        scores: list[float] = self._batch.scores.tolist()
-        return scores
-
-    def score(self, event: Transaction) -> float:
-        row = self._rows.get(id(event))
-        return float(self._batch.scores[row]) if row is not None else 0.0
-
-    def reasons(self, event: Transaction) -> str:
-        row = self._rows.get(id(event))
-        if row is None:
-            return ""
-        try:
-            return str(self._batch.reasons(row))
-        except Exception:  # words beside a score: never worth losing the alert over
-            logger.exception("bridge: no reasons for a model score (txn %s)", event.txn_id)
-            return ""
 
 
 class ModelServing:
@@ -68,13 +39,13 @@ class ModelServing:
         max_events: int,
         *,
         label_feed: Callable[[], LabelFeed] | None = None,
-        history: Callable[[int], Sequence[Any]] | None = None,
+        history: Callable[[int], History] | None = None,
         on_scores: Callable[[Any], None] | None = None,  # a batch's scores (a float64 array)
         shadows: ShadowModels | None = None,
         native_features: bool = True,
         max_ids: int | None = None,
     ) -> None:
-        """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.Txn)
+        """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.History)
         for the warm-up; without it the history starts from the live events. Past `max_ids` ids
         numbered (default `max_events`), the history is rebuilt: see `tick`."""
         self._watcher, self._rates, self._max = watcher, rates, max_events
@@ -82,6 +53,8 @@ class ModelServing:
         # so a rebuilt one numbers at most about 2/3 of max_events ids: it never renews again at once.
         self._max_ids = max_events if max_ids is None else max_ids
         self.renewals = 0  # histories rebuilt to bound the id maps
+        self.rewarms = 0  # histories rebuilt for a partition gained past what they held
+        self._coverage = Coverage()  # which offsets of each partition the history holds
         self._native_features = native_features  # model/native_features.py: the same features, faster
         self._label_feed = label_feed  # started with the first champion: no champion, no labels read
         self._history = history
@@ -230,6 +203,9 @@ class ModelServing:
             else:
                 self.warm_error = warm.error
                 logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
+            self._coverage.read(warm.reached)
+            self._check_gains()  # before the hand-over: a gained partition past its reach drops it
+            warm = self._warmup  # None when dropped: warmed up again right below
         if warm is not None or self._scorer is not None or self._history is None or not self.active:
             return
         self._start_labels()
@@ -240,6 +216,31 @@ class ModelServing:
         self._warmup = warmup  # only now: the batch thread sees a started warm-up or none
         logger.info("bridge: model warm-up: reading the last %d days of the topic", reach_ms // 86_400_000)
 
+    def partitions_left(self, positions: Mapping[int, int | None]) -> None:
+        """Partitions revoked at these next offsets (the bridge's thread, no batch in flight)."""
+        if self._in_play:
+            self._coverage.left(positions)
+
+    def partitions_gained(self, positions: Mapping[int, int | None]) -> None:
+        """Partitions assigned, resuming at these (stored) offsets. A gain past what the history holds
+        of it drops the history, to be warmed up again with it (the bridge's thread, no batch in
+        flight); while a warm-up is still reading, the check waits for its reach."""
+        if self._in_play:
+            self._coverage.gained(positions)
+            self._check_gains()
+
+    @property
+    def _in_play(self) -> bool:
+        """A history warmed from the topic is held or being read (live-only histories have holes anyway)."""
+        return self._history is not None and (self._scorer is not None or self._warmup is not None)
+
+    def _check_gains(self) -> None:
+        gaps = self._coverage.gaps()
+        if gaps:
+            self.rewarms += 1
+            logger.warning("bridge: model history lacks a gained partition's events: %s", gaps[0])
+            self._drop(f"{'; '.join(map(str, gaps))}: rebuilt from the topic")
+
     def _drop(self, why: str) -> None:
         """Drop the history and stop reading labels (the bridge's thread, no batch in flight): no
         champion any more, or id maps past their bound. Events decided meanwhile never reach a
@@ -248,6 +249,7 @@ class ModelServing:
         if self._labels is not None:
             self._labels.stop()
         self._labels, self._warmup, self._scorer = None, None, None
+        self._coverage.clear()
         self._said_done, self.problem, self.warm_error = False, None, None
         logger.info("bridge: the model's feature history is dropped: %s", why)
 
@@ -265,7 +267,7 @@ class ModelServing:
         warm = self._warmup
         if warm is None:
             return False  # tick() starts it at the next housekeeping
-        if not warm.done:
+        if not warm.done or not self._said_done:  # tick() reads its reach before the hand-over
             warm.hold(rows)
             return False
         scorer, pending = warm.take()
@@ -301,6 +303,8 @@ class ModelServing:
         """One line for the pipeline-health panel (after the watcher's)."""
         s = self._scorer
         if s is None:
+            if self._warmup is None and self.rewarms and self.active:
+                return "a gained partition's events missing from the history: warming up again"
             return "warming up the feature history from Kafka: not scoring yet" if self._warmup else ""
         parts = [
             f"scored {s.seen:,} events, history {s.remembered:,} of {self._max:,}, "
@@ -309,6 +313,8 @@ class ModelServing:
         if self.renewals:
             bound = f"{self._max_ids:,} ids"
             parts.append(f"history rebuilt {self.renewals:,}\u00d7 to bound its id maps ({bound})")
+        if self.rewarms:
+            parts.append(f"history rebuilt {self.rewarms:,}\u00d7 for partitions gained past what it held")
         psi = self.drift_psi()
         if psi:
             from model.drift import live_summary

@@ -13,7 +13,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from model.topics import History
 
 logger = logging.getLogger(__name__)
 CHUNK = 20_000
@@ -22,14 +25,13 @@ CHUNK = 20_000
 class Warmup:
     """Builds a scorer from history on its own thread; `take()` it once `done`."""
 
-    def __init__(
-        self, make_scorer: Callable[[], Any], read: Callable[[], Sequence[Any]], max_pending: int
-    ) -> None:
+    def __init__(self, make_scorer: Callable[[], Any], read: Callable[[], History], max_pending: int) -> None:
         self._make, self._read, self._max_pending = make_scorer, read, max_pending
         self._pending: list[Any] = []  # model.serving.Row of live batches, in arrival order
         self._scorer: Any = None
         self.error: str | None = None
         self.read_events = 0
+        self.reached: dict[int, int] = {}  # per partition: every record before it was read
         self.overflowed = False
         self._thread = threading.Thread(target=self._run, name="bridge-model-warmup", daemon=True)
         self._started = time.monotonic()
@@ -58,13 +60,14 @@ class Warmup:
         from model.serving import HistoryFull, Row
 
         try:
-            txns = sorted(self._read(), key=lambda t: t.ts_ms)  # stable: as training's join orders them
+            got = self._read()
+            txns = sorted(got.txns, key=lambda t: t.ts_ms)  # stable: as training's join orders them
             self.read_events = len(txns)
             scorer = self._make()
             for lo in range(0, len(txns), CHUNK):
                 chunk = txns[lo : lo + CHUNK]
                 scorer.features([Row.of_txn(t) for t in chunk])
-            self._scorer = scorer
+            self._scorer, self.reached = scorer, dict(got.reached)
         except HistoryFull as exc:
             self.error = f"the last 37 days do not fit the bound: {exc}"
         except Exception as exc:  # Kafka gone, a topic missing: the bridge scores from live events only

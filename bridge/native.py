@@ -31,7 +31,8 @@ from common.rules import RulesConfig, default_rules
 from common.schema import NORMAL_SCENARIO, Transaction
 
 if TYPE_CHECKING:
-    from bridge.model_serving import ModelServing, ScoredRows
+    from bridge.model_rows import ScoredRows
+    from bridge.model_serving import ModelServing
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -42,6 +42,9 @@ from bridge.runtime import HeapTrimmer, tune_interpreter
 from bridge.sink import Fenced, RedisSink, SinkUnavailable
 from common.keys import RedisKeys
 from common.rules import default_rules
+
+if TYPE_CHECKING:
+    from model.topics import History
 
 logger = logging.getLogger(__name__)
 INFRA_ERRORS = (SinkUnavailable, DlqUnavailable, AlertsUnpublished, redis.RedisError, KafkaError, OSError)
@@ -123,8 +126,8 @@ class Bridge:
     def _label_feed(self) -> LabelFeed:
         return LabelFeed.connect(self.settings.kafka_bootstrap_servers, self.settings.kafka_labels_topic)
 
-    def _history(self, rates: dict[str, float]) -> Callable[[int], list[Any]]:
-        def read(reach_ms: int) -> list[Any]:
+    def _history(self, rates: dict[str, float]) -> Callable[[int], History]:
+        def read(reach_ms: int) -> History:
             from model.topics import read_history  # only once a champion serves
 
             limit = self.settings.model_max_events // 3  # about three entries per transaction
@@ -304,6 +307,8 @@ class Bridge:
         except Exception as exc:  # the old client is being abandoned anyway
             logger.warning("bridge: closing the stalled consumer failed error=%s", exc)
         self.engines.forget_all()
+        if self.serving is not None:
+            self.serving.partitions_left(dict(self.ledger.pos))
         self.ledger.reset()
         self.unpositioned.clear()
         self.consumer = factory()
@@ -330,6 +335,8 @@ class Bridge:
         touched = events.revoked | events.assigned
         if touched:
             self.engines.forget(touched)  # another owner may have written these cards since
+        if self.serving is not None and events.revoked:
+            self.serving.partitions_left({p: self.ledger.pos.get(p) for p in events.revoked})
         for p in events.revoked:
             self.ledger.revoke(p)
             self.unpositioned.discard(p)
@@ -353,6 +360,8 @@ class Bridge:
             self.unpositioned.clear()
             self.ledger.assign(seeked)
             logger.info("bridge: partitions assigned positions=%s", seeked)
+            if self.serving is not None:
+                self.serving.partitions_gained(seeked)  # a hole in the model's history: rebuilt
         return taken
 
     def _rewind(self, targets: dict[int, int | None]) -> None:

@@ -59,10 +59,12 @@ def read_transactions(
     rates: Mapping[str, float],
     limit: int | None = None,
     watch: ReadWatch | None = None,
+    reached: dict[int, int] | None = None,
 ) -> tuple[list[Txn], int]:
     """Decode [from - warmup_ms, to) record time of `topic`; amounts in US cents at `rates`.
     TopicReadError past `limit` transactions (a serving bridge's bound: never read what cannot fit);
-    `watch` sees the progress after every batch and may stop the read (ReadCancelled)."""
+    `watch` sees the progress after every batch and may stop the read (ReadCancelled); `reached`
+    gets each partition's end offset of the read (every record before it, in the span, is read)."""
     plan = resolve(consumer, topic, span[0], span[1], warmup_ms=warmup_ms)
     out: list[Txn] = []
     bad = 0
@@ -94,6 +96,8 @@ def read_transactions(
                 raise TopicReadError(f"topic {topic!r}: more than {limit:,} transactions in the range")
     if gave_up[0]:
         raise TopicReadError(f"topic {topic!r}: no record for {STALL_S:.0f} s before the range's end")
+    if reached is not None:
+        reached.update({p: s.end for p, s in plan.spans.items()})
     return out, bad
 
 
@@ -137,19 +141,31 @@ def read_labels(consumer: KafkaConsumer, topic: str) -> tuple[list[Label], int]:
     return out, bad
 
 
+@dataclass(frozen=True)
+class History:
+    """A serving bridge's warm-up read: the transactions, and per partition the offset before which
+    it read every record of the span (bridge/model_coverage.py checks gained partitions with it)."""
+
+    txns: list[Txn]
+    reached: dict[int, int]
+
+
 def read_history(
     bootstrap: str, topic: str, reach_ms: int, rates: Mapping[str, float], limit: int | None = None
-) -> list[Txn]:
+) -> History:
     """The transactions of the last `reach_ms` of record time that Kafka still keeps (a serving
     bridge's warm-up), group-less: nothing committed; TopicReadError past `limit`."""
     now_ms = int(time.time() * 1000)
     consumer = make_consumer(bootstrap, BATCH_MAX)
+    reached: dict[int, int] = {}
     try:
         span = (now_ms - 1, now_ms)
-        txns, _ = read_transactions(consumer, topic, span, warmup_ms=reach_ms, rates=rates, limit=limit)
+        txns, _ = read_transactions(
+            consumer, topic, span, warmup_ms=reach_ms, rates=rates, limit=limit, reached=reached
+        )
     finally:
         consumer.close(autocommit=False)
-    return txns
+    return History(txns, reached)
 
 
 def read(

@@ -111,7 +111,7 @@ def test_a_transaction_seen_twice_counts_once_as_in_training() -> None:
 
 
 def test_reasons_that_fail_leave_the_score_and_the_alert_alone(caplog: pytest.LogCaptureFixture) -> None:
-    from bridge.model_serving import ScoredRows
+    from bridge.model_rows import ScoredRows
     from common.schema import decode_event
     from tests.streams import generated
 
@@ -248,3 +248,60 @@ def test_id_maps_past_their_bound_rebuild_the_history_and_the_panel_says_so(worl
     assert serving.score_batch(events[:10]) is not None  # no warm-up configured: rebuilt from live events
     assert "scored 10 events" in serving.status()
     assert f"history rebuilt 1\u00d7 to bound its id maps ({bound:,} ids)" in serving.status()
+
+
+def test_a_partition_gained_past_the_history_rebuilds_it_and_the_panel_says_so(world) -> None:  # type: ignore[no-untyped-def]
+    """A warm-up read each partition to an offset; a partition gained beyond it (another bridge
+    applied the events between) drops the history, which is warmed up again; one gained within it
+    keeps the history and the scores."""
+    import threading
+    import time
+
+    from bridge.model_serving import ModelServing
+    from common.rules import default_rules
+    from common.schema import decode_event, event_epoch_ms
+    from model.join import Txn, usd_cents
+    from model.topics import History
+    from tests.streams import generated
+
+    model = world[4]
+    rates = default_rules().currency
+    watcher = SimpleNamespace(model=model, entry=SimpleNamespace(version="v1", card={}))
+    events = [decode_event(v) for v, _, _ in generated(900, seed=6)]
+    txns = [
+        Txn(e.txn_id, event_epoch_ms(e), e.card_id, e.merchant_id, usd_cents(e.amount, e.currency, rates), 0)
+        for e in events[:300]
+    ]
+    reads: list[int] = []
+    release = threading.Event()
+
+    def history(reach_ms: int) -> History:
+        reads.append(reach_ms)
+        release.wait(30)
+        return History(txns, {0: 100, 1: 100})
+
+    def warmed() -> None:
+        assert serving._warmup is not None
+        release.set()
+        while not serving._warmup.done:
+            time.sleep(0.01)
+        serving.tick()  # the housekeeping reads the warm-up's reach and checks the gains
+
+    serving = ModelServing(watcher, rates, 1_000_000, history=history)  # type: ignore[arg-type]
+    serving.tick()
+    serving.partitions_gained({0: 90, 1: None})  # within what the read will reach: waits for it
+    assert serving.score_batch(events[300:400]) is None  # held while the history is read
+    warmed()
+    assert serving.rewarms == 0 and serving.score_batch(events[400:500]) is not None
+    assert serving._scorer.seen == 500  # the read, the held batch and this one
+    serving.partitions_left({0: 150, 1: 120})
+    serving.partitions_gained({0: 150, 1: 180})  # partition 1: 120..179 applied by another bridge
+    assert serving.rewarms == 1 and serving.history_entries == 0 and not serving.scoring
+    assert serving.score_batch(events[500:600]) is None  # not scored on a history with a hole
+    assert "missing from the history" in serving.status()
+    release.clear()
+    serving.tick()  # the next housekeeping warms up again
+    assert len(reads) == 2 and "warming up the feature history" in serving.status()
+    warmed()
+    assert serving.score_batch(events[600:700]) is not None and serving.rewarms == 1
+    assert "history rebuilt 1\u00d7 for partitions gained past what it held" in serving.status()

@@ -166,3 +166,87 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
     assert live["both_flags"] == ((champ >= 0.5) & (shade >= 0.5)).sum() < live["shadow_flags"]
     assert live["abs_diff"] == pytest.approx(np.abs(champ - shade).sum(), rel=1e-6)
     assert engine_line == ("native, with the champion's score of every event" if available() else "python")
+
+
+def test_a_partition_regained_after_another_bridge_applied_it_rebuilds_the_history(
+    kafka_bootstrap: str, redis_url: str, topic: str, dlq_topic: str, labels_topic: str,
+    redis_prefix: str, redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path,
+) -> None:  # fmt: skip
+    """Two bridges in one group: while B owned some partitions, A's history missed their events.
+    When B leaves and A takes them back, A rebuilds its history from the topic (not scoring on a
+    hole meanwhile) and scores again; B, which joined with nothing missing, never rebuilt."""
+    path, _ = amount_only_model(tmp_path)
+    reg = ModelRegistry(redis_client, keys)
+    reg.set_state(register(reg, path), CHAMPION, "root")
+    records = generated(1_800, seed=11)
+    group = unique("g-regain")
+
+    def start(name: str) -> tuple[Bridge, threading.Thread, list[Any]]:
+        settings = load_settings(
+            env={}, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic=topic, kafka_dlq_topic=dlq_topic,
+            kafka_labels_topic=labels_topic, redis_url=redis_url, redis_key_prefix=redis_prefix,
+            group_id=group, instance_id=name, poll_timeout_ms=50, batch_max=200, heartbeat_s=0.2,
+            rules_poll_s=0.1,
+        )  # fmt: skip
+        consumer, producer = make_consumer(settings), make_producer(settings)
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        bridge = Bridge(settings, consumer, producer, client, publish_alerts=False)
+        runner = threading.Thread(target=bridge.run, daemon=True)
+        runner.start()
+        return bridge, runner, [consumer, producer, client]
+
+    def applied() -> int:
+        stored: dict[bytes, bytes] = redis_client.hgetall(keys.offsets(topic))  # type: ignore[assignment]
+        return sum(int(v) for v in stored.values())
+
+    def stop(bridge: Bridge, runner: threading.Thread, held: list[Any]) -> None:
+        bridge.stop()
+        runner.join(30)
+        held[0].close(autocommit=False)  # the consumer leaves the group: its partitions move now
+        held[1].close(timeout=5)
+        held[2].close()
+        assert not runner.is_alive()
+
+    def warmed(serving: Any) -> bool:
+        return serving._warmup is not None and serving._warmup.done
+
+    produce(kafka_bootstrap, topic, records[:600])
+    a = start("bridge-a")
+    b: tuple[Bridge, threading.Thread, list[Any]] | None = None
+    try:
+        serving_a = a[0].serving
+        assert serving_a is not None
+        wait_for("A warmed up", lambda: warmed(serving_a) and applied() == 600, 60)
+        first = serving_a._warmup
+        b = start("bridge-b")
+        serving_b = b[0].serving
+        assert serving_b is not None
+        wait_for("B owning partitions", lambda: b is not None and bool(b[0].ledger.pos), 60)
+        wait_for("A owning fewer", lambda: 0 < len(a[0].ledger.pos) < 3, 60)
+        owned_b = set(b[0].ledger.pos)
+        produce(kafka_bootstrap, topic, records[600:1_200])
+        wait_for("both applied", lambda: applied() == 1_200, 60)
+        wait_for("B warmed up", lambda: warmed(serving_b), 60)
+        assert serving_a.rewarms == 0 and serving_b.rewarms == 0  # nothing missing on either side
+        stop(*b)
+        b = None
+        wait_for("A taking B's partitions back", lambda: serving_a.rewarms > 0, 60)
+        assert serving_a.rewarms == 1 and len(a[0].ledger.pos) == 3  # resumed past where A left them
+        wait_for("A warmed up again", lambda: serving_a._warmup is not first and warmed(serving_a), 60)
+        assert serving_a._warmup.error is None and serving_a._warmup.read_events == 1_200
+        produce(kafka_bootstrap, topic, records[1_200:])
+        wait_for("every record", lambda: applied() == 1_800, 60)
+        wait_for("A scoring again", lambda: serving_a.scoring, 20)
+        wait_for(
+            "the panel's count",
+            lambda: (
+                b"for partitions gained past what it held"
+                in (redis_client.hget(keys.bridge("bridge-a"), "model") or b"")
+            ),
+            10,
+        )
+        assert owned_b and serving_a._scorer.seen >= 1_200  # the rebuilt history, then live events
+    finally:
+        if b is not None:
+            stop(*b)
+        stop(*a)

@@ -23,6 +23,7 @@ from common.schema import Transaction, decode_event, event_epoch_ms
 from model.features import FeatureConfig
 from model.join import Txn, usd_cents
 from model.serving import OnlineScorer, Row
+from model.topics import History
 from model.train import fit_lightgbm
 from producer import generate
 from tests.native_gate import needs_native
@@ -224,9 +225,9 @@ def test_during_and_after_a_warm_up_both_engines_agree(watcher: SimpleNamespace)
     release = threading.Event()
     older = [decode_event(v) for v, _, _ in generated(1_500, seed=31)]
 
-    def history(reach_ms: int) -> list[Any]:
+    def history(reach_ms: int) -> History:
         release.wait(30)
-        return [
+        txns = [
             Txn(
                 e.txn_id,
                 event_epoch_ms(e),
@@ -237,6 +238,7 @@ def test_during_and_after_a_warm_up_both_engines_agree(watcher: SimpleNamespace)
             )
             for e in older
         ]
+        return History(txns, {})
 
     paths = ScoredPaths(model_rules(), watcher, history=history)
     for side in (paths.py_side, paths.nat_side):
@@ -249,6 +251,7 @@ def test_during_and_after_a_warm_up_both_engines_agree(watcher: SimpleNamespace)
     for side in (paths.py_side, paths.nat_side):
         while side._warmup is not None and not side._warmup.done:
             time.sleep(0.01)
+        side.tick()  # the bridge's housekeeping hands the warmed history over
     for k, batch in enumerate(groups[3:]):
         paths.step(batch, f"after {k}")
     paths.assert_same_rows()
