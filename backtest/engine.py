@@ -13,6 +13,7 @@ import redis
 from backtest.compare import RESOLVED_FP, RESOLVED_FRAUD, Comparison
 from backtest.native_pair import NativePair, Outcome
 from backtest.replay import Plan
+from backtest.throttle import pace
 from bridge.detection import CardState, Detector, make_alert
 from bridge.detection.facts import EventScores
 from bridge.processor import validate_records
@@ -240,14 +241,5 @@ class Progress:
         if not final and now < self._next:
             return
         self._next = now + self._every
-        done = counts.done + counts.warm
-        rate = done / (now - self.started) if now > self.started else 0.0
-        left = max(self.total - done, 0)
-        body = {
-            "done": done,
-            "total": self.total,
-            "warmup_done": counts.warm,
-            "rate": round(rate, 1),
-            "eta_s": round(left / rate, 1) if rate > 0 else None,
-        }
+        body = {**pace(counts.done + counts.warm, self.total, now - self.started), "warmup_done": counts.warm}
         self.stop = self._report(body) or self.stop

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-from backtest.throttle import SLICE_S, pause_s
+from backtest.throttle import SLICE_S, pace, pause_s
 from common.keys import RedisKeys
 from common.rulelang import compile_rules
 from common.rules import RulesConfig
@@ -93,14 +93,7 @@ class ScoringWatch:
         if now < self._next:
             return
         self._next = now + self._every
-        rate = read / (now - self.started) if now > self.started else 0.0
-        body = {
-            "phase": "model",
-            "done": read,
-            "total": total,
-            "rate": round(rate, 1),
-            "eta_s": round(max(total - read, 0) / rate, 1) if rate > 0 else None,
-        }
+        body = {"phase": "model", **pace(read, total, now - self.started)}
         self.stop = self._report(body) or self.stop
 
 

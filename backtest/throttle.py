@@ -1,4 +1,5 @@
-"""The backtest's share of the machine: a cap on replayed events per second (BACKTEST_MAX_EPS)."""
+"""The backtest's share of the machine: a cap on replayed events per second (BACKTEST_MAX_EPS), and
+the rate and time left its progress reports."""
 
 from __future__ import annotations
 
@@ -45,3 +46,15 @@ def throttled(
             if wait <= 0:
                 break
             sleep(min(wait, SLICE_S))
+
+
+def pace(done: int, total: int, elapsed_s: float) -> dict[str, Any]:
+    """The progress figures every phase reports: done of total, records a second, seconds left."""
+    rate = done / elapsed_s if elapsed_s > 0 else 0.0
+    left = max(total - done, 0)
+    return {
+        "done": done,
+        "total": total,
+        "rate": round(rate, 1),
+        "eta_s": round(left / rate, 1) if rate > 0 else None,
+    }

@@ -6,7 +6,10 @@ Quality: the chapter 3 week (train from 2018-07-25) for each candidate, then fou
 weeks (training starts a week apart) for the two tree candidates, then the same four weeks on a
 variant of the simulator (other amount cut, multiplier and durations). Parameters were fixed before
 any test week was scored. Kafka: the days those weeks need are streamed through a topic as schema-v1
-events and read back; the features are rebuilt from what came back and the weeks rerun on them.
+events at their event time, and every fraud's chargeback through a labels topic 7 days later; the
+events are read back, the features rebuilt from what came back and the weeks rerun on them; then
+each week again through the system's own commands (model train, registry register, model score:
+bench/handbook/commands.py), the book's metrics computed on the scores `model score` wrote.
 Cost: features + LightGBM fit on the first 1,000,000 labelled events,
 `reps` times (and scikit-learn's histogram GBM once, beside it). The smoke run uses a small world.
 """
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 from kafka import KafkaProducer
 
+from bench.handbook.commands import KEEP, command_env, produce_labels, run_weeks
 from bench.handbook.data import ground_truth_labels, labelled
 from bench.handbook.kafka_trip import produce, read_back
 from bench.handbook.simulator import DAY_S, SimParams, Transactions, simulate
@@ -98,18 +102,21 @@ def _kafka_trip(ctx: Context, tx: Transactions, data: Labelled, weeks: tuple[int
     what came back and run the LightGBM weeks on them: the same figures as the direct path?"""
     first = max(0, weeks[0] - HISTORY_DAYS)
     rows = np.flatnonzero((tx.day >= first) & (tx.day < weeks[-1] + 21))
-    topic = ctx.new_topic("handbook")
+    topic = ctx.new_topic("handbook", configs=KEEP)
+    labels_topic = ctx.new_topic("handbook-labels", 1, configs=KEEP)
+    delay = FeatureConfig().label_delay_days * DAY_S
     producer = KafkaProducer(bootstrap_servers=ctx.bootstrap, linger_ms=20, batch_size=512 * 1024)
     t0 = time.perf_counter()
     try:
-        sent = produce(producer, topic, tx, rows)
+        sent = produce(producer, topic, tx, rows, at_event_time=True)
+        produce_s = time.perf_counter() - t0
+        labels = produce_labels(producer, labels_topic, tx, rows, delay)
     finally:
         producer.close()
-    produce_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     back = read_back(ctx.bootstrap, topic, sent, ctx.sizes.timeout_s)
     read_s = time.perf_counter() - t0
-    f, delay = back.fraud, FeatureConfig().label_delay_days * DAY_S
+    f = back.fraud
     x = compute_features(
         Events(back.ts, back.card, back.terminal, back.amount_cents),
         Labels(back.tx_id[f], back.terminal[f], back.ts[f], back.ts[f] + delay),
@@ -119,13 +126,21 @@ def _kafka_trip(ctx: Context, tx: Transactions, data: Labelled, weeks: tuple[int
     same = x[full].tobytes() == data.x[back.tx_id[full]].tobytes()
     streamed = _weeks(Labelled(x=x, day=day, card=back.card, fraud=f), weeks, "lightgbm")
     logger.info("handbook: %d events through Kafka, features equal to the direct path: %s", sent, same)
+    keys = ctx.new_keys("handbook-registry")
+    env = command_env(ctx.bootstrap, ctx.redis_url, topic, labels_topic, keys.prefix)
+    try:
+        commands = run_weeks(env, tx.params.start_ts, data, weeks)
+    finally:
+        ctx.drop_prefix(keys)
     return {
         "events": sent,
+        "labels": labels,
         "refused": back.refused,
         "produce_eps": round(sent / produce_s),
         "read_eps": round(sent / read_s),
         "features_equal_direct": same,
         "lightgbm": streamed,
+        "commands": commands,
     }
 
 

@@ -48,13 +48,17 @@ class Context:
         """A name unique to this run (topics, groups, users)."""
         return f"bench-{self.run_id}-{what}-{uuid.uuid4().hex[:6]}"
 
-    def new_topic(self, what: str, partitions: int | None = None) -> str:
+    def new_topic(
+        self, what: str, partitions: int | None = None, configs: dict[str, str] | None = None
+    ) -> str:
         from infra.kafka_topics import ensure_topics
 
         topic = self.name(what)
         n = partitions or self.sizes.partitions
         self.topics.append(topic)
-        ensure_topics(self.bootstrap, {topic: n})  # returns once every partition has a leader
+        ensure_topics(
+            self.bootstrap, {topic: n}, configs=configs
+        )  # returns once every partition has a leader
         return topic
 
     def dlq_topic(self) -> str:

@@ -10,9 +10,11 @@ from typing import Any
 from infra.procs import InfraError
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.0) -> None:
-    """Create topics (name -> partitions) that do not exist yet, and wait until every partition of
-    each has a leader; existing ones are left alone.
+def ensure_topics(
+    bootstrap: str, topics: dict[str, int], timeout_s: float = 30.0, configs: dict[str, str] | None = None
+) -> None:
+    """Create topics (name -> partitions) that do not exist yet, with these topic `configs`, and wait
+    until every partition of each has a leader; existing ones are left alone.
 
     Without the wait a producer started right after creation logs a burst of NotLeaderForPartition
     retries, and a consumer group that joins first may get no partitions until its next metadata
@@ -26,7 +28,7 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.
     try:
         existing = set(admin.list_topics())
         new = [
-            NewTopic(name, num_partitions=n, replication_factor=1)
+            NewTopic(name, num_partitions=n, replication_factor=1, topic_configs=dict(configs or {}))
             for name, n in topics.items()
             if name not in existing
         ]

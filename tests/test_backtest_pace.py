@@ -10,7 +10,7 @@ import pytest
 
 from backtest.replay import Prefetch
 from backtest.settings import load_settings
-from backtest.throttle import pause_s, poll_records, throttled
+from backtest.throttle import pace, pause_s, poll_records, throttled
 from common.settings import ConfigError
 
 
@@ -37,6 +37,12 @@ def test_the_pause_keeps_the_run_at_or_under_the_cap() -> None:
     assert pause_s(1_000, 0.5, 0) == 0.0  # no cap
     assert pause_s(1_000, 0.5, 1_000) == pytest.approx(0.5)  # ahead by half a second
     assert pause_s(1_000, 2.0, 1_000) == 0.0  # behind: no pause
+
+
+def test_progress_figures_give_the_rate_and_the_time_left() -> None:
+    assert pace(500, 2_000, 2.0) == {"done": 500, "total": 2_000, "rate": 250.0, "eta_s": 6.0}
+    assert pace(0, 2_000, 0.0)["eta_s"] is None  # nothing done yet: no rate, no guess
+    assert pace(2_500, 2_000, 1.0)["eta_s"] == 0.0  # past an estimated total: none left, not negative
 
 
 def test_a_capped_run_polls_a_tenth_of_a_second_of_quota() -> None:

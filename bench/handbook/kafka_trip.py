@@ -35,7 +35,7 @@ def records(tx: Transactions, rows: np.ndarray) -> Iterator[tuple[bytes, bytes, 
             card_id=f"{CARD}{tx.card[i]}",
             account_id=f"{ACCOUNT}{tx.card[i]}",
             amount=int(tx.amount_cents[i]) / 100,
-            currency="EUR",
+            currency="USD",  # the book's amounts as they are: no conversion on the way to the features
             merchant_id=f"{TERMINAL}{tx.terminal[i]}",
             merchant_category="handbook",
             city="Handbook grid",
@@ -45,11 +45,16 @@ def records(tx: Transactions, rows: np.ndarray) -> Iterator[tuple[bytes, bytes, 
         yield event.card_id.encode(), encode_event(event), [(HEADER_SCENARIO, truth.encode())]
 
 
-def produce(producer: KafkaProducer, topic: str, tx: Transactions, rows: np.ndarray) -> int:
-    """Send the rows (key = card id, as the producer does); flush; the count sent."""
+def produce(
+    producer: KafkaProducer, topic: str, tx: Transactions, rows: np.ndarray, at_event_time: bool = False
+) -> int:
+    """Send the rows (key = card id, as the producer does); flush; the count sent. `at_event_time`:
+    the record time is the event time, as a live producer's roughly is (the system's commands select
+    ranges by it; the topic must then keep records of 2018: retention.ms -1)."""
     n = 0
-    for key, value, headers in records(tx, rows):
-        producer.send(topic, key=key, value=value, headers=headers)
+    for i, (key, value, headers) in zip(rows, records(tx, rows), strict=True):
+        at = int(tx.ts[i]) * 1000 if at_event_time else None
+        producer.send(topic, key=key, value=value, headers=headers, timestamp_ms=at)
         n += 1
     producer.flush()
     return n

@@ -45,6 +45,15 @@ def table(results: dict[str, Any]) -> str:
             f"features byte-equal to the direct path: {'yes' if k['features_equal_direct'] else 'NO'}"
         )
         four.append(_row("lightgbm, read back from Kafka", k["lightgbm"]["mean"], note))
+        c = k.get("commands")
+        if c:
+            took = [f"{w['train_seconds']:.0f} s + {w['score_seconds']:.0f} s" for w in c["weeks"]]
+            note = (
+                f"the system's commands: `model train` on the topics ({k['labels']:,} chargebacks "
+                f"7 days late on a labels topic), `registry register`, `model score`; "
+                f"train + score per week {', '.join(took)}"
+            )
+            four.append(_row("lightgbm, `python -m model` commands", c["mean"], note))
     weekly = [
         "| test week (training from day) | AUC ROC | average precision | CP@100 | fit |",
         "|---|---|---|---|---|",
