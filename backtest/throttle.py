@@ -1,5 +1,5 @@
 """The backtest's share of the machine: a cap on replayed events per second (BACKTEST_MAX_EPS), and
-the rate and time left its progress reports."""
+the rate and time left that its progress reports give."""
 
 from __future__ import annotations
 

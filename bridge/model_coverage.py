@@ -26,19 +26,28 @@ class Gap:
         return f"partition {self.partition} resumes at {self.resumes:,}, history holds it to {self.held:,}"
 
 
+@dataclass
+class Stint:
+    """One ownership of a partition since its last check: resumed at an offset, left at another."""
+
+    resumed: int
+    left: int | None = None  # None: still owned
+
+
 class Coverage:
-    """Per partition, the offset before which the history holds every transaction (of its window);
-    partitions gained since are undecided until the warm-up's reach is known."""
+    """Per partition, the offset before which the history holds every transaction (of its window),
+    and the stints a partition was owned since its last check: gained at one offset, left at another.
+    Stints are checked once the warm-up's reach is known, in the order they happened."""
 
     def __init__(self) -> None:
         self._held: dict[int, int] = {}
-        self._gained: dict[int, int] = {}  # partition -> the offset it resumes at, not yet checked
+        self._stints: dict[int, list[Stint]] = {}
         self._read = False  # the warm-up's reach is in `_held`
 
     @property
     def undecided(self) -> bool:
         """A partition was gained and not yet checked against the warm-up's reach."""
-        return bool(self._gained)
+        return bool(self._stints)
 
     def read(self, reached: Mapping[int, int]) -> None:
         """The warm-up read every record of each partition before `reached[p]`."""
@@ -48,32 +57,39 @@ class Coverage:
 
     def left(self, positions: Mapping[int, int | None]) -> None:
         """Partitions revoked: their events were added to the history up to these positions
-        (the next offset the bridge would have applied; None: nothing applied)."""
+        (the next offset the bridge would have applied; None: nothing applied). A stint not yet
+        checked is closed there, to be checked in turn: it never vouches for what came before it."""
         for p, offset in positions.items():
-            if offset is not None:
+            stints = self._stints.get(p)
+            if stints and stints[-1].left is None:
+                stints[-1].left = offset if offset is not None else stints[-1].resumed
+            elif offset is not None:
                 self._held[p] = max(self._held.get(p, 0), offset)
 
     def gained(self, positions: Mapping[int, int | None]) -> None:
         """Partitions assigned, resuming at these offsets (None: the log start, which leaves no gap)."""
         for p, offset in positions.items():
-            if offset is not None:
-                self._gained[p] = max(self._gained.get(p, 0), offset)
+            self._stints.setdefault(p, []).append(Stint(offset or 0))
 
     def gaps(self) -> list[Gap]:
-        """The gained partitions that leave a hole; the checked ones are no longer undecided. Before
-        the warm-up's reach is known nothing is checked (the gains wait for it)."""
+        """The gained partitions that leave a hole (the first per partition); the checked ones are
+        no longer undecided. Before the warm-up's reach is known nothing is checked (gains wait)."""
         if not self._read:
             return []
-        found = [
-            Gap(p, self._held.get(p, 0), offset)
-            for p, offset in sorted(self._gained.items())
-            if offset > self._held.get(p, 0)
-        ]
-        self._gained.clear()
+        found = []
+        for p, stints in sorted(self._stints.items()):
+            mark = self._held.get(p, 0)
+            for stint in stints:
+                if stint.resumed > mark:
+                    found.append(Gap(p, mark, stint.resumed))
+                    break
+                mark = max(mark, stint.resumed if stint.left is None else stint.left)
+            self._held[p] = mark
+        self._stints.clear()
         return found
 
     def clear(self) -> None:
         """A new history: it holds nothing until its warm-up is read."""
         self._held.clear()
-        self._gained.clear()
+        self._stints.clear()
         self._read = False

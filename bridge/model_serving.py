@@ -203,9 +203,12 @@ class ModelServing:
             else:
                 self.warm_error = warm.error
                 logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
-            self._coverage.read(warm.reached)
-            self._check_gains()  # before the hand-over: a gained partition past its reach drops it
-            warm = self._warmup  # None when dropped: warmed up again right below
+            if warm.error is None:
+                self._coverage.read(warm.reached)
+                self._check_gains()  # before the hand-over: a gained partition past its reach drops it
+                warm = self._warmup  # None when dropped: warmed up again right below
+            else:  # a live-only history has holes anyway: gains are not checked against it
+                self._coverage.clear()
         if warm is not None or self._scorer is not None or self._history is None or not self.active:
             return
         self._start_labels()
@@ -232,7 +235,9 @@ class ModelServing:
     @property
     def _in_play(self) -> bool:
         """A history warmed from the topic is held or being read (live-only histories have holes anyway)."""
-        return self._history is not None and (self._scorer is not None or self._warmup is not None)
+        if self._history is None or self.warm_error is not None:
+            return False
+        return self._scorer is not None or self._warmup is not None
 
     def _check_gains(self) -> None:
         gaps = self._coverage.gaps()
@@ -303,8 +308,6 @@ class ModelServing:
         """One line for the pipeline-health panel (after the watcher's)."""
         s = self._scorer
         if s is None:
-            if self._warmup is None and self.rewarms and self.active:
-                return "a gained partition's events missing from the history: warming up again"
             return "warming up the feature history from Kafka: not scoring yet" if self._warmup else ""
         parts = [
             f"scored {s.seen:,} events, history {s.remembered:,} of {self._max:,}, "

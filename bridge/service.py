@@ -383,6 +383,9 @@ class Bridge:
             self.alerts.discard()
         logger.warning("bridge: batch fenced stored=%s", exc.stored)
         self.engines.forget(set(self.ledger.inflight) | set(exc.stored))
+        if self.serving is not None:  # resuming at another instance's offsets: a jump is a hole
+            self.serving.partitions_left({p: self.ledger.pos.get(p) for p in exc.stored})
+            self.serving.partitions_gained(exc.stored)
         self._rewind(self.ledger.rewind_targets(exc.stored))
 
     def _on_infra_error(self, exc: BaseException) -> None:

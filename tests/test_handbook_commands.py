@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 
 from bench.handbook.commands import KEEP, CommandFailed, command_env, produce_labels, run_weeks
 from bench.handbook.data import labelled
@@ -18,6 +18,14 @@ from tests.conftest import unique
 pytestmark = pytest.mark.integration
 WORLD = SimParams(n_customers=300, n_terminals=500, n_days=45)
 WEEK = 20
+
+
+def _delete(bootstrap: str, topics: list[str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    try:
+        admin.delete_topics(topics)
+    finally:
+        admin.close()
 
 
 def test_the_commands_on_the_topics_give_the_direct_paths_figures(
@@ -35,7 +43,10 @@ def test_the_commands_on_the_topics_give_the_direct_paths_figures(
         producer.close()
     assert labels == int(tx.fraud.sum()) > 0
     env = command_env(kafka_bootstrap, redis_url, topic, labels_topic, redis_prefix)
-    got = run_weeks(env, tx.params.start_ts, data, (WEEK,))["weeks"][0]
+    try:
+        got = run_weeks(env, tx.params.start_ts, data, (WEEK,))["weeks"][0]
+    finally:
+        _delete(kafka_bootstrap, [topic, labels_topic])  # kept forever otherwise (retention -1)
     direct = run_week(data, WEEK, "lightgbm").scores.as_dict()
     for key in ("transactions", "frauds", "auc_roc", "average_precision", "card_precision_at_100", "flagged"):
         assert got[key] == direct[key], key

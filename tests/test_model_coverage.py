@@ -49,3 +49,32 @@ def test_a_new_history_holds_nothing_until_read() -> None:
     c.read({0: 150})
     c.gained({0: 150})
     assert c.gaps() == []
+
+
+def test_stints_during_a_warm_up_are_checked_in_order_once_its_reach_is_known() -> None:
+    """Gained past the reach, left, and taken back where it was left (an eager rebalance revokes
+    and reassigns every partition): the first gain's hole is still found."""
+    c = Coverage()
+    c.gained({0: 500})
+    c.left({0: 650})
+    c.gained({0: 650})
+    c.read({0: 400})
+    assert c.gaps() == [Gap(0, 400, 500)]
+
+
+def test_contiguous_stints_during_a_warm_up_leave_no_gap_but_a_later_jump_does() -> None:
+    c = Coverage()
+    c.gained({0: 300, 1: 10})
+    c.left({0: 650, 1: 40})
+    c.gained({0: 650, 1: 90})  # partition 1: another bridge applied 40..89 meanwhile
+    c.read({0: 400, 1: 40})
+    assert c.gaps() == [Gap(1, 40, 90)]
+    c.clear()
+    c.gained({0: 300})
+    c.left({0: 650})
+    c.gained({0: 650})
+    c.read({0: 400})
+    assert c.gaps() == []
+    c.left({0: 700})
+    c.gained({0: 760})
+    assert c.gaps() == [Gap(0, 700, 760)]

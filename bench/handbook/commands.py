@@ -65,16 +65,19 @@ def _iso(ts_s: int) -> str:
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
-    """`python -m model ARGS`; its stdout. CommandFailed on a non-zero exit."""
-    done = subprocess.run(
-        [sys.executable, "-m", "model", *args],
-        check=False,
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1_800,
-    )
+    """`python -m model ARGS`; its stdout. CommandFailed on a non-zero exit or after 30 minutes."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "model", *args],
+            check=False,
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1_800,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise CommandFailed(f"python -m model {' '.join(args)}: no answer in {exc.timeout:.0f} s") from None
     if done.returncode != 0:
         raise CommandFailed(
             f"python -m model {' '.join(args)}: exit {done.returncode}: {done.stderr[-2_000:]}"
@@ -100,10 +103,11 @@ def _week(
         return _iso(start_ts + d * DAY_S)
 
     test_from = w + p.train_days + p.delay_days
+    models = out / f"week-{w}"  # this week's `--out`: the one version directory in it is its model
     t0 = time.perf_counter()
-    _run(["train", "--from", day(w), "--to", day(w + p.train_days), "--out", str(out)], env)
+    _run(["train", "--from", day(w), "--to", day(w + p.train_days), "--out", str(models)], env)
     train_s = time.perf_counter() - t0
-    saved = max((d for d in out.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    (saved,) = [d for d in models.iterdir() if d.is_dir()]
     version = json.loads(_run(["registry", "register", str(saved), "--by", "bench"], env))["registered"]
     csv_path = out / f"scores-{w}.csv"
     t0 = time.perf_counter()
