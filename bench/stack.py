@@ -56,9 +56,8 @@ class Context:
         topic = self.name(what)
         n = partitions or self.sizes.partitions
         self.topics.append(topic)
-        ensure_topics(
-            self.bootstrap, {topic: n}, configs=configs
-        )  # returns once every partition has a leader
+        # returns once every partition has a leader
+        ensure_topics(self.bootstrap, {topic: n}, configs=configs)
         return topic
 
     def dlq_topic(self) -> str:

@@ -200,14 +200,12 @@ class ModelServing:
             self._said_done = True
             if warm.error is None:
                 logger.info("bridge: model warm-up done in %.1f s: %d events", warm.seconds, warm.read_events)
-            else:
-                self.warm_error = warm.error
-                logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
-            if warm.error is None:
                 self._coverage.read(warm.reached)
                 self._check_gains()  # before the hand-over: a gained partition past its reach drops it
                 warm = self._warmup  # None when dropped: warmed up again right below
             else:  # a live-only history has holes anyway: gains are not checked against it
+                self.warm_error = warm.error
+                logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
                 self._coverage.clear()
         if warm is not None or self._scorer is not None or self._history is None or not self.active:
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -307,8 +307,7 @@ class Bridge:
         except Exception as exc:  # the old client is being abandoned anyway
             logger.warning("bridge: closing the stalled consumer failed error=%s", exc)
         self.engines.forget_all()
-        if self.serving is not None:
-            self.serving.partitions_left(dict(self.ledger.pos))
+        self._model_left(list(self.ledger.pos))
         self.ledger.reset()
         self.unpositioned.clear()
         self.consumer = factory()
@@ -335,8 +334,7 @@ class Bridge:
         touched = events.revoked | events.assigned
         if touched:
             self.engines.forget(touched)  # another owner may have written these cards since
-        if self.serving is not None and events.revoked:
-            self.serving.partitions_left({p: self.ledger.pos.get(p) for p in events.revoked})
+        self._model_left(events.revoked)
         for p in events.revoked:
             self.ledger.revoke(p)
             self.unpositioned.discard(p)
@@ -364,6 +362,11 @@ class Bridge:
                 self.serving.partitions_gained(seeked)  # a hole in the model's history: rebuilt
         return taken
 
+    def _model_left(self, partitions: Iterable[int]) -> None:
+        """The model's history held these partitions up to the positions reached (before they move)."""
+        if self.serving is not None:
+            self.serving.partitions_left({p: self.ledger.pos.get(p) for p in partitions})
+
     def _rewind(self, targets: dict[int, int | None]) -> None:
         for p, offset in targets.items():
             tp = TopicPartition(self.topic, p)
@@ -383,8 +386,8 @@ class Bridge:
             self.alerts.discard()
         logger.warning("bridge: batch fenced stored=%s", exc.stored)
         self.engines.forget(set(self.ledger.inflight) | set(exc.stored))
-        if self.serving is not None:  # resuming at another instance's offsets: a jump is a hole
-            self.serving.partitions_left({p: self.ledger.pos.get(p) for p in exc.stored})
+        self._model_left(exc.stored)  # resuming at another instance's offsets: a jump is a hole
+        if self.serving is not None:
             self.serving.partitions_gained(exc.stored)
         self._rewind(self.ledger.rewind_targets(exc.stored))
 
