@@ -108,8 +108,34 @@ class ModelServing:
         batch = self._score(rows)
         return (order, ScoredRows({}, batch)) if batch is not None else None
 
-    def _score(self, make_rows: Callable[[], list[Any]]) -> Any:
-        """A model.serving.BatchScores of the rows, or None (no champion, warming up, failed)."""
+    def score_engine(
+        self,
+        engine: Any,
+        decoded: Sequence[tuple[int, Transaction]],
+        columns: Callable[[], tuple[Sequence[Any], ...]],
+    ) -> tuple[list[int], ScoredRows] | None:
+        """score_records of the native engine's scanned batch (fraud_native.Engine). With the history
+        ready in native keys, the engine numbers its batch straight into them (OnlineScorer.score_engine:
+        no Python object per parsed event); while warming up, or without native keys, through
+        `columns()` as score_records."""
+        scorer = self._scorer
+        if scorer is None or not scorer.reads_engine:
+            return self.score_records(columns(), decoded)
+        order: list[int] = []
+
+        def direct(ready: Any, model: Any, version: str) -> Any:
+            index, batch = ready.score_engine(engine, self._rates, decoded, model, version)
+            order[:] = index.tolist()
+            return batch
+
+        batch = self._score(list, direct)
+        return (order, ScoredRows({}, batch)) if batch is not None else None
+
+    def _score(
+        self, make_rows: Callable[[], list[Any]], direct: Callable[[Any, Any, str], Any] | None = None
+    ) -> Any:
+        """A model.serving.BatchScores of the rows, or None (no champion, warming up, failed);
+        `direct(scorer, model, version)` scores a batch its caller holds once the scorer is ready."""
         model, entry = self._watcher.model, self._watcher.entry
         if model is None or entry is None:
             return None
@@ -117,14 +143,19 @@ class ModelServing:
 
         scorer = self._scorer
         try:
-            rows = make_rows()
+            rows: list[Any] = []
+            if scorer is None or direct is None:
+                direct, rows = None, make_rows()
             if scorer is None:
                 if not self._warm(rows):
                     return None
                 scorer = self._scorer
             if self._labels is not None:
                 scorer.add_labels(self._labels.drain())
-            batch = scorer.score(rows, model, entry.version)
+            if direct is not None:
+                batch = direct(scorer, model, entry.version)
+            else:
+                batch = scorer.score(rows, model, entry.version)
         except HistoryFull as exc:
             self._fail(str(exc))
             return None

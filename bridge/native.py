@@ -180,11 +180,10 @@ class NativePath:
         the same ones (Detector.with_scores), and reads each one the Python side evaluates."""
         decoded = [(i, p.result) for i, p in sorted(self._slow.items()) if isinstance(p.result, Transaction)]
         try:
-            columns = self.engine.columns()
+            got = serving.score_engine(self.engine, decoded, self.engine.columns)
         except Exception:  # as any scoring failure: the rules decide with model_score 0, never fatal
             logger.exception("bridge: the batch's columns for the model were not read")
             return None
-        got = serving.score_records(columns, decoded)
         if got is None:
             return None
         order, scores = got

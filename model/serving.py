@@ -9,8 +9,8 @@ reach are kept to place a label that arrives days later.
 
 from __future__ import annotations
 
+import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any, NamedTuple
@@ -22,11 +22,13 @@ from common.labels import FRAUD, Label
 from common.schema import Transaction, event_epoch_ms
 from model.explain import explain
 from model.features import DAY_S, Events, FeatureConfig, Labels
-from model.join import IdMap, Txn, usd_cents, usd_cents_many
+from model.join import Txn, usd_cents, usd_cents_many
 from model.native_features import feature_state
+from model.serving_keys import BAD_TIME, COPY, FRESH, OLDER, Kinds, serving_keys
 from model.windows import MAX_TIME
 
 F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 MAX_EARLY_LABELS = 100_000  # fraud labels held for a transaction not yet seen
 MAX_AHEAD_S = 86_400  # an event time further ahead of the wall clock is refused
 
@@ -95,6 +97,18 @@ class HistoryFull(RuntimeError):
     """The state would exceed its bound: features would be wrong, so nothing is scored."""
 
 
+class Columns(NamedTuple):
+    """A batch's rows as the feature state takes them: event times (s), card and merchant ids, cents."""
+
+    secs: I64
+    cards: I64
+    terms: I64
+    cents: I64
+
+    def take(self, rows: I64) -> Columns:
+        return Columns(*(col[rows] for col in self))
+
+
 class OnlineScorer:
     """The feature history of one bridge and the fraud labels it knows; `score` one batch at a time."""
 
@@ -108,9 +122,7 @@ class OnlineScorer:
         self.config, self.max_events, self._clock = config, max_events, clock
         # the native state when built: the same features (model/native_features.py), found faster
         self.state = feature_state(config, native)
-        self._cards, self._merchants, self._labelled = IdMap(), IdMap(), IdMap()
-        self._placed: dict[str, tuple[int, int]] = {}  # txn id -> (merchant id, event time s)
-        self._order: deque[tuple[int, str]] = deque()  # (event time s, txn id) to forget placements
+        self.keys = serving_keys(native)  # ids and placements (model/serving_keys.py)
         self.reach_s = (config.label_delay_days + max(config.terminal_windows_days)) * DAY_S
         self._newest = -1
         self._early: dict[str, list[Label]] = {}  # fraud labels that came before their transaction
@@ -123,13 +135,18 @@ class OnlineScorer:
     @property
     def remembered(self) -> int:
         """History entries held (card and merchant windows) plus transactions placed for labels."""
-        return self.state.remembered + len(self._placed)
+        return self.state.remembered + self.keys.placed_count
 
     @property
     def ids_held(self) -> int:
         """Cards, merchants and labelled transactions numbered so far: kept for the state's life (an
         id that left every window is not forgotten), so its owner renews the state past a bound."""
-        return len(self._cards.ids) + len(self._merchants.ids) + len(self._labelled.ids)
+        return self.keys.held
+
+    @property
+    def reads_engine(self) -> bool:
+        """The native engine's parsed batch can be numbered straight into these keys (score_engine)."""
+        return self.keys.native is not None
 
     def add_labels(self, labels: Iterable[Label]) -> None:
         """Fraud labels of remembered transactions join the merchant windows (from their own time)."""
@@ -140,14 +157,14 @@ class OnlineScorer:
             if not self._possible(label.label_ms // 1000):
                 self.bad_times += 1
                 continue
-            placed = self._placed.get(label.txn_id)
+            placed = self.keys.placed_at(label.txn_id)
             if placed is None:
                 if len(self._early) < MAX_EARLY_LABELS:  # its transaction may be on its way
                     self._early.setdefault(label.txn_id, []).append(label)
                 else:
                     self.labels_unplaced += 1
                 continue
-            rows.append((self._labelled(label.txn_id), *placed, label.label_ms // 1000))
+            rows.append((self.keys.label_id(label.txn_id), *placed, label.label_ms // 1000))
         if rows:
             a = np.array(rows, dtype=np.int64)
             self.state.add_labels(Labels(tx_id=a[:, 0], terminal=a[:, 1], txn_ts=a[:, 2], known_at=a[:, 3]))
@@ -158,94 +175,136 @@ class OnlineScorer:
         than a day ahead of the wall clock (one such event would move the watermark and forget all)."""
         return 0 <= ts_s < MAX_TIME and ts_s <= self._clock() + MAX_AHEAD_S
 
+    def _latest_possible(self) -> int:
+        return math.floor(self._clock() + MAX_AHEAD_S)
+
     def features(self, rows: Sequence[Row]) -> tuple[F64, npt.NDArray[np.bool_]]:
         """The batch's feature rows (then remembered) and which rows have them: a row with an
         impossible time gets zeros and False (counted in `bad_times`). HistoryFull at the bound."""
-        secs = np.array([r.ts_s for r in rows], dtype=np.int64)
-        ok = (secs >= 0) & (secs < MAX_TIME) & (secs <= self._clock() + MAX_AHEAD_S)  # as _possible
-        x = np.zeros((len(rows), len(self.config.names())))
+        n = len(rows)
+        txn_ids, secs_of, cards, merchants, cents = zip(*rows, strict=True) if n else ((), (), (), (), ())
+        secs = np.array(secs_of, dtype=np.int64)
+        ok = (secs >= 0) & (secs < MAX_TIME) & (secs <= self._latest_possible())  # as _possible
         if not ok.all():
             self.bad_times += int((~ok).sum())
+            x = np.zeros((n, len(self.config.names())))
             good = [r for r, fine in zip(rows, ok, strict=True) if fine]
             x[ok] = self.features(good)[0] if good else x[ok]
             return x, ok
-        self._check_bound(rows)
-        ids = {r.txn_id for r in rows}
-        # dict keys' isdisjoint walks the batch's ids (a set's would walk the whole history)
-        if len(ids) == len(rows) and self._placed.keys().isdisjoint(ids):
-            return self._features(rows, remember=True), ok
-        # A transaction seen before counts once, as in training: a copy inside the batch gets its
-        # first's row; a copy of an earlier batch's (a resend, a replayed batch, one the warm-up read
-        # too) is scored as it was first seen, without being added again.
-        fresh: list[int] = []
-        older: list[int] = []
-        copy_of: dict[int, int] = {}
-        first_at: dict[str, int] = {}
-        for i, r in enumerate(rows):
-            if r.txn_id in self._placed:
-                older.append(i)
-            elif r.txn_id in first_at:
-                copy_of[i] = first_at[r.txn_id]
-            else:
-                first_at[r.txn_id] = i
-                fresh.append(i)
-        x[older] = self._features([rows[i] for i in older], remember=False)  # before fresh ones join
-        x[fresh] = self._features([rows[i] for i in fresh], remember=True)
-        for i, j in copy_of.items():
-            x[i] = x[j]
-        return x, ok
+        self._check_bound(secs)
+        kinds = self.keys.classify(txn_ids)
+        card, term = self.keys.number(cards, merchants)
+        columns = Columns(secs, card, term, np.array(cents, dtype=np.int64))
 
-    def _check_bound(self, rows: Sequence[Row]) -> None:
+        def ids_of(at: I64) -> list[str]:
+            return [txn_ids[i] for i in at.tolist()]
+
+        def place(at: I64) -> None:
+            self.keys.place(ids_of(at), term[at], secs[at])
+
+        return self._join(columns, kinds, place, ids_of), ok
+
+    def features_of_engine(
+        self, engine: Any, rates: Mapping[str, float], decoded: Sequence[tuple[int, Transaction]] = ()
+    ) -> tuple[I64, F64, npt.NDArray[np.bool_]]:
+        """`features` of the native engine's scanned batch (fraud_native.Engine) with the records
+        Python `decoded` (record index, event) slotted in by index, numbered in native code without
+        a Python object per parsed event: each row's record index, its features, which rows have
+        them. The same rows as `features` of the Rows of the batch in record order; only for keys
+        that `reads_engine`."""
+        ids = self.keys.native
+        slow = [
+            (i, e.txn_id, event_epoch_ms(e), e.card_id, e.merchant_id, e.amount, e.currency)
+            for i, e in decoded
+        ]
+        raw = engine.model_columns(ids, dict(rates), self._latest_possible(), MAX_TIME, slow)
+        index, secs, card, term, cents = (np.frombuffer(r, dtype=np.int64) for r in raw[:5])
+        kinds = Kinds(np.frombuffer(raw[5], dtype=np.int8), np.frombuffer(raw[6], dtype=np.int64))
+        ok = kinds.kind != BAD_TIME
+        columns = Columns(secs, card, term, cents)
+        good = np.flatnonzero(ok)
+        if len(good) < len(ok):
+            self.bad_times += len(ok) - len(good)
+            at = np.cumsum(ok) - 1  # a row's place among the good ones (a copy's first is good)
+            first = np.where(kinds.first >= 0, at[kinds.first], -1)
+            columns, kinds = columns.take(good), Kinds(kinds.kind[good], first[good])
+        x = np.zeros((len(ok), len(self.config.names())))
+        if len(good):
+            self._check_bound(columns.secs)
+
+            def ids_of(rows: I64) -> list[str]:  # only for labels that came early: rare
+                parsed = engine.columns()
+                txn_ids = {
+                    **dict(zip(parsed[0], parsed[1], strict=True)),
+                    **{i: e.txn_id for i, e in decoded},
+                }
+                return [txn_ids[i] for i in index[good[rows]].tolist()]
+
+            def place(rows: I64) -> None:
+                engine.model_place(ids, index[good[rows]].tobytes())
+
+            x[good] = self._join(columns, kinds, place, ids_of)
+        return index, x, ok
+
+    def _check_bound(self, secs: I64) -> None:
         """HistoryFull when the batch would pass the bound even after dropping what has expired; the
         watermark still moves on, so the history keeps expiring and scoring resumes below the bound."""
-        if self.remembered + 3 * len(rows) <= self.max_events:
+        if self.remembered + 3 * len(secs) <= self.max_events:
             return
         self.state.compact()
-        if self.remembered + 3 * len(rows) <= self.max_events:
+        if self.remembered + 3 * len(secs) <= self.max_events:
             return
-        if rows:
-            self._newest = max([self._newest, *(r.ts_s for r in rows)])
+        if len(secs):
+            self._newest = max(self._newest, int(secs.max()))
             self.state.advance(self._newest)
             self._forget()
         raise HistoryFull(
             f"feature history at its bound ({self.remembered:,} of {self.max_events:,} entries)"
         )
 
-    def _features(self, rows: Sequence[Row], remember: bool) -> F64:
-        # Per event, only C-level loops (zip, dict.get in a comprehension): this runs on every event
-        # of every batch while a champion is loaded.
-        n = len(rows)
-        txn_ids, secs, cards, merchants, cents = zip(*rows, strict=True) if n else ((), (), (), (), ())
-        card = np.array(self._cards.ids_of(cards), dtype=np.int64)
-        terms = self._merchants.ids_of(merchants)
-        ts = np.array(secs, dtype=np.int64)
-        events = Events(
-            ts=ts,
-            card=card,
-            terminal=np.array(terms, dtype=np.int64),
-            amount_cents=np.array(cents, dtype=np.int64),
-        )
-        x = self.state.transform(events, remember)
-        if not remember:
-            return x
-        self._placed.update(zip(txn_ids, zip(terms, secs, strict=True), strict=True))
-        self._order.extend(zip(secs, txn_ids, strict=True))
-        self._newest = max(self._newest, int(ts.max())) if n else self._newest
-        self._forget()
-        early = [label for t in txn_ids for label in self._early.pop(t, ())] if self._early else []
-        if early:  # they count from the next batch on, as any label known by then
-            self.add_labels(early)
-        self.seen += n
+    def _join(
+        self,
+        columns: Columns,
+        kinds: Kinds,
+        place: Callable[[I64], None],
+        ids_of: Callable[[I64], list[str]],
+    ) -> F64:
+        """The features of a batch of possible rows. A transaction seen before counts once, as in
+        training: a copy inside the batch gets its first's row; a copy of an earlier batch's (a
+        resend, a replayed batch, one the warm-up read too) is scored as it was first seen, without
+        being added again. Fresh rows are then remembered and placed for labels."""
+        n = len(columns.secs)
+        fresh = np.flatnonzero(kinds.kind == FRESH)
+        if len(fresh) == n:  # the usual batch
+            x = self._transform(columns, remember=True)
+        else:
+            x = np.zeros((n, len(self.config.names())))
+            older = np.flatnonzero(kinds.kind == OLDER)
+            if len(older):  # before the fresh ones join
+                x[older] = self._transform(columns.take(older), remember=False)
+            if len(fresh):
+                x[fresh] = self._transform(columns.take(fresh), remember=True)
+            copies = np.flatnonzero(kinds.kind == COPY)
+            x[copies] = x[kinds.first[copies]]
+        if len(fresh):
+            place(fresh)
+            self._newest = max(self._newest, int(columns.secs[fresh].max()))
+            self._forget()
+            early = [label for t in ids_of(fresh) for label in self._early.pop(t, ())] if self._early else []
+            if early:  # they count from the next batch on, as any label known by then
+                self.add_labels(early)
+            self.seen += len(fresh)
         return x
+
+    def _transform(self, columns: Columns, remember: bool) -> F64:
+        secs, card, term, cents = columns
+        events = Events(ts=secs, card=card, terminal=term, amount_cents=cents)
+        return self.state.transform(events, remember)
 
     def _forget(self) -> None:
         """Placements older than the merchant windows' reach: a label on them can no longer count."""
-        cut, order = self._newest - self.reach_s, self._order
-        while order and order[0][0] <= cut:
-            _, txn_id = order.popleft()
-            placed = self._placed.get(txn_id)
-            if placed is not None and placed[1] <= cut:
-                del self._placed[txn_id]
+        cut = self._newest - self.reach_s
+        self.keys.forget(cut)
         self._forgets += 1
         if self._early and self._forgets % 256 == 0:  # now and then: labels whose transaction is long gone
             gone = [k for k, v in self._early.items() if (v[0].txn_ms or v[0].label_ms) // 1000 <= cut]
@@ -256,7 +315,22 @@ class OnlineScorer:
         """Features of the batch, then the model's probabilities (model: a model.store.LoadedModel);
         a row with an impossible time is not scored (0)."""
         x, ok = self.features(rows)
-        scores = np.zeros(len(rows))
+        return self._predict(x, ok, model, version)
+
+    def score_engine(
+        self,
+        engine: Any,
+        rates: Mapping[str, float],
+        decoded: Sequence[tuple[int, Transaction]],
+        model: Any,
+        version: str,
+    ) -> tuple[I64, BatchScores]:
+        """`score` of the native engine's batch (features_of_engine): record indices, scores."""
+        index, x, ok = self.features_of_engine(engine, rates, decoded)
+        return index, self._predict(x, ok, model, version)
+
+    def _predict(self, x: F64, ok: npt.NDArray[np.bool_], model: Any, version: str) -> BatchScores:
+        scores = np.zeros(len(x))
         if ok.any():
             scores[ok] = np.asarray(model.booster.predict(x[ok]), dtype=np.float64)
         out = BatchScores(model.booster, self.config.names(), x, scores, version)

@@ -17,6 +17,7 @@ import pytest
 from bridge.batch_engines import NativeEngine
 from bridge.detection import CardState, Decision, Detector
 from bridge.model_serving import ModelServing
+from common.labels import make_label
 from common.rulelang.document import parse_custom
 from common.rules import RulesConfig, default_rules
 from common.schema import Transaction, decode_event, event_epoch_ms
@@ -100,9 +101,12 @@ class Recording(ModelServing):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batches: list[tuple[Any, Any] | None] = []
+        self.direct = 0  # batches the engine numbered straight into the native keys
 
-    def _score(self, make_rows: Any) -> Any:
-        got = super()._score(make_rows)
+    def _score(self, make_rows: Any, direct: Any = None) -> Any:
+        if direct is not None:
+            self.direct += 1
+        got = super()._score(make_rows, direct)
         self.batches.append(None if got is None else (got.x.copy(), got.scores.copy()))
         return got
 
@@ -200,6 +204,9 @@ def test_scored_batches_match_the_python_path(watcher: SimpleNamespace) -> None:
             for r in item.alert.reasons:
                 texts.get(r.rule, []).append(r.text)
     paths.assert_same_rows()  # the same feature rows and scores, batch by batch
+    # after the first batch (which makes the history), the engine numbered each batch itself, the
+    # records only Python parses slotted in among its own
+    assert paths.nat_side.direct == len(paths.nat_side.batches) - 1 > 10
     assert paths.py_side.history_entries == paths.nat_side.history_entries > 0
     assert paths.py_side._scorer.bad_times == paths.nat_side._scorer.bad_times == 1
     # both model rules fired (so the scores reached both engines), with the reasons quoted
@@ -208,6 +215,47 @@ def test_scored_batches_match_the_python_path(watcher: SimpleNamespace) -> None:
     assert paths.dead == 1
     # the native engine decided the quiet majority itself: Python saw the possible alerts only
     assert paths.alerts <= paths.nat_detector.calls < len(records) // 4
+
+
+def test_batches_the_engine_numbers_itself_match_the_python_path(watcher: SimpleNamespace) -> None:
+    """Every record parsed natively: the engine numbers its batch straight into the native keys
+    (no Python row per event), with resends within a batch and across batches, impossible times
+    and labels, and still builds the Python path's feature rows byte for byte."""
+    records = as_records(generate(seed=14, count=6_000))
+    records[900] = records[899]  # a copy within one batch
+    records[2_600] = records[1_200]  # a resend of an earlier batch's event
+    records[3_000] = records[3_000]._replace(value=far_future(records[3_000].value))
+    records[3_001] = records[3_000]  # a copy of an impossible one: refused too
+    paths = ScoredPaths(model_rules(), watcher)
+    events = [decode_event(r.value) for r in records[:4_000] if b'"ts":"21' not in r.value]
+    labels = [
+        make_label(
+            txn_id=e.txn_id,
+            card_id=e.card_id,
+            label="fraud",
+            source="chargeback",
+            label_ms=event_epoch_ms(e) + 1,
+        )
+        for e in events[::40]
+    ]
+    for side in (paths.py_side, paths.nat_side):
+        side._labels = SimpleNamespace(drain=lambda: [], stop=lambda: None, error=None)
+    for k, batch in enumerate(batches(records)):
+        if k == 4:  # labels of events seen and of events still to come (held until they are)
+            for side in (paths.py_side, paths.nat_side):
+                side._labels = SimpleNamespace(drain=lambda: list(labels), stop=lambda: None, error=None)
+        if k == 5:
+            for side in (paths.py_side, paths.nat_side):
+                side._labels = SimpleNamespace(drain=lambda: [], stop=lambda: None, error=None)
+        got = paths.step(batch, f"batch {k}")
+        assert isinstance(got, Seen)
+    paths.assert_same_rows()
+    assert paths.py_side.direct == 0 and paths.nat_side.direct == len(paths.nat_side.batches) - 1 > 4
+    py, nat = paths.py_side._scorer, paths.nat_side._scorer
+    assert nat.reads_engine
+    assert (py.seen, py.bad_times, py.labels_used) == (nat.seen, nat.bad_times, nat.labels_used)
+    assert py.seen == 6_000 - 4 and py.bad_times == 2 and py.labels_used == len(labels)
+    assert py.keys.held == nat.keys.held and py.keys.placed_count == nat.keys.placed_count
 
 
 def test_without_a_champion_the_rules_read_zero_alike() -> None:

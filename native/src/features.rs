@@ -384,8 +384,11 @@ impl FeatureHistory {
             ],
             "columns",
         )?;
-        let out = self.rows(&ts, &card, &term, &cents, remember);
-        let bytes: Vec<u8> = out.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        // without the GIL: the consumer's next poll runs meanwhile (the batch's rows are ours)
+        let bytes: Vec<u8> = py.allow_threads(|| {
+            let out = self.rows(&ts, &card, &term, &cents, remember);
+            out.iter().flat_map(|v| v.to_ne_bytes()).collect()
+        });
         Ok(PyByteArray::new_bound(py, &bytes))
     }
 

@@ -19,6 +19,7 @@ mod gate_tests;
 mod golden_tests;
 mod history;
 mod rules;
+mod serving_ids;
 mod state;
 mod tally;
 
@@ -48,6 +49,7 @@ struct Engine {
     pending: Vec<(String, i64, Held)>, // the batch's new states, first-touched order
     rows: Vec<Vec<u8>>,                // the batch's `txns` rows, in record order
     packed: Packed,
+    decoded: Vec<serving_ids::Decoded>, // the records Python decoded for the model (model_columns)
 }
 
 /// The batch's rows and states as RESP bulk strings, built without the GIL.
@@ -213,6 +215,7 @@ impl Engine {
             pending: Vec::new(),
             rows: Vec::new(),
             packed: Packed::default(),
+            decoded: Vec::new(),
         })
     }
 
@@ -258,6 +261,7 @@ impl Engine {
         records: &Bound<'_, PyList>,
     ) -> PyResult<(Vec<String>, Vec<usize>)> {
         self.batch.clear();
+        self.decoded.clear();
         self.pending.clear();
         self.rows.clear();
         let mut raws = Vec::with_capacity(records.len());
@@ -306,6 +310,62 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// The scanned batch as the model's int64 columns (bytes), numbered in `ids`: (record indices,
+    /// event times s, card ids, merchant ids, US cents, kinds int8, copied rows); see
+    /// serving_ids::model_columns. `decoded`: the records Python decoded, kept for model_place.
+    /// No Python object per parsed event.
+    #[allow(clippy::type_complexity)]
+    fn model_columns<'py>(
+        &mut self,
+        py: Python<'py>,
+        mut ids: PyRefMut<'py, serving_ids::ServingIds>,
+        rates: HashMap<String, f64>,
+        max_s: i64,
+        max_time: i64,
+        decoded: Vec<serving_ids::Decoded>,
+    ) -> Bound<'py, PyTuple> {
+        self.decoded = decoded;
+        let (batch, slow, ids) = (&self.batch, &self.decoded, &mut *ids);
+        let c = unlocked(py, batch.len(), || {
+            serving_ids::model_columns(batch, slow, ids, &rates, max_s, max_time)
+        });
+        let int = |v: &[i64]| PyBytes::new_bound(py, &serving_ids::int_bytes(v));
+        PyTuple::new_bound(
+            py,
+            [
+                int(&c.index),
+                int(&c.secs),
+                int(&c.cards),
+                int(&c.terms),
+                int(&c.cents),
+                PyBytes::new_bound(py, &c.kinds),
+                int(&c.first),
+            ],
+        )
+    }
+
+    /// Place the rows of these record indices (int64 bytes) in `ids`, by merchant and event time.
+    fn model_place(
+        &self,
+        py: Python<'_>,
+        mut ids: PyRefMut<'_, serving_ids::ServingIds>,
+        index: &[u8],
+    ) -> PyResult<()> {
+        if !index.len().is_multiple_of(8) {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "model_place: not int64 bytes",
+            ));
+        }
+        let index: Vec<i64> = index
+            .chunks_exact(8)
+            .map(|c| i64::from_ne_bytes(c.try_into().unwrap()))
+            .collect();
+        let (batch, slow, ids) = (&self.batch, &self.decoded, &mut *ids);
+        unlocked(py, index.len(), || {
+            serving_ids::model_place(batch, slow, ids, &index)
+        })
     }
 
     /// The champion's scores of the scanned batch (`model_score`), by record index; a record not
@@ -463,6 +523,7 @@ impl Engine {
         self.cache.clear();
         self.pending.clear();
         self.batch.clear();
+        self.decoded.clear();
         self.rows.clear();
     }
 }
@@ -496,5 +557,6 @@ impl Engine {
 fn fraud_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<features::FeatureHistory>()?;
+    m.add_class::<serving_ids::ServingIds>()?;
     Ok(())
 }
