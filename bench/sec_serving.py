@@ -7,7 +7,8 @@ count, and a rule reading `model_score`; warm-up off, so every event after the m
 scored live; the native engine decides the quiet events with the scores) and `champion_python`
 (the same on the Python engine alone: the native engine's gain with a model); `champion_pyfeatures`
 (the native engine with the Python feature state, BRIDGE_MODEL_FEATURES=python: the native feature
-state's gain, model/native_features.py). Once per run, the
+state's gain, model/native_features.py); `champion_lgbtrees` (the native engine with LightGBM's
+predict, BRIDGE_MODEL_TREES=lightgbm: the native trees' gain, model/native_trees.py). Once per run, the
 warm-up alone: a bridge that starts with a champion over the whole topic as history, timed from
 its own log.
 """
@@ -33,7 +34,8 @@ from dashapp.store.rules_store import RulesStore
 from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
-VARIANTS = ("native", "python", "champion", "champion_pyfeatures", "champion_python")
+VARIANTS = ("native", "python", "champion", "champion_lgbtrees", "champion_pyfeatures", "champion_python")
+CHAMPIONS = tuple(v for v in VARIANTS if v.startswith("champion"))
 MODEL_RULE: dict[str, Any] = {
     "id": "model_high",
     "name": "Model says fraud",
@@ -86,6 +88,8 @@ def _variant(ctx: Context, topic: str, total: int, name: str) -> Variant:
         env = {"BRIDGE_ENGINE": "python"} if name in {"python", "champion_python"} else {}
         if name in {"champion_pyfeatures", "champion_python"}:
             env["BRIDGE_MODEL_FEATURES"] = "python"  # the reference state, as before the native one
+        if name == "champion_lgbtrees":
+            env["BRIDGE_MODEL_TREES"] = "lightgbm"  # LightGBM's predict, as before the native trees
         if name.startswith("champion"):
             _champion(ctx, keys)
             env["BRIDGE_MODEL_WARMUP"] = "0"
@@ -171,7 +175,7 @@ def run(ctx: Context) -> dict[str, Any]:
     topic = dataset(ctx, "bridge", total)
     variants = {name: _variant(ctx, topic, total, name) for name in VARIANTS}
     out, runs = side_by_side(ctx, "serving", topic, total, variants)
-    for name in ("champion", "champion_pyfeatures", "champion_python"):
+    for name in CHAMPIONS:
         out[name]["scored"] = [r["scored"] for r in runs[name]]
     state = _state_cost(20_000 if ctx.smoke else 1_000_000)
     return {
@@ -205,6 +209,7 @@ def table(results: dict[str, Any]) -> str:
     when = meta.get("section_dates", {}).get("serving") or meta.get("date", "?")
     names = {"native": "rules only, native engine", "python": "rules only, Python engine",
              "champion": "champion scoring every event, native engine",
+             "champion_lgbtrees": "the same with LightGBM's predict (not the native trees)",
              "champion_pyfeatures": "the same with the Python feature state",
              "champion_python": "champion scoring every event, Python engine"}  # fmt: skip
     rows = ["| bridge | bridge ÷ raw (ev/s) | CPU µs per event | engine |", "|---|---|---|---|"]
@@ -216,11 +221,7 @@ def table(results: dict[str, Any]) -> str:
         rows.append(f"| {label} | {ratio} | {cpu} | {v['engine']} |")
     w, n, cpus = r["warmup"], r["raw_consumer_eps"]["n"], meta.get("cpus", "?")
     st = r["state"]
-    scored = ", ".join(
-        f"{k:,}"
-        for name in ("champion", "champion_pyfeatures", "champion_python")
-        for k in r.get(name, {}).get("scored", [])
-    )
+    scored = ", ".join(f"{k:,}" for name in CHAMPIONS for k in r.get(name, {}).get("scored", []))
     return "\n".join(
         [
             "Serving (section `serving`):",

@@ -94,6 +94,13 @@ class BridgeSettings(KafkaSettings, RedisSettings):
         "Python; `python`: the reference only (the same features, byte for byte, slower)",
         env="BRIDGE_MODEL_FEATURES",
     )
+    model_trees: str = setting(
+        "auto",
+        "how the champion's and shadows' trees are scored: `auto` natively when the extension takes the "
+        "model and agrees with LightGBM on probe rows (model/native_trees.py), else LightGBM; `lightgbm`: "
+        "always LightGBM's predict (the same scores, slower)",
+        env="BRIDGE_MODEL_TREES",
+    )
     kafka_labels_topic: str = setting(
         "labels",
         "the topic of fraud / legitimate labels: analysts' resolutions, chargebacks (docs/labels.md)",
@@ -116,6 +123,8 @@ class BridgeSettings(KafkaSettings, RedisSettings):
             raise ConfigError("BRIDGE_ENGINE must be auto, native or python")
         if self.model_features not in ("auto", "python"):
             raise ConfigError("BRIDGE_MODEL_FEATURES must be auto or python")
+        if self.model_trees not in ("auto", "lightgbm"):
+            raise ConfigError("BRIDGE_MODEL_TREES must be auto or lightgbm")
         if self.model_max_events < 0:
             raise ConfigError("BRIDGE_MODEL_MAX_EVENTS must be 0 (off) or positive")
         if not self.alert_retention_days > 0:

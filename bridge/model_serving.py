@@ -44,6 +44,7 @@ class ModelServing:
         shadows: ShadowModels | None = None,
         native_features: bool = True,
         max_ids: int | None = None,
+        native_trees: bool = True,
     ) -> None:
         """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.History)
         for the warm-up; without it the history starts from the live events. Past `max_ids` ids
@@ -56,6 +57,7 @@ class ModelServing:
         self.rewarms = 0  # histories rebuilt for a partition gained past what they held
         self._coverage = Coverage()  # which offsets of each partition the history holds
         self._native_features = native_features  # model/native_features.py: the same features, faster
+        self._native_trees = native_trees  # model/native_trees.py: the same scores, faster
         self._label_feed = label_feed  # started with the first champion: no champion, no labels read
         self._history = history
         self._on_scores = on_scores  # the score distribution (bridge.metrics)
@@ -212,7 +214,9 @@ class ModelServing:
         from model.features import FeatureConfig
         from model.serving import OnlineScorer
 
-        return OnlineScorer(FeatureConfig(), self._max, native=self._native_features)
+        return OnlineScorer(
+            FeatureConfig(), self._max, native=self._native_features, native_trees=self._native_trees
+        )
 
     def tick(self) -> None:
         """Start the warm-up once a champion is loaded, say when it is done (the bridge's own thread,
@@ -342,6 +346,8 @@ class ModelServing:
             f"scored {s.seen:,} events, history {s.remembered:,} of {self._max:,}, "
             f"fraud labels used {s.labels_used:,}"
         ]
+        native = self._native_trees and getattr(self._watcher.model, "native", None) is not None
+        parts.append("trees scored natively" if native else "trees scored by LightGBM")
         if self.renewals:
             bound = f"{self._max_ids:,} ids"
             parts.append(f"history rebuilt {self.renewals:,}\u00d7 to bound its id maps ({bound})")

@@ -20,6 +20,7 @@ import redis
 from common.keys import RedisKeys
 from common.model_registry import ModelEntry
 from model.live_compare import compare, live_field
+from model.native_trees import scores_of
 from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -29,8 +30,9 @@ F64 = npt.NDArray[np.float64]
 class ShadowModels:
     """The loaded shadow versions (`models`, replaced whole) and the counts not yet in Redis."""
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+    def __init__(self, client: redis.Redis, keys: RedisKeys, native_trees: bool = True) -> None:
         self._client, self._keys = client, keys
+        self._native_trees = native_trees  # model/native_trees.py: the same scores, faster
         self._registry = ModelRegistry(client, keys)
         self.models: dict[str, Any] = {}  # version -> model.store.LoadedModel
         self._loading: threading.Thread | None = None
@@ -75,7 +77,7 @@ class ShadowModels:
         """Score a batch's features with every shadow and count how it compares (the batch thread)."""
         batch: dict[str, float] = {}
         for version, model in list(self.models.items()):
-            scores = np.asarray(model.booster.predict(x), dtype=np.float64)
+            scores = scores_of(model, x, self._native_trees)
             for stat, n in compare(champion_scores, scores).items():
                 batch[live_field(version, champion, stat)] = n
         if batch:

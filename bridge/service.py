@@ -86,8 +86,9 @@ class Bridge:
                 label_feed=self._label_feed,
                 history=self._history(rates) if settings.model_warmup else None,
                 on_scores=self.metrics.observe_scores,
-                shadows=ShadowModels(client, self.keys),
+                shadows=ShadowModels(client, self.keys, settings.model_trees != "lightgbm"),
                 native_features=settings.model_features != "python",
+                native_trees=settings.model_trees != "lightgbm",
             )
             self.engines.serve(self.serving)
         else:

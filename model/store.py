@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
+import numpy as np
 
 from model.features import FEATURE_VERSION, FeatureConfig
+from model.native_trees import compile_trees
 
 MODEL_FILE = "model.txt"  # LightGBM's own text format: no pickle, readable, portable
 CARD_FILE = "card.json"
@@ -30,6 +32,14 @@ class LoadedModel:
     booster: lgb.Booster
     card: dict[str, Any]
     path: Path | None  # None: loaded from the registry in Redis
+    native: Any = None  # the native trees' scorer (model/native_trees.py), None: LightGBM's only
+
+    def predict(self, x: Any, native: bool = True) -> Any:
+        """Probabilities of the feature rows: the native trees' (equal to LightGBM's, checked at
+        load) when they took the model and `native`, else LightGBM's."""
+        if native and self.native is not None:
+            return self.native(x)
+        return np.asarray(self.booster.predict(x), dtype=np.float64)
 
 
 def library_versions() -> dict[str, str]:
@@ -110,4 +120,4 @@ def from_text(
         raise ModelFileError(
             f"model {where}: expects {booster.num_feature()} features, not {len(config.names())}"
         )
-    return LoadedModel(booster=booster, card=card, path=path)
+    return LoadedModel(booster=booster, card=card, path=path, native=compile_trees(text, booster))

@@ -122,6 +122,7 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
             10,
         )
         engine_line = (client.hget(beat, "engine") or b"").decode()
+        model_line = (client.hget(beat, "model") or b"").decode()
         wait_for("the shadow counts", lambda: read_live(redis_client, keys), 10)
         live = read_live(redis_client, keys)[reg_shadow][version]
         reg = bridge.metrics.registry
@@ -166,6 +167,7 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
     assert live["both_flags"] == ((champ >= 0.5) & (shade >= 0.5)).sum() < live["shadow_flags"]
     assert live["abs_diff"] == pytest.approx(np.abs(champ - shade).sum(), rel=1e-6)
     assert engine_line == ("native, with the champion's score of every event" if available() else "python")
+    assert ("trees scored natively" if available() else "trees scored by LightGBM") in model_line
 
 
 def test_a_partition_regained_after_another_bridge_applied_it_rebuilds_the_history(

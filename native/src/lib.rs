@@ -22,6 +22,7 @@ mod rules;
 mod serving_ids;
 mod state;
 mod tally;
+mod trees;
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
@@ -558,5 +559,6 @@ fn fraud_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<features::FeatureHistory>()?;
     m.add_class::<serving_ids::ServingIds>()?;
+    m.add_class::<trees::Trees>()?;
     Ok(())
 }
