@@ -68,3 +68,45 @@ def test_bad_input_is_refused_with_a_clear_error() -> None:
         nat.native.place(["t"], b"\x00" * 3, b"\x00" * 8)
     with pytest.raises(TypeError):
         nat.native.classify(["t", 3])
+
+
+def test_the_engine_numbers_amounts_and_times_as_the_rows_do() -> None:
+    """Engine.model_columns: cents rounded half to even after the same two products as usd_cents,
+    at least 1, an unknown currency at rate 1; seconds floored; an impossible time not numbered."""
+    import json
+
+    from bridge.native import NativePath
+    from common.rules import default_rules
+    from common.schema import decode_event
+    from model.serving import Row
+    from model.windows import MAX_TIME
+    from producer import generate
+    from tests.test_native_path import as_records
+
+    rates = dict(default_rules().currency)
+    records = as_records(generate(seed=5, count=40))
+    tricky = [0.125, 0.375, 0.0025, 0.005, 1e9, 19.995, 0.01, 123.455]
+    currencies = [*sorted(rates), "XTS"]  # XTS: a code no rate names (rate 1)
+    for i, rec in enumerate(records):
+        doc = json.loads(rec.value)
+        doc["amount"], doc["currency"] = tricky[i % len(tricky)], currencies[i % len(currencies)]
+        if i < 3:  # exact halves of a cent: 12.5 -> 12, 37.5 -> 38, 62.5 -> 62 (half to even)
+            doc["amount"], doc["currency"] = (0.125, 0.375, 0.625)[i], "USD"
+        if i == 7:
+            doc["ts"] = "2126-01-01T00:00:00.999Z"
+        records[i] = rec._replace(value=json.dumps(doc, separators=(",", ":")).encode())
+    path = NativePath(default_rules(), 100_000, 1_000)
+    path.scan(records)
+    keys = native()
+    latest = 4_102_444_800  # 2100-01-01: the 2126 event lies past it
+    raw = path.engine.model_columns(keys.native, rates, latest, MAX_TIME, [])
+    index, secs, _, _, cents = (np.frombuffer(r, dtype=np.int64) for r in raw[:5])
+    kind = np.frombuffer(raw[5], dtype=np.int8)
+    assert index.tolist() == list(range(len(records)))  # every record parsed natively
+    want = [Row.of(decode_event(r.value), rates) for r in records]
+    assert cents.tolist() == [w.amount_cents for w in want]
+    assert cents.tolist()[:3] == [12, 38, 62] and rates["USD"] == 1.0
+    assert secs.tolist() == [w.ts_s for w in want]
+    assert [int(k) for k in kind] == [BAD_TIME if i == 7 else FRESH for i in range(len(records))]
+    good = [w for i, w in enumerate(want) if i != 7]  # only possible rows are numbered
+    assert keys.held == len({w.card_id for w in good}) + len({w.merchant_id for w in good})
