@@ -114,7 +114,7 @@ def range_scores(
     from model.features import FeatureConfig
     from model.registry import ModelRegistry
     from model.score import score_span
-    from model.serving import BatchScores
+    from model.serving_rows import BatchScores
     from model.topics import ReadCancelled
 
     try:

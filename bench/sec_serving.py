@@ -132,7 +132,8 @@ def _state_cost(history: int, batches: int = 200, batch: int = 500) -> dict[str,
     import numpy as np
 
     from model.features import FeatureConfig
-    from model.serving import OnlineScorer, Row
+    from model.serving import OnlineScorer
+    from model.serving_rows import Row
 
     t0 = 1_700_000_000
 

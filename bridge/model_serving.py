@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.label_feed import LabelFeed
 from bridge.model_coverage import Coverage
+from bridge.model_monitor import ScoreMonitor
 from bridge.model_rows import ScoredRows
 from bridge.model_shadow import ShadowModels
 from bridge.model_warmup import Warmup
@@ -60,7 +61,7 @@ class ModelServing:
         self._native_trees = native_trees  # model/native_trees.py: the same scores, faster
         self._label_feed = label_feed  # started with the first champion: no champion, no labels read
         self._history = history
-        self._on_scores = on_scores  # the score distribution (bridge.metrics)
+        self._monitor = ScoreMonitor(on_scores)
         self.shadows = shadows  # versions in shadow score the same rows, never alert
         self._labels: LabelFeed | None = None
         self._warmup: Warmup | None = None
@@ -68,9 +69,6 @@ class ModelServing:
         self._scorer: Any = None  # model.serving.OnlineScorer, made with the first champion
         self.problem: str | None = None  # why the last batch was not scored
         self.warm_error: str | None = None  # why the warm-up failed (shown until the history is dropped)
-        self._drift: Any = None  # model.drift.LiveDrift of the champion `_drift_of`
-        self._drift_of: str | None = None
-        self._monitor_error: str | None = None
 
     @property
     def active(self) -> bool:
@@ -79,7 +77,7 @@ class ModelServing:
 
     def score_batch(self, events: Sequence[Transaction]) -> ScoredRows | None:
         """The batch's scores, or None without a champion, while warming up, or when scoring failed."""
-        from model.serving import Row
+        from model.serving_rows import Row
 
         batch = self._score(lambda: [Row.of(e, self._rates) for e in events])
         return ScoredRows({id(e): i for i, e in enumerate(events)}, batch) if batch is not None else None
@@ -92,7 +90,7 @@ class ModelServing:
         the (record index, event) pairs Python decoded. Returns the record index of each row (record
         order, as training reads the topic) and the scores, which the Python side `bind`s to the
         events it evaluates; None as score_batch."""
-        from model.serving import Row
+        from model.serving_rows import Row
 
         index, txn_ids, ts_ms, cards, merchants, amounts, currencies = columns
         order: list[int] = list(index)
@@ -168,7 +166,7 @@ class ModelServing:
         if self.problem is not None:
             logger.info("bridge: model scoring again (champion %s)", entry.version)
             self.problem = None
-        self._monitor(entry, batch)
+        self._monitor.add(entry, batch)
         if self.shadows is not None and self.shadows.models:
             try:
                 self.shadows.score(entry.version, batch.scores, batch.x)
@@ -176,39 +174,9 @@ class ModelServing:
                 logger.exception("bridge: shadow models not scored for this batch")
         return batch
 
-    def _monitor(self, entry: Any, batch: Any) -> None:
-        """The score distribution and the live drift; a failure here loses the figures, never the
-        scores (logged once per kind of error)."""
-        try:
-            if self._on_scores is not None:
-                self._on_scores(batch.scores)
-            self._count_drift(entry, batch)
-        except Exception as exc:
-            why = f"{type(exc).__name__}: {exc}"
-            if why != self._monitor_error:
-                logger.exception("bridge: model monitoring skipped a batch")
-            self._monitor_error = why
-
-    def _count_drift(self, entry: Any, batch: Any) -> None:
-        """The batch into the champion's live drift windows (a card without training bins: none)."""
-        if self._drift_of != entry.version:
-            from model.drift import LiveDrift
-            from model.features import FeatureConfig
-
-            self._drift, self._drift_of = None, entry.version  # a reference it cannot use: no drift
-            ref = entry.card.get("drift_reference")
-            if isinstance(ref, dict):
-                try:
-                    self._drift = LiveDrift(ref, FeatureConfig().names())
-                except ValueError as exc:
-                    logger.error("bridge: no live drift for champion %s: %s", entry.version, exc)
-        if self._drift is not None:
-            ok = batch.scored
-            self._drift.add(batch.x[ok], batch.scores[ok])
-
     def drift_psi(self) -> dict[str, float] | None:
         """The champion's live PSI per feature and of the score (None: too few rows, or no bins)."""
-        return self._drift.current() if self._drift is not None and self.active else None
+        return self._monitor.drift_psi() if self.active else None
 
     def _new_scorer(self) -> Any:
         from model.features import FeatureConfig

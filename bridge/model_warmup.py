@@ -57,7 +57,8 @@ class Warmup:
         return self._scorer, pending
 
     def _run(self) -> None:
-        from model.serving import HistoryFull, Row
+        from model.serving import HistoryFull
+        from model.serving_rows import Row
 
         try:
             got = self._read()

@@ -23,7 +23,7 @@ from common.rules import default_rules
 from common.schema import decode_event
 from model.features import FeatureConfig
 from model.registry import ModelRegistry
-from model.serving import Row
+from model.serving_rows import Row
 from tests.streams import generated, produce
 from tests.test_backtest import ENGINES, Worker, engine_used, rows, worker
 from tests.test_model_registry_store import register

@@ -11,7 +11,8 @@ import pytest
 from bench.handbook.simulator import SimParams, simulate
 from common.labels import make_label
 from model.features import DAY_S, Events, FeatureConfig, Labels, compute_features
-from model.serving import HistoryFull, OnlineScorer, Row
+from model.serving import HistoryFull, OnlineScorer
+from model.serving_rows import Row
 from model.train import fit_lightgbm
 
 NAMES = FeatureConfig().names()

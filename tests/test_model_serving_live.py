@@ -29,7 +29,7 @@ from common.schema import decode_event
 from model.features import FeatureConfig
 from model.live_compare import read_live
 from model.registry import ModelRegistry
-from model.serving import Row
+from model.serving_rows import Row
 from model.store import save
 from model.train import fit_lightgbm
 from tests.conftest import unique

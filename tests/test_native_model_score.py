@@ -23,7 +23,8 @@ from common.rules import RulesConfig, default_rules
 from common.schema import Transaction, decode_event, event_epoch_ms
 from model.features import FeatureConfig
 from model.join import Txn, usd_cents
-from model.serving import OnlineScorer, Row
+from model.serving import OnlineScorer
+from model.serving_rows import Row
 from model.topics import History
 from model.train import fit_lightgbm
 from producer import generate

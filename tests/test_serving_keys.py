@@ -78,7 +78,7 @@ def test_the_engine_numbers_amounts_and_times_as_the_rows_do() -> None:
     from bridge.native import NativePath
     from common.rules import default_rules
     from common.schema import decode_event
-    from model.serving import Row
+    from model.serving_rows import Row
     from model.windows import MAX_TIME
     from producer import generate
     from tests.test_native_path import as_records
