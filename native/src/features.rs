@@ -99,7 +99,8 @@ fn upto(times: impl Fn(usize) -> i64, len: usize, t: i64) -> usize {
     lo
 }
 
-fn ints(raw: &[u8], what: &str) -> PyResult<Vec<i64>> {
+/// Native-endian int64 values of `raw`, or a ValueError naming `what`.
+pub fn ints(raw: &[u8], what: &str) -> PyResult<Vec<i64>> {
     if !raw.len().is_multiple_of(8) {
         return Err(PyValueError::new_err(format!("{what}: not int64 bytes")));
     }

@@ -354,15 +354,7 @@ impl Engine {
         mut ids: PyRefMut<'_, serving_ids::ServingIds>,
         index: &[u8],
     ) -> PyResult<()> {
-        if !index.len().is_multiple_of(8) {
-            return Err(pyo3::exceptions::PyValueError::new_err(
-                "model_place: not int64 bytes",
-            ));
-        }
-        let index: Vec<i64> = index
-            .chunks_exact(8)
-            .map(|c| i64::from_ne_bytes(c.try_into().unwrap()))
-            .collect();
+        let index = features::ints(index, "model_place: index")?;
         let (batch, slow, ids) = (&self.batch, &self.decoded, &mut *ids);
         unlocked(py, index.len(), || {
             serving_ids::model_place(batch, slow, ids, &index)

@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
 use crate::batch::Record;
+use crate::features::ints;
 
 /// How a row of a batch joins the history (the int8 `kinds` column).
 pub const FRESH: i8 = 0; // first seen: remembered, then placed
@@ -46,16 +47,6 @@ fn number(map: &mut HashMap<String, i64>, key: &str) -> i64 {
 
 pub fn int_bytes(values: &[i64]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_ne_bytes()).collect()
-}
-
-fn ints(raw: &[u8], what: &str) -> PyResult<Vec<i64>> {
-    if !raw.len().is_multiple_of(8) {
-        return Err(PyValueError::new_err(format!("{what}: not int64 bytes")));
-    }
-    Ok(raw
-        .chunks_exact(8)
-        .map(|c| i64::from_ne_bytes(c.try_into().unwrap()))
-        .collect())
 }
 
 fn strs<'py>(list: &'py Bound<'py, PyList>) -> PyResult<Vec<Bound<'py, PyString>>> {
