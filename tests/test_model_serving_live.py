@@ -252,3 +252,63 @@ def test_a_partition_regained_after_another_bridge_applied_it_rebuilds_the_histo
         if b is not None:
             stop(*b)
         stop(*a)
+
+
+def test_a_fenced_batch_resuming_past_the_history_rebuilds_it(
+    kafka_bootstrap: str, redis_url: str, topic: str, dlq_topic: str, labels_topic: str,
+    redis_prefix: str, redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path,
+) -> None:  # fmt: skip
+    """Another instance applied records of partition 0 this bridge never saw (the stored offset moved
+    past its position): its next batch there is fenced and resumes at the stored offset, and the
+    model's history, which lacks those records, is rebuilt from the topic, not scored on a hole."""
+    path, _ = amount_only_model(tmp_path)
+    reg = ModelRegistry(redis_client, keys)
+    reg.set_state(register(reg, path), CHAMPION, "root")
+    records = generated(900, seed=12)
+    offsets = keys.offsets(topic)
+    produce(kafka_bootstrap, topic, records[:300])
+    settings = load_settings(
+        env={}, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic=topic, kafka_dlq_topic=dlq_topic,
+        kafka_labels_topic=labels_topic, redis_url=redis_url, redis_key_prefix=redis_prefix,
+        group_id=unique("g-fence"), instance_id="bridge-f", poll_timeout_ms=50, batch_max=200,
+        heartbeat_s=0.2, rules_poll_s=0.1,
+    )  # fmt: skip
+    consumer, producer = make_consumer(settings), make_producer(settings)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    bridge = Bridge(settings, consumer, producer, client, publish_alerts=False)
+    runner = threading.Thread(target=bridge.run, daemon=True)
+    runner.start()
+
+    def stored(p: int) -> int:
+        return int(redis_client.hget(offsets, p) or 0)
+
+    def applied() -> int:  # next offsets, summed: the records applied, by this bridge or the "other"
+        return sum(map(stored, range(3)))
+
+    try:
+        serving = bridge.serving
+        assert serving is not None
+        wait_for(
+            "the warm-up and the first records",
+            lambda: serving._warmup is not None and serving._warmup.done and applied() == 300,
+            60,
+        )
+        first, at = serving._warmup, stored(0)
+        redis_client.hset(offsets, 0, at + 100)  # another owner applied 100 records this one never saw
+        produce(kafka_bootstrap, topic, records[300:600], partition=0)
+        wait_for("the fence's rebuild", lambda: serving.rewarms > 0, 60)
+        wait_for("partition 0 applied past the other's records", lambda: stored(0) == at + 300, 60)
+        assert serving.rewarms == 1 and bridge.metrics.fenced._value.get() >= 1
+        wait_for("warmed up again", lambda: serving._warmup is not first and serving._warmup.done, 60)
+        assert serving._warmup.error is None and serving._warmup.read_events == 600
+        produce(kafka_bootstrap, topic, records[600:])
+        wait_for("every later record", lambda: applied() == 900, 60)
+        wait_for("scoring again", lambda: serving.scoring, 20)
+        assert serving.rewarms == 1  # the records after the rebuild left no new hole
+    finally:
+        bridge.stop()
+        runner.join(30)
+        consumer.close(autocommit=False)
+        producer.close(timeout=5)
+        client.close()
+    assert not runner.is_alive()
