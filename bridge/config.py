@@ -90,8 +90,8 @@ class BridgeSettings(KafkaSettings, RedisSettings):
     )
     model_features: str = setting(
         "auto",
-        "the champion's feature state: `auto` the native one when built (`make setup` builds it), else "
-        "Python; `python`: the reference only (the same features, byte for byte, slower)",
+        "the champion's feature state and id maps: `auto` the native ones when built (`make setup` builds "
+        "them), else Python; `python`: the references only (the same features, byte for byte, slower)",
         env="BRIDGE_MODEL_FEATURES",
     )
     model_trees: str = setting(
