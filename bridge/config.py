@@ -88,6 +88,13 @@ class BridgeSettings(KafkaSettings, RedisSettings):
         "before scoring (`0`: from live events only, cards look new for a month)",
         env="BRIDGE_MODEL_WARMUP",
     )
+    model_tail: bool = setting(
+        True,
+        "with several bridges, each also reads the partitions the others consume (on a thread of its "
+        "own) so the champion's merchant windows count the whole topic, as training does, and a "
+        "partition gained in a rebalance needs no rebuild (`0`: own partitions only; docs/model.md)",
+        env="BRIDGE_MODEL_TAIL",
+    )
     model_features: str = setting(
         "auto",
         "the champion's feature state and id maps: `auto` the native ones when built (`make setup` builds "

@@ -55,6 +55,14 @@ class Coverage:
             self._held[p] = max(self._held.get(p, 0), offset)
         self._read = True
 
+    def held_of(self, partition: int) -> int:
+        """The offset before which the history holds every record of the partition (as last checked)."""
+        return self._held.get(partition, 0)
+
+    def hold(self, partition: int, offset: int) -> None:
+        """The history now holds every record of the partition before `offset` (the merchant tail)."""
+        self._held[partition] = max(self._held.get(partition, 0), offset)
+
     def left(self, positions: Mapping[int, int | None]) -> None:
         """Partitions revoked: their events were added to the history up to these positions
         (the next offset the bridge would have applied; None: nothing applied). A stint not yet

@@ -20,6 +20,7 @@ from bridge.model_coverage import Coverage
 from bridge.model_monitor import ScoreMonitor
 from bridge.model_rows import ScoredRows
 from bridge.model_shadow import ShadowModels
+from bridge.model_tail import MerchantTail, TailReader
 from bridge.model_warmup import Warmup
 from bridge.model_watch import ModelWatcher
 from common.schema import Transaction
@@ -46,10 +47,12 @@ class ModelServing:
         native_features: bool = True,
         max_ids: int | None = None,
         native_trees: bool = True,
+        tail: Callable[[], TailReader] | None = None,
     ) -> None:
         """`history(reach_ms)` reads the topic's last `reach_ms` of transactions (model.topics.History)
         for the warm-up; without it the history starts from the live events. Past `max_ids` ids
-        numbered (default `max_events`), the history is rebuilt: see `tick`."""
+        numbered (default `max_events`), the history is rebuilt: see `tick`. `tail()` makes the reader
+        of the partitions other bridges consume (bridge/model_tail.py), started once warmed."""
         self._watcher, self._rates, self._max = watcher, rates, max_events
         # The history's bound keeps 37 days within max_events entries (about three a transaction),
         # so a rebuilt one numbers at most about 2/3 of max_events ids: it never renews again at once.
@@ -61,6 +64,9 @@ class ModelServing:
         self._native_trees = native_trees  # model/native_trees.py: the same scores, faster
         self._label_feed = label_feed  # started with the first champion: no champion, no labels read
         self._history = history
+        self._tail_reader = tail
+        self._tail: MerchantTail | None = None
+        self._owned: set[int] = set()  # the partitions this bridge consumes
         self._monitor = ScoreMonitor(on_scores)
         self.shadows = shadows  # versions in shadow score the same rows, never alert
         self._labels: LabelFeed | None = None
@@ -210,6 +216,7 @@ class ModelServing:
                 self.warm_error = warm.error
                 logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
                 self._coverage.clear()
+        self._tick_tail()
         if warm is not None or self._scorer is not None or self._history is None or not self.active:
             return
         self._start_labels()
@@ -220,15 +227,50 @@ class ModelServing:
         self._warmup = warmup  # only now: the batch thread sees a started warm-up or none
         logger.info("bridge: model warm-up: reading the last %d days of the topic", reach_ms // 86_400_000)
 
+    def _tick_tail(self) -> None:
+        """Once the warmed history is handed over, follow the other bridges' partitions; add what
+        the tail read since the last housekeeping (no batch in flight)."""
+        warm, scorer = self._warmup, self._scorer
+        reader = self._tail_reader
+        warmed = warm is not None and warm.error is None and self._said_done  # read from the topic
+        if self._tail is None and scorer is not None and warm is not None and warmed and reader is not None:
+            self._tail = MerchantTail(reader(), self._coverage, warm.reached)
+            self._tail.start(self._owned)
+        if self._tail is not None and scorer is not None:
+            self._guard(lambda: self._tail.apply(scorer) if self._tail is not None else 0)
+
+    def _guard(self, step: Callable[[], Any]) -> None:
+        """Run a history step off the batch path: HistoryFull or an error is said as a batch's is."""
+        from model.serving import HistoryFull
+
+        try:
+            step()
+        except HistoryFull as exc:
+            self._fail(str(exc))
+        except Exception as exc:
+            logger.exception("bridge: the merchant tail's rows were not added")
+            self._fail(f"{type(exc).__name__}: {exc}")
+
     def partitions_left(self, positions: Mapping[int, int | None]) -> None:
-        """Partitions revoked at these next offsets (the bridge's thread, no batch in flight)."""
+        """Partitions revoked at these next offsets (the bridge's thread, no batch in flight); the
+        merchant tail follows them from there."""
+        self._owned -= set(positions)
         if self._in_play:
             self._coverage.left(positions)
+        if self._tail is not None:
+            self._tail.follow(self._owned)
 
     def partitions_gained(self, positions: Mapping[int, int | None]) -> None:
         """Partitions assigned, resuming at these (stored) offsets. A gain past what the history holds
         of it drops the history, to be warmed up again with it (the bridge's thread, no batch in
-        flight); while a warm-up is still reading, the check waits for its reach."""
+        flight); while a warm-up is still reading, the check waits for its reach. A partition the
+        merchant tail follows is first read by it up to the resume offset (bounded wait)."""
+        tail, scorer = self._tail, self._scorer
+        if tail is not None and scorer is not None:
+            self._guard(lambda: tail.catch_up(scorer, positions))
+        self._owned |= set(positions)
+        if tail is not None:
+            tail.follow(self._owned)
         if self._in_play:
             self._coverage.gained(positions)
             self._check_gains()
@@ -254,7 +296,9 @@ class ModelServing:
         history with a hole in it."""
         if self._labels is not None:
             self._labels.stop()
-        self._labels, self._warmup, self._scorer = None, None, None
+        if self._tail is not None:
+            self._tail.reader.stop()
+        self._labels, self._warmup, self._scorer, self._tail = None, None, None, None
         self._coverage.clear()
         self._said_done, self.problem, self.warm_error = False, None, None
         logger.info("bridge: the model's feature history is dropped: %s", why)
@@ -296,9 +340,11 @@ class ModelServing:
         return int(self._scorer.remembered) if self._scorer is not None else 0
 
     def close(self) -> None:
-        """Stop the labels thread (the service's shutdown)."""
+        """Stop the labels and tail threads (the service's shutdown)."""
         if self._labels is not None:
             self._labels.stop()
+        if self._tail is not None:
+            self._tail.reader.stop()
 
     def _fail(self, why: str) -> None:
         if why != self.problem:
@@ -328,6 +374,8 @@ class ModelServing:
             parts.append(live_summary(psi))
         if s.bad_times:
             parts.append(f"{s.bad_times:,} events or labels with impossible times refused")
+        if self._tail is not None and self._tail.status():
+            parts.append(self._tail.status())
         if self.warm_error:
             parts.append(f"history from live events only (warm-up failed: {self.warm_error})")
         if self._labels is not None and self._labels.error:

@@ -35,6 +35,7 @@ from bridge.ledger import Ledger
 from bridge.metrics import BridgeMetrics
 from bridge.model_serving import ModelServing
 from bridge.model_shadow import ShadowModels
+from bridge.model_tail import TailReader
 from bridge.model_watch import ModelWatcher
 from bridge.retention import AlertRetention
 from bridge.rules_watch import RulesWatcher
@@ -89,6 +90,7 @@ class Bridge:
                 shadows=ShadowModels(client, self.keys, settings.model_trees != "lightgbm"),
                 native_features=settings.model_features != "python",
                 native_trees=settings.model_trees != "lightgbm",
+                tail=self._tail_reader(rates) if settings.model_tail else None,
             )
             self.engines.serve(self.serving)
         else:
@@ -126,6 +128,9 @@ class Bridge:
 
     def _label_feed(self) -> LabelFeed:
         return LabelFeed.connect(self.settings.kafka_bootstrap_servers, self.settings.kafka_labels_topic)
+
+    def _tail_reader(self, rates: dict[str, float]) -> Callable[[], TailReader]:
+        return lambda: TailReader.connect(self.settings.kafka_bootstrap_servers, self.topic, rates)
 
     def _history(self, rates: dict[str, float]) -> Callable[[int], History]:
         def read(reach_ms: int) -> History:

@@ -156,7 +156,7 @@ class FeatureState:
             cols += [count.astype(np.float64), np.minimum(rate, 1.0)]
 
         if remember:
-            self._remember(batch)
+            self.add_events(batch)
         return np.column_stack(cols) if n else np.zeros((0, len(cfg.names())))
 
     def _label_intervals(self, window_days: int) -> tuple[I64, I64]:
@@ -194,8 +194,9 @@ class FeatureState:
         self._cards.compact(self._watermark - self._card_reach())
         self._terms.compact(self._watermark - self._term_reach())
 
-    def _remember(self, batch: Events) -> None:
-        """Keep what a later transaction (at or after the newest event time) can still see."""
+    def add_events(self, batch: Events) -> None:
+        """Remember a batch without its features (transform's second half): keep what a later
+        transaction (at or after the newest event time) can still see."""
         if len(batch.ts):
             self._watermark = max(self._watermark, int(batch.ts.max()))
         card_cut, term_cut = self._watermark - self._card_reach(), self._watermark - self._term_reach()

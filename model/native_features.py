@@ -44,6 +44,10 @@ class NativeFeatureState:
         lab = labels
         self._h.add_labels(_raw(lab.tx_id), _raw(lab.terminal), _raw(lab.txn_ts), _raw(lab.known_at))
 
+    def add_events(self, batch: Events) -> None:
+        """Remember a batch without its features (see FeatureState.add_events)."""
+        self._h.add_events(_raw(batch.ts), _raw(batch.card), _raw(batch.terminal), _raw(batch.amount_cents))
+
     def advance(self, newest: int) -> None:
         self._h.advance(newest)
 

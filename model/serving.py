@@ -67,6 +67,7 @@ class OnlineScorer:
         self._newest = -1
         self._early: dict[str, list[Label]] = {}  # fraud labels that came before their transaction
         self.seen = 0  # transactions fed
+        self.tailed = 0  # transactions another bridge scores, remembered (`remember`)
         self.labels_used = 0  # fraud labels placed on a remembered transaction
         self.labels_unplaced = 0  # fraud labels whose transaction this state never saw (or forgot)
         self.bad_times = 0  # events and labels refused for an impossible time (never in the history)
@@ -117,6 +118,27 @@ class OnlineScorer:
 
     def _latest_possible(self) -> int:
         return math.floor(self._clock() + MAX_AHEAD_S)
+
+    def remember(self, rows: Sequence[Row]) -> None:
+        """Remember rows without their features: transactions of partitions another bridge scores
+        (bridge/model_tail.py), so that merchant windows and label placements span the whole topic as
+        training's do. Rows with an impossible time are skipped (their owner counts them)."""
+        good = [r for r in rows if self._possible(r.ts_s)]
+        if not good:
+            return
+        txn_ids, secs_of, cards, merchants, cents = zip(*good, strict=True)
+        secs = np.array(secs_of, dtype=np.int64)
+        self._check_bound(secs)
+        card, term = self.keys.number(cards, merchants)
+        columns = Columns(secs, card, term, np.array(cents, dtype=np.int64))
+
+        def ids_of(at: I64) -> list[str]:
+            return [txn_ids[i] for i in at.tolist()]
+
+        def place(at: I64) -> None:
+            self.keys.place(ids_of(at), term[at], secs[at])
+
+        self._join(columns, self.keys.classify(txn_ids), place, ids_of, score=False)
 
     def features(self, rows: Sequence[Row]) -> tuple[F64, npt.NDArray[np.bool_]]:
         """The batch's feature rows (then remembered) and which rows have them: a row with an
@@ -208,14 +230,20 @@ class OnlineScorer:
         kinds: Kinds,
         place: Callable[[I64], None],
         ids_of: Callable[[I64], list[str]],
+        score: bool = True,
     ) -> F64:
         """The features of a batch of possible rows. A transaction seen before counts once, as in
         training: a copy inside the batch gets its first's row; a copy of an earlier batch's (a
         resend, a replayed batch, one the warm-up read too) is scored as it was first seen, without
-        being added again. Fresh rows are then remembered and placed for labels."""
+        being added again. Fresh rows are then remembered and placed for labels (only that, and an
+        empty matrix returned, when not `score`)."""
         n = len(columns.secs)
         fresh = np.flatnonzero(kinds.kind == FRESH)
-        if len(fresh) == n:  # the usual batch
+        if not score:
+            x = np.zeros((0, len(self.config.names())))
+            fresh_columns = columns.take(fresh)
+            self.state.add_events(Events(*fresh_columns))
+        elif len(fresh) == n:  # the usual batch
             x = self._transform(columns, remember=True)
         else:
             x = np.zeros((n, len(self.config.names())))
@@ -233,7 +261,10 @@ class OnlineScorer:
             early = [label for t in ids_of(fresh) for label in self._early.pop(t, ())] if self._early else []
             if early:  # they count from the next batch on, as any label known by then
                 self.add_labels(early)
-            self.seen += len(fresh)
+            if score:
+                self.seen += len(fresh)
+            else:
+                self.tailed += len(fresh)
         return x
 
     def _transform(self, columns: Columns, remember: bool) -> F64:

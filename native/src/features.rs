@@ -429,6 +429,22 @@ impl FeatureHistory {
         Ok(())
     }
 
+    /// Remember a batch without computing its features: transactions another bridge scores (the
+    /// merchant tail, bridge/model_tail.py), whose entries this history's later rows must count.
+    fn add_events(&mut self, ts: &[u8], card: &[u8], term: &[u8], cents: &[u8]) -> PyResult<()> {
+        let [ts, card, term, cents] = columns(
+            [
+                (ts, "ts"),
+                (card, "card"),
+                (term, "terminal"),
+                (cents, "cents"),
+            ],
+            "columns",
+        )?;
+        self.remember(&ts, &card, &term, &cents);
+        Ok(())
+    }
+
     /// Move the watermark without adding events (history keeps expiring).
     fn advance(&mut self, newest: i64) {
         self.watermark = self.watermark.max(newest);

@@ -1,0 +1,144 @@
+"""The merchant tail (bridge/model_tail.py) without I/O: a bridge that owns half the cards, and
+remembers the other half as its tail reads them, scores its own as training does; and the tail's
+bookkeeping of which offsets the history holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench.handbook.simulator import SimParams, simulate
+from bridge.model_coverage import Coverage
+from bridge.model_tail import Chunk, MerchantTail, new_rows
+from common.labels import make_label
+from model.features import DAY_S, Events, FeatureConfig, Labels, compute_features
+from model.serving import OnlineScorer
+from model.serving_rows import Row
+
+TERMINAL_COLUMNS = [i for i, name in enumerate(FeatureConfig().names()) if name.startswith("terminal_")]
+
+
+def served_half(native: bool, tail: bool) -> tuple[Any, Any, OnlineScorer]:
+    """Training's features of the whole stream, and those a bridge owning the even cards served
+    batch by batch, with the odd cards' rows remembered one batch late (as a tail lags) or never."""
+    tx = simulate(SimParams(n_customers=200, n_terminals=300, n_days=50, seed=7))
+    rows = [
+        Row(f"t{i}", int(tx.ts[i]), f"card-{tx.card[i]}", f"m-{tx.terminal[i]}", int(tx.amount_cents[i]))
+        for i in range(len(tx))
+    ]
+    own = tx.card % 2 == 0
+    labels = sorted(
+        (
+            make_label(
+                txn_id=f"t{i}",
+                card_id=f"card-{tx.card[i]}",
+                label="fraud",
+                source="chargeback",
+                label_ms=(int(tx.ts[i]) + 7 * DAY_S) * 1000,
+            )
+            for i in np.flatnonzero(tx.fraud)
+        ),
+        key=lambda lab: lab.label_ms,
+    )
+    f = tx.fraud
+    offline = compute_features(
+        Events(tx.ts, tx.card, tx.terminal, tx.amount_cents),
+        Labels(tx.tx_id[f], tx.terminal[f], tx.ts[f], tx.ts[f] + 7 * DAY_S),
+    )
+    scorer = OnlineScorer(FeatureConfig(), max_events=10_000_000, native=native)
+    xs: list[Any] = []
+    lagging: list[Row] = []
+    for lo in range(0, len(rows), 500):
+        at = range(lo, min(lo + 500, len(rows)))
+        known = [lab for lab in labels if lab.label_ms // 1000 <= rows[at[-1]].ts_s]
+        labels = labels[len(known) :]
+        scorer.add_labels(known)
+        if tail:
+            scorer.remember(lagging)  # the other partitions' rows of the batch before
+        lagging = [rows[i] for i in at if not own[i]]
+        xs.append(scorer.features([rows[i] for i in at if own[i]])[0])
+    return offline[own], np.concatenate(xs), scorer
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+def test_a_bridge_owning_half_the_cards_scores_them_as_training_does_with_its_tail(native: bool) -> None:
+    want, got, scorer = served_half(native, tail=True)
+    assert got.tobytes() == want.tobytes()
+    assert scorer.tailed > 0 and scorer.labels_unplaced == 0
+    assert scorer.labels_used > 0  # labels on the other half's transactions were placed by the tail
+    assert want[:, TERMINAL_COLUMNS].any()  # merchant columns were exercised, not all zero
+
+
+def test_without_the_tail_its_merchant_columns_count_only_its_own_partitions() -> None:
+    want, got, scorer = served_half(native=True, tail=False)
+    other = [i for i in range(want.shape[1]) if i not in TERMINAL_COLUMNS]
+    assert got[:, other].tobytes() == want[:, other].tobytes()  # cards are wholly in one partition
+    assert (got[:, TERMINAL_COLUMNS] < want[:, TERMINAL_COLUMNS]).any() and scorer.tailed == 0
+
+
+def row(offset: int) -> tuple[int, Row]:
+    return offset, Row(f"x{offset}", 1_700_000_000 + offset, "c", "m", 100)
+
+
+def test_a_chunk_adds_only_the_offsets_past_what_the_history_holds() -> None:
+    chunk = Chunk(1, 5, 15, [row(o) for o in range(5, 15)])
+    taken = new_rows(chunk, held=10)
+    assert taken is not None
+    assert [r.txn_id for r in taken[0]] == [f"x{o}" for o in range(10, 15)] and taken[1] == 15
+    assert new_rows(chunk, held=20) == ([], 20)  # a stale read: nothing, and the mark stays
+    assert new_rows(Chunk(1, 16, 20, [row(16)]), held=15) is None  # past the mark: a hole
+
+
+class Reader:
+    """The reader's side of the seam, fed by the test (the live tests read real Kafka)."""
+
+    def __init__(self) -> None:
+        self.wanted: dict[int, tuple[int, int]] = {}
+        self.chunks: list[Chunk] = []
+        self.error: str | None = None
+        self.behind = 0
+
+    def start(self) -> None:
+        pass
+
+    def follow(self, wanted: dict[int, tuple[int, int]]) -> None:
+        self.wanted = dict(wanted)
+
+    def drain(self) -> list[Chunk]:
+        out, self.chunks = self.chunks, []
+        return out
+
+
+class Remembering:
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+
+    def remember(self, rows: list[Row]) -> None:
+        self.rows.extend(rows)
+
+
+def test_the_tail_follows_the_partitions_not_owned_from_what_the_history_holds() -> None:
+    coverage, reader, scorer = Coverage(), Reader(), Remembering()
+    coverage.read({0: 10, 1: 10, 2: 10})
+    tail = MerchantTail(reader, coverage, [0, 1, 2])  # type: ignore[arg-type]
+    tail.start(owned={0})
+    assert {p: start for p, (_, start) in reader.wanted.items()} == {1: 10, 2: 10}
+    reader.chunks = [
+        Chunk(1, 5, 15, [row(o) for o in range(5, 15)]),
+        Chunk(0, 10, 12, [row(10), row(11)]),  # owned: its own batches add it
+        Chunk(2, 20, 25, [row(20)]),  # past what is held: not taken, read again from 10
+    ]
+    generation = reader.wanted[2][0]
+    assert tail.apply(scorer) == 5 and coverage.held_of(1) == 15 and coverage.held_of(2) == 10
+    assert tail.holes == 1 and reader.wanted[2][0] != generation and reader.wanted[2][1] == 10
+    coverage.left({0: 30})
+    tail.follow(owned=set())  # partition 0 revoked at 30: followed from there
+    assert reader.wanted[0][1] == 30 and tail.followed == {0, 1, 2}
+    assert tail.catch_up(scorer, {1: 15}, timeout_s=0.0)
+    reader.chunks = [Chunk(1, 15, 18, [row(15), row(16), row(17)])]
+    assert tail.catch_up(scorer, {1: 18}, timeout_s=1.0) and coverage.held_of(1) == 18
+    assert not tail.catch_up(scorer, {1: 40}, timeout_s=0.05)  # the gap check then rebuilds
+    assert [r.txn_id for r in scorer.rows] == [f"x{o}" for o in range(10, 18)]
+    assert "3 partitions of other bridges followed" in tail.status()
