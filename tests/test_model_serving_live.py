@@ -27,9 +27,10 @@ from common.rulelang.document import parse_custom
 from common.rules import default_rules
 from common.rules_doc import RulesDoc, encode_rules_doc
 from common.schema import decode_event
-from model.features import FeatureConfig
+from model.features import Events, FeatureConfig
 from model.live_compare import read_live
 from model.registry import ModelRegistry
+from model.serving import OnlineScorer
 from model.serving_rows import Row
 from model.store import save
 from model.train import fit_lightgbm
@@ -171,13 +172,34 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
     assert ("trees scored natively" if available() else "trees scored by LightGBM") in model_line
 
 
-def test_a_partition_regained_after_another_bridge_applied_it_rebuilds_the_history(
+def merchant_columns(scorer: Any, merchants: list[str], after_s: int) -> Any:
+    """The merchant columns of a probe transaction of each merchant, a label delay and a second
+    after `after_s`: its windows then hold every transaction of the history up to `after_s`."""
+    card, term = scorer.keys.number(["probe-card"] * len(merchants), merchants)
+    n, at = len(merchants), after_s + CONFIG.label_delay_days * 86_400 + 1
+    probe = Events(np.full(n, at), card, term, np.full(n, 100, dtype=np.int64))
+    x = scorer.state.transform(probe, remember=False)
+    return x[:, [i for i, name in enumerate(CONFIG.names()) if name.startswith("terminal_")]]
+
+
+def whole_topic(records: list[Any]) -> tuple[Any, list[str], int]:
+    """Training's view of these records: a history fed all of them in event-time order."""
+    rates = default_rules().currency
+    rows = sorted((Row.of(decode_event(r[0]), rates) for r in records), key=lambda r: r.ts_s)
+    reference = OnlineScorer(CONFIG, 10_000_000, native=False)
+    reference.features(rows)
+    return reference, sorted({r.merchant_id for r in rows}), rows[-1].ts_s
+
+
+@pytest.mark.parametrize("tail", [True, False], ids=["tail", "no-tail"])
+def test_a_partition_regained_after_another_bridge_applied_it(
     kafka_bootstrap: str, redis_url: str, topic: str, dlq_topic: str, labels_topic: str,
-    redis_prefix: str, redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path,
+    redis_prefix: str, redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path, tail: bool,
 ) -> None:  # fmt: skip
-    """Two bridges in one group: while B owned some partitions, A's history missed their events.
-    When B leaves and A takes them back, A rebuilds its history from the topic (not scoring on a
-    hole meanwhile) and scores again; B, which joined with nothing missing, never rebuilt."""
+    """Two bridges in one group. With the merchant tail, A reads the partitions B owns: its merchant
+    windows count the whole topic, as training's do, and when B leaves A takes them back without a
+    rebuild. Without it, A's history missed their events, so it rebuilds from the topic (not scoring
+    on a hole meanwhile) and scores again. B, which joined with nothing missing, never rebuilds."""
     path, _ = amount_only_model(tmp_path)
     reg = ModelRegistry(redis_client, keys)
     reg.set_state(register(reg, path), CHAMPION, "root")
@@ -189,7 +211,7 @@ def test_a_partition_regained_after_another_bridge_applied_it_rebuilds_the_histo
             env={}, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic=topic, kafka_dlq_topic=dlq_topic,
             kafka_labels_topic=labels_topic, redis_url=redis_url, redis_key_prefix=redis_prefix,
             group_id=group, instance_id=name, poll_timeout_ms=50, batch_max=200, heartbeat_s=0.2,
-            rules_poll_s=0.1,
+            rules_poll_s=0.1, model_tail=tail,
         )  # fmt: skip
         consumer, producer = make_consumer(settings), make_producer(settings)
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
@@ -231,8 +253,31 @@ def test_a_partition_regained_after_another_bridge_applied_it_rebuilds_the_histo
         wait_for("both applied", lambda: applied() == 1_200, 60)
         wait_for("B warmed up", lambda: warmed(serving_b), 60)
         assert serving_a.rewarms == 0 and serving_b.rewarms == 0  # nothing missing on either side
+        if tail:
+            stored = {int(k): int(v) for k, v in redis_client.hgetall(keys.offsets(topic)).items()}  # type: ignore[union-attr]
+            wait_for(
+                "A's tail reading B's partitions to their ends",
+                lambda: all(serving_a._coverage.held_of(p) >= stored[p] for p in owned_b),
+                60,
+            )
+            reference, merchants, newest = whole_topic(records[:1_200])
+            scorer = serving_a._scorer
+            want = merchant_columns(reference, merchants, newest)
+            assert want.any() and merchant_columns(scorer, merchants, newest).tobytes() == want.tobytes()
+            assert serving_a._tail is not None and serving_a._tail.followed == owned_b
         stop(*b)
         b = None
+        if tail:  # A's tail held B's partitions to where B stopped: taken back without a rebuild
+            wait_for("A owning every partition", lambda: len(a[0].ledger.pos) == 3, 60)
+            produce(kafka_bootstrap, topic, records[1_200:])
+            wait_for("every record", lambda: applied() == 1_800, 60)
+            wait_for("A scoring", lambda: serving_a.scoring, 20)
+            assert serving_a.rewarms == 0 and serving_a._scorer is scorer
+            reference, merchants, newest = whole_topic(records)
+            want = merchant_columns(reference, merchants, newest)
+            assert merchant_columns(scorer, merchants, newest).tobytes() == want.tobytes()
+            assert serving_a._tail.followed == set()
+            return
         wait_for("A taking B's partitions back", lambda: serving_a.rewarms > 0, 60)
         assert serving_a.rewarms == 1 and len(a[0].ledger.pos) == 3  # resumed past where A left them
         wait_for("A warmed up again", lambda: serving_a._warmup is not first and warmed(serving_a), 60)
@@ -255,16 +300,17 @@ def test_a_partition_regained_after_another_bridge_applied_it_rebuilds_the_histo
         stop(*a)
 
 
-def test_a_fenced_batch_resuming_past_the_history_rebuilds_it(
+@pytest.mark.parametrize("tail", [True, False], ids=["tail", "no-tail"])
+def test_a_fenced_batch_resuming_past_the_history(
     kafka_bootstrap: str, redis_url: str, topic: str, dlq_topic: str, labels_topic: str,
     redis_prefix: str, redis_client: redis.Redis, keys: RedisKeys, tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, tail: bool,
 ) -> None:  # fmt: skip
     """Another instance applied records of partition 0 this bridge never saw (the stored offset moved
-    past its position): its next batch there is fenced and resumes at the stored offset, and the
-    model's history, which lacks those records, is rebuilt from the topic, not scored on a hole.
-    (Should the group rebalance meanwhile, the reassignment resumes at the stored offset instead,
-    and must find the same hole.)"""
+    past its position): its next batch there is fenced and resumes at the stored offset. The model's
+    history lacks those records: the merchant tail reads them before the bridge resumes; without it,
+    the history is rebuilt from the topic, not scored on a hole. (Should the group rebalance
+    meanwhile, the reassignment resumes at the stored offset instead, and must find the same hole.)"""
     caplog.set_level(logging.INFO, logger="bridge")
     path, _ = amount_only_model(tmp_path)
     reg = ModelRegistry(redis_client, keys)
@@ -276,7 +322,7 @@ def test_a_fenced_batch_resuming_past_the_history_rebuilds_it(
         env={}, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic=topic, kafka_dlq_topic=dlq_topic,
         kafka_labels_topic=labels_topic, redis_url=redis_url, redis_key_prefix=redis_prefix,
         group_id=unique("g-fence"), instance_id="bridge-f", poll_timeout_ms=50, batch_max=200,
-        heartbeat_s=0.2, rules_poll_s=0.1,
+        heartbeat_s=0.2, rules_poll_s=0.1, model_tail=tail,
     )  # fmt: skip
     consumer, producer = make_consumer(settings), make_producer(settings)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
@@ -302,6 +348,19 @@ def test_a_fenced_batch_resuming_past_the_history_rebuilds_it(
         assigned = sum("partitions assigned" in r.getMessage() for r in caplog.records)
         redis_client.hset(offsets, 0, at + 100)  # another owner applied 100 records this one never saw
         produce(kafka_bootstrap, topic, records[300:600], partition=0)
+        if tail:  # the tail reads the other's 100 records before the bridge resumes past them
+            wait_for("partition 0 applied past the other's records", lambda: stored(0) == at + 300, 60)
+            assert serving.rewarms == 0 and serving._tail is not None and serving._tail.added >= 100
+            reassigned = sum("partitions assigned" in r.getMessage() for r in caplog.records) > assigned
+            assert bridge.metrics.fenced._value.get() >= 1 or reassigned
+            produce(kafka_bootstrap, topic, records[600:])
+            wait_for("every later record", lambda: applied() == 900, 60)
+            wait_for("scoring", lambda: serving.scoring, 20)
+            reference, merchants, newest = whole_topic(records)
+            want = merchant_columns(reference, merchants, newest)
+            assert merchant_columns(serving._scorer, merchants, newest).tobytes() == want.tobytes()
+            assert serving.rewarms == 0
+            return
         wait_for("the fence's rebuild", lambda: serving.rewarms > 0, 60)
         wait_for("partition 0 applied past the other's records", lambda: stored(0) == at + 300, 60)
         reassigned = sum("partitions assigned" in r.getMessage() for r in caplog.records) > assigned
