@@ -194,7 +194,7 @@ class ModelServing:
 
     def tick(self) -> None:
         """Start the warm-up once a champion is loaded, say when it is done (the bridge's own thread,
-        each housekeeping); the next batch takes the warmed history over. A history whose id maps
+        each housekeeping) and take the warmed history over. A history whose id maps
         passed their bound is dropped here and warmed up again (ids never leave a history)."""
         if not self.active and (self._scorer is not None or self._warmup is not None):
             self._drop("no champion")
@@ -216,6 +216,8 @@ class ModelServing:
                 self.warm_error = warm.error
                 logger.error("bridge: model warm-up failed, history from live events only: %s", warm.error)
                 self._coverage.clear()
+        if warm is not None and self._said_done and self._scorer is None:
+            self._guard(lambda: self._take_over(warm))
         self._tick_tail()
         if warm is not None or self._scorer is not None or self._history is None or not self.active:
             return
@@ -248,7 +250,7 @@ class ModelServing:
         except HistoryFull as exc:
             self._fail(str(exc))
         except Exception as exc:
-            logger.exception("bridge: the merchant tail's rows were not added")
+            logger.exception("bridge: the model's history was not updated")
             self._fail(f"{type(exc).__name__}: {exc}")
 
     def partitions_left(self, positions: Mapping[int, int | None]) -> None:
@@ -314,12 +316,13 @@ class ModelServing:
             self._start_labels()
             self._scorer = self._new_scorer()
             return True
-        warm = self._warmup
-        if warm is None:
-            return False  # tick() starts it at the next housekeeping
-        if not warm.done or not self._said_done:  # tick() reads its reach before the hand-over
-            warm.hold(rows)
-            return False
+        if self._warmup is not None:  # tick() takes the warmed history over, with these rows
+            self._warmup.hold(rows)
+        return False  # (with no warm-up yet, tick() starts it at the next housekeeping)
+
+    def _take_over(self, warm: Warmup) -> None:
+        """The warmed history becomes the scorer; the live rows held meanwhile join it (the bridge's
+        thread, no batch in flight, after tick() read the warm-up's reach)."""
         scorer, pending = warm.take()
         if scorer is None:  # the warm-up failed: tick() said why
             scorer = self._new_scorer()
@@ -327,8 +330,7 @@ class ModelServing:
         if warm.overflowed:
             logger.error("bridge: model warm-up: live events beyond the bound were not added to the history")
         for lo in range(0, len(pending), 20_000):
-            scorer.features(pending[lo : lo + 20_000])  # HistoryFull: said by score_batch's caller
-        return True
+            scorer.features(pending[lo : lo + 20_000])  # HistoryFull: said by _guard
 
     @property
     def scoring(self) -> bool:

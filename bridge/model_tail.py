@@ -62,6 +62,7 @@ class TailReader:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bridge-merchant-tail", daemon=True)
         self.behind = 0  # records between the reader's positions and the partitions' ends
+        self.behind_in: dict[int, int] = {}  # the same per partition
         self.bad = 0  # records that did not decode (their owner dead-letters them)
         self.error: str | None = None
 
@@ -110,7 +111,7 @@ class TailReader:
                         self._consumer.seek(TopicPartition(self._topic, p), start)
                         seeked[p] = gen
                 if not wanted:
-                    self.behind = 0
+                    self.behind, self.behind_in = 0, {}
                     self._stop.wait(0.2)
                     continue
                 self._read(sorted(wanted))
@@ -124,15 +125,15 @@ class TailReader:
         tps = [TopicPartition(self._topic, p) for p in partitions]
         before = {tp: self._consumer.position(tp) for tp in tps}
         polled = self._consumer.poll(timeout_ms=200, max_records=5_000)
-        behind = 0
+        behind: dict[int, int] = {}
         for tp in tps:
             after = self._consumer.position(tp)
             records = polled.get(tp, [])
             if records or after != before[tp]:
                 self._put(Chunk(tp.partition, before[tp], after, self._decode(records)))
             end = self._consumer.highwater(tp)
-            behind += max(0, end - after) if end is not None else 0
-        self.behind = behind
+            behind[tp.partition] = max(0, end - after) if end is not None else 0
+        self.behind_in, self.behind = behind, sum(behind.values())
 
     def _decode(self, records: Iterable[Any]) -> list[tuple[int, Row]]:
         rows = []
@@ -163,6 +164,8 @@ class MerchantTail:
         self._generation = 0
         self.added = 0  # rows added to the history
         self.holes = 0  # reads that started past what the history held (read again from there)
+        self._newest: dict[int, int] = {}  # per partition, the newest event time (s) added
+        self.late = False  # behind by more than the label delay: merchant counts may be short
 
     def start(self, owned: Iterable[int]) -> None:
         self.follow(owned)
@@ -208,11 +211,26 @@ class MerchantTail:
             if rows:
                 scorer.remember(rows)
                 added += len(rows)
+                self._newest[p] = max(self._newest.get(p, 0), *(r.ts_s for r in rows))
             self._coverage.hold(p, held)
         if reseek:
             self.reader.follow(self._wanted)
         self.added += added
+        self._check_lag(scorer)
         return added
+
+    def _check_lag(self, scorer: Any) -> None:
+        """Late: a followed partition with records still to read whose newest event added is more
+        than the label delay older than the newest event the history holds, so a merchant window
+        may end after what the tail has read (said on the panel, not silently scored around)."""
+        newest = getattr(scorer, "newest", None)
+        if newest is None:
+            return
+        delay = scorer.config.label_delay_days * 86_400
+        behind = self.reader.behind_in
+        self.late = any(
+            behind.get(p, 0) > 0 and self._newest.get(p, newest) < newest - delay for p in self._wanted
+        )  # a partition nothing was added from yet is not judged
 
     def catch_up(self, scorer: Any, resumes: Mapping[int, int | None], timeout_s: float = CATCH_UP_S) -> bool:
         """Partitions about to be owned, resuming at these offsets: wait (bounded) until the tail
@@ -232,7 +250,10 @@ class MerchantTail:
             return f"merchant tail stopped: {self.reader.error}"
         if not self._wanted:
             return ""  # this bridge owns every partition: nothing to follow
-        return (
+        line = (
             f"merchant tail: {len(self._wanted)} partitions of other bridges followed, "
             f"{self.reader.behind:,} records behind, {self.added:,} transactions added"
         )
+        if self.late:
+            line += " (MORE THAN THE LABEL DELAY BEHIND: merchant counts may be short)"
+        return line

@@ -85,6 +85,11 @@ class OnlineScorer:
         return self.keys.held
 
     @property
+    def newest(self) -> int:
+        """The newest event time (s) of a transaction added (-1: none yet)."""
+        return self._newest
+
+    @property
     def reads_engine(self) -> bool:
         """The native engine's parsed batch can be numbered straight into these keys (score_engine)."""
         return self.keys.native is not None

@@ -265,6 +265,14 @@ def test_a_partition_regained_after_another_bridge_applied_it(
             want = merchant_columns(reference, merchants, newest)
             assert want.any() and merchant_columns(scorer, merchants, newest).tobytes() == want.tobytes()
             assert serving_a._tail is not None and serving_a._tail.followed == owned_b
+            wait_for(
+                "the panel's tail line",
+                lambda: (
+                    f"merchant tail: {len(owned_b)} partitions of other bridges followed, 0 records behind"
+                    in (redis_client.hget(keys.bridge("bridge-a"), "model") or b"").decode()
+                ),
+                10,
+            )
         stop(*b)
         b = None
         if tail:  # A's tail held B's partitions to where B stopped: taken back without a rebuild
@@ -344,6 +352,8 @@ def test_a_fenced_batch_resuming_past_the_history(
             lambda: serving._warmup is not None and serving._warmup.done and applied() == 300,
             60,
         )
+        if tail:  # taken over at the next housekeeping: from then on its tail exists
+            wait_for("the tail", lambda: serving._tail is not None, 10)
         first, at = serving._warmup, stored(0)
         assigned = sum("partitions assigned" in r.getMessage() for r in caplog.records)
         redis_client.hset(offsets, 0, at + 100)  # another owner applied 100 records this one never saw

@@ -99,6 +99,7 @@ class Reader:
         self.chunks: list[Chunk] = []
         self.error: str | None = None
         self.behind = 0
+        self.behind_in: dict[int, int] = {}
 
     def start(self) -> None:
         pass
@@ -142,3 +143,18 @@ def test_the_tail_follows_the_partitions_not_owned_from_what_the_history_holds()
     assert not tail.catch_up(scorer, {1: 40}, timeout_s=0.05)  # the gap check then rebuilds
     assert [r.txn_id for r in scorer.rows] == [f"x{o}" for o in range(10, 18)]
     assert "3 partitions of other bridges followed" in tail.status()
+
+
+def test_a_tail_behind_by_more_than_the_label_delay_says_so() -> None:
+    coverage, reader, scorer = Coverage(), Reader(), Remembering()
+    coverage.read({0: 0, 1: 0})
+    tail = MerchantTail(reader, coverage, [0, 1])  # type: ignore[arg-type]
+    tail.start(owned={0})
+    scorer.config, scorer.newest = FeatureConfig(), 1_700_000_000 + 8 * DAY_S  # type: ignore[attr-defined]
+    reader.behind_in = {1: 50}
+    reader.chunks = [Chunk(1, 0, 3, [row(0), row(1), row(2)])]  # 8 days older than the newest
+    tail.apply(scorer)
+    assert tail.late and "MORE THAN THE LABEL DELAY BEHIND" in tail.status()
+    reader.behind_in = {1: 0}  # read to the end: nothing is missing
+    tail.apply(scorer)
+    assert not tail.late and "MORE THAN" not in tail.status()
