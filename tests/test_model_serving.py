@@ -241,11 +241,11 @@ def test_id_maps_past_their_bound_rebuild_the_history_and_the_panel_says_so(worl
     serving = ModelServing(watcher, default_rules().currency, 1_000_000, max_ids=bound)  # type: ignore[arg-type]
     assert serving.score_batch(events[:300]) is not None
     serving.tick()
-    assert serving.renewals == 0 and serving.history_entries > 0  # at the bound, not past it
+    assert serving.history.renewals == 0 and serving.history_entries > 0  # at the bound, not past it
     assert serving.score_batch(events[300:]) is not None  # new cards: past the bound
     held = serving.history_entries
     serving.tick()
-    assert serving.renewals == 1 and serving.history_entries == 0 < held  # dropped, to be rebuilt
+    assert serving.history.renewals == 1 and serving.history_entries == 0 < held  # dropped, to be rebuilt
     assert serving.score_batch(events[:10]) is not None  # no warm-up configured: rebuilt from live events
     assert "scored 10 events" in serving.status()
     assert f"history rebuilt 1\u00d7 to bound its id maps ({bound:,} ids)" in serving.status()
@@ -282,9 +282,9 @@ def test_a_partition_gained_past_the_history_rebuilds_it_and_the_panel_says_so(w
         return History(txns, {0: 100, 1: 100})
 
     def warmed() -> None:
-        assert serving._warmup is not None
+        assert serving.history.warmup is not None
         release.set()
-        while not serving._warmup.done:
+        while not serving.history.warmup.done:
             time.sleep(0.01)
         serving.tick()  # the housekeeping reads the warm-up's reach and checks the gains
 
@@ -293,15 +293,15 @@ def test_a_partition_gained_past_the_history_rebuilds_it_and_the_panel_says_so(w
     serving.partitions_gained({0: 90, 1: None})  # within what the read will reach: waits for it
     assert serving.score_batch(events[300:400]) is None  # held while the history is read
     warmed()
-    assert serving.rewarms == 0 and serving.score_batch(events[400:500]) is not None
-    assert serving._scorer.seen == 500  # the read, the held batch and this one
+    assert serving.history.rewarms == 0 and serving.score_batch(events[400:500]) is not None
+    assert serving.history.scorer.seen == 500  # the read, the held batch and this one
     serving.partitions_left({0: 150, 1: 120})
     serving.partitions_gained({0: 150, 1: 180})  # partition 1: 120..179 applied by another bridge
-    assert serving.rewarms == 1 and serving.history_entries == 0 and not serving.scoring
+    assert serving.history.rewarms == 1 and serving.history_entries == 0 and not serving.scoring
     assert serving.score_batch(events[500:600]) is None  # not scored on a history with a hole
     release.clear()
     serving.tick()  # the next housekeeping warms up again
     assert len(reads) == 2 and "warming up the feature history" in serving.status()
     warmed()
-    assert serving.score_batch(events[600:700]) is not None and serving.rewarms == 1
+    assert serving.score_batch(events[600:700]) is not None and serving.history.rewarms == 1
     assert "history rebuilt 1\u00d7 for partitions gained past what it held" in serving.status()

@@ -102,11 +102,17 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
     runner.start()
     beat = keys.bridge(settings.instance_id)
     try:
-        wait_for("the warm-up read", lambda: serving._warmup is not None and serving._warmup.done, 60)
-        assert serving._warmup is not None and serving._warmup.error is None
-        assert serving._warmup.read_events == 1_000
+        wait_for(
+            "the warm-up read", lambda: serving.history.warmup is not None and serving.history.warmup.done, 60
+        )
+        assert serving.history.warmup is not None and serving.history.warmup.error is None
+        assert serving.history.warmup.read_events == 1_000
         wait_for("the first half", lambda: bridge.processed == 1_000)
-        wait_for("the label read", lambda: serving._labels is not None and serving._labels.read == 1, 20)
+        wait_for(
+            "the label read",
+            lambda: serving.history.labels is not None and serving.history.labels.read == 1,
+            20,
+        )
         # a shadow version (it would flag from $100) joins now: it scores exactly the second half
         reg_shadow = register(ModelRegistry(redis_client, keys), shadow_path)
         ModelRegistry(redis_client, keys).set_state(reg_shadow, SHADOW, "root")
@@ -115,7 +121,7 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
         wait_for("the shadow loaded", lambda: reg_shadow in shadows.models, 20)
         produce(kafka_bootstrap, topic, records[1_000:])  # its first batch takes the warmed history over
         wait_for("every record", lambda: bridge.processed == len(records))
-        scorer = serving._scorer
+        scorer = serving.history.scorer
         # the label's transaction was read by the warm-up; what both read and polled counts once
         assert scorer.labels_used == 1 and scorer.seen == len(records)
         wait_for(
@@ -233,7 +239,7 @@ def test_a_partition_regained_after_another_bridge_applied_it(
         assert not runner.is_alive()
 
     def warmed(serving: Any) -> bool:
-        return serving._warmup is not None and serving._warmup.done
+        return serving.history.warmup is not None and serving.history.warmup.done
 
     produce(kafka_bootstrap, topic, records[:600])
     a = start("bridge-a")
@@ -242,7 +248,7 @@ def test_a_partition_regained_after_another_bridge_applied_it(
         serving_a = a[0].serving
         assert serving_a is not None
         wait_for("A warmed up", lambda: warmed(serving_a) and applied() == 600, 60)
-        first = serving_a._warmup
+        first = serving_a.history.warmup
         b = start("bridge-b")
         serving_b = b[0].serving
         assert serving_b is not None
@@ -252,19 +258,21 @@ def test_a_partition_regained_after_another_bridge_applied_it(
         produce(kafka_bootstrap, topic, records[600:1_200])
         wait_for("both applied", lambda: applied() == 1_200, 60)
         wait_for("B warmed up", lambda: warmed(serving_b), 60)
-        assert serving_a.rewarms == 0 and serving_b.rewarms == 0  # nothing missing on either side
+        assert (
+            serving_a.history.rewarms == 0 and serving_b.history.rewarms == 0
+        )  # nothing missing on either side
         if tail:
             stored = {int(k): int(v) for k, v in redis_client.hgetall(keys.offsets(topic)).items()}  # type: ignore[union-attr]
             wait_for(
                 "A's tail reading B's partitions to their ends",
-                lambda: all(serving_a._coverage.held_of(p) >= stored[p] for p in owned_b),
+                lambda: all(serving_a.history.coverage.held_of(p) >= stored[p] for p in owned_b),
                 60,
             )
             reference, merchants, newest = whole_topic(records[:1_200])
-            scorer = serving_a._scorer
+            scorer = serving_a.history.scorer
             want = merchant_columns(reference, merchants, newest)
             assert want.any() and merchant_columns(scorer, merchants, newest).tobytes() == want.tobytes()
-            assert serving_a._tail is not None and serving_a._tail.followed == owned_b
+            assert serving_a.history.tail is not None and serving_a.history.tail.followed == owned_b
             wait_for(
                 "the panel's tail line",
                 lambda: (
@@ -280,16 +288,16 @@ def test_a_partition_regained_after_another_bridge_applied_it(
             produce(kafka_bootstrap, topic, records[1_200:])
             wait_for("every record", lambda: applied() == 1_800, 60)
             wait_for("A scoring", lambda: serving_a.scoring, 20)
-            assert serving_a.rewarms == 0 and serving_a._scorer is scorer
+            assert serving_a.history.rewarms == 0 and serving_a.history.scorer is scorer
             reference, merchants, newest = whole_topic(records)
             want = merchant_columns(reference, merchants, newest)
             assert merchant_columns(scorer, merchants, newest).tobytes() == want.tobytes()
-            assert serving_a._tail.followed == set()
+            assert serving_a.history.tail.followed == set()
             return
-        wait_for("A taking B's partitions back", lambda: serving_a.rewarms > 0, 60)
-        assert serving_a.rewarms == 1 and len(a[0].ledger.pos) == 3  # resumed past where A left them
-        wait_for("A warmed up again", lambda: serving_a._warmup is not first and warmed(serving_a), 60)
-        assert serving_a._warmup.error is None and serving_a._warmup.read_events == 1_200
+        wait_for("A taking B's partitions back", lambda: serving_a.history.rewarms > 0, 60)
+        assert serving_a.history.rewarms == 1 and len(a[0].ledger.pos) == 3  # resumed past where A left them
+        wait_for("A warmed up again", lambda: serving_a.history.warmup is not first and warmed(serving_a), 60)
+        assert serving_a.history.warmup.error is None and serving_a.history.warmup.read_events == 1_200
         produce(kafka_bootstrap, topic, records[1_200:])
         wait_for("every record", lambda: applied() == 1_800, 60)
         wait_for("A scoring again", lambda: serving_a.scoring, 20)
@@ -301,7 +309,7 @@ def test_a_partition_regained_after_another_bridge_applied_it(
             ),
             10,
         )
-        assert owned_b and serving_a._scorer.seen >= 1_200  # the rebuilt history, then live events
+        assert owned_b and serving_a.history.scorer.seen >= 1_200  # the rebuilt history, then live events
     finally:
         if b is not None:
             stop(*b)
@@ -349,18 +357,22 @@ def test_a_fenced_batch_resuming_past_the_history(
         assert serving is not None
         wait_for(
             "the warm-up and the first records",
-            lambda: serving._warmup is not None and serving._warmup.done and applied() == 300,
+            lambda: serving.history.warmup is not None and serving.history.warmup.done and applied() == 300,
             60,
         )
         if tail:  # taken over at the next housekeeping: from then on its tail exists
-            wait_for("the tail", lambda: serving._tail is not None, 10)
-        first, at = serving._warmup, stored(0)
+            wait_for("the tail", lambda: serving.history.tail is not None, 10)
+        first, at = serving.history.warmup, stored(0)
         assigned = sum("partitions assigned" in r.getMessage() for r in caplog.records)
         redis_client.hset(offsets, 0, at + 100)  # another owner applied 100 records this one never saw
         produce(kafka_bootstrap, topic, records[300:600], partition=0)
         if tail:  # the tail reads the other's 100 records before the bridge resumes past them
             wait_for("partition 0 applied past the other's records", lambda: stored(0) == at + 300, 60)
-            assert serving.rewarms == 0 and serving._tail is not None and serving._tail.added >= 100
+            assert (
+                serving.history.rewarms == 0
+                and serving.history.tail is not None
+                and serving.history.tail.added >= 100
+            )
             reassigned = sum("partitions assigned" in r.getMessage() for r in caplog.records) > assigned
             assert bridge.metrics.fenced._value.get() >= 1 or reassigned
             produce(kafka_bootstrap, topic, records[600:])
@@ -368,21 +380,23 @@ def test_a_fenced_batch_resuming_past_the_history(
             wait_for("scoring", lambda: serving.scoring, 20)
             reference, merchants, newest = whole_topic(records)
             want = merchant_columns(reference, merchants, newest)
-            assert merchant_columns(serving._scorer, merchants, newest).tobytes() == want.tobytes()
-            assert serving.rewarms == 0
+            assert merchant_columns(serving.history.scorer, merchants, newest).tobytes() == want.tobytes()
+            assert serving.history.rewarms == 0
             return
-        wait_for("the fence's rebuild", lambda: serving.rewarms > 0, 60)
+        wait_for("the fence's rebuild", lambda: serving.history.rewarms > 0, 60)
         wait_for("partition 0 applied past the other's records", lambda: stored(0) == at + 300, 60)
         reassigned = sum("partitions assigned" in r.getMessage() for r in caplog.records) > assigned
-        assert serving.rewarms == 1 and (bridge.metrics.fenced._value.get() >= 1 or reassigned)
+        assert serving.history.rewarms == 1 and (bridge.metrics.fenced._value.get() >= 1 or reassigned)
         hole = f"partition 0 resumes at {at + 100}, history holds it to {at}"
         assert any(hole in r.getMessage() for r in caplog.records)
-        wait_for("warmed up again", lambda: serving._warmup is not first and serving._warmup.done, 60)
-        assert serving._warmup.error is None and serving._warmup.read_events == 600
+        wait_for(
+            "warmed up again", lambda: serving.history.warmup is not first and serving.history.warmup.done, 60
+        )
+        assert serving.history.warmup.error is None and serving.history.warmup.read_events == 600
         produce(kafka_bootstrap, topic, records[600:])
         wait_for("every later record", lambda: applied() == 900, 60)
         wait_for("scoring again", lambda: serving.scoring, 20)
-        assert serving.rewarms == 1  # the records after the rebuild left no new hole
+        assert serving.history.rewarms == 1  # the records after the rebuild left no new hole
     finally:
         bridge.stop()
         runner.join(30)

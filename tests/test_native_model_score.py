@@ -209,7 +209,7 @@ def test_scored_batches_match_the_python_path(watcher: SimpleNamespace) -> None:
     # records only Python parses slotted in among its own
     assert paths.nat_side.direct == len(paths.nat_side.batches) - 1 > 10
     assert paths.py_side.history_entries == paths.nat_side.history_entries > 0
-    assert paths.py_side._scorer.bad_times == paths.nat_side._scorer.bad_times == 1
+    assert paths.py_side.history.scorer.bad_times == paths.nat_side.history.scorer.bad_times == 1
     # both model rules fired (so the scores reached both engines), with the reasons quoted
     assert len(texts["model_high"]) > 30 and len(texts["model_mid_online"]) > 0
     assert all(re.fullmatch(r"model score [01]\.\d\d \(.+\)", t) for t in texts["model_high"])
@@ -240,19 +240,21 @@ def test_batches_the_engine_numbers_itself_match_the_python_path(watcher: Simple
         for e in events[::40]
     ]
     for side in (paths.py_side, paths.nat_side):
-        side._labels = SimpleNamespace(drain=lambda: [], stop=lambda: None, error=None)
+        side.history.labels = SimpleNamespace(drain=lambda: [], stop=lambda: None, error=None)
     for k, batch in enumerate(batches(records)):
         if k == 4:  # labels of events seen and of events still to come (held until they are)
             for side in (paths.py_side, paths.nat_side):
-                side._labels = SimpleNamespace(drain=lambda: list(labels), stop=lambda: None, error=None)
+                side.history.labels = SimpleNamespace(
+                    drain=lambda: list(labels), stop=lambda: None, error=None
+                )
         if k == 5:
             for side in (paths.py_side, paths.nat_side):
-                side._labels = SimpleNamespace(drain=lambda: [], stop=lambda: None, error=None)
+                side.history.labels = SimpleNamespace(drain=lambda: [], stop=lambda: None, error=None)
         got = paths.step(batch, f"batch {k}")
         assert isinstance(got, Seen)
     paths.assert_same_rows()
     assert paths.py_side.direct == 0 and paths.nat_side.direct == len(paths.nat_side.batches) - 1 > 4
-    py, nat = paths.py_side._scorer, paths.nat_side._scorer
+    py, nat = paths.py_side.history.scorer, paths.nat_side.history.scorer
     assert nat.reads_engine
     assert (py.seen, py.bad_times, py.labels_used) == (nat.seen, nat.bad_times, nat.labels_used)
     assert py.seen == 6_000 - 4 and py.bad_times == 2 and py.labels_used == len(labels)
@@ -298,10 +300,10 @@ def test_during_and_after_a_warm_up_both_engines_agree(watcher: SimpleNamespace)
     assert paths.py_side.batches[:3] == paths.nat_side.batches[:3] == [None, None, None]
     release.set()
     for side in (paths.py_side, paths.nat_side):
-        while side._warmup is not None and not side._warmup.done:
+        while side.history.warmup is not None and not side.history.warmup.done:
             time.sleep(0.01)
         side.tick()  # the bridge's housekeeping hands the warmed history over
     for k, batch in enumerate(groups[3:]):
         paths.step(batch, f"after {k}")
     paths.assert_same_rows()
-    assert paths.py_side._scorer.seen == paths.nat_side._scorer.seen == 1_500 + 4_000
+    assert paths.py_side.history.scorer.seen == paths.nat_side.history.scorer.seen == 1_500 + 4_000
