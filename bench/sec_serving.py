@@ -8,7 +8,9 @@ scored live; the native engine decides the quiet events with the scores) and `ch
 (the same on the Python engine alone: the native engine's gain with a model); `champion_pyfeatures`
 (the native engine with the Python feature state, BRIDGE_MODEL_FEATURES=python: the native feature
 state's gain, model/native_features.py); `champion_lgbtrees` (the native engine with LightGBM's
-predict, BRIDGE_MODEL_TREES=lightgbm: the native trees' gain, model/native_trees.py). Once per run, the
+predict, BRIDGE_MODEL_TREES=lightgbm: the native trees' gain, model/native_trees.py); `tail` (not
+a bridge: the merchant tail alone, reading the whole topic into a history without scoring it, as a
+bridge reads the partitions other bridges consume: its cost per event). Once per run, the
 warm-up alone: a bridge that starts with a champion over the whole topic as history, timed from
 its own log.
 """
@@ -21,10 +23,10 @@ import re
 import time
 from typing import Any
 
-from bench.bridge_run import start_bridges, write_rules
+from bench.bridge_run import run_worker_full, start_bridges, write_rules
 from bench.feed import dataset
 from bench.stack import Context, machine_note, stop
-from bench.stats import summarize
+from bench.stats import summarize, window_rate
 from bench.variants import Variant, measured_bridge, side_by_side
 from common.keys import RedisKeys
 from common.model_registry import CHAMPION
@@ -34,7 +36,9 @@ from dashapp.store.rules_store import RulesStore
 from model.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
-VARIANTS = ("native", "python", "champion", "champion_lgbtrees", "champion_pyfeatures", "champion_python")
+VARIANTS = (
+    "native", "python", "champion", "champion_lgbtrees", "champion_pyfeatures", "champion_python", "tail"
+)  # fmt: skip
 CHAMPIONS = tuple(v for v in VARIANTS if v.startswith("champion"))
 MODEL_RULE: dict[str, Any] = {
     "id": "model_high",
@@ -82,6 +86,11 @@ def _scored(ctx: Context, keys: RedisKeys) -> dict[str, Any]:
 
 
 def _variant(ctx: Context, topic: str, total: int, name: str) -> Variant:
+    def tail(tag: str) -> dict[str, Any]:
+        samples, cpu_s = run_worker_full(ctx, "merchant-tail", topic, total)
+        eps = window_rate(samples, total, ctx.sizes.window_frac)
+        return {"eps": eps, "cpu_us": 1e6 * cpu_s / total, "alert_share": 0.0, "engine": "merchant tail"}
+
     def one(tag: str) -> dict[str, Any]:
         keys = ctx.new_keys(f"sv{tag}")
         write_rules(ctx, keys, ml=False)
@@ -95,7 +104,7 @@ def _variant(ctx: Context, topic: str, total: int, name: str) -> Variant:
             env["BRIDGE_MODEL_WARMUP"] = "0"
         return measured_bridge(ctx, topic, total, keys, f"sv-{tag}", env=env, read=lambda k: _scored(ctx, k))
 
-    return one
+    return tail if name == "tail" else one
 
 
 def _warmup(ctx: Context, topic: str) -> dict[str, Any]:
@@ -212,7 +221,8 @@ def table(results: dict[str, Any]) -> str:
              "champion": "champion scoring every event, native engine",
              "champion_lgbtrees": "the same with LightGBM's predict (not the native trees)",
              "champion_pyfeatures": "the same with the Python feature state",
-             "champion_python": "champion scoring every event, Python engine"}  # fmt: skip
+             "champion_python": "champion scoring every event, Python engine",
+             "tail": "merchant tail alone: other bridges' events into the history"}  # fmt: skip
     rows = ["| bridge | bridge ÷ raw (ev/s) | CPU µs per event | engine |", "|---|---|---|---|"]
     for key, label in names.items():
         v = r.get(key)

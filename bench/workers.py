@@ -75,6 +75,39 @@ def raw_consumer(topic: str, group: str, count: int, timeout_s: float) -> dict[s
     return {"samples": samples}
 
 
+def merchant_tail(topic: str, count: int, timeout_s: float, bootstrap: str) -> dict[str, Any]:
+    """A serving bridge's merchant tail alone (bridge/model_tail.py): it follows every partition
+    from the start and adds each event to a native feature history without scoring it, as a bridge
+    does with the partitions the other bridges consume."""
+    from kafka import KafkaConsumer
+
+    from bridge.model_coverage import Coverage
+    from bridge.model_tail import MerchantTail, TailReader
+    from common.rules import default_rules
+    from model.features import FeatureConfig
+    from model.serving import OnlineScorer
+
+    meta = KafkaConsumer(bootstrap_servers=bootstrap)
+    partitions = meta.partitions_for_topic(topic) or set()
+    meta.close()
+    tail = MerchantTail(
+        TailReader.connect(bootstrap, topic, default_rules().currency), Coverage(), partitions
+    )
+    scorer = OnlineScorer(FeatureConfig(), max_events=10 * count + 1_000_000)
+    samples: list[tuple[float, int]] = []
+    deadline = time.monotonic() + timeout_s
+    tail.start(owned=())
+    try:
+        while tail.added < count and time.monotonic() < deadline:
+            if tail.apply(scorer):  # the bridge applies it at each housekeeping, about as often
+                samples.append((time.time(), tail.added))
+            else:
+                time.sleep(0.005)
+    finally:
+        tail.reader.stop()
+    return {"samples": samples, "remembered": scorer.tailed}
+
+
 def naive_consumer(
     topic: str, group: str, count: int, timeout_s: float, redis_url: str, key: str
 ) -> dict[str, Any]:
@@ -149,7 +182,15 @@ def library_send(topic: str, count: int, seed: int, bootstrap: str) -> dict[str,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.workers")
     parser.add_argument(
-        "kind", choices=["raw-consumer", "naive", "raw-send", "raw-send-partitioned", "library-send"]
+        "kind",
+        choices=[
+            "raw-consumer",
+            "merchant-tail",
+            "naive",
+            "raw-send",
+            "raw-send-partitioned",
+            "library-send",
+        ],
     )
     parser.add_argument("--topic", required=True)
     parser.add_argument("--count", type=int, required=True)
@@ -163,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     if args.kind == "raw-consumer":
         out = raw_consumer(args.topic, args.group, args.count, args.timeout)
+    elif args.kind == "merchant-tail":
+        out = merchant_tail(args.topic, args.count, args.timeout, args.bootstrap)
     elif args.kind == "naive":
         out = naive_consumer(args.topic, args.group, args.count, args.timeout, args.redis_url, args.key)
     elif args.kind in {"raw-send", "raw-send-partitioned"}:
