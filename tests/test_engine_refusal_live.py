@@ -5,7 +5,6 @@ the refusal of shapes it does not know, with every event handed to Python)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,8 +15,6 @@ import redis
 
 from bridge.config import BridgeSettings, load_settings
 from bridge.detection import Detector, make_alert
-from bridge.kafka_io import make_consumer, make_producer
-from bridge.service import Bridge
 from common.alerts import decode_alert
 from common.keys import RedisKeys
 from common.rulelang.document import parse_custom
@@ -28,6 +25,7 @@ from dashapp.store.health import read_health
 from dashapp.views.health import engine_lines
 from tests.conftest import unique
 from tests.native_gate import needs_native
+from tests.running_bridge import RunningBridge
 from tests.streams import generated, produce
 
 pytestmark = [pytest.mark.integration, needs_native()]
@@ -109,13 +107,11 @@ def test_aggregate_custom_rule_raises_its_alerts_through_a_native_bridge(
     doc = RulesDoc(version=1, rules=cfg, updated_by="analyst", updated_at="2026-01-01T00:00:00Z")
     redis_client.set(keys.rules, encode_rules_doc(doc))  # the bridge's seed (SET NX) keeps it
     records = generated(2_000, seed=9)
-    consumer, producer = make_consumer(settings), make_producer(settings)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    bridge = Bridge(settings, consumer, producer, client)
+    running = RunningBridge(settings)
+    bridge = running.bridge
     assert bridge.engines.native is not None  # the native engine was asked for and is built
-    runner = threading.Thread(target=bridge.run, daemon=True)
     caplog.set_level("ERROR", logger="bridge.engines")
-    runner.start()
+    running.start()
     try:
         produce(kafka_bootstrap, topic, records)
         wait_for("every record", lambda: bridge.processed == len(records))
@@ -123,12 +119,7 @@ def test_aggregate_custom_rule_raises_its_alerts_through_a_native_bridge(
         said_why = eventually(lambda: redis_client.hget(beat, "engine") == LINE.encode(), 10)
         health = read_health(redis_client, keys, int(time.time() * 1000))
     finally:
-        bridge.stop()
-        runner.join(30)
-        consumer.close(autocommit=False)
-        producer.close(timeout=5)
-        client.close()
-    assert not runner.is_alive()
+        running.stop()
     ids: list[bytes] = redis_client.zrange(keys.alert_index, 0, -1)  # type: ignore[assignment]
     blobs: list[bytes] = [redis_client.hget(keys.alert(x.decode()), "d") for x in ids]  # type: ignore[misc]
     got = {a.txn_id: a for a in map(decode_alert, blobs)}

@@ -4,7 +4,6 @@ score as `model_score`, and its alerts quote the features that raised it."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,7 @@ import redis
 from kafka import KafkaProducer
 
 from bridge.config import load_settings
-from bridge.kafka_io import make_consumer, make_producer
 from bridge.native import available
-from bridge.service import Bridge
 from common.alerts import decode_alert
 from common.keys import RedisKeys
 from common.labels import label_record, make_label
@@ -35,6 +32,7 @@ from model.serving_rows import Row
 from model.store import save
 from model.train import fit_lightgbm
 from tests.conftest import unique
+from tests.running_bridge import RunningBridge
 from tests.streams import generated, produce
 from tests.test_engine_refusal_live import wait_for
 from tests.test_model_registry_store import register
@@ -93,13 +91,9 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
         group_id=unique("g-serving"), poll_timeout_ms=50, batch_max=500, heartbeat_s=0.2, rules_poll_s=0.1,
     )  # fmt: skip
     produce(kafka_bootstrap, topic, records[:1_000])  # the history a starting bridge warms up from
-    consumer, producer = make_consumer(settings), make_producer(settings)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    bridge = Bridge(settings, consumer, producer, client, publish_alerts=False)
-    serving = bridge.serving
-    assert serving is not None
-    runner = threading.Thread(target=bridge.run, daemon=True)
-    runner.start()
+    running = RunningBridge(settings, publish_alerts=False)
+    bridge, serving = running.bridge, running.serving
+    running.start()
     beat = keys.bridge(settings.instance_id)
     try:
         wait_for(
@@ -126,11 +120,11 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
         assert scorer.labels_used == 1 and scorer.seen == len(records)
         wait_for(
             "a heartbeat with scores",
-            lambda: b"scored 2,000 events" in (client.hget(beat, "model") or b""),
+            lambda: b"scored 2,000 events" in (redis_client.hget(beat, "model") or b""),
             10,
         )
-        engine_line = (client.hget(beat, "engine") or b"").decode()
-        model_line = (client.hget(beat, "model") or b"").decode()
+        engine_line = (redis_client.hget(beat, "engine") or b"").decode()
+        model_line = (redis_client.hget(beat, "model") or b"").decode()
         wait_for("the shadow counts", lambda: read_live(redis_client, keys), 10)
         live = read_live(redis_client, keys)[reg_shadow][version]
         reg = bridge.metrics.registry
@@ -140,12 +134,7 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
         ]
         scoring = reg.get_sample_value("bridge_model_scoring")
     finally:
-        bridge.stop()
-        runner.join(30)
-        consumer.close(autocommit=False)
-        producer.close(timeout=5)
-        client.close()
-    assert not runner.is_alive()
+        running.stop()
     ids: list[bytes] = redis_client.zrange(keys.alert_index, 0, -1)  # type: ignore[assignment]
     alerts = [decode_alert(redis_client.hget(keys.alert(x.decode()), "d")) for x in ids]  # type: ignore[arg-type]
     by_model = {a.txn_id: a for a in alerts if any(r.rule == "model_high" for r in a.reasons)}
@@ -212,55 +201,38 @@ def test_a_partition_regained_after_another_bridge_applied_it(
     records = generated(1_800, seed=11)
     group = unique("g-regain")
 
-    def start(name: str) -> tuple[Bridge, threading.Thread, list[Any]]:
+    def start(name: str) -> RunningBridge:
         settings = load_settings(
             env={}, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic=topic, kafka_dlq_topic=dlq_topic,
             kafka_labels_topic=labels_topic, redis_url=redis_url, redis_key_prefix=redis_prefix,
             group_id=group, instance_id=name, poll_timeout_ms=50, batch_max=200, heartbeat_s=0.2,
             rules_poll_s=0.1, model_tail=tail,
         )  # fmt: skip
-        consumer, producer = make_consumer(settings), make_producer(settings)
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-        bridge = Bridge(settings, consumer, producer, client, publish_alerts=False)
-        runner = threading.Thread(target=bridge.run, daemon=True)
-        runner.start()
-        return bridge, runner, [consumer, producer, client]
+        return RunningBridge(settings, publish_alerts=False).start()
 
     def applied() -> int:
         stored: dict[bytes, bytes] = redis_client.hgetall(keys.offsets(topic))  # type: ignore[assignment]
         return sum(int(v) for v in stored.values())
-
-    def stop(bridge: Bridge, runner: threading.Thread, held: list[Any]) -> None:
-        bridge.stop()
-        runner.join(30)
-        held[0].close(autocommit=False)  # the consumer leaves the group: its partitions move now
-        held[1].close(timeout=5)
-        held[2].close()
-        assert not runner.is_alive()
 
     def warmed(serving: Any) -> bool:
         return serving.history.warmup is not None and serving.history.warmup.done
 
     produce(kafka_bootstrap, topic, records[:600])
     a = start("bridge-a")
-    b: tuple[Bridge, threading.Thread, list[Any]] | None = None
+    b: RunningBridge | None = None
     try:
-        serving_a = a[0].serving
-        assert serving_a is not None
+        serving_a = a.serving
         wait_for("A warmed up", lambda: warmed(serving_a) and applied() == 600, 60)
         first = serving_a.history.warmup
         b = start("bridge-b")
-        serving_b = b[0].serving
-        assert serving_b is not None
-        wait_for("B owning partitions", lambda: b is not None and bool(b[0].ledger.pos), 60)
-        wait_for("A owning fewer", lambda: 0 < len(a[0].ledger.pos) < 3, 60)
-        owned_b = set(b[0].ledger.pos)
+        serving_b = b.serving
+        wait_for("B owning partitions", lambda: b is not None and bool(b.bridge.ledger.pos), 60)
+        wait_for("A owning fewer", lambda: 0 < len(a.bridge.ledger.pos) < 3, 60)
+        owned_b = set(b.bridge.ledger.pos)
         produce(kafka_bootstrap, topic, records[600:1_200])
         wait_for("both applied", lambda: applied() == 1_200, 60)
         wait_for("B warmed up", lambda: warmed(serving_b), 60)
-        assert (
-            serving_a.history.rewarms == 0 and serving_b.history.rewarms == 0
-        )  # nothing missing on either side
+        assert serving_a.history.rewarms == serving_b.history.rewarms == 0  # nothing missing either side
         if tail:
             stored = {int(k): int(v) for k, v in redis_client.hgetall(keys.offsets(topic)).items()}  # type: ignore[union-attr]
             wait_for(
@@ -281,10 +253,10 @@ def test_a_partition_regained_after_another_bridge_applied_it(
                 ),
                 10,
             )
-        stop(*b)
+        b.stop()
         b = None
         if tail:  # A's tail held B's partitions to where B stopped: taken back without a rebuild
-            wait_for("A owning every partition", lambda: len(a[0].ledger.pos) == 3, 60)
+            wait_for("A owning every partition", lambda: len(a.bridge.ledger.pos) == 3, 60)
             produce(kafka_bootstrap, topic, records[1_200:])
             wait_for("every record", lambda: applied() == 1_800, 60)
             wait_for("A scoring", lambda: serving_a.scoring, 20)
@@ -295,7 +267,9 @@ def test_a_partition_regained_after_another_bridge_applied_it(
             assert serving_a.history.tail.followed == set()
             return
         wait_for("A taking B's partitions back", lambda: serving_a.history.rewarms > 0, 60)
-        assert serving_a.history.rewarms == 1 and len(a[0].ledger.pos) == 3  # resumed past where A left them
+        assert (
+            serving_a.history.rewarms == 1 and len(a.bridge.ledger.pos) == 3
+        )  # resumed past where A left them
         wait_for("A warmed up again", lambda: serving_a.history.warmup is not first and warmed(serving_a), 60)
         assert serving_a.history.warmup.error is None and serving_a.history.warmup.read_events == 1_200
         produce(kafka_bootstrap, topic, records[1_200:])
@@ -312,8 +286,8 @@ def test_a_partition_regained_after_another_bridge_applied_it(
         assert owned_b and serving_a.history.scorer.seen >= 1_200  # the rebuilt history, then live events
     finally:
         if b is not None:
-            stop(*b)
-        stop(*a)
+            b.stop()
+        a.stop()
 
 
 @pytest.mark.parametrize("tail", [True, False], ids=["tail", "no-tail"])
@@ -340,11 +314,8 @@ def test_a_fenced_batch_resuming_past_the_history(
         group_id=unique("g-fence"), instance_id="bridge-f", poll_timeout_ms=50, batch_max=200,
         heartbeat_s=0.2, rules_poll_s=0.1, model_tail=tail,
     )  # fmt: skip
-    consumer, producer = make_consumer(settings), make_producer(settings)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    bridge = Bridge(settings, consumer, producer, client, publish_alerts=False)
-    runner = threading.Thread(target=bridge.run, daemon=True)
-    runner.start()
+    running = RunningBridge(settings, publish_alerts=False).start()
+    bridge = running.bridge
 
     def stored(p: int) -> int:
         return int(redis_client.hget(offsets, p) or 0)
@@ -398,9 +369,4 @@ def test_a_fenced_batch_resuming_past_the_history(
         wait_for("scoring again", lambda: serving.scoring, 20)
         assert serving.history.rewarms == 1  # the records after the rebuild left no new hole
     finally:
-        bridge.stop()
-        runner.join(30)
-        consumer.close(autocommit=False)
-        producer.close(timeout=5)
-        client.close()
-    assert not runner.is_alive()
+        running.stop()
