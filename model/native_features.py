@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 F64 = npt.NDArray[np.float64]
 
 
-def _raw(a: npt.NDArray[Any]) -> bytes:
+def int64_bytes(a: npt.NDArray[Any]) -> bytes:
+    """An integer column as the native side reads it (native/src/features.rs `ints`)."""
     return np.ascontiguousarray(a, dtype=np.int64).tobytes()
 
 
@@ -36,17 +37,31 @@ class NativeFeatureState:
     def transform(self, batch: Events, remember: bool = True) -> F64:
         """The batch's feature matrix (rows in batch order); then remember it (see FeatureState)."""
         raw = self._h.transform(
-            _raw(batch.ts), _raw(batch.card), _raw(batch.terminal), _raw(batch.amount_cents), remember
+            int64_bytes(batch.ts),
+            int64_bytes(batch.card),
+            int64_bytes(batch.terminal),
+            int64_bytes(batch.amount_cents),
+            remember,
         )
         return np.frombuffer(raw, dtype=np.float64).reshape(len(batch.ts), self._width)
 
     def add_labels(self, labels: Labels) -> None:
         lab = labels
-        self._h.add_labels(_raw(lab.tx_id), _raw(lab.terminal), _raw(lab.txn_ts), _raw(lab.known_at))
+        self._h.add_labels(
+            int64_bytes(lab.tx_id),
+            int64_bytes(lab.terminal),
+            int64_bytes(lab.txn_ts),
+            int64_bytes(lab.known_at),
+        )
 
     def add_events(self, batch: Events) -> None:
         """Remember a batch without its features (see FeatureState.add_events)."""
-        self._h.add_events(_raw(batch.ts), _raw(batch.card), _raw(batch.terminal), _raw(batch.amount_cents))
+        self._h.add_events(
+            int64_bytes(batch.ts),
+            int64_bytes(batch.card),
+            int64_bytes(batch.terminal),
+            int64_bytes(batch.amount_cents),
+        )
 
     def advance(self, newest: int) -> None:
         self._h.advance(newest)

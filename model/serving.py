@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +22,7 @@ from model.features import DAY_S, Events, FeatureConfig, Labels
 from model.native_features import feature_state
 from model.native_trees import scores_of
 from model.serving_keys import BAD_TIME, COPY, FRESH, OLDER, Kinds, serving_keys
-from model.serving_rows import BatchScores, Row
+from model.serving_rows import BatchScores, Columns, Row
 from model.windows import MAX_TIME
 
 F64 = npt.NDArray[np.float64]
@@ -33,18 +33,6 @@ MAX_AHEAD_S = 86_400  # an event time further ahead of the wall clock is refused
 
 class HistoryFull(RuntimeError):
     """The state would exceed its bound: features would be wrong, so nothing is scored."""
-
-
-class Columns(NamedTuple):
-    """A batch's rows as the feature state takes them: event times (s), card and merchant ids, cents."""
-
-    secs: I64
-    cards: I64
-    terms: I64
-    cents: I64
-
-    def take(self, rows: I64) -> Columns:
-        return Columns(*(col[rows] for col in self))
 
 
 class OnlineScorer:

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from model.join import IdMap
+from model.native_features import int64_bytes
 
 logger = logging.getLogger(__name__)
 I64 = npt.NDArray[np.int64]
@@ -131,7 +132,7 @@ class NativeKeys:
         return Kinds(np.frombuffer(kind, dtype=np.int8), _ints(first))
 
     def place(self, txn_ids: Sequence[str], merchants: I64, secs: I64) -> None:
-        self.native.place(list(txn_ids), _raw(merchants), _raw(secs))
+        self.native.place(list(txn_ids), int64_bytes(merchants), int64_bytes(secs))
 
     def forget(self, cut: int) -> None:
         self.native.forget(cut)
@@ -150,10 +151,6 @@ class NativeKeys:
     @property
     def placed_count(self) -> int:
         return int(self.native.placed_count)
-
-
-def _raw(a: I64) -> bytes:
-    return np.ascontiguousarray(a, dtype=np.int64).tobytes()
 
 
 def serving_keys(native: bool = True) -> Keys | NativeKeys:

@@ -1,5 +1,6 @@
-"""One batch of online scoring: the rows in (`Row`, as training reads a transaction) and the
-scores out (`BatchScores`, with the reasons of a row worked out when first asked)."""
+"""One batch of online scoring: the rows in (`Row`, as training reads a transaction; `Columns`, as
+the feature state takes them) and the scores out (`BatchScores`, with the reasons of a row worked
+out when first asked)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,19 @@ from model.explain import explain
 from model.join import Txn, usd_cents, usd_cents_many
 
 F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+class Columns(NamedTuple):
+    """A batch's rows as the feature state takes them: event times (s), card and merchant ids, cents."""
+
+    secs: I64
+    cards: I64
+    terms: I64
+    cents: I64
+
+    def take(self, rows: I64) -> Columns:
+        return Columns(*(col[rows] for col in self))
 
 
 class Row(NamedTuple):
