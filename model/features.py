@@ -130,9 +130,9 @@ class FeatureState:
             cfg.card_windows_days, sums, olds, strict=True
         ):
             count, total = new_count + old_count, new_total + old_total
-            if not remember:  # each row's own earlier entry is in the history (unless expired)
-                own = ts > card_seen
-                count, total = count - own, total - np.where(own, batch.amount_cents, 0)
+            if not remember:  # the batch's rows are in the history (unless expired): counted there only
+                held = ts > card_seen
+                count, total = np.where(held, old_count, count), np.where(held, old_total, total)
             with np.errstate(invalid="ignore", divide="ignore"):  # no entry in the window: NaN, "missing"
                 avgs[w] = total / count / 100.0
             cols += [count.astype(np.float64), avgs[w]]
@@ -148,8 +148,8 @@ class FeatureState:
         olds = self._terms.count_sums(batch.terminal, [np.maximum(lo, term_seen) for lo in los], hi)
         for w, lo, (old, _) in zip(cfg.terminal_windows_days, los, olds, strict=True):
             count = win.count_between(term_sorted, batch.terminal, lo, hi) + old
-            if not remember and delay == 0:  # with no delay a row's window holds its own earlier entry
-                count = count - (ts > term_seen)
+            if not remember and delay == 0:  # with no delay the window holds the batch's rows already
+                count = np.where(ts > term_seen, old, count)
             starts, ends = self._label_intervals(w)
             frauds = win.count_upto(starts, batch.terminal, ts) - win.count_upto(ends, batch.terminal, ts)
             rate = np.divide(frauds, count, out=np.zeros(n), where=count > 0)

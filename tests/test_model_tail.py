@@ -158,3 +158,30 @@ def test_a_tail_behind_by_more_than_the_label_delay_says_so() -> None:
     reader.behind_in = {1: 0}  # read to the end: nothing is missing
     tail.apply(scorer)
     assert not tail.late and "MORE THAN" not in tail.status()
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+def test_rows_the_tail_read_ahead_of_the_bridge_score_as_when_first_seen(native: bool) -> None:
+    """A partition gained while the tail is past its resume offset: the bridge's batch is rows the
+    history holds already (several per card), scored as a history that saw them once scores them."""
+    rng = np.random.default_rng(3)
+    t0 = 1_700_000_000
+    rows = [
+        Row(
+            f"r{i}",
+            t0 + 60 * i,
+            f"c{rng.integers(0, 5)}",
+            f"m{rng.integers(0, 4)}",
+            int(rng.integers(100, 9_000)),
+        )
+        for i in range(400)
+    ]
+    first = OnlineScorer(FeatureConfig(), 100_000, native=native)
+    want = np.concatenate([first.features(rows[lo : lo + 100])[0] for lo in range(0, 400, 100)])
+    ahead = OnlineScorer(FeatureConfig(), 100_000, native=native)
+    ahead.features(rows[:100])
+    ahead.remember(rows[100:])  # the tail read the rest before the bridge resumed at row 100
+    got = np.concatenate([ahead.features(rows[lo : lo + 100])[0] for lo in (100, 200, 300)])
+    assert got.tobytes() == want[100:].tobytes()
+    assert want[100:, 4].max() > 2  # several rows of one card in a day: the counts were at stake
+    assert ahead.seen == 100 and ahead.tailed == 300

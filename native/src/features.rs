@@ -224,19 +224,22 @@ impl FeatureHistory {
             let sums = &csum[&card[i]];
             let hist = self.cards.get(&card[i]).unwrap_or(&empty_c);
             let p = pos[i];
+            // rows not remembered are in the history already (unless expired): counted there only,
+            // as they were when first seen, not again through the batch
+            let held = !remember && t > card_seen;
             for (k, &w) in card_days.iter().enumerate() {
                 let lo = t - w * DAY_S;
                 let start = upto(|j| ts[rows[j]], rows.len(), lo);
-                let (mut count, mut total) = ((p + 1 - start) as i64, sums[p + 1] - sums[start]);
+                let (mut count, mut total) = if held {
+                    (0, 0)
+                } else {
+                    ((p + 1 - start) as i64, sums[p + 1] - sums[start])
+                };
                 let lo_h = lo.max(card_seen);
                 let (ha, hb) = (hist.upto(lo_h), hist.upto(t));
                 if hb > ha {
                     count += (hb - ha) as i64;
                     total += hist.sum(ha, hb);
-                }
-                if !remember && t > card_seen {
-                    count -= 1; // the row's own earlier entry is in the history
-                    total -= a;
                 }
                 avgs[k] = total as f64 / count as f64 / 100.0;
                 out.push(count as f64);
@@ -256,15 +259,17 @@ impl FeatureHistory {
                     upto(|j| in_batch[j], in_batch.len(), lo),
                     upto(|j| in_batch[j], in_batch.len(), hi),
                 );
-                let mut count = b_in.saturating_sub(a_in) as i64;
+                // with no delay a held row's window holds the batch's rows already: the history's only
+                let mut count = if !remember && delay == 0 && t > term_seen {
+                    0
+                } else {
+                    b_in.saturating_sub(a_in) as i64
+                };
                 let (ha, hb) = (
                     upto(|j| hist[j], hist.len(), lo.max(term_seen)),
                     upto(|j| hist[j], hist.len(), hi),
                 );
                 count += hb.saturating_sub(ha) as i64;
-                if !remember && delay == 0 && t > term_seen {
-                    count -= 1;
-                }
                 let frauds = match intervals[k].get(&term[i]) {
                     Some((s, e)) => {
                         upto(|j| s[j], s.len(), t) as i64 - upto(|j| e[j], e.len(), t) as i64
