@@ -82,7 +82,8 @@ def merchant_tail(topic: str, count: int, timeout_s: float, bootstrap: str) -> d
     from kafka import KafkaConsumer
 
     from bridge.model_coverage import Coverage
-    from bridge.model_tail import MerchantTail, TailReader
+    from bridge.model_tail import MerchantTail
+    from bridge.model_tail_reader import TailReader
     from common.rules import default_rules
     from model.features import FeatureConfig
     from model.serving import OnlineScorer
@@ -90,9 +91,8 @@ def merchant_tail(topic: str, count: int, timeout_s: float, bootstrap: str) -> d
     meta = KafkaConsumer(bootstrap_servers=bootstrap)
     partitions = meta.partitions_for_topic(topic) or set()
     meta.close()
-    tail = MerchantTail(
-        TailReader.connect(bootstrap, topic, default_rules().currency), Coverage(), partitions
-    )
+    rates = default_rules().currency
+    tail = MerchantTail(lambda: TailReader.connect(bootstrap, topic, rates), Coverage(), partitions)
     scorer = OnlineScorer(FeatureConfig(), max_events=10 * count + 1_000_000)
     samples: list[tuple[float, int]] = []
     deadline = time.monotonic() + timeout_s

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.label_feed import LabelFeed
 from bridge.model_coverage import Coverage
-from bridge.model_tail import MerchantTail, TailReader
+from bridge.model_tail import MerchantTail
+from bridge.model_tail_reader import TailReader
 from bridge.model_warmup import Warmup
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class ServingHistory:
         warm, scorer, reader = self.warmup, self.scorer, self._tail_reader
         warmed = warm is not None and warm.error is None and self._said_done
         if self.tail is None and scorer is not None and warm is not None and warmed and reader is not None:
-            self.tail = MerchantTail(reader(), self.coverage, warm.reached)
+            self.tail = MerchantTail(reader, self.coverage, warm.reached)
             self.tail.start(self._owned)
         tail = self.tail
         if tail is not None and scorer is not None:

@@ -21,7 +21,7 @@ from bridge.model_history import ServingHistory
 from bridge.model_monitor import ScoreMonitor
 from bridge.model_rows import ScoredRows
 from bridge.model_shadow import ShadowModels
-from bridge.model_tail import TailReader
+from bridge.model_tail_reader import TailReader
 from bridge.model_watch import ModelWatcher
 from common.schema import Transaction
 

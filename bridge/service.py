@@ -35,7 +35,7 @@ from bridge.ledger import Ledger
 from bridge.metrics import BridgeMetrics
 from bridge.model_serving import ModelServing
 from bridge.model_shadow import ShadowModels
-from bridge.model_tail import TailReader
+from bridge.model_tail_reader import TailReader
 from bridge.model_watch import ModelWatcher
 from bridge.retention import AlertRetention
 from bridge.rules_watch import RulesWatcher

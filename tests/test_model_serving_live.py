@@ -113,7 +113,7 @@ def test_the_champion_scores_every_event_and_a_rule_alerts_on_its_score(
         shadows = serving.shadows
         assert shadows is not None
         wait_for("the shadow loaded", lambda: reg_shadow in shadows.models, 20)
-        produce(kafka_bootstrap, topic, records[1_000:])  # its first batch takes the warmed history over
+        produce(kafka_bootstrap, topic, records[1_000:])  # scored once the history is taken over
         wait_for("every record", lambda: bridge.processed == len(records))
         scorer = serving.history.scorer
         # the label's transaction was read by the warm-up; what both read and polled counts once

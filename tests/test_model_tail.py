@@ -11,7 +11,8 @@ import pytest
 
 from bench.handbook.simulator import SimParams, simulate
 from bridge.model_coverage import Coverage
-from bridge.model_tail import Chunk, MerchantTail, new_rows
+from bridge.model_tail import MerchantTail, new_rows
+from bridge.model_tail_reader import Chunk
 from common.labels import make_label
 from model.features import DAY_S, Events, FeatureConfig, Labels, compute_features
 from model.serving import OnlineScorer
@@ -102,7 +103,10 @@ class Reader:
         self.behind_in: dict[int, int] = {}
 
     def start(self) -> None:
-        pass
+        self.started = True
+
+    def stop(self) -> None:
+        self.stopped = True
 
     def follow(self, wanted: dict[int, tuple[int, int]]) -> None:
         self.wanted = dict(wanted)
@@ -123,7 +127,7 @@ class Remembering:
 def test_the_tail_follows_the_partitions_not_owned_from_what_the_history_holds() -> None:
     coverage, reader, scorer = Coverage(), Reader(), Remembering()
     coverage.read({0: 10, 1: 10, 2: 10})
-    tail = MerchantTail(reader, coverage, [0, 1, 2])  # type: ignore[arg-type]
+    tail = MerchantTail(lambda: reader, coverage, [0, 1, 2])  # type: ignore[arg-type, return-value]
     tail.start(owned={0})
     assert {p: start for p, (_, start) in reader.wanted.items()} == {1: 10, 2: 10}
     reader.chunks = [
@@ -148,7 +152,7 @@ def test_the_tail_follows_the_partitions_not_owned_from_what_the_history_holds()
 def test_a_tail_behind_by_more_than_the_label_delay_says_so() -> None:
     coverage, reader, scorer = Coverage(), Reader(), Remembering()
     coverage.read({0: 0, 1: 0})
-    tail = MerchantTail(reader, coverage, [0, 1])  # type: ignore[arg-type]
+    tail = MerchantTail(lambda: reader, coverage, [0, 1])  # type: ignore[arg-type, return-value]
     tail.start(owned={0})
     scorer.config, scorer.newest = FeatureConfig(), 1_700_000_000 + 8 * DAY_S  # type: ignore[attr-defined]
     reader.behind_in = {1: 50}
@@ -185,3 +189,45 @@ def test_rows_the_tail_read_ahead_of_the_bridge_score_as_when_first_seen(native:
     assert got.tobytes() == want[100:].tobytes()
     assert want[100:, 4].max() > 2  # several rows of one card in a day: the counts were at stake
     assert ahead.seen == 100 and ahead.tailed == 300
+
+
+class Refusing(Remembering):
+    """A history that refuses its second call (HistoryFull, say)."""
+
+    def remember(self, rows: list[Row]) -> None:
+        if self.rows:
+            raise RuntimeError("full")
+        super().remember(rows)
+
+
+def test_chunks_not_added_are_read_again_from_what_the_history_holds() -> None:
+    coverage, reader = Coverage(), Reader()
+    coverage.read({0: 0, 1: 0})
+    tail = MerchantTail(lambda: reader, coverage, [0, 1])  # type: ignore[arg-type, return-value]
+    tail.start(owned=())
+    before = dict(reader.wanted)
+    reader.chunks = [Chunk(0, 0, 2, [row(0), row(1)]), Chunk(1, 0, 2, [row(0), row(1)])]
+    with pytest.raises(RuntimeError):
+        tail.apply(Refusing())
+    assert coverage.held_of(0) == 2 and coverage.held_of(1) == 0  # partition 1's rows never joined
+    assert reader.wanted[1][0] != before[1][0] and reader.wanted[1][1] == 0  # read again from 0
+
+
+def test_a_reader_that_stopped_is_replaced_and_reads_from_what_the_history_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bridge.model_tail
+
+    coverage, readers = Coverage(), [Reader(), Reader()]
+    coverage.read({0: 5, 1: 7})
+    made = iter(readers)
+    tail = MerchantTail(lambda: next(made), coverage, [0, 1])  # type: ignore[arg-type, return-value]
+    tail.start(owned={0})
+    readers[0].error = "KafkaConnectionError: gone"
+    tail.apply(Remembering())  # the first sight of the error: a pause before the restart
+    assert tail.reader is readers[0] and "merchant tail stopped" in tail.status()
+    monkeypatch.setattr(bridge.model_tail, "RETRY_S", 0.0)
+    tail._retry_at = 1e-9  # the pause is over
+    tail.apply(Remembering())
+    assert tail.reader is readers[1] and {p: s for p, (_, s) in readers[1].wanted.items()} == {1: 7}
+    assert readers[0].stopped and readers[1].started
