@@ -217,8 +217,9 @@ class ServingHistory:
             )
         if self.rewarms:
             parts.append(f"history rebuilt {self.rewarms:,}\u00d7 for partitions gained past what it held")
-        if self.tail is not None and self.tail.status():
-            parts.append(self.tail.status())
+        tail = self.tail.status() if self.tail is not None else ""
+        if tail:
+            parts.append(tail)
         if self.warm_error:
             parts.append(f"history from live events only (warm-up failed: {self.warm_error})")
         if self.labels is not None and self.labels.error:

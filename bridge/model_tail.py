@@ -120,10 +120,7 @@ class MerchantTail:
         """Late: a followed partition with records still to read whose newest event added is more
         than the label delay older than the newest event the history holds, so a merchant window
         may end after what the tail has read (said on the panel, not silently scored around)."""
-        newest = getattr(scorer, "newest", None)
-        if newest is None:
-            return
-        delay = scorer.config.label_delay_days * 86_400
+        newest, delay = scorer.newest, scorer.config.label_delay_days * 86_400
         behind = self.reader.behind_in
         self.late = any(
             behind.get(p, 0) > 0 and self._newest.get(p, newest) < newest - delay for p in self._wanted

@@ -117,21 +117,9 @@ class OnlineScorer:
         (bridge/model_tail.py), so that merchant windows and label placements span the whole topic as
         training's do. Rows with an impossible time are skipped (their owner counts them)."""
         good = [r for r in rows if self._possible(r.ts_s)]
-        if not good:
-            return
-        txn_ids, secs_of, cards, merchants, cents = zip(*good, strict=True)
-        secs = np.array(secs_of, dtype=np.int64)
-        self._check_bound(secs)
-        card, term = self.keys.number(cards, merchants)
-        columns = Columns(secs, card, term, np.array(cents, dtype=np.int64))
-
-        def ids_of(at: I64) -> list[str]:
-            return [txn_ids[i] for i in at.tolist()]
-
-        def place(at: I64) -> None:
-            self.keys.place(ids_of(at), term[at], secs[at])
-
-        self._join(columns, self.keys.classify(txn_ids), place, ids_of, score=False)
+        if good:
+            txn_ids, secs, cards, merchants, cents = zip(*good, strict=True)
+            self._join_rows(txn_ids, np.array(secs, dtype=np.int64), cards, merchants, cents, score=False)
 
     def features(self, rows: Sequence[Row]) -> tuple[F64, npt.NDArray[np.bool_]]:
         """The batch's feature rows (then remembered) and which rows have them: a row with an
@@ -146,6 +134,19 @@ class OnlineScorer:
             good = [r for r, fine in zip(rows, ok, strict=True) if fine]
             x[ok] = self.features(good)[0] if good else x[ok]
             return x, ok
+        return self._join_rows(txn_ids, secs, cards, merchants, cents, score=True), ok
+
+    def _join_rows(
+        self,
+        txn_ids: Sequence[str],
+        secs: I64,
+        cards: Sequence[str],
+        merchants: Sequence[str],
+        cents: Sequence[int],
+        *,
+        score: bool,
+    ) -> F64:
+        """`_join` of rows (as columns) with possible times, numbered and placed through the keys."""
         self._check_bound(secs)
         kinds = self.keys.classify(txn_ids)
         card, term = self.keys.number(cards, merchants)
@@ -157,7 +158,7 @@ class OnlineScorer:
         def place(at: I64) -> None:
             self.keys.place(ids_of(at), term[at], secs[at])
 
-        return self._join(columns, kinds, place, ids_of), ok
+        return self._join(columns, kinds, place, ids_of, score=score)
 
     def features_of_engine(
         self, engine: Any, rates: Mapping[str, float], decoded: Sequence[tuple[int, Transaction]] = ()

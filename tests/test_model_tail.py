@@ -119,6 +119,7 @@ class Reader:
 class Remembering:
     def __init__(self) -> None:
         self.rows: list[Row] = []
+        self.config, self.newest = FeatureConfig(), -1  # nothing added: no lag judged
 
     def remember(self, rows: list[Row]) -> None:
         self.rows.extend(rows)
@@ -154,7 +155,7 @@ def test_a_tail_behind_by_more_than_the_label_delay_says_so() -> None:
     coverage.read({0: 0, 1: 0})
     tail = MerchantTail(lambda: reader, coverage, [0, 1])  # type: ignore[arg-type, return-value]
     tail.start(owned={0})
-    scorer.config, scorer.newest = FeatureConfig(), 1_700_000_000 + 8 * DAY_S  # type: ignore[attr-defined]
+    scorer.newest = 1_700_000_000 + 8 * DAY_S
     reader.behind_in = {1: 50}
     reader.chunks = [Chunk(1, 0, 3, [row(0), row(1), row(2)])]  # 8 days older than the newest
     tail.apply(scorer)

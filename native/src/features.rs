@@ -111,6 +111,19 @@ pub fn ints(raw: &[u8], what: &str) -> PyResult<Vec<i64>> {
 }
 
 /// Four int64 columns of one length, or a ValueError naming the bad one.
+/// A batch's event columns (times, cards, terminals, cents) from their int64 bytes.
+fn event_columns(ts: &[u8], card: &[u8], term: &[u8], cents: &[u8]) -> PyResult<[Vec<i64>; 4]> {
+    columns(
+        [
+            (ts, "ts"),
+            (card, "card"),
+            (term, "terminal"),
+            (cents, "cents"),
+        ],
+        "columns",
+    )
+}
+
 fn columns(raw: [(&[u8], &str); 4], what: &str) -> PyResult<[Vec<i64>; 4]> {
     let [a, b, c, d] = raw;
     let out = [
@@ -381,15 +394,7 @@ impl FeatureHistory {
         cents: &[u8],
         remember: bool,
     ) -> PyResult<Bound<'py, PyByteArray>> {
-        let [ts, card, term, cents] = columns(
-            [
-                (ts, "ts"),
-                (card, "card"),
-                (term, "terminal"),
-                (cents, "cents"),
-            ],
-            "columns",
-        )?;
+        let [ts, card, term, cents] = event_columns(ts, card, term, cents)?;
         // without the GIL: the consumer's next poll runs meanwhile (the batch's rows are ours)
         let bytes: Vec<u8> = py.allow_threads(|| {
             let out = self.rows(&ts, &card, &term, &cents, remember);
@@ -437,15 +442,7 @@ impl FeatureHistory {
     /// Remember a batch without computing its features: transactions another bridge scores (the
     /// merchant tail, bridge/model_tail.py), whose entries this history's later rows must count.
     fn add_events(&mut self, ts: &[u8], card: &[u8], term: &[u8], cents: &[u8]) -> PyResult<()> {
-        let [ts, card, term, cents] = columns(
-            [
-                (ts, "ts"),
-                (card, "card"),
-                (term, "terminal"),
-                (cents, "cents"),
-            ],
-            "columns",
-        )?;
+        let [ts, card, term, cents] = event_columns(ts, card, term, cents)?;
         self.remember(&ts, &card, &term, &cents);
         Ok(())
     }
